@@ -1,0 +1,642 @@
+"""The SQLAlchemy 2 mapping of the domain.
+
+Entities are plain declarative classes; the rules that act on them live beside them as functions and
+methods that need no database. PHI columns are declared with ``repr=False`` semantics through
+:func:`_phi` so that a ``repr`` of a row never shows them.
+
+Primary keys are UUID strings: workflows carry them as opaque business keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from domain.claim_status import ClaimStatus, check_transition
+from domain.enums import (
+    AccountKind,
+    AppointmentKind,
+    AppointmentStatus,
+    CoverageRank,
+    CredentialKind,
+    PayerKind,
+    PayerRouting,
+    PaymentPlanStatus,
+    SubscriberRelationship,
+    WorkItemState,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[str]: JSON, list[int]: JSON}
+
+    # Columns named here are PHI: never shown by repr, never put in logs or workflow payloads.
+    __phi__: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        shown = []
+        for column in self.__table__.columns:
+            if column.key in self.__phi__:
+                continue
+            shown.append(f"{column.key}={getattr(self, column.key, None)!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def _pk() -> Mapped[str]:
+    return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+# --- the practice and its people -------------------------------------------------------------------------
+
+
+class Practice(Base):
+    __tablename__ = "practices"
+    id: Mapped[str] = _pk()
+    name: Mapped[str] = mapped_column(String(120))
+    npi: Mapped[str] = mapped_column(String(10))  # group (type 2) NPI: the billing provider
+    tax_id: Mapped[str] = mapped_column(String(9))
+    taxonomy: Mapped[str] = mapped_column(String(10))
+    address_line: Mapped[str] = mapped_column(String(120))
+    city: Mapped[str] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    phone: Mapped[str] = mapped_column(String(20))
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    id: Mapped[str] = _pk()
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    address_line: Mapped[str] = mapped_column(String(120))
+    city: Mapped[str] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    place_of_service: Mapped[str] = mapped_column(String(2), default="11")
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+    id: Mapped[str] = _pk()
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(60))
+    last_name: Mapped[str] = mapped_column(String(60))
+    credential: Mapped[str] = mapped_column(String(10))  # MD, DO, NP, PA
+    npi: Mapped[str] = mapped_column(String(10), unique=True)
+    taxonomy: Mapped[str] = mapped_column(String(10))
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"), default=None)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    __phi__ = ("email",)
+    id: Mapped[str] = _pk()
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(60))
+    last_name: Mapped[str] = mapped_column(String(60))
+    role: Mapped[str] = mapped_column(String(40))  # physician, nurse, biller, front_desk, coordinator
+    email: Mapped[str] = mapped_column(String(120))
+    hired_on: Mapped[date] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Payer(Base):
+    __tablename__ = "payers"
+    __table_args__ = (
+        CheckConstraint("timely_filing_days > 0", name="timely_filing_positive"),
+        CheckConstraint("follow_up_days > 0", name="follow_up_positive"),
+    )
+    id: Mapped[str] = _pk()
+    payer_id: Mapped[str] = mapped_column(String(20), unique=True)  # the payer id the clearinghouse knows
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[PayerKind] = mapped_column(String(20))
+    routing: Mapped[PayerRouting] = mapped_column(String(20))
+    timely_filing_days: Mapped[int] = mapped_column(Integer, default=365)
+    follow_up_days: Mapped[int] = mapped_column(Integer, default=30)
+    portal_variant: Mapped[str | None] = mapped_column(String(20), default=None)  # page layout of its portal
+
+
+class Guarantor(Base):
+    __tablename__ = "guarantors"
+    __phi__ = ("first_name", "last_name", "birth_date", "address_line", "city", "postal_code", "phone", "email")
+    id: Mapped[str] = _pk()
+    account_number: Mapped[str] = mapped_column(String(20), unique=True)  # opaque, printed on statements
+    first_name: Mapped[str] = mapped_column(String(60))
+    last_name: Mapped[str] = mapped_column(String(60))
+    birth_date: Mapped[date] = mapped_column(Date)
+    address_line: Mapped[str] = mapped_column(String(120))
+    city: Mapped[str] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    phone: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(120), default=None)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __phi__ = ("first_name", "last_name", "birth_date", "address_line", "city", "postal_code", "phone", "email")
+    __table_args__ = (Index("ix_patients_identity", "last_name", "first_name", "birth_date"),)
+    id: Mapped[str] = _pk()
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), index=True)
+    account_number: Mapped[str] = mapped_column(String(20), unique=True)  # MRN-like, opaque
+    first_name: Mapped[str] = mapped_column(String(60))
+    last_name: Mapped[str] = mapped_column(String(60))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))  # F, M, U
+    address_line: Mapped[str] = mapped_column(String(120))
+    city: Mapped[str] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    phone: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(120), default=None)
+    guarantor_id: Mapped[str] = mapped_column(ForeignKey("guarantors.id"), index=True)
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    coverages: Mapped[list[Coverage]] = relationship(back_populates="patient", order_by="Coverage.rank")
+
+
+class Coverage(Base):
+    __tablename__ = "coverages"
+    __phi__ = ("member_id", "group_number", "subscriber_first_name", "subscriber_last_name", "subscriber_birth_date")
+    __table_args__ = (
+        CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="dates_ordered"),
+        Index("ix_coverages_member", "payer_id", "member_id"),
+    )
+    id: Mapped[str] = _pk()
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    payer_id: Mapped[str] = mapped_column(ForeignKey("payers.id"), index=True)
+    rank: Mapped[CoverageRank] = mapped_column(String(10))
+    relationship_to_subscriber: Mapped[SubscriberRelationship] = mapped_column(String(10))
+    member_id: Mapped[str] = mapped_column(String(30))
+    group_number: Mapped[str | None] = mapped_column(String(30), default=None)
+    subscriber_first_name: Mapped[str | None] = mapped_column(String(60), default=None)
+    subscriber_last_name: Mapped[str | None] = mapped_column(String(60), default=None)
+    subscriber_birth_date: Mapped[date | None] = mapped_column(Date, default=None)
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date, default=None)
+    eligibility_status: Mapped[str] = mapped_column(String(20), default="unverified")  # active/inactive/unverified
+    eligibility_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    copay_cents: Mapped[int | None] = mapped_column(Integer, default=None)
+    deductible_remaining_cents: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    patient: Mapped[Patient] = relationship(back_populates="coverages")
+
+    def is_active_on(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+
+# --- the visit ------------------------------------------------------------------------------------------
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+    id: Mapped[str] = _pk()
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), index=True)
+    location_id: Mapped[str] = mapped_column(ForeignKey("locations.id"))
+    kind: Mapped[AppointmentKind] = mapped_column(String(20))
+    status: Mapped[AppointmentStatus] = mapped_column(String(20), index=True)
+    starts_at: Mapped[datetime]
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=20)
+    visit_reason: Mapped[str | None] = mapped_column(String(120), default=None)  # PHI-adjacent, never logged
+
+
+class Encounter(Base):
+    __tablename__ = "encounters"
+    __table_args__ = (UniqueConstraint("appointment_id"),)
+    id: Mapped[str] = _pk()
+    appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointments.id"), default=None)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"))
+    location_id: Mapped[str] = mapped_column(ForeignKey("locations.id"))
+    date_of_service: Mapped[date] = mapped_column(Date)
+    place_of_service: Mapped[str] = mapped_column(String(2))
+    diagnosis_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # ICD-10-CM, no dots, in order
+    coded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    service_lines: Mapped[list[ServiceLine]] = relationship(
+        back_populates="encounter", order_by="ServiceLine.line_number", cascade="all, delete-orphan"
+    )
+
+
+class ServiceLine(Base):
+    __tablename__ = "service_lines"
+    __table_args__ = (
+        UniqueConstraint("encounter_id", "line_number", name="uq_service_lines_encounter_line"),
+        CheckConstraint("charge_cents >= 0", name="charge_not_negative"),
+        CheckConstraint("units > 0", name="units_positive"),
+    )
+    id: Mapped[str] = _pk()
+    encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"), index=True)
+    line_number: Mapped[int] = mapped_column(Integer)
+    procedure_code: Mapped[str] = mapped_column(String(5))
+    modifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    units: Mapped[int] = mapped_column(Integer, default=1)
+    charge_cents: Mapped[int] = mapped_column(Integer)
+    diagnosis_pointers: Mapped[list[int]] = mapped_column(JSON, default=list)  # 1-based into diagnosis_codes
+
+    encounter: Mapped[Encounter] = relationship(back_populates="service_lines")
+
+
+# --- the claim ------------------------------------------------------------------------------------------
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    __table_args__ = (
+        CheckConstraint("total_charge_cents >= 0", name="charge_not_negative"),
+        CheckConstraint("frequency_code IN ('1', '7', '8')", name="frequency_code_known"),
+        Index("ix_claims_status_payer", "status", "payer_id"),
+    )
+    id: Mapped[str] = _pk()
+    encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    payer_id: Mapped[str] = mapped_column(ForeignKey("payers.id"), index=True)
+    coverage_id: Mapped[str | None] = mapped_column(ForeignKey("coverages.id"), default=None)
+    billing_provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"))
+    rank: Mapped[CoverageRank] = mapped_column(String(10), default=CoverageRank.PRIMARY)
+    status: Mapped[ClaimStatus] = mapped_column(String(20), default=ClaimStatus.DRAFT)
+    frequency_code: Mapped[str] = mapped_column(String(1), default="1")  # 1 original, 7 replacement, 8 void
+    original_claim_id: Mapped[str | None] = mapped_column(ForeignKey("claims.id"), default=None)
+    primary_claim_id: Mapped[str | None] = mapped_column(ForeignKey("claims.id"), default=None)  # for secondaries
+    total_charge_cents: Mapped[int] = mapped_column(Integer, default=0)
+    paid_cents: Mapped[int] = mapped_column(Integer, default=0)
+    patient_responsibility_cents: Mapped[int] = mapped_column(Integer, default=0)
+    payer_claim_control_number: Mapped[str | None] = mapped_column(String(50), default=None)
+    date_of_service: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(default=None)
+    adjudicated_at: Mapped[datetime | None] = mapped_column(default=None)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+
+    lines: Mapped[list[ClaimLine]] = relationship(
+        back_populates="claim", order_by="ClaimLine.line_number", cascade="all, delete-orphan"
+    )
+    __mapper_args__ = {"version_id_col": version_id}
+
+    def transition(self, target: ClaimStatus) -> None:
+        """Move to ``target`` if the lifecycle allows it; raises IllegalTransition otherwise."""
+        self.status = check_transition(ClaimStatus(self.status), target)
+
+
+class ClaimLine(Base):
+    __tablename__ = "claim_lines"
+    __table_args__ = (
+        UniqueConstraint("claim_id", "line_number", name="uq_claim_lines_claim_line"),
+        CheckConstraint("charge_cents >= 0", name="charge_not_negative"),
+        CheckConstraint("units > 0", name="units_positive"),
+    )
+    id: Mapped[str] = _pk()
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), index=True)
+    service_line_id: Mapped[str | None] = mapped_column(ForeignKey("service_lines.id"), default=None)
+    line_number: Mapped[int] = mapped_column(Integer)
+    procedure_code: Mapped[str] = mapped_column(String(5))
+    modifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    units: Mapped[int] = mapped_column(Integer, default=1)
+    charge_cents: Mapped[int] = mapped_column(Integer)
+    diagnosis_pointers: Mapped[list[int]] = mapped_column(JSON, default=list)
+    date_of_service: Mapped[date] = mapped_column(Date)
+    paid_cents: Mapped[int] = mapped_column(Integer, default=0)
+
+    claim: Mapped[Claim] = relationship(back_populates="lines")
+
+
+# --- remittances ----------------------------------------------------------------------------------------
+
+
+class Remittance(Base):
+    __tablename__ = "remittances"
+    __table_args__ = (UniqueConstraint("payer_id", "trace_number", name="uq_remittances_payer_trace"),)
+    id: Mapped[str] = _pk()
+    payer_id: Mapped[str] = mapped_column(ForeignKey("payers.id"), index=True)
+    trace_number: Mapped[str] = mapped_column(String(50))
+    payment_method: Mapped[str] = mapped_column(String(3))
+    payment_amount_cents: Mapped[int] = mapped_column(Integer)
+    payment_date: Mapped[date | None] = mapped_column(Date, default=None)
+    source: Mapped[str] = mapped_column(String(10), default="835")  # 835 or eob_pdf
+    document_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deposit_line_id: Mapped[str | None] = mapped_column(ForeignKey("bank_deposit_lines.id"), default=None)
+
+    claims: Mapped[list[RemittanceClaim]] = relationship(back_populates="remittance", cascade="all, delete-orphan")
+    provider_adjustments: Mapped[list[ProviderAdjustment]] = relationship(
+        back_populates="remittance", cascade="all, delete-orphan"
+    )
+
+
+class RemittanceClaim(Base):
+    __tablename__ = "remittance_claims"
+    id: Mapped[str] = _pk()
+    remittance_id: Mapped[str] = mapped_column(ForeignKey("remittances.id"), index=True)
+    claim_id: Mapped[str | None] = mapped_column(ForeignKey("claims.id"), index=True, default=None)
+    patient_control_number: Mapped[str] = mapped_column(String(38))
+    status_code: Mapped[str] = mapped_column(String(2))
+    charge_cents: Mapped[int] = mapped_column(Integer)
+    paid_cents: Mapped[int] = mapped_column(Integer)
+    patient_responsibility_cents: Mapped[int] = mapped_column(Integer, default=0)
+    payer_claim_control_number: Mapped[str | None] = mapped_column(String(50), default=None)
+    remark_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    match_confidence: Mapped[int] = mapped_column(Integer, default=100)  # percent
+
+    remittance: Mapped[Remittance] = relationship(back_populates="claims")
+    service_lines: Mapped[list[RemittanceServiceLine]] = relationship(
+        back_populates="remittance_claim", cascade="all, delete-orphan"
+    )
+    adjustments: Mapped[list[RemittanceAdjustment]] = relationship(
+        back_populates="remittance_claim", cascade="all, delete-orphan"
+    )
+
+
+class RemittanceServiceLine(Base):
+    __tablename__ = "remittance_service_lines"
+    id: Mapped[str] = _pk()
+    remittance_claim_id: Mapped[str] = mapped_column(ForeignKey("remittance_claims.id"), index=True)
+    claim_line_id: Mapped[str | None] = mapped_column(ForeignKey("claim_lines.id"), default=None)
+    procedure_code: Mapped[str] = mapped_column(String(5))
+    modifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    charge_cents: Mapped[int] = mapped_column(Integer)
+    paid_cents: Mapped[int] = mapped_column(Integer)
+    line_control_number: Mapped[str | None] = mapped_column(String(50), default=None)
+    remark_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    remittance_claim: Mapped[RemittanceClaim] = relationship(back_populates="service_lines")
+
+
+class RemittanceAdjustment(Base):
+    __tablename__ = "remittance_adjustments"
+    __table_args__ = (CheckConstraint("group_code IN ('CO', 'PR', 'OA', 'PI', 'CR')", name="group_code_known"),)
+    id: Mapped[str] = _pk()
+    remittance_claim_id: Mapped[str] = mapped_column(ForeignKey("remittance_claims.id"), index=True)
+    remittance_service_line_id: Mapped[str | None] = mapped_column(
+        ForeignKey("remittance_service_lines.id"), default=None
+    )
+    group_code: Mapped[str] = mapped_column(String(2))
+    reason_code: Mapped[str] = mapped_column(String(5))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    remittance_claim: Mapped[RemittanceClaim] = relationship(back_populates="adjustments")
+
+
+class ProviderAdjustment(Base):
+    __tablename__ = "provider_adjustments"
+    id: Mapped[str] = _pk()
+    remittance_id: Mapped[str] = mapped_column(ForeignKey("remittances.id"), index=True)
+    reason_code: Mapped[str] = mapped_column(String(5))
+    reference: Mapped[str] = mapped_column(String(50))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+
+    remittance: Mapped[Remittance] = relationship(back_populates="provider_adjustments")
+
+
+# --- the ledger -----------------------------------------------------------------------------------------
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (Index("ix_accounts_owner", "owner_type", "owner_id"),)
+    id: Mapped[str] = _pk()
+    code: Mapped[str] = mapped_column(String(80), unique=True)  # e.g. "patient_ar:<guarantor id>", "revenue"
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[AccountKind] = mapped_column(String(20))
+    owner_type: Mapped[str | None] = mapped_column(String(20), default=None)  # guarantor, payer
+    owner_id: Mapped[str | None] = mapped_column(String(36), default=None)
+
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entries"
+    id: Mapped[str] = _pk()
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))  # charge, insurance_payment, contractual, transfer_to_patient, ...
+    memo: Mapped[str] = mapped_column(String(200), default="")
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim_id: Mapped[str | None] = mapped_column(ForeignKey("claims.id"), index=True, default=None)
+    remittance_id: Mapped[str | None] = mapped_column(ForeignKey("remittances.id"), index=True, default=None)
+    patient_id: Mapped[str | None] = mapped_column(ForeignKey("patients.id"), index=True, default=None)
+    reverses_entry_id: Mapped[str | None] = mapped_column(ForeignKey("journal_entries.id"), default=None)
+
+    lines: Mapped[list[JournalLine]] = relationship(back_populates="entry", cascade="all, delete-orphan")
+
+
+class JournalLine(Base):
+    __tablename__ = "journal_lines"
+    __table_args__ = (
+        CheckConstraint("debit_cents >= 0 AND credit_cents >= 0", name="amounts_not_negative"),
+        CheckConstraint("(debit_cents = 0) <> (credit_cents = 0)", name="one_side_only"),
+    )
+    id: Mapped[str] = _pk()
+    entry_id: Mapped[str] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    debit_cents: Mapped[int] = mapped_column(Integer, default=0)
+    credit_cents: Mapped[int] = mapped_column(Integer, default=0)
+
+    entry: Mapped[JournalEntry] = relationship(back_populates="lines")
+
+
+class PatientPayment(Base):
+    __tablename__ = "patient_payments"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+    id: Mapped[str] = _pk()
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(10))
+    reference: Mapped[str | None] = mapped_column(String(50), default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(60))
+
+
+class BankDeposit(Base):
+    __tablename__ = "bank_deposits"
+    id: Mapped[str] = _pk()
+    source_file: Mapped[str] = mapped_column(String(255))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BankDepositLine(Base):
+    __tablename__ = "bank_deposit_lines"
+    __table_args__ = (UniqueConstraint("deposit_id", "line_number", name="uq_bank_deposit_lines_line"),)
+    id: Mapped[str] = _pk()
+    deposit_id: Mapped[str] = mapped_column(ForeignKey("bank_deposits.id"), index=True)
+    line_number: Mapped[int] = mapped_column(Integer)
+    posted_on: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    trace_number: Mapped[str | None] = mapped_column(String(50), index=True, default=None)
+    description: Mapped[str] = mapped_column(String(200), default="")
+
+
+# --- collections ----------------------------------------------------------------------------------------
+
+
+class Statement(Base):
+    __tablename__ = "statements"
+    __table_args__ = (UniqueConstraint("guarantor_id", "cycle_key", name="uq_statements_guarantor_cycle"),)
+    id: Mapped[str] = _pk()
+    guarantor_id: Mapped[str] = mapped_column(ForeignKey("guarantors.id"), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    cycle_key: Mapped[str] = mapped_column(String(80))  # idempotency: collections workflow id + sequence
+    kind: Mapped[str] = mapped_column(String(20))  # first, reminder, final
+    statement_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    balance_cents: Mapped[int] = mapped_column(Integer)
+    document_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PaymentPlan(Base):
+    __tablename__ = "payment_plans"
+    __table_args__ = (
+        CheckConstraint("installment_cents > 0", name="installment_positive"),
+        CheckConstraint("total_cents > 0", name="total_positive"),
+    )
+    id: Mapped[str] = _pk()
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    guarantor_id: Mapped[str] = mapped_column(ForeignKey("guarantors.id"), index=True)
+    total_cents: Mapped[int] = mapped_column(Integer)
+    installment_cents: Mapped[int] = mapped_column(Integer)
+    interval_days: Mapped[int] = mapped_column(Integer, default=30)
+    start_date: Mapped[date] = mapped_column(Date)
+    paid_cents: Mapped[int] = mapped_column(Integer, default=0)
+    missed_installments: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[PaymentPlanStatus] = mapped_column(String(20), default=PaymentPlanStatus.ACTIVE)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+# --- work for people ------------------------------------------------------------------------------------
+
+
+class WorkItem(Base):
+    __tablename__ = "work_items"
+    __table_args__ = (
+        Index("ix_work_items_queue_state_due", "queue", "state", "sla_due_at"),
+        UniqueConstraint("dedupe_key", name="uq_work_items_dedupe_key"),
+    )
+    id: Mapped[str] = _pk()
+    queue: Mapped[str] = mapped_column(String(40))  # eligibility, coding, claim_edits, rejections, denials, ...
+    reason_code: Mapped[str] = mapped_column(String(40))
+    state: Mapped[WorkItemState] = mapped_column(String(20), default=WorkItemState.OPEN)
+    summary: Mapped[str] = mapped_column(String(200))  # no PHI: codes and ids only
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[str] = mapped_column(String(36), index=True)
+    workflow_id: Mapped[str | None] = mapped_column(String(120), index=True, default=None)
+    dedupe_key: Mapped[str] = mapped_column(String(200))  # a workflow opens each item once, even on retry
+    assignee: Mapped[str | None] = mapped_column(String(60), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sla_due_at: Mapped[datetime]
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    resolution_action: Mapped[str | None] = mapped_column(String(40), default=None)
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(60), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+# --- people's qualifications ----------------------------------------------------------------------------
+
+
+class Credential(Base):
+    __tablename__ = "credentials"
+    __table_args__ = (CheckConstraint("expires_on IS NULL OR expires_on >= issued_on", name="dates_ordered"),)
+    id: Mapped[str] = _pk()
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    kind: Mapped[CredentialKind] = mapped_column(String(30))
+    number: Mapped[str] = mapped_column(String(40))
+    issuer: Mapped[str] = mapped_column(String(60))  # state board, DEA, ABIM, CAQH, OIG, payer id
+    issued_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True, default=None)
+    verified_on: Mapped[date | None] = mapped_column(Date, default=None)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active, expired, pending, revoked
+
+
+class TrainingRequirement(Base):
+    __tablename__ = "training_requirements"
+    id: Mapped[str] = _pk()
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # HIPAA, OSHA_BBP, FWA, CPR
+    name: Mapped[str] = mapped_column(String(120))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)  # roles it applies to; empty = everyone
+    renewal_days: Mapped[int] = mapped_column(Integer)
+
+
+class TrainingRecord(Base):
+    __tablename__ = "training_records"
+    id: Mapped[str] = _pk()
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    requirement_id: Mapped[str] = mapped_column(ForeignKey("training_requirements.id"), index=True)
+    completed_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date] = mapped_column(Date, index=True)
+
+
+# --- audit and sending ----------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Append-only: the migration installs triggers that refuse UPDATE and DELETE on this table."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+    id: Mapped[str] = _pk()
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(60))  # a user name or "workflow:<id>" / "system"
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[str] = mapped_column(String(36))
+    workflow_id: Mapped[str | None] = mapped_column(String(120), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ControlNumber(Base):
+    """The last X12 control number we used, per kind (ISA13, GS06, ST02), so every file we send is unique."""
+
+    __tablename__ = "control_numbers"
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Document(Base):
+    """A file in the document store: the row holds its key, hash and kind; the bytes live in the store."""
+
+    __tablename__ = "documents"
+    id: Mapped[str] = _pk()
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))  # eob_pdf, era_835, ack_999, claim_837, statement, screenshot, ...
+    content_type: Mapped[str] = mapped_column(String(80))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str | None] = mapped_column(String(30), default=None)
+    entity_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,86 @@
+"""The remittance model: what a payer says it paid, whether it came as an 835 or an EOB PDF.
+
+This is the contract between the codecs (835 parser, EOB extraction) and posting. Amounts are cents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    group: str  # CO, PR, OA, PI (CR in old files)
+    reason: str  # CARC, e.g. "45"
+    amount_cents: int
+    quantity: int | None = None
+
+
+@dataclass(frozen=True)
+class ServiceLinePayment:
+    procedure: str  # HCPCS/CPT
+    modifiers: tuple[str, ...]
+    charge_cents: int
+    paid_cents: int
+    units: int = 1
+    line_control_number: str | None = None  # REF*6R: our claim line id when we sent it
+    service_date: date | None = None
+    adjustments: tuple[Adjustment, ...] = ()
+    remarks: tuple[str, ...] = ()  # RARC from LQ*HE
+    allowed_cents: int | None = None  # AMT*B6
+
+
+@dataclass(frozen=True)
+class ClaimPayment:
+    patient_control_number: str  # CLP01: our claim id as we sent it
+    status_code: str  # CLP02
+    charge_cents: int  # CLP03
+    paid_cents: int  # CLP04
+    patient_responsibility_cents: int  # CLP05
+    payer_claim_control_number: str | None = None  # CLP07
+    claim_filing_indicator: str | None = None  # CLP06
+    adjustments: tuple[Adjustment, ...] = ()
+    service_lines: tuple[ServiceLinePayment, ...] = ()
+    remarks: tuple[str, ...] = ()  # MOA/MIA remark codes
+    patient_member_id: str | None = None  # NM1*QC NM109: PHI, kept out of logs
+    service_date: date | None = None
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.status_code == "22"
+
+    @property
+    def is_denial(self) -> bool:
+        return self.status_code == "4"
+
+    def all_adjustments(self) -> tuple[Adjustment, ...]:
+        return self.adjustments + tuple(a for line in self.service_lines for a in line.adjustments)
+
+
+@dataclass(frozen=True)
+class ProviderAdjustment:
+    reason: str  # PLB03-1, e.g. L6 interest, WO recoupment, FB forward balance
+    reference: str  # PLB03-2
+    amount_cents: int  # positive reduces the payment (as in X12), negative increases it
+
+
+@dataclass(frozen=True)
+class Remittance:
+    payer_id: str  # our Payer.payer_id (N1*PR REF*2U or TRN03), as the payer identifies itself
+    payer_name: str
+    payee_name: str
+    payee_id: str  # payee NPI or TIN
+    payment_method: str  # CHK, ACH, NON, FWT, BOP
+    payment_amount_cents: int  # BPR02
+    trace_number: str  # TRN02: check or EFT trace number
+    payment_date: date | None
+    claims: tuple[ClaimPayment, ...] = ()
+    provider_adjustments: tuple[ProviderAdjustment, ...] = ()
+    control_number: str = ""
+    source: str = "835"  # or "eob_pdf"
+    warnings: tuple[str, ...] = field(default=())
+
+    def expected_payment_cents(self) -> int:
+        """BPR02 as the claims and PLB say it should be."""
+        return sum(c.paid_cents for c in self.claims) - sum(p.amount_cents for p in self.provider_adjustments)

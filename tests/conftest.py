@@ -1,0 +1,123 @@
+"""Shared fixtures: a fresh, migrated store per test on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.store.engine import make_engine, make_session_factory
+from domain.store.migrate import upgrade
+from domain.store.uow import UnitOfWork
+from tests.support import postgres
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[postgres.PostgresServer | None]:
+    if os.environ.get("CARECYCLE_SKIP_POSTGRES") == "1" or not postgres.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL 15 is not installed: the test command must install it")
+        yield None
+        return
+    server = postgres.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_template(pg_server: postgres.PostgresServer | None) -> str | None:
+    if pg_server is None:
+        return None
+    admin = make_engine(pg_server.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE carecycle_template"))
+    admin.dispose()
+    engine = make_engine(pg_server.url("carecycle_template"))
+    upgrade(engine)
+    engine.dispose()
+    return "carecycle_template"
+
+
+def _fresh_url(
+    backend: str,
+    tmp_path: Path,
+    sqlite_template: Path,
+    pg_server: postgres.PostgresServer | None,
+    pg_template: str | None,
+) -> str:
+    if backend == "sqlite":
+        path = tmp_path / "store.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    if pg_server is None or pg_template is None:
+        pytest.skip("PostgreSQL is not available here")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(pg_server.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {pg_template}'))
+    admin.dispose()
+    return pg_server.url(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    _sqlite_template: Path,
+    pg_server: postgres.PostgresServer | None,
+    _pg_template: str | None,
+) -> str:
+    """The URL of a fresh, migrated, empty store: each test runs once on SQLite and once on PostgreSQL."""
+    return _fresh_url(request.param, tmp_path, _sqlite_template, pg_server, _pg_template)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
+    """A fresh, migrated SQLite store only (for tests that are about something else than the store)."""
+    path = tmp_path / "store.db"
+    shutil.copy(_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    eng = make_engine(store_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def uow(session_factory: sessionmaker[Session]) -> UnitOfWork:
+    return UnitOfWork(session_factory)
+
+
+@pytest.fixture
+def carecycle_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty CARECYCLE_HOME for CLI tests; the database URL is left to each test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CARECYCLE_HOME", str(home))
+    monkeypatch.delenv("CARECYCLE_DATABASE_URL", raising=False)
+    return home

@@ -1,0 +1,123 @@
+"""The ``carecycle`` command line.
+
+Each area registers its sub-commands from its own module (``register(subparsers)``); modules import their
+heavy dependencies inside the handlers so that ``carecycle --help`` stays fast. Handlers return an exit code.
+
+Exit codes: 0 success, 1 failure (a domain rule, a problem found), 2 usage error, 130 interrupted.
+A user's mistake prints one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+COMMAND_MODULES = (
+    "workers.cli.db",
+    "workers.cli.patients",
+    "workers.cli.claims",
+    "workers.cli.edi",
+    "workers.cli.remit",
+    "workers.cli.ledger",
+    "workers.cli.tasks",
+    "workers.cli.stack",
+    "workers.cli.audit",
+    "workers.cli.demo",
+    "workers.cli.documents",
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """The command line itself is wrong: exit code 2."""
+
+
+class CommandFailed(Exception):
+    """The command ran and failed for a reason the user can act on: exit code 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="carecycle",
+        description="carecycle: durable back-office automation for a medical practice.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # an area not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse and run one command; returns its exit code. Used in-process by the tests."""
+    from sqlalchemy.exc import OperationalError
+
+    from domain.errors import DomainError
+    from workers.composition import StoreNotReady
+    from workers.settings import SettingsError
+
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        handler: Handler = args.handler
+        return handler(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DomainError, CommandFailed, SettingsError, StoreNotReady) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unknown reason"
+        print(f"error: the store cannot be used: {reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # --help and --version exit through argparse
+        return exc.code if isinstance(exc.code, int) else 0
+
+
+def main() -> NoReturn:
+    code = run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The Temporal SDK's native threads can abort the interpreter's own shutdown (exit 134);
+    # everything is flushed and closed by now, so leave without running it.
+    os._exit(code)

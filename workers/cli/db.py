@@ -1,0 +1,102 @@
+"""`carecycle db ...`: create, migrate, seed and check the domain store."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from workers.cli import non_negative_int
+from workers.cli.output import print_json
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = subparsers.add_parser("db", help="create, migrate, seed and check the domain store")
+    commands = db.add_subparsers(dest="db_command", metavar="COMMAND")
+    commands.required = True
+
+    upgrade = commands.add_parser("upgrade", help="create or migrate the schema to the newest revision")
+    upgrade.add_argument("--json", action="store_true", help="print the result as JSON")
+    upgrade.set_defaults(handler=_upgrade)
+
+    seed = commands.add_parser("seed", help="fill the store with a synthetic practice (Faker; never real data)")
+    seed.add_argument("--patients", type=non_negative_int, default=200, help="number of patients (default 200)")
+    seed.add_argument("--seed", type=int, default=7, help="random seed: same seed and day, same data (default 7)")
+    seed.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the day the practice's dates are relative to (default today)",
+    )
+    seed.add_argument("--json", action="store_true", help="print counts as JSON")
+    seed.set_defaults(handler=_seed)
+
+    check = commands.add_parser("check", help="check integrity: balanced ledger, no orphans, legal statuses")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(handler=_check)
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    from domain.store.engine import redact_url
+    from domain.store.migrate import upgrade
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        revision = upgrade(container.engine)
+    finally:
+        container.close()
+    if args.json:
+        print_json({"revision": revision, "database": redact_url(container.settings.database_url)})
+    else:
+        print(f"store at revision {revision} ({redact_url(container.settings.database_url)})")
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from workers.composition import Container
+    from workers.synthetic import seed_practice
+
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            summary = seed_practice(uow.session, patients=args.patients, seed=args.seed, as_of=args.as_of)
+            uow.commit()
+    finally:
+        container.close()
+    if args.json:
+        print_json(summary.as_dict())
+    else:
+        counts = summary.counts
+        print(
+            f"seeded a synthetic practice (seed {summary.seed}, as of {summary.as_of}): "
+            f"{counts.get('patients', 0)} patients, {counts.get('coverages', 0)} coverages, "
+            f"{counts.get('appointments', 0)} appointments, {counts.get('claims', 0)} claims, "
+            f"{counts.get('staff', 0)} staff, {counts.get('credentials', 0)} credentials"
+        )
+        for status, count in sorted(summary.claims_by_status.items()):
+            print(f"  claims {status}: {count}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from domain.store.integrity import check_store
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            report = check_store(uow.session)
+    finally:
+        container.close()
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        for check in report.checks:
+            mark = "ok  " if check.ok else "FAIL"
+            extra = "" if check.ok else f": {check.problems} problem(s), e.g. {', '.join(check.examples)}"
+            print(f"{mark} {check.name} ({check.description}){extra}")
+        print("store is consistent" if report.ok else "store has problems")
+    return 0 if report.ok else 1

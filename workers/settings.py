@@ -1,0 +1,120 @@
+"""One settings object, read from the environment. Nothing else reads os.environ.
+
+Every address has a default for the embedded stack on one machine and is overridden by an environment
+variable in production; nothing is hard-coded to localhost elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    # Temporal: no address means the embedded dev server under `home`.
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_api_key: str | None = None
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    temporal_tls_ca: str | None = None
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    # Payload encryption: "kid:base64key[,kid:base64key]"; the first is the active key unless named.
+    codec_keys: str | None = None
+    codec_keys_file: str | None = None
+    codec_active_key: str | None = None
+    codec_server_port: int = 8234
+    codec_server_token: str | None = None
+    # Documents
+    documents_backend: str = "local"  # local or s3
+    s3_bucket: str | None = None
+    s3_prefix: str = "carecycle/"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_kms_key_id: str | None = None
+    documents_max_bytes: int = 50 * 1024 * 1024
+    # External systems: unset means the embedded sandbox.
+    clearinghouse_url: str | None = None
+    portal_url: str | None = None
+    sandbox_port: int = 8090
+    console_port: int = 8080
+    bind_host: str = "127.0.0.1"
+    chromium_path: str = "/usr/bin/chromium"
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded_temporal(self) -> bool:
+        return self.temporal_address is None
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"{self.bind_host}:{self.temporal_port}"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.home / "documents"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+
+def load_settings() -> Settings:
+    home = Path(_env("CARECYCLE_HOME", "./var") or "./var").resolve()
+    database_url = _env("CARECYCLE_DATABASE_URL") or f"sqlite:///{home / 'carecycle.db'}"
+    return Settings(
+        home=home,
+        database_url=database_url,
+        temporal_address=_env("TEMPORAL_ADDRESS"),
+        temporal_namespace=_env("TEMPORAL_NAMESPACE", "default") or "default",
+        temporal_api_key=_env("TEMPORAL_API_KEY"),
+        temporal_tls_cert=_env("TEMPORAL_TLS_CERT"),
+        temporal_tls_key=_env("TEMPORAL_TLS_KEY"),
+        temporal_tls_ca=_env("TEMPORAL_TLS_CA"),
+        temporal_port=_int("CARECYCLE_TEMPORAL_PORT", 7233),
+        temporal_ui_port=_int("CARECYCLE_TEMPORAL_UI_PORT", 8233),
+        codec_keys=_env("CARECYCLE_CODEC_KEYS"),
+        codec_keys_file=_env("CARECYCLE_CODEC_KEYS_FILE"),
+        codec_active_key=_env("CARECYCLE_CODEC_ACTIVE_KEY"),
+        codec_server_port=_int("CARECYCLE_CODEC_SERVER_PORT", 8234),
+        codec_server_token=_env("CARECYCLE_CODEC_SERVER_TOKEN"),
+        documents_backend=_env("CARECYCLE_DOCUMENTS_BACKEND", "local") or "local",
+        s3_bucket=_env("CARECYCLE_S3_BUCKET"),
+        s3_prefix=_env("CARECYCLE_S3_PREFIX", "carecycle/") or "carecycle/",
+        s3_endpoint_url=_env("CARECYCLE_S3_ENDPOINT_URL"),
+        s3_region=_env("CARECYCLE_S3_REGION", "us-east-1") or "us-east-1",
+        s3_kms_key_id=_env("CARECYCLE_S3_KMS_KEY_ID"),
+        documents_max_bytes=_int("CARECYCLE_DOCUMENTS_MAX_BYTES", 50 * 1024 * 1024),
+        clearinghouse_url=_env("CARECYCLE_CLEARINGHOUSE_URL"),
+        portal_url=_env("CARECYCLE_PORTAL_URL"),
+        sandbox_port=_int("CARECYCLE_SANDBOX_PORT", 8090),
+        console_port=_int("CARECYCLE_CONSOLE_PORT", 8080),
+        bind_host=_env("CARECYCLE_BIND_HOST", "127.0.0.1") or "127.0.0.1",
+        chromium_path=_env("CARECYCLE_CHROMIUM", "/usr/bin/chromium") or "/usr/bin/chromium",
+        log_level=_env("CARECYCLE_LOG_LEVEL", "INFO") or "INFO",
+    )
