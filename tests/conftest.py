@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
 from domain.store.engine import make_engine, make_session_factory
 from domain.store.migrate import upgrade
@@ -121,3 +122,13 @@ def carecycle_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CARECYCLE_HOME", str(home))
     monkeypatch.delenv("CARECYCLE_DATABASE_URL", raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping test server for the session (workflows use uuid task queues, so tests don't collide)."""
+    from tests.support.temporal import test_server_path
+
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server_path())
+    yield env
+    await env.shutdown()

@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "workers.cli.edi",
     "workers.cli.remit",
     "workers.cli.ledger",
+    "workers.cli.ar",
+    "workers.cli.payments",
     "workers.cli.tasks",
     "workers.cli.stack",
     "workers.cli.audit",
