@@ -112,8 +112,13 @@ class SeedSummary:
 class SyntheticPractice:
     """Generates the rows of one synthetic practice, table by table, in foreign-key order."""
 
-    def __init__(self, seed: int, as_of: date | None = None) -> None:
+    def __init__(self, seed: int, as_of: date | None = None, *, visit_scale: int = 1) -> None:
+        if visit_scale < 1:
+            raise DomainError("the visit scale must be at least 1")
         self.seed = seed
+        # Multiplies each patient's visits (and so encounters, claims and claim lines); the benchmark uses it
+        # to reach a million claim lines. At 1 the generated practice is the same as before for a seed.
+        self.visit_scale = visit_scale
         self.as_of = as_of or date.today()
         self.rng = random.Random(seed)
         self.fake = Faker("en_US")
@@ -472,7 +477,7 @@ class SyntheticPractice:
         coverages: list[dict[str, Any]],
     ) -> None:
         rng = self.rng
-        for _ in range(rng.choice([1, 1, 2, 2, 3])):
+        for _ in range(rng.choice([1, 1, 2, 2, 3]) * self.visit_scale):
             days_ago = rng.randrange(-20, 150)  # negative: a future appointment
             day = self.as_of - timedelta(days=days_ago)
             telehealth = rng.random() < 0.2
