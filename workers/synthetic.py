@@ -657,18 +657,31 @@ class SyntheticPractice:
 
 
 def seed_practice(
-    session: Session, *, patients: int, seed: int, as_of: date | None = None, batch_size: int = 5000
+    session: Session,
+    *,
+    patients: int,
+    seed: int,
+    as_of: date | None = None,
+    batch_size: int = 5000,
+    visit_scale: int = 1,
 ) -> SeedSummary:
     """Insert a synthetic practice in the session's transaction; the caller commits."""
     existing = session.execute(select(func.count()).select_from(m.Practice)).scalar_one()
     if existing:
         raise DomainError("the store already holds a practice: seed into a fresh store (a new CARECYCLE_HOME)")
-    practice = SyntheticPractice(seed, as_of).generate(patients)
+    practice = SyntheticPractice(seed, as_of, visit_scale=visit_scale).generate(patients)
     summary = SeedSummary(seed=seed, as_of=practice.as_of)
-    for table, rows in practice.tables():
-        for start in range(0, len(rows), batch_size):
-            session.execute(insert(table), rows[start : start + batch_size])
-        summary.counts[table.name] = len(rows)
+    summary.counts.update(insert_practice(session, practice, batch_size=batch_size))
     claims = practice.rows.get(m.Claim.__table__, [])  # type: ignore[call-overload]
     summary.claims_by_status = dict(Counter(row["status"] for row in claims))
     return summary
+
+
+def insert_practice(session: Session, practice: SyntheticPractice, *, batch_size: int = 5000) -> dict[str, int]:
+    """The seeding path's inserts: each table's rows in bulk (executemany), in foreign-key order."""
+    counts: dict[str, int] = {}
+    for table, rows in practice.tables():
+        for start in range(0, len(rows), batch_size):
+            session.execute(insert(table), rows[start : start + batch_size])
+        counts[table.name] = len(rows)
+    return counts
