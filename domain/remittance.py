@@ -29,6 +29,8 @@ class ServiceLinePayment:
     adjustments: tuple[Adjustment, ...] = ()
     remarks: tuple[str, ...] = ()  # RARC from LQ*HE
     allowed_cents: int | None = None  # AMT*B6
+    procedure_qualifier: str = "HC"  # SVC01-1: HC (HCPCS/CPT), others kept as sent
+    submitted_procedure: str | None = None  # SVC06-2 when the payer paid a different code than billed
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,14 @@ class ClaimPayment:
     service_lines: tuple[ServiceLinePayment, ...] = ()
     remarks: tuple[str, ...] = ()  # MOA/MIA remark codes
     patient_member_id: str | None = None  # NM1*QC NM109: PHI, kept out of logs
-    service_date: date | None = None
+    service_date: date | None = None  # DTM*232 statement from (or the first line's date)
+    statement_to: date | None = None  # DTM*233
+    received_date: date | None = None  # DTM*050
+    facility_code: str | None = None  # CLP08, e.g. 11 (office)
+    frequency_code: str | None = None  # CLP09: 1 original, 7 replacement, 8 void
+    coverage_amount_cents: int | None = None  # AMT*AU
+    rendering_provider_npi: str | None = None  # NM1*82 NM109
+    remark_source: str | None = None  # MOA (outpatient) or MIA (inpatient) when remarks came from one
 
     @property
     def is_reversal(self) -> bool:
@@ -80,6 +89,8 @@ class Remittance:
     control_number: str = ""
     source: str = "835"  # or "eob_pdf"
     warnings: tuple[str, ...] = field(default=())
+    production_date: date | None = None  # DTM*405
+    credit_debit: str = "C"  # BPR03
 
     def expected_payment_cents(self) -> int:
         """BPR02 as the claims and PLB say it should be."""
