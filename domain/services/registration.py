@@ -1,0 +1,184 @@
+"""Registering a patient with coverage: validation, duplicate detection, and one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from domain import audit
+from domain import models as m
+from domain.enums import CoverageRank, PayerKind, SubscriberRelationship
+from domain.errors import DuplicatePatient, UnknownPayer, ValidationError
+
+
+@dataclass(frozen=True)
+class CoverageInput:
+    payer_code: str  # Payer.payer_id, e.g. "SBXBM"
+    member_id: str
+    rank: CoverageRank = CoverageRank.PRIMARY
+    relationship: SubscriberRelationship = SubscriberRelationship.SELF
+    group_number: str | None = None
+    effective_from: date | None = None
+    effective_to: date | None = None
+    subscriber_first_name: str | None = None
+    subscriber_last_name: str | None = None
+    subscriber_birth_date: date | None = None
+
+
+@dataclass(frozen=True)
+class PatientInput:
+    first_name: str
+    last_name: str
+    birth_date: date
+    sex: str
+    address_line: str
+    city: str
+    state: str
+    postal_code: str
+    phone: str
+    email: str | None = None
+    coverages: tuple[CoverageInput, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class RegisteredPatient:
+    patient_id: str
+    guarantor_id: str
+    coverage_ids: tuple[str, ...]
+    account_number: str
+
+
+def _validate(data: PatientInput, today: date) -> None:
+    if not data.first_name.strip() or not data.last_name.strip():
+        raise ValidationError("first and last name are required")
+    if data.birth_date > today:
+        raise ValidationError("birth date is in the future")
+    if data.sex not in ("F", "M", "U"):
+        raise ValidationError(f"sex must be F, M or U, got {data.sex!r}")
+    if len(data.state) != 2 or not data.state.isalpha():
+        raise ValidationError(f"state must be a two-letter code, got {data.state!r}")
+    ranks = [c.rank for c in data.coverages]
+    if len(ranks) != len(set(ranks)):
+        raise ValidationError("two coverages have the same rank")
+    for coverage in data.coverages:
+        if not coverage.member_id.strip():
+            raise ValidationError(f"coverage with payer {coverage.payer_code} has no member id")
+        if coverage.relationship is not SubscriberRelationship.SELF and not (
+            coverage.subscriber_first_name and coverage.subscriber_last_name and coverage.subscriber_birth_date
+        ):
+            raise ValidationError(
+                f"coverage with payer {coverage.payer_code}: subscriber name and birth date are required "
+                "when the patient is not the subscriber"
+            )
+        if coverage.effective_from and coverage.effective_to and coverage.effective_to < coverage.effective_from:
+            raise ValidationError(f"coverage with payer {coverage.payer_code} ends before it starts")
+
+
+def find_duplicates(session: Session, data: PatientInput) -> list[str]:
+    """Ids of patients with the same name and birth date who also share a member id (the duplicate rule)."""
+    same_person = select(m.Patient.id).where(
+        func.lower(m.Patient.first_name) == data.first_name.strip().lower(),
+        func.lower(m.Patient.last_name) == data.last_name.strip().lower(),
+        m.Patient.birth_date == data.birth_date,
+    )
+    candidates = list(session.execute(same_person).scalars())
+    if not candidates:
+        return []
+    members = [c.member_id.strip() for c in data.coverages]
+    if not members:
+        return candidates  # no coverage to tell them apart: same name and birth date is a duplicate
+    stmt = select(m.Coverage.patient_id).where(m.Coverage.patient_id.in_(candidates), m.Coverage.member_id.in_(members))
+    return sorted(set(session.execute(stmt).scalars()))
+
+
+def _next_account_number(session: Session, model: type[m.Patient] | type[m.Guarantor], prefix: str) -> str:
+    current = session.execute(select(func.max(model.account_number))).scalar_one_or_none()
+    number = int(current[1:]) + 1 if current and current[1:].isdigit() else 1
+    return f"{prefix}{number:08d}"
+
+
+def register_patient(
+    session: Session, data: PatientInput, *, actor: str, today: date | None = None
+) -> RegisteredPatient:
+    """Create the patient (as their own guarantor) with coverages. Raises before writing on any problem."""
+    today = today or date.today()
+    _validate(data, today)
+    duplicates = find_duplicates(session, data)
+    if duplicates:
+        raise DuplicatePatient(f"a patient with the same name, birth date and member id exists: {duplicates[0]}")
+    payers = {
+        p.payer_id: p
+        for p in session.execute(
+            select(m.Payer).where(m.Payer.payer_id.in_([c.payer_code for c in data.coverages]))
+        ).scalars()
+    }
+    for coverage in data.coverages:
+        payer = payers.get(coverage.payer_code)
+        if payer is None:
+            raise UnknownPayer(f"unknown payer {coverage.payer_code!r}")
+        if payer.kind == PayerKind.SELF_PAY:
+            raise ValidationError("self-pay is not a coverage: register the patient without one")
+    practice_id = session.execute(select(m.Practice.id).limit(1)).scalar_one_or_none()
+    if practice_id is None:
+        raise ValidationError("the store has no practice yet: seed or create one first")
+    guarantor = m.Guarantor(
+        account_number=_next_account_number(session, m.Guarantor, "G"),
+        first_name=data.first_name.strip(),
+        last_name=data.last_name.strip(),
+        birth_date=data.birth_date,
+        address_line=data.address_line,
+        city=data.city,
+        state=data.state.upper(),
+        postal_code=data.postal_code,
+        phone=data.phone,
+        email=data.email,
+    )
+    session.add(guarantor)
+    session.flush()
+    patient = m.Patient(
+        practice_id=practice_id,
+        account_number=_next_account_number(session, m.Patient, "P"),
+        first_name=data.first_name.strip(),
+        last_name=data.last_name.strip(),
+        birth_date=data.birth_date,
+        sex=data.sex,
+        address_line=data.address_line,
+        city=data.city,
+        state=data.state.upper(),
+        postal_code=data.postal_code,
+        phone=data.phone,
+        email=data.email,
+        guarantor_id=guarantor.id,
+    )
+    session.add(patient)
+    session.flush()
+    coverage_rows = []
+    for coverage in data.coverages:
+        row = m.Coverage(
+            patient_id=patient.id,
+            payer_id=payers[coverage.payer_code].id,
+            rank=coverage.rank,
+            relationship_to_subscriber=coverage.relationship,
+            member_id=coverage.member_id.strip(),
+            group_number=coverage.group_number,
+            subscriber_first_name=coverage.subscriber_first_name,
+            subscriber_last_name=coverage.subscriber_last_name,
+            subscriber_birth_date=coverage.subscriber_birth_date,
+            effective_from=coverage.effective_from or today,
+            effective_to=coverage.effective_to,
+        )
+        session.add(row)
+        coverage_rows.append(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="patient.registered",
+        entity_type="patient",
+        entity_id=patient.id,
+        details={"coverages": [c.payer_code for c in data.coverages]},
+    )
+    return RegisteredPatient(patient.id, guarantor.id, tuple(c.id for c in coverage_rows), patient.account_number)
