@@ -511,6 +511,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_claims_patient_id"), ["patient_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_claims_payer_id"), ["payer_id"], unique=False)
         batch_op.create_index("ix_claims_status_payer", ["status", "payer_id"], unique=False)
+        batch_op.create_index("ix_claims_payer_service_date", ["payer_id", "date_of_service"], unique=False)
 
     op.create_table(
         "service_lines",
@@ -750,6 +751,7 @@ def downgrade() -> None:
 
     op.drop_table("service_lines")
     with op.batch_alter_table("claims", schema=None) as batch_op:
+        batch_op.drop_index("ix_claims_payer_service_date")
         batch_op.drop_index("ix_claims_status_payer")
         batch_op.drop_index(batch_op.f("ix_claims_payer_id"))
         batch_op.drop_index(batch_op.f("ix_claims_patient_id"))
