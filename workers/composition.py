@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.store.engine import make_engine, make_session_factory, redact_url
 from domain.store.uow import UnitOfWork
-from workers.settings import Settings, load_settings
+from workers.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from activities.documents import DocumentStore
 
 
 class StoreNotReady(Exception):
@@ -47,6 +51,32 @@ class Container:
                 f"the store is at revision {current}, the code needs {head}: run `carecycle db upgrade`"
             )
 
+    @cached_property
+    def documents(self) -> DocumentStore:
+        """The document store the settings name: a local folder under home, or an S3 bucket."""
+        return make_document_store(self.settings)
+
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def make_document_store(settings: Settings) -> DocumentStore:
+    from activities.documents.local import LocalDocumentStore
+    from activities.documents.s3 import S3DocumentStore
+
+    if settings.documents_backend == "local":
+        return LocalDocumentStore(settings.documents_dir, settings.documents_max_bytes)
+    if settings.documents_backend == "s3":
+        if not settings.s3_bucket:
+            raise SettingsError("CARECYCLE_S3_BUCKET must be set when CARECYCLE_DOCUMENTS_BACKEND is s3")
+        # Credentials come from the standard AWS chain (env, profile, instance role), never from our settings.
+        return S3DocumentStore.connect(
+            settings.s3_bucket,
+            settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            max_bytes=settings.documents_max_bytes,
+            kms_key_id=settings.s3_kms_key_id,
+        )
+    raise SettingsError(f"CARECYCLE_DOCUMENTS_BACKEND must be local or s3, got {settings.documents_backend!r}")
