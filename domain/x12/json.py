@@ -1,0 +1,90 @@
+"""Parsed X12 values as JSON-ready dicts: the schema `carecycle edi parse --json` prints (docs/edi.md).
+
+Amounts are decimal strings with two places ("12.50"), dates ISO strings. ``remittance_to_json`` is shared by
+the 835 parser and the EOB PDF extraction so both print the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from domain.money import format_cents
+from domain.remittance import Adjustment, ClaimPayment, Remittance, ServiceLinePayment
+
+
+def _money(cents: int | None) -> str | None:
+    return None if cents is None else format_cents(cents)
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _adjustments(adjustments: Sequence[Adjustment]) -> list[dict[str, Any]]:
+    return [
+        {"group": a.group, "reason": a.reason, "amount": format_cents(a.amount_cents), "quantity": a.quantity}
+        for a in adjustments
+    ]
+
+
+def _service_line(line: ServiceLinePayment) -> dict[str, Any]:
+    return {
+        "procedure": line.procedure,
+        "modifiers": list(line.modifiers),
+        "units": line.units,
+        "charge": format_cents(line.charge_cents),
+        "paid": format_cents(line.paid_cents),
+        "allowed": _money(line.allowed_cents),
+        "service_date": _day(line.service_date),
+        "line_control_number": line.line_control_number,
+        "adjustments": _adjustments(line.adjustments),
+        "remarks": list(line.remarks),
+    }
+
+
+def _claim(claim: ClaimPayment) -> dict[str, Any]:
+    return {
+        "patient_control_number": claim.patient_control_number,
+        "status_code": claim.status_code,
+        "charge": format_cents(claim.charge_cents),
+        "paid": format_cents(claim.paid_cents),
+        "patient_responsibility": format_cents(claim.patient_responsibility_cents),
+        "payer_claim_control_number": claim.payer_claim_control_number,
+        "claim_filing_indicator": claim.claim_filing_indicator,
+        "frequency_code": claim.frequency_code,
+        "service_date": _day(claim.service_date),
+        "remarks": list(claim.remarks),
+        "adjustments": _adjustments(claim.adjustments),
+        "service_lines": [_service_line(line) for line in claim.service_lines],
+    }
+
+
+def remittance_set_to_json(remittance: Remittance) -> dict[str, Any]:
+    r = remittance
+    return {
+        "type": "835",
+        "source": r.source,
+        "control_number": r.control_number,
+        "payment": {
+            "method": r.payment_method,
+            "amount": format_cents(r.payment_amount_cents),
+            "credit_debit": r.credit_debit,
+            "trace_number": r.trace_number,
+            "date": _day(r.payment_date),
+        },
+        "payer": {"name": r.payer_name, "id": r.payer_id},
+        "payee": {"name": r.payee_name, "id": r.payee_id},
+        "claims": [_claim(claim) for claim in r.claims],
+        "provider_adjustments": [
+            {"reason": p.reason, "reference": p.reference, "amount": format_cents(p.amount_cents)}
+            for p in r.provider_adjustments
+        ],
+        "balancing_warnings": list(r.warnings),
+    }
+
+
+def remittance_to_json(remittances: Sequence[Remittance]) -> dict[str, Any]:
+    """``{"transaction_sets": [...]}``, one entry per remittance (one per 835 ST..SE, or per EOB)."""
+    return {"transaction_sets": [remittance_set_to_json(r) for r in remittances]}
