@@ -128,7 +128,9 @@ def carecycle_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping test server for the session (workflows use uuid task queues, so tests don't collide)."""
     from tests.support.temporal import test_server_path
+    from workers.temporal.search_attributes import ensure_search_attributes
 
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server_path())
+    await ensure_search_attributes(env.client)  # workflows upsert Stage, WorkQueue, ...: register them all
     yield env
     await env.shutdown()
