@@ -1,0 +1,338 @@
+"""Work items for people: the queues, the reasons a process stops, and the typed resolutions a person may give.
+
+A workflow that cannot go on by itself opens a work item with a *reason*; each reason belongs to one
+*work queue* (the people who handle it) and allows a fixed set of *actions*. Each action declares which
+fields it needs, which it accepts, and whether it ends the item. :func:`validate_resolution` is the one
+check used everywhere a resolution enters the system (the workflow's Update validator, the CLI, the console),
+so a person gets the same clear message wherever they type, and an invalid resolution changes nothing.
+
+Pure: no I/O, no Temporal. Messages name reasons, actions and field names only, never values that
+could be PHI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from domain.errors import InvalidResolution
+
+
+class WorkQueue(StrEnum):
+    """Who handles an item. Stored in ``work_items.queue`` and in the ``WorkQueue`` search attribute."""
+
+    REGISTRATION = "registration"
+    ELIGIBILITY = "eligibility"
+    CODING = "coding"
+    CLAIM_EDITS = "claim_edits"
+    REJECTIONS = "rejections"
+    DENIALS = "denials"
+    FOLLOW_UP = "follow_up"
+    POSTING = "posting"
+    COLLECTIONS = "collections"
+    CREDENTIALING = "credentialing"
+    GENERAL = "general"
+
+
+class Action(StrEnum):
+    CORRECT_AND_RESUBMIT = "correct_and_resubmit"
+    APPEAL = "appeal"
+    WRITE_OFF = "write_off"
+    BILL_PATIENT = "bill_patient"
+    RETRY_NOW = "retry_now"
+    CONFIRM_ELIGIBILITY = "confirm_eligibility"
+    MARK_INACTIVE = "mark_inactive"
+    UPDATE_COVERAGE = "update_coverage"
+    ADD_CODES = "add_codes"
+    MERGE_DUPLICATE = "merge_duplicate"
+    NOT_DUPLICATE = "not_duplicate"
+    POST_MANUALLY = "post_manually"
+    SETTLE = "settle"
+    PAYMENT_PLAN = "payment_plan"
+    SEND_TO_AGENCY = "send_to_agency"
+    COMPLETE = "complete"
+    ASSIGN = "assign"
+    CANCEL = "cancel"
+
+
+# Fields a biller may change when correcting a claim; values stay in the encrypted payload and the store.
+CORRECTABLE_CLAIM_FIELDS = frozenset(
+    {
+        "procedure_code",
+        "modifiers",
+        "diagnosis_codes",
+        "diagnosis_pointers",
+        "units",
+        "charge_cents",
+        "place_of_service",
+        "service_date",
+        "rendering_npi",
+        "billing_npi",
+        "prior_authorization",
+        "member_id",
+        "payer_id",
+        "frequency_code",
+        "original_claim_number",
+    }
+)
+
+WRITE_OFF_REASONS = frozenset(
+    {"small_balance", "timely_filing", "contractual", "non_covered", "bad_debt", "charity", "administrative"}
+)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """What one action needs. ``allowed_fields`` None means any field name is accepted."""
+
+    required_fields: frozenset[str] = frozenset()
+    allowed_fields: frozenset[str] | None = frozenset()
+    needs_note: bool = False
+    at_least_one_field: bool = False
+    terminal: bool = True  # False: the item stays open (e.g. assign)
+
+
+ACTIONS: Mapping[Action, ActionSpec] = {
+    Action.CORRECT_AND_RESUBMIT: ActionSpec(allowed_fields=CORRECTABLE_CLAIM_FIELDS, at_least_one_field=True),
+    Action.APPEAL: ActionSpec(needs_note=True, allowed_fields=frozenset({"appeal_level", "attachment_id"})),
+    Action.WRITE_OFF: ActionSpec(required_fields=frozenset({"reason_code"}), allowed_fields=frozenset({"reason_code"})),
+    Action.BILL_PATIENT: ActionSpec(allowed_fields=frozenset({"amount_cents"})),
+    Action.RETRY_NOW: ActionSpec(),
+    Action.CONFIRM_ELIGIBILITY: ActionSpec(needs_note=True, allowed_fields=frozenset({"plan_code", "reference"})),
+    Action.MARK_INACTIVE: ActionSpec(needs_note=True),
+    Action.UPDATE_COVERAGE: ActionSpec(
+        allowed_fields=frozenset({"member_id", "payer_id", "group_number", "effective_from", "effective_to"}),
+        at_least_one_field=True,
+    ),
+    Action.ADD_CODES: ActionSpec(
+        required_fields=frozenset({"procedure_code", "diagnosis_codes"}),
+        allowed_fields=frozenset({"procedure_code", "diagnosis_codes", "modifiers", "units"}),
+    ),
+    Action.MERGE_DUPLICATE: ActionSpec(
+        required_fields=frozenset({"surviving_patient_id"}), allowed_fields=frozenset({"surviving_patient_id"})
+    ),
+    Action.NOT_DUPLICATE: ActionSpec(needs_note=True),
+    Action.POST_MANUALLY: ActionSpec(
+        required_fields=frozenset({"claim_id"}), allowed_fields=frozenset({"claim_id", "reference"})
+    ),
+    Action.SETTLE: ActionSpec(needs_note=True, allowed_fields=frozenset({"amount_cents"})),
+    Action.PAYMENT_PLAN: ActionSpec(
+        required_fields=frozenset({"installments"}), allowed_fields=frozenset({"installments", "first_due"})
+    ),
+    Action.SEND_TO_AGENCY: ActionSpec(needs_note=True),
+    Action.COMPLETE: ActionSpec(allowed_fields=None),
+    Action.ASSIGN: ActionSpec(
+        required_fields=frozenset({"assignee"}), allowed_fields=frozenset({"assignee"}), terminal=False
+    ),
+    Action.CANCEL: ActionSpec(needs_note=True),
+}
+
+_EVERYWHERE = (Action.ASSIGN, Action.CANCEL)
+
+
+class Reason(StrEnum):
+    """Why a process stopped. Each reason lives in one queue (see :data:`REASONS`)."""
+
+    POSSIBLE_DUPLICATE_PATIENT = "possible_duplicate_patient"
+    REGISTRATION_INCOMPLETE = "registration_incomplete"
+    ELIGIBILITY_INACTIVE = "eligibility_inactive"
+    ELIGIBILITY_INCONCLUSIVE = "eligibility_inconclusive"
+    MISSING_CODES = "missing_codes"
+    CLAIM_EDIT_FAILED = "claim_edit_failed"
+    CLAIM_REJECTED = "claim_rejected"
+    CLAIM_DENIED = "claim_denied"
+    NO_PAYER_RESPONSE = "no_payer_response"
+    TIMELY_FILING_RISK = "timely_filing_risk"
+    UNMATCHED_REMITTANCE = "unmatched_remittance"
+    POSTING_EXCEPTION = "posting_exception"
+    PATIENT_BALANCE_OVERDUE = "patient_balance_overdue"
+    CREDENTIAL_EXPIRING = "credential_expiring"
+    MANUAL_TASK = "manual_task"
+
+
+@dataclass(frozen=True)
+class ReasonSpec:
+    queue: WorkQueue
+    actions: frozenset[Action]
+    description: str
+
+
+def _spec(queue: WorkQueue, description: str, *actions: Action) -> ReasonSpec:
+    return ReasonSpec(queue=queue, actions=frozenset((*actions, *_EVERYWHERE)), description=description)
+
+
+REASONS: Mapping[Reason, ReasonSpec] = {
+    Reason.POSSIBLE_DUPLICATE_PATIENT: _spec(
+        WorkQueue.REGISTRATION, "the new patient may already exist", Action.MERGE_DUPLICATE, Action.NOT_DUPLICATE
+    ),
+    Reason.REGISTRATION_INCOMPLETE: _spec(
+        WorkQueue.REGISTRATION, "registration lacks required data", Action.UPDATE_COVERAGE, Action.COMPLETE
+    ),
+    Reason.ELIGIBILITY_INACTIVE: _spec(
+        WorkQueue.ELIGIBILITY,
+        "the payer reports the coverage inactive",
+        Action.UPDATE_COVERAGE,
+        Action.RETRY_NOW,
+        Action.MARK_INACTIVE,
+        Action.BILL_PATIENT,
+    ),
+    Reason.ELIGIBILITY_INCONCLUSIVE: _spec(
+        WorkQueue.ELIGIBILITY,
+        "the eligibility answer was missing or unclear",
+        Action.CONFIRM_ELIGIBILITY,
+        Action.RETRY_NOW,
+        Action.UPDATE_COVERAGE,
+        Action.MARK_INACTIVE,
+    ),
+    Reason.MISSING_CODES: _spec(WorkQueue.CODING, "the encounter has no billable codes", Action.ADD_CODES),
+    Reason.CLAIM_EDIT_FAILED: _spec(
+        WorkQueue.CLAIM_EDITS,
+        "the claim failed a scrubber edit",
+        Action.CORRECT_AND_RESUBMIT,
+        Action.RETRY_NOW,
+        Action.WRITE_OFF,
+    ),
+    Reason.CLAIM_REJECTED: _spec(
+        WorkQueue.REJECTIONS,
+        "the clearinghouse or payer rejected the claim (999/277CA)",
+        Action.CORRECT_AND_RESUBMIT,
+        Action.RETRY_NOW,
+        Action.WRITE_OFF,
+    ),
+    Reason.CLAIM_DENIED: _spec(
+        WorkQueue.DENIALS,
+        "the payer denied the claim (see CARC/RARC)",
+        Action.APPEAL,
+        Action.CORRECT_AND_RESUBMIT,
+        Action.WRITE_OFF,
+        Action.BILL_PATIENT,
+    ),
+    Reason.NO_PAYER_RESPONSE: _spec(
+        WorkQueue.FOLLOW_UP,
+        "no remittance within the payer's follow-up window",
+        Action.RETRY_NOW,
+        Action.CORRECT_AND_RESUBMIT,
+        Action.APPEAL,
+        Action.WRITE_OFF,
+        Action.COMPLETE,
+    ),
+    Reason.TIMELY_FILING_RISK: _spec(
+        WorkQueue.FOLLOW_UP,
+        "the timely-filing deadline is near or passed",
+        Action.RETRY_NOW,
+        Action.APPEAL,
+        Action.WRITE_OFF,
+    ),
+    Reason.UNMATCHED_REMITTANCE: _spec(
+        WorkQueue.POSTING, "a remittance line matches no claim", Action.POST_MANUALLY, Action.COMPLETE
+    ),
+    Reason.POSTING_EXCEPTION: _spec(
+        WorkQueue.POSTING,
+        "posting found an inconsistency",
+        Action.POST_MANUALLY,
+        Action.RETRY_NOW,
+        Action.WRITE_OFF,
+    ),
+    Reason.PATIENT_BALANCE_OVERDUE: _spec(
+        WorkQueue.COLLECTIONS,
+        "the patient balance is past its statement cycle",
+        Action.PAYMENT_PLAN,
+        Action.SETTLE,
+        Action.SEND_TO_AGENCY,
+        Action.WRITE_OFF,
+        Action.BILL_PATIENT,
+    ),
+    Reason.CREDENTIAL_EXPIRING: _spec(
+        WorkQueue.CREDENTIALING, "a credential is about to expire", Action.COMPLETE, Action.RETRY_NOW
+    ),
+    Reason.MANUAL_TASK: _spec(WorkQueue.GENERAL, "a task opened by hand or by a batch sweep", Action.COMPLETE),
+}
+
+
+def queue_of(reason: str) -> WorkQueue:
+    return REASONS[parse_reason(reason)].queue
+
+
+def parse_reason(reason: str) -> Reason:
+    try:
+        return Reason(reason)
+    except ValueError:
+        raise InvalidResolution(f"unknown work item reason {reason!r}") from None
+
+
+def allowed_actions(reason: str) -> list[str]:
+    return sorted(REASONS[parse_reason(reason)].actions)
+
+
+def is_terminal(action: str) -> bool:
+    return ACTIONS[Action(action)].terminal
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A person's answer to a work item. Field values are strings as typed; the process interprets them."""
+
+    action: str
+    by: str
+    fields: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.action)
+
+
+def validate_resolution(reason: str, resolution: Resolution) -> Resolution:
+    """Return the resolution if it is valid for ``reason``; raise :class:`InvalidResolution` otherwise."""
+    spec_reason = REASONS[parse_reason(reason)]
+    try:
+        action = Action(resolution.action)
+    except ValueError:
+        raise InvalidResolution(
+            f"unknown action {resolution.action!r}; allowed for {reason}: {', '.join(allowed_actions(reason))}"
+        ) from None
+    if action not in spec_reason.actions:
+        raise InvalidResolution(
+            f"action {action} is not allowed for {reason}; allowed: {', '.join(allowed_actions(reason))}"
+        )
+    if not resolution.by.strip():
+        raise InvalidResolution("a resolution must say who resolved it (by)")
+    spec = ACTIONS[action]
+    names = set(resolution.fields)
+    missing = spec.required_fields - names
+    if missing:
+        raise InvalidResolution(f"{action} needs the field(s): {', '.join(sorted(missing))}")
+    if spec.allowed_fields is not None:
+        unexpected = names - spec.allowed_fields
+        if unexpected:
+            allowed = ", ".join(sorted(spec.allowed_fields)) or "none"
+            raise InvalidResolution(
+                f"{action} does not take the field(s) {', '.join(sorted(unexpected))}; allowed: {allowed}"
+            )
+    if spec.at_least_one_field and not names:
+        raise InvalidResolution(f"{action} needs at least one changed field (--set name=value)")
+    empty = sorted(name for name, value in resolution.fields.items() if not str(value).strip())
+    if empty:
+        raise InvalidResolution(f"field(s) without a value: {', '.join(empty)}")
+    if spec.needs_note and not resolution.note.strip():
+        raise InvalidResolution(f"{action} needs a note saying why")
+    if action is Action.WRITE_OFF and resolution.fields["reason_code"] not in WRITE_OFF_REASONS:
+        raise InvalidResolution(f"write-off reason_code must be one of: {', '.join(sorted(WRITE_OFF_REASONS))}")
+    for cents_field in ("amount_cents", "charge_cents", "units", "installments"):
+        if cents_field in resolution.fields:
+            raw = resolution.fields[cents_field]
+            if not raw.isdigit() or int(raw) <= 0:
+                raise InvalidResolution(f"{cents_field} must be a positive whole number")
+    return resolution
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; used by the CLI's --set and the console form."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidResolution(f"expected name=value, got {pair.split('=')[0]!r}")
+        result[name.strip()] = value.strip()
+    return result

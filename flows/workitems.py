@@ -1,0 +1,373 @@
+"""Work items from inside a workflow: open one, wait for a person's validated resolution, escalate when late.
+
+Usage (any workflow)::
+
+    from flows.workitems import WorkItemRequest, WorkItemsMixin
+    from domain.workitems import Action, Reason
+
+    @workflow.defn(name="Claim")
+    class ClaimWorkflow(WorkItemsMixin):          # adds the `resolve` Update (+ validator) and a query
+        @workflow.run
+        async def run(self, job: ClaimInput) -> ClaimResult:
+            ...
+            resolution = await self.work_items.open_and_wait(
+                WorkItemRequest(
+                    reason=Reason.CLAIM_DENIED,
+                    entity_type="claim",
+                    entity_id=job.claim_id,          # opaque id, never PHI
+                    summary="CO-50 on line 1",       # codes only: shown in lists and the Web UI
+                    context={"carc": "50"},          # codes/ids only
+                    sla=job.policy.denial_sla,       # business durations come from the workflow input
+                )
+            )
+            if resolution.action == Action.APPEAL: ...   # resolution: domain.workitems.Resolution
+
+``open_and_wait`` runs the ``workitems.open`` activity (idempotent through a dedupe key made of the
+workflow id, run id, reason and a per-run counter), sets the ``WorkQueue`` search attribute and the
+workflow's current details, then waits. A person (CLI ``carecycle tasks resolve``, the console, a
+scripted biller) sends the Update ``resolve`` with a :class:`ResolveRequest`; its validator checks the
+item is open here and :func:`domain.workitems.validate_resolution` accepts it, otherwise the Update is
+rejected (type ``InvalidResolution``) and nothing changes: no event in history, no row touched. An
+accepted resolution is recorded by ``workitems.record_resolution`` before the Update returns.
+Non-terminal actions (``assign``) are recorded and the wait goes on. When the SLA passes without a
+resolution, ``workitems.escalate`` raises the item's escalation level, the ``Escalated`` search attribute
+is set, and the next escalation comes one SLA later (at most :data:`MAX_ESCALATION_LEVEL`).
+
+A workflow that needs the update under another class layout can hold a :class:`WorkItems` itself and
+forward its own ``@workflow.update(name=RESOLVE_UPDATE)`` handler and validator to ``handle``/``validate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import workitems as contract
+    from domain.errors import InvalidResolution
+    from domain.workitems import Resolution, is_terminal, queue_of, validate_resolution
+    from flows.search_attributes import ESCALATED, STAGE, WORK_QUEUE
+
+RESOLVE_UPDATE = "resolve"
+WORK_ITEMS_QUERY = "work_items"
+MAX_ESCALATION_LEVEL = 3
+
+STORE_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["NotFound", "InvalidResolution"],
+)
+
+
+@dataclass(frozen=True)
+class WorkItemRequest:
+    """What a workflow asks a person to do. ``summary``/``context`` hold codes and opaque ids only."""
+
+    reason: str
+    entity_type: str
+    entity_id: str
+    summary: str
+    sla: timedelta
+    context: dict[str, str] = field(default_factory=dict)
+    key: str = ""  # set it when a run opens several items of one reason that must stay distinct
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """The argument of the ``resolve`` Update."""
+
+    work_item_id: str
+    action: str
+    by: str
+    fields: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ResolveOutcome:
+    work_item_id: str
+    action: str
+    terminal: bool
+
+
+@dataclass(frozen=True)
+class OpenWorkItemView:
+    """The ``work_items`` query's answer: what this workflow waits on right now."""
+
+    work_item_id: str
+    reason: str
+    queue: str
+    sla_due_at: datetime
+    escalation_level: int
+    assignee: str | None
+
+
+@dataclass
+class _OpenItem:
+    reason: str
+    queue: str
+    sla_due_at: datetime
+    escalation_level: int = 0
+    assignee: str | None = None
+    resolving: bool = False
+
+
+class WorkItems:
+    """One per workflow instance: the open items, their resolutions and the Update logic."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, _OpenItem] = {}
+        self._resolutions: dict[str, Resolution] = {}
+        self._opened_per_reason: dict[str, int] = {}
+
+    # --- the workflow's side -------------------------------------------------------------------------
+
+    async def open_and_wait(self, request: WorkItemRequest) -> Resolution:
+        """Open the item and return the person's terminal, validated resolution."""
+        work_item_id = await self.open(request)
+        return await self.wait(work_item_id, request.sla)
+
+    async def open(self, request: WorkItemRequest) -> str:
+        info = workflow.info()
+        queue = queue_of(request.reason)
+        count = self._opened_per_reason.get(request.reason, 0) + 1
+        self._opened_per_reason[request.reason] = count
+        dedupe_key = f"{info.workflow_id}/{info.run_id}/{request.reason}/{request.key or count}"
+        sla_due_at = workflow.now() + request.sla
+        opened: contract.OpenedWorkItem = await workflow.execute_activity(
+            contract.OPEN,
+            contract.OpenWorkItemInput(
+                reason=str(request.reason),
+                queue=str(queue),
+                summary=request.summary,
+                entity_type=request.entity_type,
+                entity_id=request.entity_id,
+                workflow_id=info.workflow_id,
+                dedupe_key=dedupe_key,
+                sla_due_at=sla_due_at,
+                context=dict(request.context),
+            ),
+            result_type=contract.OpenedWorkItem,
+            start_to_close_timeout=STORE_ACTIVITY_TIMEOUT,
+            retry_policy=STORE_RETRY,
+            summary=f"open work item ({request.reason})",
+        )
+        work_item_id: str = opened.work_item_id
+        self._open[work_item_id] = _OpenItem(reason=str(request.reason), queue=str(queue), sla_due_at=sla_due_at)
+        self._refresh_visibility()
+        return work_item_id
+
+    async def wait(self, work_item_id: str, sla: timedelta) -> Resolution:
+        level = 0
+        while work_item_id not in self._resolutions:
+            timeout = sla if level < MAX_ESCALATION_LEVEL else None
+            try:
+                await workflow.wait_condition(
+                    lambda: work_item_id in self._resolutions,
+                    timeout=timeout,
+                    timeout_summary=f"SLA of work item {work_item_id}" if timeout else None,
+                )
+            except TimeoutError:
+                level += 1
+                await self._escalate(work_item_id, level)
+        return self._resolutions.pop(work_item_id)
+
+    async def _escalate(self, work_item_id: str, level: int) -> None:
+        recorded = await workflow.execute_activity(
+            contract.ESCALATE,
+            contract.EscalateInput(work_item_id=work_item_id, level=level),
+            result_type=int,
+            start_to_close_timeout=STORE_ACTIVITY_TIMEOUT,
+            retry_policy=STORE_RETRY,
+            summary=f"escalate work item to level {level}",
+        )
+        item = self._open.get(work_item_id)
+        if item is not None:
+            item.escalation_level = recorded
+        self._refresh_visibility()
+
+    def views(self) -> list[OpenWorkItemView]:
+        return [
+            OpenWorkItemView(
+                work_item_id=item_id,
+                reason=item.reason,
+                queue=item.queue,
+                sla_due_at=item.sla_due_at,
+                escalation_level=item.escalation_level,
+                assignee=item.assignee,
+            )
+            for item_id, item in self._open.items()
+        ]
+
+    # --- the Update's side ---------------------------------------------------------------------------
+
+    def validate(self, request: ResolveRequest) -> None:
+        """Reject (raise) before anything is written to history; runs in the Update validator."""
+        item = self._open.get(request.work_item_id)
+        if item is None:
+            raise ApplicationError(
+                f"work item {request.work_item_id} is not open in this workflow",
+                type="InvalidResolution",
+                non_retryable=True,
+            )
+        if item.resolving:
+            raise ApplicationError(
+                f"work item {request.work_item_id} is already being resolved",
+                type="InvalidResolution",
+                non_retryable=True,
+            )
+        try:
+            validate_resolution(item.reason, _resolution_of(request))
+        except InvalidResolution as exc:
+            raise ApplicationError(str(exc), type="InvalidResolution", non_retryable=True) from None
+
+    async def handle(self, request: ResolveRequest) -> ResolveOutcome:
+        item = self._open.get(request.work_item_id)
+        if item is None or item.resolving:  # a second Update accepted in the same activation
+            raise ApplicationError(
+                f"work item {request.work_item_id} is not open in this workflow",
+                type="InvalidResolution",
+                non_retryable=True,
+            )
+        resolution = _resolution_of(request)
+        terminal = is_terminal(resolution.action)
+        if terminal:
+            item.resolving = True
+        try:
+            await workflow.execute_activity(
+                contract.RECORD_RESOLUTION,
+                contract.RecordResolutionInput(
+                    work_item_id=request.work_item_id,
+                    action=resolution.action,
+                    by=resolution.by,
+                    terminal=terminal,
+                    fields=dict(resolution.fields),
+                    note=resolution.note,
+                ),
+                start_to_close_timeout=STORE_ACTIVITY_TIMEOUT,
+                retry_policy=STORE_RETRY,
+                summary=f"record resolution {resolution.action}",
+            )
+        except BaseException:
+            item.resolving = False
+            raise
+        if terminal:
+            del self._open[request.work_item_id]
+            self._resolutions[request.work_item_id] = resolution
+            self._refresh_visibility()
+        else:
+            item.assignee = resolution.fields.get("assignee", item.assignee)
+        return ResolveOutcome(work_item_id=request.work_item_id, action=resolution.action, terminal=terminal)
+
+    def _refresh_visibility(self) -> None:
+        open_items = list(self._open.items())
+        if open_items:
+            item_id, latest = open_items[-1]
+            workflow.upsert_search_attributes([WORK_QUEUE.value_set(latest.queue)])
+            workflow.set_current_details(
+                f"Waiting on work item {item_id}: {latest.reason} in queue {latest.queue}, "
+                f"SLA due {latest.sla_due_at.isoformat(timespec='minutes')}"
+            )
+        else:
+            workflow.upsert_search_attributes([WORK_QUEUE.value_set("")])
+            workflow.set_current_details("")
+        if any(item.escalation_level > 0 for _, item in open_items):
+            workflow.upsert_search_attributes([ESCALATED.value_set(True)])
+        else:
+            workflow.upsert_search_attributes([ESCALATED.value_unset()])
+
+
+def _resolution_of(request: ResolveRequest) -> Resolution:
+    return Resolution(action=request.action, by=request.by, fields=dict(request.fields), note=request.note)
+
+
+class WorkItemsMixin:
+    """Gives a workflow class the ``resolve`` Update (with its validator) and the ``work_items`` query.
+
+    The helper is created lazily, so the workflow's own ``__init__``/``@workflow.init`` stays free.
+    """
+
+    _work_items: WorkItems | None = None
+
+    @property
+    def work_items(self) -> WorkItems:
+        if self._work_items is None:
+            self._work_items = WorkItems()
+        return self._work_items
+
+    @workflow.update(name=RESOLVE_UPDATE)
+    async def resolve(self, request: ResolveRequest) -> ResolveOutcome:
+        return await self.work_items.handle(request)
+
+    @resolve.validator
+    def validate_resolve(self, request: ResolveRequest) -> None:
+        self.work_items.validate(request)
+
+    @workflow.query(name=WORK_ITEMS_QUERY)
+    def open_work_items(self) -> list[OpenWorkItemView]:
+        return self.work_items.views()
+
+
+@dataclass(frozen=True)
+class StandaloneWorkItemInput:
+    """A work item with no process around it (opened by a batch sweep, the console or by hand)."""
+
+    reason: str
+    entity_type: str
+    entity_id: str
+    summary: str
+    sla_seconds: int
+    context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StandaloneWorkItemResult:
+    action: str
+    by: str
+    fields: dict[str, str]
+
+
+@workflow.defn(name="StandaloneWorkItem")
+class StandaloneWorkItemWorkflow(WorkItemsMixin):
+    """Owns one work item's SLA and escalation when no business process waits on it.
+
+    Workflow id: ``workitem-<entity_type>-<entity_id>-<reason>``, so opening twice is idempotent.
+    """
+
+    @workflow.run
+    async def run(self, job: StandaloneWorkItemInput) -> StandaloneWorkItemResult:
+        workflow.upsert_search_attributes([STAGE.value_set("work_item")])
+        resolution = await self.work_items.open_and_wait(
+            WorkItemRequest(
+                reason=job.reason,
+                entity_type=job.entity_type,
+                entity_id=job.entity_id,
+                summary=job.summary,
+                sla=timedelta(seconds=job.sla_seconds),
+                context=dict(job.context),
+            )
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return StandaloneWorkItemResult(action=resolution.action, by=resolution.by, fields=dict(resolution.fields))
+
+
+__all__ = [
+    "MAX_ESCALATION_LEVEL",
+    "RESOLVE_UPDATE",
+    "WORK_ITEMS_QUERY",
+    "OpenWorkItemView",
+    "ResolveOutcome",
+    "ResolveRequest",
+    "StandaloneWorkItemInput",
+    "StandaloneWorkItemResult",
+    "StandaloneWorkItemWorkflow",
+    "WorkItemRequest",
+    "WorkItems",
+    "WorkItemsMixin",
+]
