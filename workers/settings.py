@@ -65,6 +65,10 @@ class Settings:
     bind_host: str = "127.0.0.1"
     chromium_path: str = "/usr/bin/chromium"
     log_level: str = "INFO"
+    # Workers: concurrent activities per task queue ("revenue=50,edi=10"); unnamed queues get the default.
+    worker_concurrency: str | None = None
+    worker_default_concurrency: int = 20
+    worker_graceful_shutdown_seconds: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -117,4 +121,7 @@ def load_settings() -> Settings:
         bind_host=_env("CARECYCLE_BIND_HOST", "127.0.0.1") or "127.0.0.1",
         chromium_path=_env("CARECYCLE_CHROMIUM", "/usr/bin/chromium") or "/usr/bin/chromium",
         log_level=_env("CARECYCLE_LOG_LEVEL", "INFO") or "INFO",
+        worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
+        worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),
+        worker_graceful_shutdown_seconds=_int("CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30),
     )
