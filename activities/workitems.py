@@ -6,7 +6,9 @@ so Temporal's retries and a re-delivered Update never open, resolve or escalate 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +27,7 @@ class WorkItemActivities:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         """The bound activity methods, for a worker's ``activities=`` list."""
         return [self.open, self.record_resolution, self.escalate]
 

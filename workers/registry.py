@@ -1,0 +1,107 @@
+"""Which workflows and activities each task queue's worker runs. Each area appends its own lines.
+
+To add an area: import its workflow classes in :func:`workflows_by_queue` and build its activity object
+(with adapters from the container) in :func:`activities_by_queue`, under the task queue that should run
+them. Keep imports inside the functions: ``carecycle --help`` must stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.contracts.queues import TaskQueue
+from workers.composition import Container
+from workers.settings import Settings
+
+
+def workflows_by_queue() -> dict[TaskQueue, list[type]]:
+    from flows.workitems import StandaloneWorkItemWorkflow
+
+    return {
+        TaskQueue.REVENUE: [StandaloneWorkItemWorkflow],
+        TaskQueue.EDI: [],
+        TaskQueue.PORTAL: [],
+        TaskQueue.DOCUMENTS: [],
+        TaskQueue.COLLECTIONS: [],
+    }
+
+
+def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[..., Any]]]:
+    from activities.workitems import WorkItemActivities
+
+    # Workflows on any queue open work items, and an activity runs on its workflow's queue by default.
+    work_items = WorkItemActivities(container.session_factory)
+    return {
+        TaskQueue.REVENUE: [*work_items.all()],
+        TaskQueue.EDI: [*work_items.all()],
+        TaskQueue.PORTAL: [*work_items.all()],
+        TaskQueue.DOCUMENTS: [*work_items.all()],
+        TaskQueue.COLLECTIONS: [*work_items.all()],
+    }
+
+
+def all_workflows() -> list[type]:
+    """Every registered workflow class once (the Replayer and the auditors need them all)."""
+    seen: dict[str, type] = {}
+    for classes in workflows_by_queue().values():
+        for cls in classes:
+            seen.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
+    return list(seen.values())
+
+
+def concurrency_for(settings: Settings, queue: str) -> int:
+    limits: dict[str, int] = {}
+    for entry in filter(None, (e.strip() for e in (settings.worker_concurrency or "").split(","))):
+        name, _, raw = entry.partition("=")
+        if not raw.strip().isdigit() or int(raw) <= 0:
+            raise ValueError(f"CARECYCLE_WORKER_CONCURRENCY entry {entry!r} must look like queue=positive_number")
+        limits[name.strip()] = int(raw)
+    return limits.get(queue, settings.worker_default_concurrency)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    # The domain is pure and deterministic; passing it through avoids re-importing SQLAlchemy mappings
+    # into every workflow sandbox.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("domain", "activities.contracts")
+    )
+
+
+def build_workers(
+    client: Client,
+    container: Container,
+    queues: Sequence[str] | None = None,
+    *,
+    executor: ThreadPoolExecutor | None = None,
+) -> list[Worker]:
+    """One Worker per task queue (all queues by default), with that queue's concurrency limit."""
+    settings = container.settings
+    wanted = [TaskQueue(q) for q in queues] if queues else list(TaskQueue)
+    workflows = workflows_by_queue()
+    activities = activities_by_queue(container)
+    limits = {queue: concurrency_for(settings, queue) for queue in wanted}
+    pool = executor or ThreadPoolExecutor(max_workers=max(1, sum(limits.values())), thread_name_prefix="activity")
+    workers = []
+    for queue in wanted:
+        if not workflows.get(queue) and not activities.get(queue):
+            continue
+        workers.append(
+            Worker(
+                client,
+                task_queue=queue.value,
+                workflows=workflows.get(queue, []),
+                activities=activities.get(queue, []),
+                activity_executor=pool,
+                max_concurrent_activities=limits[queue],
+                graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+                workflow_runner=workflow_runner(),
+            )
+        )
+    return workers

@@ -1,0 +1,42 @@
+"""Running workers until told to stop: SIGTERM/SIGINT start a graceful shutdown (in-flight activities
+get ``worker_graceful_shutdown_seconds`` to finish), then the process exits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+
+from temporalio.worker import Worker
+
+log = logging.getLogger("carecycle.worker")
+
+
+def stop_event_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (installed on the running loop)."""
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, event.set)
+    return event
+
+
+async def run_workers_until(workers: Sequence[Worker], stop: asyncio.Event) -> None:
+    tasks = [asyncio.create_task(worker.run(), name=f"worker-{worker.task_queue}") for worker in workers]
+    for worker in workers:
+        log.info("worker started", extra={"task_queue": worker.task_queue})
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    failures = [t.exception() for t in done if t is not stopper]
+    log.info("workers shutting down", extra={"count": len(workers)})
+    await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    stopper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await stopper
+    log.info("workers stopped")
+    for failure in failures:
+        if failure is not None:
+            raise failure

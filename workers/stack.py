@@ -1,0 +1,163 @@
+"""The embedded stack behind ``carecycle up``: everything on one machine, stopped cleanly by Ctrl-C.
+
+Embedded (no TEMPORAL_ADDRESS): the store is upgraded, a codec key file is created under CARECYCLE_HOME on
+first start, then the codec server, the Temporal dev server (SQLite file, WAL, Web UI pointed at the codec
+server), the workers of every task queue, the sandbox services and the console start. Stopping drains the
+workers first, then the web servers, then the dev server; starting again resumes in-flight workflows from
+``$CARECYCLE_HOME/temporal.db``.
+
+Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and the configured store
+(its schema must already be upgraded: migrations in production are a deliberate step).
+
+Sandbox hook: if the module ``sandbox.server`` exists and defines ``create_app(data_dir: pathlib.Path)``
+returning an ASGI app, it is served on ``settings.sandbox_port`` (data under ``$CARECYCLE_HOME/sandbox``).
+The console is ``console.app.create_app(client, session_factory, codec_decode=...)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+from workers.composition import Container
+from workers.registry import build_workers
+from workers.runtime import run_workers_until
+from workers.security.codec import AesGcmCodec
+from workers.security.keys import load_keys
+from workers.security.server import create_codec_app
+from workers.settings import Settings
+from workers.temporal import EmbeddedTemporal, embedded_stack
+
+log = logging.getLogger("carecycle.stack")
+
+
+@dataclass
+class StackInfo:
+    temporal_target: str
+    urls: dict[str, str] = field(default_factory=dict)  # name -> URL of each UI/endpoint
+    temporal: EmbeddedTemporal | None = None
+
+
+class _QuietServer(uvicorn.Server):
+    """Uvicorn without its own signal handling: the stack owns Ctrl-C and stops servers in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+@asynccontextmanager
+async def serve_asgi(app: Any, host: str, port: int) -> AsyncIterator[_QuietServer]:
+    server = _QuietServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # raises the bind error
+            raise RuntimeError(f"the server on {host}:{port} stopped at start")
+        await asyncio.sleep(0.05)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await task
+
+
+def sandbox_app_factory() -> Callable[..., Any] | None:
+    try:
+        module = importlib.import_module("sandbox.server")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("sandbox.server",):
+            return None
+        raise
+    factory = getattr(module, "create_app", None)
+    return factory if callable(factory) else None
+
+
+def console_app_factory() -> Callable[..., Any] | None:
+    try:
+        module = importlib.import_module("console.app")
+    except ModuleNotFoundError as exc:
+        if exc.name == "console.app":
+            return None
+        raise
+    factory = getattr(module, "create_app", None)
+    return factory if callable(factory) else None
+
+
+@asynccontextmanager
+async def running_stack(settings: Settings, *, with_workers: bool = True) -> AsyncIterator[StackInfo]:
+    """Start the whole stack; on exit stop it in reverse order. ``run_stack`` adds the wait for Ctrl-C."""
+    container = Container(settings)
+    host = settings.bind_host
+    async with AsyncExitStack() as stack:
+        stack.callback(container.close)
+        info: StackInfo
+        if settings.embedded_temporal:
+            if settings.database_url.startswith("sqlite"):
+                from domain.store.migrate import upgrade
+
+                await asyncio.to_thread(upgrade, container.engine)
+            else:
+                container.require_schema()
+            keys = load_keys(settings, create_if_missing=True)
+            codec = AesGcmCodec(keys)
+            ui_origin = f"http://{host}:{settings.temporal_ui_port}"
+            tokens = [t for t in (settings.codec_server_token or "").split(",") if t]
+            codec_url = f"http://{host}:{settings.codec_server_port}"
+            await stack.enter_async_context(
+                serve_asgi(
+                    create_codec_app(
+                        codec,
+                        tokens=tokens,
+                        allowed_origins=[ui_origin, f"http://localhost:{settings.temporal_ui_port}"],
+                    ),
+                    host,
+                    settings.codec_server_port,
+                )
+            )
+            temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
+            info = StackInfo(temporal_target=temporal.target, temporal=temporal)
+            if temporal.ui_url:
+                info.urls["temporal_ui"] = temporal.ui_url
+            info.urls["codec_server"] = codec_url
+            sandbox_factory = sandbox_app_factory()
+            if sandbox_factory is not None:
+                data_dir = settings.home / "sandbox"
+                data_dir.mkdir(parents=True, exist_ok=True)
+                await stack.enter_async_context(serve_asgi(sandbox_factory(data_dir), host, settings.sandbox_port))
+                info.urls["sandbox"] = f"http://{host}:{settings.sandbox_port}"
+            console_factory = console_app_factory()
+            if console_factory is not None:
+                app = console_factory(temporal.client, container.session_factory)
+                await stack.enter_async_context(serve_asgi(app, host, settings.console_port))
+                info.urls["console"] = f"http://{host}:{settings.console_port}"
+        else:
+            container.require_schema()
+            temporal = await stack.enter_async_context(embedded_stack(settings))
+            info = StackInfo(temporal_target=temporal.target, temporal=temporal)
+        if with_workers:
+            stop_workers = asyncio.Event()
+            workers = build_workers(temporal.client, container)
+            task = asyncio.create_task(run_workers_until(workers, stop_workers))
+
+            async def drain() -> None:
+                stop_workers.set()
+                await task
+
+            stack.push_async_callback(drain)
+        yield info
+
+
+async def run_stack(settings: Settings, stop: asyncio.Event, on_ready: Callable[[StackInfo], None]) -> None:
+    async with running_stack(settings) as info:
+        on_ready(info)
+        await stop.wait()
+        log.info("stopping the stack")

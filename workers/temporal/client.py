@@ -1,0 +1,53 @@
+"""Connecting to Temporal: always with the encrypting data converter, and TLS or an API key when configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.service import TLSConfig
+
+from workers.security.codec import encrypted_data_converter
+from workers.security.keys import CodecKeys, load_keys
+from workers.settings import Settings
+
+
+def _pem(value: str | None) -> bytes | None:
+    """A setting holds either PEM text or the path of a PEM file."""
+    if value is None:
+        return None
+    if value.lstrip().startswith("-----BEGIN"):
+        return value.encode()
+    return Path(value).read_bytes()
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    if settings.temporal_tls_cert or settings.temporal_tls_key or settings.temporal_tls_ca:
+        return TLSConfig(
+            server_root_ca_cert=_pem(settings.temporal_tls_ca),
+            client_cert=_pem(settings.temporal_tls_cert),
+            client_private_key=_pem(settings.temporal_tls_key),
+        )
+    return settings.temporal_api_key is not None  # Temporal Cloud API keys need TLS
+
+
+class TemporalUnavailable(Exception):
+    """The Temporal server cannot be reached (the message names the address, never credentials)."""
+
+
+async def connect(settings: Settings, *, keys: CodecKeys | None = None, target: str | None = None) -> Client:
+    """A client whose payloads and failure attributes are encrypted with the configured codec keys."""
+    codec_keys = keys or load_keys(settings, create_if_missing=settings.embedded_temporal)
+    address = target or settings.temporal_target
+    try:
+        return await Client.connect(
+            address,
+            namespace=settings.temporal_namespace,
+            data_converter=encrypted_data_converter(codec_keys),
+            tls=tls_config(settings),
+            api_key=settings.temporal_api_key,
+        )
+    except RuntimeError as exc:
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {address} (is `carecycle up` running, or TEMPORAL_ADDRESS right?)"
+        ) from exc
