@@ -1,0 +1,291 @@
+"""How a sandbox payer decides a claim: pure functions from a claim, a member and a plan to a ClaimPayment.
+
+The outcome is deterministic: forced rules first (documented in sandbox/clearinghouse/__init__.py and
+docs/clearinghouse.md, which the tests rely on), then a seeded random mix keyed on (seed, payer, claim id,
+frequency), so the same seed gives the same decisions whatever order claims arrive in. Only the deductible
+accumulator carries state from one claim of a member to the next.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import date
+
+from domain.codes import is_valid_npi
+from domain.remittance import Adjustment, ClaimPayment, ServiceLinePayment
+from sandbox.clearinghouse.model import Member, SubmittedClaim, SubmittedLine
+from sandbox.clearinghouse.payers import (
+    LAB_PANELS,
+    PREVENTIVE,
+    PREVENTIVE_EXAM_DIAGNOSES,
+    TELEHEALTH_MODIFIERS,
+    TELEHEALTH_POS,
+    VENIPUNCTURE,
+    PayerPlan,
+)
+
+# Office and psychiatric evaluation codes that carry the plan's co-pay.
+_COPAY_CODES_PREFIX = ("992", "9079")
+_FILING_INDICATOR = {"commercial": "12", "medicare": "MB", "medicaid": "MC"}
+
+# Seeded mix, in basis points of claims that reach the payer clean.
+RANDOM_DENIAL_BP = 300  # whole claim CO-50 (medical necessity)
+RANDOM_LINE_DENIAL_BP = 500  # one line CO-16 / M51 on a multi-line claim (a partial payment)
+RANDOM_REVERSAL_BP = 300  # paid now, reversed and corrected (CLP02=22 then 1) in a later 835
+RANDOM_RECOUPMENT_BP = 200  # paid now, an overpayment recouped later (PLB WO)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Something the payer will do to an adjudicated claim in a later 835."""
+
+    kind: str  # "reversal" or "recoupment"
+    # For a reversal, the share of the original allowed amounts the correction allows (basis points);
+    # for a recoupment, the share of the paid amount taken back.
+    share_bp: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    payment: ClaimPayment
+    deductible_applied_cents: int
+    follow_up: FollowUp | None = None
+
+
+@dataclass(frozen=True)
+class _Costs:
+    copay: int
+    deductible_remaining: int
+    coinsurance_bp: int
+
+
+def initial_deductible_met(seed: int, member: Member, deductible_cents: int) -> int:
+    """What a member had met before the sandbox saw claims: the roster's figure, else drawn from the seed."""
+    if member.deductible_met_cents is not None:
+        return member.deductible_met_cents
+    rng = random.Random(f"{seed}|deductible|{member.payer_id}|{member.member_id}")
+    return deductible_cents * rng.choice((0, 5000, 10000, 10000)) // 10000
+
+
+def claim_rng(seed: int, claim: SubmittedClaim) -> random.Random:
+    # A str seed is hashed with SHA-512 by random.Random: stable across processes and PYTHONHASHSEED.
+    return random.Random(f"{seed}|{claim.payer_id}|{claim.claim_id}|{claim.frequency_code}")
+
+
+def adjudicate(
+    claim: SubmittedClaim,
+    member: Member,
+    plan: PayerPlan,
+    *,
+    seed: int,
+    received: date,
+    payer_claim_number: str,
+    deductible_met_cents: int,
+    duplicate: bool = False,
+    allowed_share_bp: int = 10000,
+    random_mix: bool = True,
+) -> Decision:
+    """Decide one claim. ``allowed_share_bp`` scales the fee schedule (a corrected claim's repricing)."""
+    rng = claim_rng(seed, claim)
+    filing = _FILING_INDICATOR.get(plan.kind, "12")
+    base = ClaimPayment(
+        patient_control_number=claim.claim_id,
+        status_code="1",
+        charge_cents=claim.charge_cents,
+        paid_cents=0,
+        patient_responsibility_cents=0,
+        payer_claim_control_number=payer_claim_number,
+        claim_filing_indicator=filing,
+        patient_member_id=claim.member_id,
+        service_date=claim.first_service_date,
+    )
+    # Claim-level denials: the whole claim, every line at zero.
+    if duplicate:
+        return Decision(_deny_all(base, claim, "18", ("N522",) if plan.kind == "medicare" else ()), 0)
+    first_dos = claim.first_service_date
+    if first_dos is not None and (received - first_dos).days > plan.timely_filing_days:
+        return Decision(_deny_all(base, claim, "29", ()), 0)
+    if first_dos is not None and not member.covered_on(first_dos):
+        # The roster changed after the 277CA accepted the claim.
+        return Decision(_deny_all(base, claim, "27", ("N30",)), 0)
+    if claim.rendering_npi is not None and not is_valid_npi(claim.rendering_npi):
+        return Decision(_deny_all(base, claim, "16", ("N290",)), 0)
+    if random_mix and rng.randrange(10000) < RANDOM_DENIAL_BP:
+        return Decision(_deny_all(base, claim, "50", (_necessity_remark(plan),)), 0)
+
+    costs = _Costs(
+        copay=plan.copay_cents if member.copay_cents is None else member.copay_cents,
+        deductible_remaining=max(
+            0, (plan.deductible_cents if member.deductible_cents is None else member.deductible_cents)
+        )
+        - deductible_met_cents,
+        coinsurance_bp=plan.coinsurance_bp if member.coinsurance_bp is None else member.coinsurance_bp,
+    )
+    random_line_denial = -1
+    if random_mix and len(claim.lines) > 1 and rng.randrange(10000) < RANDOM_LINE_DENIAL_BP:
+        random_line_denial = rng.randrange(len(claim.lines))
+    procedures = {line.procedure for line in claim.lines}
+    copay_taken = False
+    deductible_applied = 0
+    lines: list[ServiceLinePayment] = []
+    for index, line in enumerate(claim.lines):
+        denial = _line_denial(claim, line, plan, procedures)
+        if denial is None and index == random_line_denial:
+            denial = ("16", ("M51",))
+        allowed = plan.allowed_cents(line.procedure, line.charge_cents, line.units)
+        if denial is not None or allowed is None:
+            reason, remarks = denial or ("16", ("M51",))
+            lines.append(_line(line, 0, (Adjustment("CO", reason, line.charge_cents),), remarks, None))
+            continue
+        allowed = min(line.charge_cents, allowed * allowed_share_bp // 10000)
+        adjustments: list[Adjustment] = []
+        if line.charge_cents > allowed:
+            adjustments.append(Adjustment("CO", "45", line.charge_cents - allowed))
+        remaining = allowed
+        if claim.prior_payer_paid_cents is not None:
+            # A secondary payer pays what the primary left, up to its own allowed amount (CO-23).
+            prior = min(remaining, claim.prior_payer_paid_cents * line.charge_cents // max(claim.charge_cents, 1))
+            if prior:
+                adjustments.append(Adjustment("CO", "23", prior))
+                remaining -= prior
+        elif line.procedure not in PREVENTIVE and plan.kind != "medicaid":
+            if not copay_taken and costs.copay and line.procedure.startswith(_COPAY_CODES_PREFIX):
+                copay = min(costs.copay, remaining)
+                copay_taken = True
+                if copay:
+                    adjustments.append(Adjustment("PR", "3", copay))
+                    remaining -= copay
+            deductible = min(costs.deductible_remaining - deductible_applied, remaining)
+            if deductible > 0:
+                adjustments.append(Adjustment("PR", "1", deductible))
+                deductible_applied += deductible
+                remaining -= deductible
+            coinsurance = (remaining * costs.coinsurance_bp + 5000) // 10000
+            if coinsurance:
+                adjustments.append(Adjustment("PR", "2", coinsurance))
+                remaining -= coinsurance
+        lines.append(_line(line, remaining, tuple(adjustments), (), allowed))
+
+    payment = _total(base, tuple(lines))
+    follow_up: FollowUp | None = None
+    if random_mix and payment.status_code != "4" and payment.paid_cents > 0:
+        roll = rng.randrange(10000)
+        if roll < RANDOM_REVERSAL_BP:
+            follow_up = FollowUp("reversal", rng.choice((9500, 10300, 10500)))
+        elif roll < RANDOM_REVERSAL_BP + RANDOM_RECOUPMENT_BP:
+            follow_up = FollowUp("recoupment", rng.choice((1000, 2500)))
+    return Decision(payment, deductible_applied, follow_up)
+
+
+def _line_denial(
+    claim: SubmittedClaim, line: SubmittedLine, plan: PayerPlan, procedures: set[str]
+) -> tuple[str, tuple[str, ...]] | None:
+    """The forced line-level rules, first match wins."""
+    if line.procedure in plan.precert_required and not claim.prior_authorization:
+        return "197", ("M62",)
+    if line.procedure == VENIPUNCTURE and plan.bundles_venipuncture and procedures & LAB_PANELS:
+        return "97", ("M15",)
+    place = line.place_of_service or claim.place_of_service
+    if place in TELEHEALTH_POS and not set(line.modifiers) & TELEHEALTH_MODIFIERS:
+        return "16", ("M77",)
+    if (
+        claim.diagnoses
+        and claim.diagnoses[0] in PREVENTIVE_EXAM_DIAGNOSES
+        and line.procedure.startswith("992")
+        and line.procedure not in PREVENTIVE
+    ):
+        return "50", (_necessity_remark(plan),)
+    return None
+
+
+def _necessity_remark(plan: PayerPlan) -> str:
+    # Medicare cites its local coverage determination; the others point at the plan's benefit rules.
+    return "N115" if plan.kind == "medicare" else "N130"
+
+
+def _line(
+    line: SubmittedLine,
+    paid: int,
+    adjustments: tuple[Adjustment, ...],
+    remarks: tuple[str, ...],
+    allowed: int | None,
+) -> ServiceLinePayment:
+    return ServiceLinePayment(
+        procedure=line.procedure,
+        modifiers=line.modifiers,
+        charge_cents=line.charge_cents,
+        paid_cents=paid,
+        units=line.units,
+        line_control_number=line.line_control_number,
+        service_date=line.service_date,
+        adjustments=adjustments,
+        remarks=remarks,
+        allowed_cents=allowed,
+    )
+
+
+def _deny_all(base: ClaimPayment, claim: SubmittedClaim, reason: str, remarks: tuple[str, ...]) -> ClaimPayment:
+    lines = tuple(_line(line, 0, (Adjustment("CO", reason, line.charge_cents),), remarks, None) for line in claim.lines)
+    return replace(_total(base, lines), status_code="4")
+
+
+def _total(base: ClaimPayment, lines: tuple[ServiceLinePayment, ...]) -> ClaimPayment:
+    paid = sum(line.paid_cents for line in lines)
+    patient = sum(a.amount_cents for line in lines for a in line.adjustments if a.group == "PR")
+    status = base.status_code
+    if paid == 0 and patient == 0:
+        status = "4"
+    # Charges the lines do not account for (a claim total that differs from its lines) are written off
+    # at the claim level so the 835 balances.
+    unbalanced = base.charge_cents - sum(line.charge_cents for line in lines)
+    claim_adjustments = (Adjustment("CO", "45", unbalanced),) if unbalanced else ()
+    return replace(
+        base,
+        status_code=status,
+        paid_cents=paid,
+        patient_responsibility_cents=patient,
+        service_lines=lines,
+        adjustments=claim_adjustments,
+    )
+
+
+def secondary(payment: ClaimPayment) -> ClaimPayment:
+    """CLP02 for a claim the payer processed as secondary."""
+    if payment.status_code == "1":
+        return replace(payment, status_code="2")
+    return payment
+
+
+def reversal_of(original: ClaimPayment) -> ClaimPayment:
+    """The CLP02=22 reversal that takes back an earlier payment: every amount negated, same ICN."""
+
+    def negate(adjustments: tuple[Adjustment, ...]) -> tuple[Adjustment, ...]:
+        return tuple(replace(a, amount_cents=-a.amount_cents) for a in adjustments)
+
+    return replace(
+        original,
+        status_code="22",
+        charge_cents=-original.charge_cents,
+        paid_cents=-original.paid_cents,
+        patient_responsibility_cents=-original.patient_responsibility_cents,
+        adjustments=negate(original.adjustments),
+        service_lines=tuple(
+            replace(
+                line,
+                charge_cents=-line.charge_cents,
+                paid_cents=-line.paid_cents,
+                adjustments=negate(line.adjustments),
+                allowed_cents=-line.allowed_cents if line.allowed_cents is not None else None,
+            )
+            for line in original.service_lines
+        ),
+    )
+
+
+def prompt_pay_interest(paid_cents: int, received: date, paid_on: date, plan: PayerPlan) -> int:
+    """Interest owed on a clean claim paid after the prompt-pay window: simple daily interest, in cents."""
+    late_days = (paid_on - received).days - plan.prompt_pay_days
+    if late_days <= 0 or paid_cents <= 0:
+        return 0
+    return (paid_cents * plan.interest_rate_bp * late_days + 1825000) // 3650000
