@@ -406,7 +406,8 @@ def read_transactions(text: str) -> list[TransactionSet]:
 
 # --- writing --------------------------------------------------------------------------------------------
 
-Element = str | tuple[str, ...]  # a composite element is a tuple of components
+# A composite element is a tuple of components; a repeated element is a list of its repetitions.
+Element = str | tuple[str, ...] | list[str]
 Segment = tuple[Element, ...]  # element 0 is the segment id
 
 FUNCTIONAL_IDS = {"835": "HP", "837": "HC", "270": "HS", "271": "HB", "276": "HR", "277": "HN", "999": "FA"}
@@ -457,6 +458,8 @@ def render_segment(segment: Segment, delimiters: Delimiters = Delimiters()) -> s
             while components and components[-1] == "":
                 components.pop()
             parts.append(delimiters.component.join(components))
+        elif isinstance(element, list):
+            parts.append(delimiters.repetition.join(_clean(r, delimiters) for r in element if r))
         else:
             parts.append(_clean(element, delimiters))
     while len(parts) > 1 and parts[-1] == "":
