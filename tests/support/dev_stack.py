@@ -1,0 +1,79 @@
+"""A real Temporal dev server (free ports, tmp files) with the carecycle workers in-process, for
+integration tests of the CLI, the codec and the auditors. Sub-processes get ``env`` to reach the same
+server, store and codec keys."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from temporalio.client import Client
+
+from workers.composition import Container
+from workers.registry import build_workers
+from workers.runtime import run_workers_until
+from workers.security.keys import new_key_entry
+from workers.settings import Settings
+from workers.temporal import embedded_stack
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class DevStack:
+    settings: Settings
+    client: Client
+    container: Container
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def stack_settings(home: Path, database_url: str, codec_keys: str | None = None, ui: bool = False) -> Settings:
+    return Settings(
+        home=home,
+        database_url=database_url,
+        temporal_port=free_port(),
+        temporal_ui_port=free_port() if ui else 0,
+        codec_keys=codec_keys or new_key_entry("test1"),
+        codec_server_port=free_port(),
+        console_port=free_port(),
+        sandbox_port=free_port(),
+        worker_graceful_shutdown_seconds=2,
+    )
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env.update(
+        CARECYCLE_HOME=str(settings.home),
+        CARECYCLE_DATABASE_URL=settings.database_url,
+        CARECYCLE_TEMPORAL_PORT=str(settings.temporal_port),
+        CARECYCLE_CODEC_KEYS=settings.codec_keys or "",
+    )
+    return env
+
+
+@asynccontextmanager
+async def dev_stack(home: Path, database_url: str, *, workers: bool = True) -> AsyncIterator[DevStack]:
+    settings = stack_settings(home, database_url)
+    container = Container(settings)
+    async with embedded_stack(settings, ui=False) as temporal:
+        stop = asyncio.Event()
+        task = None
+        if workers:
+            task = asyncio.create_task(run_workers_until(build_workers(temporal.client, container), stop))
+        try:
+            yield DevStack(settings=settings, client=temporal.client, container=container, env=env_for(settings))
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            container.close()

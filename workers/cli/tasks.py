@@ -1,0 +1,232 @@
+"""`carecycle tasks ...`: the billers' work items (list, show, resolve through the workflow's Update)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from workers.cli.output import print_json, print_table
+
+if TYPE_CHECKING:
+    from domain import models as m
+    from domain.store.uow import UnitOfWork
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tasks = subparsers.add_parser("tasks", help="work items waiting for a person: list, show, resolve")
+    commands = tasks.add_subparsers(dest="tasks_command", metavar="COMMAND")
+    commands.required = True
+
+    listing = commands.add_parser("list", help="open work items, most urgent first")
+    listing.add_argument("--queue", help="only this work queue (eligibility, coding, claim_edits, denials, ...)")
+    listing.add_argument("--all", action="store_true", help="include resolved and cancelled items")
+    listing.add_argument("--json", action="store_true", help="print as JSON")
+    listing.set_defaults(handler=_list)
+
+    show = commands.add_parser("show", help="one work item with its allowed actions")
+    show.add_argument("id", help="work item id (or a unique prefix of at least 6 characters)")
+    show.add_argument("--json", action="store_true", help="print as JSON")
+    show.set_defaults(handler=_show)
+
+    resolve = commands.add_parser("resolve", help="resolve a work item: the waiting workflow validates and goes on")
+    resolve.add_argument("id", help="work item id (or a unique prefix of at least 6 characters)")
+    resolve.add_argument("--action", required=True, help="e.g. correct_and_resubmit, appeal, write_off, retry_now")
+    resolve.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="a field of the resolution (repeatable)"
+    )
+    resolve.add_argument("--note", default="", help="why (required by appeal, cancel, confirm_eligibility, ...)")
+    resolve.add_argument("--by", required=True, help="who resolves it (user name)")
+    resolve.set_defaults(handler=_resolve)
+
+
+def find_item(uow: UnitOfWork, ident: str) -> m.WorkItem:
+    from sqlalchemy import select
+
+    from domain import models as m
+    from workers.cli import CommandFailed
+
+    item = uow.session.get(m.WorkItem, ident)
+    if item is not None:
+        return item
+    if len(ident) >= 6:
+        found = uow.session.execute(select(m.WorkItem).where(m.WorkItem.id.startswith(ident)).limit(2)).scalars().all()
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise CommandFailed(f"work item prefix {ident} is ambiguous: give more characters")
+    raise CommandFailed(f"no work item {ident}")
+
+
+def item_view(item: m.WorkItem, now: datetime) -> dict[str, Any]:
+    due = item.sla_due_at if item.sla_due_at.tzinfo else item.sla_due_at.replace(tzinfo=UTC)
+    return {
+        "id": item.id,
+        "queue": item.queue,
+        "reason": item.reason_code,
+        "state": item.state,
+        "summary": item.summary,
+        "entity_type": item.entity_type,
+        "entity_id": item.entity_id,
+        "workflow_id": item.workflow_id,
+        "sla_due_at": due,
+        "overdue": item.state in ("open", "claimed") and due < now,
+        "escalation_level": item.escalation_level,
+        "assignee": item.assignee,
+        "created_at": item.created_at,
+    }
+
+
+def _list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from domain import models as m
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        container.require_schema()
+        query = select(m.WorkItem).order_by(m.WorkItem.sla_due_at, m.WorkItem.created_at)
+        if not args.all:
+            query = query.where(m.WorkItem.state.in_(["open", "claimed"]))
+        if args.queue:
+            query = query.where(m.WorkItem.queue == args.queue)
+        with container.uow() as uow:
+            now = datetime.now(UTC)
+            rows = [item_view(item, now) for item in uow.session.execute(query).scalars()]
+    finally:
+        container.close()
+    if args.json:
+        print_json({"count": len(rows), "work_items": rows})
+        return 0
+    if not rows:
+        print("no open work items" + (f" in queue {args.queue}" if args.queue else ""))
+        return 0
+    print_table(
+        [
+            [
+                r["id"][:8],
+                r["queue"],
+                r["reason"],
+                r["summary"][:40],
+                r["sla_due_at"].strftime("%Y-%m-%d %H:%M"),
+                ("OVERDUE" if r["overdue"] else "") + (f" esc{r['escalation_level']}" if r["escalation_level"] else ""),
+                r["assignee"] or "",
+            ]
+            for r in rows
+        ],
+        ["ID", "QUEUE", "REASON", "SUMMARY", "SLA DUE (UTC)", "FLAGS", "ASSIGNEE"],
+    )
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from domain.workitems import ACTIONS, Action, allowed_actions
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            item = find_item(uow, args.id)
+            view = item_view(item, datetime.now(UTC))
+            view["context"] = dict(item.context or {})
+            view["resolution_action"] = item.resolution_action
+            view["resolution"] = item.resolution
+            view["resolved_by"] = item.resolved_by
+            view["resolved_at"] = item.resolved_at
+    finally:
+        container.close()
+    actions: list[dict[str, Any]] = []
+    for name in allowed_actions(view["reason"]):
+        spec = ACTIONS[Action(name)]
+        actions.append(
+            {
+                "action": name,
+                "required_fields": sorted(spec.required_fields),
+                "allowed_fields": None if spec.allowed_fields is None else sorted(spec.allowed_fields),
+                "needs_note": spec.needs_note,
+            }
+        )
+    view["allowed_actions"] = actions
+    if args.json:
+        print_json(view)
+        return 0
+    for key in ("id", "queue", "reason", "state", "summary", "entity_type", "entity_id", "workflow_id"):
+        print(f"{key:<18}{view[key]}")
+    print(f"{'sla_due_at':<18}{view['sla_due_at']:%Y-%m-%d %H:%M} UTC{'  OVERDUE' if view['overdue'] else ''}")
+    print(f"{'escalation_level':<18}{view['escalation_level']}")
+    print(f"{'assignee':<18}{view['assignee'] or '-'}")
+    for key, value in sorted(view["context"].items()):
+        print(f"  {key}: {value}")
+    if view["resolution_action"]:
+        print(f"resolved: {view['resolution_action']} by {view['resolved_by']} at {view['resolved_at']}")
+    else:
+        print("actions:")
+        for action in actions:
+            needs = [f"--set {f}=..." for f in action["required_fields"]] + (
+                ["--note ..."] if action["needs_note"] else []
+            )
+            print(f"  {action['action']:<22}{' '.join(needs)}")
+    return 0
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from domain.workitems import Resolution, parse_assignments, validate_resolution
+    from flows.workitems import RESOLVE_UPDATE, ResolveOutcome, ResolveRequest
+    from workers.cli import CommandFailed
+    from workers.cli.stack import temporal_errors
+    from workers.composition import Container
+    from workers.settings import load_settings
+    from workers.temporal.client import connect
+
+    settings = load_settings()
+    container = Container(settings)
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            item = find_item(uow, args.id)
+            item_id, reason, state, workflow_id = item.id, item.reason_code, item.state, item.workflow_id
+    finally:
+        container.close()
+    if state not in ("open", "claimed"):
+        raise CommandFailed(f"work item {item_id} is already {state}")
+    if not workflow_id:
+        raise CommandFailed(f"work item {item_id} has no waiting workflow")
+    resolution = Resolution(action=args.action, by=args.by, fields=parse_assignments(args.set), note=args.note)
+    validate_resolution(reason, resolution)  # the same rule as the workflow's validator, checked here first
+
+    async def send() -> ResolveOutcome:
+        client = await connect(settings)
+        handle = client.get_workflow_handle(workflow_id)
+        outcome: ResolveOutcome = await handle.execute_update(
+            RESOLVE_UPDATE,
+            ResolveRequest(
+                work_item_id=item_id,
+                action=resolution.action,
+                by=resolution.by,
+                fields=dict(resolution.fields),
+                note=resolution.note,
+            ),
+            result_type=ResolveOutcome,
+        )
+        return outcome
+
+    try:
+        with temporal_errors():
+            outcome = asyncio.run(send())
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise CommandFailed(f"resolution rejected: {getattr(cause, 'message', None) or cause}") from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise CommandFailed(f"the workflow {workflow_id} is no longer running") from None
+        raise CommandFailed(f"Temporal refused the update: {exc.message}") from None
+    state_text = "resolved" if outcome.terminal else "updated (still open)"
+    print(f"work item {item_id} {state_text}: {outcome.action} by {args.by}")
+    return 0
