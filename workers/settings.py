@@ -91,6 +91,13 @@ class Settings:
 def load_settings() -> Settings:
     home = Path(_env("CARECYCLE_HOME", "./var") or "./var").resolve()
     database_url = _env("CARECYCLE_DATABASE_URL") or f"sqlite:///{home / 'carecycle.db'}"
+    database_password = _env("CARECYCLE_DATABASE_PASSWORD")
+    if database_password is not None:
+        # In production the URL is plain configuration and the password a secret injected on its own
+        # (infra/terraform: RDS's managed secret), so that the password never sits in the URL's variable.
+        from sqlalchemy.engine import make_url
+
+        database_url = make_url(database_url).set(password=database_password).render_as_string(hide_password=False)
     return Settings(
         home=home,
         database_url=database_url,
