@@ -59,6 +59,11 @@ class Settings:
     documents_max_bytes: int = 50 * 1024 * 1024
     # External systems: unset means the embedded sandbox.
     clearinghouse_url: str | None = None
+    # X12 envelopes we send: ISA06/GS02 (us), ISA08/GS03 and 1000B name (the clearinghouse), ISA15 usage.
+    edi_sender_id: str = "CARECYCLE"
+    edi_receiver_id: str = "SANDBOXCH"
+    edi_receiver_name: str = "CARECYCLE SANDBOX CLEARINGHOUSE"
+    edi_usage: str = "T"  # T test, P production
     portal_url: str | None = None
     sandbox_port: int = 8090
     console_port: int = 8080
@@ -122,6 +127,11 @@ def load_settings() -> Settings:
         s3_kms_key_id=_env("CARECYCLE_S3_KMS_KEY_ID"),
         documents_max_bytes=_int("CARECYCLE_DOCUMENTS_MAX_BYTES", 50 * 1024 * 1024),
         clearinghouse_url=_env("CARECYCLE_CLEARINGHOUSE_URL"),
+        edi_sender_id=_env("CARECYCLE_EDI_SENDER_ID", "CARECYCLE") or "CARECYCLE",
+        edi_receiver_id=_env("CARECYCLE_EDI_RECEIVER_ID", "SANDBOXCH") or "SANDBOXCH",
+        edi_receiver_name=_env("CARECYCLE_EDI_RECEIVER_NAME", "CARECYCLE SANDBOX CLEARINGHOUSE")
+        or "CARECYCLE SANDBOX CLEARINGHOUSE",
+        edi_usage=_env("CARECYCLE_EDI_USAGE", "T") or "T",
         portal_url=_env("CARECYCLE_PORTAL_URL"),
         sandbox_port=_int("CARECYCLE_SANDBOX_PORT", 8090),
         console_port=_int("CARECYCLE_CONSOLE_PORT", 8080),
