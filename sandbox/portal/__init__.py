@@ -1,0 +1,1 @@
+"""The sandbox payer portal: a web app two portal payers share, each in its own page layout."""
