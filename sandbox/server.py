@@ -2,15 +2,17 @@
 
 Stable entry points (the embedded stack, `carecycle up`, calls these; keep them backwards compatible):
 
-    create_app(state_dir, seed=0, time_scale=86400.0, *, poll_seconds=1.0) -> FastAPI
+    create_app(state_dir, seed=0, time_scale=86400.0, *, poll_seconds=1.0, random_mix=True) -> FastAPI
         state_dir   folder for the sandbox's own records (clearinghouse.sqlite3, the drop folder under
                     state_dir/dropbox); created if missing
         seed        same seed, same adjudication decisions
         time_scale  real seconds per sandbox day for waiting periods (86400 real time; 2 turns a 14-day
                     adjudication into 28 seconds; 0 releases 835s at once)
         poll_seconds  how often the scheduler releases due 835s and reads the drop folder
+        random_mix  False: only the documented forced rules decide (no seeded random denials/reversals)
 
     python -m sandbox.server --port P --state-dir D --seed S --time-scale SECONDS_PER_DAY [--host H]
+                             [--poll-seconds N] [--no-random-mix]
 
 Mounted services (prefixes are part of the contract; settings point at them):
 
@@ -54,10 +56,11 @@ def create_app(
     time_scale: float = DEFAULT_TIME_SCALE,
     *,
     poll_seconds: float = 1.0,
+    random_mix: bool = True,
 ) -> FastAPI:
     state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
-    clearinghouse = ClearinghouseService(state, seed=seed, time_scale=time_scale)
+    clearinghouse = ClearinghouseService(state, seed=seed, time_scale=time_scale, random_mix=random_mix)
     dropbox = state / "dropbox"
     ensure_layout(dropbox)
     periodic: list[Callable[[], object]] = [
@@ -109,13 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE, help="real seconds per sandbox day")
     parser.add_argument("--poll-seconds", type=float, default=1.0)
+    parser.add_argument("--no-random-mix", action="store_true", help="only the documented forced outcomes")
     args = parser.parse_args(argv)
     if args.time_scale < 0:
         parser.error("--time-scale must not be negative")
     import uvicorn
 
     uvicorn.run(
-        create_app(args.state_dir, args.seed, args.time_scale, poll_seconds=args.poll_seconds),
+        create_app(
+            args.state_dir,
+            args.seed,
+            args.time_scale,
+            poll_seconds=args.poll_seconds,
+            random_mix=not args.no_random_mix,
+        ),
         host=args.host,
         port=args.port,
         log_level="warning",

@@ -66,9 +66,11 @@ class SubmissionReceipt:
 
 
 class ClearinghouseService:
-    def __init__(self, state_dir: Path, *, seed: int = 0, time_scale: float = 86400.0) -> None:
+    def __init__(self, state_dir: Path, *, seed: int = 0, time_scale: float = 86400.0, random_mix: bool = True) -> None:
         self.state_dir = Path(state_dir)
         self.seed = seed
+        # Off: only the documented forced rules decide (no seeded random denials, reversals or recoupments).
+        self.random_mix = random_mix
         self.state = ClearinghouseState(self.state_dir / "clearinghouse.sqlite3")
         self.clock = SandboxClock(self.state, time_scale)
 
@@ -240,6 +242,7 @@ class ClearinghouseService:
             deductible_met_cents=initial_deductible_met(self.seed, member, deductible)
             + self.state.deductible_met(plan.payer_id, claim.member_id, plan_year),
             duplicate=duplicate is not None and claim.frequency_code == "1",
+            random_mix=self.random_mix,
         )
         payment = replace(
             decision.payment,
@@ -456,13 +459,15 @@ class ClearinghouseService:
         if payment is None:
             return wire.StatusAnswer(category="P1", status="20", entity="PR", **common)
         remittance = self.state.document(row["remittance_id"]) if row["remittance_id"] else None
+        trace, method = _payment_of(remittance)
         return wire.StatusAnswer(
             category="F2" if payment.status_code == "4" else "F1",
             status="107" if payment.status_code == "4" else "65",
             entity="PR",
             status_date=released,
             paid_cents=payment.paid_cents,
-            remittance_trace=_trace_of(remittance),
+            remittance_trace=trace,
+            payment_method=method,
             **common,
         )
 
@@ -544,6 +549,7 @@ class ClearinghouseService:
         return {
             "seed": self.seed,
             "time_scale": self.clock.time_scale,
+            "random_mix": self.random_mix,
             "now": self.clock.now().isoformat(),
             "members": self.state.member_count(),
             "payers": sorted(PLANS),
@@ -595,13 +601,13 @@ def _insurance_type(plan: PayerPlan) -> str:
     return {"medicare": "MB", "medicaid": "MC"}.get(plan.kind, "PR")
 
 
-def _trace_of(document: StoredDocument | None) -> str | None:
+def _payment_of(document: StoredDocument | None) -> tuple[str | None, str]:
     if document is None:
-        return None
+        return None, ""
     try:
-        return wire.trace_numbers(document.x12)[0]
+        return wire.payments(document.x12)[0]
     except (X12Error, IndexError):
-        return None
+        return None, ""
 
 
 __all__ = ["ACK_KINDS", "REMITTANCE_KINDS", "ClearinghouseService", "DomainError", "SubmissionReceipt"]

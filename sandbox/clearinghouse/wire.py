@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from domain.remittance import Remittance
@@ -18,9 +19,13 @@ from domain.x12.ack277ca import write_277ca as _write_277ca
 from domain.x12.ack999 import Acknowledgment999, ElementError, SegmentError, TransactionAck
 from domain.x12.ack999 import write_999 as _write_999
 from domain.x12.claim837 import ProfessionalClaim, parse_837p_set
+from domain.x12.eligibility import Benefit, EligibilityResponse, RequestError, parse_270
+from domain.x12.eligibility import write_271 as _write_271
 from domain.x12.envelope import ControlNumbers, Party, X12Error, read_envelope
 from domain.x12.remit835 import parse_835
 from domain.x12.remit835 import write_835 as _write_835
+from domain.x12.status276 import ClaimStatusResult, parse_276
+from domain.x12.status276 import write_277 as _write_277
 from sandbox.clearinghouse.model import Rejection, SubmittedClaim, SubmittedLine
 
 CLEARINGHOUSE = Party("ZZ", "SBXCLEARING")
@@ -236,9 +241,9 @@ def write_835(remittance: Remittance, *, receiver_id: str, control: ControlNumbe
     )
 
 
-def trace_numbers(text: str) -> list[str]:
-    """TRN02 of every 835 in a file (the payment trace a 277 refers to)."""
-    return [r.trace_number for r in parse_835(text)]
+def payments(text: str) -> list[tuple[str, str]]:
+    """(TRN02 trace, BPR04 method) of every 835 in a file: the payment a 277 refers to."""
+    return [(r.trace_number, r.payment_method) for r in parse_835(text)]
 
 
 # --- real-time inquiries: the sandbox's questions and answers, mapped to the 270/271 and 276/277 codecs ---
@@ -298,3 +303,131 @@ class StatusAnswer:
     paid_cents: int | None = None
     status_date: date | None = None
     remittance_trace: str | None = None
+    payment_method: str = ""
+
+
+def read_270(text: str) -> list[EligibilityInquiry]:
+    return [
+        EligibilityInquiry(
+            payer_id=inquiry.payer_id.strip().upper(),
+            member_id=inquiry.member_id,
+            birth_date=inquiry.subscriber_birth_date,
+            service_date=inquiry.service_date,
+            trace=inquiry.trace,
+            source=inquiry,
+        )
+        for inquiry in parse_270(text)
+    ]
+
+
+def write_271(
+    inquiries: Sequence[EligibilityInquiry],
+    answers: Sequence[EligibilityAnswer],
+    *,
+    control: ControlNumbers,
+    when: datetime,
+) -> str:
+    responses = [_response(inquiry, answer) for inquiry, answer in zip(inquiries, answers, strict=True)]
+    sender = Party("ZZ", inquiries[0].payer_id if inquiries else CLEARINGHOUSE.id)
+    receiver_id = inquiries[0].source.provider_npi if inquiries else "SUBMITTER"
+    return _write_271(responses, sender=sender, receiver=Party("ZZ", receiver_id), control=control, when=when)
+
+
+def _response(inquiry: EligibilityInquiry, answer: EligibilityAnswer) -> EligibilityResponse:
+    source = inquiry.source
+    common: dict[str, Any] = {
+        "trace": source.trace,
+        "payer_name": source.payer_name,
+        "payer_id": source.payer_id,
+        "provider_name": source.provider_name,
+        "provider_npi": source.provider_npi,
+        "member_id": source.member_id,
+        "subscriber_last_name": source.subscriber_last_name,
+        "subscriber_first_name": source.subscriber_first_name,
+    }
+    if answer.error is not None:
+        level = "source" if answer.error == "unknown_payer" else "subscriber"
+        return EligibilityResponse(**common, errors=(RequestError(AAA_REASONS[answer.error], "C", level),))
+    benefits = [
+        Benefit(
+            "1" if answer.active else "6",
+            insurance_type=answer.insurance_type,
+            plan_description=answer.plan_name[:50],
+        )
+    ]
+    if answer.active:
+        if answer.copay_cents:
+            benefits.append(Benefit("B", service_types=("98",), time_period="27", amount_cents=answer.copay_cents))
+        if answer.deductible_cents:
+            benefits.append(Benefit("C", time_period="23", amount_cents=answer.deductible_cents, in_network="Y"))
+            benefits.append(
+                Benefit("C", time_period="29", amount_cents=answer.deductible_remaining_cents, in_network="Y")
+            )
+        if answer.coinsurance_bp:
+            benefits.append(Benefit("A", percent=_percent(answer.coinsurance_bp), in_network="Y"))
+    return EligibilityResponse(
+        **common,
+        subscriber_birth_date=source.subscriber_birth_date,
+        benefits=tuple(benefits),
+        plan_begin=answer.effective_from,
+    )
+
+
+def _percent(basis_points: int) -> str:
+    """EB08 is a decimal fraction: 2000 basis points -> 0.2."""
+    return format(Decimal(basis_points).scaleb(-4).normalize(), "f")
+
+
+def read_276(text: str) -> list[StatusInquiry]:
+    return [
+        StatusInquiry(
+            payer_id=inquiry.payer_id.strip().upper(),
+            claim_id=inquiry.claim_id,
+            payer_claim_number=inquiry.payer_claim_number,
+            trace=inquiry.trace,
+            source=inquiry,
+        )
+        for inquiry in parse_276(text)
+    ]
+
+
+def write_277(
+    inquiries: Sequence[StatusInquiry],
+    answers: Sequence[StatusAnswer],
+    *,
+    control: ControlNumbers,
+    when: datetime,
+) -> str:
+    results = [_status_result(inquiry, answer, when.date()) for inquiry, answer in zip(inquiries, answers, strict=True)]
+    sender = Party("ZZ", inquiries[0].payer_id if inquiries else CLEARINGHOUSE.id)
+    receiver_id = inquiries[0].source.submitter_id if inquiries else "SUBMITTER"
+    return _write_277(results, sender=sender, receiver=Party("ZZ", receiver_id), control=control, when=when)
+
+
+def _status_result(inquiry: StatusInquiry, answer: StatusAnswer, today: date) -> ClaimStatusResult:
+    source = inquiry.source
+    finalized = answer.category.startswith("F")
+    return ClaimStatusResult(
+        trace=source.trace,
+        payer_name=source.payer_name,
+        payer_id=source.payer_id,
+        submitter_name=source.submitter_name,
+        submitter_id=source.submitter_id,
+        provider_name=source.provider_name,
+        provider_npi=source.provider_npi,
+        member_id=source.member_id,
+        subscriber_last_name=source.subscriber_last_name,
+        subscriber_first_name=source.subscriber_first_name,
+        claim_id=source.claim_id,
+        statuses=(StatusCode(answer.category, answer.status, answer.entity),),
+        status_date=answer.status_date or today,
+        charge_cents=answer.charge_cents or source.charge_cents,
+        paid_cents=answer.paid_cents if finalized else None,
+        adjudication_date=answer.status_date if finalized else None,
+        payment_method=answer.payment_method if finalized else "",
+        check_date=answer.status_date if finalized and answer.remittance_trace else None,
+        check_number=answer.remittance_trace or "",
+        payer_claim_number=answer.payer_claim_number,
+        service_from=source.service_from,
+        service_to=source.service_to,
+    )
