@@ -1,0 +1,136 @@
+"""`carecycle up` as a user runs it: it prints its UIs, runs workflows, stops cleanly on Ctrl-C with no
+orphan processes, and a second start resumes the in-flight workflow from the same files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemResult, StandaloneWorkItemWorkflow
+from tests.support.dev_stack import free_port
+from workers.settings import load_settings
+from workers.temporal.client import connect
+
+pytestmark = [pytest.mark.temporal, pytest.mark.e2e]
+
+CARECYCLE = str(Path(sys.executable).parent / "carecycle")
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env.update(
+        CARECYCLE_HOME=str(home),
+        CARECYCLE_TEMPORAL_PORT=str(free_port()),
+        CARECYCLE_TEMPORAL_UI_PORT=str(free_port()),
+        CARECYCLE_CODEC_SERVER_PORT=str(free_port()),
+        CARECYCLE_CONSOLE_PORT=str(free_port()),
+        CARECYCLE_SANDBOX_PORT=str(free_port()),
+        CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS="2",
+    )
+    return env
+
+
+def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[str], str]:
+    with log.open("a") as errors:
+        process = subprocess.Popen(
+            [CARECYCLE, "up"], env=env, stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True
+        )
+    assert process.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError(f"carecycle up exited early: {log.read_text()[-2000:]}")
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            return process, "".join(lines)
+    raise AssertionError("carecycle up never became ready")
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[int, list[int]]:
+    children = _children(process.pid)
+    process.send_signal(signal.SIGINT)
+    code = process.wait(60)
+    if process.stdout is not None:
+        process.stdout.close()
+    return code, children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    env = _env(home)
+    log = tmp_path / "up.log"
+    process, banner = _start(env, log)
+    try:
+        lines = {line.split("http")[0].strip(): line.split()[-1] for line in banner.splitlines() if "http" in line}
+        assert lines["temporal ui"] == f"http://127.0.0.1:{env['CARECYCLE_TEMPORAL_UI_PORT']}"
+        assert lines["codec server"] == f"http://127.0.0.1:{env['CARECYCLE_CODEC_SERVER_PORT']}"
+        key_file = home / "secrets" / "codec-keys"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        for name, value in env.items():
+            if name.startswith("CARECYCLE_"):
+                monkeypatch.setenv(name, value)
+        settings = load_settings()
+        client = await connect(settings)
+        entity = str(uuid.uuid4())
+        handle = await client.start_workflow(
+            StandaloneWorkItemWorkflow.run,
+            StandaloneWorkItemInput(
+                reason="manual_task", entity_type="claim", entity_id=entity, summary="check", sla_seconds=3600
+            ),
+            id=f"workitem-claim-{entity}-manual_task",
+            task_queue="revenue",
+        )
+        for _ in range(100):
+            views = await handle.query(StandaloneWorkItemWorkflow.open_work_items)
+            if views:
+                break
+            time.sleep(0.1)
+        item_id = views[0].work_item_id
+    finally:
+        code, children = _stop(process)
+    assert code == 0, log.read_text()[-2000:]
+    assert children, "the dev server should have been a child process"
+    assert not [pid for pid in children if _alive(pid)], "orphan processes after Ctrl-C"
+    assert (home / "temporal.db").exists()
+
+    process, _ = _start(env, log)
+    try:
+        client = await connect(settings)
+        resolved = subprocess.run(
+            [CARECYCLE, "tasks", "resolve", item_id, "--action", "complete", "--by", "ann"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert resolved.returncode == 0, resolved.stderr
+        result = await client.get_workflow_handle(handle.id, result_type=StandaloneWorkItemResult).result()
+        assert result == StandaloneWorkItemResult(action="complete", by="ann", fields={})
+    finally:
+        code, _ = _stop(process)
+    assert code == 0
