@@ -69,6 +69,10 @@ class Settings:
     console_port: int = 8080
     bind_host: str = "127.0.0.1"
     chromium_path: str = "/usr/bin/chromium"
+    # Payer portal credentials: a JSON secrets file and/or CARECYCLE_PORTAL_<PAYER>_{USERNAME,PASSWORD,TOTP_SECRET,URL}.
+    portal_secrets_file: str | None = None
+    portal_credentials_env: dict[str, str] = field(default_factory=dict, repr=False)
+    portal_attempts: int = 3
     log_level: str = "INFO"
     # Workers: concurrent activities per task queue ("revenue=50,edi=10"); unnamed queues get the default.
     worker_concurrency: str | None = None
@@ -137,6 +141,13 @@ def load_settings() -> Settings:
         console_port=_int("CARECYCLE_CONSOLE_PORT", 8080),
         bind_host=_env("CARECYCLE_BIND_HOST", "127.0.0.1") or "127.0.0.1",
         chromium_path=_env("CARECYCLE_CHROMIUM", "/usr/bin/chromium") or "/usr/bin/chromium",
+        portal_secrets_file=_env("CARECYCLE_PORTAL_SECRETS_FILE"),
+        portal_credentials_env={
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("CARECYCLE_PORTAL_") and k.endswith(("_USERNAME", "_PASSWORD", "_TOTP_SECRET", "_URL"))
+        },
+        portal_attempts=_int("CARECYCLE_PORTAL_ATTEMPTS", 3),
         log_level=_env("CARECYCLE_LOG_LEVEL", "INFO") or "INFO",
         worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),
