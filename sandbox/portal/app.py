@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,10 @@ _TEMPLATES.filters["money"] = _money
 
 
 def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_TEMPLATES.get_template(template).render(**context), status_code=status)
+    return HTMLResponse(_TEMPLATES.get_template(template).render(rev=_revision.get(), **context), status_code=status)
+
+
+_revision: ContextVar[int] = ContextVar("layout_revision", default=1)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -80,6 +84,13 @@ def create_app(
     portal = state or PortalState(payers, seed=seed, session_ttl_seconds=session_ttl_seconds, faults=faults)
     app = FastAPI(title="carecycle sandbox payer portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal
+
+    @app.middleware("http")
+    async def layout_revision(request: Request, call_next: Any) -> Response:
+        variant = request.url.path.strip("/").split("/", 1)[0]
+        _revision.set(portal.layout_revision.get(variant, 1))
+        response: Response = await call_next(request)
+        return response
 
     def payer_for(variant: str) -> str | None:
         return portal.by_variant.get(variant)
@@ -413,6 +424,15 @@ def create_app(
         if code is None:
             return JSONResponse({"error": "no code sent"}, status_code=404)
         return JSONResponse({"code": code})
+
+    @app.post("/admin/layout/{variant}")
+    async def set_layout(variant: str, request: Request) -> Response:
+        admin(request)
+        data = await body(request) or {}
+        if variant not in portal.layout_revision:
+            return bad(f"unknown variant {variant}")
+        portal.layout_revision[variant] = int(data.get("revision", 1))
+        return JSONResponse({"ok": True})
 
     @app.post("/admin/faults")
     async def set_faults(request: Request) -> Response:

@@ -129,6 +129,8 @@ class PortalState:
         self.session_ttl_seconds = session_ttl_seconds
         self.faults = faults or Faults()
         self.sessions: dict[str, Session] = {}
+        # A payer "redesigns" its pages when its revision goes up: selectors move (tests of layout changes).
+        self.layout_revision: dict[str, int] = {p.variant: 1 for p in payers}
         self._requests = 0
         self._lock = threading.Lock()
         self._counter = 0
