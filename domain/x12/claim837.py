@@ -33,6 +33,10 @@ from domain.x12.envelope import (
 )
 
 IMPLEMENTATION = "005010X222A1"
+KNOWN_SEGMENTS = frozenset(
+    "ST SE BHT REF NM1 PER HL PRV N3 N4 DMG SBR PAT CLM DTP PWK CN1 AMT K3 NTE CR1 CR2 CRC HI HCP CAS OI MOA "
+    "LX SV1 SV5 CR3 QTY MEA PS1 HSD LIN CTP SVD LQ FRM MIA".split()
+)
 RELATIONSHIP_CODES = {"self": "18", "spouse": "01", "child": "19", "other": "G8"}
 RESPONSIBILITY_CODES = {"primary": "P", "secondary": "S", "tertiary": "T"}
 
@@ -542,6 +546,8 @@ def parse_837p_set(transaction: TransactionSet) -> list[ProfessionalClaim]:
 
     for position, el in transaction.elements():
         sid = el[0]
+        if sid not in KNOWN_SEGMENTS:
+            raise X12Error(f"segment {sid} does not belong in an 837P", position=position, segment_id=sid)
         if sid == "HL":
             finish_claim()
             other = None
@@ -776,9 +782,20 @@ def _claim_from(draft: _Draft, component: str) -> ProfessionalClaim:
         for line in draft.lines
     )
     others = tuple(_other_from(o, component, len(lines)) for o in draft.others)
+    total = cents(clm[2], draft.position, "CLM", 2)
+    lines_total = sum(line.charge_cents for line in lines)
+    if total != lines_total:
+        raise X12Error(
+            f"CLM02 {amount(total)} is not the sum of the lines' SV102 {amount(lines_total)}",
+            position=draft.position,
+            segment_id="CLM",
+            element=2,
+        )
+    if not lines:
+        raise X12Error("claim without service lines (LX/SV1)", position=draft.position, segment_id="CLM")
     return ProfessionalClaim(
         claim_id=clm[1],
-        total_charge_cents=cents(clm[2], draft.position, "CLM", 2),
+        total_charge_cents=total,
         place_of_service=place,
         billing_provider=draft.billing,
         subscriber=draft.subscriber,

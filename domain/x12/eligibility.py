@@ -283,49 +283,55 @@ def _sets(text: str, set_id: str) -> list[TransactionSet]:
 
 
 def parse_270(text: str) -> list[EligibilityInquiry]:
-    inquiries: list[EligibilityInquiry] = []
-    for transaction in _sets(text, "270"):
-        inquiries += [
-            EligibilityInquiry(
-                trace=s.trace,
-                payer_name=s.payer[0],
-                payer_id=s.payer[1],
-                provider_name=s.provider[0],
-                provider_npi=s.provider[1],
-                member_id=s.member[2],
-                subscriber_last_name=s.member[0],
-                subscriber_first_name=s.member[1],
-                subscriber_birth_date=s.birth,
-                service_date=s.service_date or date.today(),
-                service_types=tuple(s.service_types) or ("30",),
-            )
-            for s in _read_subscribers(transaction)
-        ]
-    return inquiries
+    return [inquiry for t in _sets(text, "270") for inquiry in parse_270_set(t)]
 
 
 def parse_271(text: str) -> list[EligibilityResponse]:
-    responses: list[EligibilityResponse] = []
-    for transaction in _sets(text, "271"):
-        responses += [
-            EligibilityResponse(
-                trace=s.trace,
-                payer_name=s.payer[0],
-                payer_id=s.payer[1],
-                provider_name=s.provider[0],
-                provider_npi=s.provider[1],
-                member_id=s.member[2],
-                subscriber_last_name=s.member[0],
-                subscriber_first_name=s.member[1],
-                subscriber_birth_date=s.birth,
-                benefits=tuple(s.benefits),
-                errors=tuple(s.errors),
-                plan_begin=s.plan_begin,
-                control_number=transaction.control_number,
-            )
-            for s in _read_subscribers(transaction)
-        ]
-    return responses
+    return [response for t in _sets(text, "271") for response in parse_271_set(t)]
+
+
+def parse_270_set(transaction: TransactionSet) -> list[EligibilityInquiry]:
+    return [
+        EligibilityInquiry(
+            trace=s.trace,
+            payer_name=s.payer[0],
+            payer_id=s.payer[1],
+            provider_name=s.provider[0],
+            provider_npi=s.provider[1],
+            member_id=s.member[2],
+            subscriber_last_name=s.member[0],
+            subscriber_first_name=s.member[1],
+            subscriber_birth_date=s.birth,
+            service_date=s.service_date or _missing_date(transaction),
+            service_types=tuple(s.service_types) or ("30",),
+        )
+        for s in _read_subscribers(transaction)
+    ]
+
+
+def _missing_date(transaction: TransactionSet) -> date:
+    raise X12Error("270 inquiry without a DTP*291 service date", position=transaction.first_position)
+
+
+def parse_271_set(transaction: TransactionSet) -> list[EligibilityResponse]:
+    return [
+        EligibilityResponse(
+            trace=s.trace,
+            payer_name=s.payer[0],
+            payer_id=s.payer[1],
+            provider_name=s.provider[0],
+            provider_npi=s.provider[1],
+            member_id=s.member[2],
+            subscriber_last_name=s.member[0],
+            subscriber_first_name=s.member[1],
+            subscriber_birth_date=s.birth,
+            benefits=tuple(s.benefits),
+            errors=tuple(s.errors),
+            plan_begin=s.plan_begin,
+            control_number=transaction.control_number,
+        )
+        for s in _read_subscribers(transaction)
+    ]
 
 
 class _Subscriber:

@@ -297,8 +297,9 @@ def parse_835_set(transaction: TransactionSet) -> Remittance:
         plb = sum(p.amount_cents for p in plbs)
         warnings.insert(
             0,
-            f"BPR02 {format_cents(payment_cents)} != claims paid {format_cents(paid)} - provider adjustments "
-            f"{format_cents(plb)} = {format_cents(expected)} (set {transaction.control_number})",
+            f"segment {bpr_position} BPR02: {format_cents(payment_cents)} != claims paid {format_cents(paid)}"
+            f" - provider adjustments {format_cents(plb)} = {format_cents(expected)}"
+            f" (set {transaction.control_number})",
         )
     if warnings:
         return _with_warnings(remittance, warnings)
@@ -348,7 +349,8 @@ def _finish_claim(claim: _Claim, component: str, intern: dict[str, str], warning
         adjusted = line_charge - sum(a.amount_cents for a in adjustments)
         if adjusted != line_paid:
             warnings.append(
-                f"claim {clp[1]} line {len(lines)} ({parts[1]}): charge {format_cents(line_charge)} - adjustments "
+                f"segment {line.position} SVC03: claim {clp[1]} line {len(lines)} ({parts[1]}):"
+                f" charge {format_cents(line_charge)} - adjustments "
                 f"{format_cents(line_charge - adjusted)} = {format_cents(adjusted)} != paid {format_cents(line_paid)}"
             )
     claim_adjustments = tuple(claim.adjustments)
@@ -357,7 +359,8 @@ def _finish_claim(claim: _Claim, component: str, intern: dict[str, str], warning
     )
     if charge - total_adjusted != paid:
         warnings.append(
-            f"claim {clp[1]}: charge {format_cents(charge)} - adjustments {format_cents(total_adjusted)} = "
+            f"segment {position} CLP04: claim {clp[1]}: charge {format_cents(charge)}"
+            f" - adjustments {format_cents(total_adjusted)} = "
             f"{format_cents(charge - total_adjusted)} != paid {format_cents(paid)}"
         )
     return ClaimPayment(

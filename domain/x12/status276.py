@@ -286,36 +286,43 @@ def _read(transaction: TransactionSet) -> list[_Claim]:
 
 
 def parse_276(text: str) -> list[ClaimStatusInquiry]:
+    return [inquiry for t in _sets(text, "276") for inquiry in parse_276_set(t)]
+
+
+def parse_277(text: str) -> list[ClaimStatusResult]:
+    return [result for t in _sets(text, "277") for result in parse_277_set(t)]
+
+
+def parse_276_set(transaction: TransactionSet) -> list[ClaimStatusInquiry]:
     inquiries: list[ClaimStatusInquiry] = []
-    for transaction in _sets(text, "276"):
-        for c in _read(transaction):
-            if c.dates[0] is None:
-                raise X12Error(f"claim status inquiry {c.trace} without a service date", segment_id="DTP")
-            payer, submitter, provider = (
-                c.upper.get("20", ("", "")),
-                c.upper.get("21", ("", "")),
-                c.upper.get("19", ("", "")),
+    for c in _read(transaction):
+        if c.dates[0] is None:
+            raise X12Error(f"claim status inquiry {c.trace} without a service date", segment_id="DTP")
+        payer, submitter, provider = (
+            c.upper.get("20", ("", "")),
+            c.upper.get("21", ("", "")),
+            c.upper.get("19", ("", "")),
+        )
+        inquiries.append(
+            ClaimStatusInquiry(
+                trace=c.trace,
+                payer_name=payer[0],
+                payer_id=payer[1],
+                submitter_name=submitter[0],
+                submitter_id=submitter[1],
+                provider_name=provider[0],
+                provider_npi=provider[1],
+                member_id=c.member[2],
+                subscriber_last_name=c.member[0],
+                subscriber_first_name=c.member[1],
+                claim_id=c.refs.get("EJ", ""),
+                charge_cents=c.charge,
+                service_from=c.dates[0],
+                service_to=c.dates[1],
+                payer_claim_number=c.refs.get("1K"),
+                subscriber_birth_date=c.birth,
             )
-            inquiries.append(
-                ClaimStatusInquiry(
-                    trace=c.trace,
-                    payer_name=payer[0],
-                    payer_id=payer[1],
-                    submitter_name=submitter[0],
-                    submitter_id=submitter[1],
-                    provider_name=provider[0],
-                    provider_npi=provider[1],
-                    member_id=c.member[2],
-                    subscriber_last_name=c.member[0],
-                    subscriber_first_name=c.member[1],
-                    claim_id=c.refs.get("EJ", ""),
-                    charge_cents=c.charge,
-                    service_from=c.dates[0],
-                    service_to=c.dates[1],
-                    payer_claim_number=c.refs.get("1K"),
-                    subscriber_birth_date=c.birth,
-                )
-            )
+        )
     return inquiries
 
 
@@ -324,46 +331,45 @@ def _status(value: str, component: str) -> StatusCode:
     return StatusCode(parts[0], get(parts, 1), get(parts, 2))
 
 
-def parse_277(text: str) -> list[ClaimStatusResult]:
+def parse_277_set(transaction: TransactionSet) -> list[ClaimStatusResult]:
     results: list[ClaimStatusResult] = []
-    for transaction in _sets(text, "277"):
-        component = transaction.delimiters.component
-        for c in _read(transaction):
-            stc = c.stc
-            if stc is None:
-                raise X12Error(f"claim status result {c.trace} without STC", segment_id="STC")
-            p = c.stc_position
-            statuses = [_status(v, component) for v in [stc[1], *stc[10:12]] if v]
-            payer, submitter, provider = (
-                c.upper.get("20", ("", "")),
-                c.upper.get("21", ("", "")),
-                c.upper.get("19", ("", "")),
+    component = transaction.delimiters.component
+    for c in _read(transaction):
+        stc = c.stc
+        if stc is None:
+            raise X12Error(f"claim status result {c.trace} without STC", segment_id="STC")
+        p = c.stc_position
+        statuses = [_status(v, component) for v in [stc[1], *stc[10:12]] if v]
+        payer, submitter, provider = (
+            c.upper.get("20", ("", "")),
+            c.upper.get("21", ("", "")),
+            c.upper.get("19", ("", "")),
+        )
+        results.append(
+            ClaimStatusResult(
+                trace=c.trace,
+                payer_name=payer[0],
+                payer_id=payer[1],
+                submitter_name=submitter[0],
+                submitter_id=submitter[1],
+                provider_name=provider[0],
+                provider_npi=provider[1],
+                member_id=c.member[2],
+                subscriber_last_name=c.member[0],
+                subscriber_first_name=c.member[1],
+                claim_id=c.refs.get("EJ", ""),
+                statuses=tuple(statuses),
+                status_date=x12_date(get(stc, 2), p, "STC", 2),
+                charge_cents=cents(get(stc, 4) or "0", p, "STC", 4),
+                paid_cents=cents(get(stc, 5), p, "STC", 5) if get(stc, 5) else None,
+                adjudication_date=x12_date(get(stc, 6), p, "STC", 6) if get(stc, 6) else None,
+                payment_method=get(stc, 7),
+                check_date=x12_date(get(stc, 8), p, "STC", 8) if get(stc, 8) else None,
+                check_number=get(stc, 9),
+                payer_claim_number=c.refs.get("1K"),
+                service_from=c.dates[0],
+                service_to=c.dates[1],
+                control_number=transaction.control_number,
             )
-            results.append(
-                ClaimStatusResult(
-                    trace=c.trace,
-                    payer_name=payer[0],
-                    payer_id=payer[1],
-                    submitter_name=submitter[0],
-                    submitter_id=submitter[1],
-                    provider_name=provider[0],
-                    provider_npi=provider[1],
-                    member_id=c.member[2],
-                    subscriber_last_name=c.member[0],
-                    subscriber_first_name=c.member[1],
-                    claim_id=c.refs.get("EJ", ""),
-                    statuses=tuple(statuses),
-                    status_date=x12_date(get(stc, 2), p, "STC", 2),
-                    charge_cents=cents(get(stc, 4) or "0", p, "STC", 4),
-                    paid_cents=cents(get(stc, 5), p, "STC", 5) if get(stc, 5) else None,
-                    adjudication_date=x12_date(get(stc, 6), p, "STC", 6) if get(stc, 6) else None,
-                    payment_method=get(stc, 7),
-                    check_date=x12_date(get(stc, 8), p, "STC", 8) if get(stc, 8) else None,
-                    check_number=get(stc, 9),
-                    payer_claim_number=c.refs.get("1K"),
-                    service_from=c.dates[0],
-                    service_to=c.dates[1],
-                    control_number=transaction.control_number,
-                )
-            )
+        )
     return results

@@ -1,0 +1,260 @@
+"""`carecycle claims ...`: export claims as an 837P file and run the claim edits (the scrubber)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workers.cli import CommandFailed
+from workers.cli.output import print_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from domain import models as m
+    from domain.x12.claim837 import ProfessionalClaim
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    claims = subparsers.add_parser("claims", help="export claims (837P) and run the claim edits")
+    commands = claims.add_subparsers(dest="claims_command", metavar="COMMAND")
+    commands.required = True
+
+    export = commands.add_parser("export", help="write claims to an X12 file (default: every claim ready to submit)")
+    export.add_argument("--format", choices=["837p"], required=True, help="the file format (837p)")
+    export.add_argument("--claim", action="append", default=[], metavar="ID", help="a claim id (repeatable)")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the file")
+    export.add_argument("--json", action="store_true", help="print the result as JSON")
+    export.set_defaults(handler=_export)
+
+    scrub = commands.add_parser("scrub", help="run the claim edits (default: every draft and ready claim)")
+    scrub.add_argument("--claim", action="append", default=[], metavar="ID", help="a claim id (repeatable)")
+    scrub.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD", help="today's date")
+    scrub.add_argument("--json", action="store_true", help="print the failures as JSON")
+    scrub.set_defaults(handler=_scrub)
+
+
+def _claims_to_use(session: Session, ids: Sequence[str], statuses: Sequence[str]) -> list[m.Claim]:
+    from sqlalchemy import select
+
+    from domain import models as m
+
+    if ids:
+        found = {c.id: c for c in session.execute(select(m.Claim).where(m.Claim.id.in_(ids))).scalars()}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise CommandFailed(
+                f"no claim with id {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            )
+        return [found[i] for i in dict.fromkeys(ids)]
+    return list(
+        session.execute(select(m.Claim).where(m.Claim.status.in_(statuses)).order_by(m.Claim.created_at, m.Claim.id))
+        .scalars()
+        .all()
+    )
+
+
+def load_professional_claim(session: Session, claim: m.Claim) -> ProfessionalClaim:
+    """Load the rows a claim is built from and map them (the mapper itself is pure: domain.x12.from_models)."""
+    from sqlalchemy import select
+
+    from domain import models as m
+    from domain.errors import ValidationError
+    from domain.remittance import Adjustment, ClaimPayment, ServiceLinePayment
+    from domain.x12.from_models import PrimaryAdjudication, professional_claim
+
+    encounter = session.get(m.Encounter, claim.encounter_id)
+    patient = session.get(m.Patient, claim.patient_id)
+    payer = session.get(m.Payer, claim.payer_id)
+    rendering = session.get(m.Provider, claim.billing_provider_id)
+    coverage = session.get(m.Coverage, claim.coverage_id) if claim.coverage_id else None
+    if coverage is None and patient is not None:
+        coverage = next((c for c in patient.coverages if c.payer_id == claim.payer_id), None)
+    if encounter is None or patient is None or payer is None or rendering is None:
+        raise ValidationError(f"claim {claim.id}: its encounter, patient, payer or provider is missing")
+    if coverage is None:
+        raise ValidationError(f"claim {claim.id}: no coverage with payer {payer.payer_id}")
+    practice = session.get(m.Practice, rendering.practice_id)
+    if practice is None:
+        raise ValidationError(f"claim {claim.id}: the provider's practice is missing")
+    original_number = None
+    if claim.original_claim_id:
+        original = session.get(m.Claim, claim.original_claim_id)
+        original_number = original.payer_claim_control_number if original else None
+    primary = None
+    if claim.primary_claim_id:
+        primary_claim = session.get(m.Claim, claim.primary_claim_id)
+        row = session.execute(
+            select(m.RemittanceClaim, m.Remittance)
+            .join(m.Remittance, m.Remittance.id == m.RemittanceClaim.remittance_id)
+            .where(m.RemittanceClaim.claim_id == claim.primary_claim_id)
+            .order_by(m.Remittance.received_at.desc())
+            .limit(1)
+        ).first()
+        if primary_claim is None or row is None:
+            raise ValidationError(f"claim {claim.id}: secondary claim without the primary's remittance")
+        remit_claim, remittance = row
+        primary_payer = session.get(m.Payer, primary_claim.payer_id)
+        primary_coverage = session.get(m.Coverage, primary_claim.coverage_id) if primary_claim.coverage_id else None
+        if primary_payer is None or primary_coverage is None:
+            raise ValidationError(f"claim {claim.id}: the primary claim's payer or coverage is missing")
+        by_line: dict[str | None, list[Adjustment]] = {}
+        for adjustment in remit_claim.adjustments:
+            by_line.setdefault(adjustment.remittance_service_line_id, []).append(
+                Adjustment(adjustment.group_code, adjustment.reason_code, adjustment.amount_cents, adjustment.quantity)
+            )
+        payment = ClaimPayment(
+            patient_control_number=remit_claim.patient_control_number,
+            status_code=remit_claim.status_code,
+            charge_cents=remit_claim.charge_cents,
+            paid_cents=remit_claim.paid_cents,
+            patient_responsibility_cents=remit_claim.patient_responsibility_cents,
+            payer_claim_control_number=remit_claim.payer_claim_control_number,
+            adjustments=tuple(by_line.get(None, [])),
+            service_lines=tuple(
+                ServiceLinePayment(
+                    procedure=line.procedure_code,
+                    modifiers=tuple(line.modifiers or ()),
+                    charge_cents=line.charge_cents,
+                    paid_cents=line.paid_cents,
+                    line_control_number=line.line_control_number,
+                    adjustments=tuple(by_line.get(line.id, [])),
+                )
+                for line in remit_claim.service_lines
+            ),
+        )
+        primary = PrimaryAdjudication(
+            primary_payer, primary_coverage, payment, remittance.payment_date or remittance.received_at.date()
+        )
+    return professional_claim(
+        claim,
+        encounter=encounter,
+        patient=patient,
+        coverage=coverage,
+        payer=payer,
+        practice=practice,
+        rendering=rendering,
+        original_claim_number=original_number,
+        primary=primary,
+    )
+
+
+def _export(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from domain.claim_status import ClaimStatus
+    from domain.store.control_numbers import next_numbers
+    from domain.x12.claim837 import Submitter, write_837p
+    from domain.x12.envelope import Party
+    from workers.composition import Container
+
+    container = Container()
+    settings = container.settings
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            session = uow.session
+            rows = _claims_to_use(session, args.claim, [ClaimStatus.READY])
+            if not rows:
+                raise CommandFailed("no claims to export (none is ready; name claims with --claim)")
+            claims = [load_professional_claim(session, row) for row in rows]
+            control = next_numbers(session)
+            practice_name = claims[0].billing_provider.last_or_organization_name
+            text = write_837p(
+                claims,
+                sender=Party("ZZ", settings.edi_sender_id),
+                receiver=Party("ZZ", settings.edi_receiver_id),
+                control=control,
+                submitter=Submitter(practice_name, settings.edi_sender_id),
+                receiver_name=settings.edi_receiver_name,
+                when=datetime.now(),
+                usage=settings.edi_usage,
+            )
+            try:
+                args.out.write_text(text, encoding="ascii", errors="replace")
+            except OSError as exc:
+                raise CommandFailed(f"cannot write {args.out}: {exc.strerror}") from None
+            uow.commit()  # the control numbers are used once the file exists
+    finally:
+        container.close()
+    result: dict[str, Any] = {
+        "file": str(args.out),
+        "claims": len(claims),
+        "service_lines": sum(len(c.lines) for c in claims),
+        "interchange_control_number": control.interchange,
+        "group_control_number": control.group,
+        "claim_ids": [c.claim_id for c in claims],
+    }
+    if args.json:
+        print_json(result)
+    else:
+        print(
+            f"wrote {result['claims']} claims ({result['service_lines']} service lines) to {args.out} "
+            f"as 837P interchange {control.interchange:09d}"
+        )
+    return 0
+
+
+def _scrub(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from domain import models as m
+    from domain.claim_edits import ClaimFingerprint, ScrubContext, fingerprint, scrub
+    from domain.claim_status import OPEN_STATUSES, ClaimStatus
+    from domain.errors import DomainError
+    from workers.composition import Container
+
+    today = args.as_of or datetime.now(UTC).date()
+    container = Container()
+    report: list[dict[str, Any]] = []
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            session = uow.session
+            rows = _claims_to_use(session, args.claim, [ClaimStatus.DRAFT, ClaimStatus.READY])
+            others = session.execute(
+                select(m.Claim.id, m.Claim.patient_id, m.ClaimLine.date_of_service, m.ClaimLine.procedure_code)
+                .join(m.ClaimLine, m.ClaimLine.claim_id == m.Claim.id)
+                .where(m.Claim.status.in_([*OPEN_STATUSES, ClaimStatus.READY]))
+            ).all()
+            grouped: dict[str, tuple[str, set[date], set[str]]] = {}
+            for claim_id, patient_id, day, code in others:
+                entry = grouped.setdefault(claim_id, (patient_id, set(), set()))
+                entry[1].add(day)
+                entry[2].add(code)
+            open_claims = [
+                ClaimFingerprint(cid, patient, frozenset(days), frozenset(codes))
+                for cid, (patient, days, codes) in grouped.items()
+            ]
+            for row in rows:
+                payer = session.get(m.Payer, row.payer_id)
+                try:
+                    value = load_professional_claim(session, row)
+                except DomainError as exc:
+                    report.append({"claim_id": row.id, "failures": [{"code": "LOAD", "message": str(exc)}]})
+                    continue
+                context = ScrubContext(
+                    today=today,
+                    timely_filing_days=payer.timely_filing_days if payer else None,
+                    open_claims=open_claims,
+                    self_fingerprint=fingerprint(value, row.patient_id),
+                )
+                failures = scrub(value, context)
+                report.append({"claim_id": row.id, "failures": [f.as_dict() for f in failures]})
+    finally:
+        container.close()
+    failing = [r for r in report if r["failures"]]
+    if args.json:
+        print_json({"claims": len(report), "failing": len(failing), "results": report})
+    else:
+        for result in failing:
+            for failure in result["failures"]:
+                hint = f" (fix: {failure['fix_hint']})" if failure.get("fix_hint") else ""
+                print(f"{result['claim_id']}: {failure['code']} {failure['message']}{hint}")
+        print(f"{len(report)} claims checked, {len(failing)} with failures")
+    return 1 if failing else 0
