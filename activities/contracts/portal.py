@@ -1,0 +1,104 @@
+"""Contracts of the payer-portal and EOB activities (``activities.portals.activities``).
+
+Inputs and outputs carry opaque ids, codes, cents and document keys only: the member id and birth date a
+portal search needs are looked up by the activity from the store, never passed through Temporal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+CHECK_ELIGIBILITY = "portal.check_eligibility"
+CLAIM_STATUS = "portal.claim_status"
+DOWNLOAD_EOBS = "portal.download_eobs"
+READ_EOB = "eob.read"
+
+PORTAL_ACTIVITY_NAMES = (CHECK_ELIGIBILITY, CLAIM_STATUS, DOWNLOAD_EOBS)
+DOCUMENT_ACTIVITY_NAMES = (READ_EOB,)
+
+# ApplicationError types the activities raise (non-retryable unless noted), for the workflow's work items.
+ERROR_LOGIN_FAILED = "portal_login_failed"
+ERROR_LAYOUT_CHANGED = "portal_layout_changed"
+ERROR_UNAVAILABLE = "portal_unavailable"  # retryable
+ERROR_CREDENTIALS_MISSING = "portal_credentials_missing"
+ERROR_OTP_UNAVAILABLE = "portal_otp_unavailable"
+
+
+@dataclass(frozen=True)
+class PortalFailureDetails:
+    """The first detail of a portal ApplicationError: where the evidence of the failure is stored."""
+
+    payer_id: str
+    screenshot_key: str | None
+    html_key: str | None
+
+
+@dataclass(frozen=True)
+class PortalEligibilityInput:
+    coverage_id: str
+
+
+@dataclass(frozen=True)
+class PortalEligibilityResult:
+    coverage_id: str
+    payer_id: str
+    status: str  # active, inactive, inconclusive (as EligibilityAnswer.status)
+    route: str = "portal"
+    copay_cents: int | None = None
+    deductible_remaining_cents: int | None = None
+    coverage_ends: date | None = None
+    reject_reason: str | None = None  # "75" (member not found), as the 271's AAA03 would say
+    checked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PortalClaimStatusInput:
+    claim_id: str
+
+
+@dataclass(frozen=True)
+class PortalClaimStatusResult:
+    claim_id: str
+    payer_id: str
+    found: bool
+    status: str  # received, in_process, paid, denied, not_found, unknown
+    category: str  # the 277 STC01-1 the status corresponds to: A1, P1, F1, F2, A4
+    finalized: bool
+    route: str = "portal"
+    payer_claim_control_number: str | None = None
+    paid_cents: int | None = None
+    patient_responsibility_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class PortalEobDownloadInput:
+    payer_id: str
+
+
+@dataclass(frozen=True)
+class PortalEobDownloadResult:
+    payer_id: str
+    document_keys: tuple[str, ...]  # newly stored EOB PDFs, in the portal's order
+    already_stored: int
+
+
+@dataclass(frozen=True)
+class EobReadInput:
+    document_key: str
+    payer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EobReadResult:
+    document_key: str
+    status: str  # ok (post it like an 835), needs_review (a work item with the page image), rejected (unreadable)
+    payer_id: str | None = None
+    trace_number: str | None = None
+    claims: int = 0
+    payment_amount_cents: int | None = None
+    confidence: float | None = None
+    reason_code: str | None = None  # the typed error's code
+    reason: str | None = None  # no PHI: page numbers, claim ordinals, codes
+    page: int | None = None
+    page_image_key: str | None = None
