@@ -1,0 +1,447 @@
+"""The revenue cycle's workflow and activity contracts: one frozen dataclass in, one out.
+
+Everything here crosses Temporal, so it holds opaque ids, codes, cents and UTC times only: never a name, a birth
+date, a member id or an address (those stay in the store; activities look them up by id).
+Activity names are stable strings (``<area>.<verb>``): renaming a Python function must not break replay.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+# --- stable activity names -----------------------------------------------------------------------------
+
+REGISTRATION_VALIDATE = "registration.validate"
+ELIGIBILITY_CHECK = "eligibility.check"
+ELIGIBILITY_RECORD = "eligibility.record"
+ELIGIBILITY_UPDATE_COVERAGE = "eligibility.update_coverage"
+ENCOUNTER_LIST_BILLABLE = "encounter.list_billable"
+ENCOUNTER_PREPARE = "encounter.prepare"
+ENCOUNTER_RECORD_CODES = "encounter.record_codes"
+CLAIMS_CREATE = "claims.create"
+CLAIMS_SCRUB = "claims.scrub"
+CLAIMS_CORRECT = "claims.correct"
+CLAIMS_SUBMIT = "claims.submit"
+CLAIMS_ACKNOWLEDGMENTS = "claims.acknowledgments"
+CLAIMS_STATUS_INQUIRY = "claims.status_inquiry"
+CLAIMS_SET_STATUS = "claims.set_status"
+POSTING_FETCH_REMITTANCES = "posting.fetch_remittances"
+POSTING_POST_REMITTANCE = "posting.post_remittance"
+POSTING_CHARGE = "posting.charge"
+POSTING_ADJUST = "posting.adjust"
+COLLECTIONS_NOTIFY = "collections.notify_balance"
+COLLECTIONS_BALANCE = "collections.balance"
+COLLECTIONS_SEND_STATEMENT = "collections.send_statement"
+COLLECTIONS_WRITE_OFF = "collections.write_off"
+COLLECTIONS_AGENCY = "collections.agency_handoff"
+
+REVENUE_TASK_QUEUE = "revenue"
+
+
+# --- policy: every business duration, in business days, with the length of a day ------------------------
+
+
+@dataclass(frozen=True)
+class RevenuePolicy:
+    """Business durations as workflow input: the demo shortens ``day_seconds`` instead of touching any clock."""
+
+    day_seconds: float = 86400.0
+    ack_poll_days: float = 1.0  # how often to look for the 999/277CA
+    ack_timeout_days: int = 7  # no acknowledgment by then: a follow-up work item
+    remittance_poll_days: float = 1.0  # how often remittance intake asks the clearinghouse for 835s
+    work_item_sla_days: int = 3
+    max_status_inquiries: int = 2
+    max_resubmissions: int = 3
+    statement_interval_days: int = 30  # first statement, then reminders at this interval
+    reminders: int = 1  # reminders between the first statement and the final notice
+    agency_after_final_days: int = 30
+    small_balance_cents: int = 500  # at or below: written off instead of chased
+    intake_iterations_per_run: int = 200  # continue-as-new after this many polls
+
+    def days(self, count: float) -> timedelta:
+        return timedelta(seconds=count * self.day_seconds)
+
+
+# --- registration and eligibility ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistrationInput:
+    patient_id: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+    bill_encounters: bool = True  # go on to the patient's completed visits
+
+
+@dataclass(frozen=True)
+class PatientRef:
+    patient_id: str
+
+
+@dataclass(frozen=True)
+class RegistrationCheck:
+    patient_id: str
+    guarantor_id: str
+    coverage_ids: tuple[str, ...]  # in rank order
+    problems: tuple[str, ...] = ()  # problem codes (e.g. "missing_phone"), never the values
+    duplicate_of: tuple[str, ...] = ()  # other patient ids
+
+
+@dataclass(frozen=True)
+class EligibilityInput:
+    coverage_id: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+
+
+@dataclass(frozen=True)
+class CoverageRef:
+    coverage_id: str
+
+
+@dataclass(frozen=True)
+class EligibilityAnswer:
+    """What the payer said (271 or portal): status is active, inactive or inconclusive."""
+
+    coverage_id: str
+    payer_id: str
+    status: str
+    route: str  # clearinghouse or portal
+    copay_cents: int | None = None
+    deductible_remaining_cents: int | None = None
+    reject_reason: str | None = None  # AAA03 code or portal error code
+
+
+@dataclass(frozen=True)
+class EligibilityRecord:
+    coverage_id: str
+    status: str  # active, inactive, unverified
+    decided_by: str
+
+
+@dataclass(frozen=True)
+class CoverageUpdate:
+    """A person's correction of a coverage (member id, payer, dates) before eligibility is asked again."""
+
+    coverage_id: str
+    fields: dict[str, str]  # stays in the encrypted payload; applied by the activity, never logged
+    actor: str
+
+
+@dataclass(frozen=True)
+class EligibilityResult:
+    coverage_id: str
+    payer_id: str
+    status: str  # active, inactive
+    decided_by: str  # "payer" or the person who resolved the work item
+
+
+# --- encounter and claim ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncounterInput:
+    appointment_id: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+
+
+@dataclass(frozen=True)
+class AppointmentRef:
+    appointment_id: str
+
+
+@dataclass(frozen=True)
+class BillableAppointments:
+    appointment_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PreparedEncounter:
+    encounter_id: str
+    patient_id: str
+    guarantor_id: str
+    coded: bool
+    claim_id: str | None  # an existing claim for it, if any
+    bill_to: str  # payer, patient (no active coverage) or none (nothing to bill)
+    missing: tuple[str, ...] = ()  # what coding lacks: diagnoses, procedures
+
+
+@dataclass(frozen=True)
+class RecordCodes:
+    encounter_id: str
+    diagnosis_codes: tuple[str, ...]
+    procedure_codes: tuple[str, ...]
+    actor: str
+    modifiers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EncounterRef:
+    encounter_id: str
+
+
+@dataclass(frozen=True)
+class CreatedClaim:
+    claim_id: str | None  # None: billed to the patient instead
+    bill_to: str
+
+
+@dataclass(frozen=True)
+class ClaimInput:
+    claim_id: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+    resubmissions: int = 0  # carried over continue-as-new
+
+
+@dataclass(frozen=True)
+class ClaimRef:
+    claim_id: str
+
+
+@dataclass(frozen=True)
+class ClaimEdit:
+    code: str
+    message: str  # no PHI: codes and amounts
+    fix_hint: str
+
+
+@dataclass(frozen=True)
+class ScrubResult:
+    claim_id: str
+    payer_id: str
+    passed: bool
+    edits: tuple[ClaimEdit, ...]
+    follow_up_days: int
+    filing_deadline_days: int  # days left until the timely-filing deadline (negative: already passed)
+    charge_cents: int
+
+
+@dataclass(frozen=True)
+class ClaimCorrection:
+    claim_id: str
+    changes: dict[str, str]  # field=value as a biller typed them (validated by the activity)
+    frequency_code: str  # 1 original, 7 replacement
+    actor: str
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    claim_id: str
+    interchange_control_number: str
+    batch_key: str  # the clearinghouse's id (or document key) of the batch
+    frequency_code: str
+
+
+@dataclass(frozen=True)
+class AckQuery:
+    claim_id: str
+    batch_key: str
+
+
+@dataclass(frozen=True)
+class AckResult:
+    claim_id: str
+    state: str  # pending, accepted, rejected
+    codes: tuple[str, ...] = ()  # 999 IK3/IK4 errors or 277CA STC category:status codes
+
+
+@dataclass(frozen=True)
+class StatusInquiryResult:
+    claim_id: str
+    category: str  # 277 STC01-1, e.g. A1, P1 (pending), F1 (finalized/paid), F2 (denied), A7 ...
+    status_code: str
+    finalized: bool
+    route: str
+
+
+@dataclass(frozen=True)
+class SetClaimStatus:
+    claim_id: str
+    status: str
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """What posting found for one claim in a remittance; sent as a signal to the claim's workflow."""
+
+    claim_id: str
+    remittance_key: str
+    status: str  # paid, partially_paid, denied (the claim status after posting), reversed
+    paid_cents: int
+    patient_responsibility_cents: int
+    adjustment_codes: tuple[str, ...] = ()  # "CO-45", "PR-1", ...
+    remark_codes: tuple[str, ...] = ()  # RARC
+    explanation: tuple[str, ...] = ()  # CARC/RARC meanings, no PHI
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim_id: str
+    status: str
+    paid_cents: int
+    patient_responsibility_cents: int
+    submissions: int
+    work_items: tuple[str, ...]  # reason codes of the work items it needed
+
+
+@dataclass(frozen=True)
+class EncounterResult:
+    appointment_id: str
+    encounter_id: str
+    claim: ClaimResult | None
+    patient_charge_cents: int = 0
+
+
+@dataclass(frozen=True)
+class RegistrationResult:
+    patient_id: str
+    eligibility: tuple[EligibilityResult, ...]
+    encounters: tuple[EncounterResult, ...]
+
+
+# --- posting and collections ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntakeInput:
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+    iterations_left: int = -1  # -1: forever; the demo bounds it
+    seen: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchedRemittances:
+    remittance_keys: tuple[str, ...]  # document keys of stored 835s (or EOB extractions)
+
+
+@dataclass(frozen=True)
+class PostingInput:
+    remittance_key: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+
+
+@dataclass(frozen=True)
+class RemittanceRef:
+    remittance_key: str
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    remittance_key: str
+    already_posted: bool
+    payer_id: str
+    posted_cents: int
+    claims: tuple[ClaimOutcome, ...]
+    unmatched: tuple[str, ...] = ()  # patient control numbers we could not match
+    guarantors_with_balance: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PatientCharge:
+    encounter_id: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    encounter_id: str
+    guarantor_id: str
+    charge_cents: int
+
+
+@dataclass(frozen=True)
+class ClaimAdjustment:
+    """A biller's decision on a claim's open balance: write it off or move it to the patient."""
+
+    claim_id: str
+    kind: str  # write_off or bill_patient
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class AdjustmentResult:
+    claim_id: str
+    amount_cents: int
+    guarantor_id: str
+
+
+@dataclass(frozen=True)
+class CollectionsInput:
+    guarantor_id: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+    statements_sent: int = 0
+    final_sent: bool = False
+
+
+@dataclass(frozen=True)
+class GuarantorRef:
+    guarantor_id: str
+
+
+@dataclass(frozen=True)
+class BalanceNotice:
+    guarantor_id: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+
+
+@dataclass(frozen=True)
+class GuarantorBalance:
+    guarantor_id: str
+    balance_cents: int
+
+
+@dataclass(frozen=True)
+class StatementRequest:
+    guarantor_id: str
+    kind: str  # first, reminder, final
+    sequence: int
+    cycle_key: str  # idempotency: the workflow id plus the sequence
+
+
+@dataclass(frozen=True)
+class StatementSent:
+    statement_id: str
+    balance_cents: int
+    document_key: str | None
+
+
+@dataclass(frozen=True)
+class CollectionsWriteOff:
+    guarantor_id: str
+    amount_cents: int
+    reason: str  # small_balance, hardship, bad_debt
+    key: str
+
+
+@dataclass(frozen=True)
+class AgencyHandoff:
+    guarantor_id: str
+    amount_cents: int
+    key: str
+
+
+@dataclass(frozen=True)
+class AgencyResult:
+    guarantor_id: str
+    export_key: str | None
+
+
+@dataclass(frozen=True)
+class CollectionsResult:
+    guarantor_id: str
+    outcome: str  # paid, written_off, agency, disputed, credit
+    statements_sent: int
+    balance_cents: int
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    amount_cents: int
+    reference: str
+
+
+@dataclass(frozen=True)
+class Nothing:
+    """For activities with nothing to say back."""
+
+    ok: bool = True

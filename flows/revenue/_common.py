@@ -1,0 +1,198 @@
+"""What every revenue workflow shares: activity options with explicit retry policies, visibility, work items.
+
+Deterministic code only: no I/O, no clocks but ``workflow.now()``, no randomness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from flows.workitems import WorkItemRequest, WorkItemsMixin
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import revenue as c
+    from activities.contracts import workitems as workitems_contract
+    from domain.workitems import Reason, Resolution
+    from flows.search_attributes import (
+        AGING_BUCKET,
+        CLAIM_ID,
+        CLAIM_STATUS,
+        ENTITY_ID,
+        ENTITY_TYPE,
+        PATIENT_ID,
+        PAYER_ID,
+        STAGE,
+    )
+    from flows.search_attributes import aging_bucket as _aging_bucket
+
+T = TypeVar("T")
+
+# Domain errors are raised by activities as non-retryable ApplicationErrors whose type is the error's code;
+# the workflow turns them into work items instead of failing.
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+)
+# The clearinghouse and payers are slow and flaky: keep trying longer, with a wider spacing.
+CLEARINGHOUSE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=20,
+)
+
+
+@dataclass(frozen=True)
+class ActivityOptions:
+    start_to_close: timedelta
+    retry: RetryPolicy
+
+
+STORE = ActivityOptions(timedelta(seconds=60), STORE_RETRY)
+CLEARINGHOUSE = ActivityOptions(timedelta(seconds=120), CLEARINGHOUSE_RETRY)
+
+
+# --- visibility: search attributes and summaries never hold PHI -----------------------------------------
+
+
+def aging_bucket(days: float) -> str:
+    return _aging_bucket(int(days))
+
+
+def set_visibility(**values: str | None) -> None:
+    """Upsert the named search attributes (stage, payer_id, claim_status, aging_bucket, ids); None unsets."""
+    keys: dict[str, SearchAttributeKey[str]] = {
+        "stage": STAGE,
+        "payer_id": PAYER_ID,
+        "claim_status": CLAIM_STATUS,
+        "aging_bucket": AGING_BUCKET,
+        "entity_id": ENTITY_ID,
+        "entity_type": ENTITY_TYPE,
+        "patient_id": PATIENT_ID,
+        "claim_id": CLAIM_ID,
+    }
+    updates = []
+    for name, value in values.items():
+        key = keys[name]
+        updates.append(key.value_unset() if value is None else key.value_set(value))
+    workflow.upsert_search_attributes(updates)
+
+
+class DomainFailure(Exception):
+    """An activity refused for a domain reason (bad data, illegal move): a person must decide."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class RevenueWorkflow(WorkItemsMixin):
+    """Base of the revenue workflows: runs activities and asks people through work items (``resolve`` Update)."""
+
+    def __init__(self) -> None:
+        self._work_log: list[str] = []
+        self._stage = "started"
+
+    async def run_activity(self, name: str, arg: Any, result_type: type[T], options: ActivityOptions = STORE) -> T:
+        try:
+            result: T = await workflow.execute_activity(
+                name,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=options.start_to_close,
+                retry_policy=options.retry,
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                raise DomainFailure(cause.type or "domain_error", cause.message) from None
+            raise
+        return result
+
+    async def ask(
+        self,
+        policy: c.RevenuePolicy,
+        *,
+        reason: Reason,
+        summary: str,
+        entity_type: str,
+        entity_id: str,
+        context: dict[str, str] | None = None,
+        until: Callable[[], bool] | None = None,
+    ) -> Resolution | None:
+        """Open a work item and wait for a person's resolution (or until ``until()`` is true: returns None)."""
+        request = WorkItemRequest(
+            reason=reason,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            summary=summary[:200],
+            sla=policy.days(policy.work_item_sla_days),
+            context=context or {},
+        )
+        self._work_log.append(str(reason))
+        previous_stage = self._stage
+        self._stage = f"waiting:{reason}"
+        try:
+            if until is None:
+                return await self.work_items.open_and_wait(request)
+            work_item_id = await self.work_items.open(request)
+            waiting = asyncio.ensure_future(self.work_items.wait(work_item_id, request.sla))
+            await workflow.wait_condition(lambda: waiting.done() or until())
+            if waiting.done():
+                return waiting.result()
+            waiting.cancel()
+            await self._withdraw(work_item_id)
+            return None
+        finally:
+            self._stage = previous_stage
+
+    async def _withdraw(self, work_item_id: str) -> None:
+        """Something else answered first (e.g. the remittance came): the item is cancelled, recorded as such."""
+        await workflow.execute_activity(
+            workitems_contract.RECORD_RESOLUTION,
+            workitems_contract.RecordResolutionInput(
+                work_item_id=work_item_id,
+                action="cancel",
+                by=f"workflow:{workflow.info().workflow_id}",
+                terminal=True,
+                note="withdrawn: the process went on without it",
+            ),
+            start_to_close_timeout=STORE.start_to_close,
+            retry_policy=STORE.retry,
+        )
+
+    async def run_or_ask(
+        self,
+        policy: c.RevenuePolicy,
+        name: str,
+        arg: Any,
+        result_type: type[T],
+        *,
+        entity_type: str,
+        entity_id: str,
+        options: ActivityOptions = STORE,
+    ) -> T:
+        """Run an activity; a domain refusal becomes a work item, and the activity runs again once resolved."""
+        while True:
+            try:
+                return await self.run_activity(name, arg, result_type, options)
+            except DomainFailure as failure:
+                await self.ask(
+                    policy,
+                    reason=Reason.MANUAL_TASK,
+                    summary=f"{name} refused ({failure.code}): {failure.message}",
+                    entity_type=entity_type,
+                    entity_id=entity_id,
+                    context={"activity": name, "error": failure.code},
+                )

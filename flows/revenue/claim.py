@@ -1,0 +1,328 @@
+"""The Claim workflow: scrub, submit the 837P, wait for the 999/277CA, wait for the remittance, follow up.
+
+One workflow per claim (``claim-<claim uuid>``). People decide through work items: failed edits, rejections,
+denials (with their CARC/RARC explained), claims the payer does not answer, the timely-filing deadline.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from flows.revenue._common import CLEARINGHOUSE, RevenueWorkflow, aging_bucket, set_visibility
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import revenue as c
+    from domain.workitems import Action, Reason, Resolution
+
+FINAL_STATUSES = frozenset({"paid", "partially_paid", "closed", "written_off", "void", "billed_to_patient"})
+
+
+def claim_workflow_id(claim_id: str) -> str:
+    return f"claim-{claim_id}"
+
+
+@workflow.defn(name="Claim")
+class ClaimWorkflow(RevenueWorkflow):
+    def __init__(self) -> None:
+        super().__init__()
+        self._claim_id = ""
+        self._status = "draft"
+        self._outcomes: list[c.ClaimOutcome] = []
+        self._last_outcome: c.ClaimOutcome | None = None
+        self._submissions = 0
+        self._paid_cents = 0
+        self._patient_cents = 0
+        self._payer_id = ""
+        self._submitted_at: float | None = None
+
+    @workflow.signal(name="remittance")
+    def remittance(self, outcome: c.ClaimOutcome) -> None:
+        """Posting tells the claim what the payer decided (signalled once per remittance and claim)."""
+        self._outcomes.append(outcome)
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, object]:
+        return {
+            "claim_id": self._claim_id,
+            "stage": self._stage,
+            "status": self._status,
+            "submissions": self._submissions,
+            "paid_cents": self._paid_cents,
+            "patient_responsibility_cents": self._patient_cents,
+            "work_items": list(self._work_log),
+        }
+
+    def _enter(self, stage: str, status: str | None = None) -> None:
+        self._stage = stage
+        if status is not None:
+            self._status = status
+        age_days = 0.0
+        if self._submitted_at is not None:
+            age_days = (workflow.now().timestamp() - self._submitted_at) / self._policy.day_seconds
+        set_visibility(stage=stage, claim_status=self._status, aging_bucket=aging_bucket(age_days))
+
+    async def _set_status(self, status: str, note: str = "") -> None:
+        await self.run_activity(
+            c.CLAIMS_SET_STATUS,
+            c.SetClaimStatus(self._claim_id, status, actor=f"workflow:{workflow.info().workflow_id}", note=note),
+            c.Nothing,
+        )
+        self._status = status
+
+    @workflow.run
+    async def run(self, data: c.ClaimInput) -> c.ClaimResult:
+        result = await self._run(data)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    async def _run(self, data: c.ClaimInput) -> c.ClaimResult:
+        self._claim_id = data.claim_id
+        self._policy = data.policy
+        self._submissions = data.resubmissions
+        policy = data.policy
+        workflow.set_current_details(f"claim {data.claim_id}")
+        ref = c.ClaimRef(data.claim_id)
+        frequency = "7" if data.resubmissions else "1"
+        while True:
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(c.ClaimInput(data.claim_id, policy, self._submissions))
+            # 1. the claim edits
+            self._enter("scrub")
+            scrub = await self.run_or_ask(
+                policy, c.CLAIMS_SCRUB, ref, c.ScrubResult, entity_type="claim", entity_id=data.claim_id
+            )
+            self._payer_id = scrub.payer_id
+            set_visibility(payer_id=scrub.payer_id)
+            if not scrub.passed:
+                decision = await self._decide(
+                    policy,
+                    Reason.CLAIM_EDIT_FAILED,
+                    "; ".join(f"{e.code}: {e.message} (fix: {e.fix_hint})" for e in scrub.edits),
+                    {"edits": ",".join(e.code for e in scrub.edits)},
+                )
+                if decision != "closed":
+                    continue
+                return self._result()
+            if scrub.filing_deadline_days <= 0:
+                if await self._timely_filing_missed(policy) != "closed":
+                    continue
+                return self._result()
+            # 2. the 837P
+            self._enter("submit")
+            submitted = await self.run_or_ask(
+                policy,
+                c.CLAIMS_SUBMIT,
+                c.ClaimCorrection(data.claim_id, {}, frequency, actor="workflow"),
+                c.SubmitResult,
+                entity_type="claim",
+                entity_id=data.claim_id,
+                options=CLEARINGHOUSE,
+            )
+            self._submissions += 1
+            self._submitted_at = workflow.now().timestamp()
+            self._status = "submitted"
+            # 3. the 999 and 277CA
+            ack = await self._wait_for_acknowledgment(policy, submitted)
+            if ack is not None and ack.state == "rejected":
+                self._enter("rejected", "rejected")
+                decision = await self._decide(
+                    policy,
+                    Reason.CLAIM_REJECTED,
+                    f"the clearinghouse or payer rejected the claim: {', '.join(ack.codes) or 'no code'}",
+                    {"codes": ",".join(ack.codes)},
+                )
+                frequency = "7"
+                if decision != "closed":
+                    continue
+                return self._result()
+            # 4. the remittance, with follow-up and the timely-filing deadline as durable timers
+            self._enter("awaiting_remittance", "accepted" if ack else self._status)
+            outcome = await self._wait_for_remittance(policy, scrub)
+            if outcome == "resubmit":
+                frequency = "7"
+                continue
+            if outcome in ("done", "closed"):
+                return self._result()
+
+    async def _wait_for_acknowledgment(self, policy: c.RevenuePolicy, submitted: c.SubmitResult) -> c.AckResult | None:
+        """Poll for the 999/277CA on a durable timer; a remittance arriving first also ends the wait."""
+        self._enter("awaiting_acknowledgment", "submitted")
+        deadline = workflow.now() + policy.days(policy.ack_timeout_days)
+        query = c.AckQuery(self._claim_id, submitted.batch_key)
+        while True:
+            ack = await self.run_activity(c.CLAIMS_ACKNOWLEDGMENTS, query, c.AckResult, CLEARINGHOUSE)
+            if ack.state != "pending":
+                return ack
+            if self._outcomes:
+                return None
+            if workflow.now() >= deadline:
+                resolution = await self.ask(
+                    policy,
+                    reason=Reason.NO_PAYER_RESPONSE,
+                    summary=f"no 999/277CA for batch {submitted.batch_key} after {policy.ack_timeout_days} days",
+                    entity_type="claim",
+                    entity_id=self._claim_id,
+                    context={"batch": submitted.batch_key},
+                    until=lambda: bool(self._outcomes),
+                )
+                if resolution is None or resolution.action != Action.RETRY_NOW:
+                    return None  # the remittance came, or the person takes it from here
+                deadline = workflow.now() + policy.days(policy.ack_timeout_days)
+            try:
+                await workflow.wait_condition(lambda: bool(self._outcomes), timeout=policy.days(policy.ack_poll_days))
+            except TimeoutError:
+                pass
+
+    async def _wait_for_remittance(self, policy: c.RevenuePolicy, scrub: c.ScrubResult) -> str:
+        """Wait for posting's signal; silence past the follow-up window means a 276 and a follow-up item."""
+        inquiries = 0
+        filing_deadline = workflow.now() + policy.days(max(scrub.filing_deadline_days, 0))
+        while True:
+            wait = policy.days(scrub.follow_up_days)
+            try:
+                await workflow.wait_condition(lambda: bool(self._outcomes), timeout=wait)
+            except TimeoutError:
+                pass
+            if self._outcomes:
+                outcome = self._outcomes.pop(0)
+                verdict = await self._on_outcome(policy, outcome)
+                if verdict == "wait":
+                    continue
+                return verdict
+            # No answer in the payer's follow-up window: ask with a 276, then a person.
+            self._enter("status_inquiry")
+            status = await self.run_activity(
+                c.CLAIMS_STATUS_INQUIRY, c.ClaimRef(self._claim_id), c.StatusInquiryResult, CLEARINGHOUSE
+            )
+            inquiries += 1
+            if self._outcomes:
+                continue
+            if status.finalized and inquiries <= policy.max_status_inquiries:
+                continue  # the payer says it is paid or denied: the 835 is on its way
+            if workflow.now() >= filing_deadline and self._status not in ("accepted", "appealed"):
+                return await self._timely_filing_missed(policy)
+            self._enter("follow_up")
+            resolution = await self.ask(
+                policy,
+                reason=Reason.NO_PAYER_RESPONSE,
+                summary=(
+                    f"no remittance after {scrub.follow_up_days} days; 276/277 says "
+                    f"{status.category}:{status.status_code} via {status.route}"
+                ),
+                entity_type="claim",
+                entity_id=self._claim_id,
+                context={"category": status.category, "status": status.status_code},
+                until=lambda: bool(self._outcomes),
+            )
+            if resolution is None:
+                continue  # the remittance came while the item was open
+            verdict = await self._apply(policy, resolution)
+            if verdict != "wait":
+                return verdict
+            inquiries = 0
+            self._enter("awaiting_remittance")
+
+    async def _on_outcome(self, policy: c.RevenuePolicy, outcome: c.ClaimOutcome) -> str:
+        self._last_outcome = outcome
+        self._paid_cents = outcome.paid_cents
+        self._patient_cents = outcome.patient_responsibility_cents
+        if outcome.status == "reversed":
+            self._enter("awaiting_remittance", "accepted")
+            return "wait"  # the corrected claim payment follows
+        if outcome.status in ("paid", "partially_paid"):
+            self._enter("done", outcome.status)
+            return "done"
+        # Denied: a person decides, knowing what the codes mean.
+        self._enter("denied", "denied")
+        explained = "; ".join(outcome.explanation) or ", ".join(outcome.adjustment_codes)
+        codes = ",".join(outcome.adjustment_codes + outcome.remark_codes)
+        resolution = await self.ask(
+            policy,
+            reason=Reason.CLAIM_DENIED,
+            summary=f"denied ({codes}): {explained}",
+            entity_type="claim",
+            entity_id=self._claim_id,
+            context={"codes": codes, "explanation": explained[:500], "remittance": outcome.remittance_key},
+        )
+        assert resolution is not None
+        return await self._apply(policy, resolution)
+
+    async def _decide(self, policy: c.RevenuePolicy, reason: Reason, summary: str, context: dict[str, str]) -> str:
+        self._enter(str(reason))
+        resolution = await self.ask(
+            policy, reason=reason, summary=summary, entity_type="claim", entity_id=self._claim_id, context=context
+        )
+        assert resolution is not None
+        return await self._apply(policy, resolution)
+
+    async def _apply(self, policy: c.RevenuePolicy, resolution: Resolution) -> str:
+        """Carry out a biller's resolution: "resubmit", "wait" again (appeal, retry) or "closed"."""
+        actor = resolution.by
+        if resolution.action == Action.CORRECT_AND_RESUBMIT:
+            if self._submissions > policy.max_resubmissions:
+                await self._close("write_off", "too_many_resubmissions", actor)
+                return "closed"
+            frequency = "7" if self._submissions else "1"
+            await self.run_or_ask(
+                policy,
+                c.CLAIMS_CORRECT,
+                c.ClaimCorrection(self._claim_id, dict(resolution.fields), frequency, actor),
+                c.Nothing,
+                entity_type="claim",
+                entity_id=self._claim_id,
+            )
+            return "resubmit"
+        if resolution.action == Action.APPEAL:
+            await self._set_status("appealed", resolution.note)
+            self._enter("appealed", "appealed")
+            return "wait"
+        if resolution.action in (Action.WRITE_OFF, Action.BILL_PATIENT):
+            reason = resolution.fields.get("reason_code", str(resolution.action))
+            await self._close(str(resolution.action), reason, actor)
+            return "closed"
+        if resolution.action in (Action.COMPLETE, Action.CANCEL):
+            self._enter("done")
+            return "closed"  # the person settled it outside the process
+        if resolution.action == Action.RETRY_NOW:
+            return "wait"
+        return "wait"  # unreachable: the validator refuses actions not offered
+
+    async def _close(self, kind: str, reason: str, actor: str) -> None:
+        adjusted = await self.run_or_ask(
+            self._policy,
+            c.POSTING_ADJUST,
+            c.ClaimAdjustment(self._claim_id, kind, reason, actor),
+            c.AdjustmentResult,
+            entity_type="claim",
+            entity_id=self._claim_id,
+        )
+        if kind == "bill_patient":
+            self._patient_cents += adjusted.amount_cents
+            await self.run_activity(
+                c.COLLECTIONS_NOTIFY, c.BalanceNotice(adjusted.guarantor_id, self._policy), c.Nothing
+            )
+            self._enter("done", "billed_to_patient")
+        else:
+            self._enter("done", "written_off")
+
+    async def _timely_filing_missed(self, policy: c.RevenuePolicy) -> str:
+        self._enter("timely_filing")
+        resolution = await self.ask(
+            policy,
+            reason=Reason.TIMELY_FILING_RISK,
+            summary="the payer's timely-filing deadline has passed without an accepted claim",
+            entity_type="claim",
+            entity_id=self._claim_id,
+        )
+        assert resolution is not None
+        return await self._apply(policy, resolution)
+
+    def _result(self) -> c.ClaimResult:
+        return c.ClaimResult(
+            claim_id=self._claim_id,
+            status=self._status,
+            paid_cents=self._paid_cents,
+            patient_responsibility_cents=self._patient_cents,
+            submissions=self._submissions,
+            work_items=tuple(self._work_log),
+        )

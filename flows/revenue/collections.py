@@ -1,0 +1,170 @@
+"""PatientCollections: a guarantor's patient balance through statements, reminders, a final notice and the agency.
+
+One workflow per guarantor (``collections-<guarantor uuid>``), started or woken by signal-with-start whenever
+posting leaves patient responsibility. Durable timers space the statements; dispute and hardship signals pause
+the cycle; a small balance is written off; after the final notice a person decides (payment plan, settle,
+agency, write-off) and the default is the agency hand-off. Continue-as-new keeps long cycles' history short.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from flows.revenue._common import RevenueWorkflow, set_visibility
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import revenue as c
+    from domain.workitems import Action, Reason
+
+
+def collections_workflow_id(guarantor_id: str) -> str:
+    return f"collections-{guarantor_id}"
+
+
+@workflow.defn(name="PatientCollections")
+class PatientCollectionsWorkflow(RevenueWorkflow):
+    def __init__(self) -> None:
+        super().__init__()
+        self._balance_changed = False
+        self._paused: set[str] = set()
+        self._balance = 0
+        self._statements = 0
+        self._payments: list[c.PaymentNotice] = []
+
+    @workflow.signal(name="balance_changed")
+    def balance_changed(self) -> None:
+        self._balance_changed = True
+
+    @workflow.signal(name="payment_received")
+    def payment_received(self, notice: c.PaymentNotice) -> None:
+        self._payments.append(notice)
+        self._balance_changed = True
+
+    @workflow.signal(name="dispute")
+    def dispute(self, open_: bool) -> None:
+        (self._paused.add if open_ else self._paused.discard)("dispute")
+
+    @workflow.signal(name="hardship")
+    def hardship(self, open_: bool) -> None:
+        (self._paused.add if open_ else self._paused.discard)("hardship")
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, object]:
+        return {
+            "stage": self._stage,
+            "balance_cents": self._balance,
+            "statements_sent": self._statements,
+            "paused": sorted(self._paused),
+        }
+
+    async def _read_balance(self, guarantor_id: str) -> int:
+        self._balance_changed = False
+        balance = await self.run_activity(c.COLLECTIONS_BALANCE, c.GuarantorRef(guarantor_id), c.GuarantorBalance)
+        self._balance = balance.balance_cents
+        return self._balance
+
+    def _done(self, data: c.CollectionsInput, outcome: str) -> c.CollectionsResult:
+        self._stage = "done"
+        set_visibility(stage=f"collections_{outcome}")
+        return c.CollectionsResult(data.guarantor_id, outcome, self._statements, self._balance)
+
+    @workflow.run
+    async def run(self, data: c.CollectionsInput) -> c.CollectionsResult:
+        result = await self._run(data)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    async def _run(self, data: c.CollectionsInput) -> c.CollectionsResult:
+        policy = data.policy
+        self._statements = data.statements_sent
+        final_sent = data.final_sent
+        wf_id = workflow.info().workflow_id
+        set_visibility(stage="collections", entity_type="guarantor", entity_id=data.guarantor_id)
+        # Let the claims of one visit settle before the first statement goes out.
+        if self._statements == 0:
+            await self._pause(policy, policy.days(1))
+        while True:
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(c.CollectionsInput(data.guarantor_id, policy, self._statements, final_sent))
+            if self._paused:
+                self._stage = "paused:" + ",".join(sorted(self._paused))
+                await workflow.wait_condition(lambda: not self._paused)
+            balance = await self._read_balance(data.guarantor_id)
+            if balance == 0:
+                return self._done(data, "paid")
+            if balance < 0:
+                await self.ask(
+                    policy,
+                    reason=Reason.POSTING_EXCEPTION,
+                    summary=f"guarantor {data.guarantor_id} has a credit of {-balance} cents: refund it",
+                    entity_type="guarantor",
+                    entity_id=data.guarantor_id,
+                    context={"credit_cents": str(-balance)},
+                )
+                return self._done(data, "credit")
+            if balance <= policy.small_balance_cents:
+                await self.run_activity(
+                    c.COLLECTIONS_WRITE_OFF,
+                    c.CollectionsWriteOff(data.guarantor_id, balance, "small_balance", f"{wf_id}/small/{balance}"),
+                    c.Nothing,
+                )
+                self._balance = 0
+                return self._done(data, "written_off")
+            if final_sent:
+                outcome = await self._after_final_notice(data, balance)
+                if outcome is not None:
+                    return self._done(data, outcome)
+                final_sent = False  # a payment plan or settlement restarted the cycle
+                continue
+            kind = (
+                "first" if self._statements == 0 else ("final" if self._statements > policy.reminders else "reminder")
+            )
+            self._stage = f"statement:{kind}"
+            await self.run_activity(
+                c.COLLECTIONS_SEND_STATEMENT,
+                c.StatementRequest(data.guarantor_id, kind, self._statements + 1, f"{wf_id}/{self._statements + 1}"),
+                c.StatementSent,
+            )
+            self._statements += 1
+            final_sent = kind == "final"
+            interval = policy.agency_after_final_days if final_sent else policy.statement_interval_days
+            await self._pause(policy, policy.days(interval))
+
+    async def _pause(self, policy: c.RevenuePolicy, duration: object) -> None:
+        """Sleep on a durable timer, waking early when the balance changes."""
+        self._stage = "waiting"
+        try:
+            await workflow.wait_condition(lambda: self._balance_changed, timeout=duration)  # type: ignore[arg-type]
+        except TimeoutError:
+            pass
+
+    async def _after_final_notice(self, data: c.CollectionsInput, balance: int) -> str | None:
+        policy = data.policy
+        resolution = await self.ask(
+            policy,
+            reason=Reason.PATIENT_BALANCE_OVERDUE,
+            summary=f"guarantor {data.guarantor_id} owes {balance} cents after the final notice",
+            entity_type="guarantor",
+            entity_id=data.guarantor_id,
+            context={"balance_cents": str(balance), "statements": str(self._statements)},
+            until=lambda: self._balance_changed,
+        )
+        if resolution is None:
+            return None  # a payment came in: look again
+        key = f"{workflow.info().workflow_id}/{resolution.action}/{self._statements}"
+        if resolution.action == Action.WRITE_OFF:
+            await self.run_activity(
+                c.COLLECTIONS_WRITE_OFF,
+                c.CollectionsWriteOff(data.guarantor_id, balance, resolution.fields["reason_code"], key),
+                c.Nothing,
+            )
+            self._balance = 0
+            return "written_off"
+        if resolution.action in (Action.SEND_TO_AGENCY, Action.CANCEL):
+            await self.run_activity(
+                c.COLLECTIONS_AGENCY, c.AgencyHandoff(data.guarantor_id, balance, key), c.AgencyResult
+            )
+            return "agency"
+        # payment_plan, settle or bill_patient: the statement cycle starts again on the (new) balance.
+        self._statements = 0
+        return None

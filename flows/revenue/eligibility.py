@@ -1,0 +1,89 @@
+"""The EligibilityCheck workflow: a 270/271 (or the payer's portal); inactive or inconclusive goes to a person."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from flows.revenue._common import CLEARINGHOUSE, RevenueWorkflow, set_visibility
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import revenue as c
+    from domain.workitems import Action, Reason
+
+
+def eligibility_workflow_id(coverage_id: str) -> str:
+    return f"eligibility-{coverage_id}"
+
+
+@workflow.defn(name="EligibilityCheck")
+class EligibilityCheckWorkflow(RevenueWorkflow):
+    def __init__(self) -> None:
+        super().__init__()
+        self._answer: c.EligibilityAnswer | None = None
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, object]:
+        answer = self._answer
+        return {
+            "stage": self._stage,
+            "status": answer.status if answer else None,
+            "route": answer.route if answer else None,
+        }
+
+    @workflow.run
+    async def run(self, data: c.EligibilityInput) -> c.EligibilityResult:
+        result = await self._run(data)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    async def _run(self, data: c.EligibilityInput) -> c.EligibilityResult:
+        policy = data.policy
+        while True:
+            self._stage = "checking"
+            set_visibility(stage="eligibility")
+            answer = await self.run_or_ask(
+                policy,
+                c.ELIGIBILITY_CHECK,
+                c.CoverageRef(data.coverage_id),
+                c.EligibilityAnswer,
+                entity_type="coverage",
+                entity_id=data.coverage_id,
+                options=CLEARINGHOUSE,
+            )
+            self._answer = answer
+            set_visibility(payer_id=answer.payer_id)
+            if answer.status == "active":
+                return await self._record(data, answer, "active", "payer")
+            reason = answer.status if answer.reject_reason is None else f"{answer.status}:{answer.reject_reason}"
+            resolution = await self.ask(
+                policy,
+                reason=Reason.ELIGIBILITY_INACTIVE if answer.status == "inactive" else Reason.ELIGIBILITY_INCONCLUSIVE,
+                summary=f"payer {answer.payer_id} answered {reason} through the {answer.route}",
+                entity_type="coverage",
+                entity_id=data.coverage_id,
+                context={"payer": answer.payer_id, "answer": reason, "route": answer.route},
+            )
+            assert resolution is not None
+            if resolution.action in (Action.RETRY_NOW, Action.UPDATE_COVERAGE):
+                if resolution.action == Action.UPDATE_COVERAGE:
+                    await self.run_or_ask(
+                        policy,
+                        c.ELIGIBILITY_UPDATE_COVERAGE,
+                        c.CoverageUpdate(data.coverage_id, dict(resolution.fields), resolution.by),
+                        c.Nothing,
+                        entity_type="coverage",
+                        entity_id=data.coverage_id,
+                    )
+                continue
+            status = "active" if resolution.action == Action.CONFIRM_ELIGIBILITY else "inactive"
+            return await self._record(data, answer, status, resolution.by)
+
+    async def _record(
+        self, data: c.EligibilityInput, answer: c.EligibilityAnswer, status: str, decided_by: str
+    ) -> c.EligibilityResult:
+        await self.run_activity(
+            c.ELIGIBILITY_RECORD, c.EligibilityRecord(data.coverage_id, status, decided_by), c.Nothing
+        )
+        self._stage = "done"
+        set_visibility(stage="eligibility_done")
+        return c.EligibilityResult(data.coverage_id, answer.payer_id, status, decided_by)

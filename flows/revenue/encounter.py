@@ -1,0 +1,115 @@
+"""The Encounter workflow: a completed appointment becomes a coded encounter, then a claim (or a patient bill)."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
+
+from flows.revenue._common import DomainFailure, RevenueWorkflow, set_visibility
+from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import revenue as c
+    from domain.workitems import Reason
+
+
+def encounter_workflow_id(appointment_id: str) -> str:
+    return f"encounter-{appointment_id}"
+
+
+@workflow.defn(name="Encounter")
+class EncounterWorkflow(RevenueWorkflow):
+    def __init__(self) -> None:
+        super().__init__()
+        self._encounter_id = ""
+        self._claim_id: str | None = None
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, object]:
+        return {
+            "stage": self._stage,
+            "encounter_id": self._encounter_id,
+            "claim_id": self._claim_id,
+        }
+
+    @workflow.run
+    async def run(self, data: c.EncounterInput) -> c.EncounterResult:
+        result = await self._run(data)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    async def _run(self, data: c.EncounterInput) -> c.EncounterResult:
+        policy = data.policy
+        self._stage = "coding"
+        set_visibility(stage="coding")
+        prepared = await self.run_or_ask(
+            policy,
+            c.ENCOUNTER_PREPARE,
+            c.AppointmentRef(data.appointment_id),
+            c.PreparedEncounter,
+            entity_type="appointment",
+            entity_id=data.appointment_id,
+        )
+        self._encounter_id = prepared.encounter_id
+        while not prepared.coded:
+            resolution = await self.ask(
+                policy,
+                reason=Reason.MISSING_CODES,
+                summary=f"encounter {prepared.encounter_id} lacks {', '.join(prepared.missing) or 'codes'}",
+                entity_type="encounter",
+                entity_id=prepared.encounter_id,
+            )
+            assert resolution is not None
+            try:
+                prepared = await self.run_activity(
+                    c.ENCOUNTER_RECORD_CODES,
+                    c.RecordCodes(
+                        encounter_id=prepared.encounter_id,
+                        diagnosis_codes=_split(resolution.fields["diagnosis_codes"]),
+                        procedure_codes=_split(resolution.fields["procedure_code"]),
+                        modifiers=_split(resolution.fields.get("modifiers", "")),
+                        actor=resolution.by,
+                    ),
+                    c.PreparedEncounter,
+                )
+            except DomainFailure as failure:  # a bad code: ask again, the log says why
+                self._work_log.append(f"coding:{failure.code}")
+        if prepared.bill_to == "none":
+            self._stage = "done"
+            set_visibility(stage="nothing_to_bill")
+            return c.EncounterResult(data.appointment_id, prepared.encounter_id, None)
+        claim_id = prepared.claim_id
+        if claim_id is None:
+            created = await self.run_or_ask(
+                policy,
+                c.CLAIMS_CREATE,
+                c.EncounterRef(prepared.encounter_id),
+                c.CreatedClaim,
+                entity_type="encounter",
+                entity_id=prepared.encounter_id,
+            )
+            claim_id = created.claim_id
+        charge = await self.run_activity(
+            c.POSTING_CHARGE, c.PatientCharge(prepared.encounter_id, "workflow"), c.ChargeResult
+        )
+        if claim_id is None:  # no active coverage: the patient is billed directly
+            self._stage = "billed_to_patient"
+            set_visibility(stage="billed_to_patient")
+            await self.run_activity(c.COLLECTIONS_NOTIFY, c.BalanceNotice(charge.guarantor_id, policy), c.Nothing)
+            return c.EncounterResult(data.appointment_id, prepared.encounter_id, None, charge.charge_cents)
+        self._claim_id = claim_id
+        self._stage = "claim"
+        set_visibility(stage="claim")
+        result = await workflow.execute_child_workflow(
+            ClaimWorkflow.run,
+            c.ClaimInput(claim_id, policy),
+            id=claim_workflow_id(claim_id),
+            parent_close_policy=ParentClosePolicy.TERMINATE,
+        )
+        self._stage = "done"
+        set_visibility(stage="done")
+        return c.EncounterResult(data.appointment_id, prepared.encounter_id, result)
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.replace(";", ",").split(",") if part.strip())

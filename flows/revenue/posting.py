@@ -1,0 +1,136 @@
+"""Remittance intake and PaymentPosting.
+
+RemittanceIntake polls the clearinghouse for 835s on a durable timer (continue-as-new keeps its history short)
+and starts one PaymentPosting per remittance (``posting-<remittance key>``: a re-delivered 835 is a no-op).
+PaymentPosting posts it exactly once, signals each claim's workflow with its outcome and tells collections
+about new patient balances.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+from flows.revenue._common import CLEARINGHOUSE, RevenueWorkflow, set_visibility
+from flows.revenue.claim import claim_workflow_id
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import revenue as c
+    from domain.workitems import Reason
+
+INTAKE_WORKFLOW_ID = "remittance-intake"
+
+
+def posting_workflow_id(remittance_key: str) -> str:
+    return f"posting-{remittance_key}"
+
+
+@workflow.defn(name="PaymentPosting")
+class PaymentPostingWorkflow(RevenueWorkflow):
+    def __init__(self) -> None:
+        super().__init__()
+        self._result: c.PostingResult | None = None
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, object]:
+        result = self._result
+        return {
+            "stage": self._stage,
+            "posted_cents": result.posted_cents if result else None,
+            "claims": len(result.claims) if result else None,
+            "already_posted": result.already_posted if result else None,
+        }
+
+    @workflow.run
+    async def run(self, data: c.PostingInput) -> c.PostingResult:
+        result = await self._run(data)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    async def _run(self, data: c.PostingInput) -> c.PostingResult:
+        policy = data.policy
+        self._stage = "posting"
+        set_visibility(stage="posting")
+        result = await self.run_or_ask(
+            policy,
+            c.POSTING_POST_REMITTANCE,
+            c.RemittanceRef(data.remittance_key),
+            c.PostingResult,
+            entity_type="remittance",
+            entity_id=data.remittance_key[:36],
+        )
+        self._result = result
+        set_visibility(payer_id=result.payer_id or None)
+        self._stage = "signalling"
+        # Each claim hears its own outcome; a claim without a running workflow (history) needs nothing.
+        for outcome in result.claims:
+            handle = workflow.get_external_workflow_handle(claim_workflow_id(outcome.claim_id))
+            try:
+                await handle.signal("remittance", outcome)
+            except Exception:  # the claim's workflow is gone or never existed (history)
+                workflow.logger.info("no running workflow for claim %s", outcome.claim_id)
+        for guarantor_id in result.guarantors_with_balance:
+            await self.run_activity(c.COLLECTIONS_NOTIFY, c.BalanceNotice(guarantor_id, policy), c.Nothing)
+        if result.unmatched:
+            await self.ask(
+                policy,
+                reason=Reason.UNMATCHED_REMITTANCE,
+                summary=f"{len(result.unmatched)} claim(s) of remittance {data.remittance_key} matched no claim",
+                entity_type="remittance",
+                entity_id=data.remittance_key[:36],
+                context={"patient_control_numbers": ",".join(result.unmatched)[:500]},
+            )
+        self._stage = "done"
+        set_visibility(stage="done")
+        return result
+
+
+@workflow.defn(name="RemittanceIntake")
+class RemittanceIntakeWorkflow(RevenueWorkflow):
+    def __init__(self) -> None:
+        super().__init__()
+        self._stop = False
+        self._posted = 0
+
+    @workflow.signal(name="stop")
+    def stop(self) -> None:
+        self._stop = True
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, object]:
+        return {"stage": self._stage, "remittances_started": self._posted}
+
+    @workflow.run
+    async def run(self, data: c.IntakeInput) -> int:
+        policy = data.policy
+        iterations = 0
+        left = data.iterations_left
+        self._stage = "polling"
+        set_visibility(stage="remittance_intake")
+        while not self._stop and left != 0:
+            fetched = await self.run_activity(
+                c.POSTING_FETCH_REMITTANCES, c.Nothing(), c.FetchedRemittances, CLEARINGHOUSE
+            )
+            for key in fetched.remittance_keys:
+                try:
+                    await workflow.start_child_workflow(
+                        PaymentPostingWorkflow.run,
+                        c.PostingInput(key, policy),
+                        id=posting_workflow_id(key),
+                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                        parent_close_policy=ParentClosePolicy.ABANDON,
+                    )
+                    self._posted += 1
+                except WorkflowAlreadyStartedError:
+                    pass  # posted (or being posted) already: posting is keyed by the remittance
+            iterations += 1
+            left -= 1 if left > 0 else 0
+            if iterations >= policy.intake_iterations_per_run or workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(c.IntakeInput(policy, left))
+            try:
+                await workflow.wait_condition(lambda: self._stop, timeout=policy.days(policy.remittance_poll_days))
+            except TimeoutError:
+                pass
+        return self._posted

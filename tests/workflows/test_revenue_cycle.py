@@ -1,0 +1,529 @@
+"""The revenue workflows on the time-skipping server, every path, with activities mocked by name.
+
+Each test builds a small fake world (what the payer answers, what posting finds) and registers mock
+activities under the real activity names; people's decisions go through the real ``resolve`` Update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import revenue as c
+    from activities.contracts import workitems as wi
+    from flows.revenue import (
+        WORKFLOWS,
+        ClaimWorkflow,
+        PatientCollectionsWorkflow,
+        PatientRegistrationWorkflow,
+        PaymentPostingWorkflow,
+        claim_workflow_id,
+        registration_workflow_id,
+    )
+    from flows.workitems import ResolveRequest
+
+pytestmark = pytest.mark.temporal
+
+POLICY = c.RevenuePolicy()  # real business days: the time-skipping server jumps over them
+
+
+@dataclass
+class World:
+    """What the outside world does, and a record of what the workflows asked of it."""
+
+    claim_id: str = field(default_factory=lambda: f"cl-{uuid.uuid4()}")
+    appointment_id: str = field(default_factory=lambda: f"ap-{uuid.uuid4()}")
+    scrub_failures: int = 0
+    ack_answers: list[str] = field(default_factory=lambda: ["accepted"])
+    eligibility: str = "active"
+    coded: bool = True
+    status_inquiry: str = "A1"
+    balance_cents: list[int] = field(default_factory=lambda: [0])
+    fail_create_once: bool = False
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    work_items: dict[str, wi.OpenWorkItemInput] = field(default_factory=dict)
+    resolutions: list[wi.RecordResolutionInput] = field(default_factory=list)
+    outcomes: dict[str, c.PostingResult] = field(default_factory=dict)
+
+    def called(self, name: str) -> list[Any]:
+        return [arg for called, arg in self.calls if called == name]
+
+    def activities(self) -> list[Callable[..., Any]]:
+        world = self
+
+        def log(name: str, arg: Any) -> None:
+            world.calls.append((name, arg))
+
+        @activity.defn(name=wi.OPEN)
+        async def open_item(data: wi.OpenWorkItemInput) -> wi.OpenedWorkItem:
+            for item_id, item in world.work_items.items():
+                if item.dedupe_key == data.dedupe_key:
+                    return wi.OpenedWorkItem(item_id, created=False)
+            item_id = f"wi-{len(world.work_items) + 1}"
+            world.work_items[item_id] = data
+            return wi.OpenedWorkItem(item_id, created=True)
+
+        @activity.defn(name=wi.RECORD_RESOLUTION)
+        async def record(data: wi.RecordResolutionInput) -> None:
+            world.resolutions.append(data)
+
+        @activity.defn(name=wi.ESCALATE)
+        async def escalate(data: wi.EscalateInput) -> int:
+            return data.level
+
+        @activity.defn(name=c.REGISTRATION_VALIDATE)
+        async def validate(ref: c.PatientRef) -> c.RegistrationCheck:
+            log(c.REGISTRATION_VALIDATE, ref)
+            return c.RegistrationCheck(ref.patient_id, "g-1", ("cov-1",))
+
+        @activity.defn(name=c.ELIGIBILITY_CHECK)
+        async def eligibility(ref: c.CoverageRef) -> c.EligibilityAnswer:
+            log(c.ELIGIBILITY_CHECK, ref)
+            return c.EligibilityAnswer(ref.coverage_id, "SBXBM", world.eligibility, "clearinghouse", 2500, 10000)
+
+        @activity.defn(name=c.ELIGIBILITY_RECORD)
+        async def record_eligibility(data: c.EligibilityRecord) -> c.Nothing:
+            log(c.ELIGIBILITY_RECORD, data)
+            return c.Nothing()
+
+        @activity.defn(name=c.ELIGIBILITY_UPDATE_COVERAGE)
+        async def update_coverage(data: c.CoverageUpdate) -> c.Nothing:
+            log(c.ELIGIBILITY_UPDATE_COVERAGE, data)
+            world.eligibility = "active"
+            return c.Nothing()
+
+        @activity.defn(name=c.ENCOUNTER_LIST_BILLABLE)
+        async def billable(ref: c.PatientRef) -> c.BillableAppointments:
+            return c.BillableAppointments((world.appointment_id,))
+
+        @activity.defn(name=c.ENCOUNTER_PREPARE)
+        async def prepare(ref: c.AppointmentRef) -> c.PreparedEncounter:
+            log(c.ENCOUNTER_PREPARE, ref)
+            missing = () if world.coded else ("diagnoses", "procedures")
+            return c.PreparedEncounter("enc-1", "p-1", "g-1", world.coded, None, "payer", missing)
+
+        @activity.defn(name=c.ENCOUNTER_RECORD_CODES)
+        async def record_codes(data: c.RecordCodes) -> c.PreparedEncounter:
+            log(c.ENCOUNTER_RECORD_CODES, data)
+            return c.PreparedEncounter("enc-1", "p-1", "g-1", True, None, "payer")
+
+        @activity.defn(name=c.CLAIMS_CREATE)
+        async def create(ref: c.EncounterRef) -> c.CreatedClaim:
+            log(c.CLAIMS_CREATE, ref)
+            if world.fail_create_once:
+                world.fail_create_once = False
+                raise ApplicationError("encounter enc-1 is not coded yet", type="invalid", non_retryable=True)
+            return c.CreatedClaim(world.claim_id, "payer")
+
+        @activity.defn(name=c.POSTING_CHARGE)
+        async def charge(data: c.PatientCharge) -> c.ChargeResult:
+            log(c.POSTING_CHARGE, data)
+            return c.ChargeResult(data.encounter_id, "g-1", 13500)
+
+        @activity.defn(name=c.CLAIMS_SCRUB)
+        async def scrub(ref: c.ClaimRef) -> c.ScrubResult:
+            log(c.CLAIMS_SCRUB, ref)
+            if world.scrub_failures > 0:
+                world.scrub_failures -= 1
+                edit = c.ClaimEdit("DX_POINTER", "line 1 points at no diagnosis", "fix the pointer")
+                return c.ScrubResult(ref.claim_id, "SBXBM", False, (edit,), 30, 170, 13500)
+            return c.ScrubResult(ref.claim_id, "SBXBM", True, (), 30, 170, 13500)
+
+        @activity.defn(name=c.CLAIMS_CORRECT)
+        async def correct(data: c.ClaimCorrection) -> c.Nothing:
+            log(c.CLAIMS_CORRECT, data)
+            return c.Nothing()
+
+        @activity.defn(name=c.CLAIMS_SUBMIT)
+        async def submit(data: c.ClaimCorrection) -> c.SubmitResult:
+            log(c.CLAIMS_SUBMIT, data)
+            number = len(world.called(c.CLAIMS_SUBMIT))
+            return c.SubmitResult(data.claim_id, f"{number:09d}", f"batch-{number}", data.frequency_code)
+
+        @activity.defn(name=c.CLAIMS_ACKNOWLEDGMENTS)
+        async def acks(query: c.AckQuery) -> c.AckResult:
+            log(c.CLAIMS_ACKNOWLEDGMENTS, query)
+            state = world.ack_answers.pop(0) if world.ack_answers else "accepted"
+            codes = ("A7:21",) if state == "rejected" else ()
+            return c.AckResult(query.claim_id, state, codes)
+
+        @activity.defn(name=c.CLAIMS_STATUS_INQUIRY)
+        async def inquiry(ref: c.ClaimRef) -> c.StatusInquiryResult:
+            log(c.CLAIMS_STATUS_INQUIRY, ref)
+            return c.StatusInquiryResult(ref.claim_id, world.status_inquiry, "20", False, "clearinghouse")
+
+        @activity.defn(name=c.CLAIMS_SET_STATUS)
+        async def set_status(data: c.SetClaimStatus) -> c.Nothing:
+            log(c.CLAIMS_SET_STATUS, data)
+            return c.Nothing()
+
+        @activity.defn(name=c.POSTING_ADJUST)
+        async def adjust(data: c.ClaimAdjustment) -> c.AdjustmentResult:
+            log(c.POSTING_ADJUST, data)
+            return c.AdjustmentResult(data.claim_id, 13500, "g-1")
+
+        @activity.defn(name=c.POSTING_POST_REMITTANCE)
+        async def post(ref: c.RemittanceRef) -> c.PostingResult:
+            log(c.POSTING_POST_REMITTANCE, ref)
+            result = world.outcomes[ref.remittance_key]
+            return result
+
+        @activity.defn(name=c.COLLECTIONS_NOTIFY)
+        async def notify(data: c.BalanceNotice) -> c.Nothing:
+            log(c.COLLECTIONS_NOTIFY, data)
+            return c.Nothing()
+
+        @activity.defn(name=c.COLLECTIONS_BALANCE)
+        async def balance(ref: c.GuarantorRef) -> c.GuarantorBalance:
+            value = world.balance_cents.pop(0) if len(world.balance_cents) > 1 else world.balance_cents[0]
+            return c.GuarantorBalance(ref.guarantor_id, value)
+
+        @activity.defn(name=c.COLLECTIONS_SEND_STATEMENT)
+        async def statement(data: c.StatementRequest) -> c.StatementSent:
+            log(c.COLLECTIONS_SEND_STATEMENT, data)
+            return c.StatementSent(f"st-{data.sequence}", 8000, None)
+
+        @activity.defn(name=c.COLLECTIONS_WRITE_OFF)
+        async def write_off(data: c.CollectionsWriteOff) -> c.Nothing:
+            log(c.COLLECTIONS_WRITE_OFF, data)
+            return c.Nothing()
+
+        @activity.defn(name=c.COLLECTIONS_AGENCY)
+        async def agency(data: c.AgencyHandoff) -> c.AgencyResult:
+            log(c.COLLECTIONS_AGENCY, data)
+            return c.AgencyResult(data.guarantor_id, "agency/export-1.csv")
+
+        return [
+            open_item,
+            record,
+            escalate,
+            validate,
+            eligibility,
+            record_eligibility,
+            update_coverage,
+            billable,
+            prepare,
+            record_codes,
+            create,
+            charge,
+            scrub,
+            correct,
+            submit,
+            acks,
+            inquiry,
+            set_status,
+            adjust,
+            post,
+            notify,
+            balance,
+            statement,
+            write_off,
+            agency,
+        ]
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    queue: str
+    world: World
+
+    async def start_claim(self) -> WorkflowHandle[Any, c.ClaimResult]:
+        return await self.env.client.start_workflow(
+            ClaimWorkflow.run,
+            c.ClaimInput(self.world.claim_id, POLICY),
+            id=claim_workflow_id(self.world.claim_id),
+            task_queue=self.queue,
+        )
+
+    async def wait_stage(self, handle: WorkflowHandle[Any, Any], stage: str) -> None:
+        state: Any = None
+        for _ in range(200):
+            try:
+                state = await handle.query("state")
+            except RPCError:  # not started yet
+                state = None
+            if state is not None and state["stage"] == stage:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never reached stage {stage}: {state}")
+
+    async def skip(self) -> None:
+        """Let business time pass (the test server skips it) so timers and polls fire."""
+        await asyncio.sleep(0.02)
+        await self.env.sleep(timedelta(hours=12))
+
+    async def open_item(self, handle: WorkflowHandle[Any, Any], reason: str) -> str:
+        for _ in range(200):
+            try:
+                items = await handle.query("work_items")
+            except RPCError:  # not started yet
+                items = []
+            for item in items:
+                if item["reason"] == reason:
+                    return str(item["work_item_id"])
+            await self.skip()
+        raise AssertionError(f"no open work item {reason}")
+
+    async def resolve(
+        self, handle: WorkflowHandle[Any, Any], reason: str, action: str, note: str = "", **fields: str
+    ) -> None:
+        item_id = await self.open_item(handle, reason)
+        await handle.execute_update("resolve", ResolveRequest(item_id, action, "biller.ann", fields, note))
+
+    async def post(self, key: str, outcome: c.ClaimOutcome) -> None:
+        """Act as remittance intake: a PaymentPosting workflow signals the claim's workflow."""
+        self.world.outcomes[key] = c.PostingResult(
+            key,
+            False,
+            "SBXBM",
+            outcome.paid_cents,
+            (outcome,),
+            (),
+            ("g-1",) if outcome.patient_responsibility_cents else (),
+        )
+        await self.env.client.execute_workflow(
+            PaymentPostingWorkflow.run,
+            c.PostingInput(key, POLICY),
+            id=f"posting-{key}-{uuid.uuid4()}",
+            task_queue=self.queue,
+        )
+
+
+@pytest.fixture
+async def harness(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    world = World()
+    queue = f"revenue-{uuid.uuid4()}"
+    async with Worker(
+        time_skipping_env.client, task_queue=queue, workflows=list(WORKFLOWS), activities=world.activities()
+    ):
+        yield Harness(time_skipping_env, queue, world)
+
+
+def _paid(world: World, paid: int = 9000, patient: int = 2500) -> c.ClaimOutcome:
+    return c.ClaimOutcome(world.claim_id, "era-1", "paid", paid, patient, ("CO-45", "PR-2"))
+
+
+async def test_clean_claim_through_the_whole_journey(harness: Harness) -> None:
+    env, world = harness.env, harness.world
+    patient = f"p-{uuid.uuid4()}"
+    handle = await env.client.start_workflow(
+        PatientRegistrationWorkflow.run,
+        c.RegistrationInput(patient, POLICY),
+        id=registration_workflow_id(patient),
+        task_queue=harness.queue,
+    )
+    claim = env.client.get_workflow_handle(claim_workflow_id(world.claim_id))
+    await harness.wait_stage(claim, "awaiting_remittance")
+    outcome = _paid(world)
+    world.outcomes["era-1"] = c.PostingResult("era-1", False, "SBXBM", 9000, (outcome,), (), ("g-1",))
+    posted = await env.client.execute_workflow(
+        PaymentPostingWorkflow.run,
+        c.PostingInput("era-1", POLICY),
+        id=f"posting-era-1-{uuid.uuid4()}",
+        task_queue=harness.queue,
+    )
+    assert posted.posted_cents == 9000
+    result = await handle.result()
+    (encounter,) = result.encounters
+    assert result.eligibility[0].status == "active"
+    assert encounter.claim is not None and encounter.claim.status == "paid"
+    assert encounter.claim.paid_cents == 9000 and encounter.claim.patient_responsibility_cents == 2500
+    assert encounter.claim.work_items == ()
+    assert [s.frequency_code for s in world.called(c.CLAIMS_SUBMIT)] == ["1"]
+    assert world.called(c.COLLECTIONS_NOTIFY)[0].guarantor_id == "g-1"  # patient responsibility -> collections
+    assert world.called(c.ELIGIBILITY_RECORD)[0].status == "active"
+
+
+async def test_starting_twice_for_the_same_business_key_is_idempotent(harness: Harness) -> None:
+    env = harness.env
+    patient = f"p-{uuid.uuid4()}"
+    handles = [
+        await env.client.start_workflow(
+            PatientRegistrationWorkflow.run,
+            c.RegistrationInput(patient, POLICY, bill_encounters=False),
+            id=registration_workflow_id(patient),
+            task_queue=harness.queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        for _ in range(2)
+    ]
+    assert handles[0].result_run_id == handles[1].result_run_id
+    result = await handles[1].result()
+    assert result.eligibility[0].status == "active" and result.encounters == ()
+
+
+async def test_rejected_claim_is_corrected_and_resubmitted_as_a_replacement(harness: Harness) -> None:
+    world = harness.world
+    world.ack_answers = ["pending", "rejected", "accepted"]
+    handle = await harness.start_claim()
+    await harness.resolve(handle, "claim_rejected", "correct_and_resubmit", diagnosis_codes="I10")
+    await harness.wait_stage(handle, "awaiting_remittance")
+    await harness.post("era-2", _paid(world))
+    result = await handle.result()
+    assert result.status == "paid" and result.submissions == 2
+    assert result.work_items == ("claim_rejected",)
+    (correction,) = world.called(c.CLAIMS_CORRECT)
+    assert correction.changes == {"diagnosis_codes": "I10"} and correction.frequency_code == "7"
+    assert [s.frequency_code for s in world.called(c.CLAIMS_SUBMIT)] == ["1", "7"]
+
+
+async def test_failed_claim_edits_wait_for_a_correction(harness: Harness) -> None:
+    world = harness.world
+    world.scrub_failures = 1
+    handle = await harness.start_claim()
+    item_id = await harness.open_item(handle, "claim_edit_failed")
+    assert "DX_POINTER" in world.work_items[item_id].summary
+    await harness.resolve(handle, "claim_edit_failed", "correct_and_resubmit", diagnosis_pointers="1")
+    await harness.wait_stage(handle, "awaiting_remittance")
+    await harness.post("era-3", _paid(world))
+    result = await handle.result()
+    assert result.status == "paid" and len(world.called(c.CLAIMS_SCRUB)) == 2
+
+
+async def test_denied_claim_is_appealed_then_paid(harness: Harness) -> None:
+    world = harness.world
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    denial = c.ClaimOutcome(
+        world.claim_id, "era-4", "denied", 0, 0, ("CO-50",), ("N115",), ("CO-50: not deemed a medical necessity",)
+    )
+    await harness.post("era-4", denial)
+    item_id = await harness.open_item(handle, "claim_denied")
+    assert world.work_items[item_id].context["codes"] == "CO-50,N115"
+    assert "medical necessity" in world.work_items[item_id].summary
+    # An appeal needs a note: the validator refuses it without one and nothing changes.
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update("resolve", ResolveRequest(item_id, "appeal", "biller.ann", {}, ""))
+    assert world.called(c.CLAIMS_SET_STATUS) == []
+    await harness.resolve(handle, "claim_denied", "appeal", note="records attached")
+    await harness.wait_stage(handle, "appealed")
+    await harness.post("era-5", _paid(world, paid=12000, patient=0))
+    result = await handle.result()
+    assert result.status == "paid" and result.paid_cents == 12000
+    assert [s.status for s in world.called(c.CLAIMS_SET_STATUS)] == ["appealed"]
+    assert result.work_items == ("claim_denied",)
+
+
+async def test_no_answer_means_a_status_inquiry_and_a_follow_up_item(harness: Harness) -> None:
+    env, world = harness.env, harness.world
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    item_id = await harness.open_item(handle, "no_payer_response")
+    assert world.called(c.CLAIMS_STATUS_INQUIRY)
+    assert "A1:20" in world.work_items[item_id].summary
+    await harness.resolve(handle, "no_payer_response", "write_off", reason_code="timely_filing")
+    result = await handle.result()
+    assert result.status == "written_off"
+    (adjustment,) = world.called(c.POSTING_ADJUST)
+    assert adjustment.kind == "write_off" and adjustment.reason == "timely_filing"
+
+
+async def test_a_remittance_arriving_during_follow_up_withdraws_the_item(harness: Harness) -> None:
+    env, world = harness.env, harness.world
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    await harness.open_item(handle, "no_payer_response")
+    await handle.signal("remittance", _paid(world))
+    result = await handle.result()
+    assert result.status == "paid"
+    assert [r.action for r in world.resolutions] == ["cancel"]
+
+
+async def test_missing_codes_and_a_domain_refusal_become_work_items(harness: Harness) -> None:
+    env, world = harness.env, harness.world
+    world.coded = False
+    world.fail_create_once = True
+    patient = f"p-{uuid.uuid4()}"
+    handle = await env.client.start_workflow(
+        PatientRegistrationWorkflow.run,
+        c.RegistrationInput(patient, POLICY),
+        id=registration_workflow_id(patient),
+        task_queue=harness.queue,
+    )
+    encounter = env.client.get_workflow_handle(f"encounter-{world.appointment_id}")
+    await harness.resolve(encounter, "missing_codes", "add_codes", procedure_code="99213", diagnosis_codes="I10,E119")
+    await harness.resolve(encounter, "manual_task", "complete")  # claims.create refused once: retried after
+    claim = env.client.get_workflow_handle(claim_workflow_id(world.claim_id))
+    await harness.wait_stage(claim, "awaiting_remittance")
+    await harness.post("era-6", _paid(world))
+    result = await handle.result()
+    assert result.encounters[0].claim is not None and result.encounters[0].claim.status == "paid"
+    assert len(world.called(c.CLAIMS_CREATE)) == 2
+    (codes,) = world.called(c.ENCOUNTER_RECORD_CODES)
+    assert codes.diagnosis_codes == ("I10", "E119") and codes.procedure_codes == ("99213",)
+
+
+async def test_inactive_eligibility_goes_to_a_person(harness: Harness) -> None:
+    world = harness.world
+    world.eligibility = "inactive"
+    from flows.revenue import EligibilityCheckWorkflow
+
+    handle = await harness.env.client.start_workflow(
+        EligibilityCheckWorkflow.run,
+        c.EligibilityInput("cov-9", POLICY),
+        id=f"eligibility-{uuid.uuid4()}",
+        task_queue=harness.queue,
+    )
+    await harness.resolve(handle, "eligibility_inactive", "update_coverage", member_id="NEW123")
+    result = await handle.result()
+    assert result.status == "active" and len(world.called(c.ELIGIBILITY_CHECK)) == 2
+    assert world.called(c.ELIGIBILITY_UPDATE_COVERAGE)[0].fields == {"member_id": "NEW123"}
+
+
+async def test_patient_balance_goes_through_statements_to_the_agency(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    handle = await harness.env.client.start_workflow(
+        PatientCollectionsWorkflow.run,
+        c.CollectionsInput("g-1", POLICY),
+        id=f"collections-g-1-{uuid.uuid4()}",
+        task_queue=harness.queue,
+    )
+    await harness.resolve(handle, "patient_balance_overdue", "send_to_agency", note="no answer to three statements")
+    result = await handle.result()
+    assert [s.kind for s in world.called(c.COLLECTIONS_SEND_STATEMENT)] == ["first", "reminder", "final"]
+    assert result.outcome == "agency" and result.statements_sent == 3
+    assert world.called(c.COLLECTIONS_AGENCY)[0].amount_cents == 8000
+
+
+async def test_patient_pays_after_the_first_statement(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000, 0]
+    handle = await harness.env.client.start_workflow(
+        PatientCollectionsWorkflow.run,
+        c.CollectionsInput("g-2", POLICY),
+        id=f"collections-g-2-{uuid.uuid4()}",
+        task_queue=harness.queue,
+    )
+    await harness.env.sleep(timedelta(days=2))
+    await handle.signal("payment_received", c.PaymentNotice(8000, "card-1"))
+    result = await handle.result()
+    assert result.outcome == "paid" and result.statements_sent == 1
+
+
+async def test_small_balance_is_written_off(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [300]
+    result = await harness.env.client.execute_workflow(
+        PatientCollectionsWorkflow.run,
+        c.CollectionsInput("g-3", POLICY),
+        id=f"collections-g-3-{uuid.uuid4()}",
+        task_queue=harness.queue,
+    )
+    assert result.outcome == "written_off"
+    assert world.called(c.COLLECTIONS_WRITE_OFF)[0].reason == "small_balance"
