@@ -420,7 +420,7 @@ async def test_denied_claim_is_appealed_then_paid(harness: Harness) -> None:
 
 
 async def test_no_answer_means_a_status_inquiry_and_a_follow_up_item(harness: Harness) -> None:
-    env, world = harness.env, harness.world
+    world = harness.world
     handle = await harness.start_claim()
     await harness.wait_stage(handle, "awaiting_remittance")
     item_id = await harness.open_item(handle, "no_payer_response")
@@ -434,7 +434,7 @@ async def test_no_answer_means_a_status_inquiry_and_a_follow_up_item(harness: Ha
 
 
 async def test_a_remittance_arriving_during_follow_up_withdraws_the_item(harness: Harness) -> None:
-    env, world = harness.env, harness.world
+    world = harness.world
     handle = await harness.start_claim()
     await harness.wait_stage(handle, "awaiting_remittance")
     await harness.open_item(handle, "no_payer_response")
