@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import TLSConfig
 
 from workers.security.codec import encrypted_data_converter
@@ -31,12 +33,36 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return settings.temporal_api_key is not None  # Temporal Cloud API keys need TLS
 
 
+_runtime_installed = False
+
+
+def install_runtime() -> None:
+    """Route the SDK core's own logs (which default to stdout) into Python logging, i.e. our JSON lines
+    on stderr: a command's stdout stays the command's output. Call before the first client or worker."""
+    global _runtime_installed
+    if _runtime_installed:
+        return
+    Runtime.set_default(
+        Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(
+                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporal.core")),
+                )
+            )
+        ),
+        error_if_already_set=False,
+    )
+    _runtime_installed = True
+
+
 class TemporalUnavailable(Exception):
     """The Temporal server cannot be reached (the message names the address, never credentials)."""
 
 
 async def connect(settings: Settings, *, keys: CodecKeys | None = None, target: str | None = None) -> Client:
     """A client whose payloads and failure attributes are encrypted with the configured codec keys."""
+    install_runtime()
     codec_keys = keys or load_keys(settings, create_if_missing=settings.embedded_temporal)
     address = target or settings.temporal_target
     try:

@@ -1,0 +1,237 @@
+"""A readable timeline of a workflow history, payloads decoded through the caller's data converter.
+
+Used by ``carecycle audit replay`` and the console's audit page. Activities with their results, updates
+and signals with who sent them and when, timers, search-attribute changes, and the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    event_id: int
+    kind: str  # started, activity, activity_failed, update, update_rejected, signal, timer, ...
+    title: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+async def _values(converter: DataConverter, payloads: Payloads | None) -> list[Any]:
+    if payloads is None or not payloads.payloads:
+        return []
+    try:
+        return await converter.decode_wrapper(payloads)
+    except Exception as exc:  # a key we do not hold, an unknown encoding: show that, not a crash
+        return [f"<undecodable: {type(exc).__name__}>"]
+
+
+async def _failure_text(converter: DataConverter, failure: Failure) -> str:
+    copy = Failure()
+    copy.CopyFrom(failure)
+    try:
+        error = await converter.decode_failure(copy)
+    except Exception as exc:
+        return f"<undecodable failure: {type(exc).__name__}>"
+    cause = error.__cause__
+    text = str(error)
+    return f"{text}: {cause}" if cause is not None and str(cause) not in text else text
+
+
+def _search_attribute_value(payload: Payload) -> Any:
+    try:
+        return json.loads(payload.data)
+    except ValueError:
+        return payload.data.decode(errors="replace")
+
+
+def _duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    parts.append(f"{secs}s" if secs or not any(parts) else "")
+    return "".join(parts)
+
+
+def _who(args: Sequence[Any], identity: str) -> str:
+    first = args[0] if args else None
+    if isinstance(first, dict) and first.get("by"):
+        return str(first["by"])
+    return identity or "unknown"
+
+
+async def build_timeline(history: WorkflowHistory, converter: DataConverter) -> list[TimelineEntry]:
+    entries: list[TimelineEntry] = []
+    activities: dict[int, tuple[str, list[Any]]] = {}
+    timers: dict[int, str] = {}
+    updates: dict[str, tuple[str, str]] = {}
+    for event in history.events:
+        at = event.event_time.ToDatetime().replace(tzinfo=None)
+        entry = await _entry(event, at, converter, activities, timers, updates)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+async def _entry(
+    event: HistoryEvent,
+    at: datetime,
+    converter: DataConverter,
+    activities: dict[int, tuple[str, list[Any]]],
+    timers: dict[int, str],
+    updates: dict[str, tuple[str, str]],
+) -> TimelineEntry | None:
+    kind = event.event_type
+    eid = event.event_id
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        a = event.workflow_execution_started_event_attributes
+        return TimelineEntry(
+            at,
+            eid,
+            "started",
+            f"workflow {a.workflow_type.name} started on task queue {a.task_queue.name}",
+            {"input": await _values(converter, a.input), "identity": a.identity},
+        )
+    if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        s = event.activity_task_scheduled_event_attributes
+        activities[eid] = (s.activity_type.name, await _values(converter, s.input))
+        return None
+    if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+        c = event.activity_task_completed_event_attributes
+        name, inputs = activities.get(c.scheduled_event_id, ("?", []))
+        return TimelineEntry(
+            at,
+            eid,
+            "activity",
+            f"activity {name} completed",
+            {"input": inputs, "result": await _values(converter, c.result)},
+        )
+    if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+        f = event.activity_task_failed_event_attributes
+        name, inputs = activities.get(f.scheduled_event_id, ("?", []))
+        return TimelineEntry(
+            at,
+            eid,
+            "activity_failed",
+            f"activity {name} failed",
+            {"input": inputs, "failure": await _failure_text(converter, f.failure), "retry_state": f.retry_state},
+        )
+    if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+        t = event.activity_task_timed_out_event_attributes
+        name, _ = activities.get(t.scheduled_event_id, ("?", []))
+        return TimelineEntry(at, eid, "activity_failed", f"activity {name} timed out")
+    if kind == EventType.EVENT_TYPE_TIMER_STARTED:
+        ts = event.timer_started_event_attributes
+        summary = ""
+        if event.user_metadata.HasField("summary"):
+            values = await _values(converter, Payloads(payloads=[event.user_metadata.summary]))
+            summary = f" ({values[0]})" if values else ""
+        duration = _duration(ts.start_to_fire_timeout.ToTimedelta())
+        timers[eid] = f"{duration}{summary}"
+        return TimelineEntry(at, eid, "timer", f"timer started: {duration}{summary}")
+    if kind == EventType.EVENT_TYPE_TIMER_FIRED:
+        fired = event.timer_fired_event_attributes
+        return TimelineEntry(at, eid, "timer", f"timer fired: {timers.get(fired.started_event_id, '?')}")
+    if kind == EventType.EVENT_TYPE_TIMER_CANCELED:
+        cancelled = event.timer_canceled_event_attributes
+        return TimelineEntry(at, eid, "timer", f"timer cancelled: {timers.get(cancelled.started_event_id, '?')}")
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        u = event.workflow_execution_update_accepted_event_attributes
+        request = u.accepted_request
+        args = await _values(converter, request.input.args)
+        who = _who(args, request.meta.identity)
+        updates[request.meta.update_id] = (request.input.name, who)
+        return TimelineEntry(
+            at, eid, "update", f"update {request.input.name} accepted from {who}", {"args": args, "by": who}
+        )
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+        done = event.workflow_execution_update_completed_event_attributes
+        name, who = updates.get(done.meta.update_id, ("?", "?"))
+        if done.outcome.HasField("failure"):
+            return TimelineEntry(
+                at,
+                eid,
+                "update_failed",
+                f"update {name} from {who} failed",
+                {"failure": await _failure_text(converter, done.outcome.failure)},
+            )
+        return TimelineEntry(
+            at,
+            eid,
+            "update",
+            f"update {name} from {who} completed",
+            {"result": await _values(converter, done.outcome.success)},
+        )
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+        sig = event.workflow_execution_signaled_event_attributes
+        args = await _values(converter, sig.input)
+        who = _who(args, sig.identity)
+        return TimelineEntry(at, eid, "signal", f"signal {sig.signal_name} from {who}", {"args": args, "by": who})
+    if kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        attributes = {name: _search_attribute_value(payload) for name, payload in fields.items()}
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(attributes.items()))
+        return TimelineEntry(at, eid, "search_attributes", f"search attributes: {shown}", attributes)
+    if kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+        child = event.start_child_workflow_execution_initiated_event_attributes
+        return TimelineEntry(
+            at, eid, "child", f"child workflow {child.workflow_type.name} started ({child.workflow_id})"
+        )
+    if kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+        cc = event.child_workflow_execution_completed_event_attributes
+        return TimelineEntry(
+            at,
+            eid,
+            "child",
+            f"child workflow {cc.workflow_execution.workflow_id} completed",
+            {"result": await _values(converter, cc.result)},
+        )
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+        wc = event.workflow_execution_completed_event_attributes
+        return TimelineEntry(
+            at, eid, "completed", "workflow completed", {"result": await _values(converter, wc.result)}
+        )
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+        wf = event.workflow_execution_failed_event_attributes
+        return TimelineEntry(
+            at, eid, "failed", "workflow failed", {"failure": await _failure_text(converter, wf.failure)}
+        )
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+        return TimelineEntry(at, eid, "continued", "workflow continued as new")
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+        term = event.workflow_execution_terminated_event_attributes
+        return TimelineEntry(at, eid, "terminated", f"workflow terminated by {term.identity or 'unknown'}")
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+        return TimelineEntry(at, eid, "cancelled", "workflow cancelled")
+    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+        return TimelineEntry(at, eid, "timed_out", "workflow timed out")
+    return None
+
+
+def entry_json(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "at": entry.at.isoformat(),
+        "event_id": entry.event_id,
+        "kind": entry.kind,
+        "title": entry.title,
+        **entry.detail,
+    }
+
+
+def format_value(value: Any, limit: int = 300) -> str:
+    text = json.dumps(value, default=str, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
