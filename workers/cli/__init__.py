@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "workers.cli.audit",
     "workers.cli.demo",
     "workers.cli.documents",
+    "workers.cli.batch",
 )
 
 Handler = Callable[[argparse.Namespace], int]
