@@ -58,7 +58,13 @@ class Settings:
     s3_kms_key_id: str | None = None
     documents_max_bytes: int = 50 * 1024 * 1024
     # External systems: unset means the embedded sandbox.
+    # http(s)://host/path for an HTTP clearinghouse, file:///path for SFTP-style mailbox folders.
     clearinghouse_url: str | None = None
+    clearinghouse_token: str | None = field(default=None, repr=False)
+    clearinghouse_timeout_seconds: int = 30
+    # The embedded sandbox: adjudication seed and real seconds per sandbox day (86400 real time).
+    sandbox_seed: int = 0
+    sandbox_time_scale: int = 86400
     # X12 envelopes we send: ISA06/GS02 (us), ISA08/GS03 and 1000B name (the clearinghouse), ISA15 usage.
     edi_sender_id: str = "CARECYCLE"
     edi_receiver_id: str = "SANDBOXCH"
@@ -87,6 +93,11 @@ class Settings:
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"{self.bind_host}:{self.temporal_port}"
+
+    @property
+    def clearinghouse_endpoint(self) -> str:
+        """Where the clearinghouse adapter connects: the configured one, else the embedded sandbox's."""
+        return self.clearinghouse_url or f"http://{self.bind_host}:{self.sandbox_port}/clearinghouse"
 
     @property
     def documents_dir(self) -> Path:
@@ -131,6 +142,10 @@ def load_settings() -> Settings:
         s3_kms_key_id=_env("CARECYCLE_S3_KMS_KEY_ID"),
         documents_max_bytes=_int("CARECYCLE_DOCUMENTS_MAX_BYTES", 50 * 1024 * 1024),
         clearinghouse_url=_env("CARECYCLE_CLEARINGHOUSE_URL"),
+        clearinghouse_token=_env("CARECYCLE_CLEARINGHOUSE_TOKEN"),
+        clearinghouse_timeout_seconds=_int("CARECYCLE_CLEARINGHOUSE_TIMEOUT_SECONDS", 30),
+        sandbox_seed=_int("CARECYCLE_SANDBOX_SEED", 0),
+        sandbox_time_scale=_int("CARECYCLE_SANDBOX_TIME_SCALE", 86400),
         edi_sender_id=_env("CARECYCLE_EDI_SENDER_ID", "CARECYCLE") or "CARECYCLE",
         edi_receiver_id=_env("CARECYCLE_EDI_RECEIVER_ID", "SANDBOXCH") or "SANDBOXCH",
         edi_receiver_name=_env("CARECYCLE_EDI_RECEIVER_NAME", "CARECYCLE SANDBOX CLEARINGHOUSE")
