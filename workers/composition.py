@@ -13,6 +13,7 @@ from domain.store.uow import UnitOfWork
 from workers.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from activities.clearinghouse import Clearinghouse
     from activities.documents import DocumentStore
 
 
@@ -55,6 +56,17 @@ class Container:
     def documents(self) -> DocumentStore:
         """The document store the settings name: a local folder under home, or an S3 bucket."""
         return make_document_store(self.settings)
+
+    @cached_property
+    def clearinghouse(self) -> Clearinghouse:
+        """The clearinghouse adapter: HTTP or drop folder by settings.clearinghouse_url, else the sandbox."""
+        from activities.clearinghouse import connect_clearinghouse
+
+        return connect_clearinghouse(
+            self.settings.clearinghouse_endpoint,
+            timeout_seconds=self.settings.clearinghouse_timeout_seconds,
+            token=self.settings.clearinghouse_token,
+        )
 
     def close(self) -> None:
         if "engine" in self.__dict__:
