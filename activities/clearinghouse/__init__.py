@@ -24,6 +24,7 @@ from activities.clearinghouse.base import (
 )
 from activities.clearinghouse.dropfolder import DropFolderClearinghouse, LocalMailbox, Mailbox
 from activities.clearinghouse.http import HttpClearinghouse
+from activities.clearinghouse.sandbox_admin import RosterEntry, SandboxAdmin
 
 
 def connect_clearinghouse(url: str, *, timeout_seconds: float = 30.0, token: str | None = None) -> Clearinghouse:
@@ -52,6 +53,8 @@ __all__ = [
     "InboundDocument",
     "LocalMailbox",
     "Mailbox",
+    "RosterEntry",
+    "SandboxAdmin",
     "SubmissionResult",
     "acknowledgments_of",
     "connect_clearinghouse",

@@ -64,6 +64,8 @@ def initial_deductible_met(seed: int, member: Member, deductible_cents: int) -> 
     """What a member had met before the sandbox saw claims: the roster's figure, else drawn from the seed."""
     if member.deductible_met_cents is not None:
         return member.deductible_met_cents
+    if member.deductible_remaining_cents is not None:
+        return max(0, deductible_cents - member.deductible_remaining_cents)
     rng = random.Random(f"{seed}|deductible|{member.payer_id}|{member.member_id}")
     return deductible_cents * rng.choice((0, 5000, 10000, 10000)) // 10000
 

@@ -78,6 +78,7 @@ class Member:
     coinsurance_bp: int | None = None
     # Met before the sandbox saw any claim; None: drawn from the seed (about half the members have met it).
     deductible_met_cents: int | None = None
+    deductible_remaining_cents: int | None = None  # what the platform's coverage rows carry instead
     group_number: str | None = None
     last_name: str | None = None
     first_name: str | None = None
@@ -99,7 +100,8 @@ class Member:
                 copay_cents=_optional_int(data.get("copay_cents")),
                 deductible_cents=_optional_int(data.get("deductible_cents")),
                 coinsurance_bp=_optional_int(data.get("coinsurance_bp")),
-                deductible_met_cents=_met(data),
+                deductible_met_cents=_optional_int(data.get("deductible_met_cents")),
+                deductible_remaining_cents=_optional_int(data.get("deductible_remaining_cents")),
                 group_number=str(data["group_number"]) if data.get("group_number") else None,
                 last_name=str(data["last_name"]) if data.get("last_name") else None,
                 first_name=str(data["first_name"]) if data.get("first_name") else None,
@@ -122,20 +124,11 @@ class Member:
             "deductible_cents": self.deductible_cents,
             "coinsurance_bp": self.coinsurance_bp,
             "deductible_met_cents": self.deductible_met_cents,
+            "deductible_remaining_cents": self.deductible_remaining_cents,
             "group_number": self.group_number,
             "last_name": self.last_name,
             "first_name": self.first_name,
         }
-
-
-def _met(data: dict[str, Any]) -> int | None:
-    """The roster may say what is met, or (as the platform's coverage rows do) what remains."""
-    met = _optional_int(data.get("deductible_met_cents"))
-    remaining = _optional_int(data.get("deductible_remaining_cents"))
-    deductible = _optional_int(data.get("deductible_cents"))
-    if met is None and remaining is not None and deductible is not None:
-        return max(0, deductible - remaining)
-    return met
 
 
 def _optional_int(value: Any) -> int | None:

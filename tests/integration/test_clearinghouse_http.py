@@ -22,6 +22,8 @@ from activities.clearinghouse import (
     ClearinghouseUnavailable,
     DropFolderClearinghouse,
     HttpClearinghouse,
+    RosterEntry,
+    SandboxAdmin,
     connect_clearinghouse,
     remittances_of,
 )
@@ -218,3 +220,26 @@ def test_python_m_sandbox_server_serves_health(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_sandbox_admin_loads_rosters_and_moves_time(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "sandbox", seed=5, time_scale=86400, poll_seconds=0.1, random_mix=False)
+    with serve(app) as base:
+        admin = SandboxAdmin(f"{base}/clearinghouse")
+        entry = RosterEntry("SBXBM", "BM100000001", BIRTH, date(2020, 1, 1), deductible_remaining_cents=0)
+        assert admin.load_roster([entry]) == 1
+        assert admin.status()["members"] == {"SBXBM": 1}
+        clearinghouse = HttpClearinghouse(f"{base}/clearinghouse")
+        assert clearinghouse.submit_837(batch(claim("ADM1"))).accepted
+        assert clearinghouse.fetch_remittances() == []  # 14 sandbox days have not passed
+        admin.advance(14)
+        [document] = clearinghouse.fetch_remittances()
+        [paid] = remittances_of(document)[0].claims
+        assert paid.paid_cents > 0  # the roster said the deductible is met
+        clearinghouse.confirm([document.id])
+        admin.schedule_follow_up("ADM1", "reversal", 9500)
+        assert len(admin.release()) == 1
+        [later] = clearinghouse.fetch_remittances()
+        assert [c.status_code for c in remittances_of(later)[0].claims] == ["22", "1"]
+        with pytest.raises(ClearinghouseRejected, match="404"):
+            admin.schedule_follow_up("NOSUCH", "reversal")
