@@ -487,7 +487,8 @@ def remittance_body(remittance: Remittance, details: PayerDetails = PayerDetails
             )
         )
         segments += _group_adjustments(claim.adjustments)
-        segments.append(("NM1", "QC", "1", "", "", "", "", "", "MI", claim.patient_member_id or ""))
+        member = claim.patient_member_id or ""
+        segments.append(("NM1", "QC", "1", "", "", "", "", "", "MI" if member else "", member))
         if claim.rendering_provider_npi:
             segments.append(("NM1", "82", "1", "", "", "", "", "", "XX", claim.rendering_provider_npi))
         if claim.remarks:
