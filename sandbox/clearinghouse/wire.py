@@ -70,16 +70,38 @@ class ClaimAcknowledgment:
 def read_837_batch(text: str) -> ReceivedBatch:
     """Read an 837P batch set by set; a set that fails to parse is kept with its error (-> 999 IK5*R).
 
-    Raises X12Error when the envelope itself is unreadable (no ISA, wrong counts of GS/ST structure) or when
-    the file holds no 837 transaction set.
+    Count and control-number mismatches (SE, GE, IEA) reject the sets they concern in the 999. Raises X12Error
+    only when the structure itself is unreadable (no ISA, bad delimiters, segments outside ST..SE, no group).
     """
-    report = read_envelope(text)
+    report = read_envelope(text, strict=False)
     if not report.interchanges or not report.interchanges[0].groups:
         raise X12Error("no functional group in the interchange")
     interchange = report.interchanges[0]
     group = interchange.groups[0]
     sets: list[ReceivedSet] = []
     for transaction in report.transactions():
+        last = transaction.first_position + len(transaction.raw) - 1
+        # Count and control-number problems (SE01, SE02) reject the set they belong to; GE/IEA ones every set.
+        problems = report.problems
+        inside = [p for p in problems if p.position is not None and transaction.first_position <= p.position <= last]
+        outside = [p for p in problems if p.position is None or p.segment_id in ("GE", "IEA")]
+        if inside or outside:
+            envelope_problem = (inside or outside)[0]
+            sets.append(
+                ReceivedSet(
+                    transaction.set_id,
+                    transaction.control_number,
+                    transaction.implementation,
+                    error=X12Error(
+                        envelope_problem.reason,
+                        position=envelope_problem.position,
+                        segment_id=envelope_problem.segment_id,
+                        element=envelope_problem.element,
+                    ),
+                    first_position=transaction.first_position,
+                )
+            )
+            continue
         if transaction.set_id != "837":
             sets.append(
                 ReceivedSet(

@@ -424,3 +424,14 @@ def test_277_answers_pending_finalized_rejected_and_not_found(tmp_path: Path) ->
     denied = claim_status(service, "ST2")
     assert denied.statuses[0].category == "F2" and denied.paid_cents == 0
     service.close()
+
+
+def test_999_rejects_a_set_whose_se_count_is_wrong(service: ClearinghouseService) -> None:
+    text = batch(claim("SE1"))
+    start = text.index("~SE*") + 4
+    count = text[start : text.index("*", start)]
+    receipt = service.submit_837(text.replace(f"~SE*{count}*", f"~SE*{int(count) + 1}*"))
+    [ack] = parse_999(receipt.ack_999)
+    assert ack.group_status == "R"
+    assert ack.transactions[0].errors[0].segment_id == "SE"
+    assert receipt.ack_277ca is None
