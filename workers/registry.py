@@ -22,10 +22,11 @@ from workers.settings import Settings
 
 
 def workflows_by_queue() -> dict[TaskQueue, list[type]]:
+    from flows.revenue import WORKFLOWS as REVENUE_WORKFLOWS
     from flows.workitems import StandaloneWorkItemWorkflow
 
     return {
-        TaskQueue.REVENUE: [StandaloneWorkItemWorkflow],
+        TaskQueue.REVENUE: [StandaloneWorkItemWorkflow, *REVENUE_WORKFLOWS],
         TaskQueue.EDI: [],
         TaskQueue.PORTAL: [],
         TaskQueue.DOCUMENTS: [],
@@ -34,12 +35,20 @@ def workflows_by_queue() -> dict[TaskQueue, list[type]]:
 
 
 def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[..., Any]]]:
+    from activities.revenue import Envelope, revenue_activities
     from activities.workitems import WorkItemActivities
 
     # Workflows on any queue open work items, and an activity runs on its workflow's queue by default.
     work_items = WorkItemActivities(container.session_factory)
+    settings = container.settings
+    revenue = revenue_activities(
+        container.session_factory,
+        container.clearinghouse,
+        container.documents,
+        Envelope(settings.edi_sender_id, settings.edi_receiver_id, settings.edi_receiver_name, settings.edi_usage),
+    )
     return {
-        TaskQueue.REVENUE: [*work_items.all()],
+        TaskQueue.REVENUE: [*work_items.all(), *revenue],
         TaskQueue.EDI: [*work_items.all()],
         TaskQueue.PORTAL: [*work_items.all()],
         TaskQueue.DOCUMENTS: [*work_items.all()],
