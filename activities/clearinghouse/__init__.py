@@ -24,7 +24,7 @@ from activities.clearinghouse.base import (
 )
 from activities.clearinghouse.dropfolder import DropFolderClearinghouse, LocalMailbox, Mailbox
 from activities.clearinghouse.http import HttpClearinghouse
-from activities.clearinghouse.sandbox_admin import RosterEntry, SandboxAdmin
+from activities.clearinghouse.sandbox_admin import RosterEntry, SandboxAdmin, roster_entry
 
 
 def connect_clearinghouse(url: str, *, timeout_seconds: float = 30.0, token: str | None = None) -> Clearinghouse:
@@ -59,4 +59,5 @@ __all__ = [
     "acknowledgments_of",
     "connect_clearinghouse",
     "remittances_of",
+    "roster_entry",
 ]

@@ -14,6 +14,8 @@ from typing import Any
 
 from activities.clearinghouse.base import ClearinghouseRejected
 from activities.clearinghouse.http import HttpClearinghouse
+from domain import models as m
+from domain.enums import PayerRouting, SubscriberRelationship
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,32 @@ class RosterEntry:
             "last_name": self.last_name,
             "first_name": self.first_name,
         }
+
+
+def roster_entry(coverage: m.Coverage, patient: m.Patient, payer: m.Payer) -> RosterEntry | None:
+    """The sandbox payer's view of one of our coverages (None for payers not reached through a clearinghouse).
+
+    The birth date is the subscriber's: the patient's own when they are the subscriber, else the coverage's
+    subscriber birth date (what the 837's 2010BA DMG carries).
+    """
+    if str(payer.routing) != PayerRouting.CLEARINGHOUSE:
+        return None
+    self_insured = str(coverage.relationship_to_subscriber) == SubscriberRelationship.SELF
+    birth = patient.birth_date if self_insured else coverage.subscriber_birth_date
+    if birth is None:
+        return None
+    return RosterEntry(
+        payer_id=payer.payer_id,
+        member_id=coverage.member_id,
+        birth_date=birth,
+        effective_from=coverage.effective_from,
+        effective_to=coverage.effective_to,
+        copay_cents=coverage.copay_cents,
+        deductible_remaining_cents=coverage.deductible_remaining_cents,
+        group_number=coverage.group_number,
+        last_name=patient.last_name if self_insured else coverage.subscriber_last_name,
+        first_name=patient.first_name if self_insured else coverage.subscriber_first_name,
+    )
 
 
 class SandboxAdmin:
