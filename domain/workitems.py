@@ -283,6 +283,33 @@ class Resolution:
         return is_terminal(self.action)
 
 
+# The Update a person's resolution travels in, and the query of what a workflow waits on. Defined here so
+# the workflows, the CLI and the console (which may not import flows) share one contract.
+RESOLVE_UPDATE = "resolve"
+WORK_ITEMS_QUERY = "work_items"
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """The argument of the ``resolve`` Update."""
+
+    work_item_id: str
+    action: str
+    by: str
+    fields: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+    def resolution(self) -> Resolution:
+        return Resolution(action=self.action, by=self.by, fields=dict(self.fields), note=self.note)
+
+
+@dataclass(frozen=True)
+class ResolveOutcome:
+    work_item_id: str
+    action: str
+    terminal: bool
+
+
 def validate_resolution(reason: str, resolution: Resolution) -> Resolution:
     """Return the resolution if it is valid for ``reason``; raise :class:`InvalidResolution` otherwise."""
     spec_reason = REASONS[parse_reason(reason)]

@@ -49,11 +49,18 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import workitems as contract
     from domain.errors import InvalidResolution
-    from domain.workitems import Resolution, is_terminal, queue_of, validate_resolution
+    from domain.workitems import (
+        RESOLVE_UPDATE,
+        WORK_ITEMS_QUERY,
+        Resolution,
+        ResolveOutcome,
+        ResolveRequest,
+        is_terminal,
+        queue_of,
+        validate_resolution,
+    )
     from flows.search_attributes import ESCALATED, STAGE, WORK_QUEUE
 
-RESOLVE_UPDATE = "resolve"
-WORK_ITEMS_QUERY = "work_items"
 MAX_ESCALATION_LEVEL = 3
 
 STORE_ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -76,24 +83,6 @@ class WorkItemRequest:
     sla: timedelta
     context: dict[str, str] = field(default_factory=dict)
     key: str = ""  # set it when a run opens several items of one reason that must stay distinct
-
-
-@dataclass(frozen=True)
-class ResolveRequest:
-    """The argument of the ``resolve`` Update."""
-
-    work_item_id: str
-    action: str
-    by: str
-    fields: dict[str, str] = field(default_factory=dict)
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class ResolveOutcome:
-    work_item_id: str
-    action: str
-    terminal: bool
 
 
 @dataclass(frozen=True)
