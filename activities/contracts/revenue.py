@@ -333,6 +333,7 @@ class PostingResult:
     claims: tuple[ClaimOutcome, ...]
     unmatched: tuple[str, ...] = ()  # patient control numbers we could not match
     guarantors_with_balance: tuple[str, ...] = ()
+    secondary_claims: tuple[str, ...] = ()  # claims the crossover created: each gets its Claim workflow
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,16 @@ class PaymentPostingWorkflow(RevenueWorkflow):
                 await handle.signal("remittance", outcome)
             except Exception:  # the claim's workflow is gone or never existed (history)
                 workflow.logger.info("no running workflow for claim %s", outcome.claim_id)
+        for claim_id in result.secondary_claims:  # the crossover: each secondary claim gets its own process
+            try:
+                await workflow.start_child_workflow(
+                    "Claim",
+                    c.ClaimInput(claim_id, policy),
+                    id=claim_workflow_id(claim_id),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                )
+            except WorkflowAlreadyStartedError:
+                pass
         for guarantor_id in result.guarantors_with_balance:
             await self.run_activity(c.COLLECTIONS_NOTIFY, c.BalanceNotice(guarantor_id, policy), c.Nothing)
         if result.unmatched:

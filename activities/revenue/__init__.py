@@ -1,0 +1,72 @@
+"""The revenue cycle's activities, one class per area, each constructed with its adapters.
+
+``revenue_activities`` is what the worker registry calls: it wires the classes to the store, the
+clearinghouse, the document store and the envelope identifiers, and returns the bound activity methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from activities.clearinghouse.base import Clearinghouse
+from activities.documents.store import DocumentStore
+from activities.revenue.base import Envelope
+from activities.revenue.claims import ClaimActivities
+from activities.revenue.money import CollectionsActivities, PostingActivities
+from activities.revenue.patients import EligibilityActivities, EncounterActivities, RegistrationActivities
+
+
+def revenue_activities(
+    session_factory: sessionmaker[Session],
+    clearinghouse: Clearinghouse,
+    documents: DocumentStore,
+    envelope: Envelope,
+    client: Client | None = None,
+) -> list[Callable[..., Any]]:
+    registration = RegistrationActivities(session_factory)
+    eligibility = EligibilityActivities(session_factory, clearinghouse, envelope)
+    encounters = EncounterActivities(session_factory)
+    claims = ClaimActivities(session_factory, clearinghouse, envelope, documents)
+    posting = PostingActivities(session_factory, clearinghouse, documents)
+    collections = CollectionsActivities(session_factory, documents, client)
+    return [
+        registration.validate,
+        eligibility.check,
+        eligibility.record,
+        eligibility.update_coverage,
+        encounters.list_billable,
+        encounters.prepare,
+        encounters.record_codes,
+        claims.create,
+        claims.scrub,
+        claims.correct,
+        claims.submit,
+        claims.acknowledgments,
+        claims.status_inquiry,
+        claims.set_status,
+        posting.fetch_remittances,
+        posting.post_remittance,
+        posting.charge,
+        posting.adjust,
+        collections.notify_balance,
+        collections.balance,
+        collections.send_statement,
+        collections.write_off,
+        collections.agency_handoff,
+    ]
+
+
+__all__ = [
+    "ClaimActivities",
+    "CollectionsActivities",
+    "EligibilityActivities",
+    "EncounterActivities",
+    "Envelope",
+    "PostingActivities",
+    "RegistrationActivities",
+    "revenue_activities",
+]

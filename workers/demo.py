@@ -1,0 +1,432 @@
+"""The main job: a synthetic practice through the whole revenue cycle on the embedded stack.
+
+``run_demo`` brings up Temporal (dev server from the wheel), the sandbox clearinghouse and payers, and the
+workers; migrates and seeds the store if it is empty; loads the payers' rosters from the seeded coverages;
+starts one PatientRegistration journey per patient plus remittance intake; optionally lets a scripted biller
+resolve work items through the same ``resolve`` Update a person uses; and returns the summary.
+
+Business time is compressed through the workflows' ``RevenuePolicy.day_seconds`` and the sandbox's
+``time_scale`` (both SECONDS_PER_DAY): no clock is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from activities.contracts import revenue as c
+from activities.contracts.queues import TaskQueue
+from domain import models as m
+from domain.claim_status import ClaimStatus
+from domain.enums import PayerRouting, WorkItemState
+from workers.composition import Container
+from workers.settings import Settings
+
+log = logging.getLogger("carecycle.demo")
+
+DEFAULT_PATIENTS = 24
+DEFAULT_SEED = 7
+DEFAULT_TIME_SCALE = 0.4  # real seconds per business day: a 30-day follow-up window takes 12 s
+BILLER = "biller.auto"
+
+RUNNING = WorkflowExecutionStatus.RUNNING
+FAILED_STATES = (
+    WorkflowExecutionStatus.FAILED,
+    WorkflowExecutionStatus.TERMINATED,
+    WorkflowExecutionStatus.TIMED_OUT,
+    WorkflowExecutionStatus.CANCELED,
+)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    patients: int = DEFAULT_PATIENTS
+    seed: int = DEFAULT_SEED
+    time_scale: float = DEFAULT_TIME_SCALE
+    auto_resolve: bool = False
+    run_workers: bool = True  # False: workers run elsewhere (`carecycle worker`), e.g. the fault test
+    max_seconds: float = 170.0  # stop waiting after this long and report what still waits
+    stall_seconds: float = 20.0  # without auto-resolve: nothing moved this long and work items wait: done
+
+
+@dataclass
+class Progress:
+    started: int = 0
+    completed: int = 0
+    waiting: int = 0
+    failed: int = 0
+    open_items: dict[str, int] = field(default_factory=dict)
+    resolved: int = 0
+
+
+def demo_policy(time_scale: float) -> c.RevenuePolicy:
+    return c.RevenuePolicy(day_seconds=time_scale)
+
+
+# --- the store: seed, rosters, summary ----------------------------------------------------------------------
+
+
+def prepare_store(container: Container, patients: int, seed: int) -> tuple[list[str], bool]:
+    """Migrate and seed the synthetic practice if the store is empty; returns the patient ids and whether seeded."""
+    from domain.store.migrate import upgrade
+    from workers.synthetic import seed_practice
+
+    upgrade(container.engine)
+    with container.uow() as uow:
+        session = uow.session
+        seeded = False
+        if session.execute(select(func.count()).select_from(m.Practice)).scalar_one() == 0:
+            seed_practice(session, patients=patients, seed=seed)
+            uow.commit()
+            seeded = True
+        ids = list(session.execute(select(m.Patient.id).order_by(m.Patient.account_number)).scalars())
+    return ids, seeded
+
+
+def roster_entries(container: Container) -> list[dict[str, Any]]:
+    """The clearinghouse payers' enrollment, as the sandbox loads it (stays between our two processes)."""
+    entries: list[dict[str, Any]] = []
+    with container.uow() as uow:
+        rows = uow.session.execute(
+            select(m.Coverage, m.Payer, m.Patient)
+            .join(m.Payer, m.Payer.id == m.Coverage.payer_id)
+            .join(m.Patient, m.Patient.id == m.Coverage.patient_id)
+            .where(m.Payer.routing == PayerRouting.CLEARINGHOUSE)
+        ).all()
+        for coverage, payer, patient in rows:
+            is_self = str(coverage.relationship_to_subscriber) == "self"
+            birth = patient.birth_date if is_self else coverage.subscriber_birth_date
+            if birth is None:
+                continue
+            entries.append(
+                {
+                    "payer_id": payer.payer_id,
+                    "member_id": coverage.member_id,
+                    "birth_date": birth.isoformat(),
+                    "effective_from": coverage.effective_from.isoformat(),
+                    "effective_to": coverage.effective_to.isoformat() if coverage.effective_to else None,
+                    "group_number": coverage.group_number,
+                    "last_name": patient.last_name if is_self else coverage.subscriber_last_name,
+                    "first_name": patient.first_name if is_self else coverage.subscriber_first_name,
+                }
+            )
+    return entries
+
+
+def load_rosters(clearinghouse_url: str, entries: list[dict[str, Any]]) -> int:
+    request = urllib.request.Request(  # noqa: S310 - our own sandbox URL
+        f"{clearinghouse_url.rstrip('/')}/admin/roster",
+        data=json.dumps({"members": entries}).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own sandbox URL
+        body = json.loads(response.read() or b"{}")
+    return int(body.get("loaded", len(entries)))
+
+
+def store_summary(container: Container, since: datetime) -> dict[str, Any]:
+    """Claims, money and work items as the store sees them (codes, counts and cents only)."""
+    from domain.ledger.checks import run_ledger_checks
+
+    with container.uow() as uow:
+        session = uow.session
+        touched = select(m.AuditEvent.entity_id).where(
+            m.AuditEvent.entity_type == "claim", m.AuditEvent.occurred_at >= since
+        )
+        statuses = session.execute(select(m.Claim.status).where(m.Claim.id.in_(touched))).scalars()
+        claims_by_status = dict(sorted(Counter(str(ClaimStatus(s)) for s in statuses).items()))
+        paid = session.execute(
+            select(func.coalesce(func.sum(m.RemittanceClaim.paid_cents), 0))
+            .join(m.Remittance, m.Remittance.id == m.RemittanceClaim.remittance_id)
+            .where(m.Remittance.received_at >= since)
+        ).scalar_one()
+        patient_ar = session.execute(
+            select(func.coalesce(func.sum(m.JournalLine.debit_cents - m.JournalLine.credit_cents), 0))
+            .join(m.Account, m.Account.id == m.JournalLine.account_id)
+            .where(m.Account.code.like("patient_ar:%"))
+        ).scalar_one()
+        debits, credits = session.execute(
+            select(
+                func.coalesce(func.sum(m.JournalLine.debit_cents), 0),
+                func.coalesce(func.sum(m.JournalLine.credit_cents), 0),
+            )
+        ).one()
+        report = run_ledger_checks(session)
+        open_items = session.execute(
+            select(m.WorkItem.queue, func.count())
+            .where(m.WorkItem.state.in_([WorkItemState.OPEN, WorkItemState.CLAIMED]))
+            .group_by(m.WorkItem.queue)
+        ).all()
+        statements = session.execute(
+            select(func.count()).select_from(m.Statement).where(m.Statement.sent_at >= since)
+        ).scalar_one()
+        remittances = session.execute(
+            select(func.count()).select_from(m.Remittance).where(m.Remittance.received_at >= since)
+        ).scalar_one()
+    return {
+        "claims_by_status": claims_by_status,
+        "payments_posted_cents": int(paid),
+        "patient_balance_cents": int(patient_ar),
+        "open_work_items": {queue: int(count) for queue, count in sorted(open_items)},
+        "ledger_balanced": int(debits) == int(credits) and report.ok,
+        "ledger": {"debit_cents": int(debits), "credit_cents": int(credits), "checks_ok": report.ok},
+        "statements_sent": int(statements),
+        "remittances_posted": int(remittances),
+    }
+
+
+# --- the scripted biller ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    fields: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+
+def biller_decision(item: m.WorkItem, session: Any) -> Decision | None:
+    """What a sensible biller does with each kind of item (the same choices a person makes in `tasks resolve`)."""
+    reason = item.reason_code
+    context = item.context or {}
+    if reason == "claim_denied":
+        codes = str(context.get("codes", ""))
+        if "-50" in codes or "-197" in codes or "-151" in codes:
+            return Decision("appeal", note="medical records attached")
+        if "-16" in codes:
+            return Decision("correct_and_resubmit", {"diagnosis_pointers": "1"}, note="added the missing data")
+        if "-29" in codes:
+            return Decision("write_off", {"reason_code": "timely_filing"})
+        if "-204" in codes or "-96" in codes or "-27" in codes:
+            return Decision("bill_patient")
+        return Decision("write_off", {"reason_code": "administrative"})
+    if reason in ("claim_rejected", "claim_edit_failed"):
+        edits = str(context.get("edits", "")) + str(context.get("codes", "")) + item.summary
+        if "TIMELY" in edits.upper():
+            return Decision("write_off", {"reason_code": "timely_filing"})
+        return Decision("write_off", {"reason_code": "administrative"})
+    if reason == "no_payer_response":
+        return Decision("write_off", {"reason_code": "administrative"})
+    if reason == "timely_filing_risk":
+        return Decision("write_off", {"reason_code": "timely_filing"})
+    if reason == "missing_codes":
+        encounter = session.get(m.Encounter, item.entity_id)
+        telehealth = encounter is not None and encounter.place_of_service in ("02", "10")
+        fields = {"procedure_code": "99213", "diagnosis_codes": "I10"}
+        if telehealth:
+            fields["modifiers"] = "95"
+        return Decision("add_codes", fields)
+    if reason == "eligibility_inactive":
+        return Decision("mark_inactive", note="payer confirms the plan ended: bill the patient")
+    if reason == "eligibility_inconclusive":
+        return Decision("confirm_eligibility", note="verified by phone")
+    if reason == "possible_duplicate_patient":
+        return Decision("not_duplicate", note="different people")
+    if reason == "registration_incomplete":
+        return Decision("complete")
+    if reason == "patient_balance_overdue":
+        return Decision("send_to_agency", note="no answer to the statements")
+    if reason in ("manual_task", "unmatched_remittance"):
+        return Decision("complete")
+    if reason == "posting_exception":
+        return Decision("write_off", {"reason_code": "administrative"})
+    return None
+
+
+async def resolve_open_items(client: Client, container: Container) -> int:
+    """Resolve every open item a workflow waits on, through the ``resolve`` Update; returns how many."""
+    from flows.workitems import ResolveRequest
+
+    with container.uow() as uow:
+        items = list(
+            uow.session.execute(
+                select(m.WorkItem).where(m.WorkItem.state == WorkItemState.OPEN, m.WorkItem.workflow_id.is_not(None))
+            ).scalars()
+        )
+        decisions = [(item.id, item.workflow_id, biller_decision(item, uow.session)) for item in items]
+    resolved = 0
+    for item_id, workflow_id, decision in decisions:
+        if decision is None or workflow_id is None:
+            continue
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            await handle.execute_update(
+                "resolve", ResolveRequest(item_id, decision.action, BILLER, dict(decision.fields), decision.note)
+            )
+            resolved += 1
+        except (WorkflowUpdateFailedError, RPCError) as exc:
+            log.info("could not resolve work item %s: %s", item_id, type(exc).__name__)
+    return resolved
+
+
+# --- the run ------------------------------------------------------------------------------------------------
+
+
+async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
+    try:
+        return (await client.get_workflow_handle(workflow_id).describe()).status
+    except RPCError:
+        return None
+
+
+async def _statuses(client: Client, ids: list[str]) -> list[WorkflowExecutionStatus | None]:
+    return list(await asyncio.gather(*(_status(client, wf_id) for wf_id in ids)))
+
+
+async def _collections_running(client: Client) -> int:
+    count = 0
+    async for _ in client.list_workflows("WorkflowType = 'PatientCollections' AND ExecutionStatus = 'Running'"):
+        count += 1
+    return count
+
+
+async def drive(
+    client: Client,
+    container: Container,
+    patient_ids: list[str],
+    options: DemoOptions,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Start the journeys and remittance intake, resolve items if asked, and wait until all settle."""
+    from flows.revenue import INTAKE_WORKFLOW_ID, registration_workflow_id
+
+    policy = demo_policy(options.time_scale)
+    queue = TaskQueue.REVENUE.value
+    await client.start_workflow(
+        "RemittanceIntake",
+        c.IntakeInput(policy),
+        id=INTAKE_WORKFLOW_ID,
+        task_queue=queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    ids = [registration_workflow_id(pid) for pid in patient_ids]
+    for pid, wf_id in zip(patient_ids, ids, strict=True):
+        await client.start_workflow(
+            "PatientRegistration",
+            c.RegistrationInput(pid, policy),
+            id=wf_id,
+            task_queue=queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    progress = Progress(started=len(ids))
+    began = time.monotonic()
+    last_change = began
+    previous: tuple[int, int, int, int] = (-1, -1, -1, -1)
+    while True:
+        await asyncio.sleep(1.0)
+        if options.auto_resolve:
+            progress.resolved += await resolve_open_items(client, container)
+        statuses = await _statuses(client, ids)
+        progress.completed = sum(1 for s in statuses if s == WorkflowExecutionStatus.COMPLETED)
+        progress.failed = sum(1 for s in statuses if s in FAILED_STATES)
+        progress.waiting = len(ids) - progress.completed - progress.failed
+        with container.uow() as uow:
+            progress.open_items = {
+                queue_name: int(count)
+                for queue_name, count in uow.session.execute(
+                    select(m.WorkItem.queue, func.count())
+                    .where(m.WorkItem.state == WorkItemState.OPEN)
+                    .group_by(m.WorkItem.queue)
+                ).all()
+            }
+            postings = uow.session.execute(select(func.count()).select_from(m.JournalEntry)).scalar_one()
+        collections = await _collections_running(client)
+        if on_progress is not None:
+            on_progress(progress)
+        now = time.monotonic()
+        state = (progress.completed, sum(progress.open_items.values()), int(postings), collections)
+        if state != previous:
+            previous, last_change = state, now
+        journeys_done = progress.waiting == 0
+        if journeys_done and collections == 0:
+            break
+        if not options.auto_resolve and progress.open_items and now - last_change > options.stall_seconds:
+            break  # everything left waits on a person
+        if journeys_done and options.auto_resolve and now - last_change > options.stall_seconds:
+            break  # collections wait on people too
+        if now - began > options.max_seconds:
+            break
+    await client.get_workflow_handle(INTAKE_WORKFLOW_ID).signal("stop")
+    return progress
+
+
+async def run_demo(
+    settings: Settings, options: DemoOptions, on_progress: Callable[[Progress], None] | None = None
+) -> dict[str, Any]:
+    """Bring the stack up in ``settings.home``, run the practice through the cycle, return the summary."""
+    from sandbox.server import create_app
+    from workers.registry import build_workers
+    from workers.runtime import run_workers_until
+    from workers.stack import serve_asgi
+    from workers.temporal import embedded_stack
+
+    began = time.monotonic()
+    since = datetime.now(UTC)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    if settings.clearinghouse_url is None:
+        settings = replace(
+            settings, clearinghouse_url=f"http://{settings.bind_host}:{settings.sandbox_port}/clearinghouse"
+        )
+    container = Container(settings)
+    try:
+        patient_ids, seeded = await asyncio.to_thread(prepare_store, container, options.patients, options.seed)
+        urls: dict[str, str] = {}
+        async with AsyncExitStack() as stack:
+            sandbox_dir = settings.home / "sandbox"
+            sandbox_dir.mkdir(parents=True, exist_ok=True)
+            app = create_app(sandbox_dir, seed=options.seed, time_scale=options.time_scale, poll_seconds=0.5)
+            await stack.enter_async_context(serve_asgi(app, settings.bind_host, settings.sandbox_port))
+            urls["sandbox"] = f"http://{settings.bind_host}:{settings.sandbox_port}"
+            assert settings.clearinghouse_url is not None
+            loaded = await asyncio.to_thread(load_rosters, settings.clearinghouse_url, roster_entries(container))
+            temporal = await stack.enter_async_context(embedded_stack(settings))
+            if temporal.ui_url:
+                urls["temporal_ui"] = temporal.ui_url
+            if options.run_workers:
+                stop = asyncio.Event()
+                workers = build_workers(temporal.client, container)
+                task = asyncio.create_task(run_workers_until(workers, stop))
+
+                async def drain() -> None:
+                    stop.set()
+                    await task
+
+                stack.push_async_callback(drain)
+            progress = await drive(temporal.client, container, patient_ids, options, on_progress)
+            summary = await asyncio.to_thread(store_summary, container, since)
+    finally:
+        container.close()
+    return {
+        "journeys": {
+            "started": progress.started,
+            "completed": progress.completed,
+            "waiting": progress.waiting,
+            "failed": progress.failed,
+        },
+        **summary,
+        "work_items_resolved_by_biller": progress.resolved,
+        "patients": len(patient_ids),
+        "seeded": seeded,
+        "roster_members_loaded": loaded,
+        "seed": options.seed,
+        "time_scale_seconds_per_day": options.time_scale,
+        "as_of": date.today().isoformat(),
+        "elapsed_seconds": round(time.monotonic() - began, 1),
+        "ui": urls,
+    }
