@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -280,8 +281,9 @@ class Claim(Base):
         CheckConstraint("total_charge_cents >= 0", name="charge_not_negative"),
         CheckConstraint("frequency_code IN ('1', '7', '8')", name="frequency_code_known"),
         Index("ix_claims_status_payer", "status", "payer_id"),
-        # AR aging drill-down: one payer's claims in an age bucket, oldest first (bench/store.py).
-        Index("ix_claims_payer_service_date", "payer_id", "date_of_service"),
+        # AR aging drill-down: one payer's claims in an age bucket, oldest first; status last so that the
+        # status filter is checked in the index, before any row is read (bench/store.py).
+        Index("ix_claims_payer_service_date", "payer_id", "date_of_service", "status"),
     )
     id: Mapped[str] = _pk()
     encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"), index=True)
@@ -544,6 +546,15 @@ class WorkItem(Base):
     __tablename__ = "work_items"
     __table_args__ = (
         Index("ix_work_items_queue_state_due", "queue", "state", "sla_due_at"),
+        # The work-queue listing (open and claimed items of a queue, by SLA): only the active items, in order.
+        Index(
+            "ix_work_items_active_queue_due",
+            "queue",
+            "sla_due_at",
+            "created_at",
+            postgresql_where=text("state IN ('open', 'claimed')"),
+            sqlite_where=text("state IN ('open', 'claimed')"),
+        ),
         UniqueConstraint("dedupe_key", name="uq_work_items_dedupe_key"),
     )
     id: Mapped[str] = _pk()

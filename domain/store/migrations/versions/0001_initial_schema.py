@@ -157,6 +157,13 @@ def upgrade() -> None:
     with op.batch_alter_table("work_items", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_work_items_entity_id"), ["entity_id"], unique=False)
         batch_op.create_index("ix_work_items_queue_state_due", ["queue", "state", "sla_due_at"], unique=False)
+        batch_op.create_index(
+            "ix_work_items_active_queue_due",
+            ["queue", "sla_due_at", "created_at"],
+            unique=False,
+            postgresql_where=sa.text("state IN ('open', 'claimed')"),
+            sqlite_where=sa.text("state IN ('open', 'claimed')"),
+        )
         batch_op.create_index(batch_op.f("ix_work_items_workflow_id"), ["workflow_id"], unique=False)
 
     op.create_table(
@@ -511,7 +518,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_claims_patient_id"), ["patient_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_claims_payer_id"), ["payer_id"], unique=False)
         batch_op.create_index("ix_claims_status_payer", ["status", "payer_id"], unique=False)
-        batch_op.create_index("ix_claims_payer_service_date", ["payer_id", "date_of_service"], unique=False)
+        batch_op.create_index("ix_claims_payer_service_date", ["payer_id", "date_of_service", "status"], unique=False)
 
     op.create_table(
         "service_lines",
@@ -832,6 +839,7 @@ def downgrade() -> None:
     op.drop_table("bank_deposit_lines")
     with op.batch_alter_table("work_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_work_items_workflow_id"))
+        batch_op.drop_index("ix_work_items_active_queue_due")
         batch_op.drop_index("ix_work_items_queue_state_due")
         batch_op.drop_index(batch_op.f("ix_work_items_entity_id"))
 
