@@ -189,6 +189,7 @@ def _other_payer(primary: PrimaryAdjudication, patient: m.Patient, lines: Sequen
         subscriber=subscriber,
         paid_cents=payment.paid_cents,
         claim_adjustments=payment.adjustments,
-        adjudication_date=primary.adjudication_date,
+        # 2330B DTP*573 is for claims adjudicated without lines; with 2430 loops each line carries the date.
+        adjudication_date=None if any(adjudications) else primary.adjudication_date,
         lines=tuple(adjudications),
     )
