@@ -1,0 +1,94 @@
+"""The money commands as a user runs them, on SQLite and PostgreSQL: remit post (an 835 written by the X12
+writer), ledger check, ar aging, payments record, bank import and reconcile, db check with the ledger checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from domain.ledger.service import post_charges
+from domain.store.engine import make_engine, make_session_factory
+from domain.store.uow import UnitOfWork
+from domain.x12.envelope import ControlNumbers, Party
+from domain.x12.remit835 import write_835
+from tests.unit.posting.factory import make_claim, make_patient, make_practice, paid_claim, remittance
+from workers.cli import run
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_money_commands(
+    store_url: str, carecycle_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CARECYCLE_DATABASE_URL", store_url)
+    engine = make_engine(store_url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        practice = make_practice(uow.session)
+        alice = make_patient(uow.session, practice)
+        claim = make_claim(uow.session, practice, alice)
+        stranger = make_claim(uow.session, practice, alice, charges=(3000,), procedures=("99211",))
+        post_charges(uow.session, [claim.claim_id, stranger.claim_id])
+        uow.commit()
+    engine.dispose()
+    era = remittance(
+        "PAYA",
+        "EFT900",
+        [paid_claim(claim, pr_cents=(2500, 0)), paid_claim(stranger, pcn="NOTOURS", with_line_ids=False)],
+    )
+    text = write_835([era], sender=Party("ZZ", "PAYA"), receiver=Party("ZZ", "CLINIC"), control=ControlNumbers(41, 41))
+    edi = carecycle_home / "era.835"
+    edi.write_text(text)
+
+    code, out, err = _cli(capsys, "remit", "post", str(edi), "--json")
+    assert code == 0, err
+    posted = json.loads(out)["remittances"][0]
+    assert posted["claims_matched"] == 1 and posted["claims_unmatched"] == 1 and not posted["already_posted"]
+    assert posted["paid_cents"] == 9000 and posted["unapplied_cents"] == 1800
+    assert posted["posted_total_cents"] == era.payment_amount_cents
+    code, out, _ = _cli(capsys, "remit", "post", str(edi))
+    assert code == 0 and "already_posted" in out
+
+    code, out, _ = _cli(capsys, "ledger", "check", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+    code, out, _ = _cli(capsys, "db", "check", "--json")
+    checks = {c["name"]: c["ok"] for c in json.loads(out)["checks"]}
+    assert code == 0 and checks["patient_ar_control"] is True
+
+    code, out, _ = _cli(capsys, "ar", "aging", "--by", "patient", "--as-of", "2026-05-15", "--json")
+    aging = json.loads(out)
+    assert code == 0 and aging["total_cents"] == 2500 and aging["rows"][0]["buckets"]["61-90"] == 2500
+    code, out, _ = _cli(capsys, "ar", "aging", "--as-of", "2026-05-15", "--json")
+    assert code == 0 and json.loads(out)["totals"]["61-90"] == 3000  # the unmatched claim is still owed
+
+    code, out, err = _cli(
+        capsys, "payments", "record", "--patient", alice.account_number, "--amount", "25.00", "--method", "card"
+    )
+    assert code == 0 and "balance now 0.00" in out, err
+    code, _, err = _cli(
+        capsys, "payments", "record", "--patient", alice.account_number, "--amount", "25.0.0", "--method", "card"
+    )
+    assert code == 2 and err.count("\n") == 1 and "amount" in err
+    code, _, err = _cli(capsys, "payments", "record", "--patient", "P99999999", "--amount", "1.00", "--method", "cash")
+    assert code == 1 and "no patient" in err
+
+    bank = carecycle_home / "bank.csv"
+    bank.write_text(
+        f"date,amount,trace,description\n2026-03-21,{era.payment_amount_cents / 100:.2f},EFT900,ERA\n"
+        "2026-03-21,50.00,LOST1,unknown\n"
+    )
+    code, out, _ = _cli(capsys, "payments", "import-bank", str(bank), "--json")
+    assert code == 0 and json.loads(out)["lines"] == 2
+    code, out, _ = _cli(capsys, "payments", "reconcile", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["matched"] == 1 and result["deposits_without_era"] == 1
+
+    bad = carecycle_home / "bad.835"
+    bad.write_text("ISA*garbage")
+    code, _, err = _cli(capsys, "remit", "post", str(bad))
+    assert code == 1 and err.startswith("error:") and err.count("\n") == 1
