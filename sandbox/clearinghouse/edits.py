@@ -34,8 +34,11 @@ def front_end_edits(
         return Rejection("A7", "562", "82", "invalid_rendering_npi", "rendering provider NPI is not numeric")
     if not claim.member_id.strip():
         return Rejection("A6", "164", "IL", "missing_member_id", "subscriber member id is missing")
-    if claim.subscriber_birth_date is None:
+    # 5010 sends the subscriber's DMG only when the subscriber is the patient; a dependant's is in 2010CA.
+    if claim.patient_is_subscriber and claim.subscriber_birth_date is None:
         return Rejection("A6", "158", "IL", "missing_subscriber_birth_date", "subscriber birth date is missing")
+    if not claim.patient_is_subscriber and claim.patient_birth_date is None:
+        return Rejection("A6", "158", "QC", "missing_patient_birth_date", "patient birth date is missing")
     if not (claim.subscriber_last_name or "").strip():
         return Rejection("A6", "21", "IL", "missing_subscriber_name", "subscriber name is missing")
     if not claim.lines:
@@ -65,7 +68,7 @@ def front_end_edits(
     member = lookup_member(claim.payer_id, claim.member_id)
     if member is None:
         return Rejection("A3", "97", "IL", "unknown_member", "subscriber not found on the payer's roster")
-    if member.birth_date != claim.subscriber_birth_date:
+    if claim.subscriber_birth_date is not None and member.birth_date != claim.subscriber_birth_date:
         return Rejection("A7", "158", "IL", "birth_date_mismatch", "subscriber birth date does not match the roster")
     first = claim.first_service_date
     if first is not None and not (member.covered_on(first) and (last is None or member.covered_on(last))):

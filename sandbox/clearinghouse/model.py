@@ -53,6 +53,11 @@ class SubmittedClaim:
     prior_payer_paid_cents: int | None = None  # 2320 AMT*D on a secondary claim
 
     @property
+    def patient_is_subscriber(self) -> bool:
+        """No 2000C patient loop: the 837 then carries the subscriber's birth date (2010BA DMG)."""
+        return self.patient_last_name is None and self.patient_birth_date is None
+
+    @property
     def first_service_date(self) -> date | None:
         dates = [line.service_date for line in self.lines if line.service_date is not None]
         return min(dates) if dates else None

@@ -92,6 +92,9 @@ def claim(
         if rendering_npi
         else None,
     )
+    if overrides.get("patient") is not None:
+        # A patient loop (2000C) is written for a dependant only.
+        overrides["subscriber"] = replace(value.subscriber, relationship="child")
     return replace(value, **overrides) if overrides else value
 
 

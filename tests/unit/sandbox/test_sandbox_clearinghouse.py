@@ -11,6 +11,7 @@ import pytest
 from domain.remittance import ClaimPayment, Remittance
 from domain.x12.ack277ca import parse_277ca
 from domain.x12.ack999 import parse_999
+from domain.x12.claim837 import Person
 from domain.x12.eligibility import EligibilityInquiry, parse_271, write_270
 from domain.x12.envelope import ControlNumbers, Party, X12Error
 from domain.x12.remit835 import parse_835
@@ -110,6 +111,7 @@ def test_adjudication_waits_for_the_payers_delay_in_sandbox_time(tmp_path: Path)
         (lambda: claim(member_id="BM999999999"), ("A3", "97", "IL")),
         (lambda: claim(billing_npi="1234567890"), ("A7", "562", "85")),
         (lambda: claim(birth=None), ("A6", "158", "IL")),
+        (lambda: claim(patient=Person("TESTPERSON", "SAM")), ("A6", "158", "QC")),
         (lambda: claim(birth=date(1981, 1, 1)), ("A7", "158", "IL")),
         (lambda: claim(member_id="BM100000009"), ("A3", "109", "IL")),
         (lambda: claim(payer="ZZNOPE"), ("A3", "116", "PR")),
@@ -120,6 +122,7 @@ def test_adjudication_waits_for_the_payers_delay_in_sandbox_time(tmp_path: Path)
         "unknown-member",
         "bad-billing-npi",
         "missing-dob",
+        "missing-dependant-dob",
         "dob-mismatch",
         "terminated",
         "unknown-payer",
@@ -435,3 +438,10 @@ def test_999_rejects_a_set_whose_se_count_is_wrong(service: ClearinghouseService
     assert ack.group_status == "R"
     assert ack.transactions[0].errors[0].segment_id == "SE"
     assert receipt.ack_277ca is None
+
+
+def test_a_dependants_claim_is_matched_on_the_member_id(service: ClearinghouseService) -> None:
+    dependant = claim("DEP1", birth=None, patient=Person("TESTPERSON", "SAM", birth_date=date(2015, 6, 1)))
+    receipt = service.submit_837(batch(dependant))
+    assert receipt.claims_accepted == 1
+    assert only_claim(released(service), "DEP1").paid_cents > 0
