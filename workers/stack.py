@@ -11,7 +11,7 @@ Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and 
 
 Sandbox hook: if the module ``sandbox.server`` exists and defines ``create_app(data_dir: pathlib.Path)``
 returning an ASGI app, it is served on ``settings.sandbox_port`` (data under ``$CARECYCLE_HOME/sandbox``).
-The console is ``console.app.create_app(client, session_factory, codec_decode=...)``.
+The console is ``console.app.create_app(client, session_factory, replay=...)``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ import asyncio
 import contextlib
 import importlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from temporalio.client import Client, WorkflowHistory
 
 from workers.composition import Container
 from workers.registry import build_workers
@@ -35,6 +36,7 @@ from workers.security.keys import load_keys
 from workers.security.server import create_codec_app
 from workers.settings import Settings
 from workers.temporal import EmbeddedTemporal, embedded_stack
+from workers.temporal.replay import replay
 
 log = logging.getLogger("carecycle.stack")
 
@@ -92,6 +94,16 @@ def console_app_factory() -> Callable[..., Any] | None:
     return factory if callable(factory) else None
 
 
+def replay_for_console(client: Client) -> Callable[[WorkflowHistory], Awaitable[tuple[bool, str | None]]]:
+    """The console may not import the workflows: it gets the replay as a function."""
+
+    async def replay_history(history: WorkflowHistory) -> tuple[bool, str | None]:
+        verdict = await replay(history, client.data_converter)
+        return verdict.ok, verdict.failure
+
+    return replay_history
+
+
 @asynccontextmanager
 async def running_stack(settings: Settings, *, with_workers: bool = True) -> AsyncIterator[StackInfo]:
     """Start the whole stack; on exit stop it in reverse order. ``run_stack`` adds the wait for Ctrl-C."""
@@ -136,7 +148,9 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                 info.urls["sandbox"] = f"http://{host}:{settings.sandbox_port}"
             console_factory = console_app_factory()
             if console_factory is not None:
-                app = console_factory(temporal.client, container.session_factory)
+                app = console_factory(
+                    temporal.client, container.session_factory, replay=replay_for_console(temporal.client)
+                )
                 await stack.enter_async_context(serve_asgi(app, host, settings.console_port))
                 info.urls["console"] = f"http://{host}:{settings.console_port}"
         else:

@@ -1,0 +1,220 @@
+"""The operations console: work queues, a work item with its resolve form, processes by stage, audit.
+
+Server-rendered (FastAPI + Jinja2, no JS build). It is handed a Temporal client and a session factory by
+the composition root (``workers.stack``); it never imports workers, activities or flows. A resolution goes
+through the same ``resolve`` Update as the CLI, so the workflow's validator has the last word.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from console.history import build_timeline, format_value
+from domain import models as m
+from domain.errors import InvalidResolution
+from domain.workitems import (
+    ACTIONS,
+    RESOLVE_UPDATE,
+    Action,
+    ResolveOutcome,
+    ResolveRequest,
+    WorkQueue,
+    allowed_actions,
+    parse_assignments,
+    parse_reason,
+    validate_resolution,
+)
+
+OPEN_STATES = ("open", "claimed")
+Replay = Callable[[WorkflowHistory], Awaitable[tuple[bool, str | None]]]
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.filters["value"] = format_value
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def create_app(client: Client, session_factory: sessionmaker[Session], *, replay: Replay | None = None) -> FastAPI:
+    app = FastAPI(title="carecycle console", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/")
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/queues", status_code=303)
+
+    @app.get("/queues", response_class=HTMLResponse)
+    async def queues(request: Request, queue: str | None = None) -> HTMLResponse:
+        now = datetime.now(UTC)
+        with session_factory() as session:
+            query = select(m.WorkItem).where(m.WorkItem.state.in_(OPEN_STATES)).order_by(m.WorkItem.sla_due_at)
+            if queue:
+                query = query.where(m.WorkItem.queue == queue)
+            items = list(session.execute(query.limit(500)).scalars())
+            totals = session.execute(
+                select(m.WorkItem.queue, func.count())
+                .where(m.WorkItem.state.in_(OPEN_STATES))
+                .group_by(m.WorkItem.queue)
+            ).all()
+            overdue = session.execute(
+                select(m.WorkItem.queue, func.count())
+                .where(m.WorkItem.state.in_(OPEN_STATES), m.WorkItem.sla_due_at < now.replace(tzinfo=None))
+                .group_by(m.WorkItem.queue)
+            ).all()
+            escalated = session.execute(
+                select(m.WorkItem.queue, func.count())
+                .where(m.WorkItem.state.in_(OPEN_STATES), m.WorkItem.escalation_level > 0)
+                .group_by(m.WorkItem.queue)
+            ).all()
+        counts = {q: {"open": 0, "overdue": 0, "escalated": 0} for q in (w.value for w in WorkQueue)}
+        for rows, key in ((totals, "open"), (overdue, "overdue"), (escalated, "escalated")):
+            for name, count in rows:
+                counts.setdefault(name, {"open": 0, "overdue": 0, "escalated": 0})[key] = count
+        return render(
+            request,
+            "queues.html",
+            counts=counts,
+            items=items,
+            queue=queue,
+            now=now,
+            aware=_aware,
+        )
+
+    def _item_context(item: m.WorkItem) -> dict[str, Any]:
+        actions = []
+        try:
+            parse_reason(item.reason_code)
+            names = allowed_actions(item.reason_code)
+        except InvalidResolution:
+            names = []
+        for name in names:
+            spec = ACTIONS[Action(name)]
+            actions.append(
+                {
+                    "name": name,
+                    "required": sorted(spec.required_fields),
+                    "allowed": None if spec.allowed_fields is None else sorted(spec.allowed_fields),
+                    "note": spec.needs_note,
+                }
+            )
+        return {"item": item, "actions": actions, "now": datetime.now(UTC), "aware": _aware}
+
+    def _load(item_id: str) -> m.WorkItem | None:
+        with session_factory() as session:
+            item = session.get(m.WorkItem, item_id)
+            if item is not None:
+                session.expunge(item)
+            return item
+
+    @app.get("/work-items/{item_id}", response_class=HTMLResponse)
+    async def work_item(request: Request, item_id: str, done: str | None = None) -> HTMLResponse:
+        item = _load(item_id)
+        if item is None:
+            return render(request, "error.html", status_code=404, message=f"no work item {item_id}")
+        return render(request, "work_item.html", done=done, error=None, form={}, **_item_context(item))
+
+    @app.post("/work-items/{item_id}/resolve", response_model=None)
+    async def resolve(request: Request, item_id: str) -> Response:
+        # A plain urlencoded form, parsed here: no multipart dependency for four text fields.
+        posted = parse_qs((await request.body()).decode(), keep_blank_values=True)
+        action, by, fields, note = (posted.get(name, [""])[0] for name in ("action", "by", "fields", "note"))
+        item = _load(item_id)
+        if item is None:
+            return render(request, "error.html", status_code=404, message=f"no work item {item_id}")
+        form = {"action": action, "by": by, "fields": fields, "note": note}
+
+        def rejected(message: str) -> HTMLResponse:
+            assert item is not None
+            return render(
+                request, "work_item.html", status_code=422, done=None, error=message, form=form, **_item_context(item)
+            )
+
+        if item.state not in OPEN_STATES:
+            return rejected(f"work item is already {item.state}")
+        if not item.workflow_id:
+            return rejected("work item has no waiting workflow")
+        try:
+            pairs = [line for line in fields.splitlines() if line.strip()]
+            request_value = ResolveRequest(
+                work_item_id=item.id, action=action, by=by.strip(), fields=parse_assignments(pairs), note=note.strip()
+            )
+            validate_resolution(item.reason_code, request_value.resolution())
+        except InvalidResolution as exc:
+            return rejected(str(exc))
+        try:
+            outcome = await client.get_workflow_handle(item.workflow_id).execute_update(
+                RESOLVE_UPDATE, request_value, result_type=ResolveOutcome
+            )
+        except WorkflowUpdateFailedError as exc:
+            return rejected(f"resolution rejected: {getattr(exc.cause, 'message', None) or exc.cause}")
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return rejected("the waiting workflow is no longer running")
+            return rejected(f"Temporal refused the update: {exc.message}")
+        return RedirectResponse(f"/work-items/{item.id}?done={outcome.action}", status_code=303)
+
+    @app.get("/processes", response_class=HTMLResponse)
+    async def processes(request: Request, stage: str | None = None) -> HTMLResponse:
+        query = 'ExecutionStatus = "Running"'
+        if stage:
+            query += f' AND Stage = "{stage.replace(chr(34), "")}"'
+        rows: list[dict[str, Any]] = []
+        stages: Counter[str] = Counter()
+        async for execution in client.list_workflows('ExecutionStatus = "Running"', limit=2000):
+            value = execution.search_attributes.get("Stage")
+            stages[str(value[0]) if value else "(none)"] += 1
+        async for execution in client.list_workflows(query, limit=200):
+            attributes = {k: (v[0] if len(v) == 1 else v) for k, v in execution.search_attributes.items()}
+            rows.append(
+                {
+                    "id": execution.id,
+                    "type": execution.workflow_type,
+                    "started": execution.start_time,
+                    "stage": attributes.get("Stage", ""),
+                    "queue": attributes.get("WorkQueue", ""),
+                    "status": attributes.get("ClaimStatus", ""),
+                    "payer": attributes.get("PayerId", ""),
+                    "escalated": attributes.get("Escalated", False),
+                }
+            )
+        return render(request, "processes.html", rows=rows, stages=sorted(stages.items()), stage=stage)
+
+    @app.get("/audit", response_model=None)
+    async def audit_search(workflow_id: str = "") -> RedirectResponse:
+        return RedirectResponse(
+            f"/audit/{workflow_id.strip()}" if workflow_id.strip() else "/processes", status_code=303
+        )
+
+    @app.get("/audit/{workflow_id}", response_class=HTMLResponse)
+    async def audit(request: Request, workflow_id: str) -> HTMLResponse:
+        try:
+            history = await client.get_workflow_handle(workflow_id).fetch_history()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return render(request, "error.html", status_code=404, message=f"no workflow {workflow_id}")
+            raise
+        timeline = await build_timeline(history, client.data_converter)
+        verdict = await replay(history) if replay is not None else None
+        return render(request, "audit.html", workflow_id=workflow_id, timeline=timeline, verdict=verdict)
+
+    return app

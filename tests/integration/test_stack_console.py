@@ -1,0 +1,85 @@
+"""The operations console on a real dev server: queues, a work item's resolve form (rejected, then
+accepted through the same Update), running processes by stage, and the audit page with its replay verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.app import create_app
+from domain import models as m
+from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemWorkflow
+from tests.support.dev_stack import dev_stack, free_port
+from workers.stack import replay_for_console, serve_asgi
+
+pytestmark = pytest.mark.temporal
+
+
+async def test_console_queues_resolve_processes_and_audit(tmp_path: Path, sqlite_url: str) -> None:
+    async with dev_stack(tmp_path / "home", sqlite_url) as stack:
+        entity = str(uuid.uuid4())
+        handle = await stack.client.start_workflow(
+            StandaloneWorkItemWorkflow.run,
+            StandaloneWorkItemInput(
+                reason="claim_denied", entity_type="claim", entity_id=entity, summary="CO-16 N290", sla_seconds=86400
+            ),
+            id=f"workitem-claim-{entity}",
+            task_queue="revenue",
+        )
+        for _ in range(100):
+            views = await handle.query(StandaloneWorkItemWorkflow.open_work_items)
+            if views:
+                break
+            await asyncio.sleep(0.1)
+        item_id = views[0].work_item_id
+        app = create_app(stack.client, stack.container.session_factory, replay=replay_for_console(stack.client))
+        port = free_port()
+        async with serve_asgi(app, "127.0.0.1", port), httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
+            queues = await web.get("/queues")
+            assert queues.status_code == 200
+            assert f"/work-items/{item_id}" in queues.text and "CO-16 N290" in queues.text
+            assert "/work-items/" not in (await web.get("/queues?queue=coding")).text
+
+            page = await web.get(f"/work-items/{item_id}")
+            assert page.status_code == 200 and 'value="appeal"' in page.text and "write_off" in page.text
+
+            for _ in range(50):  # visibility is eventually consistent
+                processes = await web.get("/processes?stage=work_item")
+                if handle.id in processes.text:
+                    break
+                await asyncio.sleep(0.2)
+            assert handle.id in processes.text and "denials" in processes.text
+
+            rejected = await web.post(
+                f"/work-items/{item_id}/resolve", data={"action": "appeal", "by": "ann", "fields": "", "note": ""}
+            )
+            assert rejected.status_code == 422 and "appeal needs a note" in rejected.text
+            wrong_field = await web.post(
+                f"/work-items/{item_id}/resolve",
+                data={"action": "write_off", "by": "ann", "fields": "reason_code=timely_filing\ncolor=red", "note": ""},
+            )
+            assert wrong_field.status_code == 422 and "does not take the field(s) color" in wrong_field.text
+            with stack.container.uow() as uow:
+                row = uow.session.get(m.WorkItem, item_id)
+                assert row is not None and row.state == "open"
+
+            accepted = await web.post(
+                f"/work-items/{item_id}/resolve",
+                data={"action": "appeal", "by": "ann", "fields": "appeal_level=1", "note": "records attached"},
+            )
+            assert accepted.status_code == 303 and accepted.headers["location"] == f"/work-items/{item_id}?done=appeal"
+            result = await handle.result()
+            assert result.action == "appeal"
+            after = await web.get(f"/work-items/{item_id}")
+            assert "appeal by ann" in after.text and "Send resolution" not in after.text
+
+            audit = await web.get(f"/audit/{handle.id}")
+            assert audit.status_code == 200
+            assert "Replays deterministically" in audit.text
+            assert "update resolve accepted from ann" in audit.text and "records attached" in audit.text
+            assert (await web.get("/audit/no-such-workflow")).status_code == 404
+            assert (await web.get("/work-items/nope")).status_code == 404
