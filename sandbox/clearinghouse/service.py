@@ -454,8 +454,9 @@ class ClearinghouseService:
             return wire.StatusAnswer(category="A3", status=stc[1], entity="", **common)
         if status == "accepted":
             return wire.StatusAnswer(category="P1", status="20", entity="PR", **common)
-        if status == "voided":
-            return wire.StatusAnswer(category="F1", status="3", entity="PR", status_date=released, **common)
+        if status in ("voided", "reversed"):
+            # Taken back by a void or replaced by a corrected claim: finalized, adjudication revised.
+            return wire.StatusAnswer(category="F3", status="107", entity="PR", status_date=released, **common)
         if payment is None:
             return wire.StatusAnswer(category="P1", status="20", entity="PR", **common)
         remittance = self.state.document(row["remittance_id"]) if row["remittance_id"] else None

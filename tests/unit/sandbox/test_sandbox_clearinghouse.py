@@ -445,3 +445,23 @@ def test_a_dependants_claim_is_matched_on_the_member_id(service: ClearinghouseSe
     receipt = service.submit_837(batch(dependant))
     assert receipt.claims_accepted == 1
     assert only_claim(released(service), "DEP1").paid_cents > 0
+
+
+def test_a_replacement_reverses_the_original_and_pays_the_corrected_claim(service: ClearinghouseService) -> None:
+    service.submit_837(batch(claim("RPL1", lines=(("99213", 13500),))))
+    original = only_claim(released(service), "RPL1")
+    replacement = claim(
+        "RPL1",
+        lines=(("99214", 19500),),
+        frequency_code="7",
+        original_claim_number=original.payer_claim_control_number,
+    )
+    receipt = service.submit_837(batch(replacement, control=2))
+    assert receipt.claims_accepted == 1
+    [remittance] = released(service)
+    assert_balanced(remittance)
+    reversal, corrected = remittance.claims
+    assert reversal.status_code == "22" and reversal.paid_cents == -original.paid_cents
+    assert corrected.status_code == "1" and corrected.frequency_code == "7"
+    assert corrected.service_lines[0].procedure == "99214"
+    assert corrected.payer_claim_control_number != original.payer_claim_control_number
