@@ -25,7 +25,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,18 +38,16 @@ from sqlalchemy import Engine, and_, case, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from domain import models as m
-from domain.claim_status import ClaimStatus
 from domain.enums import WorkItemState
 from domain.store.engine import make_engine
 from domain.store.migrate import upgrade
 from tests.support import postgres
+from workers.batch import INSURANCE_AR_STATUSES
 from workers.synthetic import SyntheticPractice, insert_practice
 
 AS_OF = date(2026, 11, 1)
 PAGE = 50
 QUEUES = ("eligibility", "coding", "claim_edits", "rejections", "denials", "follow_up", "collections", "credentialing")
-# Claims still waiting on money from the payer: what AR aging is about.
-UNPAID = (ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED)
 BUCKETS = ((0, 30), (31, 60), (61, 90), (91, 120), (121, 100_000))
 
 
@@ -58,15 +56,26 @@ def percentile(samples: Sequence[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def timed(fn: Callable[[], object], repeats: int, warmup: int = 5) -> list[float]:
+def timed_alternating(
+    measured: Callable[[], object], baseline: Callable[[], object], repeats: int, warmup: int = 5
+) -> tuple[list[float], list[float]]:
+    """Samples of both, taken in turn, so that load from elsewhere on the machine weighs on both alike."""
     for _ in range(warmup):
-        fn()
-    samples = []
+        measured()
+        baseline()
+    first: list[float] = []
+    second: list[float] = []
     for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return samples
+        for fn, samples in ((measured, first), (baseline, second)):
+            started = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - started)
+    return first, second
+
+
+def raw_sql(engine: Engine, statement: Any) -> str:
+    """The statement's SQL with its parameters inlined, to run through the bare driver."""
+    return str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
 
 
 def create_database(server: postgres.PostgresServer, name: str) -> Engine:
@@ -86,30 +95,59 @@ def raw_connect(server: postgres.PostgresServer, name: str) -> psycopg.Connectio
 # --- seeding -----------------------------------------------------------------------------------------
 
 
-def seed_through_product(engine: Engine, practice: SyntheticPractice) -> float:
-    started = time.perf_counter()
-    with Session(engine) as session, session.begin():
-        insert_practice(session, practice)
-    return time.perf_counter() - started
+class _OneTable:
+    """A practice view holding one table's rows, so the product path can be timed table by table."""
+
+    def __init__(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        self._pair = (table, rows)
+
+    def tables(self) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
+        yield self._pair
 
 
-def seed_bare(connection: psycopg.Connection[Any], practice: SyntheticPractice) -> float:
+def bare_statement(table: Any, rows: list[dict[str, Any]]) -> tuple[str, list[tuple[Any, ...]]]:
     # The rows become driver tuples before the clock starts: the baseline is executemany and nothing else.
-    statements = []
-    for table, rows in practice.tables():
-        columns = list(rows[0])
-        json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
-        params = [
-            tuple(Json(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns) for row in rows
-        ]
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-        statements.append((sql, params))
-    started = time.perf_counter()
-    with connection.transaction(), connection.cursor() as cursor:
-        for sql, params in statements:
-            for start in range(0, len(params), 5000):
-                cursor.executemany(sql, params[start : start + 5000])
-    return time.perf_counter() - started
+    columns = list(rows[0])
+    json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
+    params = [
+        tuple(Json(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns) for row in rows
+    ]
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})", params
+
+
+def seed_both(engine: Engine, connection: psycopg.Connection[Any], practice: SyntheticPractice) -> tuple[float, float]:
+    """Table by table, the product path and the bare executemany in turn (each in its own single transaction),
+    so that whatever else the machine does at the time weighs on both alike."""
+    product = bare = 0.0
+    connection.autocommit = False
+    with Session(engine) as session, connection.cursor() as cursor:
+        for index, (table, rows) in enumerate(practice.tables()):
+            sql, params = bare_statement(table, rows)
+
+            def run_product(table: Any = table, rows: list[dict[str, Any]] = rows) -> float:
+                started = time.perf_counter()
+                insert_practice(session, _OneTable(table, rows))
+                return time.perf_counter() - started
+
+            def run_bare(sql: str = sql, params: list[tuple[Any, ...]] = params) -> float:
+                started = time.perf_counter()
+                for start in range(0, len(params), 5000):
+                    cursor.executemany(sql, params[start : start + 5000])
+                return time.perf_counter() - started
+
+            if index % 2:
+                bare += run_bare()
+                product += run_product()
+            else:
+                product += run_product()
+                bare += run_bare()
+        started = time.perf_counter()
+        session.commit()
+        product += time.perf_counter() - started
+        started = time.perf_counter()
+        connection.commit()
+        bare += time.perf_counter() - started
+    return product, bare
 
 
 def seed_work_items(engine: Engine, count: int, claim_ids: list[str], rng: random.Random) -> None:
@@ -144,21 +182,25 @@ def seed_work_items(engine: Engine, count: int, claim_ids: list[str], rng: rando
 # --- the read paths ----------------------------------------------------------------------------------
 
 
-def work_queue_page(session: Session, queue: str) -> list[m.WorkItem]:
-    statement = (
+def work_queue_statement(queue: str) -> Any:
+    # The query of `carecycle tasks list --queue Q` (workers/cli/tasks.py), one page of it.
+    return (
         select(m.WorkItem)
-        .where(m.WorkItem.queue == queue, m.WorkItem.state == WorkItemState.OPEN)
-        .order_by(m.WorkItem.sla_due_at, m.WorkItem.id)
+        .where(m.WorkItem.queue == queue, m.WorkItem.state.in_([WorkItemState.OPEN, WorkItemState.CLAIMED]))
+        .order_by(m.WorkItem.sla_due_at, m.WorkItem.created_at)
         .limit(PAGE)
     )
-    items = list(session.scalars(statement))
+
+
+def work_queue_page(session: Session, queue: str) -> list[m.WorkItem]:
+    items = list(session.scalars(work_queue_statement(queue)))
     session.expunge_all()
     return items
 
 
-def ar_drilldown_page(session: Session, payer_id: str, bucket: tuple[int, int]) -> list[Any]:
+def ar_drilldown_statement(payer_id: str, bucket: tuple[int, int]) -> Any:
     newest, oldest = AS_OF - timedelta(days=bucket[0]), AS_OF - timedelta(days=bucket[1])
-    statement = (
+    return (
         select(
             m.Claim.id,
             m.Claim.patient_id,
@@ -170,13 +212,16 @@ def ar_drilldown_page(session: Session, payer_id: str, bucket: tuple[int, int]) 
         )
         .where(
             m.Claim.payer_id == payer_id,
-            m.Claim.status.in_([s.value for s in UNPAID]),
+            m.Claim.status.in_([s.value for s in INSURANCE_AR_STATUSES]),
             m.Claim.date_of_service.between(oldest, newest),
         )
         .order_by(m.Claim.date_of_service, m.Claim.id)
         .limit(PAGE)
     )
-    return list(session.execute(statement))
+
+
+def ar_drilldown_page(session: Session, payer_id: str, bucket: tuple[int, int]) -> list[Any]:
+    return list(session.execute(ar_drilldown_statement(payer_id, bucket)))
 
 
 def ar_summary(session: Session) -> list[Any]:
@@ -189,7 +234,7 @@ def ar_summary(session: Session) -> list[Any]:
             func.count(),
             func.sum(m.Claim.total_charge_cents - m.Claim.paid_cents),
         )
-        .where(m.Claim.status.in_([s.value for s in UNPAID]))
+        .where(m.Claim.status.in_([s.value for s in INSURANCE_AR_STATUSES]))
         .group_by(m.Claim.payer_id, bucket)
     )
     return list(session.execute(statement))
@@ -246,8 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"generated {rows:,} rows ({counts['patients']:,} patients, {counts['claims']:,} claims, "
             f"{counts['claim_lines']:,} claim lines) in {generation:.1f} s"
         )
-        product_seconds = seed_through_product(product, practice)
-        bare_seconds = seed_bare(bare, practice)
+        product_seconds, bare_seconds = seed_both(product, bare, practice)
         ratio = product_seconds / bare_seconds
         print("seeding (insert of the same rows, one transaction each):")
         print(
@@ -283,27 +327,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeats = args.repeats
         print(f"reads ({repeats} runs each, page size {PAGE}; baseline: bare indexed SELECT of a page, raw driver):")
         with Session(product) as session:
-            queues = iter(list(QUEUES) * repeats * 2)
-            listing = timed(lambda: work_queue_page(session, next(queues)), repeats)
-            session.rollback()
-            baseline_work = timed(bare_page(cursor, "work_items", work_columns, work_ids), repeats)
+            queues = iter(list(QUEUES) * repeats * 4)
+            listing, baseline_work = timed_alternating(
+                lambda: work_queue_page(session, next(queues)),
+                bare_page(cursor, "work_items", work_columns, work_ids),
+                repeats,
+            )
             figures["work_queue_listing"] = report_ratio("work-queue listing", listing, baseline_work, 3)
+            listing_sql = {q: raw_sql(product, work_queue_statement(q)) for q in QUEUES}
+            sql_queues = iter(list(QUEUES) * repeats * 4)
+            listing_raw, baseline_work = timed_alternating(
+                lambda: (cursor.execute(listing_sql[next(sql_queues)]), cursor.fetchall()),
+                bare_page(cursor, "work_items", work_columns, work_ids),
+                repeats,
+            )
+            figures["work_queue_listing_sql"] = report_ratio("  same SQL, bare driver", listing_raw, baseline_work, 3)
 
-            targets = iter([(p, b) for p in payer_ids for b in BUCKETS] * repeats)
-            drill = timed(lambda: ar_drilldown_page(session, *next(targets)), repeats)
-            session.rollback()
-            baseline_claims = timed(bare_page(cursor, "claims", claim_columns, sample_claims), repeats)
+            pairs = [(p, b) for p in payer_ids for b in BUCKETS]
+            targets = iter(pairs * repeats * 4)
+            drill, baseline_claims = timed_alternating(
+                lambda: ar_drilldown_page(session, *next(targets)),
+                bare_page(cursor, "claims", claim_columns, sample_claims),
+                repeats,
+            )
             figures["ar_aging_drilldown"] = report_ratio("AR aging drill-down", drill, baseline_claims, 3)
-
-            summary_repeats = max(10, repeats // 20)
-            summary = timed(lambda: ar_summary(session), summary_repeats, warmup=2)
-            session.rollback()
+            drill_sql = [raw_sql(product, ar_drilldown_statement(*pair)) for pair in pairs]
+            sql_targets = iter(drill_sql * repeats * 4)
+            drill_raw, baseline_claims = timed_alternating(
+                lambda: (cursor.execute(next(sql_targets)), cursor.fetchall()),
+                bare_page(cursor, "claims", claim_columns, sample_claims),
+                repeats,
+            )
+            figures["ar_aging_drilldown_sql"] = report_ratio("  same SQL, bare driver", drill_raw, baseline_claims, 3)
 
             def bare_scan() -> object:
                 cursor.execute("SELECT payer_id, count(*), sum(total_charge_cents) FROM claims GROUP BY payer_id")
                 return cursor.fetchall()
 
-            scan = timed(bare_scan, summary_repeats, warmup=2)
+            summary_repeats = max(10, repeats // 20)
+            summary, scan = timed_alternating(lambda: ar_summary(session), bare_scan, summary_repeats, warmup=2)
         print("AR aging summary (every payer x bucket; baseline: bare full-table aggregate of claims):")
         figures["ar_aging_summary"] = report_ratio("AR aging summary", summary, scan, 3)
         raw.close()
