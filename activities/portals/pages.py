@@ -89,6 +89,14 @@ class BrowserPortal:
     async def fill(self, selector: str, value: str, what: str) -> None:
         await (await self.need(selector, what)).fill(value)
 
+    async def texts(self, selectors: dict[str, str]) -> dict[str, str | None]:
+        """The text of the first match of each selector (None if absent), in one round trip to the browser."""
+        found: dict[str, str | None] = await self.page.evaluate(_TEXTS_JS, selectors)
+        return found
+
+    def on_path(self, path: str) -> bool:
+        return str(self.page.url).split("?")[0].endswith(path)
+
     async def text(self, selector: str) -> str | None:
         locator = self.page.locator(selector)
         if not await locator.count():
@@ -133,6 +141,16 @@ class BrowserPortal:
         if response.status != 200 or not body.startswith(b"%PDF"):
             raise PortalLayoutChanged(f"{self.account.payer_id}: the EOB link did not give a PDF ({response.status})")
         return body
+
+
+_TEXTS_JS = """(selectors) => {
+  const out = {};
+  for (const [name, selector] of Object.entries(selectors)) {
+    const element = document.querySelector(selector);
+    out[name] = element ? element.innerText.trim() : null;
+  }
+  return out;
+}"""
 
 
 async def _no_provider(request: OtpRequest) -> str:
@@ -182,21 +200,38 @@ class CascadePortal(BrowserPortal):
             await self.goto(path)
 
     async def check_eligibility(self, member_id: str, birth_date: date) -> EligibilityAnswer:
-        await self._search("/cascade/eligibility")
+        if not self.on_path("/cascade/eligibility"):  # the results page carries the search form too
+            await self._search("/cascade/eligibility")
         await self.fill("#member-id", member_id, "the member id field")
         await self.fill("#dob", birth_date.isoformat(), "the birth date field")
         await self.submit("#check-eligibility")
-        if await self.page.locator(".no-match").count():
+        if self.on_login_page():  # the session expired between the form and the search
+            await self.ensure_signed_in()
+            return await self.check_eligibility(member_id, birth_date)
+        found = await self.texts(
+            {
+                "none": ".no-match",
+                "table": "table.coverage-result",
+                "status": ".coverage-status",
+                "plan": ".coverage-plan",
+                "from": ".coverage-from",
+                "to": ".coverage-to",
+                "copay": ".coverage-copay",
+                "deductible": ".coverage-deductible",
+            }
+        )
+        if found["none"] is not None:
             return EligibilityAnswer(found=False)
-        await self.need("table.coverage-result", "the coverage result")
+        if found["table"] is None or found["status"] is None:
+            raise PortalLayoutChanged(f"{self.account.payer_id} {self.variant}: the coverage result not found")
         return EligibilityAnswer(
             found=True,
-            active=(await self.text(".coverage-status")) == "Active",
-            plan=await self.text(".coverage-plan"),
-            effective_from=_day(await self.text(".coverage-from"), "%Y-%m-%d"),
-            effective_to=_day(await self.text(".coverage-to"), "%Y-%m-%d"),
-            copay_cents=parse_money(await self.text(".coverage-copay") or ""),
-            deductible_remaining_cents=parse_money(await self.text(".coverage-deductible") or ""),
+            active=found["status"] == "Active",
+            plan=found["plan"],
+            effective_from=_day(found["from"], "%Y-%m-%d"),
+            effective_to=_day(found["to"], "%Y-%m-%d"),
+            copay_cents=parse_money(found["copay"] or ""),
+            deductible_remaining_cents=parse_money(found["deductible"] or ""),
         )
 
     async def claim_status(self, claim_number: str, member_id: str, service_date: date) -> ClaimStatusAnswer:
