@@ -120,7 +120,14 @@ def read_837_batch(text: str) -> ReceivedBatch:
             continue
         try:
             claims = tuple(submitted_claim(c) for c in parse_837p_set(transaction))
-        except X12Error as error:
+        except (X12Error, ValueError, IndexError, KeyError) as error:
+            # A clearinghouse answers a 999 rejection for a set it cannot read, whatever broke inside it.
+            if not isinstance(error, X12Error):
+                error = X12Error(
+                    f"transaction set cannot be read ({type(error).__name__})",
+                    position=transaction.first_position,
+                    segment_id="ST",
+                )
             sets.append(
                 ReceivedSet(
                     "837",

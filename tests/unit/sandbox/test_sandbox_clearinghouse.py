@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from domain.remittance import ClaimPayment, Remittance
 from domain.x12.ack277ca import parse_277ca
@@ -465,3 +467,26 @@ def test_a_replacement_reverses_the_original_and_pays_the_corrected_claim(servic
     assert corrected.status_code == "1" and corrected.frequency_code == "7"
     assert corrected.service_lines[0].procedure == "99214"
     assert corrected.payer_claim_control_number != original.payer_claim_control_number
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_batches_get_a_999_or_a_typed_error(service: ClearinghouseService, data: st.DataObject) -> None:
+    text = batch(claim("FUZ1"), claim("FUZ2", lines=(("99213", 13500), ("36415", 1500))))
+    position = data.draw(st.integers(min_value=0, max_value=len(text) - 1))
+    action = data.draw(st.sampled_from(["delete", "insert", "replace", "truncate"]))
+    junk = data.draw(st.text(alphabet="*~:^ABC019\n", min_size=1, max_size=4))
+    if action == "delete":
+        mutated = text[:position] + text[position + len(junk) :]
+    elif action == "insert":
+        mutated = text[:position] + junk + text[position:]
+    elif action == "replace":
+        mutated = text[:position] + junk + text[position + len(junk) :]
+    else:
+        mutated = text[:position]
+    try:
+        receipt = service.submit_837(mutated)
+    except X12Error:
+        return
+    [ack] = parse_999(receipt.ack_999)
+    assert ack.group_status in ("A", "E", "P", "R")
