@@ -15,8 +15,8 @@ from domain.x12.claim837 import (
     ProfessionalClaim,
     ProviderParty,
     ServiceLine,
-    Subscriber,
     Submitter,
+    Subscriber,
 )
 from domain.x12.envelope import ControlNumbers, Party
 

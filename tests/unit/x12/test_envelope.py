@@ -115,7 +115,8 @@ def test_control_number_mismatch() -> None:
             "fixed width",
         ),
         (
-            "ISA100*          *00*          *ZZ*A              *ZZ*B              *260101*1200*^*00501*000000001*0*P*:~",
+            "ISA1"
+            + "00*          *00*          *ZZ*A              *ZZ*B              *260101*1200*^*00501*000000001*0*P*:~",
             "not a delimiter",
         ),
     ],
