@@ -128,6 +128,10 @@ def test_http_adapter_errors_are_typed(sandbox: str) -> None:
     with pytest.raises(ClearinghouseRejected) as rejected:
         clearinghouse.submit_837("this is not X12")
     assert "400" in str(rejected.value) and not rejected.value.retryable
+    with pytest.raises(ClearinghouseRejected, match="x12_invalid"):
+        clearinghouse.eligibility("ISA*garbage~")
+    with pytest.raises(ClearinghouseRejected, match="400"):
+        clearinghouse.claim_status(batch(claim()))  # an 837 is not a 276
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
