@@ -40,7 +40,7 @@ log = logging.getLogger("carecycle.demo")
 
 DEFAULT_PATIENTS = 24
 DEFAULT_SEED = 7
-DEFAULT_TIME_SCALE = 0.4  # real seconds per business day: a 30-day follow-up window takes 12 s
+DEFAULT_TIME_SCALE = 0.3  # real seconds per business day: a 30-day follow-up window takes 9 s
 BILLER = "biller.auto"
 
 RUNNING = WorkflowExecutionStatus.RUNNING
@@ -91,10 +91,74 @@ def prepare_store(container: Container, patients: int, seed: int) -> tuple[list[
         seeded = False
         if session.execute(select(func.count()).select_from(m.Practice)).scalar_one() == 0:
             seed_practice(session, patients=patients, seed=seed)
+            session.flush()
+            todays_visits(session, seed)
             uow.commit()
             seeded = True
         ids = list(session.execute(select(m.Patient.id).order_by(m.Patient.account_number)).scalars())
     return ids, seeded
+
+
+def todays_visits(session: Any, seed: int) -> int:
+    """Yesterday's clinic day: one completed visit per patient, charge-captured at checkout (a few left uncoded
+    for the coders), so every journey has a fresh claim or patient bill to carry through the cycle."""
+    import random
+    from datetime import time as clock
+    from datetime import timedelta
+
+    from domain.catalog import ANCILLARY, DIAGNOSES, EVALUATION_AND_MANAGEMENT, PROCEDURES_BY_CODE
+    from domain.enums import AppointmentKind, AppointmentStatus
+    from domain.services.encounters import EncounterInput, ServiceLineInput, record_encounter
+
+    rng = random.Random(f"visits|{seed}")
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    providers = list(session.execute(select(m.Provider).order_by(m.Provider.npi)).scalars())
+    locations = list(session.execute(select(m.Location).order_by(m.Location.name)).scalars())
+    patients = list(session.execute(select(m.Patient).order_by(m.Patient.account_number)).scalars())
+    for index, patient in enumerate(patients):
+        telehealth = rng.random() < 0.2
+        provider, location = rng.choice(providers), rng.choice(locations)
+        appointment = m.Appointment(
+            patient_id=patient.id,
+            provider_id=provider.id,
+            location_id=location.id,
+            kind=AppointmentKind.TELEHEALTH if telehealth else AppointmentKind.IN_PERSON,
+            status=AppointmentStatus.COMPLETED,
+            starts_at=datetime.combine(day, clock(8 + index % 9, 20 * (index % 3)), tzinfo=UTC),
+        )
+        session.add(appointment)
+        session.flush()
+        if rng.random() < 0.1:
+            continue  # left for the coders: the Encounter workflow opens a coding work item
+        diagnoses = tuple(rng.sample(sorted(DIAGNOSES), k=rng.choice([1, 1, 2])))
+        codes = [rng.choice(EVALUATION_AND_MANAGEMENT)]
+        if not telehealth:
+            codes += rng.sample(ANCILLARY, k=rng.choice([0, 1, 1, 2]))
+        lines = tuple(
+            ServiceLineInput(
+                code,
+                PROCEDURES_BY_CODE[code].charge_cents,
+                1,
+                ("95",) if telehealth else (("25",) if number == 1 and len(codes) > 1 else ()),
+                tuple(range(1, len(diagnoses) + 1)) if number == 1 else (1,),
+            )
+            for number, code in enumerate(codes, start=1)
+        )
+        record_encounter(
+            session,
+            EncounterInput(
+                patient_id=patient.id,
+                provider_id=provider.id,
+                location_id=location.id,
+                date_of_service=day,
+                place_of_service="10" if telehealth else location.place_of_service,
+                diagnosis_codes=diagnoses,
+                service_lines=lines,
+                appointment_id=appointment.id,
+            ),
+            actor="demo:checkout",
+        )
+    return len(patients)
 
 
 def roster_entries(container: Container) -> list[dict[str, Any]]:
@@ -277,6 +341,35 @@ async def resolve_open_items(client: Client, container: Container) -> int:
 # --- the run ------------------------------------------------------------------------------------------------
 
 
+def patients_pay(container: Container, since: datetime) -> list[tuple[str, int]]:
+    """The synthetic practice's patients: about two in three pay their balance in full after a statement.
+
+    Deterministic (the guarantor id decides), idempotent (keyed by guarantor): returns (guarantor, cents) paid now.
+    """
+    from domain.ledger.service import record_patient_payment
+    from domain.ledger.store import guarantor_balance
+
+    paid: list[tuple[str, int]] = []
+    with container.uow() as uow:
+        session = uow.session
+        statements = session.execute(
+            select(m.Statement.guarantor_id, m.Statement.patient_id).where(m.Statement.sent_at >= since).distinct()
+        ).all()
+        for guarantor_id, patient_id in statements:
+            if int(guarantor_id.replace("-", ""), 16) % 3 == 0:
+                continue  # this one does not pay: reminders, final notice, agency
+            balance = guarantor_balance(session, guarantor_id)
+            if balance <= 0:
+                continue
+            result = record_patient_payment(
+                session, patient_id, balance, "card", recorded_by="demo:patient", key=f"demo:{guarantor_id}"
+            )
+            if not result.already_posted:
+                paid.append((guarantor_id, balance))
+        uow.commit()
+    return paid
+
+
 async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
     try:
         return (await client.get_workflow_handle(workflow_id).describe()).status
@@ -324,6 +417,7 @@ async def drive(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
     progress = Progress(started=len(ids))
+    since = datetime.now(UTC)
     began = time.monotonic()
     last_change = began
     previous: tuple[int, int, int, int] = (-1, -1, -1, -1)
@@ -331,6 +425,10 @@ async def drive(
         await asyncio.sleep(1.0)
         if options.auto_resolve:
             progress.resolved += await resolve_open_items(client, container)
+        for guarantor_id, cents in await asyncio.to_thread(patients_pay, container, since):
+            await client.get_workflow_handle(f"collections-{guarantor_id}").signal(
+                "payment_received", c.PaymentNotice(cents, "card")
+            )
         statuses = await _statuses(client, ids)
         progress.completed = sum(1 for s in statuses if s == WorkflowExecutionStatus.COMPLETED)
         progress.failed = sum(1 for s in statuses if s in FAILED_STATES)
