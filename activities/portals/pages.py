@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 from activities.portals.base import (
     ClaimStatusAnswer,
@@ -132,7 +133,8 @@ class BrowserPortal:
         from playwright.async_api import Error as PlaywrightError
 
         try:
-            response = await self.page.context.request.get(self.url(listing.url), timeout=30_000)
+            # The link is as the page wrote it: resolve it against the page, not the configured base URL.
+            response = await self.page.context.request.get(urljoin(str(self.page.url), listing.url), timeout=30_000)
         except PlaywrightError as exc:
             raise PortalUnavailable(f"{self.account.payer_id}: the EOB download failed ({_short(exc)})") from None
         if response.status >= 500:

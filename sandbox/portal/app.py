@@ -49,10 +49,17 @@ _TEMPLATES.filters["money"] = _money
 
 
 def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_TEMPLATES.get_template(template).render(rev=_revision.get(), **context), status_code=status)
+    html = _TEMPLATES.get_template(template).render(rev=_revision.get(), base=_base.get(), **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def _redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(_base.get() + path, status_code=303)
 
 
 _revision: ContextVar[int] = ContextVar("layout_revision", default=1)
+# Where the portal is mounted (e.g. "/portal" inside the sandbox server): links and redirects start there.
+_base: ContextVar[str] = ContextVar("root_path", default="")
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -87,7 +94,10 @@ def create_app(
 
     @app.middleware("http")
     async def layout_revision(request: Request, call_next: Any) -> Response:
-        variant = request.url.path.strip("/").split("/", 1)[0]
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        _base.set(root)
+        path = request.url.path[len(root) :] if root and request.url.path.startswith(root) else request.url.path
+        variant = path.strip("/").split("/", 1)[0]
         _revision.set(portal.layout_revision.get(variant, 1))
         response: Response = await call_next(request)
         return response
@@ -107,9 +117,8 @@ def create_app(
         session = portal.session(request.cookies.get(COOKIE), payer_id)
         return session if session is not None and session.authenticated else None
 
-    def expired(variant: str) -> RedirectResponse:
-        target = "/cascade/login?expired=1" if variant == "cascade" else "/harbor/signin?timeout=1"
-        return RedirectResponse(target, status_code=303)
+    def expired(variant: str) -> Response:
+        return _redirect("/cascade/login?expired=1" if variant == "cascade" else "/harbor/signin?timeout=1")
 
     # --- cascade: classic multi-page portal ---------------------------------------------------------------
 
@@ -125,7 +134,7 @@ def create_app(
         if account is None:
             return _page("cascade/login.html", 200, error="Invalid username or password.")
         session = portal.start_session(payer_id, account)
-        response = RedirectResponse("/cascade/verify", status_code=303)
+        response = _redirect("/cascade/verify")
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="lax")
         return response
 
@@ -146,7 +155,7 @@ def create_app(
         form = await _form(request)
         if not portal.verify_code(payer_id, session, form.get("code", "")):
             return _page("cascade/verify.html", error="That code is not valid. Try again.")
-        return RedirectResponse("/cascade/home", status_code=303)
+        return _redirect("/cascade/home")
 
     @app.get("/cascade/home", response_class=HTMLResponse)
     async def cascade_home(request: Request) -> Response:
@@ -200,7 +209,7 @@ def create_app(
     @app.post("/cascade/logout")
     async def cascade_logout(request: Request) -> Response:
         portal.sessions.pop(request.cookies.get(COOKIE, ""), None)
-        return RedirectResponse("/cascade/login", status_code=303)
+        return _redirect("/cascade/login")
 
     # --- harbor: single sign-in page in steps, POST forms, cards and definition lists --------------------
 
@@ -218,7 +227,7 @@ def create_app(
                 return expired("harbor")
             if not portal.verify_code(payer_id, session, form["verification"]):
                 return _page("harbor/signin.html", step="code", problem="Verification failed.")
-            return RedirectResponse("/harbor/dashboard", status_code=303)
+            return _redirect("/harbor/dashboard")
         account = portal.check_password(payer_id, form.get("user_id", ""), form.get("passphrase", ""))
         if account is None:
             return _page("harbor/signin.html", step="password", problem="We could not sign you in.")
@@ -292,7 +301,7 @@ def create_app(
     @app.get("/harbor/signout")
     async def harbor_signout(request: Request) -> Response:
         portal.sessions.pop(request.cookies.get(COOKIE, ""), None)
-        return RedirectResponse("/harbor/signin", status_code=303)
+        return _redirect("/harbor/signin")
 
     # --- EOB downloads, both variants ------------------------------------------------------------------
 

@@ -317,3 +317,21 @@ async def test_activities_over_the_synthetic_practice(
         )
     assert caught.value.type == contract.ERROR_CREDENTIALS_MISSING
     engine.dispose()
+
+
+async def test_mounted_under_a_prefix(state: PortalState, sessions: PortalSessions) -> None:
+    """The embedded sandbox mounts the portal at /portal: links, redirects and downloads follow the prefix."""
+    from fastapi import FastAPI
+
+    parent = FastAPI()
+    parent.mount("/portal", create_app(state))
+    with PortalServer(parent) as mounted:
+        account = PortalAccount("SBXCC", "cascade", mounted.base_url + "/portal", "cc-biller", "cc-pass", TOTP_SECRET)
+
+        async def task(portal: PayerPortal):  # type: ignore[no-untyped-def]
+            answer = await portal.check_eligibility("W100200300", BIRTH)
+            listings = await portal.list_eobs()
+            return answer, listings[0].url, await portal.download_eob(listings[0])
+
+        answer, url, pdf = await sessions.run(account, no_code, task, label="mounted")
+    assert answer.found and url.startswith("/portal/cascade/eob/") and pdf.startswith(b"%PDF")
