@@ -490,3 +490,15 @@ def test_mutated_batches_get_a_999_or_a_typed_error(service: ClearinghouseServic
         return
     [ack] = parse_999(receipt.ack_999)
     assert ack.group_status in ("A", "E", "P", "R")
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    first = ClearinghouseService(tmp_path, seed=4, time_scale=86400, random_mix=False)
+    first.load_roster([member(deductible_met_cents=50000)])
+    first.submit_837(batch(claim("RST1")))
+    first.close()
+    second = ClearinghouseService(tmp_path, seed=4, time_scale=86400, random_mix=False)
+    assert second.status()["members"] == {"SBXBM": 1}
+    second.advance(PLANS["SBXBM"].adjudication_days)
+    assert only_claim(released(second), "RST1").paid_cents > 0
+    second.close()
