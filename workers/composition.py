@@ -15,6 +15,8 @@ from workers.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from activities.clearinghouse import Clearinghouse
     from activities.documents import DocumentStore
+    from activities.portals.secrets import PortalCredentials
+    from activities.portals.session import PortalSessions
 
 
 class StoreNotReady(Exception):
@@ -67,6 +69,26 @@ class Container:
             timeout_seconds=self.settings.clearinghouse_timeout_seconds,
             token=self.settings.clearinghouse_token,
         )
+
+    @property
+    def portal_url(self) -> str:
+        """The payer portals' base URL: configured, else the sandbox portal mounted at /portal in the sandbox."""
+        return self.settings.portal_url or f"http://{self.settings.bind_host}:{self.settings.sandbox_port}/portal"
+
+    @cached_property
+    def portal_credentials(self) -> PortalCredentials:
+        from activities.portals.secrets import PortalCredentials
+
+        return PortalCredentials.from_sources(
+            self.settings.portal_credentials_env, self.settings.portal_secrets_file, default_url=self.portal_url
+        )
+
+    @cached_property
+    def portal_sessions(self) -> PortalSessions:
+        """One Chromium per worker process (started on first use); failure evidence goes to the documents."""
+        from activities.portals.session import PortalSessions
+
+        return PortalSessions(self.settings.chromium_path, self.documents, attempts=self.settings.portal_attempts)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -35,6 +35,7 @@ def workflows_by_queue() -> dict[TaskQueue, list[type]]:
 
 
 def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[..., Any]]]:
+    from activities.portals.activities import EobActivities, PortalActivities
     from activities.revenue import Envelope, revenue_activities
     from activities.workitems import WorkItemActivities
 
@@ -47,11 +48,15 @@ def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[.
         container.documents,
         Envelope(settings.edi_sender_id, settings.edi_receiver_id, settings.edi_receiver_name, settings.edi_usage),
     )
+    portal = PortalActivities(
+        container.session_factory, container.portal_sessions, container.portal_credentials, container.documents
+    )
+    eob = EobActivities(container.documents)
     return {
         TaskQueue.REVENUE: [*work_items.all(), *revenue],
         TaskQueue.EDI: [*work_items.all()],
-        TaskQueue.PORTAL: [*work_items.all()],
-        TaskQueue.DOCUMENTS: [*work_items.all()],
+        TaskQueue.PORTAL: [*work_items.all(), *portal.all()],
+        TaskQueue.DOCUMENTS: [*work_items.all(), *eob.all()],
         TaskQueue.COLLECTIONS: [*work_items.all()],
     }
 
