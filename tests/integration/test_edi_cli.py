@@ -1,0 +1,89 @@
+"""`carecycle edi parse|validate`: exit codes, one line per problem, JSON, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.unit.x12.helpers import CONTROL, FIXTURES, RECEIVER, SENDER, WHEN, remittance
+from workers.cli import run
+
+
+def _write_835(tmp_path: Path, text: str | None = None) -> Path:
+    from domain.x12.remit835 import write_835
+
+    path = tmp_path / "era.835"
+    path.write_text(text or write_835([remittance()], sender=SENDER, receiver=RECEIVER, control=CONTROL, when=WHEN))
+    return path
+
+
+def test_parse_json_of_an_835(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["edi", "parse", str(_write_835(tmp_path)), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    (entry,) = document["transaction_sets"]
+    assert entry["type"] == "835" and entry["payment"]["amount"] == "50.00"
+    assert [c["status_code"] for c in entry["claims"]] == ["1", "4", "22"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.x12")))
+def test_every_fixture_parses_and_validates(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = FIXTURES / name
+    assert run(["edi", "validate", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == f"{path}: valid"
+    assert run(["edi", "parse", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["transaction_sets"] and all("type" in s for s in document["transaction_sets"])
+    assert run(["edi", "parse", str(path)]) == 0
+    assert capsys.readouterr().out.strip()
+
+
+def test_837p_json_has_claims_with_charge_and_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["edi", "parse", str(FIXTURES / "837p_x222a1_example1_commercial.x12"), "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["transaction_sets"]
+    (claim,) = entry["claims"]
+    assert entry["type"] == "837P"
+    assert claim["patient_control_number"] == "26463774" and claim["charge"] == "100.00"
+    assert [line["charge"] for line in claim["service_lines"]] == ["40.00", "15.00", "35.00", "10.00"]
+
+
+def test_validate_reports_one_line_per_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write_835(tmp_path).read_text()
+    bad = good.replace("SE*36*0001", "SE*30*0001").replace("BPR*I*50*", "BPR*I*55*")
+    path = _write_835(tmp_path, bad)
+    assert run(["edi", "validate", str(path)]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [
+        f"{path}: segment 38 SE01: SE01 says 30, the set has 36 segments",
+        f"{path}: balancing: segment 4 BPR02: 55.00 != claims paid 60.00 - provider adjustments 10.00 = 50.00"
+        " (set 0001)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "file is empty"),
+        (b"\x00\xff\xfe binary junk \x01", "does not start with an ISA"),
+        (b"ISA*00*short~", "truncated"),
+    ],
+)
+def test_bad_files_fail_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.x12"
+    path.write_bytes(content)
+    assert run(["edi", "parse", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert run(["edi", "validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and message in out
+
+
+def test_missing_file_and_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["edi", "parse", str(tmp_path / "nope.835")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: no such file: {tmp_path / 'nope.835'}"
+    assert run(["edi", "parse"]) == 2
+    assert run(["edi", "frobnicate", "x"]) == 2
