@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -65,7 +65,7 @@ class PortalActivities:
         # Accounts without a TOTP secret get their code from this provider (a person, through a work item).
         self._otp = otp_provider
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.check_eligibility, self.claim_status, self.download_eobs]
 
     def _account(self, payer_id: str, variant: str | None) -> PortalAccount:
@@ -228,7 +228,7 @@ class EobActivities:
     def __init__(self, documents: DocumentStore) -> None:
         self._documents = documents
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.read]
 
     @activity.defn(name=contract.READ_EOB)
