@@ -70,7 +70,10 @@ class Clearinghouse(Protocol):
         ...
 
     def fetch_acknowledgments(self) -> list[InboundDocument]:
-        """999s and 277CAs not yet confirmed, oldest first (at least once: confirm after storing)."""
+        """999s and 277CAs not yet confirmed, oldest first (at least once: confirm after storing).
+
+        May return a page: confirm what was stored and call again until it returns nothing.
+        """
         ...
 
     def fetch_remittances(self) -> list[InboundDocument]:

@@ -31,13 +31,17 @@ _RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class HttpClearinghouse:
-    def __init__(self, base_url: str, *, timeout_seconds: float = 30.0, token: str | None = None) -> None:
+    def __init__(
+        self, base_url: str, *, timeout_seconds: float = 30.0, token: str | None = None, page_size: int = 100
+    ) -> None:
         parsed = urllib.parse.urlsplit(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("clearinghouse URL must be http(s)://host[:port]/path")
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self._token = token
+        # Each fetch returns at most this many documents, oldest first; confirm them and fetch again for more.
+        self.page_size = page_size
 
     def __repr__(self) -> str:  # never the token
         return f"HttpClearinghouse({self.base_url!r})"
@@ -77,7 +81,7 @@ class HttpClearinghouse:
     # --- plumbing ----------------------------------------------------------------------------------
 
     def _mailbox(self, kinds: tuple[str, ...]) -> list[InboundDocument]:
-        query = urllib.parse.urlencode([("kind", kind) for kind in kinds])
+        query = urllib.parse.urlencode([("kind", kind) for kind in kinds] + [("limit", str(self.page_size))])
         data = self._json(self._request("GET", f"/mailbox?{query}"))
         documents: list[InboundDocument] = []
         try:

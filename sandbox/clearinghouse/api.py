@@ -6,7 +6,7 @@ else is JSON. Routes (relative to the mount point):
     POST /x12/837                 837P batch -> JSON receipt with the 999 (and the 277CA, also in the mailbox)
     POST /x12/270                 270 -> 271 (real time)
     POST /x12/276                 276 -> 277 (real time)
-    GET  /mailbox?kind=277CA&kind=835[&include_delivered=true]  undelivered documents, oldest first
+    GET  /mailbox?kind=277CA&kind=835[&limit=100][&include_delivered=true]  undelivered documents, oldest first
     GET  /mailbox/{id}            one document
     POST /mailbox/confirm         {"ids": [...]}: the client has stored them; they leave the mailbox
     GET  /health
@@ -103,9 +103,10 @@ def clearinghouse_router(service: ClearinghouseService) -> APIRouter:
     async def mailbox(
         kind: list[str] = Query(default=["999", "277CA", "835"]),
         include_delivered: bool = False,
+        limit: int = Query(default=100, ge=1, le=1000),
     ) -> Response:
         kinds = tuple(k.upper() for k in kind)
-        documents = await _guarded(lambda: service.mailbox(kinds, include_delivered=include_delivered))
+        documents = await _guarded(lambda: service.mailbox(kinds, include_delivered=include_delivered, limit=limit))
         return JSONResponse({"documents": [d.to_json() for d in documents]})
 
     @router.get("/mailbox/{document_id}")

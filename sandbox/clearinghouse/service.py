@@ -474,12 +474,14 @@ class ClearinghouseService:
 
     # --- mailbox ---------------------------------------------------------------------------------------
 
-    def mailbox(self, kinds: tuple[str, ...], *, include_delivered: bool = False) -> list[StoredDocument]:
-        """Documents for HTTP clients (submitters that use the drop folder get theirs there instead)."""
+    def mailbox(
+        self, kinds: tuple[str, ...], *, include_delivered: bool = False, limit: int | None = None
+    ) -> list[StoredDocument]:
+        """Documents for HTTP clients, oldest first (drop-folder submitters get theirs in the folder instead)."""
         if "835" in kinds:
             self.release_due()
         return self.state.documents(
-            kinds, include_delivered=include_delivered, exclude_receivers=self.drop_submitters()
+            kinds, include_delivered=include_delivered, exclude_receivers=self.drop_submitters(), limit=limit
         )
 
     def drop_submitters(self) -> tuple[str, ...]:

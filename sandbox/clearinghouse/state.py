@@ -206,6 +206,7 @@ class ClearinghouseState:
         batch_id: str | None = None,
         receivers: tuple[str, ...] | None = None,
         exclude_receivers: tuple[str, ...] = (),
+        limit: int | None = None,
     ) -> list[StoredDocument]:
         marks = ",".join("?" for _ in kinds)
         sql = f"SELECT * FROM documents WHERE kind IN ({marks})"
@@ -221,7 +222,11 @@ class ClearinghouseState:
         if exclude_receivers:
             sql += f" AND coalesce(receiver, '') NOT IN ({','.join('?' for _ in exclude_receivers)})"
             params.extend(exclude_receivers)
-        return [_document(r) for r in self.query(sql + " ORDER BY seq", tuple(params))]
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_document(r) for r in self.query(sql, tuple(params))]
 
     def document(self, document_id: str) -> StoredDocument | None:
         rows = self.query("SELECT * FROM documents WHERE id = ?", (document_id,))

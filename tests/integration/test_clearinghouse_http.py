@@ -247,3 +247,15 @@ def test_sandbox_admin_loads_rosters_and_moves_time(tmp_path: Path) -> None:
         assert [c.status_code for c in remittances_of(later)[0].claims] == ["22", "1"]
         with pytest.raises(ClearinghouseRejected, match="404"):
             admin.schedule_follow_up("NOSUCH", "reversal")
+
+
+def test_http_mailbox_pages(sandbox: str) -> None:
+    clearinghouse = HttpClearinghouse(f"{sandbox}/clearinghouse", timeout_seconds=10, page_size=2)
+    for control in range(1, 4):
+        clearinghouse.submit_837(batch(claim(f"PG{control}"), control=control))
+    seen: list[str] = []
+    while page := clearinghouse.fetch_acknowledgments():
+        assert len(page) <= 2
+        seen += [d.id for d in page]
+        clearinghouse.confirm([d.id for d in page])
+    assert len(seen) == 3 == len(set(seen))
