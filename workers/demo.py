@@ -130,16 +130,24 @@ def todays_visits(session: Any, seed: int) -> int:
         session.flush()
         if rng.random() < 0.1:
             continue  # left for the coders: the Encounter workflow opens a coding work item
-        diagnoses = tuple(rng.sample(sorted(DIAGNOSES), k=rng.choice([1, 1, 2])))
+        diagnoses = tuple(rng.sample(sorted(set(DIAGNOSES) - {"Z0000"}), k=rng.choice([1, 1, 2])))
         codes = [rng.choice(EVALUATION_AND_MANAGEMENT)]
-        if not telehealth:
-            codes += rng.sample(ANCILLARY, k=rng.choice([0, 1, 1, 2]))
+        roll = rng.random()
+        if roll < 0.12:
+            # A problem visit coded with the wellness-exam diagnosis first: payers deny it (CO-50).
+            diagnoses = ("Z0000", *diagnoses[:1])
+        elif roll < 0.24 and not telehealth:
+            codes += ["36415", "85025"]  # venipuncture with a lab panel: some payers bundle it (CO-97)
+        elif not telehealth:
+            codes += rng.sample(ANCILLARY, k=rng.choice([0, 1, 1]))
+        # Now and then the telehealth modifier is forgotten at checkout: the claim edits catch it.
+        telehealth_modifier: tuple[str, ...] = ("95",) if rng.random() < 0.6 else ()
         lines = tuple(
             ServiceLineInput(
                 code,
                 PROCEDURES_BY_CODE[code].charge_cents,
                 1,
-                ("95",) if telehealth else (("25",) if number == 1 and len(codes) > 1 else ()),
+                telehealth_modifier if telehealth else (("25",) if number == 1 and len(codes) > 1 else ()),
                 tuple(range(1, len(diagnoses) + 1)) if number == 1 else (1,),
             )
             for number, code in enumerate(codes, start=1)
@@ -273,7 +281,9 @@ def biller_decision(item: m.WorkItem, session: Any) -> Decision | None:
         if "-50" in codes or "-197" in codes or "-151" in codes:
             return Decision("appeal", note="medical records attached")
         if "-16" in codes:
-            return Decision("correct_and_resubmit", {"diagnosis_pointers": "1"}, note="added the missing data")
+            return Decision("correct_and_resubmit", {"modifiers": "95"}, note="added the missing modifier")
+        if "-97" in codes:
+            return Decision("write_off", {"reason_code": "contractual"})
         if "-29" in codes:
             return Decision("write_off", {"reason_code": "timely_filing"})
         if "-204" in codes or "-96" in codes or "-27" in codes:
@@ -281,6 +291,8 @@ def biller_decision(item: m.WorkItem, session: Any) -> Decision | None:
         return Decision("write_off", {"reason_code": "administrative"})
     if reason in ("claim_rejected", "claim_edit_failed"):
         edits = str(context.get("edits", "")) + str(context.get("codes", "")) + item.summary
+        if "TELEHEALTH_MODIFIER" in edits:
+            return Decision("correct_and_resubmit", {"modifiers": "95"}, note="added the telehealth modifier")
         if "TIMELY" in edits.upper():
             return Decision("write_off", {"reason_code": "timely_filing"})
         return Decision("write_off", {"reason_code": "administrative"})

@@ -197,7 +197,7 @@ class ClaimWorkflow(RevenueWorkflow):
             inquiries += 1
             if self._outcomes:
                 continue
-            if status.finalized and inquiries <= policy.max_status_inquiries:
+            if status.finalized and self._status != "appealed" and inquiries <= policy.max_status_inquiries:
                 continue  # the payer says it is paid or denied: the 835 is on its way
             if workflow.now() >= filing_deadline and self._status not in ("accepted", "appealed"):
                 return await self._timely_filing_missed(policy)
