@@ -22,24 +22,23 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from temporalio import activity, workflow  # noqa: E402
-from temporalio.client import Client  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.worker import Worker
 
-from activities.contracts import revenue as c  # noqa: E402
-from bench._revenue_bare import BareWorkflow, noop  # noqa: E402
-from activities.contracts import workitems as wi  # noqa: E402
-from flows.revenue import WORKFLOWS, PaymentPostingWorkflow, registration_workflow_id  # noqa: E402
-from workers.registry import workflow_runner  # noqa: E402
-from workers.settings import Settings  # noqa: E402
-from workers.temporal import dev_server_for  # noqa: E402
-from workers.temporal.search_attributes import ensure_search_attributes  # noqa: E402
+from activities.contracts import revenue as c
+from activities.contracts import workitems as wi
+from bench._revenue_bare import BareWorkflow, noop
+from flows.revenue import WORKFLOWS, PaymentPostingWorkflow, registration_workflow_id
+from workers.registry import workflow_runner
+from workers.settings import Settings
+from workers.temporal import dev_server_for
+from workers.temporal.search_attributes import ensure_search_attributes
 
 POLICY = c.RevenuePolicy(day_seconds=0.01)
 
@@ -209,7 +208,7 @@ async def main(journeys: int, concurrency: int) -> None:
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     journeys_per_second = journeys / journey_seconds
     bare_per_second = journeys / bare_seconds
-    p95 = latencies[min(len(latencies) - 1, int(round(0.95 * (len(latencies) - 1))))]
+    p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
     print(f"journeys: {journeys} (concurrency {concurrency}), {per_journey} activities per journey")
     print(f"journeys/s: {journeys_per_second:.2f}")
     print(f"bare ceiling ({per_journey} no-op activities per workflow)/s: {bare_per_second:.2f}")
