@@ -123,9 +123,10 @@ def adjudicate(
     costs = _Costs(
         copay=plan.copay_cents if member.copay_cents is None else member.copay_cents,
         deductible_remaining=max(
-            0, (plan.deductible_cents if member.deductible_cents is None else member.deductible_cents)
-        )
-        - deductible_met_cents,
+            0,
+            (plan.deductible_cents if member.deductible_cents is None else member.deductible_cents)
+            - deductible_met_cents,
+        ),
         coinsurance_bp=plan.coinsurance_bp if member.coinsurance_bp is None else member.coinsurance_bp,
     )
     random_line_denial = -1
