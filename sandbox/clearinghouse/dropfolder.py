@@ -77,6 +77,10 @@ def _handle(service: ClearinghouseService, root: Path, path: Path) -> None:
         # The reason names segment positions and codes, never PHI.
         write_atomically(outbound / f"{stem}.error.txt", f"{error}\n")
         log.info("drop folder file %s refused: %s", path.name, error)
+    except Exception:
+        # Answer and move on: a file that breaks the clearinghouse must not be retried on every tick.
+        write_atomically(outbound / f"{stem}.error.txt", "the clearinghouse could not process this file\n")
+        log.exception("drop folder file %s failed", path.name)
 
 
 def export_remittances(service: ClearinghouseService, root: Path) -> int:
