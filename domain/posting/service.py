@@ -16,18 +16,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from domain import audit
 from domain import models as m
 from domain.claim_status import ClaimStatus, can_transition
 from domain.enums import AccountKind, CoverageRank
+from domain.errors import ConcurrencyConflict
 from domain.ledger import accounts as acc
 from domain.ledger.accounts import AccountRef
 from domain.ledger.entries import Amount, EntryDraft, EntryKind, build_entry, reversal_of, transfer
 from domain.ledger.service import missing_charges
-from domain.ledger.store import chunks, write_entries
+from domain.ledger.store import COPY_THRESHOLD, bulk_insert, select_in, write_entries
 from domain.posting import rules
 from domain.posting.matching import ClaimCandidate, ClaimMatch, LineCandidate, MatchIndex, match_claim
 from domain.posting.work import WorkItemDraft, open_work_items
@@ -151,10 +152,7 @@ def _looks_like_id(text: str) -> bool:
 
 
 def _in(session: Session, column: Any, values: Sequence[Any], stmt: Any) -> list[Any]:
-    rows: list[Any] = []
-    for part in chunks(sorted(set(values))):
-        rows.extend(session.execute(stmt.where(column.in_(part))).all())
-    return rows
+    return select_in(session, column, values, stmt)
 
 
 def load_candidates(
@@ -241,6 +239,7 @@ class _Run:
     new_claims: list[dict[str, Any]] = field(default_factory=list)
     new_claim_lines: list[dict[str, Any]] = field(default_factory=list)
     guarantors: set[str] = field(default_factory=set)
+    touched: set[str] = field(default_factory=set)  # claim ids whose row changed
 
     def base_key(self, claim_id: str, sequence: int) -> str:
         return f"era:{self.remittance.payer_id}:{self.remittance.trace_number}:{claim_id}:{sequence}"
@@ -271,10 +270,24 @@ def post_remittance(
     if existing is not None:
         return _already_posted(session, remittance, existing, plb_total)
 
+    with session.no_autoflush:
+        return _post_new(session, remittance, payer, plb_total, source_document_key, actor, at)
+
+
+def _post_new(
+    session: Session,
+    remittance: Remittance,
+    payer: m.Payer,
+    plb_total: int,
+    source_document_key: str | None,
+    actor: str,
+    at: datetime,
+) -> PostingResult:
     index, claims = load_candidates(session, remittance, payer.id)
     run = _Run(session, remittance, payer, m.new_id(), at)
-    session.execute(
-        insert(m.Remittance),
+    bulk_insert(
+        session,
+        m.Remittance,
         [
             {
                 "id": run.remittance_id,
@@ -325,18 +338,19 @@ def post_remittance(
         )
 
     if run.new_claims:
-        session.execute(insert(m.Claim), run.new_claims)
-        session.execute(insert(m.ClaimLine), run.new_claim_lines)
+        bulk_insert(session, m.Claim, run.new_claims)
+        bulk_insert(session, m.ClaimLine, run.new_claim_lines)
     written = write_entries(session, drafts, now=at)
     if run.claim_rows:
-        session.execute(insert(m.RemittanceClaim), run.claim_rows)
+        bulk_insert(session, m.RemittanceClaim, run.claim_rows)
     if run.line_rows:
-        session.execute(insert(m.RemittanceServiceLine), run.line_rows)
+        bulk_insert(session, m.RemittanceServiceLine, run.line_rows)
     if run.adjustment_rows:
-        session.execute(insert(m.RemittanceAdjustment), run.adjustment_rows)
+        bulk_insert(session, m.RemittanceAdjustment, run.adjustment_rows)
     if remittance.provider_adjustments:
-        session.execute(
-            insert(m.ProviderAdjustment),
+        bulk_insert(
+            session,
+            m.ProviderAdjustment,
             [
                 {
                     "id": m.new_id(),
@@ -353,7 +367,7 @@ def post_remittance(
     outcomes = tuple(
         o if o.sequence not in item_of_sequence else _with_item(o, item_of_sequence[o.sequence]) for o in run.outcomes
     )
-    session.flush()  # the changed claims and claim lines: one batched UPDATE per shape
+    _update_claims(session, [claims[i] for i in sorted(run.touched)])
     posted = [o for o in outcomes if o.posted]
     result = PostingResult(
         payer_id=remittance.payer_id,
@@ -389,6 +403,112 @@ def post_remittance(
         },
     )
     return result
+
+
+def _update_claims(session: Session, claims: Sequence[m.Claim]) -> None:
+    """Write the posted claims and their lines back in bulk (COPY + UPDATE ... FROM, or executemany), never
+    one statement per row, keeping the optimistic lock: a claim changed since it was loaded fails the posting."""
+    if not claims:
+        return
+    claim_rows = [
+        {
+            "b_id": claim.id,
+            "b_version": claim.version_id,
+            "status": str(ClaimStatus(claim.status).value),
+            "paid_cents": claim.paid_cents,
+            "patient_responsibility_cents": claim.patient_responsibility_cents,
+            "payer_claim_control_number": claim.payer_claim_control_number,
+            "adjudicated_at": claim.adjudicated_at,
+            "version_id": claim.version_id + 1,
+        }
+        for claim in claims
+    ]
+    line_rows = [{"b_id": line.id, "paid_cents": line.paid_cents} for claim in claims for line in claim.lines]
+    for claim in claims:
+        session.expunge(claim)  # the rows are written below; the session must not write them again
+    connection = session.connection()
+    updated: int | None
+    if connection.dialect.name == "postgresql" and len(claim_rows) >= COPY_THRESHOLD:
+        updated = _update_claims_postgres(connection, claim_rows, line_rows)
+    else:
+        updated = _update_claims_executemany(connection, claim_rows, line_rows)
+    if updated is not None and updated != len(claim_rows):
+        raise ConcurrencyConflict("a claim was changed by someone else while posting; post the remittance again")
+
+
+def _update_claims_executemany(
+    connection: Connection, claim_rows: list[dict[str, Any]], line_rows: list[dict[str, Any]]
+) -> int | None:
+    table: Table = m.Claim.__table__  # type: ignore[assignment]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.version_id == bindparam("b_version"))
+        .values(
+            status=bindparam("status"),
+            paid_cents=bindparam("paid_cents"),
+            patient_responsibility_cents=bindparam("patient_responsibility_cents"),
+            payer_claim_control_number=bindparam("payer_claim_control_number"),
+            adjudicated_at=bindparam("adjudicated_at"),
+            version_id=bindparam("version_id"),
+        )
+    )
+    result = connection.execute(statement, claim_rows)
+    lines: Table = m.ClaimLine.__table__  # type: ignore[assignment]
+    if line_rows:
+        connection.execute(
+            update(lines).where(lines.c.id == bindparam("b_id")).values(paid_cents=bindparam("paid_cents")),
+            line_rows,
+        )
+    return result.rowcount if connection.dialect.supports_sane_multi_rowcount else None
+
+
+def _update_claims_postgres(
+    connection: Connection, claim_rows: list[dict[str, Any]], line_rows: list[dict[str, Any]]
+) -> int:
+    """COPY the new values into temporary tables and apply them with one UPDATE ... FROM each."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS posting_claim_updates")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE posting_claim_updates (id varchar(36) PRIMARY KEY, version_id integer, "
+            "status varchar(20), paid_cents integer, patient_responsibility_cents integer, "
+            "payer_claim_control_number varchar(50), adjudicated_at timestamptz) ON COMMIT DROP"
+        )
+        with cursor.copy("COPY posting_claim_updates FROM STDIN") as copy:
+            for row in claim_rows:
+                copy.write_row(
+                    [
+                        row["b_id"],
+                        row["b_version"],
+                        row["status"],
+                        row["paid_cents"],
+                        row["patient_responsibility_cents"],
+                        row["payer_claim_control_number"],
+                        row["adjudicated_at"],
+                    ]
+                )
+        cursor.execute(
+            "UPDATE claims SET status = u.status, paid_cents = u.paid_cents, "
+            "patient_responsibility_cents = u.patient_responsibility_cents, "
+            "payer_claim_control_number = u.payer_claim_control_number, adjudicated_at = u.adjudicated_at, "
+            "version_id = u.version_id + 1 FROM posting_claim_updates u "
+            "WHERE claims.id = u.id AND claims.version_id = u.version_id"
+        )
+        updated = cursor.rowcount
+        cursor.execute("DROP TABLE IF EXISTS posting_claim_line_updates")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE posting_claim_line_updates (id varchar(36) PRIMARY KEY, paid_cents integer) "
+            "ON COMMIT DROP"
+        )
+        with cursor.copy("COPY posting_claim_line_updates FROM STDIN") as copy:
+            for row in line_rows:
+                copy.write_row([row["b_id"], row["paid_cents"]])
+        cursor.execute(
+            "UPDATE claim_lines SET paid_cents = u.paid_cents FROM posting_claim_line_updates u "
+            "WHERE claim_lines.id = u.id"
+        )
+    return int(updated)
 
 
 def _with_item(outcome: ClaimPosted, item_id: str) -> ClaimPosted:
@@ -522,6 +642,7 @@ def _park(
 
 
 def _apply_to_claim(run: _Run, payment: ClaimPayment, match: ClaimMatch, claim: m.Claim, pr_delta: int) -> None:
+    run.touched.add(claim.id)
     claim.paid_cents += payment.paid_cents
     claim.patient_responsibility_cents += pr_delta
     if payment.payer_claim_control_number and not claim.payer_claim_control_number:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from domain import models as m
 from domain.enums import WorkItemState
-from domain.ledger.store import chunks
+from domain.ledger.store import select_in
 
 SLA = timedelta(days=3)
 
@@ -39,9 +39,8 @@ def open_work_items(
         return []
     keys = [d.dedupe_key[:200] for d in drafts]
     known: dict[str, str] = {}
-    for part in chunks(sorted(set(keys))):
-        stmt = select(m.WorkItem.dedupe_key, m.WorkItem.id).where(m.WorkItem.dedupe_key.in_(part))
-        known.update({str(k): str(v) for k, v in session.execute(stmt)})
+    for key, item_id in select_in(session, m.WorkItem.dedupe_key, keys, select(m.WorkItem.dedupe_key, m.WorkItem.id)):
+        known[str(key)] = str(item_id)
     at = now or datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     created: set[str] = set()
