@@ -114,3 +114,18 @@ def test_connect_picks_the_implementation_by_scheme(tmp_path: Path) -> None:
     assert isinstance(connect_clearinghouse(f"file://{tmp_path}"), DropFolderClearinghouse)
     with pytest.raises(ValueError, match="scheme"):
         connect_clearinghouse("ftp://example.invalid/x")
+
+
+def test_sandbox_answers_junk_files_once_and_moves_them_aside(tmp_path: Path) -> None:
+    service = ClearinghouseService(tmp_path / "state", seed=1, time_scale=0)
+    root = tmp_path / "dropbox"
+    (root / "inbound").mkdir(parents=True)
+    (root / "inbound" / "junk.837").write_bytes(b"\xff\xfe\x00binary")
+    (root / "inbound" / "empty.837").write_text("")
+    (root / "inbound" / "half.837.part").write_text("ISA*")
+    assert process_drop_folder(service, root) == 2
+    assert (root / "outbound" / "junk.error.txt").read_text() == "file is not UTF-8 text\n"
+    assert "empty" in (root / "outbound" / "empty.error.txt").read_text()
+    assert sorted(p.name for p in (root / "processed").iterdir()) == ["empty.837", "junk.837"]
+    assert process_drop_folder(service, root) == 0  # the .part upload waits until it is renamed
+    service.close()
