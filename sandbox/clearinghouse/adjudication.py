@@ -101,6 +101,9 @@ def adjudicate(
         claim_filing_indicator=filing,
         patient_member_id=claim.member_id,
         service_date=claim.first_service_date,
+        # Medicare states appeal rights on every claim (MOA, outpatient).
+        remarks=("MA01",) if plan.kind == "medicare" else (),
+        remark_source="MOA" if plan.kind == "medicare" else None,
     )
     # Claim-level denials: the whole claim, every line at zero.
     if duplicate:

@@ -83,6 +83,7 @@ def test_medicare_after_the_deductible_pays_80_percent_no_copay() -> None:
     ]
     assert line.paid_cents == allowed - coinsurance
     assert decision.payment.claim_filing_indicator == "MB"
+    assert decision.payment.remarks == ("MA01",) and decision.payment.remark_source == "MOA"
 
 
 def test_medicaid_has_no_patient_responsibility() -> None:
