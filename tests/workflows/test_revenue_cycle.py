@@ -182,6 +182,10 @@ class World:
             result = world.outcomes[ref.remittance_key]
             return result
 
+        @activity.defn(name=c.POSTING_FETCH_REMITTANCES)
+        async def fetch(_: c.Nothing) -> c.FetchedRemittances:
+            return c.FetchedRemittances(())
+
         @activity.defn(name=c.COLLECTIONS_NOTIFY)
         async def notify(data: c.BalanceNotice) -> c.Nothing:
             log(c.COLLECTIONS_NOTIFY, data)
@@ -228,6 +232,7 @@ class World:
             set_status,
             adjust,
             post,
+            fetch,
             notify,
             balance,
             statement,

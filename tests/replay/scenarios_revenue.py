@@ -1,0 +1,202 @@
+"""Replay scenarios of the revenue-cycle workflows: one history per workflow type and notable path.
+
+Each scenario runs the real workflow code on its own task queue with the activities of the workflow tests'
+fake world (tests/workflows/test_revenue_cycle.py): a history records the workflow's commands and the
+activities' results, so what replays is exactly the workflow code, whoever answered the activities.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.worker import Worker
+
+from activities.contracts import revenue as c
+from flows.revenue import (
+    WORKFLOWS,
+    ClaimWorkflow,
+    EligibilityCheckWorkflow,
+    PatientCollectionsWorkflow,
+    PatientRegistrationWorkflow,
+    PaymentPostingWorkflow,
+    RemittanceIntakeWorkflow,
+    claim_workflow_id,
+    registration_workflow_id,
+)
+from tests.replay.scenarios import ReplayRun, Scenario
+from tests.workflows.test_revenue_cycle import POLICY, Harness, World, _paid
+from workers.registry import workflow_runner
+
+
+@dataclass
+class _Env:
+    """The part of a WorkflowEnvironment the workflow tests' harness uses."""
+
+    run: ReplayRun
+
+    @property
+    def client(self) -> Any:
+        return self.run.client
+
+    async def sleep(self, duration: timedelta) -> None:
+        await self.run.skip_time(duration)
+
+
+@asynccontextmanager
+async def _harness(run: ReplayRun, world: World | None = None) -> AsyncIterator[Harness]:
+    world = world or World()
+    queue = f"replay-revenue-{uuid.uuid4()}"
+    async with Worker(
+        run.client,
+        task_queue=queue,
+        workflows=list(WORKFLOWS),
+        activities=world.activities(),
+        workflow_runner=workflow_runner(),
+    ):
+        yield Harness(_Env(run), queue, world)  # type: ignore[arg-type]
+
+
+async def registration_journey(run: ReplayRun) -> str:
+    """Registration -> eligibility -> encounter (coded at the desk) -> claim paid -> posting."""
+    async with _harness(run) as harness:
+        patient = f"p-{uuid.uuid4()}"
+        handle = await run.client.start_workflow(
+            PatientRegistrationWorkflow.run,
+            c.RegistrationInput(patient, POLICY),
+            id=registration_workflow_id(patient),
+            task_queue=harness.queue,
+        )
+        claim = run.client.get_workflow_handle(claim_workflow_id(harness.world.claim_id))
+        await harness.wait_stage(claim, "awaiting_remittance")
+        await harness.post(f"era-{uuid.uuid4()}", _paid(harness.world))
+        await handle.result()
+        return handle.id
+
+
+async def encounter_missing_codes(run: ReplayRun) -> str:
+    """A coding work item resolved with codes, then the claim to payment."""
+    world = World(coded=False)
+    async with _harness(run, world) as harness:
+        patient = f"p-{uuid.uuid4()}"
+        handle = await run.client.start_workflow(
+            PatientRegistrationWorkflow.run,
+            c.RegistrationInput(patient, POLICY),
+            id=registration_workflow_id(patient),
+            task_queue=harness.queue,
+        )
+        encounter = run.client.get_workflow_handle(f"encounter-{world.appointment_id}")
+        await harness.resolve(encounter, "missing_codes", "add_codes", procedure_code="99213", diagnosis_codes="I10")
+        claim = run.client.get_workflow_handle(claim_workflow_id(world.claim_id))
+        await harness.wait_stage(claim, "awaiting_remittance")
+        await harness.post(f"era-{uuid.uuid4()}", _paid(world))
+        await handle.result()
+        return encounter.id
+
+
+async def claim_rejected_corrected(run: ReplayRun) -> str:
+    world = World(ack_answers=["pending", "rejected", "accepted"])
+    async with _harness(run, world) as harness:
+        handle = await harness.start_claim()
+        await harness.resolve(handle, "claim_rejected", "correct_and_resubmit", diagnosis_codes="I10")
+        await harness.wait_stage(handle, "awaiting_remittance")
+        await harness.post(f"era-{uuid.uuid4()}", _paid(world))
+        await handle.result()
+        return handle.id
+
+
+async def claim_denied_appealed(run: ReplayRun) -> str:
+    world = World()
+    async with _harness(run, world) as harness:
+        handle = await harness.start_claim()
+        await harness.wait_stage(handle, "awaiting_remittance")
+        denial = c.ClaimOutcome(world.claim_id, "era-d", "denied", 0, 0, ("CO-50",), ("N115",), ("CO-50: necessity",))
+        await harness.post(f"era-{uuid.uuid4()}", denial)
+        await harness.resolve(handle, "claim_denied", "appeal", note="records attached")
+        await harness.wait_stage(handle, "appealed")
+        await harness.post(f"era-{uuid.uuid4()}", _paid(world))
+        await handle.result()
+        return handle.id
+
+
+async def claim_no_response(run: ReplayRun) -> str:
+    world = World()
+    async with _harness(run, world) as harness:
+        handle = await harness.start_claim()
+        await harness.wait_stage(handle, "awaiting_remittance")
+        await harness.resolve(handle, "no_payer_response", "write_off", reason_code="timely_filing")
+        await handle.result()
+        return handle.id
+
+
+async def eligibility_inactive(run: ReplayRun) -> str:
+    world = World(eligibility="inactive")
+    async with _harness(run, world) as harness:
+        handle = await run.client.start_workflow(
+            EligibilityCheckWorkflow.run,
+            c.EligibilityInput(f"cov-{uuid.uuid4()}", POLICY),
+            id=f"eligibility-{uuid.uuid4()}",
+            task_queue=harness.queue,
+        )
+        await harness.resolve(handle, "eligibility_inactive", "update_coverage", member_id="NEW123")
+        await handle.result()
+        return handle.id
+
+
+async def payment_posting(run: ReplayRun) -> str:
+    world = World()
+    async with _harness(run, world) as harness:
+        key = f"era-{uuid.uuid4()}"
+        outcome = _paid(world)
+        world.outcomes[key] = c.PostingResult(key, False, "SBXBM", 9000, (outcome,), ("PCN-X",), ("g-1",))
+        handle = await run.client.start_workflow(
+            PaymentPostingWorkflow.run, c.PostingInput(key, POLICY), id=f"posting-{key}", task_queue=harness.queue
+        )
+        await harness.resolve(handle, "unmatched_remittance", "complete")
+        await handle.result()
+        return handle.id
+
+
+async def remittance_intake(run: ReplayRun) -> str:
+    async with _harness(run) as harness:
+        handle = await run.client.start_workflow(
+            RemittanceIntakeWorkflow.run,
+            c.IntakeInput(POLICY, iterations_left=3),
+            id=f"remittance-intake-{uuid.uuid4()}",
+            task_queue=harness.queue,
+        )
+        await handle.result()
+        return handle.id
+
+
+async def collections_agency(run: ReplayRun) -> str:
+    world = World(balance_cents=[8000])
+    async with _harness(run, world) as harness:
+        handle = await run.client.start_workflow(
+            PatientCollectionsWorkflow.run,
+            c.CollectionsInput(f"g-{uuid.uuid4()}", POLICY),
+            id=f"collections-{uuid.uuid4()}",
+            task_queue=harness.queue,
+        )
+        await harness.resolve(handle, "patient_balance_overdue", "send_to_agency", note="no answer")
+        await handle.result()
+        return handle.id
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "revenue_registration_journey": registration_journey,
+    "revenue_encounter_missing_codes": encounter_missing_codes,
+    "revenue_claim_rejected_corrected": claim_rejected_corrected,
+    "revenue_claim_denied_appealed": claim_denied_appealed,
+    "revenue_claim_no_response": claim_no_response,
+    "revenue_eligibility_inactive": eligibility_inactive,
+    "revenue_payment_posting": payment_posting,
+    "revenue_remittance_intake": remittance_intake,
+    "revenue_collections_agency": collections_agency,
+}
+
+__all__ = ["SCENARIOS", "ClaimWorkflow"]
