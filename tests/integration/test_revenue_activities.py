@@ -1,0 +1,159 @@
+"""The revenue activities for real: a seeded SQLite store and the sandbox clearinghouse service in-process.
+
+Real 270/271, 837P with its 999/277CA, 835 and 276/277 are written by our activities, read by the sandbox's
+payers and read back; posting goes through the ledger. The adapter below is the Clearinghouse port over the
+sandbox service without HTTP (the HTTP adapter has its own tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from temporalio.exceptions import ApplicationError
+
+from activities.clearinghouse.base import InboundDocument, SubmissionResult
+from activities.contracts import revenue as c
+from activities.documents.local import LocalDocumentStore
+from activities.revenue import (
+    ClaimActivities,
+    CollectionsActivities,
+    EligibilityActivities,
+    EncounterActivities,
+    Envelope,
+    PostingActivities,
+    RegistrationActivities,
+)
+from domain import models as m
+from domain.enums import PayerRouting
+from domain.ledger.checks import run_ledger_checks
+from sandbox.clearinghouse.service import ClearinghouseService
+from workers.composition import Container
+from workers.demo import roster_entries, todays_visits
+from workers.settings import Settings
+from workers.synthetic import seed_practice
+
+
+class InProcessClearinghouse:
+    """The Clearinghouse port straight onto the sandbox service."""
+
+    def __init__(self, service: ClearinghouseService) -> None:
+        self.service = service
+
+    def submit_837(self, x12: str) -> SubmissionResult:
+        receipt = self.service.submit_837(x12)
+        return SubmissionResult(receipt.batch_id, receipt.accepted, receipt.ack_999, receipt.ack_277ca)
+
+    def _documents(self, kinds: tuple[str, ...]) -> list[InboundDocument]:
+        return [InboundDocument(d.id, d.kind, d.x12, d.created_at) for d in self.service.mailbox(kinds)]
+
+    def fetch_acknowledgments(self) -> list[InboundDocument]:
+        return self._documents(("999", "277CA"))
+
+    def fetch_remittances(self) -> list[InboundDocument]:
+        return self._documents(("835",))
+
+    def confirm(self, document_ids: Sequence[str]) -> None:
+        self.service.confirm(list(document_ids))
+
+    def eligibility(self, x12_270: str) -> str:
+        return self.service.eligibility(x12_270)
+
+    def claim_status(self, x12_276: str) -> str:
+        return self.service.claim_status(x12_276)
+
+
+@pytest.fixture
+def world(sqlite_url: str, tmp_path: Path) -> tuple[Container, InProcessClearinghouse, LocalDocumentStore]:
+    container = Container(Settings(home=tmp_path, database_url=sqlite_url))
+    with container.uow() as uow:
+        seed_practice(uow.session, patients=14, seed=3)
+        uow.session.flush()
+        todays_visits(uow.session, 3)
+        uow.commit()
+    service = ClearinghouseService(tmp_path / "sandbox", seed=3, time_scale=0.0, random_mix=False)
+    service.load_roster(roster_entries(container))
+    return container, InProcessClearinghouse(service), LocalDocumentStore(tmp_path / "documents")
+
+
+def test_a_visit_goes_from_eligibility_to_a_posted_remittance(
+    world: tuple[Container, InProcessClearinghouse, LocalDocumentStore],
+) -> None:
+    container, clearinghouse, documents = world
+    factory = container.session_factory
+    envelope = Envelope()
+    registration = RegistrationActivities(factory)
+    eligibility = EligibilityActivities(factory, clearinghouse, envelope)
+    encounters = EncounterActivities(factory)
+    claims = ClaimActivities(factory, clearinghouse, envelope, documents)
+    posting = PostingActivities(factory, clearinghouse, documents)
+    collections = CollectionsActivities(factory, documents)
+    with container.uow() as uow:
+        # A patient with a clearinghouse payer's primary coverage and yesterday's coded visit.
+        rows = uow.session.execute(
+            select(m.Patient.id)
+            .join(m.Coverage, m.Coverage.patient_id == m.Patient.id)
+            .join(m.Payer, m.Payer.id == m.Coverage.payer_id)
+            .where(m.Payer.routing == PayerRouting.CLEARINGHOUSE, m.Coverage.effective_to.is_(None))
+            .order_by(m.Patient.account_number)
+        ).scalars()
+        candidates = list(dict.fromkeys(rows))
+    submitted: list[c.SubmitResult] = []
+    for patient_id in candidates:
+        check = registration.validate(c.PatientRef(patient_id))
+        answer = eligibility.check(c.CoverageRef(check.coverage_ids[0]))
+        assert answer.status == "active" and answer.route == "clearinghouse"
+        eligibility.record(c.EligibilityRecord(answer.coverage_id, "active", "payer"))
+        for appointment_id in encounters.list_billable(c.PatientRef(patient_id)).appointment_ids:
+            prepared = encounters.prepare(c.AppointmentRef(appointment_id))
+            if not prepared.coded or prepared.bill_to != "payer":
+                continue
+            created = claims.create(c.EncounterRef(prepared.encounter_id))
+            assert created.claim_id is not None
+            assert claims.create(c.EncounterRef(prepared.encounter_id)).claim_id == created.claim_id  # once
+            posting.charge(c.PatientCharge(prepared.encounter_id, "test"))
+            scrubbed = claims.scrub(c.ClaimRef(created.claim_id))
+            if not scrubbed.passed:
+                continue
+            result = claims.submit(c.ClaimCorrection(created.claim_id, {}, "1", "test"))
+            again = claims.submit(c.ClaimCorrection(created.claim_id, {}, "1", "test"))
+            assert again.batch_key == result.batch_key  # a retried submit does not send twice
+            ack = claims.acknowledgments(c.AckQuery(created.claim_id, result.batch_key))
+            if ack.state == "accepted":
+                submitted.append(result)
+        if len(submitted) >= 2:
+            break
+    assert submitted, "no clean claim reached the payer"
+    inquiry = claims.status_inquiry(c.ClaimRef(submitted[0].claim_id))
+    assert inquiry.route == "clearinghouse" and inquiry.category
+    fetched = posting.fetch_remittances(c.Nothing())
+    assert fetched.remittance_keys
+    outcomes = {}
+    for key in fetched.remittance_keys:
+        result = posting.post_remittance(c.RemittanceRef(key))
+        assert not result.already_posted
+        outcomes.update({o.claim_id: o for o in result.claims})
+        assert posting.post_remittance(c.RemittanceRef(key)).already_posted  # posting twice posts nothing
+    assert {s.claim_id for s in submitted} <= set(outcomes)
+    assert all(o.status in ("paid", "partially_paid", "denied") for o in outcomes.values())
+    with container.uow() as uow:
+        assert run_ledger_checks(uow.session).ok
+        guarantor = uow.session.get(m.Patient, uow.session.get(m.Claim, submitted[0].claim_id).patient_id).guarantor_id  # type: ignore[union-attr]
+    balance = collections.balance(c.GuarantorRef(guarantor))
+    if balance.balance_cents > 0:
+        first = collections.send_statement(c.StatementRequest(guarantor, "first", 1, f"collections-{guarantor}/1"))
+        again = collections.send_statement(c.StatementRequest(guarantor, "first", 1, f"collections-{guarantor}/1"))
+        assert first.statement_id == again.statement_id and first.document_key
+        assert documents.exists(first.document_key)
+
+
+def test_domain_errors_leave_as_non_retryable_failures(
+    world: tuple[Container, InProcessClearinghouse, LocalDocumentStore],
+) -> None:
+    container, clearinghouse, documents = world
+    claims = ClaimActivities(container.session_factory, clearinghouse, Envelope(), documents)
+    with pytest.raises(ApplicationError) as raised:
+        claims.create(c.EncounterRef("00000000-0000-4000-8000-000000000000"))
+    assert raised.value.non_retryable and raised.value.type == "not_found"
