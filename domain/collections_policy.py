@@ -1,0 +1,191 @@
+"""Patient collections as pure decisions: the PatientCollections workflow asks, these functions answer.
+
+Every amount and number of days comes from a :class:`CollectionsPolicy` value (the workflow's input), so a
+practice tunes its cycle without code, and the demo shortens days without touching a clock. Nothing here
+reads a clock or a store: ``today`` is always an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from domain.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class CollectionsPolicy:
+    statement_interval_days: int = 30  # between the first statement, each reminder and the final notice
+    reminders: int = 1  # reminders between the first statement and the final notice
+    agency_after_final_days: int = 30  # the agency hand-off this long after the final notice
+    small_balance_cents: int = 500  # at or below: written off instead of chased
+    agency_min_balance_cents: int = 2500  # below this an unpaid balance is written off as bad debt, not placed
+    min_installment_cents: int = 2500
+    max_installments: int = 12
+    installment_interval_days: int = 30
+    installment_grace_days: int = 10  # a missed installment gets a reminder; unpaid after grace, the plan breaks
+
+    def __post_init__(self) -> None:
+        for name in ("statement_interval_days", "agency_after_final_days", "installment_interval_days"):
+            if getattr(self, name) <= 0:
+                raise ValidationError(f"collections policy: {name} must be positive")
+        for name in ("reminders", "small_balance_cents", "agency_min_balance_cents", "installment_grace_days"):
+            if getattr(self, name) < 0:
+                raise ValidationError(f"collections policy: {name} must not be negative")
+        if self.min_installment_cents <= 0 or self.max_installments <= 0:
+            raise ValidationError("collections policy: installments need a positive minimum and maximum")
+
+
+# --- the statement cycle ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notice:
+    sequence: int  # 1 = the first statement
+    kind: str  # first, reminder, final
+    send_on: date
+    due_on: date
+
+
+def notice_kind(policy: CollectionsPolicy, sequence: int) -> str:
+    if sequence <= 1:
+        return "first"
+    return "reminder" if sequence <= 1 + policy.reminders else "final"
+
+
+def statement_schedule(policy: CollectionsPolicy, first_statement_on: date) -> tuple[Notice, ...]:
+    """The first statement, the reminders and the final notice, each due one interval after it is sent."""
+    interval = timedelta(days=policy.statement_interval_days)
+    count = 2 + policy.reminders
+    return tuple(
+        Notice(n, notice_kind(policy, n), first_statement_on + interval * (n - 1), first_statement_on + interval * n)
+        for n in range(1, count + 1)
+    )
+
+
+def agency_handoff_on(policy: CollectionsPolicy, first_statement_on: date) -> date:
+    final = statement_schedule(policy, first_statement_on)[-1]
+    return final.send_on + timedelta(days=policy.agency_after_final_days)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What to do now. ``action``: paid, refund, write_off, pause, statement, wait, agency, bad_debt."""
+
+    action: str
+    kind: str | None = None  # the statement kind when action is statement
+    sequence: int = 0
+    wait_until: date | None = None
+    amount_cents: int = 0
+    reason: str = ""
+
+
+def next_step(
+    policy: CollectionsPolicy,
+    *,
+    balance_cents: int,
+    today: date,
+    first_statement_on: date | None,
+    notices_sent: int,
+    paused_by: frozenset[str] = frozenset(),
+    on_payment_plan: bool = False,
+) -> Step:
+    """The one decision of the collections cycle for a guarantor's balance on ``today``."""
+    if balance_cents == 0:
+        return Step("paid")
+    if balance_cents < 0:
+        return Step("refund", amount_cents=-balance_cents, reason="credit_balance")
+    if balance_cents <= policy.small_balance_cents:
+        return Step("write_off", amount_cents=balance_cents, reason="small_balance")
+    if paused_by:
+        return Step("pause", reason=",".join(sorted(paused_by)))
+    if on_payment_plan:
+        return Step("wait", reason="payment_plan")
+    if first_statement_on is None or notices_sent == 0:
+        return Step("statement", kind="first", sequence=1)
+    schedule = statement_schedule(policy, first_statement_on)
+    if notices_sent < len(schedule):
+        upcoming = schedule[notices_sent]
+        if today >= upcoming.send_on:
+            return Step("statement", kind=upcoming.kind, sequence=upcoming.sequence)
+        return Step("wait", wait_until=upcoming.send_on)
+    handoff = agency_handoff_on(policy, first_statement_on)
+    if today < handoff:
+        return Step("wait", wait_until=handoff)
+    if balance_cents < policy.agency_min_balance_cents:
+        return Step("bad_debt", amount_cents=balance_cents, reason="bad_debt")
+    return Step("agency", amount_cents=balance_cents, reason="final_notice_unpaid")
+
+
+def pause_reasons(*, dispute_open: bool, hardship_open: bool) -> frozenset[str]:
+    """Disputes and hardship applications stop statements until they are closed."""
+    return frozenset(name for name, on in (("dispute", dispute_open), ("hardship", hardship_open)) if on)
+
+
+# --- payment plans ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Installment:
+    number: int
+    due_on: date
+    amount_cents: int
+
+
+def plan_installments(
+    policy: CollectionsPolicy, total_cents: int, installments: int, first_due: date
+) -> tuple[Installment, ...]:
+    """Equal installments that add up to the total exactly (the first ones carry the odd cents)."""
+    if total_cents <= 0:
+        raise ValidationError("a payment plan needs a positive balance")
+    if not 1 <= installments <= policy.max_installments:
+        raise ValidationError(f"a payment plan has 1 to {policy.max_installments} installments, not {installments}")
+    base, extra = divmod(total_cents, installments)
+    if base < policy.min_installment_cents and installments > 1:
+        most = max(1, total_cents // policy.min_installment_cents)
+        raise ValidationError(
+            f"installments of {base} cents are below the minimum {policy.min_installment_cents}: "
+            f"at most {most} installment(s) for this balance"
+        )
+    interval = timedelta(days=policy.installment_interval_days)
+    return tuple(
+        Installment(n + 1, first_due + interval * n, base + (1 if n < extra else 0)) for n in range(installments)
+    )
+
+
+@dataclass(frozen=True)
+class PlanStanding:
+    """``state``: current, missed (send a reminder), broken (grace passed), completed."""
+
+    state: str
+    due_cents: int  # what should have been paid by today
+    paid_cents: int
+    behind_cents: int
+    next_due_on: date | None
+    oldest_unpaid_due_on: date | None
+
+
+def plan_standing(
+    policy: CollectionsPolicy, installments: tuple[Installment, ...], paid_cents: int, today: date
+) -> PlanStanding:
+    """Where a plan stands: payments settle installments oldest first; one missed -> reminder; unpaid past the
+    grace days -> broken."""
+    total = sum(i.amount_cents for i in installments)
+    if paid_cents >= total:
+        return PlanStanding("completed", total, paid_cents, 0, None, None)
+    due = sum(i.amount_cents for i in installments if i.due_on <= today)
+    behind = max(0, due - paid_cents)
+    running = 0
+    oldest_unpaid: date | None = None
+    for installment in installments:
+        running += installment.amount_cents
+        if running > paid_cents:
+            oldest_unpaid = installment.due_on
+            break
+    upcoming = next((i.due_on for i in installments if i.due_on > today), None)
+    if behind == 0:
+        return PlanStanding("current", due, paid_cents, 0, upcoming, oldest_unpaid)
+    assert oldest_unpaid is not None
+    late_days = (today - oldest_unpaid).days
+    state = "broken" if late_days > policy.installment_grace_days else "missed"
+    return PlanStanding(state, due, paid_cents, behind, upcoming, oldest_unpaid)
