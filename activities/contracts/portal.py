@@ -37,6 +37,7 @@ class PortalFailureDetails:
 @dataclass(frozen=True)
 class PortalEligibilityInput:
     coverage_id: str
+    one_time_code: str | None = None  # from a person, for an account without a TOTP secret (30 s valid)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class PortalEligibilityResult:
 @dataclass(frozen=True)
 class PortalClaimStatusInput:
     claim_id: str
+    one_time_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class PortalClaimStatusResult:
 @dataclass(frozen=True)
 class PortalEobDownloadInput:
     payer_id: str
+    one_time_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,5 @@ class EobReadResult:
     reason: str | None = None  # no PHI: page numbers, claim ordinals, codes
     page: int | None = None
     page_image_key: str | None = None
+    # ok only: the reading stored as an 835 (under edi/835/<key>.x12), to post through posting.post_remittance
+    remittance_key: str | None = None

@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import portal as contract
-from activities.documents import DocumentCorrupted, DocumentNotFound, DocumentStore
+from activities.documents import DocumentCorrupted, DocumentNotFound, DocumentStore, sha256_hex
 from activities.documents.records import store_and_record
 from activities.eob import EobError, EobNeedsReview, extract_eob_details, page_png
 from activities.portals.base import OtpProvider, OtpRequest, PayerPortal, PortalAccount
@@ -29,6 +29,7 @@ from activities.portals.secrets import PortalCredentials
 from activities.portals.session import PortalSessions
 from domain import models as m
 from domain.errors import DomainError, NotFound
+from domain.remittance import Remittance
 from domain.store.uow import UnitOfWork
 
 T = TypeVar("T")
@@ -78,9 +79,22 @@ class PortalActivities:
         except PortalError as exc:
             raise _application_error(exc, payer_id) from None
 
-    async def _run(self, account: PortalAccount, task: Callable[[PayerPortal], Awaitable[T]], label: str) -> T:
+    async def _run(
+        self,
+        account: PortalAccount,
+        task: Callable[[PayerPortal], Awaitable[T]],
+        label: str,
+        one_time_code: str | None = None,
+    ) -> T:
+        otp = self._otp
+        if one_time_code:
+
+            async def given(request: OtpRequest) -> str:
+                return one_time_code
+
+            otp = given
         try:
-            return await self._sessions.run(account, self._otp, task, label=label)
+            return await self._sessions.run(account, otp, task, label=label)
         except PortalError as exc:
             activity.logger.warning(
                 "portal task failed", extra={"payer_id": account.payer_id, "code": exc.code, "task": label}
@@ -112,6 +126,7 @@ class PortalActivities:
             account,
             lambda portal: portal.check_eligibility(member_id, birth),
             "eligibility",
+            request.one_time_code,
         )
         if not answer.found:
             status, reason = "inconclusive", "75"
@@ -154,6 +169,7 @@ class PortalActivities:
             account,
             lambda portal: portal.claim_status(request.claim_id, member_id, service_date),
             "claim-status",
+            request.one_time_code,
         )
         return contract.PortalClaimStatusResult(
             claim_id=request.claim_id,
@@ -213,7 +229,7 @@ class PortalActivities:
                 activity.heartbeat(len(stored))
             return stored, known
 
-        stored, known = await self._run(account, task, "eob-download")
+        stored, known = await self._run(account, task, "eob-download", request.one_time_code)
         return contract.PortalEobDownloadResult(request.payer_id, tuple(stored), known)
 
 
@@ -270,6 +286,7 @@ class EobActivities:
                     request.document_key, "rejected", payer_id=request.payer_id, reason_code=exc.code, reason=str(exc)
                 )
         remittance = details.remittance
+        remittance_key = self._store_as_835(remittance)
         return contract.EobReadResult(
             request.document_key,
             "ok",
@@ -278,4 +295,23 @@ class EobActivities:
             claims=len(remittance.claims),
             payment_amount_cents=remittance.payment_amount_cents,
             confidence=details.confidence,
+            remittance_key=remittance_key,
         )
+
+    def _store_as_835(self, remittance: Remittance) -> str:
+        """Write the reading as an 835 where posting reads 835s, so an EOB posts exactly like one."""
+        from activities.revenue.money import REMITTANCE_PREFIX
+        from domain.x12.envelope import ControlNumbers, Party
+        from domain.x12.remit835 import write_835
+
+        remittance_key = f"eob-{_safe(remittance.payer_id)}-{_safe(remittance.trace_number)}"
+        # A stable control number from the trace: the same EOB read twice writes the same file.
+        number = int(sha256_hex(remittance_key.encode())[:8], 16) % 999_999_999 + 1
+        text = write_835(
+            [remittance],
+            sender=Party("ZZ", remittance.payer_id),
+            receiver=Party("ZZ", remittance.payee_id or "CARECYCLE"),
+            control=ControlNumbers(number, number),
+        )
+        self._documents.put(f"{REMITTANCE_PREFIX}/{remittance_key}.x12", text.encode("ascii"), "application/edi-x12")
+        return remittance_key

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import models as m
+from domain.claim_status import ClaimStatus
 from domain.enums import PayerRouting
 from domain.errors import DomainError
 from domain.store.uow import UnitOfWork
@@ -76,7 +77,9 @@ def portal_rosters(session: Session) -> dict[str, tuple[list[dict[str, Any]], li
             "deductible_remaining_cents": coverage.deductible_remaining_cents or 0,
         }
     claims: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    rows = session.scalars(select(m.Claim).where(m.Claim.payer_id.in_(payers), m.Claim.submitted_at.is_not(None))).all()
+    # The claims the payer holds and has not yet paid: those are what its portal shows as in process.
+    waiting = (ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED, ClaimStatus.ACCEPTED)
+    rows = session.scalars(select(m.Claim).where(m.Claim.payer_id.in_(payers), m.Claim.status.in_(waiting))).all()
     for claim in rows:
         member_id = member_of.get(claim.coverage_id or "")
         if member_id is None:

@@ -246,7 +246,7 @@ async def test_activities_over_the_synthetic_practice(
     engine = make_engine(sqlite_url)
     factory = make_session_factory(engine)
     with factory() as session:
-        seed_practice(session, patients=40, seed=5, as_of=date(2026, 11, 1))
+        seed_practice(session, patients=60, seed=5, as_of=date(2026, 11, 1))
         session.commit()
     accounts = {
         "SBXCC": {"username": "demo-cc", "password": "pw-cc", "otp": "totp", "totp_secret": TOTP_SECRET},
@@ -274,7 +274,11 @@ async def test_activities_over_the_synthetic_practice(
         claim = session.scalars(
             select(m.Claim)
             .join(m.Payer, m.Payer.id == m.Claim.payer_id)
-            .where(m.Payer.payer_id == "SBXHH", m.Claim.submitted_at.is_not(None), m.Claim.coverage_id.is_not(None))
+            .where(
+                m.Payer.payer_id == "SBXHH",
+                m.Claim.status.in_(("submitted", "accepted")),
+                m.Claim.coverage_id.is_not(None),
+            )
         ).first()
         assert coverage is not None and claim is not None
         expected_active = coverage.is_active_on(date.today())
@@ -293,7 +297,23 @@ async def test_activities_over_the_synthetic_practice(
         rows = session.scalars(select(m.Document).where(m.Document.kind == "eob_pdf")).all()
         assert {r.key for r in rows} >= set(first.document_keys)
     read = env.run(EobActivities(documents).read, contract.EobReadInput(first.document_keys[-1], "SBXHH"))
-    assert read.status == "ok" and read.claims > 0 and read.payer_id == "SBXHH"
+    assert read.status == "ok" and read.claims > 0 and read.payer_id == "SBXHH" and read.remittance_key
+    # The reading was stored as an 835 where posting reads 835s: it posts to the ledger like one, once.
+    from domain.posting.service import post_remittance
+    from domain.x12.remit835 import parse_835
+
+    (remittance,) = parse_835(documents.get(f"edi/835/{read.remittance_key}.x12").decode())
+    assert remittance.payment_amount_cents == read.payment_amount_cents
+    with factory() as session:
+        posted = post_remittance(session, remittance, source_document_key=first.document_keys[-1])
+        session.commit()
+        # The portal also held a claim made up by this module's fixture: it matches nothing, as it should.
+        outcomes = {c.patient_control_number: c.outcome for c in posted.claims}
+        assert outcomes.pop("CLM-SBXHH-3") == "unmatched"
+        assert outcomes and set(outcomes.values()) <= {"paid", "partially_paid", "denied"}
+        assert posted.claims_matched == len(outcomes) and posted.entries_written and not posted.already_posted
+        again_posted = post_remittance(session, remittance)
+        assert again_posted.already_posted
     status = await env.run(activities.claim_status, contract.PortalClaimStatusInput(claim_id))
     assert status.finalized and status.category in ("F1", "F2")
 
