@@ -244,6 +244,15 @@ def store_summary(container: Container, since: datetime) -> dict[str, Any]:
             .where(m.WorkItem.state.in_([WorkItemState.OPEN, WorkItemState.CLAIMED]))
             .group_by(m.WorkItem.queue)
         ).all()
+        waiting_on = [
+            {"work_item_id": item_id, "queue": queue, "reason": reason, "workflow_id": workflow_id}
+            for item_id, queue, reason, workflow_id in session.execute(
+                select(m.WorkItem.id, m.WorkItem.queue, m.WorkItem.reason_code, m.WorkItem.workflow_id)
+                .where(m.WorkItem.state.in_([WorkItemState.OPEN, WorkItemState.CLAIMED]))
+                .order_by(m.WorkItem.created_at)
+                .limit(100)
+            ).all()
+        ]
         statements = session.execute(
             select(func.count()).select_from(m.Statement).where(m.Statement.sent_at >= since)
         ).scalar_one()
@@ -255,6 +264,7 @@ def store_summary(container: Container, since: datetime) -> dict[str, Any]:
         "payments_posted_cents": int(paid),
         "patient_balance_cents": int(patient_ar),
         "open_work_items": {queue: int(count) for queue, count in sorted(open_items)},
+        "waiting_on": waiting_on,
         "ledger_balanced": int(debits) == int(credits) and report.ok,
         "ledger": {"debit_cents": int(debits), "credit_cents": int(credits), "checks_ok": report.ok},
         "statements_sent": int(statements),

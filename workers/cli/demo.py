@@ -97,6 +97,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"statements sent: {summary['statements_sent']}, remittances posted: {summary['remittances_posted']}")
     open_items = summary["open_work_items"]
     print("open work items: " + (", ".join(f"{q} {n}" for q, n in open_items.items()) or "none"))
+    for item in summary["waiting_on"][:20]:
+        where = f"{item['queue']}/{item['reason']}"
+        print(f"  waiting: {item['workflow_id']} on {where} (carecycle tasks show {item['work_item_id']})")
     print(f"ledger balanced: {'yes' if summary['ledger_balanced'] else 'NO'}")
     for name, url in summary["ui"].items():
         print(f"{name}: {url}")
