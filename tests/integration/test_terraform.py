@@ -324,6 +324,18 @@ def test_each_worker_queue_has_a_service_with_its_own_scaling(config: Config) ->
         assert "private_app" in network["subnets"], name
 
 
+def test_the_worker_services_are_the_task_queues(config: Config) -> None:
+    from activities.contracts.queues import ALL_TASK_QUEUES
+
+    assert set(config.variables["worker_queues"]["default"]) == {q.value for q in ALL_TASK_QUEUES}
+
+
+def test_the_batch_schedules_name_batch_flows(config: Config) -> None:
+    from flows.batch import BATCH_FLOWS
+
+    assert set(config.variables["batch_schedules"]["default"]) == {f.name for f in BATCH_FLOWS}
+
+
 def test_security_groups_least_privilege(config: Config) -> None:
     assert open_ingress_violations(config) == []
     ingress = config.of_type("aws_vpc_security_group_ingress_rule")

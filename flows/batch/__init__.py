@@ -1,0 +1,33 @@
+"""The scheduled batch side, as Prefect flows: sweeps, reports and file intake.
+
+Orchestration only. Each flow is built by a ``build_*`` function from a ports object of plain callables
+that the composition root (``workers.batch``) supplies: the store queries, the file moves and the remittance
+posting all live there. So these modules import neither SQLAlchemy nor the store nor an I/O library, and a
+flow can be run against any implementation of its ports.
+
+Every flow's name is its CLI name: ``carecycle batch run NAME``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BatchFlowInfo:
+    name: str
+    description: str
+
+
+CREDENTIAL_EXPIRY_SWEEP = BatchFlowInfo(
+    "credential-expiry-sweep",
+    "credentials and training expiring within N days: a report, and one credentialing work item per credential",
+)
+AR_AGING_SNAPSHOT = BatchFlowInfo(
+    "ar-aging-snapshot", "open claims by payer and age bucket (0-30 ... 120+), written as a JSON and a CSV report"
+)
+REMITTANCE_INTAKE = BatchFlowInfo(
+    "remittance-intake", "post every *.835 file in the inbound folder, then move it to processed/ (or failed/)"
+)
+
+BATCH_FLOWS: tuple[BatchFlowInfo, ...] = (CREDENTIAL_EXPIRY_SWEEP, AR_AGING_SNAPSHOT, REMITTANCE_INTAKE)

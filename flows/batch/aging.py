@@ -1,0 +1,117 @@
+"""AR-aging snapshot: open claim balances by payer and age bucket, as of a day, written as a report.
+
+The store query (a port) returns balances grouped by payer and date of service; bucketing is done here,
+so the bucket rule is one pure function whatever store sits behind the port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from prefect import Flow, flow, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.batch import AR_AGING_SNAPSHOT
+
+# (label, first day, last day); the last bucket is open-ended. Age counts days since the date of service.
+BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("0-30", 0, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("91-120", 91, 120),
+    ("120+", 121, None),
+)
+
+
+def bucket_of(age_days: int) -> str:
+    for label, first, last in BUCKETS:
+        if age_days >= first and (last is None or age_days <= last):
+            return label
+    return BUCKETS[0][0]  # a future date of service (negative age) counts as current
+
+
+@dataclass(frozen=True)
+class OpenBalance:
+    """Open claims of one payer for one date of service."""
+
+    payer_id: str  # the payer's code (the id the clearinghouse knows), not PHI
+    payer_name: str
+    date_of_service: date
+    claims: int
+    open_cents: int
+
+
+@dataclass(frozen=True)
+class AgingRow:
+    payer_id: str
+    payer_name: str
+    bucket: str
+    claims: int
+    open_cents: int
+
+
+@dataclass(frozen=True)
+class AgingSnapshotPorts:
+    open_balances: Callable[[date], Sequence[OpenBalance]]
+    write_report: Callable[[str, date, Mapping[str, Any]], str]
+    write_csv: Callable[[str, date, Sequence[Mapping[str, Any]]], str]
+    today: Callable[[], date]
+
+
+@dataclass(frozen=True)
+class AgingSnapshotSummary:
+    as_of: date
+    claims: int
+    open_cents: int
+    by_bucket_cents: dict[str, int]
+    payers: int
+    report: str
+    csv: str
+
+
+def age_balances(balances: Sequence[OpenBalance], as_of: date) -> list[AgingRow]:
+    totals: dict[tuple[str, str, str], list[int]] = {}
+    for balance in balances:
+        key = (balance.payer_id, balance.payer_name, bucket_of((as_of - balance.date_of_service).days))
+        counts = totals.setdefault(key, [0, 0])
+        counts[0] += balance.claims
+        counts[1] += balance.open_cents
+    order = {label: index for index, (label, _, _) in enumerate(BUCKETS)}
+    rows = [AgingRow(p, n, b, claims, cents) for (p, n, b), (claims, cents) in totals.items()]
+    return sorted(rows, key=lambda r: (r.payer_id, order[r.bucket]))
+
+
+def build_ar_aging_snapshot(ports: AgingSnapshotPorts) -> Flow[..., AgingSnapshotSummary]:
+    open_balances = task(name="ar.open_balances", cache_policy=NO_CACHE)(ports.open_balances)
+    write_report = task(name="reports.write", cache_policy=NO_CACHE)(ports.write_report)
+    write_csv = task(name="reports.write_csv", cache_policy=NO_CACHE)(ports.write_csv)
+
+    @flow(name=AR_AGING_SNAPSHOT.name, description=AR_AGING_SNAPSHOT.description)
+    def ar_aging_snapshot(as_of: date | None = None) -> AgingSnapshotSummary:
+        day = as_of or ports.today()
+        rows = age_balances(open_balances(day), day)
+        by_bucket = {label: 0 for label, _, _ in BUCKETS}
+        for row in rows:
+            by_bucket[row.bucket] += row.open_cents
+        document = {
+            "as_of": day.isoformat(),
+            "buckets": [label for label, _, _ in BUCKETS],
+            "totals_cents": by_bucket,
+            "rows": [row.__dict__ for row in rows],
+        }
+        report = write_report("ar-aging", day, document)
+        csv = write_csv("ar-aging", day, [row.__dict__ for row in rows])
+        return AgingSnapshotSummary(
+            as_of=day,
+            claims=sum(r.claims for r in rows),
+            open_cents=sum(r.open_cents for r in rows),
+            by_bucket_cents=by_bucket,
+            payers=len({r.payer_id for r in rows}),
+            report=report,
+            csv=csv,
+        )
+
+    return ar_aging_snapshot

@@ -1,0 +1,385 @@
+"""The batch side's I/O and wiring: the ports of ``flows.batch`` over the store and the folders under
+``CARECYCLE_HOME``, and running one flow on Prefect's local (ephemeral) server.
+
+Prefect keeps its own state (an SQLite database) under ``CARECYCLE_HOME/prefect``; the first run in a fresh
+home starts and migrates that server, which takes some seconds. Reports go to ``CARECYCLE_HOME/reports``; the
+remittance drop folder is ``CARECYCLE_HOME/inbound`` with ``processed/`` and ``failed/`` inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain import models as m
+from domain.claim_status import ClaimStatus
+from flows.batch import AR_AGING_SNAPSHOT, CREDENTIAL_EXPIRY_SWEEP, REMITTANCE_INTAKE
+from flows.batch.aging import AgingSnapshotPorts, OpenBalance, build_ar_aging_snapshot
+from flows.batch.credentials import (
+    CredentialSweepPorts,
+    ExpiringCredential,
+    ExpiringSet,
+    ExpiringTraining,
+    build_credential_expiry_sweep,
+)
+from flows.batch.remittance import IntakePorts, build_remittance_intake
+from workers.settings import Settings
+
+# Claims billed to a payer and not settled: the insurance AR.
+INSURANCE_AR_STATUSES = (
+    ClaimStatus.SUBMITTED,
+    ClaimStatus.ACKNOWLEDGED,
+    ClaimStatus.ACCEPTED,
+    ClaimStatus.REJECTED,
+    ClaimStatus.PARTIALLY_PAID,
+    ClaimStatus.DENIED,
+    ClaimStatus.APPEALED,
+)
+# A credentialing item is due this long before the credential lapses (at least a day from now).
+CREDENTIAL_LEAD = timedelta(days=14)
+
+Poster = Callable[[str], Mapping[str, Any]]
+
+
+class RemittancePostingFailed(Exception):
+    """The posting step refused a remittance file; the message is the poster's one-line reason."""
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+# --- the store -----------------------------------------------------------------------------------------
+
+
+class BatchStore:
+    """The store queries and writes the batch flows need."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._session_factory() as session:
+            yield session
+
+    def find_expiring(self, as_of: date, within_days: int) -> ExpiringSet:
+        horizon = as_of + timedelta(days=within_days)
+        with self._session() as session:
+            credentials = session.execute(
+                select(
+                    m.Credential.id,
+                    m.Credential.staff_id,
+                    m.Credential.kind,
+                    m.Credential.issuer,
+                    m.Credential.expires_on,
+                )
+                .join(m.Staff, m.Staff.id == m.Credential.staff_id)
+                .where(
+                    m.Staff.active.is_(True),
+                    m.Credential.expires_on.is_not(None),
+                    m.Credential.status != "revoked",
+                )
+            ).all()
+            training = session.execute(
+                select(
+                    m.TrainingRecord.id,
+                    m.TrainingRecord.staff_id,
+                    m.TrainingRequirement.code,
+                    m.TrainingRecord.expires_on,
+                )
+                .join(m.TrainingRequirement, m.TrainingRequirement.id == m.TrainingRecord.requirement_id)
+                .join(m.Staff, m.Staff.id == m.TrainingRecord.staff_id)
+                .where(m.Staff.active.is_(True))
+            ).all()
+        # Only the newest credential of a kind from an issuer counts: a renewal supersedes the old row.
+        newest: dict[tuple[str, str, str], Any] = {}
+        for row in credentials:
+            key = (row.staff_id, row.kind, row.issuer)
+            if key not in newest or row.expires_on > newest[key].expires_on:
+                newest[key] = row
+        latest_training: dict[tuple[str, str], Any] = {}
+        for record in training:
+            pair = (record.staff_id, record.code)
+            if pair not in latest_training or record.expires_on > latest_training[pair].expires_on:
+                latest_training[pair] = record
+        return ExpiringSet(
+            credentials=tuple(
+                ExpiringCredential(
+                    credential_id=row.id,
+                    staff_id=row.staff_id,
+                    kind=str(row.kind),
+                    issuer=row.issuer,
+                    expires_on=row.expires_on,
+                    days_left=(row.expires_on - as_of).days,
+                )
+                for row in sorted(newest.values(), key=lambda r: (r.expires_on, r.id))
+                if row.expires_on <= horizon
+            ),
+            training=tuple(
+                ExpiringTraining(
+                    training_record_id=row.id,
+                    staff_id=row.staff_id,
+                    requirement_code=row.code,
+                    expires_on=row.expires_on,
+                    days_left=(row.expires_on - as_of).days,
+                )
+                for row in sorted(latest_training.values(), key=lambda r: (r.expires_on, r.id))
+                if row.expires_on <= horizon
+            ),
+        )
+
+    def open_credential_work_item(self, credential: ExpiringCredential, as_of: date) -> bool:
+        # The one way work items are opened (idempotent by dedupe key), shared with the workflows' activity.
+        from activities.contracts.workitems import OpenWorkItemInput
+        from activities.workitems import WorkItemActivities
+        from domain.workitems import Reason, queue_of
+
+        earliest = datetime.combine(as_of, time(), tzinfo=UTC) + timedelta(days=1)
+        due = max(earliest, datetime.combine(credential.expires_on - CREDENTIAL_LEAD, time(), tzinfo=UTC))
+        opened = WorkItemActivities(self._session_factory).open(
+            OpenWorkItemInput(
+                reason=Reason.CREDENTIAL_EXPIRING.value,
+                queue=queue_of(Reason.CREDENTIAL_EXPIRING).value,
+                summary=f"{credential.kind} ({credential.issuer}) expires {credential.expires_on.isoformat()}",
+                entity_type="credential",
+                entity_id=credential.credential_id,
+                # The staff member's credentialing workflow (business key) is where a resolution goes.
+                workflow_id=f"credentialing-{credential.staff_id}",
+                dedupe_key=f"credential-expiring:{credential.credential_id}:{credential.expires_on.isoformat()}",
+                sla_due_at=due,
+                context={
+                    "credential_id": credential.credential_id,
+                    "staff_id": credential.staff_id,
+                    "kind": credential.kind,
+                    "expires_on": credential.expires_on.isoformat(),
+                },
+            )
+        )
+        return opened.created
+
+    def open_balances(self, as_of: date) -> list[OpenBalance]:
+        open_cents = m.Claim.total_charge_cents - m.Claim.paid_cents - m.Claim.patient_responsibility_cents
+        with self._session() as session:
+            rows = session.execute(
+                select(
+                    m.Payer.payer_id,
+                    m.Payer.name,
+                    m.Claim.date_of_service,
+                    func.count(),
+                    func.sum(open_cents),
+                )
+                .join(m.Payer, m.Payer.id == m.Claim.payer_id)
+                .where(
+                    m.Claim.status.in_([s.value for s in INSURANCE_AR_STATUSES]),
+                    open_cents > 0,
+                    m.Claim.date_of_service <= as_of,
+                )
+                .group_by(m.Payer.payer_id, m.Payer.name, m.Claim.date_of_service)
+            ).all()
+        return [OpenBalance(payer, name, day, int(count), int(cents)) for payer, name, day, count, cents in rows]
+
+
+# --- reports and the drop folder ---------------------------------------------------------------------
+
+
+class Reports:
+    """Report files under one folder, named by kind and day; written atomically (a reader never sees half)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _write(self, name: str, text: str) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.directory / name
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+        return str(target)
+
+    def write_json(self, kind: str, as_of: date, document: Mapping[str, Any]) -> str:
+        return self._write(f"{kind}-{as_of.isoformat()}.json", json.dumps(document, indent=2, default=str) + "\n")
+
+    def write_csv(self, kind: str, as_of: date, rows: Sequence[Mapping[str, Any]]) -> str:
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return self._write(f"{kind}-{as_of.isoformat()}.csv", buffer.getvalue())
+
+
+class DropFolder:
+    """An inbound folder of remittance files: pending -> .processing/ -> processed/ or failed/."""
+
+    SUFFIX = ".835"
+
+    def __init__(self, inbound: Path) -> None:
+        self.inbound = inbound
+        self.processing = inbound / ".processing"
+        self.processed = inbound / "processed"
+        self.failed = inbound / "failed"
+
+    def pending(self) -> list[str]:
+        if not self.inbound.is_dir():
+            return []
+        files = [p for p in self.inbound.iterdir() if p.is_file() and p.name.lower().endswith(self.SUFFIX)]
+        return [p.name for p in sorted(files, key=lambda p: (p.stat().st_mtime, p.name))]
+
+    def claim(self, name: str) -> str | None:
+        self.processing.mkdir(parents=True, exist_ok=True)
+        target = self.processing / name
+        try:
+            # A rename within one file system is atomic: of two sweeps, exactly one gets the file.
+            (self.inbound / name).rename(target)
+        except FileNotFoundError:
+            return None
+        return str(target)
+
+    def file_away(self, claimed: str, failure: str | None) -> str:
+        source = Path(claimed)
+        folder = self.processed if failure is None else self.failed
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / source.name
+        if target.exists():  # the same file name delivered again: keep both
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+            target = folder / f"{source.stem}.{stamp}{source.suffix}"
+        source.rename(target)
+        if failure is not None:
+            target.with_name(target.name + ".error.txt").write_text(failure + "\n", encoding="utf-8")
+        return str(target)
+
+
+def cli_remittance_poster() -> Poster | None:
+    """Posting through ``carecycle remit post FILE --json`` (the posting area's command), run in-process.
+
+    None when this build has no such command; the intake then refuses to start and leaves the files alone.
+    """
+    import argparse
+
+    from workers.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    remit = commands.choices.get("remit")
+    if remit is None:
+        return None
+    remit_commands = [a for a in remit._actions if isinstance(a, argparse._SubParsersAction)]
+    if not remit_commands or "post" not in remit_commands[0].choices:
+        return None
+
+    def post(path: str) -> Mapping[str, Any]:
+        from workers.cli import run
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run(["remit", "post", path, "--json"])
+        if code != 0:
+            lines = err.getvalue().strip().splitlines()
+            raise RemittancePostingFailed(lines[-1] if lines else f"remit post exited with {code}")
+        result = json.loads(out.getvalue())
+        return result if isinstance(result, dict) else {"result": result}
+
+    return post
+
+
+# --- composition and running ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchPaths:
+    reports: Path
+    inbound: Path
+    prefect_home: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> BatchPaths:
+        return cls(settings.home / "reports", settings.home / "inbound", settings.home / "prefect")
+
+
+def build_flows(
+    session_factory: sessionmaker[Session], paths: BatchPaths, poster: Poster | None
+) -> dict[str, Callable[..., Any]]:
+    store, reports, drop = BatchStore(session_factory), Reports(paths.reports), DropFolder(paths.inbound)
+    flows: dict[str, Callable[..., Any]] = {
+        CREDENTIAL_EXPIRY_SWEEP.name: build_credential_expiry_sweep(
+            CredentialSweepPorts(
+                find_expiring=store.find_expiring,
+                open_work_item=store.open_credential_work_item,
+                write_report=reports.write_json,
+                today=utc_today,
+            )
+        ),
+        AR_AGING_SNAPSHOT.name: build_ar_aging_snapshot(
+            AgingSnapshotPorts(
+                open_balances=store.open_balances,
+                write_report=reports.write_json,
+                write_csv=reports.write_csv,
+                today=utc_today,
+            )
+        ),
+    }
+    if poster is not None:
+        flows[REMITTANCE_INTAKE.name] = build_remittance_intake(
+            IntakePorts(pending=drop.pending, claim=drop.claim, post=poster, file_away=drop.file_away)
+        )
+    return flows
+
+
+@contextlib.contextmanager
+def prefect_local(paths: BatchPaths, log_level: str = "INFO") -> Iterator[None]:
+    """Prefect against its local ephemeral server with its state under CARECYCLE_HOME, analytics off."""
+    paths.prefect_home.mkdir(parents=True, exist_ok=True)
+    # Prefect reads these when it is first imported (the CLI imports it only here) ...
+    os.environ.setdefault("PREFECT_HOME", str(paths.prefect_home))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.settings import (
+        PREFECT_HOME,
+        PREFECT_LOGGING_LEVEL,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    # ... and these hold even when it was imported earlier in the process (tests, the embedded stack).
+    with temporary_settings(
+        updates={
+            PREFECT_HOME: paths.prefect_home,
+            PREFECT_SERVER_ANALYTICS_ENABLED: False,
+            # The first start migrates a new database: slow on a busy machine.
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 180,
+            PREFECT_LOGGING_LEVEL: log_level,
+        }
+    ):
+        yield
+
+
+def stop_prefect_local() -> None:
+    """Stop the ephemeral Prefect server this process started, if any.
+
+    Prefect stops it at interpreter exit, but the ``carecycle`` entry point leaves through ``os._exit`` (see
+    workers/cli), which skips exit handlers: without this the server process would outlive the command.
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+
+    SubprocessASGIServer().stop()
+
+
+def flow_parameters(name: str, *, as_of: date | None, within_days: int | None) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
+    if name in (CREDENTIAL_EXPIRY_SWEEP.name, AR_AGING_SNAPSHOT.name) and as_of is not None:
+        parameters["as_of"] = as_of
+    if name == CREDENTIAL_EXPIRY_SWEEP.name and within_days is not None:
+        parameters["within_days"] = within_days
+    return parameters
