@@ -269,3 +269,28 @@ def test_provider_adjustments_and_denial(uow: UnitOfWork) -> None:
         claim = uow.session.get(m.Claim, denied.claim_id)
         assert claim is not None and claim.status == ClaimStatus.DENIED
         _ledger_ok(uow)
+
+
+def test_a_large_remittance_takes_the_bulk_paths(uow: UnitOfWork) -> None:
+    """Enough claims for COPY and UPDATE ... FROM on PostgreSQL (executemany on SQLite); same results."""
+    with uow:
+        practice = make_practice(uow.session)
+        payments = []
+        claim_ids = []
+        for index in range(60):
+            patient = make_patient(uow.session, practice, secondary="PAYB" if index % 10 == 0 else None)
+            claim = make_claim(uow.session, practice, patient, charges=(10000 + index,), procedures=("99213",))
+            claim_ids.append(claim.claim_id)
+            payments.append(paid_claim(claim, pr_cents=(1000,)))
+        era = remittance("PAYA", "BULK1", payments)
+        result = post_remittance(uow.session, era)
+        uow.commit()
+    assert result.claims_matched == 60 and result.paid_cents == era.payment_amount_cents
+    assert len(result.secondary_claims_created) == 6
+    with uow:
+        claims = uow.session.execute(select(m.Claim).where(m.Claim.id.in_(claim_ids))).scalars().all()
+        assert {c.status for c in claims} == {ClaimStatus.PAID} and {c.version_id for c in claims} == {2}
+        assert all(c.paid_cents == c.lines[0].paid_cents == c.total_charge_cents * 60 // 100 for c in claims)
+        rows = uow.session.execute(select(func.count()).select_from(m.RemittanceServiceLine)).scalar_one()
+        assert rows == 60
+        _ledger_ok(uow)

@@ -166,6 +166,12 @@ def make_claim(
         diagnosis_codes=["J209"],
         coded=True,
     )
+    encounter.service_lines = [
+        m.ServiceLine(
+            line_number=i + 1, procedure_code=procedures[i], units=1, charge_cents=charge, diagnosis_pointers=[1]
+        )
+        for i, charge in enumerate(charges)
+    ]
     session.add(encounter)
     session.flush()
     claim = m.Claim(
@@ -180,6 +186,7 @@ def make_claim(
     )
     claim.lines = [
         m.ClaimLine(
+            service_line_id=encounter.service_lines[i].id,
             line_number=i + 1,
             procedure_code=procedures[i],
             modifiers=[],
