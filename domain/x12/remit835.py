@@ -117,6 +117,9 @@ def parse_835_set(transaction: TransactionSet) -> Remittance:
     e = delimiters.element
     c = delimiters.component
     intern: dict[str, str] = {}
+    adjustments_seen: dict[tuple[str, str, str, str], Adjustment] = {}
+    days_seen: dict[str, date] = {}
+    amounts: dict[str, int] = {}  # amount text -> cents: fee schedules make the same amounts recur
     bpr: list[str] | None = None
     trn: list[str] | None = None
     production: date | None = None
@@ -138,28 +141,35 @@ def parse_835_set(transaction: TransactionSet) -> Remittance:
             target = line.adjustments if line is not None else claim.adjustments if claim is not None else None
             if target is None:
                 raise X12Error("CAS outside a claim", position=position, segment_id="CAS")
-            group = el[1] if len(el) > 1 else ""
-            if group not in ADJUSTMENT_GROUPS:
-                raise X12Error(
-                    f"unknown adjustment group {group[:4]!r}", position=position, segment_id="CAS", element=1
-                )
-            group = intern.setdefault(group, group)
-            # Up to six reason/amount/quantity triplets: CAS02-04, CAS05-07, ... CAS17-19.
-            for index in range(2, min(len(el), 20), 3):
+            size = len(el)
+            if size < 4:
+                raise X12Error("CAS needs a group, a reason and an amount", position=position, segment_id="CAS")
+            group = el[1]
+            # Up to six reason/amount/quantity triplets: CAS02-04, CAS05-07, ... CAS17-19. Adjustments are values
+            # and payers repeat them (the same CO-45 for the same fee): equal triplets share one instance.
+            for index in range(2, min(size, 20), 3):
                 reason = el[index]
                 if not reason:
                     continue
-                if index + 1 >= len(el) or not el[index + 1]:
-                    raise X12Error("adjustment reason without an amount", position=position, segment_id="CAS")
-                quantity_text = el[index + 2] if index + 2 < len(el) else ""
-                target.append(
-                    Adjustment(
-                        group,
+                amount_text = el[index + 1] if index + 1 < size else ""
+                quantity_text = el[index + 2] if index + 2 < size else ""
+                key = (group, reason, amount_text, quantity_text)
+                adjustment = adjustments_seen.get(key)
+                if adjustment is None:
+                    if group not in ADJUSTMENT_GROUPS:
+                        raise X12Error(
+                            f"unknown adjustment group {group[:4]!r}", position=position, segment_id="CAS", element=1
+                        )
+                    if not amount_text:
+                        raise X12Error("adjustment reason without an amount", position=position, segment_id="CAS")
+                    adjustment = Adjustment(
+                        intern.setdefault(group, group),
                         intern.setdefault(reason, reason),
-                        cents(el[index + 1], position, "CAS", index + 1),
+                        cents(amount_text, position, "CAS", index + 1),
                         _units(quantity_text, position) if quantity_text else None,
                     )
-                )
+                    adjustments_seen[key] = adjustment
+                target.append(adjustment)
         elif sid == "SVC":
             if claim is None:
                 raise X12Error("SVC outside a claim", position=position, segment_id="SVC")
@@ -169,7 +179,10 @@ def parse_835_set(transaction: TransactionSet) -> Remittance:
             claim.lines.append(line)
         elif sid == "DTM":
             qualifier = el[1] if len(el) > 1 else ""
-            day = x12_date(el[2] if len(el) > 2 else "", position, "DTM", 2)
+            day_text = el[2] if len(el) > 2 else ""
+            day = days_seen.get(day_text)
+            if day is None:
+                day = days_seen[day_text] = x12_date(day_text, position, "DTM", 2)
             if line is not None and qualifier in ("472", "150", "151"):
                 if line.day is None or qualifier != "151":
                     line.day = day
@@ -195,7 +208,11 @@ def parse_835_set(transaction: TransactionSet) -> Remittance:
         elif sid == "AMT":
             qualifier = el[1] if len(el) > 1 else ""
             if line is not None and qualifier == "B6":
-                line.allowed = cents(el[2] if len(el) > 2 else "", position, "AMT", 2)
+                text = el[2] if len(el) > 2 else ""
+                allowed = amounts.get(text)
+                if allowed is None:
+                    allowed = amounts[text] = cents(text, position, "AMT", 2)
+                line.allowed = allowed
             elif line is None and claim is not None and qualifier == "AU":
                 claim.coverage = cents(el[2] if len(el) > 2 else "", position, "AMT", 2)
         elif sid == "LQ":
@@ -209,7 +226,7 @@ def parse_835_set(transaction: TransactionSet) -> Remittance:
             if el[2] not in CLAIM_STATUS_CODES:
                 raise X12Error(f"unknown claim status {el[2][:4]!r}", position=position, segment_id="CLP", element=2)
             if claim is not None:
-                claims.append(_finish_claim(claim, c, intern, warnings))
+                claims.append(_finish_claim(claim, c, intern, amounts, warnings))
             claim = _Claim(el, position)
             line = None
         elif sid == "NM1":
@@ -229,7 +246,7 @@ def parse_835_set(transaction: TransactionSet) -> Remittance:
             claim.remark_source = sid
         elif sid == "PLB":
             if claim is not None:
-                claims.append(_finish_claim(claim, c, intern, warnings))
+                claims.append(_finish_claim(claim, c, intern, amounts, warnings))
                 claim = line = None
             for index in range(3, min(len(el), 15), 2):
                 if not el[index]:
@@ -260,7 +277,7 @@ def parse_835_set(transaction: TransactionSet) -> Remittance:
                 payee_id = el[4] if len(el) > 4 else ""
         elif sid == "LX":
             if claim is not None:
-                claims.append(_finish_claim(claim, c, intern, warnings))
+                claims.append(_finish_claim(claim, c, intern, amounts, warnings))
                 claim = line = None
         elif sid in KNOWN_SEGMENTS:
             pass
@@ -268,7 +285,7 @@ def parse_835_set(transaction: TransactionSet) -> Remittance:
             raise X12Error(f"segment {sid} does not belong in an 835", position=position, segment_id=sid)
 
     if claim is not None:
-        claims.append(_finish_claim(claim, c, intern, warnings))
+        claims.append(_finish_claim(claim, c, intern, amounts, warnings))
     if bpr is None:
         raise X12Error("835 without a BPR segment", position=transaction.first_position, segment_id="ST")
     if trn is None or len(trn) < 3:
@@ -312,20 +329,27 @@ def _with_warnings(remittance: Remittance, warnings: list[str]) -> Remittance:
     return replace(remittance, warnings=tuple(warnings))
 
 
-def _finish_claim(claim: _Claim, component: str, intern: dict[str, str], warnings: list[str]) -> ClaimPayment:
+def _finish_claim(
+    claim: _Claim, component: str, intern: dict[str, str], amounts: dict[str, int], warnings: list[str]
+) -> ClaimPayment:
     clp = claim.clp
     position = claim.position
     charge = cents(clp[3], position, "CLP", 3)
     paid = cents(clp[4], position, "CLP", 4)
     patient = cents(clp[5], position, "CLP", 5) if len(clp) > 5 and clp[5] else 0
     lines: list[ServiceLinePayment] = []
+    lines_adjusted = 0
     for line in claim.lines:
         svc = line.svc
         parts = svc[1].split(component)
         if len(parts) < 2 or not parts[1]:
             raise X12Error("SVC01 needs a qualifier and a procedure code", position=line.position, segment_id="SVC")
-        line_charge = cents(svc[2], line.position, "SVC", 2)
-        line_paid = cents(svc[3], line.position, "SVC", 3) if svc[3] else 0
+        line_charge = amounts.get(svc[2])
+        if line_charge is None:
+            line_charge = amounts[svc[2]] = cents(svc[2], line.position, "SVC", 2)
+        line_paid = amounts.get(svc[3])
+        if line_paid is None:
+            line_paid = amounts[svc[3]] = cents(svc[3], line.position, "SVC", 3) if svc[3] else 0
         submitted = None
         if len(svc) > 6 and svc[6]:
             original = svc[6].split(component)
@@ -333,7 +357,7 @@ def _finish_claim(claim: _Claim, component: str, intern: dict[str, str], warning
         adjustments = tuple(line.adjustments)
         payment = ServiceLinePayment(
             procedure=intern.setdefault(parts[1], parts[1]),
-            modifiers=tuple(intern.setdefault(m, m) for m in parts[2:6] if m),
+            modifiers=tuple(intern.setdefault(m, m) for m in parts[2:6] if m) if len(parts) > 2 else (),
             charge_cents=line_charge,
             paid_cents=line_paid,
             units=_units(svc[5], line.position) if len(svc) > 5 else 1,
@@ -346,7 +370,10 @@ def _finish_claim(claim: _Claim, component: str, intern: dict[str, str], warning
             submitted_procedure=submitted,
         )
         lines.append(payment)
-        adjusted = line_charge - sum(a.amount_cents for a in adjustments)
+        adjusted = line_charge
+        for adjustment in adjustments:
+            adjusted -= adjustment.amount_cents
+        lines_adjusted += line_charge - adjusted
         if adjusted != line_paid:
             warnings.append(
                 f"segment {line.position} SVC03: claim {clp[1]} line {len(lines)} ({parts[1]}):"
@@ -354,9 +381,7 @@ def _finish_claim(claim: _Claim, component: str, intern: dict[str, str], warning
                 f"{format_cents(line_charge - adjusted)} = {format_cents(adjusted)} != paid {format_cents(line_paid)}"
             )
     claim_adjustments = tuple(claim.adjustments)
-    total_adjusted = sum(a.amount_cents for a in claim_adjustments) + sum(
-        a.amount_cents for line_payment in lines for a in line_payment.adjustments
-    )
+    total_adjusted = sum(a.amount_cents for a in claim_adjustments) + lines_adjusted
     if charge - total_adjusted != paid:
         warnings.append(
             f"segment {position} CLP04: claim {clp[1]}: charge {format_cents(charge)}"

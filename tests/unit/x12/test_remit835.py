@@ -111,7 +111,7 @@ def test_balancing_warnings_name_the_amounts() -> None:
     [
         ("CLP*c1*1*", "CLP*c1*99*", "unknown claim status"),
         ("CAS*CO*45*25", "CAS*XX*45*25", "unknown adjustment group"),
-        ("CAS*CO*45*25", "CAS*CO*45", "without an amount"),
+        ("CAS*CO*45*25", "CAS*CO*45*25**97", "without an amount"),
         ("SVC*HC:99213:25*135*100", "SVC*HC:99213:25*1x5*100", "not an amount"),
         ("*C*ACH*CCP", "*C*XYZ*CCP", "unknown payment method"),
         ("DTM*472*20260106", "DTM*472*20261306", "not a date"),
