@@ -14,6 +14,32 @@ from temporalio.worker import Worker
 log = logging.getLogger("carecycle.worker")
 
 
+class StopSignal:
+    """SIGINT/SIGTERM handlers installed at once (before the slow imports and the event loop), so a Ctrl-C
+    during start-up is never lost: the stack finishes starting and then stops in order."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        if self._loop is not None and self._event is not None:
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    def event(self) -> asyncio.Event:
+        """The event for the running loop; already set if a signal came before."""
+        if self._event is None:
+            self._loop = asyncio.get_running_loop()
+            self._event = asyncio.Event()
+            if self.requested:
+                self._event.set()
+        return self._event
+
+
 def stop_event_on_signals() -> asyncio.Event:
     """An event set by SIGINT or SIGTERM (installed on the running loop)."""
     event = asyncio.Event()

@@ -9,8 +9,10 @@ workers first, then the web servers, then the dev server; starting again resumes
 Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and the configured store
 (its schema must already be upgraded: migrations in production are a deliberate step).
 
-Sandbox hook: if the module ``sandbox.server`` exists and defines ``create_app(data_dir: pathlib.Path)``
-returning an ASGI app, it is served on ``settings.sandbox_port`` (data under ``$CARECYCLE_HOME/sandbox``).
+Sandbox hook: when no external clearinghouse is configured and the module ``sandbox.server`` defines
+``create_app(state_dir: pathlib.Path, *, seed: int, time_scale: float)`` returning an ASGI app, it is
+served on ``settings.sandbox_port`` (state under ``$CARECYCLE_HOME/sandbox``), which is where the
+clearinghouse adapter connects by default (``settings.clearinghouse_endpoint``).
 The console is ``console.app.create_app(client, session_factory, replay=...)``.
 """
 
@@ -141,10 +143,11 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                 info.urls["temporal_ui"] = temporal.ui_url
             info.urls["codec_server"] = codec_url
             sandbox_factory = sandbox_app_factory()
-            if sandbox_factory is not None:
+            if sandbox_factory is not None and settings.clearinghouse_url is None:
                 data_dir = settings.home / "sandbox"
                 data_dir.mkdir(parents=True, exist_ok=True)
-                await stack.enter_async_context(serve_asgi(sandbox_factory(data_dir), host, settings.sandbox_port))
+                sandbox = sandbox_factory(data_dir, seed=settings.sandbox_seed, time_scale=settings.sandbox_time_scale)
+                await stack.enter_async_context(serve_asgi(sandbox, host, settings.sandbox_port))
                 info.urls["sandbox"] = f"http://{host}:{settings.sandbox_port}"
             console_factory = console_app_factory()
             if console_factory is not None:

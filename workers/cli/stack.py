@@ -47,10 +47,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _up(args: argparse.Namespace) -> int:
+    from workers.runtime import StopSignal
+
+    stop_signal = StopSignal()
     import asyncio
 
     from workers.logging import configure_logging
-    from workers.runtime import stop_event_on_signals
     from workers.settings import load_settings
     from workers.stack import StackInfo, run_stack
 
@@ -67,8 +69,7 @@ def _up(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     async def main() -> None:
-        stop = stop_event_on_signals()
-        await run_stack(settings, stop, ready)
+        await run_stack(settings, stop_signal.event(), ready)
 
     with temporal_errors():
         asyncio.run(main())
@@ -77,6 +78,9 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from workers.runtime import StopSignal
+
+    stop_signal = StopSignal()
     import asyncio
 
     from activities.contracts.queues import TaskQueue, parse_task_queue
@@ -84,7 +88,7 @@ def _worker(args: argparse.Namespace) -> int:
     from workers.composition import Container
     from workers.logging import configure_logging
     from workers.registry import build_workers
-    from workers.runtime import run_workers_until, stop_event_on_signals
+    from workers.runtime import run_workers_until
     from workers.settings import load_settings
     from workers.temporal.client import connect
 
@@ -103,7 +107,7 @@ def _worker(args: argparse.Namespace) -> int:
     container.require_schema()
 
     async def main() -> None:
-        stop = stop_event_on_signals()
+        stop = stop_signal.event()
         client = await connect(settings)
         workers = build_workers(client, container, sorted(set(names)))
         await run_workers_until(workers, stop)
