@@ -287,7 +287,8 @@ def cli_remittance_poster() -> Poster | None:
             code = run(["remit", "post", path, "--json"])
         if code != 0:
             lines = err.getvalue().strip().splitlines()
-            raise RemittancePostingFailed(lines[-1] if lines else f"remit post exited with {code}")
+            reason = lines[-1].removeprefix("error: ") if lines else f"remit post exited with {code}"
+            raise RemittancePostingFailed(reason)
         result = json.loads(out.getvalue())
         return result if isinstance(result, dict) else {"result": result}
 

@@ -160,6 +160,24 @@ def test_reports_are_written_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["ar-aging-2026-03-02.csv", path.split("/")[-1]]
 
 
+def test_the_product_posts_through_remit_post(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from workers.batch import RemittancePostingFailed, cli_remittance_poster
+
+    poster = cli_remittance_poster()
+    if poster is None:
+        pytest.skip("this build has no `carecycle remit post`")
+    monkeypatch.setenv("CARECYCLE_HOME", str(tmp_path))
+    monkeypatch.setenv("CARECYCLE_DATABASE_URL", sqlite_url)
+    good, bad = tmp_path / "era.835", tmp_path / "bad.835"
+    good.write_text(_sample_835())
+    bad.write_text("not an interchange")
+    result = poster(str(good))
+    assert [r["trace_number"] for r in result["remittances"]] == ["TR-BATCH"]
+    with pytest.raises(RemittancePostingFailed) as failure:
+        poster(str(bad))
+    assert str(failure.value) and not str(failure.value).startswith("error:")
+
+
 # --- the flows for real, through Prefect --------------------------------------------------------------------
 
 
