@@ -115,7 +115,7 @@ locals {
 
   console_container = merge(local.container_defaults, {
     name    = "console"
-    command = ["console"]
+    command = var.console_command
     environment = concat(local.base_environment, [
       { name = "CARECYCLE_BIND_HOST", value = "0.0.0.0" },
       { name = "CARECYCLE_CONSOLE_PORT", value = tostring(var.console.port) },

@@ -268,6 +268,12 @@ variable "console" {
   default = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6, cpu_target_percent = 60, port = 8080 }
 }
 
+variable "console_command" {
+  description = "Command (after the `carecycle` entrypoint) that serves the web console on CARECYCLE_CONSOLE_PORT."
+  type        = list(string)
+  default     = ["console"]
+}
+
 variable "console_internet_facing" {
   description = "Put the console's load balancer on the internet (true) or keep it internal to the VPC and its VPN (false)."
   type        = bool
