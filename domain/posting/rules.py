@@ -1,8 +1,10 @@
 """What a claim payment means in money, and what makes it unsafe to post. Pure.
 
 Group codes: CO (contractual), PI (payer initiated) and CR (corrections) reduce what the payer owes; PR is the
-patient's share; OA is other. OA-23 ("impact of prior payer adjudication") on a secondary's remittance names what
-the primary already settled: it is not this payer's to post.
+patient's share; OA is other. CARC 23 ("impact of prior payer adjudication", as OA or CO) on a secondary's
+remittance names what the primary already settled: it is not this payer's to post. A secondary claim's
+insurance balance is only what crossed over from the primary, so its contractual amount is what closes that
+balance (see posting).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def classify(payment: ClaimPayment) -> ClaimAmounts:
             codes.append(code)
         if adjustment.group == "PR":
             responsibility += adjustment.amount_cents
-        elif adjustment.group == "OA" and adjustment.reason == PRIOR_PAYER_REASON:
+        elif adjustment.group in ("OA", "CO") and adjustment.reason == PRIOR_PAYER_REASON:
             prior += adjustment.amount_cents
         else:
             contractual += adjustment.amount_cents

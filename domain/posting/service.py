@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from domain.ledger import accounts as acc
 from domain.ledger.accounts import AccountRef
 from domain.ledger.entries import Amount, EntryDraft, EntryKind, build_entry, reversal_of, transfer
 from domain.ledger.service import missing_charges
-from domain.ledger.store import COPY_THRESHOLD, bulk_insert, select_in, write_entries
+from domain.ledger.store import COPY_THRESHOLD, bulk_insert, claim_insurance_balances, select_in, write_entries
 from domain.posting import rules
 from domain.posting.matching import ClaimCandidate, ClaimMatch, LineCandidate, MatchIndex, match_claim
 from domain.posting.work import WorkItemDraft, open_work_items
@@ -240,6 +240,7 @@ class _Run:
     new_claim_lines: list[dict[str, Any]] = field(default_factory=list)
     guarantors: set[str] = field(default_factory=set)
     touched: set[str] = field(default_factory=set)  # claim ids whose row changed
+    secondary_balances: dict[str, int] = field(default_factory=dict)  # secondary claim id -> insurance AR
 
     def base_key(self, claim_id: str, sequence: int) -> str:
         return f"era:{self.remittance.payer_id}:{self.remittance.trace_number}:{claim_id}:{sequence}"
@@ -311,6 +312,8 @@ def _post_new(
     )
     originals = _originals(session, reversal_ids)
     secondaries = _secondary_setup(session, [claims[i] for i in postable_ids])
+    crossover_ids = [i for i in postable_ids if claims[i].primary_claim_id is not None]
+    run.secondary_balances = claim_insurance_balances(session, crossover_ids) if crossover_ids else {}
 
     for sequence, (payment, match) in enumerate(zip(remittance.claims, matches, strict=True)):
         _post_claim(run, sequence, payment, match, claims, originals, secondaries)
@@ -512,8 +515,6 @@ def _update_claims_postgres(
 
 
 def _with_item(outcome: ClaimPosted, item_id: str) -> ClaimPosted:
-    from dataclasses import replace
-
     return replace(outcome, work_item_id=item_id)
 
 
@@ -535,7 +536,9 @@ def _post_claim(
     if claim is not None and not problems:
         if payment.is_reversal:
             problems = _reversal_problems(payment, originals.get(claim.id, []), claim)
-        else:
+        elif claim.primary_claim_id is not None:
+            amounts, problems = _secondary_amounts(run, claim, amounts)
+        if not problems and not payment.is_reversal:
             target = _target_status(payment, amounts)
             current = ClaimStatus(claim.status)
             if current != target and not can_transition(current, target):
@@ -549,6 +552,16 @@ def _post_claim(
         _reverse(run, sequence, payment, match, amounts, claim, originals[claim.id])
     else:
         _post_adjudication(run, sequence, payment, match, amounts, claim, secondaries)
+
+
+def _secondary_amounts(run: _Run, claim: m.Claim, amounts: rules.ClaimAmounts) -> tuple[rules.ClaimAmounts, list[str]]:
+    """A secondary owes only what crossed over: its contractual amount is what closes that balance."""
+    balance = run.secondary_balances.get(claim.id, 0)
+    closing = balance - amounts.paid_cents - amounts.patient_responsibility_cents
+    if closing < 0:
+        return amounts, ["secondary_exceeds_crossover"]
+    run.secondary_balances[claim.id] = 0
+    return replace(amounts, contractual_cents=closing), []
 
 
 def _target_status(payment: ClaimPayment, amounts: rules.ClaimAmounts) -> ClaimStatus:

@@ -189,14 +189,16 @@ def test_secondary_crossover_creates_the_secondary_claim(uow: UnitOfWork) -> Non
         _ledger_ok(uow)
         secondary.status = ClaimStatus.SUBMITTED
         uow.commit()
-    # The secondary pays 2000 of the 3000, OA-23 names what the primary settled, 1000 is left to the patient.
+    # The secondary pays 2000 of the 3000, 1000 is left to the patient; CO-23 names what the primary settled
+    # and CO-45 the secondary's own fee schedule (as the sandbox payers send it): the contractual amount posted
+    # is what closes the crossover balance, not the CAS amounts.
     secondary_payment = ClaimPayment(
         patient_control_number=outcome.secondary_claim_id,
         status_code="2",
         charge_cents=15000,
-        paid_cents=2000,
+        paid_cents=1500,
         patient_responsibility_cents=1000,
-        adjustments=(Adjustment("OA", "23", 12000), Adjustment("PR", "2", 1000)),
+        adjustments=(Adjustment("CO", "45", 500), Adjustment("CO", "23", 12000), Adjustment("PR", "2", 1000)),
     )
     with uow:
         second = post_remittance(uow.session, remittance("PAYB", "SEC1", [secondary_payment]))
