@@ -87,3 +87,26 @@ def test_missing_file_and_usage(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().err.strip() == f"error: no such file: {tmp_path / 'nope.835'}"
     assert run(["edi", "parse"]) == 2
     assert run(["edi", "frobnicate", "x"]) == 2
+
+
+def test_parse_json_of_a_271(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from domain.x12.eligibility import Benefit, EligibilityResponse, write_271
+
+    response = EligibilityResponse(
+        "EL-1",
+        "ACME",
+        "60054",
+        "GOOD PRACTICE",
+        "1234567893",
+        "M123",
+        "DOE",
+        "JANE",
+        benefits=(Benefit("1"), Benefit("B", amount_cents=2500), Benefit("C", time_period="29", amount_cents=50000)),
+    )
+    path = tmp_path / "elig.271"
+    path.write_text(write_271([response], sender=SENDER, receiver=RECEIVER, control=CONTROL, when=WHEN))
+    assert run(["edi", "parse", str(path), "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["transaction_sets"]
+    (parsed,) = entry["responses"]
+    assert entry["type"] == "271"
+    assert (parsed["active"], parsed["copay"], parsed["deductible_remaining"]) == (True, "25.00", "500.00")
