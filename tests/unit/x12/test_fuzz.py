@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from domain.remittance import Adjustment, ClaimPayment, Remittance, ServiceLinePayment
 from domain.x12.claim837 import write_837p
 from domain.x12.documents import parse_document, validate_document
+from domain.x12.eligibility import Benefit, EligibilityResponse, RequestError, write_271
 from domain.x12.envelope import X12Error
 from domain.x12.remit835 import parse_835, write_835
 from tests.unit.x12.helpers import (
@@ -20,6 +21,7 @@ from tests.unit.x12.helpers import (
     SUBMITTER,
     WHEN,
     dependent_secondary_claim,
+    fixture,
     remittance,
     self_claim,
 )
@@ -36,7 +38,33 @@ VALID_837 = write_837p(
     receiver_name="CH",
     when=WHEN,
 )
-SEEDS = [VALID_835, VALID_837]
+SEEDS = [
+    VALID_835,
+    VALID_837,
+    fixture("999_x231a1_partial.x12"),
+    fixture("277ca_x214_mixed.x12"),
+    fixture("835_x221a1_example1_institutional.x12"),
+    write_271(
+        [
+            EligibilityResponse(
+                "EL-1",
+                "ACME",
+                "60054",
+                "GOOD PRACTICE",
+                "1234567893",
+                "M1",
+                "DOE",
+                "JANE",
+                benefits=(Benefit("1"), Benefit("C", time_period="29", amount_cents=500)),
+                errors=(RequestError("72"),),
+            )
+        ],
+        sender=SENDER,
+        receiver=RECEIVER,
+        control=CONTROL,
+        when=WHEN,
+    ),
+]
 
 
 def _parses_or_typed_error(text: str) -> None:
