@@ -84,7 +84,7 @@ class ClaimWorkflow(RevenueWorkflow):
         ref = c.ClaimRef(data.claim_id)
         frequency = "7" if data.resubmissions else "1"
         while True:
-            if workflow.info().is_continue_as_new_suggested():
+            if workflow.info().is_continue_as_new_suggested() and not self._outcomes:
                 workflow.continue_as_new(c.ClaimInput(data.claim_id, policy, self._submissions))
             # 1. the claim edits
             self._enter("scrub")
