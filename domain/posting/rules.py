@@ -54,9 +54,10 @@ def _total(adjustments: tuple[Adjustment, ...]) -> int:
 def problems(payment: ClaimPayment) -> list[str]:
     """Reasons not to post this claim payment automatically (empty: safe to post)."""
     found: list[str] = []
-    if any(a.group not in GROUP_CODES for a in payment.all_adjustments()):
+    every = payment.all_adjustments()
+    if any(a.group not in GROUP_CODES for a in every):
         found.append("unknown_group_code")
-    adjusted = _total(payment.all_adjustments())
+    adjusted = _total(every)
     if payment.charge_cents - payment.paid_cents != adjusted:
         found.append("claim_not_balanced")
     for line in payment.service_lines:
@@ -65,7 +66,7 @@ def problems(payment: ClaimPayment) -> list[str]:
             break
     if payment.service_lines and sum(s.paid_cents for s in payment.service_lines) != payment.paid_cents:
         found.append("lines_do_not_sum")
-    responsibility = sum(a.amount_cents for a in payment.all_adjustments() if a.group == "PR")
+    responsibility = sum(a.amount_cents for a in every if a.group == "PR")
     if responsibility != payment.patient_responsibility_cents:
         found.append("patient_responsibility_mismatch")
     if not payment.is_reversal:
@@ -73,7 +74,7 @@ def problems(payment: ClaimPayment) -> list[str]:
             found.append("negative_payment")
         if payment.paid_cents > payment.charge_cents:
             found.append("overpayment")
-        if any(a.amount_cents < 0 for a in payment.all_adjustments() if a.group == "PR"):
+        if any(a.amount_cents < 0 for a in every if a.group == "PR"):
             found.append("negative_patient_responsibility")
     elif payment.paid_cents > 0:
         found.append("reversal_not_negative")

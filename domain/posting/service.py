@@ -28,7 +28,7 @@ from domain.ledger import accounts as acc
 from domain.ledger.accounts import AccountRef
 from domain.ledger.entries import Amount, EntryDraft, EntryKind, build_entry, reversal_of, transfer
 from domain.ledger.service import missing_charges
-from domain.ledger.store import COPY_THRESHOLD, bulk_insert, claim_insurance_balances, select_in, write_entries
+from domain.ledger.store import COPY_THRESHOLD, IdPool, bulk_insert, claim_insurance_balances, select_in, write_entries
 from domain.posting import rules
 from domain.posting.matching import ClaimCandidate, ClaimMatch, LineCandidate, MatchIndex, match_claim
 from domain.posting.work import WorkItemDraft, open_work_items
@@ -239,6 +239,7 @@ class _Run:
     new_claims: list[dict[str, Any]] = field(default_factory=list)
     new_claim_lines: list[dict[str, Any]] = field(default_factory=list)
     guarantors: set[str] = field(default_factory=set)
+    new_id: IdPool = field(default_factory=IdPool)
     touched: set[str] = field(default_factory=set)  # claim ids whose row changed
     secondary_balances: dict[str, int] = field(default_factory=dict)  # secondary claim id -> insurance AR
 
@@ -959,7 +960,7 @@ def _secondary_setup(session: Session, claims: Sequence[m.Claim]) -> _Secondarie
 
 
 def _store_remittance_claim(run: _Run, payment: ClaimPayment, match: ClaimMatch, claim_id: str | None) -> None:
-    row_id = m.new_id()
+    row_id = run.new_id()
     run.claim_rows.append(
         {
             "id": row_id,
@@ -976,9 +977,9 @@ def _store_remittance_claim(run: _Run, payment: ClaimPayment, match: ClaimMatch,
         }
     )
     for adjustment in payment.adjustments:
-        run.adjustment_rows.append(_adjustment_row(row_id, None, adjustment))
+        run.adjustment_rows.append(_adjustment_row(run.new_id(), row_id, None, adjustment))
     for position, line in enumerate(payment.service_lines):
-        line_row_id = m.new_id()
+        line_row_id = run.new_id()
         line_id = match.line_ids[position] if claim_id and position < len(match.line_ids) else None
         run.line_rows.append(
             {
@@ -994,12 +995,12 @@ def _store_remittance_claim(run: _Run, payment: ClaimPayment, match: ClaimMatch,
             }
         )
         for adjustment in line.adjustments:
-            run.adjustment_rows.append(_adjustment_row(row_id, line_row_id, adjustment))
+            run.adjustment_rows.append(_adjustment_row(run.new_id(), row_id, line_row_id, adjustment))
 
 
-def _adjustment_row(claim_row_id: str, line_row_id: str | None, adjustment: Any) -> dict[str, Any]:
+def _adjustment_row(row_id: str, claim_row_id: str, line_row_id: str | None, adjustment: Any) -> dict[str, Any]:
     return {
-        "id": m.new_id(),
+        "id": row_id,
         "remittance_claim_id": claim_row_id,
         "remittance_service_line_id": line_row_id,
         "group_code": adjustment.group if adjustment.group in rules.GROUP_CODES else "OA",
