@@ -4,6 +4,7 @@ writer), ledger check, ar aging, payments record, bank import and reconcile, db 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,32 @@ def test_money_commands(
     bad.write_text("ISA*garbage")
     code, _, err = _cli(capsys, "remit", "post", str(bad))
     assert code == 1 and err.startswith("error:") and err.count("\n") == 1
+
+
+def test_remit_extract_reads_and_posts_an_eob_pdf(
+    sqlite_url: str, carecycle_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sandbox.eob import render_eob
+
+    monkeypatch.setenv("CARECYCLE_DATABASE_URL", sqlite_url)
+    engine = make_engine(sqlite_url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        practice = make_practice(uow.session, ("SBXCC",))
+        patient = make_patient(uow.session, practice, primary="SBXCC")
+        claim = make_claim(uow.session, practice, patient, payer="SBXCC")
+        uow.commit()
+    engine.dispose()
+    era = replace(remittance("SBXCC", "EOB77", [paid_claim(claim, pr_cents=(1000, 0))]), source="eob_pdf")
+    pdf = carecycle_home / "eob.pdf"
+    pdf.write_bytes(render_eob(era, "cascade"))
+
+    code, out, err = _cli(capsys, "remit", "extract", str(pdf), "--payer", "SBXCC")
+    assert code == 0, err
+    extracted = json.loads(out)["transaction_sets"][0]
+    assert extracted["payment"]["trace_number"] == "EOB77" and extracted["claims"][0]["patient_control_number"]
+    code, out, err = _cli(capsys, "remit", "extract", str(pdf), "--payer", "SBXCC", "--post", "--json")
+    assert code == 0, err
+    posting = json.loads(out)["posting"][0]
+    assert posting["claims_matched"] == 1 and posting["paid_cents"] == era.payment_amount_cents
+    code, _, err = _cli(capsys, "remit", "extract", str(carecycle_home / "none.pdf"))
+    assert code == 1 and "no such file" in err
