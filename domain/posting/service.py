@@ -1070,9 +1070,16 @@ def _unknown_payer(session: Session, remittance: Remittance, plb_total: int, at:
 
 
 def _already_posted(session: Session, remittance: Remittance, stored: m.Remittance, plb_total: int) -> PostingResult:
-    rows = (
-        session.execute(select(m.RemittanceClaim).where(m.RemittanceClaim.remittance_id == stored.id)).scalars().all()
-    )
+    rows = session.execute(
+        select(
+            m.RemittanceClaim.patient_control_number,
+            m.RemittanceClaim.status_code,
+            m.RemittanceClaim.claim_id,
+            m.RemittanceClaim.paid_cents,
+            m.RemittanceClaim.patient_responsibility_cents,
+            m.RemittanceClaim.match_confidence,
+        ).where(m.RemittanceClaim.remittance_id == stored.id)
+    ).all()
     outcomes = tuple(
         ClaimPosted(
             sequence=position,
