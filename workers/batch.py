@@ -342,9 +342,24 @@ def build_flows(
 def prefect_local(paths: BatchPaths, log_level: str = "INFO") -> Iterator[None]:
     """Prefect against its local ephemeral server with its state under CARECYCLE_HOME, analytics off."""
     paths.prefect_home.mkdir(parents=True, exist_ok=True)
-    # Prefect reads these when it is first imported (the CLI imports it only here) ...
-    os.environ.setdefault("PREFECT_HOME", str(paths.prefect_home))
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect reads these when it is first imported (the CLI imports it only here), so that not even its
+    # profile lands outside CARECYCLE_HOME; they are put back afterwards.
+    saved = {name: os.environ.get(name) for name in ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED")}
+    os.environ["PREFECT_HOME"] = str(paths.prefect_home)
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    try:
+        with _prefect_settings(paths, log_level):
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _prefect_settings(paths: BatchPaths, log_level: str) -> Iterator[None]:
     from prefect.settings import (
         PREFECT_HOME,
         PREFECT_LOGGING_LEVEL,
@@ -372,8 +387,10 @@ def stop_prefect_local() -> None:
     Prefect stops it at interpreter exit, but the ``carecycle`` entry point leaves through ``os._exit`` (see
     workers/cli), which skips exit handlers: without this the server process would outlive the command.
     """
+    from prefect.logging.handlers import APILogWorker
     from prefect.server.api.server import SubprocessASGIServer
 
+    APILogWorker.drain_all(timeout=5)  # the run's last log lines reach the server before it goes
     SubprocessASGIServer().stop()
 
 
