@@ -12,8 +12,8 @@ variable "environment" {
   default     = "prod"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.environment))
-    error_message = "environment must be 2-16 lowercase letters, digits or dashes, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,13}$", var.environment))
+    error_message = "environment must be 2-14 lowercase letters, digits or dashes, starting with a letter (load balancer names allow 32 characters)."
   }
 }
 
