@@ -57,7 +57,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    configure_logging("demo", settings.log_level)
+    # The terminal shows progress and the summary; the structured logs (no PHI) go to a file.
+    log_file = (settings.logs_dir / "demo.log").open("a", encoding="utf-8")
+    configure_logging("demo", settings.log_level, stream=log_file)
     options = DemoOptions(
         patients=args.patients,
         seed=args.seed,
@@ -77,8 +79,11 @@ def _demo(args: argparse.Namespace) -> int:
         )
         sys.stderr.flush()
 
-    with temporal_errors():
-        summary = asyncio.run(run_demo(settings, options, show))
+    try:
+        with temporal_errors():
+            summary = asyncio.run(run_demo(settings, options, show))
+    finally:
+        log_file.flush()
     if args.json:
         print_json(summary)
         return 0
