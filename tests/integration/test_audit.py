@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from flows.workitems import ResolveRequest, StandaloneWorkItemInput, StandaloneWorkItemWorkflow
-from tests.support.dev_stack import DevStack, dev_stack
+from tests.support.dev_stack import CliResult, DevStack, dev_stack, run_cli
 
 pytestmark = pytest.mark.temporal
 
@@ -22,7 +22,12 @@ NOTE = "payer confirmed by phone ref Q-7781"
 
 
 def carecycle(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real executable: exit codes as a user sees them."""
     return subprocess.run([CARECYCLE, *args], env=stack.env, capture_output=True, text=True, timeout=60)
+
+
+def cli(stack: DevStack, *args: str) -> CliResult:
+    return run_cli(stack.env, *args)
 
 
 async def test_replay_timeline_and_export(tmp_path: Path, sqlite_url: str) -> None:
@@ -63,26 +68,26 @@ async def test_replay_timeline_and_export(tmp_path: Path, sqlite_url: str) -> No
         assert "search attributes: WorkQueue=eligibility" in out
         assert "workflow completed" in out
 
-        as_json = await asyncio.to_thread(carecycle, stack, "audit", "replay", handle.id, "--json")
+        as_json = await asyncio.to_thread(cli, stack, "audit", "replay", handle.id, "--json")
         parsed = json.loads(as_json.stdout)
         assert parsed["ok"] is True and any(e["kind"] == "update" and e.get("by") == "ann" for e in parsed["timeline"])
 
         exported = await asyncio.to_thread(
-            carecycle, stack, "audit", "export", "--closed-since", "2000-01-01", "--to", str(tmp_path / "out")
+            cli, stack, "audit", "export", "--closed-since", "2000-01-01", "--to", str(tmp_path / "out")
         )
         assert exported.returncode == 0, exported.stderr
         [path] = list((tmp_path / "out").glob("*.json"))
         raw = path.read_text()
         assert NOTE not in raw and "Q-7781" not in raw  # exported still encrypted
-        from_file = await asyncio.to_thread(carecycle, stack, "audit", "replay", "--history", str(path))
+        from_file = await asyncio.to_thread(cli, stack, "audit", "replay", "--history", str(path))
         assert from_file.returncode == 0 and NOTE in from_file.stdout
 
         tampered = tmp_path / f"tampered__{path.stem.split('__')[1]}.json"
         tampered.write_text(raw.replace('"workitems.escalate"', '"workitems.something_else"'))
-        bad = await asyncio.to_thread(carecycle, stack, "audit", "replay", "--history", str(tampered))
+        bad = await asyncio.to_thread(cli, stack, "audit", "replay", "--history", str(tampered))
         assert bad.returncode == 1 and bad.stdout.startswith("NON-DETERMINISTIC")
 
-        missing = await asyncio.to_thread(carecycle, stack, "audit", "replay", "no-such-workflow")
+        missing = await asyncio.to_thread(cli, stack, "audit", "replay", "no-such-workflow")
         assert missing.returncode == 1 and missing.stderr.strip() == "error: no workflow no-such-workflow"
-        nofile = await asyncio.to_thread(carecycle, stack, "audit", "replay", "--history", str(tmp_path / "nope.json"))
+        nofile = await asyncio.to_thread(cli, stack, "audit", "replay", "--history", str(tmp_path / "nope.json"))
         assert nofile.returncode == 1 and "no history file" in nofile.stderr

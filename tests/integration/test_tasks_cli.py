@@ -19,7 +19,7 @@ from flows.workitems import (
     StandaloneWorkItemResult,
     StandaloneWorkItemWorkflow,
 )
-from tests.support.dev_stack import DevStack, dev_stack
+from tests.support.dev_stack import CliResult, DevStack, dev_stack, run_cli
 
 pytestmark = pytest.mark.temporal
 
@@ -27,7 +27,12 @@ CARECYCLE = str(Path(sys.executable).parent / "carecycle")
 
 
 def carecycle(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real executable: exit codes and one-line errors as a user sees them."""
     return subprocess.run([CARECYCLE, *args], env=stack.env, capture_output=True, text=True, timeout=60)
+
+
+def cli(stack: DevStack, *args: str) -> CliResult:
+    return run_cli(stack.env, *args)
 
 
 async def start_item(stack: DevStack, reason: str = "claim_denied") -> tuple[WorkflowHandle[object, object], str]:
@@ -53,16 +58,16 @@ async def test_tasks_list_show_reject_and_resolve(tmp_path: Path, sqlite_url: st
         handle, item_id = await start_item(stack)
         await start_item(stack, reason="eligibility_inconclusive")
 
-        listed = await asyncio.to_thread(carecycle, stack, "tasks", "list", "--json")
+        listed = await asyncio.to_thread(cli, stack, "tasks", "list", "--json")
         assert listed.returncode == 0, listed.stderr
         items = json.loads(listed.stdout)["work_items"]
         assert {i["queue"] for i in items} == {"denials", "eligibility"}
-        only = await asyncio.to_thread(carecycle, stack, "tasks", "list", "--queue", "denials", "--json")
+        only = await asyncio.to_thread(cli, stack, "tasks", "list", "--queue", "denials", "--json")
         assert [i["id"] for i in json.loads(only.stdout)["work_items"]] == [item_id]
-        table = await asyncio.to_thread(carecycle, stack, "tasks", "list")
+        table = await asyncio.to_thread(cli, stack, "tasks", "list")
         assert item_id[:8] in table.stdout and "claim_denied" in table.stdout
 
-        shown = await asyncio.to_thread(carecycle, stack, "tasks", "show", item_id[:8])
+        shown = await asyncio.to_thread(cli, stack, "tasks", "show", item_id[:8])
         assert shown.returncode == 0 and "appeal" in shown.stdout and "--note" in shown.stdout
 
         # Rejected locally (wrong action for the reason): one line, exit 1, nothing changed.
@@ -82,7 +87,7 @@ async def test_tasks_list_show_reject_and_resolve(tmp_path: Path, sqlite_url: st
         assert wrong.returncode == 1
         assert wrong.stderr.strip().count("\n") == 0 and "not allowed for claim_denied" in wrong.stderr
         missing = await asyncio.to_thread(
-            carecycle,
+            cli,
             stack,
             "tasks",
             "resolve",
@@ -118,7 +123,7 @@ async def test_tasks_list_show_reject_and_resolve(tmp_path: Path, sqlite_url: st
         assert result == StandaloneWorkItemResult(action="write_off", by="ann", fields={"reason_code": "timely_filing"})
 
         again = await asyncio.to_thread(
-            carecycle,
+            cli,
             stack,
             "tasks",
             "resolve",
@@ -131,7 +136,7 @@ async def test_tasks_list_show_reject_and_resolve(tmp_path: Path, sqlite_url: st
             "bob",
         )
         assert again.returncode == 1 and "already resolved" in again.stderr
-        unknown = await asyncio.to_thread(carecycle, stack, "tasks", "show", "nonexistent-id")
+        unknown = await asyncio.to_thread(cli, stack, "tasks", "show", "nonexistent-id")
         assert unknown.returncode == 1 and unknown.stderr.startswith("error: no work item")
 
 
@@ -156,7 +161,7 @@ async def test_the_server_side_validator_rejects_what_the_cli_cannot_see(tmp_pat
             uow.commit()
             other_id = other.id
         refused = await asyncio.to_thread(
-            carecycle, stack, "tasks", "resolve", other_id, "--action", "appeal", "--note", "n", "--by", "ann"
+            cli, stack, "tasks", "resolve", other_id, "--action", "appeal", "--note", "n", "--by", "ann"
         )
         assert refused.returncode == 1
         assert (

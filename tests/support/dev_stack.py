@@ -77,3 +77,35 @@ async def dev_stack(home: Path, database_url: str, *, workers: bool = True) -> A
             if task is not None:
                 await task
             container.close()
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(env: dict[str, str], *args: str) -> CliResult:
+    """Run one `carecycle` command in this process (fast; no interpreter start-up) with ``env``'s
+    CARECYCLE_/TEMPORAL_ variables. Call it through ``asyncio.to_thread`` from async tests. Exit codes of the
+    real executable are covered by the subprocess tests."""
+    import contextlib
+    import io
+
+    from workers.cli import run
+
+    ours = {k: v for k, v in env.items() if k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    saved = {k: v for k, v in os.environ.items() if k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        for key in saved:
+            del os.environ[key]
+        os.environ.update(ours)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run(list(args))
+    finally:
+        for key in ours:
+            os.environ.pop(key, None)
+        os.environ.update(saved)
+    return CliResult(code, out.getvalue(), err.getvalue())
