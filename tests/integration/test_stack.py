@@ -3,6 +3,7 @@ orphan processes, and a second start resumes the in-flight workflow from the sam
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -109,7 +110,7 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
             views = await handle.query(StandaloneWorkItemWorkflow.open_work_items)
             if views:
                 break
-            time.sleep(0.1)
+            await asyncio.sleep(0.1)
         item_id = views[0].work_item_id
     finally:
         code, children = _stop(process)
@@ -134,3 +135,47 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
     finally:
         code, _ = _stop(process)
     assert code == 0
+
+
+@pytest.mark.postgres
+async def test_up_against_an_external_cluster_starts_only_workers(
+    tmp_path: Path, pg_server: object, _pg_template: str | None
+) -> None:
+    """TEMPORAL_ADDRESS + a PostgreSQL store: no dev server child, no UIs, the workers serve the cluster."""
+    from tests.conftest import _fresh_url
+    from tests.support.dev_stack import stack_settings
+    from workers.temporal import embedded_stack
+
+    database_url = _fresh_url("postgres", tmp_path, tmp_path / "unused.db", pg_server, _pg_template)  # type: ignore[arg-type]
+    cluster = stack_settings(tmp_path / "cluster", database_url)
+    async with embedded_stack(cluster, ui=False) as temporal:
+        env = _env(tmp_path / "workers-home")
+        env.update(
+            TEMPORAL_ADDRESS=temporal.target,
+            CARECYCLE_DATABASE_URL=database_url,
+            CARECYCLE_CODEC_KEYS=cluster.codec_keys or "",
+        )
+        log = tmp_path / "up-remote.log"
+        process, banner = _start(env, log)
+        try:
+            assert f"temporal       {temporal.target}" in banner and "http" not in banner
+            assert not _children(process.pid), "no dev server may be started against an external cluster"
+            entity = str(uuid.uuid4())
+            handle = await temporal.client.start_workflow(
+                StandaloneWorkItemWorkflow.run,
+                StandaloneWorkItemInput(
+                    reason="manual_task", entity_type="claim", entity_id=entity, summary="remote", sla_seconds=600
+                ),
+                id=f"workitem-claim-{entity}",
+                task_queue="revenue",
+            )
+            views = []
+            for _ in range(300):
+                views = await handle.query(StandaloneWorkItemWorkflow.open_work_items)
+                if views:
+                    break
+                await asyncio.sleep(0.1)
+            assert views, "the workers never ran the workflow"
+        finally:
+            code, _ = _stop(process)
+        assert code == 0, log.read_text()[-2000:]
