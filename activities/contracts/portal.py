@@ -107,3 +107,25 @@ class EobReadResult:
     page_image_key: str | None = None
     # ok only: the reading stored as an 835 (under edi/835/<key>.x12), to post through posting.post_remittance
     remittance_key: str | None = None
+
+
+# --- the portal workflows (flows/portal) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortalEobIntakeInput:
+    payer_id: str
+    post: bool = True  # start a PaymentPosting for each EOB read well
+    work_item_sla_hours: float = 24.0
+    portal_task_queue: str = "portal"
+    documents_task_queue: str = "documents"
+    posting_task_queue: str = "revenue"
+
+
+@dataclass(frozen=True)
+class PortalEobIntakeResult:
+    payer_id: str
+    downloaded: tuple[str, ...]  # document keys of the EOB PDFs stored by this run
+    posted: tuple[str, ...]  # remittance keys handed to PaymentPosting
+    reviewed: tuple[str, ...]  # document keys a person looked at (needs_review or rejected)
+    gave_up: bool = False  # a person cancelled after the portal failed
