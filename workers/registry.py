@@ -22,13 +22,14 @@ from workers.settings import Settings
 
 
 def workflows_by_queue() -> dict[TaskQueue, list[type]]:
+    from flows.portal import WORKFLOWS as PORTAL_WORKFLOWS
     from flows.revenue import WORKFLOWS as REVENUE_WORKFLOWS
     from flows.workitems import StandaloneWorkItemWorkflow
 
     return {
         TaskQueue.REVENUE: [StandaloneWorkItemWorkflow, *REVENUE_WORKFLOWS],
         TaskQueue.EDI: [],
-        TaskQueue.PORTAL: [],
+        TaskQueue.PORTAL: [*PORTAL_WORKFLOWS],
         TaskQueue.DOCUMENTS: [],
         TaskQueue.COLLECTIONS: [],
     }
