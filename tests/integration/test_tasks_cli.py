@@ -167,3 +167,38 @@ async def test_the_server_side_validator_rejects_what_the_cli_cannot_see(tmp_pat
         assert (
             refused.stderr.strip() == f"error: resolution rejected: work item {other_id} is not open in this workflow"
         )
+
+
+async def test_tasks_open_is_idempotent_and_shows_a_summary(tmp_path: Path, sqlite_url: str) -> None:
+    async with dev_stack(tmp_path / "home", sqlite_url) as stack:
+        entity = str(uuid.uuid4())
+        args = ("tasks", "open", "--reason", "manual_task", "--entity-type", "claim", "--entity-id", entity)
+        first = await asyncio.to_thread(cli, stack, *args, "--summary", "recheck CO-45", "--sla-hours", "2")
+        second = await asyncio.to_thread(cli, stack, *args, "--summary", "recheck CO-45")
+        assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+        workflow_id = f"workitem-claim-{entity}-manual_task"
+        assert workflow_id in first.stdout and workflow_id in second.stdout
+        handle = stack.client.get_workflow_handle(workflow_id)
+        description = await handle.describe()
+        assert await description.static_summary() == "Work item: manual_task (general)"
+        for _ in range(100):
+            listed = json.loads((await asyncio.to_thread(cli, stack, "tasks", "list", "--json")).stdout)["work_items"]
+            if listed:
+                break
+            await asyncio.sleep(0.1)
+        assert [(i["entity_id"], i["queue"]) for i in listed] == [(entity, "general")]
+        bad = await asyncio.to_thread(
+            cli,
+            stack,
+            "tasks",
+            "open",
+            "--reason",
+            "whim",
+            "--entity-type",
+            "claim",
+            "--entity-id",
+            entity,
+            "--summary",
+            "x",
+        )
+        assert bad.returncode == 1 and bad.stderr.strip() == "error: unknown work item reason 'whim'"

@@ -6,6 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from workers.cli import positive_int
 from workers.cli.output import print_json, print_table
 
 if TYPE_CHECKING:
@@ -28,6 +29,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("id", help="work item id (or a unique prefix of at least 6 characters)")
     show.add_argument("--json", action="store_true", help="print as JSON")
     show.set_defaults(handler=_show)
+
+    opening = commands.add_parser("open", help="open a work item that no process waits on (idempotent)")
+    opening.add_argument("--reason", required=True, help="a work item reason, e.g. manual_task, claim_denied")
+    opening.add_argument("--entity-type", required=True, help="claim, patient, coverage, remittance, ...")
+    opening.add_argument("--entity-id", required=True, help="the entity's opaque id (never a name or member id)")
+    opening.add_argument("--summary", required=True, help="codes and ids only: shown in lists and the Web UI")
+    opening.add_argument("--sla-hours", type=positive_int, default=24, help="hours until it escalates (default 24)")
+    opening.set_defaults(handler=_open)
 
     resolve = commands.add_parser("resolve", help="resolve a work item: the waiting workflow validates and goes on")
     resolve.add_argument("id", help="work item id (or a unique prefix of at least 6 characters)")
@@ -229,4 +238,35 @@ def _resolve(args: argparse.Namespace) -> int:
         raise CommandFailed(f"Temporal refused the update: {exc.message}") from None
     state_text = "resolved" if outcome.terminal else "updated (still open)"
     print(f"work item {item_id} {state_text}: {outcome.action} by {args.by}")
+    return 0
+
+
+def _open(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import timedelta
+
+    from domain.workitems import parse_reason
+    from workers.cli.stack import temporal_errors
+    from workers.settings import load_settings
+    from workers.temporal.client import connect
+    from workers.temporal.workitems import open_standalone_work_item
+
+    parse_reason(args.reason)
+    settings = load_settings()
+
+    async def start() -> str:
+        client = await connect(settings)
+        handle = await open_standalone_work_item(
+            client,
+            reason=args.reason,
+            entity_type=args.entity_type,
+            entity_id=args.entity_id,
+            summary=args.summary,
+            sla=timedelta(hours=args.sla_hours),
+        )
+        return handle.id
+
+    with temporal_errors():
+        workflow_id = asyncio.run(start())
+    print(f"work item workflow {workflow_id} is running; `carecycle tasks list` shows the item once it is open")
     return 0
