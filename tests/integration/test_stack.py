@@ -12,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemResult, StandaloneWorkItemWorkflow
@@ -90,6 +91,10 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
         lines = {line.split("http")[0].strip(): line.split()[-1] for line in banner.splitlines() if "http" in line}
         assert lines["temporal ui"] == f"http://127.0.0.1:{env['CARECYCLE_TEMPORAL_UI_PORT']}"
         assert lines["codec server"] == f"http://127.0.0.1:{env['CARECYCLE_CODEC_SERVER_PORT']}"
+        async with httpx.AsyncClient() as web:  # the Web UI decodes through our codec server
+            ui_settings = (await web.get(f"{lines['temporal ui']}/api/v1/settings")).json()
+            assert ui_settings["Codec"]["Endpoint"] == lines["codec server"]
+            assert (await web.get(f"{lines['console']}/queues")).status_code == 200
         key_file = home / "secrets" / "codec-keys"
         assert key_file.stat().st_mode & 0o777 == 0o600
         for name, value in env.items():
