@@ -23,16 +23,16 @@ from domain import audit
 from domain import models as m
 from domain.claim_status import ClaimStatus, can_transition
 from domain.enums import AccountKind, CoverageRank
-from domain.errors import ConcurrencyConflict
+from domain.errors import ConcurrencyConflict, NotFound, ValidationError
 from domain.ledger import accounts as acc
 from domain.ledger.accounts import AccountRef
 from domain.ledger.entries import Amount, EntryDraft, EntryKind, build_entry, reversal_of, transfer
 from domain.ledger.service import missing_charges
 from domain.ledger.store import COPY_THRESHOLD, IdPool, bulk_insert, claim_insurance_balances, select_in, write_entries
 from domain.posting import rules
-from domain.posting.matching import ClaimCandidate, ClaimMatch, LineCandidate, MatchIndex, match_claim
+from domain.posting.matching import ClaimCandidate, ClaimMatch, LineCandidate, MatchIndex, match_claim, match_lines
 from domain.posting.work import WorkItemDraft, open_work_items
-from domain.remittance import ClaimPayment, Remittance
+from domain.remittance import Adjustment, ClaimPayment, Remittance, ServiceLinePayment
 from domain.workitems import Reason, WorkQueue
 
 POSTED_KINDS = (
@@ -242,6 +242,8 @@ class _Run:
     new_id: IdPool = field(default_factory=IdPool)
     touched: set[str] = field(default_factory=set)  # claim ids whose row changed
     secondary_balances: dict[str, int] = field(default_factory=dict)  # secondary claim id -> insurance AR
+    # Where a payment's money comes from: the bank, or unapplied cash when a person applies a parked payment.
+    source_account: AccountRef = acc.CASH
 
     def base_key(self, claim_id: str, sequence: int) -> str:
         return f"era:{self.remittance.payer_id}:{self.remittance.trace_number}:{claim_id}:{sequence}"
@@ -682,7 +684,9 @@ def _post_adjudication(
     links: dict[str, Any] = {"claim_id": claim.id, "patient_id": claim.patient_id, "remittance_id": run.remittance_id}
     target = _target_status(payment, amounts)
     drafts = [
-        transfer(f"{base}:payment", EntryKind.INSURANCE_PAYMENT, acc.CASH, payer_ar, amounts.paid_cents, **links),
+        transfer(
+            f"{base}:payment", EntryKind.INSURANCE_PAYMENT, run.source_account, payer_ar, amounts.paid_cents, **links
+        ),
     ]
     # A denial leaves the balance with the payer (appeal, correct or write off: a person decides); only the
     # patient's share, if the payer named one, moves now.
@@ -1110,3 +1114,171 @@ def _already_posted(session: Session, remittance: Remittance, stored: m.Remittan
         entries_written=0,
         claims=outcomes,
     )
+
+
+# --- a person applies a parked claim payment -----------------------------------------------------------------
+
+
+def _stored_payment(session: Session, row: m.RemittanceClaim) -> ClaimPayment:
+    """The claim payment as stored with the remittance (what the 835 said), for posting it later."""
+    lines = session.execute(
+        select(m.RemittanceServiceLine).where(m.RemittanceServiceLine.remittance_claim_id == row.id)
+    ).scalars()
+    adjustments = list(
+        session.execute(
+            select(m.RemittanceAdjustment).where(m.RemittanceAdjustment.remittance_claim_id == row.id)
+        ).scalars()
+    )
+
+    def adjustments_of(line_id: str | None) -> tuple[Adjustment, ...]:
+        return tuple(
+            Adjustment(a.group_code, a.reason_code, a.amount_cents, a.quantity)
+            for a in adjustments
+            if a.remittance_service_line_id == line_id
+        )
+
+    return ClaimPayment(
+        patient_control_number=row.patient_control_number,
+        status_code=row.status_code,
+        charge_cents=row.charge_cents,
+        paid_cents=row.paid_cents,
+        patient_responsibility_cents=row.patient_responsibility_cents,
+        payer_claim_control_number=row.payer_claim_control_number,
+        adjustments=adjustments_of(None),
+        service_lines=tuple(
+            ServiceLinePayment(
+                procedure=line.procedure_code,
+                modifiers=tuple(line.modifiers or ()),
+                charge_cents=line.charge_cents,
+                paid_cents=line.paid_cents,
+                line_control_number=line.line_control_number,
+                adjustments=adjustments_of(line.id),
+                remarks=tuple(line.remark_codes or ()),
+            )
+            for line in lines
+        ),
+        remarks=tuple(row.remark_codes or ()),
+    )
+
+
+def post_manually(
+    session: Session,
+    remittance_claim_id: str,
+    claim_id: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> ClaimPosted:
+    """Post a claim payment that was parked (unmatched, ambiguous) to the claim a person chose.
+
+    The money moves from unapplied cash to the claim exactly as automatic posting would have posted it; the
+    same checks apply (a claim that does not balance, an illegal status: ValidationError, nothing written).
+    Idempotent: a claim payment already applied returns its result again without writing.
+    """
+    row = session.get(m.RemittanceClaim, remittance_claim_id)
+    if row is None:
+        raise NotFound(f"unknown remittance claim {remittance_claim_id}")
+    stored = session.get(m.Remittance, row.remittance_id)
+    claim = session.get(m.Claim, claim_id)
+    if stored is None or claim is None:
+        raise NotFound(f"unknown claim {claim_id}")
+    payment = _stored_payment(session, row)
+    amounts = rules.classify(payment)
+    if row.claim_id is not None:
+        if row.claim_id != claim_id:
+            raise ValidationError(f"remittance claim {remittance_claim_id} is already posted to another claim")
+        return ClaimPosted(
+            0,
+            row.patient_control_number,
+            row.status_code,
+            "already_posted",
+            claim_id,
+            row.paid_cents,
+            row.patient_responsibility_cents,
+            0,
+            100,
+            "manual",
+        )
+    if claim.payer_id != stored.payer_id:
+        raise ValidationError(f"claim {claim_id} was billed to another payer than remittance {stored.trace_number}")
+    if payment.is_reversal:
+        raise ValidationError("a reversal is posted by reposting its remittance, not by hand")
+    payer = session.get(m.Payer, stored.payer_id)
+    assert payer is not None
+    remittance = Remittance(
+        payer_id=payer.payer_id,
+        payer_name=payer.name,
+        payee_name="",
+        payee_id="",
+        payment_method=stored.payment_method,
+        payment_amount_cents=stored.payment_amount_cents,
+        trace_number=stored.trace_number,
+        payment_date=stored.payment_date,
+        claims=(payment,),
+    )
+    account = session.execute(select(m.Patient.account_number).where(m.Patient.id == claim.patient_id)).scalar_one()
+    candidate = ClaimCandidate(
+        id=claim.id,
+        payer_row_id=claim.payer_id,
+        patient_id=claim.patient_id,
+        patient_account=account,
+        total_charge_cents=claim.total_charge_cents,
+        date_of_service=claim.date_of_service,
+        payer_claim_control_number=claim.payer_claim_control_number,
+        lines=tuple(
+            LineCandidate(
+                line.id,
+                line.line_number,
+                line.procedure_code,
+                tuple(line.modifiers or ()),
+                line.charge_cents,
+                line.date_of_service,
+            )
+            for line in claim.lines
+        ),
+    )
+    line_ids, lines_ok = match_lines(candidate, payment.service_lines)
+    problems = rules.problems(payment) + ([] if lines_ok else ["lines_do_not_match"])
+    if claim.primary_claim_id is not None and not problems:
+        balance = claim_insurance_balances(session, [claim.id]).get(claim.id, 0)
+        amounts = replace(
+            amounts, contractual_cents=balance - amounts.paid_cents - amounts.patient_responsibility_cents
+        )
+        if amounts.contractual_cents < 0:
+            problems.append("secondary_exceeds_crossover")
+    target = _target_status(payment, amounts)
+    current = ClaimStatus(claim.status)
+    if current != target and not can_transition(current, target):
+        problems.append(f"illegal_status_{current.value}")
+    if problems:
+        raise ValidationError(f"cannot post to claim {claim_id}: {', '.join(problems)}")
+    at = now or datetime.now(UTC)
+    with session.no_autoflush:
+        run = _Run(session, remittance, payer, stored.id, at, source_account=acc.UNAPPLIED_CASH)
+        match = ClaimMatch(claim.id, 100, "manual", (claim.id,), line_ids)
+        secondaries = _secondary_setup(session, [claim])
+        sequence = 1_000_000 + int(hashlib.sha256(row.id.encode()).hexdigest()[:6], 16)  # apart from 835 order
+        _post_adjudication(run, sequence, payment, match, amounts, claim, secondaries)
+        if run.new_claims:
+            bulk_insert(session, m.Claim, run.new_claims)
+            bulk_insert(session, m.ClaimLine, run.new_claim_lines)
+        write_entries(session, run.drafts, now=at)
+        _update_claims(session, [claim])
+        row.claim_id = claim.id
+        row.match_confidence = 100
+        service_rows = session.execute(
+            select(m.RemittanceServiceLine).where(m.RemittanceServiceLine.remittance_claim_id == row.id)
+        ).scalars()
+        for service_row, line_id in zip(service_rows, line_ids, strict=False):
+            service_row.claim_line_id = line_id
+    session.flush()
+    outcome = run.outcomes[0]
+    audit.record(
+        session,
+        actor=actor,
+        action="remittance.posted_manually",
+        entity_type="claim",
+        entity_id=claim.id,
+        details={"remittance_id": stored.id, "paid_cents": outcome.paid_cents, "status": outcome.outcome},
+    )
+    return outcome

@@ -3,16 +3,18 @@ exceptions as work items, and the ledger invariants after each."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from domain import models as m
 from domain.claim_status import ClaimStatus
 from domain.enums import CoverageRank
+from domain.errors import ValidationError
 from domain.ledger import accounts as acc
 from domain.ledger.checks import run_ledger_checks
 from domain.ledger.service import post_charge
 from domain.ledger.store import account_balance, balances_by_account, claim_insurance_balances, patient_ar_balance
-from domain.posting import post_remittance
+from domain.posting import post_manually, post_remittance
 from domain.remittance import Adjustment, ClaimPayment, ProviderAdjustment
 from domain.store.integrity import check_store
 from domain.store.uow import UnitOfWork
@@ -295,4 +297,33 @@ def test_a_large_remittance_takes_the_bulk_paths(uow: UnitOfWork) -> None:
         assert all(c.paid_cents == c.lines[0].paid_cents == c.total_charge_cents * 60 // 100 for c in claims)
         rows = uow.session.execute(select(func.count()).select_from(m.RemittanceServiceLine)).scalar_one()
         assert rows == 60
+        _ledger_ok(uow)
+
+
+def test_a_person_posts_a_parked_payment(uow: UnitOfWork) -> None:
+    with uow:
+        practice = make_practice(uow.session)
+        alice = make_patient(uow.session, practice)
+        claim = make_claim(uow.session, practice, alice)
+        era = remittance("PAYA", "MAN1", [paid_claim(claim, pcn="TYPO-123", with_line_ids=False, pr_cents=(500, 0))])
+        parked = post_remittance(uow.session, era)
+        uow.commit()
+    assert parked.claims[0].outcome == "unmatched"
+    with uow:
+        row_id = uow.session.execute(select(m.RemittanceClaim.id)).scalar_one()
+        with pytest.raises(ValidationError, match="another payer"):
+            other = make_claim(uow.session, practice, alice, payer="PAYB")
+            post_manually(uow.session, row_id, other.claim_id, actor="biller")
+    with uow:
+        outcome = post_manually(uow.session, row_id, claim.claim_id, actor="biller")
+        uow.commit()
+    assert outcome.outcome == "paid" and outcome.rule == "manual" and outcome.paid_cents == 9000
+    with uow:
+        assert account_balance(uow.session, acc.UNAPPLIED_CASH.code) == 0
+        assert account_balance(uow.session, acc.CASH.code) == era.payment_amount_cents
+        assert patient_ar_balance(uow.session, alice.patient_id) == 500
+        stored = uow.session.get(m.Claim, claim.claim_id)
+        assert stored is not None and stored.status == ClaimStatus.PAID and stored.lines[0].paid_cents == 6000
+        again = post_manually(uow.session, row_id, claim.claim_id, actor="biller")
+        assert again.outcome == "already_posted"
         _ledger_ok(uow)
