@@ -547,9 +547,9 @@ def _post_claim(
             if current != target and not can_transition(current, target):
                 problems = [f"illegal_status_{current.value}"]
     stored_claim_id = claim.id if claim is not None and not problems else None
-    _store_remittance_claim(run, payment, match, stored_claim_id)
+    row_id = _store_remittance_claim(run, payment, match, stored_claim_id)
     if claim is None or problems:
-        _park(run, sequence, payment, match, amounts, problems)
+        _park(run, sequence, payment, match, amounts, problems, row_id)
         return
     if payment.is_reversal:
         _reverse(run, sequence, payment, match, amounts, claim, originals[claim.id])
@@ -584,8 +584,10 @@ def _park(
     match: ClaimMatch,
     amounts: rules.ClaimAmounts,
     problems: list[str],
+    remittance_claim_id: str,
 ) -> None:
-    """Nothing posts to a claim: the money waits in unapplied cash and a person is asked."""
+    """Nothing posts to a claim: the money waits in unapplied cash and a person is asked (the resolution
+    ``post_manually claim_id=...`` applies it with :func:`post_manually`)."""
     remittance = run.remittance
     pcn = payment.patient_control_number.strip()[:38]
     draft = transfer(
@@ -624,6 +626,7 @@ def _park(
                 run.dedupe(sequence, problem.split(",")[0]),
                 {
                     "remittance_id": run.remittance_id,
+                    "remittance_claim_id": remittance_claim_id,
                     "sequence": sequence,
                     "patient_control_number": pcn,
                     "status_code": payment.status_code,
@@ -963,7 +966,7 @@ def _secondary_setup(session: Session, claims: Sequence[m.Claim]) -> _Secondarie
 # --- rows and the remittance-level parts --------------------------------------------------------------------
 
 
-def _store_remittance_claim(run: _Run, payment: ClaimPayment, match: ClaimMatch, claim_id: str | None) -> None:
+def _store_remittance_claim(run: _Run, payment: ClaimPayment, match: ClaimMatch, claim_id: str | None) -> str:
     row_id = run.new_id()
     run.claim_rows.append(
         {
@@ -1000,6 +1003,7 @@ def _store_remittance_claim(run: _Run, payment: ClaimPayment, match: ClaimMatch,
         )
         for adjustment in line.adjustments:
             run.adjustment_rows.append(_adjustment_row(run.new_id(), row_id, line_row_id, adjustment))
+    return row_id
 
 
 def _adjustment_row(row_id: str, claim_row_id: str, line_row_id: str | None, adjustment: Any) -> dict[str, Any]:

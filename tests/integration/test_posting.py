@@ -311,6 +311,8 @@ def test_a_person_posts_a_parked_payment(uow: UnitOfWork) -> None:
     assert parked.claims[0].outcome == "unmatched"
     with uow:
         row_id = uow.session.execute(select(m.RemittanceClaim.id)).scalar_one()
+        item = uow.session.execute(select(m.WorkItem)).scalar_one()
+        assert item.context["remittance_claim_id"] == row_id
         with pytest.raises(ValidationError, match="another payer"):
             other = make_claim(uow.session, practice, alice, payer="PAYB")
             post_manually(uow.session, row_id, other.claim_id, actor="biller")
