@@ -255,13 +255,14 @@ def guarantor_balance(session: Session, guarantor_id: str) -> int:
 def claim_insurance_balances(session: Session, claim_ids: Sequence[str]) -> dict[str, int]:
     """Claim id -> what its payer still owes on it (insurance AR lines of the claim's entries)."""
     result: dict[str, int] = {}
-    for part in chunks(list(claim_ids)):
+    ordered = sorted(set(claim_ids))
+    for part in chunks(ordered, 20 * CHUNK):
         stmt = (
             select(m.JournalEntry.claim_id, _net())
             .select_from(m.JournalLine)
             .join(m.JournalEntry, m.JournalEntry.id == m.JournalLine.entry_id)
             .join(m.Account, m.Account.id == m.JournalLine.account_id)
-            .where(m.JournalEntry.claim_id.in_(part), m.Account.code.like(f"{acc.INSURANCE_AR}:%"))
+            .where(one_of(session, m.JournalEntry.claim_id, part), m.Account.code.like(f"{acc.INSURANCE_AR}:%"))
             .group_by(m.JournalEntry.claim_id)
         )
         result.update({str(claim_id): int(net) for claim_id, net in session.execute(stmt)})

@@ -241,7 +241,7 @@ class _Run:
     guarantors: set[str] = field(default_factory=set)
     new_id: IdPool = field(default_factory=IdPool)
     touched: set[str] = field(default_factory=set)  # claim ids whose row changed
-    secondary_balances: dict[str, int] = field(default_factory=dict)  # secondary claim id -> insurance AR
+    claim_balances: dict[str, int] = field(default_factory=dict)  # claim id -> insurance AR, kept current
     # Where a payment's money comes from: the bank, or unapplied cash when a person applies a parked payment.
     source_account: AccountRef = acc.CASH
 
@@ -309,14 +309,19 @@ def _post_new(
     )
     matches = [match_claim(payment, index) for payment in remittance.claims]
     postable_ids = sorted({mt.claim_id for mt in matches if mt.postable and mt.claim_id})
-    run.drafts.extend(missing_charges(session, [claims[i] for i in postable_ids]))
+    charges = missing_charges(session, [claims[i] for i in postable_ids])
+    run.drafts.extend(charges)
+    # What each payer still owes per claim, before this remittance: a payment may not resolve more than that
+    # (a duplicate remittance under another trace, or a payment beyond the charge, would otherwise post twice).
+    run.claim_balances = claim_insurance_balances(session, postable_ids)
+    for charge in charges:
+        if charge.claim_id is not None:
+            run.claim_balances[charge.claim_id] = run.claim_balances.get(charge.claim_id, 0) + charge.debit_total
     reversal_ids = sorted(
         {mt.claim_id for mt, p in zip(matches, remittance.claims, strict=True) if mt.claim_id and p.is_reversal}
     )
     originals = _originals(session, reversal_ids)
     secondaries = _secondary_setup(session, [claims[i] for i in postable_ids])
-    crossover_ids = [i for i in postable_ids if claims[i].primary_claim_id is not None]
-    run.secondary_balances = claim_insurance_balances(session, crossover_ids) if crossover_ids else {}
 
     for sequence, (payment, match) in enumerate(zip(remittance.claims, matches, strict=True)):
         _post_claim(run, sequence, payment, match, claims, originals, secondaries)
@@ -544,7 +549,11 @@ def _post_claim(
         if not problems and not payment.is_reversal:
             target = _target_status(payment, amounts)
             current = ClaimStatus(claim.status)
-            if current != target and not can_transition(current, target):
+            resolved = amounts.paid_cents + amounts.patient_responsibility_cents
+            resolved += amounts.contractual_cents if target != ClaimStatus.DENIED else 0
+            if resolved > run.claim_balances.get(claim.id, 0):
+                problems = ["exceeds_claim_balance"]
+            elif current != target and not can_transition(current, target):
                 problems = [f"illegal_status_{current.value}"]
     stored_claim_id = claim.id if claim is not None and not problems else None
     row_id = _store_remittance_claim(run, payment, match, stored_claim_id)
@@ -559,11 +568,10 @@ def _post_claim(
 
 def _secondary_amounts(run: _Run, claim: m.Claim, amounts: rules.ClaimAmounts) -> tuple[rules.ClaimAmounts, list[str]]:
     """A secondary owes only what crossed over: its contractual amount is what closes that balance."""
-    balance = run.secondary_balances.get(claim.id, 0)
+    balance = run.claim_balances.get(claim.id, 0)
     closing = balance - amounts.paid_cents - amounts.patient_responsibility_cents
     if closing < 0:
         return amounts, ["secondary_exceeds_crossover"]
-    run.secondary_balances[claim.id] = 0
     return replace(amounts, contractual_cents=closing), []
 
 
@@ -746,7 +754,11 @@ def _post_adjudication(
                 )
             )
             run.guarantors.add(guarantor)
-    run.drafts.extend(d for d in drafts if d is not None)
+    posted = [d for d in drafts if d is not None]
+    run.drafts.extend(posted)
+    run.claim_balances[claim.id] = run.claim_balances.get(claim.id, 0) + sum(
+        a.cents for d in posted if d.claim_id == claim.id for a in d.amounts if a.account == payer_ar
+    )
     _apply_to_claim(run, payment, match, claim, responsibility)
     if ClaimStatus(claim.status) != target:
         claim.transition(target)
@@ -855,6 +867,12 @@ def _reverse(
             run.guarantors.update(
                 a.account.owner_id for a in original.amounts if a.account.owner_id and acc.is_patient_ar(a.account.code)
             )
+    run.claim_balances[claim.id] = run.claim_balances.get(claim.id, 0) - sum(
+        a.cents
+        for _, original in originals
+        for a in original.amounts
+        if a.account.code == acc.insurance_ar(claim.payer_id).code
+    )
     originals.clear()  # a second reversal of the same claim in this remittance finds nothing left to reverse
     _apply_to_claim(run, payment, match, claim, -responsibility)
     if ClaimStatus(claim.status) in (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID):
@@ -1243,15 +1261,19 @@ def post_manually(
     )
     line_ids, lines_ok = match_lines(candidate, payment.service_lines)
     problems = rules.problems(payment) + ([] if lines_ok else ["lines_do_not_match"])
+    charges = missing_charges(session, [claim])
+    balance = claim_insurance_balances(session, [claim.id]).get(claim.id, 0) + sum(c.debit_total for c in charges)
     if claim.primary_claim_id is not None and not problems:
-        balance = claim_insurance_balances(session, [claim.id]).get(claim.id, 0)
-        amounts = replace(
-            amounts, contractual_cents=balance - amounts.paid_cents - amounts.patient_responsibility_cents
-        )
-        if amounts.contractual_cents < 0:
+        closing = balance - amounts.paid_cents - amounts.patient_responsibility_cents
+        amounts = replace(amounts, contractual_cents=closing)
+        if closing < 0:
             problems.append("secondary_exceeds_crossover")
     target = _target_status(payment, amounts)
     current = ClaimStatus(claim.status)
+    resolved = amounts.paid_cents + amounts.patient_responsibility_cents
+    resolved += amounts.contractual_cents if target != ClaimStatus.DENIED else 0
+    if resolved > balance:
+        problems.append("exceeds_claim_balance")
     if current != target and not can_transition(current, target):
         problems.append(f"illegal_status_{current.value}")
     if problems:
@@ -1259,6 +1281,8 @@ def post_manually(
     at = now or datetime.now(UTC)
     with session.no_autoflush:
         run = _Run(session, remittance, payer, stored.id, at, source_account=acc.UNAPPLIED_CASH)
+        run.drafts.extend(charges)
+        run.claim_balances[claim.id] = balance
         match = ClaimMatch(claim.id, 100, "manual", (claim.id,), line_ids)
         secondaries = _secondary_setup(session, [claim])
         sequence = 1_000_000 + int(hashlib.sha256(row.id.encode()).hexdigest()[:6], 16)  # apart from 835 order

@@ -329,3 +329,21 @@ def test_a_person_posts_a_parked_payment(uow: UnitOfWork) -> None:
         again = post_manually(uow.session, row_id, claim.claim_id, actor="biller")
         assert again.outcome == "already_posted"
         _ledger_ok(uow)
+
+
+def test_the_same_payment_under_another_trace_does_not_post_twice(uow: UnitOfWork) -> None:
+    with uow:
+        practice = make_practice(uow.session)
+        alice = make_patient(uow.session, practice)
+        claim = make_claim(uow.session, practice, alice)
+        payment = paid_claim(claim, pr_cents=(1000, 0))
+        post_remittance(uow.session, remittance("PAYA", "DUP1", [payment]))
+        duplicate = post_remittance(uow.session, remittance("PAYA", "DUP2", [payment]))
+        uow.commit()
+    assert duplicate.claims[0].outcome == "exception" and duplicate.claims[0].problems == ("exceeds_claim_balance",)
+    with uow:
+        stored = uow.session.get(m.Claim, claim.claim_id)
+        assert stored is not None and stored.paid_cents == payment.paid_cents
+        assert patient_ar_balance(uow.session, alice.patient_id) == 1000
+        assert account_balance(uow.session, acc.UNAPPLIED_CASH.code) == -payment.paid_cents
+        _ledger_ok(uow)
