@@ -29,6 +29,11 @@ class OutboxMessenger:
     def __init__(self, outbox_dir: Path) -> None:
         self.outbox_dir = outbox_dir
 
+    @classmethod
+    def under_home(cls, home: Path) -> OutboxMessenger:
+        """The embedded default: ``<CARECYCLE_HOME>/outbox`` (the composition root passes settings.home)."""
+        return cls(home / "outbox")
+
     def _path(self, key: str) -> Path:
         return self.outbox_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
