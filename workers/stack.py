@@ -58,14 +58,26 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+class ServerStartError(Exception):
+    """A web server of the stack could not start (its port is taken, most often)."""
+
+
 @asynccontextmanager
-async def serve_asgi(app: Any, host: str, port: int) -> AsyncIterator[_QuietServer]:
+async def serve_asgi(app: Any, host: str, port: int, *, name: str = "web server") -> AsyncIterator[_QuietServer]:
     server = _QuietServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on"))
-    task = asyncio.create_task(server.serve())
+    failure = ServerStartError(f"the {name} could not listen on {host}:{port} (is the port in use?)")
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn calls sys.exit on a bind error; inside a task that would end the loop
+            raise failure from None
+
+    task = asyncio.create_task(serve())
     while not server.started:
         if task.done():
-            task.result()  # raises the bind error
-            raise RuntimeError(f"the server on {host}:{port} stopped at start")
+            task.result()
+            raise failure
         await asyncio.sleep(0.05)
     try:
         yield server
@@ -135,6 +147,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                     ),
                     host,
                     settings.codec_server_port,
+                    name="codec server",
                 )
             )
             temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
@@ -147,14 +160,14 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                 data_dir = settings.home / "sandbox"
                 data_dir.mkdir(parents=True, exist_ok=True)
                 sandbox = sandbox_factory(data_dir, seed=settings.sandbox_seed, time_scale=settings.sandbox_time_scale)
-                await stack.enter_async_context(serve_asgi(sandbox, host, settings.sandbox_port))
+                await stack.enter_async_context(serve_asgi(sandbox, host, settings.sandbox_port, name="sandbox"))
                 info.urls["sandbox"] = f"http://{host}:{settings.sandbox_port}"
             console_factory = console_app_factory()
             if console_factory is not None:
                 app = console_factory(
                     temporal.client, container.session_factory, replay=replay_for_console(temporal.client)
                 )
-                await stack.enter_async_context(serve_asgi(app, host, settings.console_port))
+                await stack.enter_async_context(serve_asgi(app, host, settings.console_port, name="console"))
                 info.urls["console"] = f"http://{host}:{settings.console_port}"
         else:
             container.require_schema()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -184,3 +185,17 @@ async def test_up_against_an_external_cluster_starts_only_workers(
         finally:
             code, _ = _stop(process)
         assert code == 0, log.read_text()[-2000:]
+
+
+def test_up_with_a_taken_port_fails_in_one_line(tmp_path: Path) -> None:
+    env = _env(tmp_path / "home")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(env["CARECYCLE_CODEC_SERVER_PORT"])))
+        taken.listen()
+        result = subprocess.run([CARECYCLE, "up"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    port = env["CARECYCLE_CODEC_SERVER_PORT"]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: the codec server could not listen on 127.0.0.1:{port} (is the port in use?)"
+    )
+    assert "carecycle is up" not in result.stdout

@@ -14,12 +14,13 @@ def temporal_errors() -> Iterator[None]:
     from workers.cli import CommandFailed
     from workers.security.codec import PayloadDecryptionError
     from workers.security.keys import CodecKeyError
+    from workers.stack import ServerStartError
     from workers.temporal.client import TemporalUnavailable
     from workers.temporal.dev_server import DevServerError
 
     try:
         yield
-    except (TemporalUnavailable, CodecKeyError, DevServerError, PayloadDecryptionError) as exc:
+    except (TemporalUnavailable, CodecKeyError, DevServerError, PayloadDecryptionError, ServerStartError) as exc:
         raise CommandFailed(str(exc)) from None
     except OSError as exc:
         if exc.errno == 98:  # EADDRINUSE from a web server
