@@ -33,6 +33,11 @@ Non-terminal actions (``assign``) are recorded and the wait goes on. When the SL
 resolution, ``workitems.escalate`` raises the item's escalation level, the ``Escalated`` search attribute
 is set, and the next escalation comes one SLA later (at most :data:`MAX_ESCALATION_LEVEL`).
 
+Rules: pass opaque ids and codes only (summary/context are visible to operators and in logs); return from
+``run`` only after ``workflow.all_handlers_finished`` if Updates may still be running; do not
+continue-as-new while an item is open (the open items live in this run's state). The activities run on the
+workflow's task queue: every worker registers ``activities.workitems.WorkItemActivities``.
+
 A workflow that needs the update under another class layout can hold a :class:`WorkItems` itself and
 forward its own ``@workflow.update(name=RESOLVE_UPDATE)`` handler and validator to ``handle``/``validate``.
 """
