@@ -38,14 +38,23 @@ def product(path: Path) -> int:
     return extract_eob_details(path).pages
 
 
-def best(fn, path: Path, rounds: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
-    times = []
+def timed(fn, path: Path) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    pages = fn(path)
+    return time.perf_counter() - start, pages
+
+
+def alternate(path: Path, rounds: int) -> tuple[float, float, int]:
+    """Median times of the baseline and the product, run in turn so that machine load hits both alike."""
+    bare_times, product_times = [], []
     pages = 0
     for _ in range(rounds):
-        start = time.perf_counter()
-        pages = fn(path)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), pages
+        elapsed, pages = timed(bare, path)
+        bare_times.append(elapsed)
+        elapsed, product_pages = timed(product, path)
+        product_times.append(elapsed)
+        assert pages == product_pages
+    return statistics.median(bare_times), statistics.median(product_times), pages
 
 
 def main() -> None:
@@ -57,10 +66,7 @@ def main() -> None:
         for layout, (payer_id, name) in PAYERS.items():
             path = Path(folder) / f"{layout}.pdf"
             path.write_bytes(render_eob(sample_remittance(payer_id, name, args.claims, seed=1), layout))
-            # Interleave so that machine load hits both alike.
-            bare_time, pages = best(bare, path, args.rounds)
-            product_time, product_pages = best(product, path, args.rounds)
-            assert pages == product_pages
+            bare_time, product_time, pages = alternate(path, args.rounds)
             bare_rate, product_rate = pages / bare_time, pages / product_time
             print(
                 f"{layout:8s} {pages:4d} pages  bare extract_text {bare_rate:7.1f} pages/s  "
