@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.enums import AccountKind
+from domain.workitems import WRITE_OFF_REASONS
 
 PATIENT_AR = "patient_ar"
 INSURANCE_AR = "insurance_ar"
 
-WRITE_OFF_KINDS = frozenset({"bad_debt", "small_balance", "charity", "timely_filing", "administrative", "hardship"})
+# Every write-off reason a person may give (domain.workitems) has its own expense account, plus hardship.
+WRITE_OFF_KINDS = WRITE_OFF_REASONS | {"hardship"}
 
 
 @dataclass(frozen=True)
