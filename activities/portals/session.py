@@ -95,7 +95,7 @@ class PortalSessions:
         async with self.lock_for(account):
             for attempt in range(1, self.attempts + 1):
                 try:
-                    return await self._attempt(account, otp, task, label)
+                    return await self._attempt(account, otp, task, label, last=attempt == self.attempts)
                 except PortalUnavailable:
                     if attempt == self.attempts:
                         raise
@@ -110,6 +110,8 @@ class PortalSessions:
         otp: OtpProvider,
         task: Callable[[PayerPortal], Awaitable[T]],
         label: str,
+        *,
+        last: bool,
     ) -> T:
         browser = await self._ensure_browser()
         context = await browser.new_context(accept_downloads=True)
@@ -127,6 +129,8 @@ class PortalSessions:
                 pass  # the work is done; the portal ends the session itself when it expires
             return result
         except PortalError as exc:
+            if exc.retryable and not last:
+                raise  # another attempt follows: evidence only of the failure that stands
             screenshot_key, html_key = await self._capture(page, account, label)
             raise exc.with_evidence(screenshot_key, html_key) from None
         finally:

@@ -189,16 +189,21 @@ async def test_changed_layout_is_typed(
 
 
 async def test_error_pages_are_retried_then_typed(
-    server: PortalServer, sessions: PortalSessions, state: PortalState
+    server: PortalServer, sessions: PortalSessions, state: PortalState, tmp_path: Path
 ) -> None:
+    documents = LocalDocumentStore(tmp_path)
+    sessions = PortalSessions(CHROMIUM, documents, attempts=4, backoff_seconds=0.05, selector_timeout_ms=1500)
     state.faults = Faults(error_rate=1.0)
     try:
-        with pytest.raises(PortalUnavailable):
+        with pytest.raises(PortalUnavailable) as caught:
             await sessions.run(cascade(server), no_code, _eligibility, label="down")
-        state.faults = Faults(error_rate=0.3, slow_rate=0.3, slow_seconds=0.05)
+        assert caught.value.html_key and b"temporarily unavailable" in documents.get(caught.value.html_key)
+        assert len(documents.list("portal/SBXCC/failures/")) == 2  # one attempt's evidence: png and html
+        state.faults = Faults(error_rate=0.15, slow_rate=0.3, slow_seconds=0.05)
         answers = [await sessions.run(cascade(server), no_code, _eligibility, label="flaky") for _ in range(3)]
     finally:
         state.faults = Faults()
+        await sessions.close()
     assert all(a.found for a in answers)
 
 
