@@ -23,9 +23,9 @@ from domain import models as m
 from domain.errors import InvalidAmount, ValidationError
 from domain.money import parse_amount
 from domain.posting.work import WorkItemDraft, open_work_items
-from domain.workitems import Reason
+from domain.workitems import Reason, WorkQueue
 
-QUEUE = "reconciliation"
+QUEUE = WorkQueue.RECONCILIATION
 ERA_DEPOSIT_WAIT = timedelta(days=5)
 _TRN = re.compile(r"TRN\*1\*([^*\\~/]+)")
 
@@ -246,7 +246,7 @@ def reconcile_deposits(session: Session, *, as_of: datetime | None = None) -> Re
             drafts.append(
                 WorkItemDraft(
                     QUEUE,
-                    Reason.POSTING_EXCEPTION,
+                    Reason.DEPOSIT_MISMATCH,
                     f"ERA trace {era.trace_number}: deposit {line.amount_cents} cents, "
                     f"ERA {era.payment_amount_cents} cents",
                     "remittance",
@@ -268,7 +268,7 @@ def reconcile_deposits(session: Session, *, as_of: datetime | None = None) -> Re
                 drafts.append(
                     WorkItemDraft(
                         QUEUE,
-                        Reason.POSTING_EXCEPTION,
+                        Reason.DEPOSIT_MISMATCH,
                         f"ERA trace {era.trace_number}: {era.payment_amount_cents} cents never reached the bank",
                         "remittance",
                         era.id,
@@ -287,7 +287,7 @@ def reconcile_deposits(session: Session, *, as_of: datetime | None = None) -> Re
         drafts.append(
             WorkItemDraft(
                 QUEUE,
-                Reason.POSTING_EXCEPTION,
+                Reason.DEPOSIT_MISMATCH,
                 f"deposit trace {line.trace_number}: {line.amount_cents} cents with no ERA",
                 "bank_deposit_line",
                 line.id,

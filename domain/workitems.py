@@ -30,6 +30,7 @@ class WorkQueue(StrEnum):
     DENIALS = "denials"
     FOLLOW_UP = "follow_up"
     POSTING = "posting"
+    RECONCILIATION = "reconciliation"
     COLLECTIONS = "collections"
     CREDENTIALING = "credentialing"
     GENERAL = "general"
@@ -145,6 +146,8 @@ class Reason(StrEnum):
     NO_PAYER_RESPONSE = "no_payer_response"
     TIMELY_FILING_RISK = "timely_filing_risk"
     UNMATCHED_REMITTANCE = "unmatched_remittance"
+    AMBIGUOUS_MATCH = "ambiguous_match"
+    DEPOSIT_MISMATCH = "deposit_mismatch"
     POSTING_EXCEPTION = "posting_exception"
     PATIENT_BALANCE_OVERDUE = "patient_balance_overdue"
     CREDENTIAL_EXPIRING = "credential_expiring"
@@ -226,6 +229,18 @@ REASONS: Mapping[Reason, ReasonSpec] = {
     ),
     Reason.UNMATCHED_REMITTANCE: _spec(
         WorkQueue.POSTING, "a remittance line matches no claim", Action.POST_MANUALLY, Action.COMPLETE
+    ),
+    Reason.AMBIGUOUS_MATCH: _spec(
+        WorkQueue.POSTING,
+        "a remittance line matches several claims, or too weakly to post",
+        Action.POST_MANUALLY,
+        Action.COMPLETE,
+    ),
+    Reason.DEPOSIT_MISMATCH: _spec(
+        WorkQueue.RECONCILIATION,
+        "an ERA and the bank deposit disagree, or one of them is missing",
+        Action.COMPLETE,
+        Action.RETRY_NOW,
     ),
     Reason.POSTING_EXCEPTION: _spec(
         WorkQueue.POSTING,

@@ -616,7 +616,7 @@ def _park(
     else:
         problem = match.problem or "low_confidence"
         outcome = "unmatched" if problem == "unmatched" else "ambiguous"
-        reason = Reason.UNMATCHED_REMITTANCE
+        reason = Reason.UNMATCHED_REMITTANCE if outcome == "unmatched" else Reason.AMBIGUOUS_MATCH
         summary = (
             f"remittance {remittance.trace_number} claim payment {sequence}: {problem}, "
             f"{len(match.candidates)} candidate claim(s)"

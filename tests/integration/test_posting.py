@@ -100,7 +100,7 @@ def test_unmatched_and_ambiguous_open_work_items_once(uow: UnitOfWork) -> None:
     with uow:
         items = _work_items(uow)
         assert len(items) == 2 and {i.queue for i in items} == {"posting"}
-        assert {i.reason_code for i in items} == {"unmatched_remittance"}
+        assert {i.reason_code for i in items} == {"unmatched_remittance", "ambiguous_match"}
         assert all("Synthetic" not in i.summary and "Pat" not in i.summary for i in items)
         assert sorted(
             next(i for i in items if i.context["problem"] == "ambiguous_claim").context["candidate_claim_ids"]
