@@ -281,9 +281,10 @@ class Claim(Base):
         CheckConstraint("total_charge_cents >= 0", name="charge_not_negative"),
         CheckConstraint("frequency_code IN ('1', '7', '8')", name="frequency_code_known"),
         Index("ix_claims_status_payer", "status", "payer_id"),
-        # AR aging drill-down: one payer's claims in an age bucket, oldest first; status last so that the
-        # status filter is checked in the index, before any row is read (bench/store.py).
-        Index("ix_claims_payer_service_date", "payer_id", "date_of_service", "status"),
+        # AR aging drill-down: one payer's claims in an age bucket in (date of service, id) order, so a page
+        # needs no sort; status last so that the status filter is checked in the index, before any row is read
+        # (bench/store.py).
+        Index("ix_claims_payer_service_date", "payer_id", "date_of_service", "id", "status"),
     )
     id: Mapped[str] = _pk()
     encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"), index=True)

@@ -518,7 +518,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_claims_patient_id"), ["patient_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_claims_payer_id"), ["payer_id"], unique=False)
         batch_op.create_index("ix_claims_status_payer", ["status", "payer_id"], unique=False)
-        batch_op.create_index("ix_claims_payer_service_date", ["payer_id", "date_of_service", "status"], unique=False)
+        batch_op.create_index(
+            "ix_claims_payer_service_date", ["payer_id", "date_of_service", "id", "status"], unique=False
+        )
 
     op.create_table(
         "service_lines",
