@@ -270,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
+    parser.add_argument("--explain", action="store_true", help="print the query plans of the measured reads")
     args = parser.parse_args(argv)
     if not postgres.available():
         print(f"PostgreSQL binaries not found under {postgres.PG_BIN}", file=sys.stderr)
@@ -366,6 +367,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             summary_repeats = max(10, repeats // 20)
             summary, scan = timed_alternating(lambda: ar_summary(session), bare_scan, summary_repeats, warmup=2)
+            if args.explain:
+                for title, sql in (("work-queue listing", listing_sql[QUEUES[0]]), ("AR drill-down", drill_sql[2])):
+                    cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+                    print(f"plan of the {title}:\n  " + "\n  ".join(row[0] for row in cursor.fetchall()))
         print("AR aging summary (every payer x bucket; baseline: bare full-table aggregate of claims):")
         figures["ar_aging_summary"] = report_ratio("AR aging summary", summary, scan, 3)
         raw.close()
