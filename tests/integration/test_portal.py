@@ -360,3 +360,15 @@ async def test_mounted_under_a_prefix(state: PortalState, sessions: PortalSessio
 
         answer, url, pdf = await sessions.run(account, no_code, task, label="mounted")
     assert answer.found and url.startswith("/portal/cascade/eob/") and pdf.startswith(b"%PDF")
+
+
+async def test_a_portal_that_cannot_be_reached_is_unavailable(sessions: PortalSessions) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    account = PortalAccount("SBXCC", "cascade", f"http://127.0.0.1:{port}", "cc-biller", "cc-pass", TOTP_SECRET)
+    with pytest.raises(PortalUnavailable, match="cannot be reached") as caught:
+        await sessions.run(account, no_code, _eligibility, label="unreachable")
+    assert "cc-pass" not in str(caught.value)
