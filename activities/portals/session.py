@@ -2,8 +2,9 @@
 
 * One Chromium per process (Debian's, from settings), one fresh browser context per session: no cookies or
   storage leak from one account or attempt to the next.
-* At most one session per portal account at a time (an asyncio lock per account): portals end an
-  account's earlier session when it signs in again, so parallel work would knock itself out.
+* At most one session per portal account at a time: an asyncio lock per account within the process and,
+  with ``lock_dir``, an advisory file lock that other worker processes on the machine respect. Portals end
+  an account's earlier session when it signs in again, so parallel work would knock itself out.
 * An unavailable portal is retried with exponential backoff; a refused login or a changed page is not.
 * On failure a screenshot and the page's HTML go to the document store; the error carries their keys.
 """
@@ -11,10 +12,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from activities.documents import DocumentStore
@@ -46,6 +51,7 @@ class PortalSessions:
         backoff_seconds: float = 1.0,
         selector_timeout_ms: float = 5000,
         navigation_timeout_ms: float = 30_000,
+        lock_dir: Path | None = None,
     ) -> None:
         self.chromium_path = chromium_path
         self.documents = documents
@@ -57,6 +63,7 @@ class PortalSessions:
         self._browser: Any = None
         self._start_lock = asyncio.Lock()
         self._locks: dict[str, asyncio.Lock] = {}
+        self.lock_dir = lock_dir
 
     async def _ensure_browser(self) -> Any:
         async with self._start_lock:
@@ -81,6 +88,24 @@ class PortalSessions:
     def lock_for(self, account: PortalAccount) -> asyncio.Lock:
         return self._locks.setdefault(account.lock_key, asyncio.Lock())
 
+    @contextlib.asynccontextmanager
+    async def _process_lock(self, account: PortalAccount) -> AsyncIterator[None]:
+        if self.lock_dir is None:
+            yield
+            return
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        # The file name is a hash: usernames stay out of the file system.
+        name = hashlib.sha256(account.lock_key.encode()).hexdigest()[:24]
+        handle = (self.lock_dir / f"{name}.lock").open("a+")
+        try:
+            await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        finally:
+            handle.close()
+
     async def run(
         self,
         account: PortalAccount,
@@ -92,7 +117,7 @@ class PortalSessions:
         """Sign in, run ``task`` on the signed-in portal, sign out; retries and evidence as described above."""
         if account.variant not in PAGE_OBJECTS:
             raise PortalLayoutChanged(f"{account.payer_id}: no page objects for portal variant {account.variant!r}")
-        async with self.lock_for(account):
+        async with self.lock_for(account), self._process_lock(account):
             for attempt in range(1, self.attempts + 1):
                 try:
                     return await self._attempt(account, otp, task, label, last=attempt == self.attempts)

@@ -242,6 +242,31 @@ async def test_one_session_per_account_at_a_time(server: PortalServer, sessions:
     assert a[0][2] <= a[1][1]  # the same account's sessions never overlapped
 
 
+async def test_worker_processes_share_the_account_lock(server: PortalServer, tmp_path: Path) -> None:
+    """Two PortalSessions (as two worker processes would have) with one lock folder take turns."""
+    first = PortalSessions(CHROMIUM, None, lock_dir=tmp_path / "locks")
+    second = PortalSessions(CHROMIUM, None, lock_dir=tmp_path / "locks")
+    spans: list[tuple[float, float]] = []
+
+    async def task(portal: PayerPortal):  # type: ignore[no-untyped-def]
+        start = time.monotonic()
+        answer = await portal.check_eligibility("W100200300", BIRTH)
+        spans.append((start, time.monotonic()))
+        return answer
+
+    try:
+        results = await asyncio.gather(
+            first.run(cascade(server), no_code, task, label="lock"),
+            second.run(cascade(server), no_code, task, label="lock"),
+        )
+    finally:
+        await first.close()
+        await second.close()
+    assert all(r.found for r in results)
+    spans.sort()
+    assert spans[0][1] <= spans[1][0]
+
+
 # --- the activities, over a seeded store -------------------------------------------------------------------
 
 
