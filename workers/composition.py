@@ -88,7 +88,12 @@ class Container:
         """One Chromium per worker process (started on first use); failure evidence goes to the documents."""
         from activities.portals.session import PortalSessions
 
-        return PortalSessions(self.settings.chromium_path, self.documents, attempts=self.settings.portal_attempts)
+        return PortalSessions(
+            self.settings.chromium_path,
+            self.documents,
+            attempts=self.settings.portal_attempts,
+            lock_dir=self.settings.home / "locks" / "portal",  # worker processes on this machine take turns
+        )
 
     def close(self) -> None:
         if "engine" in self.__dict__:
