@@ -44,6 +44,7 @@ from starlette.concurrency import run_in_threadpool
 from sandbox.clearinghouse.api import create_clearinghouse_app
 from sandbox.clearinghouse.dropfolder import ensure_layout, process_drop_folder
 from sandbox.clearinghouse.service import ClearinghouseService
+from sandbox.portal.app import create_app as create_portal_app
 
 log = logging.getLogger("sandbox")
 
@@ -83,8 +84,11 @@ def create_app(
     app.state.clearinghouse = clearinghouse
     app.state.dropbox = dropbox
     app.state.periodic = periodic
-    app.state.services = ["clearinghouse"]
+    app.state.services = ["clearinghouse", "portal"]
     app.mount("/clearinghouse", create_clearinghouse_app(clearinghouse))
+    # The payer portal of the portal-routed payers (SBXCC, SBXHH); the demo loads its members and EOBs.
+    app.state.portal = create_portal_app(seed=seed)
+    app.mount("/portal", app.state.portal)
 
     @app.get("/health")
     async def health() -> dict[str, object]:

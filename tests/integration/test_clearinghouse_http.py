@@ -172,7 +172,7 @@ def test_the_servers_scheduler_answers_the_drop_folder(tmp_path: Path) -> None:
     with serve(app) as base:
         post_json(f"{base}/clearinghouse/admin/roster", {"members": [member(deductible_met_cents=50000)]})
         with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
-            assert json.loads(response.read())["services"] == ["clearinghouse"]
+            assert json.loads(response.read())["services"] == ["clearinghouse", "portal"]
         clearinghouse = connect_clearinghouse(f"file://{app.state.dropbox}", timeout_seconds=15)
         assert isinstance(clearinghouse, DropFolderClearinghouse)
         result = clearinghouse.submit_837(batch(claim("DROP1")))
