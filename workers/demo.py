@@ -272,6 +272,58 @@ def store_summary(container: Container, since: datetime) -> dict[str, Any]:
     }
 
 
+class SandboxPortal:
+    """The sandbox payer portal (Cascade and Harbor) for the demo: one biller account per payer, TOTP codes."""
+
+    PAYERS = ("SBXCC", "SBXHH")
+
+    def __init__(self, server: Any, token: str, accounts: dict[str, dict[str, str]]) -> None:
+        self.server = server
+        self.token = token
+        self.accounts = accounts
+
+    @classmethod
+    def start(cls, host: str, seed: int) -> SandboxPortal:
+        import base64
+        import secrets
+
+        from sandbox.portal.app import create_app as create_portal_app
+        from sandbox.portal.serve import PortalServer
+
+        token = secrets.token_hex(12)
+        accounts = {
+            payer: {
+                "username": f"demo-biller-{payer.lower()}",
+                "password": secrets.token_urlsafe(12),
+                "otp": "totp",
+                "totp_secret": base64.b32encode(secrets.token_bytes(10)).decode("ascii"),
+            }
+            for payer in cls.PAYERS
+        }
+        server = PortalServer(create_portal_app(seed=seed, admin_token=token), host=host).start()
+        return cls(server, token, accounts)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.server.base_url)
+
+    def credentials_env(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for payer, account in self.accounts.items():
+            env[f"CARECYCLE_PORTAL_{payer}_USERNAME"] = account["username"]
+            env[f"CARECYCLE_PORTAL_{payer}_PASSWORD"] = account["password"]
+            env[f"CARECYCLE_PORTAL_{payer}_TOTP_SECRET"] = account["totp_secret"]
+        return env
+
+    def load(self, container: Container) -> None:
+        from activities.portals.sandbox_loader import load_sandbox_portal
+
+        load_sandbox_portal(container.session_factory, self.base_url, admin_token=self.token, accounts=self.accounts)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
 # --- the scripted biller ----------------------------------------------------------------------------------
 
 
@@ -503,6 +555,10 @@ async def run_demo(
         settings = replace(
             settings, clearinghouse_url=f"http://{settings.bind_host}:{settings.sandbox_port}/clearinghouse"
         )
+    portal = None
+    if options.run_workers and settings.portal_url is None:
+        portal = SandboxPortal.start(settings.bind_host, options.seed)
+        settings = replace(settings, portal_url=portal.base_url, portal_credentials_env=portal.credentials_env())
     container = Container(settings)
     try:
         patient_ids, seeded = await asyncio.to_thread(prepare_store, container, options.patients, options.seed)
@@ -515,6 +571,9 @@ async def run_demo(
             urls["sandbox"] = f"http://{settings.bind_host}:{settings.sandbox_port}"
             assert settings.clearinghouse_url is not None
             loaded = await asyncio.to_thread(load_rosters, settings.clearinghouse_url, roster_entries(container))
+            if portal is not None:
+                urls["payer_portal"] = portal.base_url
+                await asyncio.to_thread(portal.load, container)
             temporal = await stack.enter_async_context(embedded_stack(settings))
             if temporal.ui_url:
                 urls["temporal_ui"] = temporal.ui_url
@@ -532,6 +591,8 @@ async def run_demo(
             summary = await asyncio.to_thread(store_summary, container, since)
     finally:
         container.close()
+        if portal is not None:
+            portal.stop()
     return {
         "journeys": {
             "started": progress.started,

@@ -89,6 +89,7 @@ class RegistrationCheck:
 class EligibilityInput:
     coverage_id: str
     policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+    portal_task_queue: str = "portal"  # where the portal workers (browser sessions) listen
 
 
 @dataclass(frozen=True)

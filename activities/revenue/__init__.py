@@ -26,9 +26,11 @@ def revenue_activities(
     documents: DocumentStore,
     envelope: Envelope,
     client: Client | None = None,
+    portal_payers: frozenset[str] = frozenset(),
 ) -> list[Callable[..., Any]]:
+    """``portal_payers``: portal-routed payers with credentials; their eligibility goes through the portal."""
     registration = RegistrationActivities(session_factory)
-    eligibility = EligibilityActivities(session_factory, clearinghouse, envelope)
+    eligibility = EligibilityActivities(session_factory, clearinghouse, envelope, portal_payers)
     encounters = EncounterActivities(session_factory)
     claims = ClaimActivities(session_factory, clearinghouse, envelope, documents)
     posting = PostingActivities(session_factory, clearinghouse, documents)

@@ -14,7 +14,7 @@ from domain import audit
 from domain import models as m
 from domain.catalog import PROCEDURES_BY_CODE
 from domain.claim_status import ClaimStatus
-from domain.enums import AppointmentKind, AppointmentStatus, CoverageRank, PayerKind
+from domain.enums import AppointmentKind, AppointmentStatus, CoverageRank, PayerKind, PayerRouting
 from domain.errors import InvalidCode, NotFound, ValidationError
 from domain.services.encounters import ServiceLineInput, coverage_for, validate_coding
 from domain.store.control_numbers import next_numbers
@@ -70,10 +70,17 @@ class RegistrationActivities(StoreActivities):
 
 
 class EligibilityActivities(StoreActivities):
-    def __init__(self, session_factory: object, clearinghouse: Clearinghouse, envelope: Envelope) -> None:
+    def __init__(
+        self,
+        session_factory: object,
+        clearinghouse: Clearinghouse,
+        envelope: Envelope,
+        portal_payers: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(session_factory)  # type: ignore[arg-type]
         self._clearinghouse = clearinghouse
         self._envelope = envelope
+        self._portal_payers = portal_payers  # portal payers we hold credentials for
 
     @activity.defn(name=c.ELIGIBILITY_CHECK)
     @domain_errors_are_final
@@ -89,6 +96,9 @@ class EligibilityActivities(StoreActivities):
             practice = session.execute(select(m.Practice).limit(1)).scalar_one_or_none()
             if payer is None or patient is None or practice is None:
                 raise NotFound(f"coverage {ref.coverage_id} lacks its payer, patient or practice")
+            if payer.routing == PayerRouting.PORTAL and payer.payer_id in self._portal_payers:
+                # No 270/271 route to this payer: the workflow asks its web portal instead.
+                return c.EligibilityAnswer(ref.coverage_id, payer.payer_id, "unrouted", "portal")
             is_self = str(coverage.relationship_to_subscriber) == "self"
             inquiry = EligibilityInquiry(
                 trace=coverage.id.replace("-", "")[:30],

@@ -56,10 +56,13 @@ CLEARINGHOUSE_RETRY = RetryPolicy(
 class ActivityOptions:
     start_to_close: timedelta
     retry: RetryPolicy
+    task_queue: str | None = None  # None: the workflow's own queue
 
 
 STORE = ActivityOptions(timedelta(seconds=60), STORE_RETRY)
 CLEARINGHOUSE = ActivityOptions(timedelta(seconds=120), CLEARINGHOUSE_RETRY)
+# A browser session on a payer's portal: slow, one at a time per account, on the portal workers' own queue.
+PORTAL = ActivityOptions(timedelta(seconds=300), CLEARINGHOUSE_RETRY, task_queue="portal")
 
 
 # --- visibility: search attributes and summaries never hold PHI -----------------------------------------
@@ -112,6 +115,7 @@ class RevenueWorkflow(WorkItemsMixin):
                 result_type=result_type,
                 start_to_close_timeout=options.start_to_close,
                 retry_policy=options.retry,
+                task_queue=options.task_queue,
             )
         except ActivityError as exc:
             cause = exc.cause

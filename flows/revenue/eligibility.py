@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from temporalio import workflow
 
-from flows.revenue._common import CLEARINGHOUSE, RevenueWorkflow, set_visibility
+from flows.revenue._common import CLEARINGHOUSE, PORTAL, RevenueWorkflow, set_visibility
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import portal as portal_contract
     from activities.contracts import revenue as c
     from domain.workitems import Action, Reason
 
@@ -50,6 +53,10 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
                 entity_id=data.coverage_id,
                 options=CLEARINGHOUSE,
             )
+            if answer.route == "portal" and answer.status == "unrouted":
+                # The payer answers only on its web portal: a browser session on the portal workers.
+                self._stage = "portal"
+                answer = await self._through_portal(data, answer.payer_id)
             self._answer = answer
             set_visibility(payer_id=answer.payer_id)
             if answer.status == "active":
@@ -77,6 +84,27 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
                 continue
             status = "active" if resolution.action == Action.CONFIRM_ELIGIBILITY else "inactive"
             return await self._record(data, answer, status, resolution.by)
+
+    async def _through_portal(self, data: c.EligibilityInput, payer_id: str) -> c.EligibilityAnswer:
+        coverage_id = data.coverage_id
+        result = await self.run_or_ask(
+            data.policy,
+            portal_contract.CHECK_ELIGIBILITY,
+            portal_contract.PortalEligibilityInput(coverage_id),
+            portal_contract.PortalEligibilityResult,
+            entity_type="coverage",
+            entity_id=coverage_id,
+            options=replace(PORTAL, task_queue=data.portal_task_queue),
+        )
+        return c.EligibilityAnswer(
+            coverage_id,
+            result.payer_id or payer_id,
+            result.status,
+            "portal",
+            result.copay_cents,
+            result.deductible_remaining_cents,
+            result.reject_reason,
+        )
 
     async def _record(
         self, data: c.EligibilityInput, answer: c.EligibilityAnswer, status: str, decided_by: str

@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import portal
     from activities.contracts import revenue as c
     from activities.contracts import workitems as wi
     from flows.revenue import (
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         registration_workflow_id,
     )
     from flows.workitems import ResolveRequest
+    from workers.registry import workflow_runner
 
 pytestmark = pytest.mark.temporal
 
@@ -246,6 +248,16 @@ class Harness:
     env: WorkflowEnvironment
     queue: str
     world: World
+
+    async def portal_worker(self) -> Worker:
+        """The portal queue's worker: a browser session answers for payers without a 270/271 route."""
+
+        @activity.defn(name=portal.CHECK_ELIGIBILITY)
+        async def check(request: portal.PortalEligibilityInput) -> portal.PortalEligibilityResult:
+            self.world.calls.append((portal.CHECK_ELIGIBILITY, request))
+            return portal.PortalEligibilityResult(request.coverage_id, "SBXCC", "active", copay_cents=3000)
+
+        return Worker(self.env.client, task_queue=f"{self.queue}-portal", activities=[check])
 
     async def start_claim(self) -> WorkflowHandle[Any, c.ClaimResult]:
         return await self.env.client.start_workflow(
@@ -532,3 +544,43 @@ async def test_small_balance_is_written_off(harness: Harness) -> None:
     )
     assert result.outcome == "written_off"
     assert world.called(c.COLLECTIONS_WRITE_OFF)[0].reason == "small_balance"
+
+
+async def test_a_portal_payer_is_asked_on_its_portal(harness: Harness) -> None:
+    world = harness.world
+    world.eligibility = "unrouted"
+    original = world.activities
+
+    def routed() -> list[Callable[..., Any]]:
+        activities = original()
+
+        @activity.defn(name=c.ELIGIBILITY_CHECK)
+        async def eligibility(ref: c.CoverageRef) -> c.EligibilityAnswer:
+            world.calls.append((c.ELIGIBILITY_CHECK, ref))
+            return c.EligibilityAnswer(ref.coverage_id, "SBXCC", "unrouted", "portal")
+
+        return [
+            eligibility if getattr(a, "__temporal_activity_definition").name == c.ELIGIBILITY_CHECK else a
+            for a in activities
+        ]
+
+    queue = f"revenue-{uuid.uuid4()}"
+    async with (
+        Worker(
+            harness.env.client,
+            task_queue=queue,
+            workflows=list(WORKFLOWS),
+            activities=routed(),
+            workflow_runner=workflow_runner(),  # the workers' runner: contracts passed through the sandbox
+        ),
+        await Harness(harness.env, queue, world).portal_worker(),
+    ):
+        result = await harness.env.client.execute_workflow(
+            "EligibilityCheck",
+            c.EligibilityInput("cov-p", POLICY, portal_task_queue=f"{queue}-portal"),
+            id=f"eligibility-{uuid.uuid4()}",
+            task_queue=queue,
+            result_type=c.EligibilityResult,
+        )
+    assert result.status == "active"
+    assert [name for name, _ in world.calls] == [c.ELIGIBILITY_CHECK, portal.CHECK_ELIGIBILITY, c.ELIGIBILITY_RECORD]
