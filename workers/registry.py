@@ -48,6 +48,7 @@ def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[.
         container.clearinghouse,
         container.documents,
         Envelope(settings.edi_sender_id, settings.edi_receiver_id, settings.edi_receiver_name, settings.edi_usage),
+        portal_payers=frozenset(container.portal_credentials.payers()),
     )
     portal = PortalActivities(
         container.session_factory, container.portal_sessions, container.portal_credentials, container.documents
