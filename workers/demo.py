@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
@@ -499,7 +500,12 @@ async def drive(
         await asyncio.sleep(1.0)
         if options.auto_resolve:
             progress.resolved += await resolve_open_items(client, container)
-        for guarantor_id, cents in await asyncio.to_thread(patients_pay, container, since):
+        try:
+            payments = await asyncio.to_thread(patients_pay, container, since)
+        except OperationalError:  # SQLite said busy (a writer got there first): the patients pay next round
+            log.info("patients' payments postponed: the store was busy")
+            payments = []
+        for guarantor_id, cents in payments:
             await client.get_workflow_handle(f"collections-{guarantor_id}").signal(
                 "payment_received", c.PaymentNotice(cents, "card")
             )
