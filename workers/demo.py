@@ -506,9 +506,12 @@ async def drive(
             log.info("patients' payments postponed: the store was busy")
             payments = []
         for guarantor_id, cents in payments:
-            await client.get_workflow_handle(f"collections-{guarantor_id}").signal(
-                "payment_received", c.PaymentNotice(cents, "card")
-            )
+            try:
+                await client.get_workflow_handle(f"collections-{guarantor_id}").signal(
+                    "payment_received", c.PaymentNotice(cents, "card")
+                )
+            except RPCError:  # collections already ended for this guarantor: the payment is on the ledger
+                log.info("payment for a guarantor whose collections ended")
         statuses = await _statuses(client, ids)
         progress.completed = sum(1 for s in statuses if s == WorkflowExecutionStatus.COMPLETED)
         progress.failed = sum(1 for s in statuses if s in FAILED_STATES)
