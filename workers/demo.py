@@ -445,6 +445,32 @@ def patients_pay(container: Container, since: datetime) -> list[tuple[str, int]]
     return paid
 
 
+def _store_progress(container: Container) -> tuple[dict[str, int], int]:
+    with container.uow() as uow:
+        open_items = {
+            queue_name: int(count)
+            for queue_name, count in uow.session.execute(
+                select(m.WorkItem.queue, func.count())
+                .where(m.WorkItem.state == WorkItemState.OPEN)
+                .group_by(m.WorkItem.queue)
+            ).all()
+        }
+        postings = int(uow.session.execute(select(func.count()).select_from(m.JournalEntry)).scalar_one())
+    return open_items, postings
+
+
+async def _with_retries(read: Callable[[], dict[str, Any]], attempts: int = 10) -> dict[str, Any]:
+    """A read of the store, tried again while SQLite reports it busy (every transaction takes the write lock)."""
+    for attempt in range(attempts):
+        try:
+            return await asyncio.to_thread(read)
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
 async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
     try:
         return (await client.get_workflow_handle(workflow_id).describe()).status
@@ -499,7 +525,10 @@ async def drive(
     while True:
         await asyncio.sleep(1.0)
         if options.auto_resolve:
-            progress.resolved += await resolve_open_items(client, container)
+            try:
+                progress.resolved += await resolve_open_items(client, container)
+            except OperationalError:  # a busy SQLite store: the biller looks again next second
+                log.info("work items not read: the store was busy")
         try:
             payments = await asyncio.to_thread(patients_pay, container, since)
         except OperationalError:  # SQLite said busy (a writer got there first): the patients pay next round
@@ -516,16 +545,10 @@ async def drive(
         progress.completed = sum(1 for s in statuses if s == WorkflowExecutionStatus.COMPLETED)
         progress.failed = sum(1 for s in statuses if s in FAILED_STATES)
         progress.waiting = len(ids) - progress.completed - progress.failed
-        with container.uow() as uow:
-            progress.open_items = {
-                queue_name: int(count)
-                for queue_name, count in uow.session.execute(
-                    select(m.WorkItem.queue, func.count())
-                    .where(m.WorkItem.state == WorkItemState.OPEN)
-                    .group_by(m.WorkItem.queue)
-                ).all()
-            }
-            postings = uow.session.execute(select(func.count()).select_from(m.JournalEntry)).scalar_one()
+        try:
+            progress.open_items, postings = await asyncio.to_thread(_store_progress, container)
+        except OperationalError:  # a busy SQLite store: look again next second
+            continue
         collections = await _collections_running(client)
         if on_progress is not None:
             on_progress(progress)
@@ -597,7 +620,7 @@ async def run_demo(
 
                 stack.push_async_callback(drain)
             progress = await drive(temporal.client, container, patient_ids, options, on_progress)
-            summary = await asyncio.to_thread(store_summary, container, since)
+            summary = await _with_retries(lambda: store_summary(container, since))
     finally:
         container.close()
         if portal is not None:
