@@ -12,7 +12,7 @@ from datetime import date
 from domain.codes import is_valid_npi, normalize_icd10, validate_icd10
 from domain.errors import InvalidCode
 from sandbox.clearinghouse.model import Member, Rejection, SubmittedClaim
-from sandbox.clearinghouse.payers import plan_for
+from sandbox.clearinghouse.payers import routes_claims_to
 
 MemberLookup = Callable[[str, str], Member | None]
 
@@ -24,7 +24,7 @@ def front_end_edits(
     known_payer_claim_numbers: Callable[[str], bool],
 ) -> Rejection | None:
     """The first edit the claim fails, or None when it goes on to the payer."""
-    if plan_for(claim.payer_id) is None:
+    if not routes_claims_to(claim.payer_id):
         return Rejection(
             "A3", "116", "PR", "unknown_payer", "claim submitted to a payer the clearinghouse does not route"
         )

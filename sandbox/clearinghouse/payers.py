@@ -136,3 +136,18 @@ def fee_schedule(plan: PayerPlan) -> dict[str, int]:
 
 def plan_for(payer_id: str) -> PayerPlan | None:
     return PLANS.get(payer_id.strip().upper())
+
+
+# Payers the clearinghouse routes claims to but which answer through their web portals (EOB PDFs), never by 835:
+# their claims pass the front-end edits and get a 277CA like anyone's, and are then left to the payer. The
+# sandbox payer portal (sandbox/portal) adjudicates them.
+PORTAL_PAYERS: dict[str, str] = {"SBXCC": "Cascade Care Plans", "SBXHH": "Harbor Health Alliance"}
+
+
+def answers_by_portal(payer_id: str) -> bool:
+    return payer_id.strip().upper() in PORTAL_PAYERS
+
+
+def routes_claims_to(payer_id: str) -> bool:
+    """Whether the clearinghouse forwards claims to this payer (adjudicated here or answered by portal)."""
+    return plan_for(payer_id) is not None or answers_by_portal(payer_id)

@@ -2,7 +2,9 @@
 
 Flow of a claim: ``submit_837`` reads the batch (domain.x12), answers a 999 at once (envelope and syntax),
 runs each payer's front-end edits and files a 277CA per batch (A2 accepted, A3/A6/A7 rejected), and schedules
-the accepted claims for adjudication ``adjudication_days`` sandbox days later. ``release_due`` (run by the
+the accepted claims for adjudication ``adjudication_days`` sandbox days later. Claims to a payer that answers by
+portal (``PORTAL_PAYERS``) are accepted (A2:20 with a payer claim number) but never adjudicated here: that payer
+answers through its portal with EOB PDFs, so no 835 ever comes for them. ``release_due`` (run by the
 scheduler, and before every mailbox read) adjudicates what is due and files one 835 per payer and payee,
 with prompt-pay interest, reversals with corrections, recoupments and forward balances as PLB.
 """
@@ -38,7 +40,7 @@ from sandbox.clearinghouse.model import (
     submitted_from_json,
     submitted_to_json,
 )
-from sandbox.clearinghouse.payers import PLANS, PayerPlan, plan_for
+from sandbox.clearinghouse.payers import PLANS, PORTAL_PAYERS, PayerPlan, answers_by_portal, plan_for
 from sandbox.clearinghouse.state import ClearinghouseState, SandboxClock, StoredDocument
 
 ACK_KINDS = ("999", "277CA")
@@ -139,6 +141,10 @@ class ClearinghouseService:
         if rejection is None and plan is not None:
             icn = f"{plan.payer_id[3:]}{now:%y%j}{self.state.next_counter(db, f'icn:{plan.payer_id}'):07d}"
             due = self.clock.after_days(now, plan.adjudication_days)
+        elif rejection is None and answers_by_portal(claim.payer_id):
+            # Forwarded to a payer that answers by portal: accepted, but never due here (no 835 ever comes).
+            payer = claim.payer_id.strip().upper()
+            icn = f"{payer[3:]}{now:%y%j}{self.state.next_counter(db, f'icn:{payer}'):07d}"
         db.execute(
             "INSERT INTO claims (submission_id, claim_id, payer_id, member_id, frequency, charge_cents, service_date,"
             " status, rejection, payer_claim_number, received_at, due_at, submitted, follow_up)"
@@ -505,7 +511,7 @@ class ClearinghouseService:
 
     def load_roster(self, entries: list[dict[str, Any]], *, replace_payers: bool = False) -> int:
         members = [Member.from_json(entry) for entry in entries]
-        unknown = sorted({m.payer_id for m in members} - set(PLANS))
+        unknown = sorted({m.payer_id for m in members} - set(PLANS) - set(PORTAL_PAYERS))
         if unknown:
             raise ValidationError(f"roster names payers the sandbox does not run: {', '.join(unknown)}")
         return self.state.upsert_members(

@@ -365,11 +365,34 @@ def test_the_roster_refuses_unknown_payers_and_bad_rows(service: ClearinghouseSe
     from domain.errors import ValidationError
 
     with pytest.raises(ValidationError):
-        service.load_roster([member("SBXCC")])
+        service.load_roster([member("ZZNOPE")])
     with pytest.raises(ValidationError):
         service.load_roster([{**member(), "birth_date": "not a date"}])
     with pytest.raises(ValidationError):
         service.load_roster([{"payer_id": "SBXBM"}])
+
+
+def test_a_portal_payers_claim_is_accepted_but_never_adjudicated_into_an_835(
+    service: ClearinghouseService,
+) -> None:
+    service.load_roster([member("SBXCC", "CC100000001")])
+    receipt = service.submit_837(batch(claim("CLMCC1", payer="SBXCC", member_id="CC100000001")))
+    [ack] = parse_999(receipt.ack_999)
+    assert ack.group_status == "A"
+    assert receipt.ack_277ca is not None
+    [acknowledged] = parse_277ca(receipt.ack_277ca)[0].claims
+    assert acknowledged.accepted
+    assert (acknowledged.statuses[0].category, acknowledged.statuses[0].code) == ("A2", "20")
+    assert acknowledged.payer_claim_number
+    # The front-end edits still apply: a member the payer does not know is rejected.
+    rejected = service.submit_837(batch(claim("CLMCC2", payer="SBXCC", member_id="CC999999999")))
+    assert rejected.ack_277ca is not None
+    [refused] = parse_277ca(rejected.ack_277ca)[0].claims
+    assert not refused.accepted and refused.statuses[0].category == "A3"
+    # The payer answers by portal: no 835 ever comes, however long we wait; a 276 says pending.
+    service.advance(400)
+    assert released(service) == []
+    assert service.claims_overview()[0]["status"] == "accepted"
 
 
 def test_clock_only_moves_forward(service: ClearinghouseService) -> None:
