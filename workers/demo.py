@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from activities.contracts import revenue as c
@@ -171,14 +171,17 @@ def todays_visits(session: Any, seed: int) -> int:
 
 
 def roster_entries(container: Container) -> list[dict[str, Any]]:
-    """The clearinghouse payers' enrollment, as the sandbox loads it (stays between our two processes)."""
+    """The payers' enrollment, as the sandbox clearinghouse loads it (stays between our two processes).
+
+    Portal payers are on it too: the clearinghouse forwards their claims (front-end edits, 277CA) though they
+    answer by portal."""
     entries: list[dict[str, Any]] = []
     with container.uow() as uow:
         rows = uow.session.execute(
             select(m.Coverage, m.Payer, m.Patient)
             .join(m.Payer, m.Payer.id == m.Coverage.payer_id)
             .join(m.Patient, m.Patient.id == m.Coverage.patient_id)
-            .where(m.Payer.routing == PayerRouting.CLEARINGHOUSE)
+            .where(m.Payer.routing.in_([PayerRouting.CLEARINGHOUSE, PayerRouting.PORTAL]))
         ).all()
         for coverage, payer, patient in rows:
             is_self = str(coverage.relationship_to_subscriber) == "self"
@@ -260,6 +263,7 @@ def store_summary(container: Container, since: datetime) -> dict[str, Any]:
         remittances = session.execute(
             select(func.count()).select_from(m.Remittance).where(m.Remittance.received_at >= since)
         ).scalar_one()
+        portal = portal_summary(session, since)
     return {
         "claims_by_status": claims_by_status,
         "payments_posted_cents": int(paid),
@@ -270,7 +274,33 @@ def store_summary(container: Container, since: datetime) -> dict[str, Any]:
         "ledger": {"debit_cents": int(debits), "credit_cents": int(credits), "checks_ok": report.ok},
         "statements_sent": int(statements),
         "remittances_posted": int(remittances),
+        "portal": portal,
     }
+
+
+def portal_summary(session: Any, since: datetime) -> dict[str, int]:
+    """What went through the payer portals in this run, as the store recorded it."""
+    portal_payers = select(m.Payer.id).where(m.Payer.routing == PayerRouting.PORTAL)
+    # Eligibility answers recorded from a portal session (the audit names the route the payer was asked by).
+    recorded = session.execute(
+        select(m.AuditEvent.details)
+        .join(m.Coverage, m.Coverage.id == m.AuditEvent.entity_id)
+        .where(
+            m.AuditEvent.action == "coverage.eligibility",
+            m.AuditEvent.occurred_at >= since,
+            m.Coverage.payer_id.in_(portal_payers),
+        )
+    ).scalars()
+    eligibility = sum(1 for details in recorded if (details or {}).get("route") == "portal")
+    eobs = session.execute(
+        select(func.count()).select_from(m.Document).where(m.Document.kind == "eob_pdf", m.Document.created_at >= since)
+    ).scalar_one()
+    posted = session.execute(
+        select(func.count())
+        .select_from(m.Remittance)
+        .where(m.Remittance.source == "eob_pdf", m.Remittance.received_at >= since)
+    ).scalar_one()
+    return {"eligibility_checks": int(eligibility), "eobs_read": int(eobs), "eob_remittances_posted": int(posted)}
 
 
 class SandboxPortal:
@@ -325,6 +355,94 @@ class SandboxPortal:
         self.server.stop()
 
 
+@dataclass
+class PortalCycle:
+    """The portal payers' side of the demo, run once a second while the journeys go on.
+
+    The payers receive the claims the clearinghouse accepted for them (pushed to the sandbox portal with our
+    Claim.id as the claim number, so posting matches them by patient control number), answer each with an EOB
+    once it has waited the payer's adjudication delay in business time, and a ``PortalEobIntake`` run per payer
+    fetches the new EOBs through Chromium, reads them and posts them like 835s.
+    """
+
+    portal: SandboxPortal
+    day_seconds: float
+    # (claim id, submission time) -> (payer, when the payer received it, monotonic): a resubmission is a new claim.
+    received: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    answered: set[tuple[str, str]] = field(default_factory=set)
+    eobs_to_fetch: set[str] = field(default_factory=set)  # payers with an EOB no intake run has looked for yet
+    eobs_issued: int = 0
+    intakes_started: int = 0
+
+    def exchange(self, container: Container) -> None:
+        """Push newly accepted claims to their portal payer; issue the EOBs that are due (runs in a thread)."""
+        from activities.portals.sandbox_loader import issue_eob, portal_rosters, push_claims
+        from sandbox.portal.state import DEFAULT_PAYERS
+
+        with container.uow() as uow:
+            accepted = {
+                claim_id: submitted_at.isoformat() if submitted_at else ""
+                for claim_id, submitted_at in uow.session.execute(
+                    select(m.Claim.id, m.Claim.submitted_at)
+                    .join(m.Payer, m.Payer.id == m.Claim.payer_id)
+                    .where(m.Payer.routing == PayerRouting.PORTAL, m.Claim.status == ClaimStatus.ACCEPTED)
+                ).all()
+            }
+            fresh = {(claim_id, at) for claim_id, at in accepted.items()} - set(self.received)
+            rosters = portal_rosters(uow.session) if fresh else {}
+        now = time.monotonic()
+        fresh_ids = {claim_id for claim_id, _ in fresh}
+        for payer_id, (_, claims) in sorted(rosters.items()):
+            new = [claim for claim in claims if claim["claim_number"] in fresh_ids]
+            push_claims(self.portal.base_url, payer_id, new, admin_token=self.portal.token)
+            for claim in new:
+                self.received[(claim["claim_number"], accepted[claim["claim_number"]])] = (payer_id, now)
+        for payer in DEFAULT_PAYERS:
+            delay = payer.adjudication_days * self.day_seconds
+            due = [
+                key
+                for key, (payer_id, at) in self.received.items()
+                if payer_id == payer.payer_id and key not in self.answered and now - at >= delay
+            ]
+            if not due:
+                continue
+            eob = issue_eob(
+                self.portal.base_url, payer.payer_id, [claim_id for claim_id, _ in due], admin_token=self.portal.token
+            )
+            self.answered.update(due)
+            if eob is not None:
+                self.eobs_issued += 1
+                self.eobs_to_fetch.add(payer.payer_id)
+
+    async def start_intakes(self, client: Client) -> None:
+        """A ``PortalEobIntake`` run for each payer with new EOBs, unless one is running (it is then started later)."""
+        from activities.contracts.portal import PortalEobIntakeInput
+        from flows.portal import portal_eob_intake_id
+
+        for payer_id in sorted(self.eobs_to_fetch):
+            workflow_id = portal_eob_intake_id(payer_id)
+            if await _status(client, workflow_id) == RUNNING:
+                continue  # it may have listed the EOBs before the new one: look again once it closed
+            await client.start_workflow(
+                "PortalEobIntake",
+                PortalEobIntakeInput(payer_id),
+                id=workflow_id,
+                task_queue=TaskQueue.PORTAL.value,
+                # One run at a time per payer; a new run once the previous one closed, however it closed.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            self.intakes_started += 1
+            self.eobs_to_fetch.discard(payer_id)
+
+    async def step(self, client: Client, container: Container) -> None:
+        try:
+            await asyncio.to_thread(self.exchange, container)
+        except OperationalError:  # a busy SQLite store: the payers look again next second
+            log.info("portal claims not read: the store was busy")
+        await self.start_intakes(client)
+
+
 # --- the scripted biller ----------------------------------------------------------------------------------
 
 
@@ -335,8 +453,11 @@ class Decision:
     note: str = ""
 
 
-def biller_decision(item: m.WorkItem, session: Any) -> Decision | None:
-    """What a sensible biller does with each kind of item (the same choices a person makes in `tasks resolve`)."""
+def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool = False) -> Decision | None:
+    """What a sensible biller does with each kind of item (the same choices a person makes in `tasks resolve`).
+
+    ``portal_payers_answer``: the portal payers send EOBs in this run, so a claim they still have in process
+    (277 P1) is worth another wait rather than a write-off."""
     reason = item.reason_code
     context = item.context or {}
     if reason == "claim_denied":
@@ -360,6 +481,8 @@ def biller_decision(item: m.WorkItem, session: Any) -> Decision | None:
             return Decision("write_off", {"reason_code": "timely_filing"})
         return Decision("write_off", {"reason_code": "administrative"})
     if reason == "no_payer_response":
+        if portal_payers_answer and str(context.get("category", "")) == "P1" and _portal_claim(session, item):
+            return Decision("retry_now", note="the payer has it in process: its EOB will come")
         return Decision("write_off", {"reason_code": "administrative"})
     if reason == "timely_filing_risk":
         return Decision("write_off", {"reason_code": "timely_filing"})
@@ -380,14 +503,20 @@ def biller_decision(item: m.WorkItem, session: Any) -> Decision | None:
         return Decision("complete")
     if reason == "patient_balance_overdue":
         return Decision("send_to_agency", note="no answer to the statements")
-    if reason in ("manual_task", "unmatched_remittance"):
+    if reason in ("manual_task", "unmatched_remittance", "ambiguous_match"):
         return Decision("complete")
     if reason == "posting_exception":
         return Decision("write_off", {"reason_code": "administrative"})
     return None
 
 
-async def resolve_open_items(client: Client, container: Container) -> int:
+def _portal_claim(session: Any, item: m.WorkItem) -> bool:
+    claim = session.get(m.Claim, item.entity_id) if item.entity_type == "claim" else None
+    payer = session.get(m.Payer, claim.payer_id) if claim is not None else None
+    return payer is not None and payer.routing == PayerRouting.PORTAL
+
+
+async def resolve_open_items(client: Client, container: Container, portal_payers_answer: bool = False) -> int:
     """Resolve every open item a workflow waits on, through the ``resolve`` Update; returns how many."""
     from flows.workitems import ResolveRequest
 
@@ -397,7 +526,9 @@ async def resolve_open_items(client: Client, container: Container) -> int:
                 select(m.WorkItem).where(m.WorkItem.state == WorkItemState.OPEN, m.WorkItem.workflow_id.is_not(None))
             ).scalars()
         )
-        decisions = [(item.id, item.workflow_id, biller_decision(item, uow.session)) for item in items]
+        decisions = [
+            (item.id, item.workflow_id, biller_decision(item, uow.session, portal_payers_answer)) for item in items
+        ]
     resolved = 0
     for item_id, workflow_id, decision in decisions:
         if decision is None or workflow_id is None:
@@ -495,6 +626,7 @@ async def drive(
     patient_ids: list[str],
     options: DemoOptions,
     on_progress: Callable[[Progress], None] | None = None,
+    portal_cycle: PortalCycle | None = None,
 ) -> Progress:
     """Start the journeys and remittance intake, resolve items if asked, and wait until all settle."""
     from flows.revenue import INTAKE_WORKFLOW_ID, registration_workflow_id
@@ -524,9 +656,11 @@ async def drive(
     previous: tuple[int, int, int, int] = (-1, -1, -1, -1)
     while True:
         await asyncio.sleep(1.0)
+        if portal_cycle is not None:
+            await portal_cycle.step(client, container)
         if options.auto_resolve:
             try:
-                progress.resolved += await resolve_open_items(client, container)
+                progress.resolved += await resolve_open_items(client, container, portal_cycle is not None)
             except OperationalError:  # a busy SQLite store: the biller looks again next second
                 log.info("work items not read: the store was busy")
         try:
@@ -619,7 +753,8 @@ async def run_demo(
                     await task
 
                 stack.push_async_callback(drain)
-            progress = await drive(temporal.client, container, patient_ids, options, on_progress)
+            cycle = PortalCycle(portal, options.time_scale) if portal is not None else None
+            progress = await drive(temporal.client, container, patient_ids, options, on_progress, cycle)
             summary = await _with_retries(lambda: store_summary(container, since))
     finally:
         container.close()

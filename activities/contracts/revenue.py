@@ -115,6 +115,7 @@ class EligibilityRecord:
     coverage_id: str
     status: str  # active, inactive, unverified
     decided_by: str
+    route: str | None = None  # how the payer was asked: clearinghouse (270/271) or portal (recorded in the audit)
 
 
 @dataclass(frozen=True)

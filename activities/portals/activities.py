@@ -300,11 +300,11 @@ class EobActivities:
 
     def _store_as_835(self, remittance: Remittance) -> str:
         """Write the reading as an 835 where posting reads 835s, so an EOB posts exactly like one."""
-        from activities.revenue.money import REMITTANCE_PREFIX
+        from activities.revenue.money import EOB_REMITTANCE_KEY_PREFIX, REMITTANCE_PREFIX
         from domain.x12.envelope import ControlNumbers, Party
         from domain.x12.remit835 import write_835
 
-        remittance_key = f"eob-{_safe(remittance.payer_id)}-{_safe(remittance.trace_number)}"
+        remittance_key = f"{EOB_REMITTANCE_KEY_PREFIX}{_safe(remittance.payer_id)}-{_safe(remittance.trace_number)}"
         # A stable control number from the trace: the same EOB read twice writes the same file.
         number = int(sha256_hex(remittance_key.encode())[:8], 16) % 999_999_999 + 1
         text = write_835(

@@ -122,3 +122,20 @@ def load_sandbox_portal(
         _post(base_url, f"/admin/payers/{payer_id}/claims", claims, admin_token)
         loaded.append(LoadedPortal(payer_id, len(members), len(claims)))
     return loaded
+
+
+def push_claims(base_url: str, payer_id: str, claims: list[dict[str, Any]], *, admin_token: str | None = None) -> int:
+    """Hand the portal claims its payer has just received (the admin API's claim shape, see ``portal_rosters``).
+
+    A claim number the portal already holds is replaced, EOB and all: push each claim once.
+    """
+    if not claims:
+        return 0
+    body = _post(base_url, f"/admin/payers/{payer_id}/claims", claims, admin_token)
+    return int(body.get("loaded", len(claims)))
+
+
+def issue_eob(base_url: str, payer_id: str, claim_numbers: list[str], *, admin_token: str | None = None) -> str | None:
+    """Have the payer adjudicate these claims and print one EOB for them; its id, or None if none was due."""
+    body = _post(base_url, f"/admin/payers/{payer_id}/eobs", {"claim_numbers": claim_numbers}, admin_token)
+    return str(body["eob_id"]) if body.get("issued") else None

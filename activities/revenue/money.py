@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -37,6 +38,8 @@ from domain.services.denials import explain
 from domain.x12.remit835 import parse_835
 
 REMITTANCE_PREFIX = "edi/835"
+# Remittance keys of EOB PDFs read into 835s (eob.read): what they post is recorded with source "eob_pdf".
+EOB_REMITTANCE_KEY_PREFIX = "eob-"
 
 
 class PostingActivities(StoreActivities):
@@ -82,6 +85,8 @@ class PostingActivities(StoreActivities):
         already = True
         payer_id = ""
         for remittance in remittances:
+            if ref.remittance_key.startswith(EOB_REMITTANCE_KEY_PREFIX):
+                remittance = replace(remittance, source="eob_pdf")  # the 835 is our transcript of a payer's EOB
             with self.uow() as uow:
                 result = post_remittance(uow.session, remittance, source_document_key=key, actor="workflow:posting")
                 uow.commit()

@@ -163,7 +163,7 @@ class EligibilityActivities(StoreActivities):
                 action="coverage.eligibility",
                 entity_type="coverage",
                 entity_id=data.coverage_id,
-                details={"status": data.status},
+                details={"status": data.status, **({"route": data.route} if data.route else {})},
             )
             uow.commit()
         return c.Nothing()

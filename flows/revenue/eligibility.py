@@ -110,7 +110,7 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
         self, data: c.EligibilityInput, answer: c.EligibilityAnswer, status: str, decided_by: str
     ) -> c.EligibilityResult:
         await self.run_activity(
-            c.ELIGIBILITY_RECORD, c.EligibilityRecord(data.coverage_id, status, decided_by), c.Nothing
+            c.ELIGIBILITY_RECORD, c.EligibilityRecord(data.coverage_id, status, decided_by, answer.route), c.Nothing
         )
         self._stage = "done"
         set_visibility(stage="eligibility_done")

@@ -24,11 +24,14 @@ class PortalPayer:
     payer_id: str
     name: str
     variant: str  # cascade or harbor: the page layout and the EOB layout
+    # Business days between receiving a claim and the EOB that answers it (whoever runs the portal's clock,
+    # e.g. the demo, issues EOBs on this schedule through the admin API).
+    adjudication_days: int = 7
 
 
 DEFAULT_PAYERS = (
-    PortalPayer("SBXCC", "Cascade Care Plans", "cascade"),
-    PortalPayer("SBXHH", "Harbor Health Alliance", "harbor"),
+    PortalPayer("SBXCC", "Cascade Care Plans", "cascade", adjudication_days=5),
+    PortalPayer("SBXHH", "Harbor Health Alliance", "harbor", adjudication_days=8),
 )
 
 

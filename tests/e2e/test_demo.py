@@ -87,6 +87,31 @@ def test_demo_runs_the_practice_through_the_cycle(demo_run: DemoRun) -> None:
     assert list((documents / "837").glob("*.x12")) and list((documents / "835").glob("*.x12"))
 
 
+def test_portal_payers_claims_are_answered_by_eobs_read_through_chromium(demo_run: DemoRun) -> None:
+    portal = demo_run.summary["portal"]
+    assert isinstance(portal, dict)
+    assert portal["eligibility_checks"] > 0  # through a real browser session on the sandbox portal
+    assert portal["eobs_read"] > 0 and portal["eob_remittances_posted"] > 0
+    assert demo_run.summary["ledger_balanced"] is True
+    assert list((demo_run.home / "documents" / "eob").rglob("*.pdf"))  # the PDFs Chromium downloaded
+    with sqlite3.connect(demo_run.home / "carecycle.db") as db:
+        # The portal payers' claims were decided by an EOB: posted from it, the claim paid or denied by it.
+        decided = db.execute(
+            "SELECT c.status, count(*) FROM claims c JOIN payers p ON p.id = c.payer_id"
+            " JOIN remittance_claims rc ON rc.claim_id = c.id JOIN remittances r ON r.id = rc.remittance_id"
+            " WHERE p.routing = 'portal' AND r.source = 'eob_pdf' GROUP BY c.status"
+        ).fetchall()
+        # No portal payer's claim is left written off as unroutable (the clearinghouse forwards them now).
+        unroutable = db.execute(
+            "SELECT count(*) FROM claims c JOIN payers p ON p.id = c.payer_id"
+            " WHERE p.routing = 'portal' AND c.status = 'rejected'"
+        ).fetchone()[0]
+    statuses = dict(decided)
+    assert set(statuses) <= {"paid", "partially_paid", "denied", "written_off", "closed"}, statuses
+    assert sum(n for status, n in statuses.items() if status in ("paid", "partially_paid", "denied")) > 0
+    assert unroutable == 0
+
+
 def _phi(home: Path) -> list[str]:
     db = sqlite3.connect(home / "carecycle.db")
     values: set[str] = set()
