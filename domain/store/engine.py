@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -22,11 +23,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # IMMEDIATE takes the write lock up front, so two writers wait instead of failing half-way.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A deferred BEGIN: in WAL mode readers never wait for a writer, so a transaction that only reads (or
+    # that calls an outside system before it writes) never holds the write lock. Two writers still queue on
+    # busy_timeout; a read-then-write that lost the race fails with "database is locked" before writing
+    # anything, and the activity that ran it is retried.
+    conn.exec_driver_sql("BEGIN")
+
+
+def _redact_server_detail(context: ExceptionContext) -> BaseException | None:
+    # PostgreSQL explains constraint failures with the row's values ("Failing row contains (...)", "Key
+    # (member_id)=(...) already exists"): PHI that would reach logs and tracebacks. Keep the primary message
+    # (and the SQLSTATE on the driver error), drop the detail from the driver error's own text.
+    original = context.original_exception
+    diag = getattr(original, "diag", None)
+    if diag is not None and getattr(diag, "message_detail", None):
+        primary = diag.message_primary or type(original).__name__
+        original.args = (f"{primary} (detail withheld: it may hold patient data)",)
+        wrapped = context.sqlalchemy_exception
+        if isinstance(wrapped, DBAPIError):  # its text was formatted before this hook: format it again
+            return type(wrapped)(context.statement, None, original, hide_parameters=True)
+    return None
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # Statement parameters are PHI (names, birth dates, member ids): keep them out of every error message,
+    # which may end up in a log or a Temporal failure.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -35,7 +57,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, **kwargs)
+    engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "handle_error", _redact_server_detail)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

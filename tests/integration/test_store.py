@@ -246,3 +246,13 @@ def test_audit_events_are_append_only(seeded: UnitOfWork, engine: Engine) -> Non
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_events"))
     assert _count(seeded, m.AuditEvent) == 1
+
+
+def test_store_errors_never_carry_statement_parameters(engine: Engine) -> None:
+    """A failing statement's message may reach a log or a workflow failure: it must not hold PHI."""
+    with pytest.raises(DBAPIError) as failure, engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO patients (id, first_name) VALUES (:id, :first_name)"),
+            {"id": "x", "first_name": "Zelda-Quimby-Secret"},
+        )
+    assert "Zelda-Quimby-Secret" not in str(failure.value)
