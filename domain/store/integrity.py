@@ -154,6 +154,8 @@ EXTRA_CHECKS: list[tuple[str, str, Callable[[Session], tuple[int, list[str]]]]] 
 
 
 def check_store(session: Session) -> IntegrityReport:
+    import domain.ledger.checks  # noqa: F401  (registers the ledger's control-account checks)
+
     results = []
     for name, description, check in (*CHECKS, *EXTRA_CHECKS):
         problems, examples = check(session)

@@ -8,9 +8,6 @@ from workers.cli.output import print_json, print_table
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    # The ledger's checks join `carecycle db check` as soon as the CLI is built.
-    import domain.ledger.checks  # noqa: F401
-
     ledger = subparsers.add_parser("ledger", help="the patient and insurance ledger: checks and balances")
     commands = ledger.add_subparsers(dest="ledger_command", metavar="COMMAND")
     commands.required = True
