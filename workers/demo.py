@@ -385,7 +385,13 @@ class PortalCycle:
                 for claim_id, submitted_at in uow.session.execute(
                     select(m.Claim.id, m.Claim.submitted_at)
                     .join(m.Payer, m.Payer.id == m.Claim.payer_id)
-                    .where(m.Payer.routing == PayerRouting.PORTAL, m.Claim.status == ClaimStatus.ACCEPTED)
+                    .where(
+                        m.Payer.routing == PayerRouting.PORTAL,
+                        m.Claim.status == ClaimStatus.ACCEPTED,
+                        # The sandbox portal adjudicates as a primary payer (no coordination of benefits):
+                        # a portal payer's secondary claim is left to the follow-up window and the biller.
+                        m.Claim.primary_claim_id.is_(None),
+                    )
                 ).all()
             }
             fresh = {(claim_id, at) for claim_id, at in accepted.items()} - set(self.received)
@@ -425,7 +431,7 @@ class PortalCycle:
                 continue  # it may have listed the EOBs before the new one: look again once it closed
             await client.start_workflow(
                 "PortalEobIntake",
-                PortalEobIntakeInput(payer_id),
+                PortalEobIntakeInput(payer_id, policy=demo_policy(self.day_seconds)),
                 id=workflow_id,
                 task_queue=TaskQueue.PORTAL.value,
                 # One run at a time per payer; a new run once the previous one closed, however it closed.
@@ -511,8 +517,11 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
 
 
 def _portal_claim(session: Any, item: m.WorkItem) -> bool:
+    """A primary claim to a portal payer: the demo's portal answers it with an EOB (see PortalCycle)."""
     claim = session.get(m.Claim, item.entity_id) if item.entity_type == "claim" else None
-    payer = session.get(m.Payer, claim.payer_id) if claim is not None else None
+    if claim is None or claim.primary_claim_id is not None:
+        return False
+    payer = session.get(m.Payer, claim.payer_id)
     return payer is not None and payer.routing == PayerRouting.PORTAL
 
 
@@ -613,11 +622,16 @@ async def _statuses(client: Client, ids: list[str]) -> list[WorkflowExecutionSta
     return list(await asyncio.gather(*(_status(client, wf_id) for wf_id in ids)))
 
 
-async def _collections_running(client: Client) -> int:
+async def _running(client: Client, workflow_type: str) -> int:
     count = 0
-    async for _ in client.list_workflows("WorkflowType = 'PatientCollections' AND ExecutionStatus = 'Running'"):
+    async for _ in client.list_workflows(f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running'"):
         count += 1
     return count
+
+
+async def _settling_outside_journeys(client: Client) -> int:
+    """Collections, and claims outside the journeys (secondary claims a crossover started): the run waits for them."""
+    return await _running(client, "PatientCollections") + await _running(client, "Claim")
 
 
 async def drive(
@@ -683,7 +697,7 @@ async def drive(
             progress.open_items, postings = await asyncio.to_thread(_store_progress, container)
         except OperationalError:  # a busy SQLite store: look again next second
             continue
-        collections = await _collections_running(client)
+        collections = await _settling_outside_journeys(client)
         if on_progress is not None:
             on_progress(progress)
         now = time.monotonic()

@@ -6,8 +6,10 @@ portal search needs are looked up by the activity from the store, never passed t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+
+from activities.contracts.revenue import RevenuePolicy
 
 CHECK_ELIGIBILITY = "portal.check_eligibility"
 CLAIM_STATUS = "portal.claim_status"
@@ -120,6 +122,8 @@ class PortalEobIntakeInput:
     portal_task_queue: str = "portal"
     documents_task_queue: str = "documents"
     posting_task_queue: str = "revenue"
+    # Handed to each PaymentPosting: its secondary claims and collections run on the same business time.
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
 
 
 @dataclass(frozen=True)

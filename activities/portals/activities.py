@@ -221,7 +221,13 @@ class PortalActivities:
             for listing in await portal.list_eobs():
                 key = f"eob/{request.payer_id}/{_safe(listing.trace_number or listing.eob_id)}.pdf"
                 if await asyncio.to_thread(documents.exists, key):
-                    known += 1
+                    if listing.trace_number and not await asyncio.to_thread(
+                        documents.exists, eob_remittance_document_key(request.payer_id, listing.trace_number)
+                    ):
+                        # Stored by an attempt (or run) that failed before the EOB was read: read it now.
+                        stored.append(key)
+                    else:
+                        known += 1
                     continue
                 data = await portal.download_eob(listing)
                 await asyncio.to_thread(self._record, key, data, payer_row_id)
@@ -231,6 +237,19 @@ class PortalActivities:
 
         stored, known = await self._run(account, task, "eob-download", request.one_time_code)
         return contract.PortalEobDownloadResult(request.payer_id, tuple(stored), known)
+
+
+def eob_remittance_key(payer_id: str, trace_number: str) -> str:
+    """The remittance key an EOB's reading is stored (as an 835) and posted under."""
+    from activities.revenue.money import EOB_REMITTANCE_KEY_PREFIX
+
+    return f"{EOB_REMITTANCE_KEY_PREFIX}{_safe(payer_id)}-{_safe(trace_number)}"
+
+
+def eob_remittance_document_key(payer_id: str, trace_number: str) -> str:
+    from activities.revenue.money import REMITTANCE_PREFIX
+
+    return f"{REMITTANCE_PREFIX}/{eob_remittance_key(payer_id, trace_number)}.x12"
 
 
 def _safe(text: str) -> str:
@@ -300,11 +319,11 @@ class EobActivities:
 
     def _store_as_835(self, remittance: Remittance) -> str:
         """Write the reading as an 835 where posting reads 835s, so an EOB posts exactly like one."""
-        from activities.revenue.money import EOB_REMITTANCE_KEY_PREFIX, REMITTANCE_PREFIX
+        from activities.revenue.money import REMITTANCE_PREFIX
         from domain.x12.envelope import ControlNumbers, Party
         from domain.x12.remit835 import write_835
 
-        remittance_key = f"{EOB_REMITTANCE_KEY_PREFIX}{_safe(remittance.payer_id)}-{_safe(remittance.trace_number)}"
+        remittance_key = eob_remittance_key(remittance.payer_id, remittance.trace_number)
         # A stable control number from the trace: the same EOB read twice writes the same file.
         number = int(sha256_hex(remittance_key.encode())[:8], 16) % 999_999_999 + 1
         text = write_835(

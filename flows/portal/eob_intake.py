@@ -154,7 +154,7 @@ class PortalEobIntakeWorkflow(WorkItemsMixin):
             # By name: the child is abandoned, its result is the posting workflow's business, not ours.
             await workflow.start_child_workflow(
                 "PaymentPosting",
-                revenue_contract.PostingInput(remittance_key),
+                revenue_contract.PostingInput(remittance_key, data.policy),
                 id=posting_workflow_id(remittance_key),
                 task_queue=data.posting_task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
