@@ -33,6 +33,9 @@ COLLECTIONS_BALANCE = "collections.balance"
 COLLECTIONS_SEND_STATEMENT = "collections.send_statement"
 COLLECTIONS_WRITE_OFF = "collections.write_off"
 COLLECTIONS_AGENCY = "collections.agency_handoff"
+COLLECTIONS_CREATE_PLAN = "collections.create_payment_plan"
+COLLECTIONS_CHECK_PLAN = "collections.check_payment_plan"
+COLLECTIONS_UPDATE_PLAN = "collections.update_payment_plan"
 
 REVENUE_TASK_QUEUE = "revenue"
 
@@ -56,6 +59,11 @@ class RevenuePolicy:
     agency_after_final_days: int = 30
     small_balance_cents: int = 500  # at or below: written off instead of chased
     intake_iterations_per_run: int = 200  # continue-as-new after this many polls
+    min_installment_cents: int = 2500  # a payment plan's smallest installment
+    max_installments: int = 12
+    installment_interval_days: int = 30
+    installment_grace_days: int = 10  # a missed installment gets a reminder; still behind after this, a miss counts
+    plan_max_missed: int = 2  # this many missed installments break the plan
 
     def days(self, count: float) -> timedelta:
         return timedelta(seconds=count * self.day_seconds)
@@ -448,3 +456,47 @@ class Nothing:
     """For activities with nothing to say back."""
 
     ok: bool = True
+
+
+# --- payment plans ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentPlanRequest:
+    guarantor_id: str
+    installments: int
+    first_due: str | None  # ISO date from the resolution, or None: one interval from today
+    min_installment_cents: int
+    max_installments: int
+    interval_days: int
+    key: str  # idempotency: the workflow id plus the resolution
+
+
+@dataclass(frozen=True)
+class PaymentPlanCreated:
+    plan_id: str
+    total_cents: int
+    amounts_cents: tuple[int, ...]  # one per installment, in order; they add up to the total
+    first_due_in_days: int  # from today (business days for the workflow's timer)
+    interval_days: int
+
+
+@dataclass(frozen=True)
+class PaymentPlanCheck:
+    plan_id: str
+    due_cents: int  # what the installments due so far add up to
+
+
+@dataclass(frozen=True)
+class PaymentPlanStanding:
+    plan_id: str
+    paid_cents: int  # paid toward the plan since it started (from the ledger balance)
+    behind_cents: int
+    completed: bool
+
+
+@dataclass(frozen=True)
+class PaymentPlanUpdate:
+    plan_id: str
+    status: str  # active, broken (completed is set by the check)
+    missed_installments: int

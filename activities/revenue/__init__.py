@@ -58,6 +58,9 @@ def revenue_activities(
         collections.balance,
         collections.send_statement,
         collections.write_off,
+        collections.create_payment_plan,
+        collections.check_payment_plan,
+        collections.update_payment_plan,
         collections.agency_handoff,
     ]
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from temporalio import activity
@@ -24,6 +25,8 @@ from activities.revenue.base import StoreActivities, domain_errors_are_final
 from domain import audit
 from domain import models as m
 from domain.claim_status import ClaimStatus
+from domain.collections_policy import CollectionsPolicy, plan_installments
+from domain.enums import PaymentPlanStatus
 from domain.errors import NotFound, ValidationError
 from domain.ledger.service import (
     adjust_claim_balance,
@@ -348,3 +351,110 @@ class CollectionsActivities(StoreActivities):
                 )
                 uow.commit()
             return c.AgencyResult(data.guarantor_id, key)
+
+    @activity.defn(name=c.COLLECTIONS_CREATE_PLAN)
+    @domain_errors_are_final
+    def create_payment_plan(self, data: c.PaymentPlanRequest) -> c.PaymentPlanCreated:
+        """The guarantor's PaymentPlan over the whole balance, once per key (the row id derives from it)."""
+        plan_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"carecycle:payment-plan:{data.key}"))
+        policy = CollectionsPolicy(
+            min_installment_cents=data.min_installment_cents,
+            max_installments=data.max_installments,
+            installment_interval_days=data.interval_days,
+        )
+        today = datetime.now(UTC).date()
+        with self.uow() as uow:
+            session = uow.session
+            plan = session.get(m.PaymentPlan, plan_id)
+            if plan is None:
+                patient_id = session.execute(
+                    select(m.Patient.id)
+                    .where(m.Patient.guarantor_id == data.guarantor_id)
+                    .order_by(m.Patient.account_number)
+                ).scalar()
+                if patient_id is None:
+                    raise NotFound(f"unknown guarantor {data.guarantor_id} or no patient")
+                first_due = today + timedelta(days=data.interval_days)
+                if data.first_due:
+                    try:
+                        first_due = date.fromisoformat(data.first_due)
+                    except ValueError:
+                        raise ValidationError("payment plan: first_due is not a date (YYYY-MM-DD)") from None
+                    if first_due < today:
+                        raise ValidationError("payment plan: first_due is in the past")
+                total = guarantor_balance(session, data.guarantor_id)
+                installments = plan_installments(policy, total, data.installments, first_due)
+                plan = m.PaymentPlan(
+                    id=plan_id,
+                    patient_id=patient_id,
+                    guarantor_id=data.guarantor_id,
+                    total_cents=total,
+                    installment_cents=installments[0].amount_cents,
+                    interval_days=data.interval_days,
+                    start_date=first_due,
+                    paid_cents=0,
+                    missed_installments=0,
+                    status=PaymentPlanStatus.ACTIVE,
+                )
+                session.add(plan)
+                audit.record(
+                    session,
+                    actor="workflow:collections",
+                    action="payment_plan.created",
+                    entity_type="guarantor",
+                    entity_id=data.guarantor_id,
+                    details={"plan": plan_id, "total_cents": total, "installments": data.installments},
+                )
+                uow.commit()
+            else:
+                installments = plan_installments(policy, plan.total_cents, data.installments, plan.start_date)
+            return c.PaymentPlanCreated(
+                plan_id,
+                plan.total_cents,
+                tuple(i.amount_cents for i in installments),
+                max(0, (plan.start_date - today).days),
+                plan.interval_days,
+            )
+
+    @activity.defn(name=c.COLLECTIONS_CHECK_PLAN)
+    @domain_errors_are_final
+    def check_payment_plan(self, data: c.PaymentPlanCheck) -> c.PaymentPlanStanding:
+        """What the guarantor paid toward the plan: the ledger balance's fall since the plan began."""
+        with self.uow() as uow:
+            session = uow.session
+            plan = session.get(m.PaymentPlan, data.plan_id)
+            if plan is None:
+                raise NotFound(f"unknown payment plan {data.plan_id}")
+            balance = guarantor_balance(session, plan.guarantor_id)
+            paid = min(plan.total_cents, max(0, plan.total_cents - balance))
+            completed = paid >= plan.total_cents
+            if paid != plan.paid_cents or (completed and plan.status != PaymentPlanStatus.COMPLETED):
+                plan.paid_cents = paid
+                if completed:
+                    plan.status = PaymentPlanStatus.COMPLETED
+                uow.commit()
+            return c.PaymentPlanStanding(plan.id, paid, max(0, data.due_cents - paid), completed)
+
+    @activity.defn(name=c.COLLECTIONS_UPDATE_PLAN)
+    @domain_errors_are_final
+    def update_payment_plan(self, data: c.PaymentPlanUpdate) -> c.Nothing:
+        """Record misses and a broken plan (assignments, so a retried call changes nothing)."""
+        status = PaymentPlanStatus(data.status)
+        with self.uow() as uow:
+            session = uow.session
+            plan = session.get(m.PaymentPlan, data.plan_id)
+            if plan is None:
+                raise NotFound(f"unknown payment plan {data.plan_id}")
+            if plan.status != status or plan.missed_installments != data.missed_installments:
+                plan.status = status
+                plan.missed_installments = data.missed_installments
+                audit.record(
+                    session,
+                    actor="workflow:collections",
+                    action=f"payment_plan.{status.value}",
+                    entity_type="guarantor",
+                    entity_id=plan.guarantor_id,
+                    details={"plan": plan.id, "missed": data.missed_installments},
+                )
+                uow.commit()
+        return c.Nothing()

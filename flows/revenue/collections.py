@@ -3,14 +3,16 @@
 One workflow per guarantor (``collections-<guarantor uuid>``), started or woken by signal-with-start whenever
 posting leaves patient responsibility. Durable timers space the statements; dispute and hardship signals pause
 the cycle; a small balance is written off; after the final notice a person decides (payment plan, settle,
-agency, write-off) and the default is the agency hand-off. Continue-as-new keeps long cycles' history short.
+agency, write-off) and the default is the agency hand-off. A payment plan is followed installment by installment
+on durable timers: a missed installment gets a reminder, too many misses break the plan and the balance goes to
+the agency; a plan paid in full ends collections. Continue-as-new keeps long cycles' history short.
 """
 
 from __future__ import annotations
 
 from temporalio import workflow
 
-from flows.revenue._common import RevenueWorkflow, set_visibility
+from flows.revenue._common import DomainFailure, RevenueWorkflow, set_visibility
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
@@ -165,6 +167,97 @@ class PatientCollectionsWorkflow(RevenueWorkflow):
                 c.COLLECTIONS_AGENCY, c.AgencyHandoff(data.guarantor_id, balance, key), c.AgencyResult
             )
             return "agency"
-        # payment_plan, settle or bill_patient: the statement cycle starts again on the (new) balance.
+        # Histories recorded before installments were followed restarted the statement cycle on a plan.
+        if resolution.action == Action.PAYMENT_PLAN and workflow.patched("payment-plan-installments"):
+            return await self._payment_plan(data, resolution.fields, key)
+        # payment_plan (old histories), settle or bill_patient: the statement cycle starts again on the balance.
         self._statements = 0
         return None
+
+    async def _payment_plan(self, data: c.CollectionsInput, fields: dict[str, str], key: str) -> str | None:
+        """Follow a payment plan: wait for each installment's due date, check the ledger, remind, break or finish."""
+        policy = data.policy
+        count = fields.get("installments", "")
+        try:
+            plan = await self.run_activity(
+                c.COLLECTIONS_CREATE_PLAN,
+                c.PaymentPlanRequest(
+                    data.guarantor_id,
+                    int(count) if count.isdigit() else 0,
+                    fields.get("first_due") or None,
+                    policy.min_installment_cents,
+                    policy.max_installments,
+                    policy.installment_interval_days,
+                    key,
+                ),
+                c.PaymentPlanCreated,
+            )
+        except DomainFailure:
+            # A plan the rules refuse (too many installments, too small): the statement cycle starts again.
+            self._statements = 0
+            return None
+        missed = 0
+        due_cents = 0
+        for number, amount in enumerate(plan.amounts_cents, start=1):
+            self._stage = f"plan:installment:{number}"
+            wait_days = plan.first_due_in_days if number == 1 else plan.interval_days
+            if wait_days > 0:
+                await workflow.sleep(policy.days(wait_days))
+            due_cents += amount
+            standing = await self._check_plan(plan.plan_id, due_cents)
+            if standing.completed:
+                return self._plan_completed()
+            if standing.behind_cents == 0:
+                continue
+            # Missed: a reminder, then the grace period; still behind after it, the miss counts.
+            await self.run_activity(
+                c.COLLECTIONS_SEND_STATEMENT,
+                c.StatementRequest(
+                    data.guarantor_id,
+                    "plan_reminder",
+                    number,
+                    f"{workflow.info().workflow_id}/plan/{self._statements}/{number}",
+                ),
+                c.StatementSent,
+            )
+            self._stage = f"plan:grace:{number}"
+            await workflow.sleep(policy.days(policy.installment_grace_days))
+            standing = await self._check_plan(plan.plan_id, due_cents)
+            if standing.completed:
+                return self._plan_completed()
+            if standing.behind_cents == 0:
+                continue
+            missed += 1
+            broken = missed >= policy.plan_max_missed or number == len(plan.amounts_cents)
+            status = "broken" if broken else "active"
+            await self.run_activity(
+                c.COLLECTIONS_UPDATE_PLAN, c.PaymentPlanUpdate(plan.plan_id, status, missed), c.Nothing
+            )
+            if broken:
+                return await self._plan_broken(data, key)
+        standing = await self._check_plan(plan.plan_id, due_cents)
+        if standing.completed:
+            return self._plan_completed()
+        # Every installment met, yet the balance grew (new charges): the statement cycle takes the rest.
+        self._statements = 0
+        return None
+
+    async def _check_plan(self, plan_id: str, due_cents: int) -> c.PaymentPlanStanding:
+        return await self.run_activity(
+            c.COLLECTIONS_CHECK_PLAN, c.PaymentPlanCheck(plan_id, due_cents), c.PaymentPlanStanding
+        )
+
+    def _plan_completed(self) -> str:
+        self._balance = 0
+        return "plan_completed"
+
+    async def _plan_broken(self, data: c.CollectionsInput, key: str) -> str | None:
+        """A broken plan resumes where the final notice left off: the agency takes what is still owed."""
+        balance = await self._read_balance(data.guarantor_id)
+        if balance <= data.policy.small_balance_cents:
+            self._statements = 0
+            return None  # the main loop writes a small remainder off (or finds it paid)
+        await self.run_activity(
+            c.COLLECTIONS_AGENCY, c.AgencyHandoff(data.guarantor_id, balance, f"{key}/broken"), c.AgencyResult
+        )
+        return "agency"

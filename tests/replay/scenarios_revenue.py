@@ -187,6 +187,20 @@ async def collections_agency(run: ReplayRun) -> str:
         return handle.id
 
 
+async def collections_payment_plan(run: ReplayRun) -> str:
+    world = World(balance_cents=[8000], plan_paid_cents=[0, 0, 4000, 8000])  # one installment missed, then paid off
+    async with _harness(run, world) as harness:
+        handle = await run.client.start_workflow(
+            PatientCollectionsWorkflow.run,
+            c.CollectionsInput(f"g-{uuid.uuid4()}", POLICY),
+            id=f"collections-{uuid.uuid4()}",
+            task_queue=harness.queue,
+        )
+        await harness.resolve(handle, "patient_balance_overdue", "payment_plan", installments="2")
+        await handle.result()
+        return handle.id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "revenue_registration_journey": registration_journey,
     "revenue_encounter_missing_codes": encounter_missing_codes,
@@ -197,6 +211,7 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_payment_posting": payment_posting,
     "revenue_remittance_intake": remittance_intake,
     "revenue_collections_agency": collections_agency,
+    "revenue_collections_payment_plan": collections_payment_plan,
 }
 
 __all__ = ["SCENARIOS", "ClaimWorkflow"]

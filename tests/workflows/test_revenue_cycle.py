@@ -60,6 +60,7 @@ class World:
     work_items: dict[str, wi.OpenWorkItemInput] = field(default_factory=dict)
     resolutions: list[wi.RecordResolutionInput] = field(default_factory=list)
     outcomes: dict[str, c.PostingResult] = field(default_factory=dict)
+    plan_paid_cents: list[int] = field(default_factory=lambda: [0])  # what each plan check finds paid, in order
 
     def called(self, name: str) -> list[Any]:
         return [arg for called, arg in self.calls if called == name]
@@ -213,7 +214,28 @@ class World:
             log(c.COLLECTIONS_AGENCY, data)
             return c.AgencyResult(data.guarantor_id, "agency/export-1.csv")
 
+        @activity.defn(name=c.COLLECTIONS_CREATE_PLAN)
+        async def create_plan(data: c.PaymentPlanRequest) -> c.PaymentPlanCreated:
+            log(c.COLLECTIONS_CREATE_PLAN, data)
+            amounts = (world.balance_cents[0] // data.installments,) * data.installments
+            return c.PaymentPlanCreated("plan-1", sum(amounts), amounts, data.interval_days, data.interval_days)
+
+        @activity.defn(name=c.COLLECTIONS_CHECK_PLAN)
+        async def check_plan(data: c.PaymentPlanCheck) -> c.PaymentPlanStanding:
+            log(c.COLLECTIONS_CHECK_PLAN, data)
+            paid = world.plan_paid_cents.pop(0) if len(world.plan_paid_cents) > 1 else world.plan_paid_cents[0]
+            total = world.balance_cents[0]
+            return c.PaymentPlanStanding(data.plan_id, paid, max(0, data.due_cents - paid), paid >= total)
+
+        @activity.defn(name=c.COLLECTIONS_UPDATE_PLAN)
+        async def update_plan(data: c.PaymentPlanUpdate) -> c.Nothing:
+            log(c.COLLECTIONS_UPDATE_PLAN, data)
+            return c.Nothing()
+
         return [
+            create_plan,
+            check_plan,
+            update_plan,
             open_item,
             record,
             escalate,
@@ -544,6 +566,46 @@ async def test_small_balance_is_written_off(harness: Harness) -> None:
     )
     assert result.outcome == "written_off"
     assert world.called(c.COLLECTIONS_WRITE_OFF)[0].reason == "small_balance"
+
+
+async def test_a_payment_plan_kept_to_the_end_completes_collections(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    world.plan_paid_cents = [4000, 8000]
+    handle = await harness.env.client.start_workflow(
+        PatientCollectionsWorkflow.run,
+        c.CollectionsInput("g-4", POLICY),
+        id=f"collections-g-4-{uuid.uuid4()}",
+        task_queue=harness.queue,
+    )
+    await harness.resolve(handle, "patient_balance_overdue", "payment_plan", installments="2")
+    result = await handle.result()
+    assert result.outcome == "plan_completed"
+    request = world.called(c.COLLECTIONS_CREATE_PLAN)[0]
+    assert request.installments == 2 and request.interval_days == POLICY.installment_interval_days
+    assert [check.due_cents for check in world.called(c.COLLECTIONS_CHECK_PLAN)] == [4000, 8000]
+    assert [s.kind for s in world.called(c.COLLECTIONS_SEND_STATEMENT)] == ["first", "reminder", "final"]
+    assert not world.called(c.COLLECTIONS_UPDATE_PLAN) and not world.called(c.COLLECTIONS_AGENCY)
+
+
+async def test_missed_installments_get_reminders_then_break_the_plan_to_the_agency(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    world.plan_paid_cents = [2000, 2000, 2000]  # the first installment paid, then nothing
+    handle = await harness.env.client.start_workflow(
+        PatientCollectionsWorkflow.run,
+        c.CollectionsInput("g-5", POLICY),
+        id=f"collections-g-5-{uuid.uuid4()}",
+        task_queue=harness.queue,
+    )
+    await harness.resolve(handle, "patient_balance_overdue", "payment_plan", installments="4")
+    result = await handle.result()
+    assert result.outcome == "agency"
+    kinds = [s.kind for s in world.called(c.COLLECTIONS_SEND_STATEMENT)]
+    assert kinds == ["first", "reminder", "final", "plan_reminder", "plan_reminder"]
+    updates = [(u.status, u.missed_installments) for u in world.called(c.COLLECTIONS_UPDATE_PLAN)]
+    assert updates == [("active", 1), ("broken", POLICY.plan_max_missed)]
+    assert world.called(c.COLLECTIONS_AGENCY)[0].amount_cents == 8000
 
 
 async def test_a_portal_payer_is_asked_on_its_portal(harness: Harness) -> None:
