@@ -431,7 +431,7 @@ class PortalCycle:
                 continue  # it may have listed the EOBs before the new one: look again once it closed
             await client.start_workflow(
                 "PortalEobIntake",
-                PortalEobIntakeInput(payer_id, policy=demo_policy(self.day_seconds)),
+                PortalEobIntakeInput(payer_id, day_seconds=self.day_seconds),
                 id=workflow_id,
                 task_queue=TaskQueue.PORTAL.value,
                 # One run at a time per payer; a new run once the previous one closed, however it closed.

@@ -6,10 +6,8 @@ portal search needs are looked up by the activity from the store, never passed t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-
-from activities.contracts.revenue import RevenuePolicy
 
 CHECK_ELIGIBILITY = "portal.check_eligibility"
 CLAIM_STATUS = "portal.claim_status"
@@ -122,8 +120,9 @@ class PortalEobIntakeInput:
     portal_task_queue: str = "portal"
     documents_task_queue: str = "documents"
     posting_task_queue: str = "revenue"
-    # Handed to each PaymentPosting: its secondary claims and collections run on the same business time.
-    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+    # The length of a business day for each PaymentPosting's RevenuePolicy (its secondary claims and collections
+    # run on it); None: a real day. The demo compresses it.
+    day_seconds: float | None = None
 
 
 @dataclass(frozen=True)

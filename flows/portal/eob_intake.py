@@ -45,6 +45,12 @@ PORTAL_RETRY = RetryPolicy(
 READ_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)
 
 
+def _policy(data: contract.PortalEobIntakeInput) -> revenue_contract.RevenuePolicy:
+    if data.day_seconds is None:
+        return revenue_contract.RevenuePolicy()
+    return revenue_contract.RevenuePolicy(day_seconds=data.day_seconds)
+
+
 def portal_eob_intake_id(payer_id: str) -> str:
     return f"portal-eobs-{payer_id}"
 
@@ -154,7 +160,7 @@ class PortalEobIntakeWorkflow(WorkItemsMixin):
             # By name: the child is abandoned, its result is the posting workflow's business, not ours.
             await workflow.start_child_workflow(
                 "PaymentPosting",
-                revenue_contract.PostingInput(remittance_key, data.policy),
+                revenue_contract.PostingInput(remittance_key, _policy(data)),
                 id=posting_workflow_id(remittance_key),
                 task_queue=data.posting_task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
