@@ -38,7 +38,10 @@ async def test_console_queues_resolve_processes_and_audit(tmp_path: Path, sqlite
         item_id = views[0].work_item_id
         app = create_app(stack.client, stack.container.session_factory, replay=replay_for_console(stack.client))
         port = free_port()
-        async with serve_asgi(app, "127.0.0.1", port), httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
+        async with (
+            serve_asgi(app, "127.0.0.1", port),
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as web,
+        ):
             queues = await web.get("/queues")
             assert queues.status_code == 200
             assert f"/work-items/{item_id}" in queues.text and "CO-16 N290" in queues.text
