@@ -127,10 +127,10 @@ def carecycle_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping test server for the session (workflows use uuid task queues, so tests don't collide)."""
-    from tests.support.temporal import test_server_path
+    from tests.support.temporal import start_time_skipping_server
     from workers.temporal.search_attributes import ensure_search_attributes
 
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server_path())
+    env = await start_time_skipping_server()
     await ensure_search_attributes(env.client)  # workflows upsert Stage, WorkQueue, ...: register them all
     yield env
     await env.shutdown()
