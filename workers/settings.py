@@ -79,6 +79,8 @@ class Settings:
     portal_secrets_file: str | None = None
     portal_credentials_env: dict[str, str] = field(default_factory=dict, repr=False)
     portal_attempts: int = 3
+    # Minutes between two scheduled PortalEobIntake runs of each portal payer (Temporal Schedules); 0: no schedules.
+    portal_eob_interval_minutes: int = 240
     log_level: str = "INFO"
     # Workers: concurrent activities per task queue ("revenue=50,edi=10"); unnamed queues get the default.
     worker_concurrency: str | None = None
@@ -163,6 +165,7 @@ def load_settings() -> Settings:
             if k.startswith("CARECYCLE_PORTAL_") and k.endswith(("_USERNAME", "_PASSWORD", "_TOTP_SECRET", "_URL"))
         },
         portal_attempts=_int("CARECYCLE_PORTAL_ATTEMPTS", 3),
+        portal_eob_interval_minutes=_int("CARECYCLE_PORTAL_EOB_INTERVAL_MINUTES", 240),
         log_level=_env("CARECYCLE_LOG_LEVEL", "INFO") or "INFO",
         worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),
