@@ -654,3 +654,22 @@ class Document(Base):
     entity_type: Mapped[str | None] = mapped_column(String(30), default=None)
     entity_id: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PortalSessionLease(Base):
+    """Which worker may drive a session at one payer-portal account now, across every machine.
+
+    Portals end an account's earlier session when it signs in again, so two workers on the same account
+    knock each other out. A row is free when ``expires_at`` has passed (a release sets it to the release
+    time; a crashed holder's lease simply runs out). ``token`` grows by one each time the lease changes
+    hands: renewals and releases name it, so a holder that lost its lease cannot touch its successor's.
+    The account is stored as a hash: usernames stay out of the table.
+    """
+
+    __tablename__ = "portal_session_leases"
+    account_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of payer_id:username
+    payer_id: Mapped[str] = mapped_column(String(20))
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid:uuid of the acquisition
+    token: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()

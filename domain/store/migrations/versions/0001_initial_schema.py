@@ -107,6 +107,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("payer_id", name=op.f("uq_payers_payer_id")),
     )
     op.create_table(
+        "portal_session_leases",
+        sa.Column("account_hash", sa.String(length=64), nullable=False),
+        sa.Column("payer_id", sa.String(length=20), nullable=False),
+        sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.Column("token", sa.Integer(), nullable=False),
+        sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("account_hash", name=op.f("pk_portal_session_leases")),
+    )
+    op.create_table(
         "practices",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
@@ -848,6 +858,7 @@ def downgrade() -> None:
     op.drop_table("work_items")
     op.drop_table("training_requirements")
     op.drop_table("practices")
+    op.drop_table("portal_session_leases")
     op.drop_table("payers")
     op.drop_table("guarantors")
     op.drop_table("documents")
