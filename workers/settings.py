@@ -79,6 +79,10 @@ class Settings:
     portal_secrets_file: str | None = None
     portal_credentials_env: dict[str, str] = field(default_factory=dict, repr=False)
     portal_attempts: int = 3
+    # One session per portal account across machines: a store lease that a crashed holder loses after the TTL;
+    # a worker waits this long for a busy account before its activity is retried later (portal_unavailable).
+    portal_lease_ttl_seconds: int = 600
+    portal_lease_wait_seconds: int = 120
     # Minutes between two scheduled PortalEobIntake runs of each portal payer (Temporal Schedules); 0: no schedules.
     portal_eob_interval_minutes: int = 240
     log_level: str = "INFO"
@@ -165,6 +169,8 @@ def load_settings() -> Settings:
             if k.startswith("CARECYCLE_PORTAL_") and k.endswith(("_USERNAME", "_PASSWORD", "_TOTP_SECRET", "_URL"))
         },
         portal_attempts=_int("CARECYCLE_PORTAL_ATTEMPTS", 3),
+        portal_lease_ttl_seconds=_int("CARECYCLE_PORTAL_LEASE_TTL_SECONDS", 600),
+        portal_lease_wait_seconds=_int("CARECYCLE_PORTAL_LEASE_WAIT_SECONDS", 120),
         portal_eob_interval_minutes=_int("CARECYCLE_PORTAL_EOB_INTERVAL_MINUTES", 240),
         log_level=_env("CARECYCLE_LOG_LEVEL", "INFO") or "INFO",
         worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
