@@ -8,6 +8,9 @@ from sqlalchemy.orm import Session
 
 from domain.models import AuditEvent
 
+# A claim-status inquiry (276/277 or a portal search) and what the payer answered: route, category, status.
+STATUS_INQUIRY_ACTION = "claim.status_inquiry"
+
 
 def record(
     session: Session,

@@ -198,6 +198,7 @@ class ClaimInput:
     claim_id: str
     policy: RevenuePolicy = field(default_factory=RevenuePolicy)
     resubmissions: int = 0  # carried over continue-as-new
+    portal_task_queue: str = "portal"  # where the portal workers ask a portal payer for the claim's status
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ class ScrubResult:
     follow_up_days: int
     filing_deadline_days: int  # days left until the timely-filing deadline (negative: already passed)
     charge_cents: int
+    route: str = "clearinghouse"  # how the payer answers status inquiries: clearinghouse (276/277) or portal
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from domain import models as m
 from domain.claim_edits import ScrubContext, fingerprint, scrub
 from domain.claim_status import ClaimStatus, can_transition
 from domain.codes import validate_hcpcs, validate_icd10, validate_modifier, validate_place_of_service
+from domain.enums import PayerRouting
 from domain.errors import NotFound, ValidationError
 from domain.services.encounters import create_claim
 from domain.store.control_numbers import next_numbers
@@ -161,6 +162,7 @@ class ClaimActivities(StoreActivities):
                 follow_up_days=payer.follow_up_days,
                 filing_deadline_days=payer.timely_filing_days - (today - claim.date_of_service).days,
                 charge_cents=claim.total_charge_cents,
+                route="portal" if payer.routing == PayerRouting.PORTAL else "clearinghouse",
             )
 
     @activity.defn(name=c.CLAIMS_CORRECT)
@@ -374,9 +376,21 @@ class ClaimActivities(StoreActivities):
         results = parse_277(self._clearinghouse.claim_status(text))
         result = next((r for r in results if r.claim_id == ref.claim_id), results[0] if results else None)
         if result is None or not result.statuses:
-            return c.StatusInquiryResult(ref.claim_id, "E0", "0", False, "clearinghouse")
-        first = result.statuses[0]
-        return c.StatusInquiryResult(ref.claim_id, first.category, first.code, result.finalized, "clearinghouse")
+            answer = c.StatusInquiryResult(ref.claim_id, "E0", "0", False, "clearinghouse")
+        else:
+            first = result.statuses[0]
+            answer = c.StatusInquiryResult(ref.claim_id, first.category, first.code, result.finalized, "clearinghouse")
+        with self.uow() as uow:
+            audit.record(
+                uow.session,
+                actor=f"workflow:{activity.info().workflow_id}" if activity.in_activity() else "workflow",
+                action=audit.STATUS_INQUIRY_ACTION,
+                entity_type="claim",
+                entity_id=ref.claim_id,
+                details={"route": "clearinghouse", "category": answer.category, "status": answer.status_code},
+            )
+            uow.commit()
+        return answer
 
     @activity.defn(name=c.CLAIMS_SET_STATUS)
     @domain_errors_are_final

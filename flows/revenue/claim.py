@@ -6,15 +6,38 @@ denials (with their CARC/RARC explained), claims the payer does not answer, the 
 
 from __future__ import annotations
 
-from temporalio import workflow
+from datetime import timedelta
 
-from flows.revenue._common import CLEARINGHOUSE, RevenueWorkflow, aging_bucket, set_visibility
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from flows.revenue._common import CLEARINGHOUSE, PORTAL, RevenueWorkflow, aging_bucket, set_visibility
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import portal as portal_contract
     from activities.contracts import revenue as c
     from domain.workitems import Action, Reason, Resolution
 
 FINAL_STATUSES = frozenset({"paid", "partially_paid", "closed", "written_off", "void", "billed_to_patient"})
+
+# A payer without a 276/277 route is asked on its web portal (a browser on the portal workers). An unavailable
+# portal is retried with a wide spacing; a refused login or a changed page is for the follow-up item.
+PORTAL_STATUS_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=30),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=30),
+    maximum_attempts=6,
+    non_retryable_error_types=[
+        portal_contract.ERROR_LOGIN_FAILED,
+        portal_contract.ERROR_LAYOUT_CHANGED,
+        portal_contract.ERROR_CREDENTIALS_MISSING,
+        portal_contract.ERROR_OTP_UNAVAILABLE,
+        "not_found",
+    ],
+)
+# Marks the histories in which a portal payer's no-response follow-up asks the portal instead of a 276.
+PORTAL_CLAIM_STATUS_PATCH = "portal-claim-status"
 
 
 def claim_workflow_id(claim_id: str) -> str:
@@ -34,6 +57,7 @@ class ClaimWorkflow(RevenueWorkflow):
         self._patient_cents = 0
         self._payer_id = ""
         self._submitted_at: float | None = None
+        self._portal_task_queue = "portal"
 
     @workflow.signal(name="remittance")
     def remittance(self, outcome: c.ClaimOutcome) -> None:
@@ -78,6 +102,7 @@ class ClaimWorkflow(RevenueWorkflow):
     async def _run(self, data: c.ClaimInput) -> c.ClaimResult:
         self._claim_id = data.claim_id
         self._policy = data.policy
+        self._portal_task_queue = data.portal_task_queue
         self._submissions = data.resubmissions
         policy = data.policy
         workflow.set_current_details(f"claim {data.claim_id}")
@@ -85,7 +110,9 @@ class ClaimWorkflow(RevenueWorkflow):
         frequency = "7" if data.resubmissions else "1"
         while True:
             if workflow.info().is_continue_as_new_suggested() and not self._outcomes:
-                workflow.continue_as_new(c.ClaimInput(data.claim_id, policy, self._submissions))
+                workflow.continue_as_new(
+                    c.ClaimInput(data.claim_id, policy, self._submissions, portal_task_queue=data.portal_task_queue)
+                )
             # 1. the claim edits
             self._enter("scrub")
             scrub = await self.run_or_ask(
@@ -174,7 +201,10 @@ class ClaimWorkflow(RevenueWorkflow):
                 pass
 
     async def _wait_for_remittance(self, policy: c.RevenuePolicy, scrub: c.ScrubResult) -> str:
-        """Wait for posting's signal; silence past the follow-up window means a 276 and a follow-up item."""
+        """Wait for posting's signal; silence past the follow-up window means a status inquiry and a follow-up item.
+
+        The inquiry is a 276 through the clearinghouse, or, for a payer that answers only on its web portal, a
+        claim-status search there (histories from before that change keep asking the clearinghouse)."""
         inquiries = 0
         filing_deadline = workflow.now() + policy.days(max(scrub.filing_deadline_days, 0))
         while True:
@@ -189,11 +219,15 @@ class ClaimWorkflow(RevenueWorkflow):
                 if verdict == "wait":
                     continue
                 return verdict
-            # No answer in the payer's follow-up window: ask with a 276, then a person.
+            # No answer in the payer's follow-up window: ask with a 276 (or on the payer's portal), then a person.
             self._enter("status_inquiry")
-            status = await self.run_activity(
-                c.CLAIMS_STATUS_INQUIRY, c.ClaimRef(self._claim_id), c.StatusInquiryResult, CLEARINGHOUSE
-            )
+            evidence: dict[str, str] = {}
+            if scrub.route == "portal" and workflow.patched(PORTAL_CLAIM_STATUS_PATCH):
+                status, evidence = await self._ask_portal()
+            else:
+                status = await self.run_activity(
+                    c.CLAIMS_STATUS_INQUIRY, c.ClaimRef(self._claim_id), c.StatusInquiryResult, CLEARINGHOUSE
+                )
             inquiries += 1
             if self._outcomes:
                 continue
@@ -202,16 +236,26 @@ class ClaimWorkflow(RevenueWorkflow):
             if workflow.now() >= filing_deadline and self._status not in ("accepted", "appealed"):
                 return await self._timely_filing_missed(policy)
             self._enter("follow_up")
+            if status.route == "portal":
+                summary = (
+                    f"no remittance after {scrub.follow_up_days} days; the payer's portal says "
+                    f"{status.status_code} ({status.category})"
+                )
+            else:
+                summary = (
+                    f"no remittance after {scrub.follow_up_days} days; 276/277 says "
+                    f"{status.category}:{status.status_code} via {status.route}"
+                )
+            context = {"category": status.category, "status": status.status_code}
+            if status.route == "portal":
+                context.update(route="portal", **evidence)
             resolution = await self.ask(
                 policy,
                 reason=Reason.NO_PAYER_RESPONSE,
-                summary=(
-                    f"no remittance after {scrub.follow_up_days} days; 276/277 says "
-                    f"{status.category}:{status.status_code} via {status.route}"
-                ),
+                summary=summary,
                 entity_type="claim",
                 entity_id=self._claim_id,
-                context={"category": status.category, "status": status.status_code},
+                context=context,
                 until=lambda: bool(self._outcomes),
             )
             if resolution is None:
@@ -221,6 +265,33 @@ class ClaimWorkflow(RevenueWorkflow):
                 return verdict
             inquiries = 0
             self._enter("awaiting_remittance")
+
+    async def _ask_portal(self) -> tuple[c.StatusInquiryResult, dict[str, str]]:
+        """The claim's status from the payer's portal, as the 277 categories say it.
+
+        A portal that cannot be asked (refused login, changed page, no code) is an answer too: the follow-up item
+        says so and links the screenshot and HTML the activity stored, for the person who picks it up."""
+        try:
+            answer: portal_contract.PortalClaimStatusResult = await workflow.execute_activity(
+                portal_contract.CLAIM_STATUS,
+                portal_contract.PortalClaimStatusInput(self._claim_id),
+                result_type=portal_contract.PortalClaimStatusResult,
+                task_queue=self._portal_task_queue,
+                start_to_close_timeout=PORTAL.start_to_close,
+                retry_policy=PORTAL_STATUS_RETRY,
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            if not isinstance(cause, ApplicationError):
+                raise
+            failure = cause.type or "portal_error"
+            evidence = {"error": failure}
+            details = cause.details[0] if cause.details else None
+            if isinstance(details, dict):  # the evidence keys, as the activity stored them
+                evidence.update({k: str(v) for k, v in details.items() if v and k != "payer_id"})
+            return c.StatusInquiryResult(self._claim_id, "E0", failure, False, "portal"), evidence
+        status = answer.status if answer.found else "not_found"
+        return c.StatusInquiryResult(self._claim_id, answer.category, status, answer.finalized, "portal"), {}
 
     async def _on_outcome(self, policy: c.RevenuePolicy, outcome: c.ClaimOutcome) -> str:
         self._last_outcome = outcome

@@ -317,6 +317,10 @@ async def test_activities_over_the_synthetic_practice(
     assert eligibility.status == ("active" if expected_active else "inactive") and eligibility.route == "portal"
     status = await env.run(activities.claim_status, contract.PortalClaimStatusInput(claim_id))
     assert status.found and status.status == "in_process" and status.category == "P1"
+    with factory() as session:  # the audit trail says what the portal answered, and that the portal was asked
+        (asked,) = session.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "claim.status_inquiry"))
+        assert asked.entity_id == claim_id
+        assert asked.details == {"route": "portal", "payer": "SBXHH", "category": "P1", "status": "in_process"}
 
     server.app.state.portal.issue_eob("SBXHH", payment_date=date(2026, 11, 20))
     first = await env.run(activities.download_eobs, contract.PortalEobDownloadInput("SBXHH"))

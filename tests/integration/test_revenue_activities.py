@@ -128,6 +128,13 @@ def test_a_visit_goes_from_eligibility_to_a_posted_remittance(
     assert submitted, "no clean claim reached the payer"
     inquiry = claims.status_inquiry(c.ClaimRef(submitted[0].claim_id))
     assert inquiry.route == "clearinghouse" and inquiry.category
+    with container.uow() as uow:
+        (asked,) = uow.session.scalars(
+            select(m.AuditEvent).where(
+                m.AuditEvent.action == "claim.status_inquiry", m.AuditEvent.entity_id == submitted[0].claim_id
+            )
+        )
+        assert asked.details == {"route": "clearinghouse", "category": inquiry.category, "status": inquiry.status_code}
     fetched = posting.fetch_remittances(c.Nothing())
     assert fetched.remittance_keys
     outcomes = {}

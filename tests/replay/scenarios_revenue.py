@@ -133,6 +133,18 @@ async def claim_no_response(run: ReplayRun) -> str:
         return handle.id
 
 
+async def claim_portal_status(run: ReplayRun) -> str:
+    """A portal payer says nothing in the follow-up window: its portal is asked, then a person; the EOB comes."""
+    world = World(route="portal", portal_status=["in_process"])
+    async with _harness(run, world) as harness, await harness.portal_worker():
+        handle = await harness.start_claim()
+        await harness.wait_stage(handle, "awaiting_remittance")
+        await harness.open_item(handle, "no_payer_response")
+        await handle.signal("remittance", _paid(world))
+        await handle.result()
+        return handle.id
+
+
 async def eligibility_inactive(run: ReplayRun) -> str:
     world = World(eligibility="inactive")
     async with _harness(run, world) as harness:
@@ -207,6 +219,7 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_claim_rejected_corrected": claim_rejected_corrected,
     "revenue_claim_denied_appealed": claim_denied_appealed,
     "revenue_claim_no_response": claim_no_response,
+    "revenue_claim_portal_status": claim_portal_status,
     "revenue_eligibility_inactive": eligibility_inactive,
     "revenue_payment_posting": payment_posting,
     "revenue_remittance_intake": remittance_intake,

@@ -54,6 +54,8 @@ class World:
     eligibility: str = "active"
     coded: bool = True
     status_inquiry: str = "A1"
+    route: str = "clearinghouse"  # how the payer answers status inquiries
+    portal_status: list[str] = field(default_factory=lambda: ["in_process"])  # what its portal says, in order
     balance_cents: list[int] = field(default_factory=lambda: [0])
     fail_create_once: bool = False
     calls: list[tuple[str, Any]] = field(default_factory=list)
@@ -143,8 +145,8 @@ class World:
             if world.scrub_failures > 0:
                 world.scrub_failures -= 1
                 edit = c.ClaimEdit("DX_POINTER", "line 1 points at no diagnosis", "fix the pointer")
-                return c.ScrubResult(ref.claim_id, "SBXBM", False, (edit,), 30, 170, 13500)
-            return c.ScrubResult(ref.claim_id, "SBXBM", True, (), 30, 170, 13500)
+                return c.ScrubResult(ref.claim_id, "SBXBM", False, (edit,), 30, 170, 13500, world.route)
+            return c.ScrubResult(ref.claim_id, "SBXBM", True, (), 30, 170, 13500, world.route)
 
         @activity.defn(name=c.CLAIMS_CORRECT)
         async def correct(data: c.ClaimCorrection) -> c.Nothing:
@@ -279,12 +281,29 @@ class Harness:
             self.world.calls.append((portal.CHECK_ELIGIBILITY, request))
             return portal.PortalEligibilityResult(request.coverage_id, "SBXCC", "active", copay_cents=3000)
 
-        return Worker(self.env.client, task_queue=f"{self.queue}-portal", activities=[check])
+        @activity.defn(name=portal.CLAIM_STATUS)
+        async def claim_status(request: portal.PortalClaimStatusInput) -> portal.PortalClaimStatusResult:
+            world = self.world
+            world.calls.append((portal.CLAIM_STATUS, request))
+            said = world.portal_status.pop(0) if len(world.portal_status) > 1 else world.portal_status[0]
+            if said == "login_failed":
+                raise ApplicationError(
+                    "the portal refused the login",
+                    portal.PortalFailureDetails("SBXCC", "portal/failures/shot.png", "portal/failures/page.html"),
+                    type=portal.ERROR_LOGIN_FAILED,
+                    non_retryable=True,
+                )
+            category = {"paid": "F1", "denied": "F2", "not_found": "A4"}.get(said, "A2")
+            return portal.PortalClaimStatusResult(
+                request.claim_id, "SBXCC", said != "not_found", said, category, said in ("paid", "denied")
+            )
+
+        return Worker(self.env.client, task_queue=f"{self.queue}-portal", activities=[check, claim_status])
 
     async def start_claim(self) -> WorkflowHandle[Any, c.ClaimResult]:
         return await self.env.client.start_workflow(
             ClaimWorkflow.run,
-            c.ClaimInput(self.world.claim_id, POLICY),
+            c.ClaimInput(self.world.claim_id, POLICY, portal_task_queue=f"{self.queue}-portal"),
             id=claim_workflow_id(self.world.claim_id),
             task_queue=self.queue,
         )
@@ -646,3 +665,41 @@ async def test_a_portal_payer_is_asked_on_its_portal(harness: Harness) -> None:
         )
     assert result.status == "active"
     assert [name for name, _ in world.calls] == [c.ELIGIBILITY_CHECK, portal.CHECK_ELIGIBILITY, c.ELIGIBILITY_RECORD]
+
+
+async def test_a_portal_payers_claim_is_followed_up_on_its_portal(harness: Harness) -> None:
+    world = harness.world
+    world.route = "portal"
+    world.portal_status = ["paid", "in_process"]  # first: paid (its EOB is on the way); then still nothing came
+    async with await harness.portal_worker():
+        handle = await harness.start_claim()
+        await harness.wait_stage(handle, "awaiting_remittance")
+        item_id = await harness.open_item(handle, "no_payer_response")
+        asked = world.called(portal.CLAIM_STATUS)
+        assert len(asked) == 2 and asked[0].claim_id == world.claim_id
+        assert not world.called(c.CLAIMS_STATUS_INQUIRY)  # no 276 to a clearinghouse that cannot answer
+        item = world.work_items[item_id]
+        assert "portal says in_process (A2)" in item.summary
+        assert item.context["route"] == "portal" and item.context["category"] == "A2"
+        await handle.signal("remittance", _paid(world))
+        result = await handle.result()
+    assert result.status == "paid"
+    assert [r.action for r in world.resolutions] == ["cancel"]
+
+
+async def test_a_portal_that_refuses_the_login_links_its_evidence_from_the_follow_up_item(harness: Harness) -> None:
+    world = harness.world
+    world.route = "portal"
+    world.portal_status = ["login_failed"]
+    async with await harness.portal_worker():
+        handle = await harness.start_claim()
+        item_id = await harness.open_item(handle, "no_payer_response")
+        item = world.work_items[item_id]
+        assert "portal says portal_login_failed (E0)" in item.summary
+        assert item.context["error"] == portal.ERROR_LOGIN_FAILED
+        assert item.context["screenshot_key"] == "portal/failures/shot.png"
+        assert item.context["html_key"] == "portal/failures/page.html"
+        await harness.resolve(handle, "no_payer_response", "write_off", reason_code="administrative")
+        result = await handle.result()
+    assert result.status == "written_off"
+    assert not world.called(c.CLAIMS_STATUS_INQUIRY)
