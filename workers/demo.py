@@ -32,6 +32,7 @@ from temporalio.service import RPCError
 from activities.contracts import revenue as c
 from activities.contracts.queues import TaskQueue
 from domain import models as m
+from domain.audit import STATUS_INQUIRY_ACTION
 from domain.claim_status import ClaimStatus
 from domain.enums import PayerRouting, WorkItemState
 from workers.composition import Container
@@ -300,7 +301,19 @@ def portal_summary(session: Any, since: datetime) -> dict[str, int]:
         .select_from(m.Remittance)
         .where(m.Remittance.source == "eob_pdf", m.Remittance.received_at >= since)
     ).scalar_one()
-    return {"eligibility_checks": int(eligibility), "eobs_read": int(eobs), "eob_remittances_posted": int(posted)}
+    # Claim-status searches on a portal (the Claim workflow's follow-up for a payer without a 276/277 route).
+    inquiries = session.execute(
+        select(m.AuditEvent.details).where(
+            m.AuditEvent.action == STATUS_INQUIRY_ACTION, m.AuditEvent.occurred_at >= since
+        )
+    ).scalars()
+    status_checks = sum(1 for details in inquiries if (details or {}).get("route") == "portal")
+    return {
+        "eligibility_checks": int(eligibility),
+        "claim_status_checks": status_checks,
+        "eobs_read": int(eobs),
+        "eob_remittances_posted": int(posted),
+    }
 
 
 class SandboxPortal:

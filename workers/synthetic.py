@@ -68,7 +68,9 @@ PAYERS: tuple[SyntheticPayer, ...] = (
         "SBXMD", "State Medicaid Sandbox Program", PayerKind.MEDICAID, PayerRouting.CLEARINGHOUSE, 365, 45, None, 3
     ),
     SyntheticPayer("SBXCC", "Cascade Care Plans", PayerKind.COMMERCIAL, PayerRouting.PORTAL, 120, 30, "cascade", 2),
-    SyntheticPayer("SBXHH", "Harbor Health Alliance", PayerKind.COMMERCIAL, PayerRouting.PORTAL, 180, 30, "harbor", 2),
+    # Harbor is slow to adjudicate (8 days in the sandbox portal) and the practice checks its portal after a week:
+    # the Claim workflow's follow-up searches Harbor's portal for the claim's status.
+    SyntheticPayer("SBXHH", "Harbor Health Alliance", PayerKind.COMMERCIAL, PayerRouting.PORTAL, 180, 7, "harbor", 2),
     SyntheticPayer("SELF", "Self-pay", PayerKind.SELF_PAY, PayerRouting.NONE, 3650, 30, None, 0),
 )
 
