@@ -9,6 +9,8 @@ workers first, then the web servers, then the dev server; starting again resumes
 Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and the configured store
 (its schema must already be upgraded: migrations in production are a deliberate step).
 
+With workers, the portal payers' EOB schedules are applied once everything is up (workers.temporal.schedules).
+
 Sandbox hook: when no external clearinghouse is configured and the module ``sandbox.server`` defines
 ``create_app(state_dir: pathlib.Path, *, seed: int, time_scale: float)`` returning an ASGI app, it is
 served on ``settings.sandbox_port`` (state under ``$CARECYCLE_HOME/sandbox``), which is where the
@@ -118,6 +120,28 @@ def replay_for_console(client: Client) -> Callable[[WorkflowHistory], Awaitable[
     return replay_history
 
 
+async def _apply_schedules(client: Client, container: Container, settings: Settings) -> None:
+    """The portal payers' EOB schedules (workers.temporal.schedules), once the store and the workers are up.
+
+    Temporal refusing them is logged, not fatal: the workers still serve, and `carecycle schedules apply` retries."""
+    from temporalio.service import RPCError
+
+    from workers.temporal.schedules import apply_schedules
+
+    try:
+        changes = await apply_schedules(client, container.session_factory, settings)
+    except RPCError as exc:
+        log.warning("portal EOB schedules not applied: %s", exc.message)
+        return
+    log.info(
+        "portal EOB schedules applied: %d created, %d updated, %d deleted, %d unchanged",
+        len(changes.created),
+        len(changes.updated),
+        len(changes.deleted),
+        len(changes.unchanged),
+    )
+
+
 @asynccontextmanager
 async def running_stack(settings: Settings, *, with_workers: bool = True) -> AsyncIterator[StackInfo]:
     """Start the whole stack; on exit stop it in reverse order. ``run_stack`` adds the wait for Ctrl-C."""
@@ -183,6 +207,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                 await task
 
             stack.push_async_callback(drain)
+            await _apply_schedules(temporal.client, container, settings)
         yield info
 
 

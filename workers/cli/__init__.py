@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "workers.cli.demo",
     "workers.cli.documents",
     "workers.cli.batch",
+    "workers.cli.schedules",
 )
 
 Handler = Callable[[argparse.Namespace], int]
