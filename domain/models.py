@@ -134,6 +134,26 @@ class Staff(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class ConsoleUser(Base):
+    """Who may sign in to the operations console, with one role (operations, biller, auditor, admin).
+
+    ``password_hash`` is a self-describing KDF string (``scrypt$n$r$p$salt$hash``), never the password.
+    ``failed_attempts`` and ``locked_until`` throttle guessing: enough failures in a row lock sign-in for a while.
+    """
+
+    __tablename__ = "console_users"
+    id: Mapped[str] = _pk()
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Payer(Base):
     __tablename__ = "payers"
     __table_args__ = (

@@ -255,6 +255,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_staff_practice_id"), ["practice_id"], unique=False)
 
     op.create_table(
+        "console_users",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("username", sa.String(length=60), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=False),
+        sa.Column("staff_id", sa.String(length=36), nullable=True),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("failed_attempts", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_sign_in_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name=op.f("fk_console_users_staff_id_staff")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_console_users")),
+        sa.UniqueConstraint("username", name=op.f("uq_console_users_username")),
+    )
+
+    op.create_table(
         "coverages",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("patient_id", sa.String(length=36), nullable=False),
@@ -830,6 +847,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_coverages_member")
 
     op.drop_table("coverages")
+    op.drop_table("console_users")
     with op.batch_alter_table("staff", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_practice_id"))
 
