@@ -48,7 +48,8 @@ class Settings:
     codec_keys_file: str | None = None
     codec_active_key: str | None = None
     codec_server_port: int = 8234
-    codec_server_token: str | None = None
+    # Bearer token(s) the codec server demands ("t1,t2"); unset: one generated under home/secrets (embedded stack).
+    codec_server_token: str | None = field(default=None, repr=False)
     # Documents
     documents_backend: str = "local"  # local or s3
     s3_bucket: str | None = None
@@ -73,6 +74,9 @@ class Settings:
     portal_url: str | None = None
     sandbox_port: int = 8090
     console_port: int = 8080
+    # Signs console session cookies; unset: a key generated under home/secrets. Several console instances share one.
+    console_session_secret: str | None = field(default=None, repr=False)
+    console_secure_cookies: bool = False  # set behind TLS: cookies only over https
     bind_host: str = "127.0.0.1"
     chromium_path: str = "/usr/bin/chromium"
     # Payer portal credentials: a JSON secrets file and/or CARECYCLE_PORTAL_<PAYER>_{USERNAME,PASSWORD,TOTP_SECRET,URL}.
@@ -160,6 +164,8 @@ def load_settings() -> Settings:
         portal_url=_env("CARECYCLE_PORTAL_URL"),
         sandbox_port=_int("CARECYCLE_SANDBOX_PORT", 8090),
         console_port=_int("CARECYCLE_CONSOLE_PORT", 8080),
+        console_session_secret=_env("CARECYCLE_CONSOLE_SESSION_SECRET"),
+        console_secure_cookies=(_env("CARECYCLE_CONSOLE_SECURE_COOKIES", "0") or "0").lower() in ("1", "true", "yes"),
         bind_host=_env("CARECYCLE_BIND_HOST", "127.0.0.1") or "127.0.0.1",
         chromium_path=_env("CARECYCLE_CHROMIUM", "/usr/bin/chromium") or "/usr/bin/chromium",
         portal_secrets_file=_env("CARECYCLE_PORTAL_SECRETS_FILE"),
