@@ -51,7 +51,13 @@ def seed_payers(database_url: str, routings: dict[str, PayerRouting]) -> None:
                 found = session.query(m.Payer).filter_by(payer_id=payer_id).one_or_none()
                 if found is None:
                     session.add(
-                        m.Payer(payer_id=payer_id, name=f"Plan {payer_id}", kind=PayerKind.COMMERCIAL, routing=routing)
+                        m.Payer(
+                            payer_id=payer_id,
+                            name=f"Plan {payer_id}",
+                            kind=PayerKind.COMMERCIAL,
+                            routing=routing,
+                            portal_variant="cascade" if routing == PayerRouting.PORTAL else None,
+                        )
                     )
                 else:
                     found.routing = routing
@@ -245,3 +251,27 @@ async def test_the_stack_applies_the_schedules_when_it_runs_workers(tmp_path: Pa
         assert [i.every for i in described.schedule.spec.intervals] == [timedelta(minutes=240)]
         with contextlib.suppress(Exception):
             await client.get_schedule_handle(CC).delete()  # its runs would need a browser; not this test's subject
+
+
+async def test_a_scheduled_run_is_the_real_intake_on_the_workers(tmp_path: Path, sqlite_url: str) -> None:
+    """With the workers serving: the schedule's stored (encrypted) input starts PortalEobIntake for its payer,
+    which asks a person for the portal credentials nobody configured here."""
+    seed_payers(sqlite_url, {"SBXCC": PayerRouting.PORTAL})
+    async with dev_stack(tmp_path / "home", sqlite_url) as stack:
+        await apply(stack)
+        await stack.client.get_schedule_handle(CC).trigger()
+
+        async def waiting_stage() -> str | None:
+            running = (await stack.client.get_schedule_handle(CC).describe()).info.running_actions
+            if not running:
+                return None
+            handle = stack.client.get_workflow_handle(getattr(running[0], "workflow_id", ""))
+            stage = str((await handle.query("state"))["stage"])
+            return stage if stage.startswith("waiting:") else None
+
+        assert await eventually(waiting_stage, "the intake waiting on a person", tries=600) == (
+            "waiting:portal_credentials_missing"
+        )
+        with stack.container.uow() as uow:
+            (item,) = uow.session.query(m.WorkItem).filter_by(entity_type="payer", entity_id="SBXCC").all()
+        assert item.state == "open" and "portal_credentials_missing" in item.summary
