@@ -31,6 +31,9 @@ class EobExtraction:
     confidence: float
     layout: str
     pages: int
+    # Claims paid as secondary (coordination of benefits): (patient control number, prior payer id, what it paid),
+    # as the EOB states them; the CARC 23 adjustments in the remittance carry the effect.
+    prior_payers: tuple[tuple[str, str, int], ...] = ()
 
 
 def read_pages(path: Path) -> list[str]:
@@ -90,6 +93,8 @@ def _check_claim(claim: ClaimDraft, index: int) -> None:
             raise EobTotalsMismatch(f"{where}: the lines' billed amounts do not add up to the claim's", claim.page)
         if sum(line.paid_cents for line in claim.lines) != claim.paid_cents:
             raise EobTotalsMismatch(f"{where}: the lines' paid amounts do not add up to the claim's", claim.page)
+    if claim.prior_payer_id is not None and claim.status_code == "1":
+        raise EobTotalsMismatch(f"{where} names a prior payer but says it was processed as primary", claim.page)
     patient_share = sum(
         a.amount_cents
         for a in claim.adjustments + [a for line in claim.lines for a in line.adjustments]
@@ -168,7 +173,12 @@ def extract_eob_details(path: Path, payer_id: str | None = None) -> EobExtractio
         control_number=reading.trace_number,
         source="eob_pdf",
     )
-    return EobExtraction(remittance, confidence, template.layout, len(pages))
+    prior_payers = tuple(
+        (c.patient_control_number, c.prior_payer_id, c.prior_payer_paid_cents or 0)
+        for c in reading.claims
+        if c.prior_payer_id is not None
+    )
+    return EobExtraction(remittance, confidence, template.layout, len(pages), prior_payers)
 
 
 def extract_eob(path: Path, payer_id: str | None = None) -> Remittance:

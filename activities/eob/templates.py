@@ -36,6 +36,9 @@ class ClaimDraft:
     charge_cents: int | None = None
     paid_cents: int | None = None
     patient_responsibility_cents: int | None = None
+    # A claim paid as secondary: the prior payer the EOB names and what it paid (coordination of benefits).
+    prior_payer_id: str | None = None
+    prior_payer_paid_cents: int | None = None
 
 
 @dataclass
@@ -93,6 +96,7 @@ class CascadeTemplate(EobTemplate):
         rf"^(\d{{4}}-\d\d-\d\d|-) ([A-Z0-9]{{5}}) (\S+) (\d+) ({_AMOUNT}) ({_AMOUNT}|-) ({_AMOUNT}) (.+)$"
     )
     _claim_adjustments = re.compile(r"^Claim adjustments: (.+)$")
+    _prior_payer = re.compile(rf"^Other payer (\S+) paid ({_AMOUNT})$")
     _claim_total = re.compile(rf"^Claim total billed ({_AMOUNT}) paid ({_AMOUNT}) patient responsibility ({_AMOUNT})$")
     _adjustment = re.compile(rf"^([A-Z]{{2}})-([A-Z0-9]{{1,5}}):({_AMOUNT})$")
     _claims_count = re.compile(r"^Claims (\d+)$")
@@ -166,6 +170,11 @@ class CascadeTemplate(EobTemplate):
                         reading.miss(number)
                         continue
                     claim.adjustments.extend(adjustments)
+                elif m := self._prior_payer.match(line):
+                    if claim is None:
+                        reading.miss(number)
+                        continue
+                    claim.prior_payer_id, claim.prior_payer_paid_cents = m.group(1), cents(m.group(2))
                 elif m := self._payee.match(line):
                     reading.payee_name, reading.payee_id = m.group(1), m.group(2)
                 elif m := self._payment.match(line):
@@ -201,6 +210,7 @@ class HarborTemplate(EobTemplate):
         rf"({_AMOUNT}) ({_AMOUNT}|n/a) ({_AMOUNT}) (.+)$"
     )
     _claim_adjustments = re.compile(r"^CLAIM ADJ (.+)$")
+    _prior_payer = re.compile(rf"^PRIOR PAYER (\S+) ({_AMOUNT})$")
     _subtotal = re.compile(rf"^SUBTOTAL ({_AMOUNT}) PR ({_AMOUNT}) ({_AMOUNT})$")
     _adjustment = re.compile(rf"^([A-Z]{{2}})([A-Z0-9]{{1,5}})=({_AMOUNT})$")
     _plb = re.compile(rf"^LEVEL ADJ (\S+) REF (\S+) ({_AMOUNT})$")
@@ -271,6 +281,11 @@ class HarborTemplate(EobTemplate):
                         reading.miss(number)
                         continue
                     claim.adjustments.extend(adjustments)
+                elif m := self._prior_payer.match(line):
+                    if claim is None:
+                        reading.miss(number)
+                        continue
+                    claim.prior_payer_id, claim.prior_payer_paid_cents = m.group(1), cents(m.group(2))
                 elif m := self._payee.match(line):
                     reading.payee_name, reading.payee_id = m.group(1), m.group(2)
                 elif m := self._payment.match(line):

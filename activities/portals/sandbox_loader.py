@@ -1,5 +1,6 @@
 """Load the sandbox payer portal with what its payers would know about our patients: the members (roster)
-and the claims we sent them. The demo and the tests call this after seeding the synthetic practice.
+and the claims we sent them (a secondary claim with its primary's adjudication, as an 837 would carry it).
+The demo and the tests call this after seeding the synthetic practice.
 
 It reads the store and speaks to the portal's admin API over HTTP (JSON), like any outside system.
 """
@@ -18,8 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain import models as m
 from domain.claim_status import ClaimStatus
+from domain.cob import prior_line, prior_lines
 from domain.enums import PayerRouting
 from domain.errors import DomainError
+from domain.posting import latest_adjudication
 from domain.store.uow import UnitOfWork
 
 
@@ -84,6 +87,9 @@ def portal_rosters(session: Session) -> dict[str, tuple[list[dict[str, Any]], li
         member_id = member_of.get(claim.coverage_id or "")
         if member_id is None:
             continue
+        prior = prior_payer(session, claim) if claim.primary_claim_id is not None else None
+        if claim.primary_claim_id is not None and prior is None:
+            continue  # a secondary goes to its payer with the primary's answer, or not at all
         claims[payers[claim.payer_id]].append(
             {
                 "claim_number": claim.id,
@@ -99,9 +105,44 @@ def portal_rosters(session: Session) -> dict[str, tuple[list[dict[str, Any]], li
                     }
                     for line in claim.lines
                 ],
+                **({"prior_payer": prior} if prior is not None else {}),
             }
         )
     return {payer_id: (list(members[payer_id].values()), claims[payer_id]) for payer_id in payers.values()}
+
+
+def prior_payer(session: Session, claim: m.Claim) -> dict[str, Any] | None:
+    """A secondary claim's prior payer as the admin API takes it: the primary's latest adjudication as stored with
+    its remittance (paid, patient responsibility and allowed amount per line), lined up with the claim's lines the
+    way the 837's COB loops are (domain.cob). None when the primary has no remittance yet."""
+    if claim.primary_claim_id is None:
+        return None
+    primary = session.get(m.Claim, claim.primary_claim_id)
+    adjudication = latest_adjudication(session, claim.primary_claim_id)
+    if primary is None or adjudication is None:
+        return None
+    payment, _ = adjudication
+    payer = session.get(m.Payer, primary.payer_id)
+    matched = prior_lines(payment, [(line.procedure_code, tuple(line.modifiers or ())) for line in claim.lines])
+    lines: list[dict[str, int | None] | None] = []
+    for line in matched:
+        if line is None:
+            lines.append(None)
+            continue
+        known = prior_line(line)
+        lines.append(
+            {
+                "paid_cents": known.paid_cents,
+                "patient_responsibility_cents": known.patient_responsibility_cents,
+                "allowed_cents": known.allowed_cents,
+            }
+        )
+    return {
+        "payer_id": payer.payer_id if payer is not None else "",
+        "paid_cents": payment.paid_cents,
+        "patient_responsibility_cents": payment.patient_responsibility_cents,
+        "lines": lines,
+    }
 
 
 def load_sandbox_portal(

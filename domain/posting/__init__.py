@@ -1,6 +1,14 @@
 """Payment posting: a Remittance (835 or EOB PDF) matched to claims and posted to the ledger exactly once."""
 
 from domain.posting.matching import ClaimMatch, match_claim
-from domain.posting.service import ClaimPosted, PostingResult, post_manually, post_remittance
+from domain.posting.service import ClaimPosted, PostingResult, latest_adjudication, post_manually, post_remittance
 
-__all__ = ["ClaimMatch", "ClaimPosted", "PostingResult", "match_claim", "post_manually", "post_remittance"]
+__all__ = [
+    "ClaimMatch",
+    "ClaimPosted",
+    "PostingResult",
+    "latest_adjudication",
+    "match_claim",
+    "post_manually",
+    "post_remittance",
+]

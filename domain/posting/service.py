@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
@@ -580,7 +580,9 @@ def _target_status(payment: ClaimPayment, amounts: rules.ClaimAmounts) -> ClaimS
         return ClaimStatus.DENIED
     for line in payment.service_lines:
         responsibility = sum(a.amount_cents for a in line.adjustments if a.group == "PR")
-        if rules.line_denied(line.paid_cents, line.charge_cents, responsibility):
+        # A secondary's line the primary settled in full (CARC 23) owes nothing more: not a denial.
+        settled = any(a.reason == rules.PRIOR_PAYER_REASON for a in line.adjustments)
+        if rules.line_denied(line.paid_cents, line.charge_cents, responsibility) and not settled:
             return ClaimStatus.PARTIALLY_PAID
     return ClaimStatus.PAID
 
@@ -1181,6 +1183,24 @@ def _stored_payment(session: Session, row: m.RemittanceClaim) -> ClaimPayment:
         ),
         remarks=tuple(row.remark_codes or ()),
     )
+
+
+def latest_adjudication(session: Session, claim_id: str) -> tuple[ClaimPayment, date | None] | None:
+    """The payer's latest word on a claim as stored with its remittance, and the day it paid (None if it never
+    answered). A reversal is skipped: its correction, or the payment it reversed, is the word that stands.
+
+    A secondary claim carries this of its primary claim as the prior payer's adjudication (COB)."""
+    row = session.execute(
+        select(m.RemittanceClaim, m.Remittance.payment_date, m.Remittance.received_at)
+        .join(m.Remittance, m.Remittance.id == m.RemittanceClaim.remittance_id)
+        .where(m.RemittanceClaim.claim_id == claim_id, m.RemittanceClaim.status_code != "22")
+        .order_by(m.Remittance.received_at.desc(), m.RemittanceClaim.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    stored, paid_on, received_at = row
+    return _stored_payment(session, stored), paid_on or received_at.date()
 
 
 def post_manually(

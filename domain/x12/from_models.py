@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain import models as m
+from domain.cob import prior_lines
 from domain.enums import PayerKind, SubscriberRelationship
 from domain.errors import ValidationError
 from domain.remittance import ClaimPayment
@@ -153,17 +154,11 @@ def professional_claim(
 
 def _other_payer(primary: PrimaryAdjudication, patient: m.Patient, lines: Sequence[ServiceLine]) -> OtherPayer:
     payment = primary.payment
-    # Match the primary's adjudicated lines to ours by procedure and modifiers, in order (each used once).
-    remaining = list(payment.service_lines)
     adjudications: list[LineAdjudication | None] = []
-    for line in lines:
-        match = next(
-            (p for p in remaining if p.procedure == line.procedure and tuple(p.modifiers) == line.modifiers), None
-        )
+    for match in prior_lines(payment, [(line.procedure, line.modifiers) for line in lines]):
         if match is None:
             adjudications.append(None)
             continue
-        remaining.remove(match)
         adjudications.append(
             LineAdjudication(
                 procedure=match.procedure,

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import date
 
+from domain.cob import prior_paid_share, settle_secondary_line
 from domain.codes import is_valid_npi
 from domain.remittance import Adjustment, ClaimPayment, ServiceLinePayment
 from sandbox.clearinghouse.model import Member, SubmittedClaim, SubmittedLine
@@ -153,11 +154,13 @@ def adjudicate(
             adjustments.append(Adjustment("CO", "45", line.charge_cents - allowed))
         remaining = allowed
         if claim.prior_payer_paid_cents is not None:
-            # A secondary payer pays what the primary left, up to its own allowed amount (CO-23).
-            prior = min(remaining, claim.prior_payer_paid_cents * line.charge_cents // max(claim.charge_cents, 1))
-            if prior:
-                adjustments.append(Adjustment("CO", "23", prior))
-                remaining -= prior
+            # A secondary payer pays its allowed amount less what the primary paid (CO-23); the 837 tells it only
+            # AMT*D, spread over the lines by charge (domain.cob).
+            settled = settle_secondary_line(
+                remaining, prior_paid_share(claim.prior_payer_paid_cents, line.charge_cents, claim.charge_cents), None
+            )
+            adjustments.extend(settled.adjustments("CO"))
+            remaining = settled.paid_cents
         elif line.procedure not in PREVENTIVE and plan.kind != "medicaid":
             if not copay_taken and costs.copay and line.procedure.startswith(_COPAY_CODES_PREFIX):
                 copay = min(costs.copay, remaining)

@@ -7,13 +7,17 @@ Two layouts, one per sandbox portal payer, deliberately unlike each other:
 * ``harbor`` (Harbor Health Alliance): one running statement table in which claims flow across page breaks,
   dollar signs and US dates, adjustment codes written ``CO45``, and a totals block at the end.
 
+A claim the payer paid as the secondary payer (coordination of benefits) also names the prior payer and what
+it paid, as paper EOBs do ("Other payer ... paid" / "PRIOR PAYER"); its lines carry the COB adjustment (CARC 23).
+
 The reader in ``activities.eob`` knows these layouts; the sandbox never imports it.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -27,6 +31,14 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, 
 from domain.remittance import Adjustment, Remittance
 
 LAYOUTS = ("cascade", "harbor")
+
+
+@dataclass(frozen=True)
+class PriorPayment:
+    """What an EOB prints about a secondary claim's prior payer."""
+
+    payer_id: str
+    paid_cents: int
 
 
 def _amount(cents: int, dollar: bool = False) -> str:
@@ -59,7 +71,7 @@ _GRID = TableStyle(
 )
 
 
-def _cascade(remittance: Remittance, encrypt: str | None) -> bytes:
+def _cascade(remittance: Remittance, encrypt: str | None, prior_payers: Mapping[str, PriorPayment]) -> bytes:
     styles = getSampleStyleSheet()
     body = styles["BodyText"]
 
@@ -88,6 +100,9 @@ def _cascade(remittance: Remittance, encrypt: str | None) -> bytes:
                 styles["Heading5"],
             )
         )
+        prior = prior_payers.get(claim.patient_control_number)
+        if prior is not None:
+            story.append(Paragraph(f"Other payer {prior.payer_id} paid {_amount(prior.paid_cents)}", body))
         rows = [["DOS", "Code", "Mod", "Units", "Billed", "Allowed", "Paid", "Adjustments"]]
         for line in claim.service_lines:
             rows.append(
@@ -131,7 +146,7 @@ def _cascade(remittance: Remittance, encrypt: str | None) -> bytes:
     return _build(story, header, encrypt)
 
 
-def _harbor(remittance: Remittance, encrypt: str | None) -> bytes:
+def _harbor(remittance: Remittance, encrypt: str | None, prior_payers: Mapping[str, PriorPayment]) -> bytes:
     styles = getSampleStyleSheet()
     body = styles["BodyText"]
 
@@ -167,6 +182,9 @@ def _harbor(remittance: Remittance, encrypt: str | None) -> bytes:
                 "",
             ]
         )
+        prior = prior_payers.get(claim.patient_control_number)
+        if prior is not None:
+            rows.append(["PRIOR PAYER", prior.payer_id, "", "", "", _amount(prior.paid_cents, True), ""])
         for line in claim.service_lines:
             rows.append(
                 [
@@ -227,10 +245,17 @@ def _build(story: list[Any], header: Callable[[Canvas, Any], None], encrypt: str
     return buffer.getvalue()
 
 
-def render_eob(remittance: Remittance, layout: str, *, encrypt_password: str | None = None) -> bytes:
-    """The PDF bytes of ``remittance`` in ``layout`` (``cascade`` or ``harbor``)."""
+def render_eob(
+    remittance: Remittance,
+    layout: str,
+    *,
+    encrypt_password: str | None = None,
+    prior_payers: Mapping[str, PriorPayment] | None = None,
+) -> bytes:
+    """The PDF bytes of ``remittance`` in ``layout`` (``cascade`` or ``harbor``); ``prior_payers`` names, per
+    patient control number, the prior payer of a claim paid as secondary."""
     if layout == "cascade":
-        return _cascade(remittance, encrypt_password)
+        return _cascade(remittance, encrypt_password, prior_payers or {})
     if layout == "harbor":
-        return _harbor(remittance, encrypt_password)
+        return _harbor(remittance, encrypt_password, prior_payers or {})
     raise ValueError(f"unknown EOB layout {layout!r}; known: {', '.join(LAYOUTS)}")

@@ -10,10 +10,16 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+from domain.cob import PriorLine, settle_secondary_line
 from domain.remittance import Adjustment, ClaimPayment, ProviderAdjustment, Remittance, ServiceLinePayment
 
 _PROCEDURES = (("99213", 15000), ("99214", 22000), ("99203", 18000), ("36415", 2500), ("81002", 1500), ("93000", 6500))
 _MODIFIERS = ((), (), (), ("25",), ("59",), ("25", "95"))
+
+
+def allowed_amount(charge_cents: int, rng: random.Random) -> int:
+    """The payer's fee schedule for a line: a seeded share of the charge."""
+    return charge_cents * rng.randint(55, 85) // 100
 
 
 def adjudicate_line(
@@ -40,7 +46,7 @@ def adjudicate_line(
             (),
             0,
         )
-    allowed = charge_cents * rng.randint(55, 85) // 100
+    allowed = allowed_amount(charge_cents, rng)
     adjustments = []
     if charge_cents - allowed:
         adjustments.append(Adjustment("CO", "45", charge_cents - allowed))
@@ -71,16 +77,53 @@ def adjudicate_line(
     )
 
 
+def adjudicate_secondary_line(
+    procedure: str,
+    modifiers: tuple[str, ...],
+    units: int,
+    charge_cents: int,
+    service_date: date | None,
+    rng: random.Random,
+    prior: PriorLine,
+    *,
+    cob_group: str = "CO",
+    deny: bool = False,
+) -> ServiceLinePayment:
+    """One line as a secondary payer decides it (domain.cob): its own contractual write-off (CO-45), what the
+    primary settled (CARC 23), what it pays of the balance the primary left, the rest the patient's (PR)."""
+    if deny:
+        return adjudicate_line(procedure, modifiers, units, charge_cents, service_date, rng, deny=True)
+    allowed = allowed_amount(charge_cents, rng)
+    settled = settle_secondary_line(allowed, prior.paid_cents, prior.patient_responsibility_cents)
+    adjustments = [Adjustment("CO", "45", charge_cents - allowed)] if charge_cents > allowed else []
+    adjustments.extend(settled.adjustments(cob_group))
+    return ServiceLinePayment(
+        procedure,
+        modifiers,
+        charge_cents,
+        settled.paid_cents,
+        units,
+        None,
+        service_date,
+        tuple(adjustments),
+        (),
+        allowed,
+    )
+
+
 def claim_from_lines(
     patient_control_number: str,
     payer_claim_control_number: str,
     member_id: str | None,
     lines: tuple[ServiceLinePayment, ...],
+    *,
+    secondary: bool = False,
 ) -> ClaimPayment:
     paid = sum(line.paid_cents for line in lines)
     charge = sum(line.charge_cents for line in lines)
     patient = sum(a.amount_cents for line in lines for a in line.adjustments if a.group == "PR")
-    status = "4" if paid == 0 and patient == 0 else "1"
+    # CLP02: 4 denied, 2 processed as secondary, 1 processed as primary.
+    status = "4" if paid == 0 and patient == 0 and not secondary else "2" if secondary else "1"
     return ClaimPayment(
         patient_control_number=patient_control_number,
         status_code=status,

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from domain.cob import PriorLine
 from sandbox.portal.state import (
     DEFAULT_PAYERS,
     Account,
@@ -28,6 +29,7 @@ from sandbox.portal.state import (
     PortalClaim,
     PortalPayer,
     PortalState,
+    PriorPayer,
     Session,
 )
 
@@ -76,6 +78,27 @@ def _date(text: str | None) -> date | None:
 
 class AdminError(Exception):
     pass
+
+
+def _prior_payer(data: Any) -> PriorPayer | None:
+    """A secondary claim's prior payer as the admin API takes it (see activities/portals/sandbox_loader.py)."""
+    if data is None:
+        return None
+    return PriorPayer(
+        str(data["payer_id"]),
+        int(data["paid_cents"]),
+        int(data.get("patient_responsibility_cents", 0)),
+        tuple(
+            None
+            if line is None
+            else PriorLine(
+                int(line["paid_cents"]),
+                int(line.get("patient_responsibility_cents", 0)),
+                int(line["allowed_cents"]) if line.get("allowed_cents") is not None else None,
+            )
+            for line in data.get("lines", ())
+        ),
+    )
 
 
 def create_app(
@@ -399,6 +422,7 @@ def create_app(
                         for line in item["lines"]
                     ),
                     date.fromisoformat(item.get("received_on") or date.today().isoformat()),
+                    prior_payer=_prior_payer(item.get("prior_payer")),
                 )
                 for item in data
             ]

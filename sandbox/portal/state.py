@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 
+from domain.cob import PriorLine, prior_paid_share
 from domain.remittance import Remittance
 from domain.totp import verify_totp
-from sandbox.eob import render_eob
-from sandbox.eob.samples import adjudicate_line, claim_from_lines
+from sandbox.eob import PriorPayment, render_eob
+from sandbox.eob.samples import adjudicate_line, adjudicate_secondary_line, claim_from_lines
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,14 @@ class PortalPayer:
     # Business days between receiving a claim and the EOB that answers it (whoever runs the portal's clock,
     # e.g. the demo, issues EOBs on this schedule through the admin API).
     adjudication_days: int = 7
+    # The group code its EOBs put on CARC 23 (what a prior payer settled) when it pays as secondary: payers
+    # differ, CO or OA, and posting reads both.
+    cob_group: str = "CO"
 
 
 DEFAULT_PAYERS = (
-    PortalPayer("SBXCC", "Cascade Care Plans", "cascade", adjudication_days=5),
-    PortalPayer("SBXHH", "Harbor Health Alliance", "harbor", adjudication_days=8),
+    PortalPayer("SBXCC", "Cascade Care Plans", "cascade", adjudication_days=5, cob_group="CO"),
+    PortalPayer("SBXHH", "Harbor Health Alliance", "harbor", adjudication_days=8, cob_group="OA"),
 )
 
 
@@ -65,6 +69,28 @@ class ClaimLineIn:
     modifiers: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class PriorPayer:
+    """Coordination of benefits: how the payer that adjudicated the claim before this one settled it, as its
+    remittance said (what a secondary claim carries, the 837's 2320/2430 loops in a portal's form)."""
+
+    payer_id: str
+    paid_cents: int
+    patient_responsibility_cents: int
+    # Aligned with the claim's lines; None where the prior payer reported no line (its claim-level amounts are
+    # then spread over the lines by charge).
+    lines: tuple[PriorLine | None, ...] = ()
+
+    def line(self, index: int, charge_cents: int, claim_charge_cents: int) -> PriorLine:
+        known = self.lines[index] if index < len(self.lines) else None
+        if known is not None:
+            return known
+        return PriorLine(
+            prior_paid_share(self.paid_cents, charge_cents, claim_charge_cents),
+            prior_paid_share(self.patient_responsibility_cents, charge_cents, claim_charge_cents),
+        )
+
+
 @dataclass
 class PortalClaim:
     claim_number: str  # the provider's claim id as submitted (CLP01 in an 835)
@@ -77,6 +103,11 @@ class PortalClaim:
     paid_cents: int = 0
     patient_responsibility_cents: int = 0
     eob_id: str | None = None
+    prior_payer: PriorPayer | None = None  # set on a claim this payer receives as the secondary payer
+
+    @property
+    def charge_cents(self) -> int:
+        return sum(line.charge_cents for line in self.lines)
 
 
 @dataclass
@@ -115,6 +146,11 @@ class PayerData:
     claims: dict[str, PortalClaim] = field(default_factory=dict)
     eobs: dict[str, Eob] = field(default_factory=dict)
     outbox: dict[str, str] = field(default_factory=dict)  # username -> last out-of-band code
+
+
+def prior_payment_notes(secondaries: dict[str, PriorPayer]) -> dict[str, PriorPayment]:
+    """What an EOB prints about each secondary claim's prior payer."""
+    return {number: PriorPayment(prior.payer_id, prior.paid_cents) for number, prior in secondaries.items()}
 
 
 class PortalState:
@@ -195,17 +231,45 @@ class PortalState:
         day = payment_date or date.today()
         trace = trace_number or f"{self.seed % 1000:03d}{number:07d}"
         payments = []
+        secondaries: dict[str, PriorPayer] = {}
         for claim in wanted:
             rng = random.Random(f"{self.seed}:{payer_id}:{claim.claim_number}")
             member = data.members.get(claim.member_id)
             deny = member is None or not member.active_on(claim.service_date)
-            lines = tuple(
-                adjudicate_line(
-                    line.procedure, line.modifiers, line.units, line.charge_cents, claim.service_date, rng, deny=deny
+            prior = claim.prior_payer
+            if prior is None:
+                lines = tuple(
+                    adjudicate_line(
+                        line.procedure,
+                        line.modifiers,
+                        line.units,
+                        line.charge_cents,
+                        claim.service_date,
+                        rng,
+                        deny=deny,
+                    )
+                    for line in claim.lines
                 )
-                for line in claim.lines
+            else:
+                lines = tuple(
+                    adjudicate_secondary_line(
+                        line.procedure,
+                        line.modifiers,
+                        line.units,
+                        line.charge_cents,
+                        claim.service_date,
+                        rng,
+                        prior.line(index, line.charge_cents, claim.charge_cents),
+                        cob_group=data.payer.cob_group,
+                        deny=deny,
+                    )
+                    for index, line in enumerate(claim.lines)
+                )
+            payment = claim_from_lines(
+                claim.claim_number, claim.icn, claim.member_id, lines, secondary=prior is not None and not deny
             )
-            payment = claim_from_lines(claim.claim_number, claim.icn, claim.member_id, lines)
+            if prior is not None:
+                secondaries[claim.claim_number] = prior
             payments.append(payment)
             claim.status = "Denied" if payment.status_code == "4" else "Paid"
             claim.paid_cents = payment.paid_cents
@@ -223,7 +287,14 @@ class PortalState:
             claims=tuple(payments),
             source="eob_pdf",
         )
-        eob = Eob(f"eob{number:06d}", trace, day, paid, len(payments), render_eob(remittance, data.payer.variant))
+        eob = Eob(
+            f"eob{number:06d}",
+            trace,
+            day,
+            paid,
+            len(payments),
+            render_eob(remittance, data.payer.variant, prior_payers=prior_payment_notes(secondaries)),
+        )
         data.eobs[eob.eob_id] = eob
         for claim in wanted:
             claim.eob_id = eob.eob_id
