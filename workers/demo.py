@@ -375,7 +375,9 @@ class PortalCycle:
     The payers receive the claims the clearinghouse accepted for them (pushed to the sandbox portal with our
     Claim.id as the claim number, so posting matches them by patient control number), answer each with an EOB
     once it has waited the payer's adjudication delay in business time, and a ``PortalEobIntake`` run per payer
-    fetches the new EOBs through Chromium, reads them and posts them like 835s.
+    fetches the new EOBs through Chromium, reads them and posts them like 835s. A secondary claim (one a
+    crossover from the primary's remittance started) goes with the primary's adjudication from the store, and the
+    payer answers it as the secondary payer (coordination of benefits: CARC 23, the rest to the patient).
     """
 
     portal: SandboxPortal
@@ -401,9 +403,6 @@ class PortalCycle:
                     .where(
                         m.Payer.routing == PayerRouting.PORTAL,
                         m.Claim.status == ClaimStatus.ACCEPTED,
-                        # The sandbox portal adjudicates as a primary payer (no coordination of benefits):
-                        # a portal payer's secondary claim is left to the follow-up window and the biller.
-                        m.Claim.primary_claim_id.is_(None),
                     )
                 ).all()
             }
@@ -476,7 +475,8 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
     """What a sensible biller does with each kind of item (the same choices a person makes in `tasks resolve`).
 
     ``portal_payers_answer``: the portal payers send EOBs in this run, so a claim they still have in process
-    (277 P1) is worth another wait rather than a write-off."""
+    (277 P1) is worth another wait rather than a write-off; secondaries too, as the portal pays them under
+    coordination of benefits."""
     reason = item.reason_code
     context = item.context or {}
     if reason == "claim_denied":
@@ -530,9 +530,9 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
 
 
 def _portal_claim(session: Any, item: m.WorkItem) -> bool:
-    """A primary claim to a portal payer: the demo's portal answers it with an EOB (see PortalCycle)."""
+    """A claim to a portal payer, primary or secondary: the demo's portal answers it with an EOB (see PortalCycle)."""
     claim = session.get(m.Claim, item.entity_id) if item.entity_type == "claim" else None
-    if claim is None or claim.primary_claim_id is not None:
+    if claim is None:
         return False
     payer = session.get(m.Payer, claim.payer_id)
     return payer is not None and payer.routing == PayerRouting.PORTAL
