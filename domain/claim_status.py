@@ -45,11 +45,21 @@ ALLOWED_TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
         }
     ),
     ClaimStatus.APPEALED: frozenset(_ADJUDICATED | {ClaimStatus.WRITTEN_OFF}),
-    # A paid claim can still be reversed and corrected by the payer (CLP02=22).
+    # A paid claim can still be reversed and corrected by the payer (CLP02=22). A reversal with no correction
+    # in the same remittance takes the claim back to ACCEPTED: in adjudication, awaiting the corrected payment.
     ClaimStatus.PARTIALLY_PAID: frozenset(
-        {ClaimStatus.CLOSED, ClaimStatus.APPEALED, ClaimStatus.PAID, ClaimStatus.DENIED, ClaimStatus.WRITTEN_OFF}
+        {
+            ClaimStatus.CLOSED,
+            ClaimStatus.APPEALED,
+            ClaimStatus.PAID,
+            ClaimStatus.DENIED,
+            ClaimStatus.WRITTEN_OFF,
+            ClaimStatus.ACCEPTED,
+        }
     ),
-    ClaimStatus.PAID: frozenset({ClaimStatus.CLOSED, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED}),
+    ClaimStatus.PAID: frozenset(
+        {ClaimStatus.CLOSED, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED, ClaimStatus.ACCEPTED}
+    ),
     ClaimStatus.CLOSED: frozenset(_ADJUDICATED),
     ClaimStatus.WRITTEN_OFF: frozenset(),
     ClaimStatus.VOID: frozenset(),

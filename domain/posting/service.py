@@ -878,7 +878,9 @@ def _reverse(
     originals.clear()  # a second reversal of the same claim in this remittance finds nothing left to reverse
     _apply_to_claim(run, payment, match, claim, -responsibility)
     if ClaimStatus(claim.status) in (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID):
-        claim.transition(ClaimStatus.DENIED)  # the payer took its adjudication back; a correction may follow
+        # The payer took its adjudication back: the claim is open again, awaiting the corrected claim payment
+        # (posted next in this remittance, or in a later one); the Claim workflow waits for it.
+        claim.transition(ClaimStatus.ACCEPTED)
     run.outcomes.append(
         ClaimPosted(
             sequence=sequence,
