@@ -207,6 +207,9 @@ class Patient(Base):
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     coverages: Mapped[list[Coverage]] = relationship(back_populates="patient", order_by="Coverage.rank")
+    prior_authorizations: Mapped[list[PriorAuthorization]] = relationship(
+        order_by="PriorAuthorization.valid_from", viewonly=True
+    )
 
 
 class Coverage(Base):
@@ -237,6 +240,38 @@ class Coverage(Base):
 
     def is_active_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+
+class PriorAuthorization(Base):
+    """A payer's prior authorization (precertification) for a patient: its number goes on the claim (REF*G1).
+
+    What a biller keeps on the patient's insurance: the number, the payer, the procedure codes it covers, the
+    dates it is valid and, when the payer limits them, the units per service line.
+    """
+
+    __tablename__ = "prior_authorizations"
+    __table_args__ = (
+        CheckConstraint("valid_to >= valid_from", name="dates_ordered"),
+        CheckConstraint("units_authorized IS NULL OR units_authorized > 0", name="units_positive"),
+        UniqueConstraint("payer_id", "number", name="uq_prior_authorizations_payer_number"),
+    )
+    id: Mapped[str] = _pk()
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    payer_id: Mapped[str] = mapped_column(ForeignKey("payers.id"))
+    number: Mapped[str] = mapped_column(String(50))  # REF02 of REF*G1
+    procedure_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # CPT/HCPCS it covers
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date] = mapped_column(Date)
+    units_authorized: Mapped[int | None] = mapped_column(Integer, default=None)  # per line; None: no limit
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def covers(self, payer_id: str, procedure: str, day: date) -> bool:
+        """Whether this authorization covers ``procedure`` with payer row ``payer_id`` on ``day``."""
+        return (
+            self.payer_id == payer_id
+            and procedure in (self.procedure_codes or ())
+            and self.valid_from <= day <= self.valid_to
+        )
 
 
 # --- the visit ------------------------------------------------------------------------------------------

@@ -302,6 +302,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_coverages_payer_id"), ["payer_id"], unique=False)
 
     op.create_table(
+        "prior_authorizations",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("patient_id", sa.String(length=36), nullable=False),
+        sa.Column("payer_id", sa.String(length=36), nullable=False),
+        sa.Column("number", sa.String(length=50), nullable=False),
+        sa.Column("procedure_codes", sa.JSON(), nullable=False),
+        sa.Column("valid_from", sa.Date(), nullable=False),
+        sa.Column("valid_to", sa.Date(), nullable=False),
+        sa.Column("units_authorized", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("valid_to >= valid_from", name=op.f("ck_prior_authorizations_dates_ordered")),
+        sa.CheckConstraint(
+            "units_authorized IS NULL OR units_authorized > 0", name=op.f("ck_prior_authorizations_units_positive")
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"], ["patients.id"], name=op.f("fk_prior_authorizations_patient_id_patients")
+        ),
+        sa.ForeignKeyConstraint(["payer_id"], ["payers.id"], name=op.f("fk_prior_authorizations_payer_id_payers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prior_authorizations")),
+        sa.UniqueConstraint("payer_id", "number", name="uq_prior_authorizations_payer_number"),
+    )
+    with op.batch_alter_table("prior_authorizations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_prior_authorizations_patient_id"), ["patient_id"], unique=False)
+
+    op.create_table(
         "credentials",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("staff_id", sa.String(length=36), nullable=False),
@@ -841,6 +866,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_credentials_expires_on"))
 
     op.drop_table("credentials")
+    with op.batch_alter_table("prior_authorizations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_prior_authorizations_patient_id"))
+
+    op.drop_table("prior_authorizations")
     with op.batch_alter_table("coverages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_coverages_payer_id"))
         batch_op.drop_index(batch_op.f("ix_coverages_patient_id"))
