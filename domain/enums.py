@@ -77,6 +77,7 @@ class PaymentMethod(StrEnum):
 
 class PaymentPlanStatus(StrEnum):
     ACTIVE = "active"
+    PAUSED = "paused"  # a dispute or hardship request is open: no reminders, no misses counted
     COMPLETED = "completed"
     BROKEN = "broken"
     CANCELLED = "cancelled"

@@ -79,7 +79,16 @@ CORRECTABLE_CLAIM_FIELDS = frozenset(
 )
 
 WRITE_OFF_REASONS = frozenset(
-    {"small_balance", "timely_filing", "contractual", "non_covered", "bad_debt", "charity", "administrative"}
+    {
+        "small_balance",
+        "timely_filing",
+        "contractual",
+        "non_covered",
+        "bad_debt",
+        "charity",
+        "administrative",
+        "hardship",
+    }
 )
 
 
@@ -150,6 +159,8 @@ class Reason(StrEnum):
     DEPOSIT_MISMATCH = "deposit_mismatch"
     POSTING_EXCEPTION = "posting_exception"
     PATIENT_BALANCE_OVERDUE = "patient_balance_overdue"
+    PATIENT_DISPUTE = "patient_dispute"
+    HARDSHIP_REQUEST = "hardship_request"
     CREDENTIAL_EXPIRING = "credential_expiring"
     MANUAL_TASK = "manual_task"
 
@@ -257,6 +268,21 @@ REASONS: Mapping[Reason, ReasonSpec] = {
         Action.SEND_TO_AGENCY,
         Action.WRITE_OFF,
         Action.BILL_PATIENT,
+    ),
+    # A guarantor disputes the balance while on a payment plan: the plan is paused until a person decides.
+    Reason.PATIENT_DISPUTE: _spec(
+        WorkQueue.COLLECTIONS,
+        "the guarantor disputes the balance; collections are paused",
+        Action.COMPLETE,  # reviewed, the balance stands (or was corrected): the plan resumes
+        Action.WRITE_OFF,  # the dispute is upheld: the balance is written off, the plan ends
+        Action.BILL_PATIENT,  # the plan ends; the statement cycle restarts on the corrected balance
+    ),
+    Reason.HARDSHIP_REQUEST: _spec(
+        WorkQueue.COLLECTIONS,
+        "the guarantor asks for financial-hardship relief; collections are paused",
+        Action.PAYMENT_PLAN,  # a new plan with the policy's smaller hardship installments
+        Action.WRITE_OFF,  # a hardship (or charity) write-off of the balance
+        Action.COMPLETE,  # refused: the plan resumes as it was
     ),
     Reason.CREDENTIAL_EXPIRING: _spec(
         WorkQueue.CREDENTIALING, "a credential is about to expire", Action.COMPLETE, Action.RETRY_NOW
