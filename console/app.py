@@ -3,18 +3,24 @@
 Server-rendered (FastAPI + Jinja2, no JS build). It is handed a Temporal client and a session factory by
 the composition root (``workers.stack``); it never imports workers, activities or flows. A resolution goes
 through the same ``resolve`` Update as the CLI, so the workflow's validator has the last word.
+
+Every page but ``/login`` and ``/health`` needs a signed-in console user (console.accounts); what a user may
+do follows their role: operations see, billers also resolve, auditors also audit, admins do everything. A
+resolution is sent as the signed-in user, so the workflow's audit trail names exactly who acted. Forms that
+change something carry a CSRF token (console.sessions).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
@@ -22,7 +28,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from console.accounts import (
+    LOCKOUT,
+    MAX_FAILED_ATTEMPTS,
+    ConsoleUserView,
+    Permission,
+    SignInRefused,
+    SignInThrottled,
+    active_user,
+    authenticate,
+)
 from console.history import build_timeline, format_value
+from console.sessions import COOKIE, FailureBrake, SessionData, SessionSigner
 from domain import models as m
 from domain.errors import InvalidResolution
 from domain.workitems import (
@@ -38,7 +55,10 @@ from domain.workitems import (
     validate_resolution,
 )
 
+log = logging.getLogger("carecycle.console")
+
 OPEN_STATES = ("open", "claimed")
+SESSION_TTL = timedelta(hours=8)
 Replay = Callable[[WorkflowHistory], Awaitable[tuple[bool, str | None]]]
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -49,11 +69,141 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def create_app(client: Client, session_factory: sessionmaker[Session], *, replay: Replay | None = None) -> FastAPI:
+class _SignInRequired(Exception):
+    pass
+
+
+class _Forbidden(Exception):
+    pass
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this console: never another host (``//evil``, ``/\\evil``) after signing in."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\r" not in target and "\n" not in target:
+        return target
+    return "/queues"
+
+
+def create_app(
+    client: Client,
+    session_factory: sessionmaker[Session],
+    *,
+    session_secret: bytes,
+    replay: Replay | None = None,
+    secure_cookies: bool = False,
+    session_ttl: timedelta = SESSION_TTL,
+    max_failed_sign_ins: int = MAX_FAILED_ATTEMPTS,
+    lockout: timedelta = LOCKOUT,
+    brake: FailureBrake | None = None,
+) -> FastAPI:
     app = FastAPI(title="carecycle console", docs_url=None, redoc_url=None, openapi_url=None)
+    signer = SessionSigner(session_secret, int(session_ttl.total_seconds()))
+    brake = brake or FailureBrake()
 
     def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        user: ConsoleUserView | None = getattr(request.state, "user", None)
+        session: SessionData | None = getattr(request.state, "session", None)
+        context.setdefault("user", user)
+        context.setdefault("csrf", signer.csrf_token(session) if session is not None else "")
+        context.setdefault("Permission", Permission)
         return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+
+    @app.exception_handler(_SignInRequired)
+    async def sign_in_required(request: Request, exc: _SignInRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.exception_handler(_Forbidden)
+    async def forbidden(request: Request, exc: _Forbidden) -> Response:
+        return render(request, "error.html", status_code=403, message=str(exc))
+
+    def signed_in(request: Request) -> ConsoleUserView:
+        session = signer.read(request.cookies.get(COOKIE))
+        if session is None:
+            raise _SignInRequired()
+        with session_factory() as db:
+            user = active_user(db, session.user_id)
+        if user is None:
+            raise _SignInRequired()
+        request.state.user, request.state.session = user, session
+        return user
+
+    def allowed(permission: Permission) -> Callable[[Request], ConsoleUserView]:
+        def check(request: Request) -> ConsoleUserView:
+            user = signed_in(request)
+            if not user.can(permission):
+                raise _Forbidden(f"your role ({user.role.value}) may not {permission.value}")
+            return user
+
+        return check
+
+    Viewer = Annotated[ConsoleUserView, Depends(allowed(Permission.VIEW))]
+    Resolver = Annotated[ConsoleUserView, Depends(allowed(Permission.RESOLVE))]
+    Auditor = Annotated[ConsoleUserView, Depends(allowed(Permission.AUDIT))]
+
+    async def posted_form(request: Request) -> dict[str, str]:
+        # A plain urlencoded form, parsed here: no multipart dependency for a few text fields.
+        posted = parse_qs((await request.body()).decode(errors="replace"), keep_blank_values=True)
+        return {name: values[0] for name, values in posted.items()}
+
+    def client_address(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    @app.get("/login", response_class=HTMLResponse)
+    async def login_form(request: Request, next: str = "/queues") -> HTMLResponse:
+        return render(request, "login.html", error=None, next=_safe_next(next), username="")
+
+    @app.post("/login", response_model=None)
+    async def login(request: Request) -> Response:
+        form = await posted_form(request)
+        username = form.get("username", "").strip().lower()
+        target = _safe_next(form.get("next", "/queues"))
+        address = client_address(request)
+
+        def refused(message: str, status_code: int) -> HTMLResponse:
+            return render(request, "login.html", status_code=status_code, error=message, next=target, username=username)
+
+        if brake.blocked(address):
+            log.warning("console sign-in refused: too many failures from one address")
+            return refused("too many failed sign-ins; try again later", 429)
+        with session_factory() as db:
+            try:
+                user = authenticate(
+                    db, username, form.get("password", ""), max_failures=max_failed_sign_ins, lockout=lockout
+                )
+            except SignInThrottled as exc:
+                db.commit()
+                log.warning("console sign-in refused: account %s is locked", username)
+                return refused(str(exc), 429)
+            except SignInRefused as exc:
+                db.commit()
+                brake.failed(address)
+                log.warning("console sign-in failed for user name %s", username)
+                return refused(str(exc), 401)
+            db.commit()
+        cookie, _ = signer.issue(user.id)
+        log.info("console sign-in: %s (%s)", user.username, user.role.value)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            max_age=signer.ttl_seconds,
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies,
+        )
+        return response
+
+    @app.post("/logout", response_model=None)
+    async def logout(request: Request, user: Viewer) -> Response:
+        form = await posted_form(request)
+        if not signer.csrf_ok(request.state.session, form.get("csrf", "")):
+            return render(request, "error.html", status_code=403, message="the form has expired; reload the page")
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -64,7 +214,7 @@ def create_app(client: Client, session_factory: sessionmaker[Session], *, replay
         return RedirectResponse("/queues", status_code=303)
 
     @app.get("/queues", response_class=HTMLResponse)
-    async def queues(request: Request, queue: str | None = None) -> HTMLResponse:
+    async def queues(request: Request, user: Viewer, queue: str | None = None) -> HTMLResponse:
         now = datetime.now(UTC)
         with session_factory() as session:
             query = select(m.WorkItem).where(m.WorkItem.state.in_(OPEN_STATES)).order_by(m.WorkItem.sla_due_at)
@@ -127,21 +277,22 @@ def create_app(client: Client, session_factory: sessionmaker[Session], *, replay
             return item
 
     @app.get("/work-items/{item_id}", response_class=HTMLResponse)
-    async def work_item(request: Request, item_id: str, done: str | None = None) -> HTMLResponse:
+    async def work_item(request: Request, user: Viewer, item_id: str, done: str | None = None) -> HTMLResponse:
         item = _load(item_id)
         if item is None:
             return render(request, "error.html", status_code=404, message=f"no work item {item_id}")
         return render(request, "work_item.html", done=done, error=None, form={}, **_item_context(item))
 
     @app.post("/work-items/{item_id}/resolve", response_model=None)
-    async def resolve(request: Request, item_id: str) -> Response:
-        # A plain urlencoded form, parsed here: no multipart dependency for four text fields.
-        posted = parse_qs((await request.body()).decode(), keep_blank_values=True)
-        action, by, fields, note = (posted.get(name, [""])[0] for name in ("action", "by", "fields", "note"))
+    async def resolve(request: Request, user: Resolver, item_id: str) -> Response:
+        posted = await posted_form(request)
+        if not signer.csrf_ok(request.state.session, posted.get("csrf", "")):
+            return render(request, "error.html", status_code=403, message="the form has expired; reload the page")
+        action, fields, note = (posted.get(name, "") for name in ("action", "fields", "note"))
         item = _load(item_id)
         if item is None:
             return render(request, "error.html", status_code=404, message=f"no work item {item_id}")
-        form = {"action": action, "by": by, "fields": fields, "note": note}
+        form = {"action": action, "fields": fields, "note": note}
 
         def rejected(message: str) -> HTMLResponse:
             assert item is not None
@@ -156,7 +307,11 @@ def create_app(client: Client, session_factory: sessionmaker[Session], *, replay
         try:
             pairs = [line for line in fields.splitlines() if line.strip()]
             request_value = ResolveRequest(
-                work_item_id=item.id, action=action, by=by.strip(), fields=parse_assignments(pairs), note=note.strip()
+                work_item_id=item.id,
+                action=action,
+                by=user.username,  # who is signed in, never what a form says
+                fields=parse_assignments(pairs),
+                note=note.strip(),
             )
             validate_resolution(item.reason_code, request_value.resolution())
         except InvalidResolution as exc:
@@ -174,7 +329,7 @@ def create_app(client: Client, session_factory: sessionmaker[Session], *, replay
         return RedirectResponse(f"/work-items/{item.id}?done={outcome.action}", status_code=303)
 
     @app.get("/processes", response_class=HTMLResponse)
-    async def processes(request: Request, stage: str | None = None) -> HTMLResponse:
+    async def processes(request: Request, user: Viewer, stage: str | None = None) -> HTMLResponse:
         query = 'ExecutionStatus = "Running"'
         if stage:
             query += f' AND Stage = "{stage.replace(chr(34), "")}"'
@@ -200,13 +355,13 @@ def create_app(client: Client, session_factory: sessionmaker[Session], *, replay
         return render(request, "processes.html", rows=rows, stages=sorted(stages.items()), stage=stage)
 
     @app.get("/audit", response_model=None)
-    async def audit_search(workflow_id: str = "") -> RedirectResponse:
+    async def audit_search(user: Auditor, workflow_id: str = "") -> RedirectResponse:
         return RedirectResponse(
             f"/audit/{workflow_id.strip()}" if workflow_id.strip() else "/processes", status_code=303
         )
 
     @app.get("/audit/{workflow_id}", response_class=HTMLResponse)
-    async def audit(request: Request, workflow_id: str) -> HTMLResponse:
+    async def audit(request: Request, user: Auditor, workflow_id: str) -> HTMLResponse:
         try:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
         except RPCError as exc:

@@ -1,10 +1,11 @@
 """The embedded stack behind ``carecycle up``: everything on one machine, stopped cleanly by Ctrl-C.
 
-Embedded (no TEMPORAL_ADDRESS): the store is upgraded, a codec key file is created under CARECYCLE_HOME on
-first start, then the codec server, the Temporal dev server (SQLite file, WAL, Web UI pointed at the codec
-server), the workers of every task queue, the sandbox services and the console start. Stopping drains the
-workers first, then the web servers, then the dev server; starting again resumes in-flight workflows from
-``$CARECYCLE_HOME/temporal.db``.
+Embedded (no TEMPORAL_ADDRESS): the store is upgraded, a codec key file, the codec server's access token,
+the console's session key and (with no console user yet) a first ``admin`` are created under
+CARECYCLE_HOME/secrets on first start (workers.security.secrets), then the codec server, the Temporal dev
+server (SQLite file, WAL, Web UI pointed at the codec server), the workers of every task queue, the sandbox
+services and the console start. Stopping drains the workers first, then the web servers, then the dev
+server; starting again resumes in-flight workflows from ``$CARECYCLE_HOME/temporal.db``.
 
 Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and the configured store
 (its schema must already be upgraded: migrations in production are a deliberate step).
@@ -15,7 +16,7 @@ Sandbox hook: when no external clearinghouse is configured and the module ``sand
 ``create_app(state_dir: pathlib.Path, *, seed: int, time_scale: float)`` returning an ASGI app, it is
 served on ``settings.sandbox_port`` (state under ``$CARECYCLE_HOME/sandbox``), which is where the
 clearinghouse adapter connects by default (``settings.clearinghouse_endpoint``).
-The console is ``console.app.create_app(client, session_factory, replay=...)``.
+The console is ``console.app.create_app(client, session_factory, session_secret=..., replay=...)``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from workers.registry import build_workers
 from workers.runtime import run_workers_until
 from workers.security.codec import AesGcmCodec
 from workers.security.keys import load_keys
+from workers.security.secrets import codec_server_tokens, codec_token_file, console_session_secret, ensure_first_admin
 from workers.security.server import create_codec_app
 from workers.settings import Settings
 from workers.temporal import EmbeddedTemporal, embedded_stack
@@ -50,6 +52,7 @@ class StackInfo:
     temporal_target: str
     urls: dict[str, str] = field(default_factory=dict)  # name -> URL of each UI/endpoint
     temporal: EmbeddedTemporal | None = None
+    notes: list[str] = field(default_factory=list)  # where the user finds secrets (paths, never the secrets)
 
 
 class _QuietServer(uvicorn.Server):
@@ -160,7 +163,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
             keys = load_keys(settings, create_if_missing=True)
             codec = AesGcmCodec(keys)
             ui_origin = f"http://{host}:{settings.temporal_ui_port}"
-            tokens = [t for t in (settings.codec_server_token or "").split(",") if t]
+            tokens = codec_server_tokens(settings)
             codec_url = f"http://{host}:{settings.codec_server_port}"
             await stack.enter_async_context(
                 serve_asgi(
@@ -179,6 +182,11 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
             if temporal.ui_url:
                 info.urls["temporal_ui"] = temporal.ui_url
             info.urls["codec_server"] = codec_url
+            if not settings.codec_server_token:
+                info.notes.append(
+                    f"codec server token: {codec_token_file(settings)} (open {codec_url}/authorize in the browser "
+                    "of the Web UI, or `temporal --codec-auth 'Bearer <token>'`)"
+                )
             sandbox_factory = sandbox_app_factory()
             if sandbox_factory is not None and settings.clearinghouse_url is None:
                 data_dir = settings.home / "sandbox"
@@ -188,11 +196,18 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                 info.urls["sandbox"] = f"http://{host}:{settings.sandbox_port}"
             console_factory = console_app_factory()
             if console_factory is not None:
+                admin_file = await asyncio.to_thread(ensure_first_admin, settings, container.session_factory)
                 app = console_factory(
-                    temporal.client, container.session_factory, replay=replay_for_console(temporal.client)
+                    temporal.client,
+                    container.session_factory,
+                    session_secret=console_session_secret(settings),
+                    secure_cookies=settings.console_secure_cookies,
+                    replay=replay_for_console(temporal.client),
                 )
                 await stack.enter_async_context(serve_asgi(app, host, settings.console_port, name="console"))
                 info.urls["console"] = f"http://{host}:{settings.console_port}"
+                if admin_file is not None:
+                    info.notes.append(f"console user admin: password in {admin_file} (`carecycle users --help`)")
         else:
             container.require_schema()
             temporal = await stack.enter_async_context(embedded_stack(settings))

@@ -14,13 +14,21 @@ def temporal_errors() -> Iterator[None]:
     from workers.cli import CommandFailed
     from workers.security.codec import PayloadDecryptionError
     from workers.security.keys import CodecKeyError
+    from workers.security.secrets import SecretFileError
     from workers.stack import ServerStartError
     from workers.temporal.client import TemporalUnavailable
     from workers.temporal.dev_server import DevServerError
 
     try:
         yield
-    except (TemporalUnavailable, CodecKeyError, DevServerError, PayloadDecryptionError, ServerStartError) as exc:
+    except (
+        TemporalUnavailable,
+        CodecKeyError,
+        SecretFileError,
+        DevServerError,
+        PayloadDecryptionError,
+        ServerStartError,
+    ) as exc:
         raise CommandFailed(str(exc)) from None
     except OSError as exc:
         if exc.errno == 98:  # EADDRINUSE from a web server
@@ -66,6 +74,8 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  temporal       {info.temporal_target}")
         for name, url in info.urls.items():
             print(f"  {name.replace('_', ' '):<14} {url}")
+        for note in info.notes:
+            print(f"  {note}")
         print("Press Ctrl-C to stop.")
         sys.stdout.flush()
 
