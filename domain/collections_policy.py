@@ -7,7 +7,7 @@ reads a clock or a store: ``today`` is always an argument.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from domain.errors import ValidationError
@@ -24,6 +24,9 @@ class CollectionsPolicy:
     max_installments: int = 12
     installment_interval_days: int = 30
     installment_grace_days: int = 10  # a missed installment gets a reminder; unpaid after grace, the plan breaks
+    # A hardship request granted as a new plan: smaller installments over a longer time than an ordinary plan.
+    hardship_min_installment_cents: int = 1000
+    hardship_max_installments: int = 24
 
     def __post_init__(self) -> None:
         for name in ("statement_interval_days", "agency_after_final_days", "installment_interval_days"):
@@ -34,6 +37,8 @@ class CollectionsPolicy:
                 raise ValidationError(f"collections policy: {name} must not be negative")
         if self.min_installment_cents <= 0 or self.max_installments <= 0:
             raise ValidationError("collections policy: installments need a positive minimum and maximum")
+        if self.hardship_min_installment_cents <= 0 or self.hardship_max_installments <= 0:
+            raise ValidationError("collections policy: hardship installments need a positive minimum and maximum")
 
 
 # --- the statement cycle ----------------------------------------------------------------------------------
@@ -189,3 +194,13 @@ def plan_standing(
     late_days = (today - oldest_unpaid).days
     state = "broken" if late_days > policy.installment_grace_days else "missed"
     return PlanStanding(state, due, paid_cents, behind, upcoming, oldest_unpaid)
+
+
+def hardship_terms(policy: CollectionsPolicy) -> CollectionsPolicy:
+    """The policy a hardship re-plan is checked against: the hardship minimum and maximum installments."""
+    return replace(
+        policy,
+        min_installment_cents=policy.hardship_min_installment_cents,
+        max_installments=policy.hardship_max_installments,
+    )
+

@@ -64,6 +64,9 @@ class RevenuePolicy:
     installment_interval_days: int = 30
     installment_grace_days: int = 10  # a missed installment gets a reminder; still behind after this, a miss counts
     plan_max_missed: int = 2  # this many missed installments break the plan
+    # A hardship request granted as a new plan: smaller installments, more of them (CollectionsPolicy's terms).
+    hardship_min_installment_cents: int = 1000
+    hardship_max_installments: int = 24
 
     def days(self, count: float) -> timedelta:
         return timedelta(seconds=count * self.day_seconds)
@@ -500,5 +503,5 @@ class PaymentPlanStanding:
 @dataclass(frozen=True)
 class PaymentPlanUpdate:
     plan_id: str
-    status: str  # active, broken (completed is set by the check)
+    status: str  # active, paused, broken, cancelled (completed is set by the check)
     missed_installments: int
