@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "workers.cli.documents",
     "workers.cli.batch",
     "workers.cli.schedules",
+    "workers.cli.users",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -1,0 +1,152 @@
+"""`carecycle users ...`: the people who may sign in to the operations console, and their roles.
+
+Passwords come from a prompt (asked twice) or, for scripts, the first line of standard input with
+``--password-stdin``; they are never taken as an argument (it would sit in the shell history and ``ps``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+ROLE_HELP = "operations (read-only), biller (resolves work items), auditor (audit and replay), admin (everything)"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    users = subparsers.add_parser("users", help="manage the console's users and their roles")
+    commands = users.add_subparsers(dest="users_command", metavar="COMMAND")
+    commands.required = True
+
+    add = commands.add_parser("add", help="add a console user with a role and a password")
+    add.add_argument("name", metavar="NAME", help="user name: lower-case letters, digits, '.', '_' or '-'")
+    add.add_argument("--role", required=True, help=ROLE_HELP)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(handler=_add)
+
+    listing = commands.add_parser("list", help="list console users with role and state")
+    listing.add_argument("--json", action="store_true", help="print as JSON")
+    listing.set_defaults(handler=_list)
+
+    disable = commands.add_parser("disable", help="stop a user from signing in (their open sessions end at once)")
+    disable.add_argument("name", metavar="NAME")
+    disable.set_defaults(handler=_disable)
+
+    enable = commands.add_parser("enable", help="let a disabled user sign in again (clears a sign-in lock)")
+    enable.add_argument("name", metavar="NAME")
+    enable.set_defaults(handler=_enable)
+
+    passwd = commands.add_parser("passwd", help="set a user's password (clears a sign-in lock)")
+    passwd.add_argument("name", metavar="NAME")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    passwd.set_defaults(handler=_passwd)
+
+
+def _read_password(from_stdin: bool) -> str:
+    from workers.cli import CommandFailed
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        if not sys.stdin.isatty():
+            raise CommandFailed("no terminal to ask for the password: use --password-stdin")
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat the password: ") != password:
+            raise CommandFailed("the two passwords differ")
+    if not password:
+        raise CommandFailed("no password given")
+    return password
+
+
+def _change(name: str, disabled: bool | None = None, password: str | None = None) -> int:
+    from console.accounts import set_disabled, set_password
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            if password is not None:
+                user = set_password(uow.session, name, password)
+            else:
+                assert disabled is not None
+                user = set_disabled(uow.session, name, disabled)
+            uow.commit()
+    finally:
+        container.close()
+    state = "disabled" if user.disabled else "enabled"
+    print(f"{user.username} ({user.role.value}): {'password changed' if password is not None else state}")
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from console.accounts import add_user, check_username, parse_role
+    from workers.composition import Container
+
+    name = check_username(args.name)
+    role = parse_role(args.role)
+    password = _read_password(args.password_stdin)
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            user = add_user(uow.session, name, role, password)
+            uow.commit()
+    finally:
+        container.close()
+    print(f"added console user {user.username} ({user.role.value})")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from console.accounts import list_users
+    from workers.cli.output import print_json, print_table
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            users = list_users(uow.session)
+    finally:
+        container.close()
+    rows = [
+        {
+            "username": u.username,
+            "role": u.role.value,
+            "disabled": u.disabled,
+            "locked_until": u.locked_until,
+            "last_sign_in_at": u.last_sign_in_at,
+        }
+        for u in users
+    ]
+    if args.json:
+        print_json({"users": rows})
+        return 0
+    print_table(
+        [
+            [
+                r["username"],
+                r["role"],
+                "disabled" if r["disabled"] else "active",
+                r["locked_until"] or "",
+                r["last_sign_in_at"] or "",
+            ]
+            for r in rows
+        ],
+        ["user", "role", "state", "locked until", "last sign-in"],
+    )
+    return 0
+
+
+def _disable(args: argparse.Namespace) -> int:
+    return _change(args.name, disabled=True)
+
+
+def _enable(args: argparse.Namespace) -> int:
+    return _change(args.name, disabled=False)
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    return _change(args.name, password=_read_password(args.password_stdin))
