@@ -32,7 +32,7 @@ from activities.contracts.portal import PortalEobIntakeInput
 from domain import models as m
 from domain.enums import PayerKind, PayerRouting
 from domain.store.engine import make_engine, make_session_factory
-from tests.support.dev_stack import DevStack, dev_stack, env_for, free_port, run_cli, stack_settings
+from tests.support.dev_stack import DevStack, dev_stack, env_for, run_cli, stack_settings
 from workers.security.codec import ENCODING
 from workers.temporal.schedules import SCHEDULE_PREFIX, ScheduleChanges, apply_schedules, list_schedules
 
@@ -244,7 +244,7 @@ async def test_the_stack_applies_the_schedules_when_it_runs_workers(tmp_path: Pa
     from workers.temporal.client import connect
 
     seed_payers(sqlite_url, {"SBXCC": PayerRouting.PORTAL, "SBXBM": PayerRouting.CLEARINGHOUSE})
-    settings = replace(stack_settings(tmp_path / "home", sqlite_url), sandbox_port=free_port())
+    settings = replace(stack_settings(tmp_path / "home", sqlite_url), codec_server_token="schedules-test")
     async with running_stack(settings) as info:
         client = await connect(settings, target=info.temporal_target)
         described = await client.get_schedule_handle(CC).describe()
