@@ -19,6 +19,7 @@ ENCOUNTER_PREPARE = "encounter.prepare"
 ENCOUNTER_RECORD_CODES = "encounter.record_codes"
 CLAIMS_CREATE = "claims.create"
 CLAIMS_SCRUB = "claims.scrub"
+CLAIMS_TERMS = "claims.terms"  # a claim's follow-up window, filing deadline and route, without scrubbing it
 CLAIMS_CORRECT = "claims.correct"
 CLAIMS_SUBMIT = "claims.submit"
 CLAIMS_ACKNOWLEDGMENTS = "claims.acknowledgments"
@@ -197,11 +198,28 @@ class CreatedClaim:
 
 
 @dataclass(frozen=True)
+class ClaimOutcome:
+    """What posting found for one claim in a remittance; sent as a signal to the claim's workflow."""
+
+    claim_id: str
+    remittance_key: str
+    status: str  # paid, partially_paid, denied (the claim status after posting), reversed
+    paid_cents: int
+    patient_responsibility_cents: int
+    adjustment_codes: tuple[str, ...] = ()  # "CO-45", "PR-1", ...
+    remark_codes: tuple[str, ...] = ()  # RARC
+    explanation: tuple[str, ...] = ()  # CARC/RARC meanings, no PHI
+
+
+@dataclass(frozen=True)
 class ClaimInput:
     claim_id: str
     policy: RevenuePolicy = field(default_factory=RevenuePolicy)
     resubmissions: int = 0  # carried over continue-as-new
     portal_task_queue: str = "portal"  # where the portal workers ask a portal payer for the claim's status
+    # A remittance for a claim whose process had ended (a reversal, a late denial or payment): the new run starts
+    # from this outcome instead of scrubbing and submitting the claim again.
+    reopened_by: ClaimOutcome | None = None
 
 
 @dataclass(frozen=True)
@@ -272,20 +290,6 @@ class SetClaimStatus:
     status: str
     actor: str
     note: str = ""
-
-
-@dataclass(frozen=True)
-class ClaimOutcome:
-    """What posting found for one claim in a remittance; sent as a signal to the claim's workflow."""
-
-    claim_id: str
-    remittance_key: str
-    status: str  # paid, partially_paid, denied (the claim status after posting), reversed
-    paid_cents: int
-    patient_responsibility_cents: int
-    adjustment_codes: tuple[str, ...] = ()  # "CO-45", "PR-1", ...
-    remark_codes: tuple[str, ...] = ()  # RARC
-    explanation: tuple[str, ...] = ()  # CARC/RARC meanings, no PHI
 
 
 @dataclass(frozen=True)

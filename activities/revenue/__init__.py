@@ -45,6 +45,7 @@ def revenue_activities(
         encounters.record_codes,
         claims.create,
         claims.scrub,
+        claims.terms,
         claims.correct,
         claims.submit,
         claims.acknowledgments,

@@ -82,6 +82,20 @@ def _move(session: Session, claim: m.Claim, target: ClaimStatus, actor: str, **d
     )
 
 
+def _scrub_result(claim: m.Claim, payer: m.Payer, edits: tuple[c.ClaimEdit, ...]) -> c.ScrubResult:
+    today = datetime.now(UTC).date()
+    return c.ScrubResult(
+        claim_id=claim.id,
+        payer_id=payer.payer_id,
+        passed=not edits,
+        edits=edits,
+        follow_up_days=payer.follow_up_days,
+        filing_deadline_days=payer.timely_filing_days - (today - claim.date_of_service).days,
+        charge_cents=claim.total_charge_cents,
+        route="portal" if payer.routing == PayerRouting.PORTAL else "clearinghouse",
+    )
+
+
 class ClaimActivities(StoreActivities):
     def __init__(
         self,
@@ -154,16 +168,19 @@ class ClaimActivities(StoreActivities):
             ):
                 _move(session, claim, ClaimStatus.READY, "workflow:claim")
             uow.commit()
-            return c.ScrubResult(
-                claim_id=claim.id,
-                payer_id=payer.payer_id,
-                passed=not failures,
-                edits=tuple(c.ClaimEdit(f.code, f.message, f.fix_hint) for f in failures),
-                follow_up_days=payer.follow_up_days,
-                filing_deadline_days=payer.timely_filing_days - (today - claim.date_of_service).days,
-                charge_cents=claim.total_charge_cents,
-                route="portal" if payer.routing == PayerRouting.PORTAL else "clearinghouse",
-            )
+            return _scrub_result(claim, payer, tuple(c.ClaimEdit(f.code, f.message, f.fix_hint) for f in failures))
+
+    @activity.defn(name=c.CLAIMS_TERMS)
+    @domain_errors_are_final
+    def terms(self, ref: c.ClaimRef) -> c.ScrubResult:
+        """The payer's follow-up window, filing deadline and route for a claim, changing nothing.
+
+        For a claim whose process is reopened by a late remittance: it was scrubbed and submitted long ago."""
+        with self.uow() as uow:
+            claim = _claim(uow.session, ref.claim_id)
+            payer = uow.session.get(m.Payer, claim.payer_id)
+            assert payer is not None
+            return _scrub_result(claim, payer, ())
 
     @activity.defn(name=c.CLAIMS_CORRECT)
     @domain_errors_are_final

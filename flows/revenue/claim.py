@@ -108,6 +108,10 @@ class ClaimWorkflow(RevenueWorkflow):
         workflow.set_current_details(f"claim {data.claim_id}")
         ref = c.ClaimRef(data.claim_id)
         frequency = "7" if data.resubmissions else "1"
+        if data.reopened_by is not None:
+            if await self._reopened(policy, data.reopened_by) != "resubmit":
+                return self._result()
+            frequency = "7"  # the payer knows the claim: the correction replaces it
         while True:
             if workflow.info().is_continue_as_new_suggested() and not self._outcomes:
                 workflow.continue_as_new(
@@ -170,6 +174,20 @@ class ClaimWorkflow(RevenueWorkflow):
                 continue
             if outcome in ("done", "closed"):
                 return self._result()
+
+    async def _reopened(self, policy: c.RevenuePolicy, outcome: c.ClaimOutcome) -> str:
+        """A remittance came after this claim's process had ended (a reversal, a late denial or payment).
+
+        The claim was scrubbed and submitted long ago: the run takes the payer's terms as they are now and goes on
+        from the outcome, as the ended run would have (a reversal waits for the corrected payment, a denial asks a
+        person, a payment settles it)."""
+        self._enter("reopened")
+        terms = await self.run_activity(c.CLAIMS_TERMS, c.ClaimRef(self._claim_id), c.ScrubResult)
+        self._payer_id = terms.payer_id
+        set_visibility(payer_id=terms.payer_id)
+        self._submissions = max(self._submissions, 1)
+        self._outcomes.append(outcome)
+        return await self._wait_for_remittance(policy, terms)
 
     async def _wait_for_acknowledgment(self, policy: c.RevenuePolicy, submitted: c.SubmitResult) -> c.AckResult | None:
         """Poll for the 999/277CA on a durable timer; a remittance arriving first also ends the wait."""

@@ -21,6 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.workitems import Reason
 
 INTAKE_WORKFLOW_ID = "remittance-intake"
+# Marks the histories in which a claim without a running process is reopened by its remittance.
+LATE_REMITTANCE_PATCH = "late-remittance-reopens-claim"
 
 
 def posting_workflow_id(remittance_key: str) -> str:
@@ -32,6 +34,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
     def __init__(self) -> None:
         super().__init__()
         self._result: c.PostingResult | None = None
+        self._reopened: list[str] = []
 
     @workflow.query(name="state")
     def state(self) -> dict[str, object]:
@@ -41,6 +44,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
             "posted_cents": result.posted_cents if result else None,
             "claims": len(result.claims) if result else None,
             "already_posted": result.already_posted if result else None,
+            "reopened_claims": list(self._reopened),
         }
 
     @workflow.run
@@ -64,13 +68,17 @@ class PaymentPostingWorkflow(RevenueWorkflow):
         self._result = result
         set_visibility(payer_id=result.payer_id or None)
         self._stage = "signalling"
-        # Each claim hears its own outcome; a claim without a running workflow (history) needs nothing.
+        # Each claim hears its own outcome. A claim whose process has ended (or never ran: history) gets a new run
+        # that goes on from this outcome: a reversal, a late denial or a late payment is not left unattended.
         for outcome in result.claims:
             handle = workflow.get_external_workflow_handle(claim_workflow_id(outcome.claim_id))
             try:
                 await handle.signal("remittance", outcome)
-            except Exception:  # the claim's workflow is gone or never existed (history)
-                workflow.logger.info("no running workflow for claim %s", outcome.claim_id)
+            except Exception:  # the claim's workflow is gone or never existed
+                if workflow.patched(LATE_REMITTANCE_PATCH):
+                    await self._reopen(policy, outcome)
+                else:
+                    workflow.logger.info("no running workflow for claim %s", outcome.claim_id)
         for claim_id in result.secondary_claims:  # the crossover: each secondary claim gets its own process
             try:
                 await workflow.start_child_workflow(
@@ -95,6 +103,20 @@ class PaymentPostingWorkflow(RevenueWorkflow):
         self._stage = "done"
         set_visibility(stage="done")
         return result
+
+    async def _reopen(self, policy: c.RevenuePolicy, outcome: c.ClaimOutcome) -> None:
+        try:
+            await workflow.start_child_workflow(
+                "Claim",
+                c.ClaimInput(outcome.claim_id, policy, reopened_by=outcome),
+                id=claim_workflow_id(outcome.claim_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            self._reopened.append(outcome.claim_id)
+        except WorkflowAlreadyStartedError:  # another posting reopened it just now: it hears this outcome too
+            await workflow.get_external_workflow_handle(claim_workflow_id(outcome.claim_id)).signal(
+                "remittance", outcome
+            )
 
 
 @workflow.defn(name="RemittanceIntake")

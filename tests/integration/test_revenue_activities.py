@@ -126,6 +126,12 @@ def test_a_visit_goes_from_eligibility_to_a_posted_remittance(
         if len(submitted) >= 2:
             break
     assert submitted, "no clean claim reached the payer"
+    with container.uow() as uow:
+        before = uow.session.get(m.Claim, submitted[0].claim_id).status  # type: ignore[union-attr]
+    terms = claims.terms(c.ClaimRef(submitted[0].claim_id))  # for a reopened claim: reads, changes nothing
+    assert terms.passed and not terms.edits and terms.follow_up_days > 0 and terms.route == "clearinghouse"
+    with container.uow() as uow:
+        assert uow.session.get(m.Claim, submitted[0].claim_id).status == before  # type: ignore[union-attr]
     inquiry = claims.status_inquiry(c.ClaimRef(submitted[0].claim_id))
     assert inquiry.route == "clearinghouse" and inquiry.category
     with container.uow() as uow:

@@ -145,6 +145,38 @@ async def claim_portal_status(run: ReplayRun) -> str:
         return handle.id
 
 
+async def _settled_then_reversed(harness: Harness, world: World) -> str:
+    """A claim is paid and its process ends; later the payer reverses the payment. Returns that posting's id."""
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    await harness.post(f"era-{uuid.uuid4()}", _paid(world))
+    await handle.result()
+    reversal = f"era-{uuid.uuid4()}"
+    return await harness.post(reversal, c.ClaimOutcome(world.claim_id, reversal, "reversed", -9000, -2500, ("CR-129",)))
+
+
+async def claim_reopened_by_a_late_remittance(run: ReplayRun) -> str:
+    """A settled claim's payment is reversed: a new run waits for the corrected adjudication, which pays."""
+    world = World()
+    async with _harness(run, world) as harness:
+        await _settled_then_reversed(harness, world)
+        reopened = run.client.get_workflow_handle(claim_workflow_id(world.claim_id))
+        await reopened.signal("remittance", _paid(world))
+        await reopened.result()
+        return reopened.id
+
+
+async def posting_reopens_an_ended_claim(run: ReplayRun) -> str:
+    """The PaymentPosting whose signal found the claim's process ended, and started a new run of it."""
+    world = World()
+    async with _harness(run, world) as harness:
+        posting_id = await _settled_then_reversed(harness, world)
+        reopened = run.client.get_workflow_handle(claim_workflow_id(world.claim_id))
+        await reopened.signal("remittance", _paid(world))
+        await reopened.result()
+        return posting_id
+
+
 async def eligibility_inactive(run: ReplayRun) -> str:
     world = World(eligibility="inactive")
     async with _harness(run, world) as harness:
@@ -220,6 +252,8 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_claim_denied_appealed": claim_denied_appealed,
     "revenue_claim_no_response": claim_no_response,
     "revenue_claim_portal_status": claim_portal_status,
+    "revenue_claim_reopened": claim_reopened_by_a_late_remittance,
+    "revenue_payment_posting_reopens_claim": posting_reopens_an_ended_claim,
     "revenue_eligibility_inactive": eligibility_inactive,
     "revenue_payment_posting": payment_posting,
     "revenue_remittance_intake": remittance_intake,

@@ -148,6 +148,11 @@ class World:
                 return c.ScrubResult(ref.claim_id, "SBXBM", False, (edit,), 30, 170, 13500, world.route)
             return c.ScrubResult(ref.claim_id, "SBXBM", True, (), 30, 170, 13500, world.route)
 
+        @activity.defn(name=c.CLAIMS_TERMS)
+        async def terms(ref: c.ClaimRef) -> c.ScrubResult:
+            log(c.CLAIMS_TERMS, ref)
+            return c.ScrubResult(ref.claim_id, "SBXBM", True, (), 30, 170, 13500, world.route)
+
         @activity.defn(name=c.CLAIMS_CORRECT)
         async def correct(data: c.ClaimCorrection) -> c.Nothing:
             log(c.CLAIMS_CORRECT, data)
@@ -251,6 +256,7 @@ class World:
             create,
             charge,
             scrub,
+            terms,
             correct,
             submit,
             acks,
@@ -343,8 +349,8 @@ class Harness:
         item_id = await self.open_item(handle, reason)
         await handle.execute_update("resolve", ResolveRequest(item_id, action, "biller.ann", fields, note))
 
-    async def post(self, key: str, outcome: c.ClaimOutcome) -> None:
-        """Act as remittance intake: a PaymentPosting workflow signals the claim's workflow."""
+    async def post(self, key: str, outcome: c.ClaimOutcome) -> str:
+        """Act as remittance intake: a PaymentPosting workflow signals the claim's workflow; returns its id."""
         self.world.outcomes[key] = c.PostingResult(
             key,
             False,
@@ -354,12 +360,11 @@ class Harness:
             (),
             ("g-1",) if outcome.patient_responsibility_cents else (),
         )
+        workflow_id = f"posting-{key}-{uuid.uuid4()}"
         await self.env.client.execute_workflow(
-            PaymentPostingWorkflow.run,
-            c.PostingInput(key, POLICY),
-            id=f"posting-{key}-{uuid.uuid4()}",
-            task_queue=self.queue,
+            PaymentPostingWorkflow.run, c.PostingInput(key, POLICY), id=workflow_id, task_queue=self.queue
         )
+        return workflow_id
 
 
 @pytest.fixture
@@ -703,3 +708,152 @@ async def test_a_portal_that_refuses_the_login_links_its_evidence_from_the_follo
         result = await handle.result()
     assert result.status == "written_off"
     assert not world.called(c.CLAIMS_STATUS_INQUIRY)
+
+
+async def test_a_reversal_after_the_claim_was_settled_reopens_its_process(harness: Harness) -> None:
+    world = harness.world
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    await harness.post("era-1", _paid(world))
+    assert (await handle.result()).status == "paid"
+    # Weeks later the payer takes its payment back (835 claim status 22): nobody is listening any more.
+    await harness.post("era-2", c.ClaimOutcome(world.claim_id, "era-2", "reversed", -9000, -2500, ("CR-129",)))
+    reopened = harness.env.client.get_workflow_handle(claim_workflow_id(world.claim_id), result_type=c.ClaimResult)
+    state = await reopened.query("state")
+    assert state["status"] == "accepted" and state["paid_cents"] == -9000  # waits for the corrected adjudication
+    assert world.called(c.CLAIMS_TERMS) and len(world.called(c.CLAIMS_SCRUB)) == 1  # not scrubbed or sent again
+    # Its corrected adjudication is a denial: a person decides, as for any denial.
+    denial = c.ClaimOutcome(
+        world.claim_id, "era-3", "denied", 0, 0, ("CO-50",), explanation=("not medically necessary",)
+    )
+    await harness.post("era-3", denial)
+    await harness.resolve(reopened, "claim_denied", "correct_and_resubmit", diagnosis_codes="E11.9")
+    for _ in range(200):
+        if len(world.called(c.CLAIMS_SUBMIT)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    *_, resubmitted = world.called(c.CLAIMS_SUBMIT)
+    assert resubmitted.frequency_code == "7"  # the payer knows the claim: a replacement
+    await reopened.signal("remittance", _paid(world))
+    result = await reopened.result()
+    assert result.status == "paid" and "claim_denied" in result.work_items
+
+
+# --- a running payment plan: payments wake it, disputes and hardship requests pause it ------------------------
+
+
+async def _on_a_plan(harness: Harness, guarantor: str, installments: str = "2") -> WorkflowHandle[Any, Any]:
+    """Statements, the final notice, then a payment plan a person chose; returns once the plan waits."""
+    handle = await harness.env.client.start_workflow(
+        PatientCollectionsWorkflow.run,
+        c.CollectionsInput(guarantor, POLICY),
+        id=f"collections-{guarantor}-{uuid.uuid4()}",
+        task_queue=harness.queue,
+    )
+    await harness.resolve(handle, "patient_balance_overdue", "payment_plan", installments=installments)
+    await harness.wait_stage(handle, "plan:installment:1")
+    return handle
+
+
+async def _plan_due_at(handle: WorkflowHandle[Any, Any]) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat((await handle.query("state"))["plan_due_at"])
+
+
+def _plan_updates(world: World) -> list[tuple[str, int]]:
+    return [(u.status, u.missed_installments) for u in world.called(c.COLLECTIONS_UPDATE_PLAN)]
+
+
+async def test_a_payment_between_due_dates_completes_the_plan_at_once(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    world.plan_paid_cents = [8000]  # the guarantor pays everything before the first installment is due
+    handle = await _on_a_plan(harness, "g-early", installments="4")
+    await handle.signal("payment_received", c.PaymentNotice(8000, "card-7"))
+    result = await handle.result()
+    assert result.outcome == "plan_completed"
+    # One check, made by the payment with nothing due yet: not at the first due date a month later.
+    assert [check.due_cents for check in world.called(c.COLLECTIONS_CHECK_PLAN)] == [0]
+    assert [s.kind for s in world.called(c.COLLECTIONS_SEND_STATEMENT)] == ["first", "reminder", "final"]
+
+
+async def test_a_dispute_pauses_the_plan_and_its_due_dates_move_by_the_pause(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    world.plan_paid_cents = [4000, 8000]
+    handle = await _on_a_plan(harness, "g-dispute")
+    due_before = await _plan_due_at(handle)
+    await handle.signal("dispute", True)
+    item = await harness.open_item(handle, "patient_dispute")
+    await harness.env.sleep(timedelta(days=45))  # past the first due date and its grace: nothing may happen
+    assert (await handle.query("state"))["stage"] == "waiting:patient_dispute"
+    assert not world.called(c.COLLECTIONS_CHECK_PLAN) and not world.called(c.COLLECTIONS_AGENCY)
+    assert [s.kind for s in world.called(c.COLLECTIONS_SEND_STATEMENT)] == ["first", "reminder", "final"]
+    opened = world.work_items[item]
+    assert opened.queue == "collections" and opened.context["plan"] == "plan-1"
+    await handle.execute_update("resolve", ResolveRequest(item, "complete", "biller.ann", {}, "charges verified"))
+    await harness.wait_stage(handle, "plan:installment:1")
+    assert await _plan_due_at(handle) - due_before >= timedelta(days=45)
+    result = await handle.result()
+    assert result.outcome == "plan_completed"
+    assert [check.due_cents for check in world.called(c.COLLECTIONS_CHECK_PLAN)] == [4000, 8000]
+    assert _plan_updates(world) == [("paused", 0), ("active", 0)]
+    assert not [s for s in world.called(c.COLLECTIONS_SEND_STATEMENT) if s.kind == "plan_reminder"]
+
+
+async def test_a_dispute_the_guarantor_withdraws_resumes_the_plan(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    world.plan_paid_cents = [4000, 8000]
+    handle = await _on_a_plan(harness, "g-withdrawn")
+    await handle.signal("dispute", True)
+    item = await harness.open_item(handle, "patient_dispute")
+    await handle.signal("dispute", False)
+    result = await handle.result()
+    assert result.outcome == "plan_completed"
+    assert [(r.work_item_id, r.action) for r in world.resolutions if r.work_item_id == item] == [(item, "cancel")]
+    assert _plan_updates(world) == [("paused", 0), ("active", 0)]
+
+
+async def test_an_upheld_dispute_writes_the_balance_off_and_ends_the_plan(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    handle = await _on_a_plan(harness, "g-upheld")
+    await handle.signal("dispute", True)
+    await harness.resolve(handle, "patient_dispute", "write_off", reason_code="administrative")
+    result = await handle.result()
+    assert result.outcome == "written_off" and result.balance_cents == 0
+    write_off = world.called(c.COLLECTIONS_WRITE_OFF)[0]
+    assert (write_off.amount_cents, write_off.reason) == (8000, "administrative")
+    assert _plan_updates(world) == [("paused", 0), ("cancelled", 0)]
+    assert not world.called(c.COLLECTIONS_CHECK_PLAN) and not world.called(c.COLLECTIONS_AGENCY)
+
+
+async def test_a_hardship_request_replans_on_the_policys_hardship_terms(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    world.plan_paid_cents = [1000, 8000]  # the first hardship installment paid, then the rest at once
+    handle = await _on_a_plan(harness, "g-hardship")
+    await handle.signal("hardship", True)
+    await harness.resolve(handle, "hardship_request", "payment_plan", installments="8")
+    result = await handle.result()
+    assert result.outcome == "plan_completed"
+    first, hardship = world.called(c.COLLECTIONS_CREATE_PLAN)
+    assert (first.installments, first.min_installment_cents) == (2, POLICY.min_installment_cents)
+    assert hardship.installments == 8
+    assert hardship.min_installment_cents == POLICY.hardship_min_installment_cents < POLICY.min_installment_cents
+    assert hardship.max_installments == POLICY.hardship_max_installments and hardship.key != first.key
+    assert [check.due_cents for check in world.called(c.COLLECTIONS_CHECK_PLAN)] == [1000, 2000]
+    assert _plan_updates(world) == [("paused", 0), ("cancelled", 0)]
+
+
+async def test_a_hardship_write_off_ends_collections(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    handle = await _on_a_plan(harness, "g-hardship-off")
+    await handle.signal("hardship", True)
+    await harness.resolve(handle, "hardship_request", "write_off", reason_code="hardship")
+    result = await handle.result()
+    assert result.outcome == "written_off"
+    assert [(w.amount_cents, w.reason) for w in world.called(c.COLLECTIONS_WRITE_OFF)] == [(8000, "hardship")]
