@@ -110,6 +110,10 @@ async def test_apply_creates_updates_and_deletes_the_portal_payers_schedules(tmp
         assert isinstance(action, ScheduleActionStartWorkflow)
         assert (action.workflow, action.task_queue, action.id) == ("PortalEobIntake", "portal", "portal-eobs-SBXCC")
         assert [i.every for i in described.schedule.spec.intervals] == [timedelta(minutes=240)]
+        offsets = {
+            (await client.get_schedule_handle(sid).describe()).schedule.spec.intervals[0].offset for sid in (CC, HH)
+        }
+        assert len(offsets) == 2 and all(timedelta(0) <= o < timedelta(minutes=240) for o in offsets if o)
         assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
         assert described.schedule.policy.catchup_window == timedelta(minutes=240)
         payloads = list(action.args)

@@ -1,7 +1,8 @@
 """Durable Temporal Schedules: every portal payer's EOBs are fetched at an interval, by the server, not by cron.
 
 One schedule per payer whose ``routing`` is ``portal``: it starts ``PortalEobIntake`` on the ``portal`` task
-queue every ``settings.portal_eob_interval_minutes`` (0: no schedules). Overlap policy SKIP: while a payer's
+queue every ``settings.portal_eob_interval_minutes`` (0: no schedules), each payer at its own offset within
+the interval. Overlap policy SKIP: while a payer's
 run is going (it may wait for a person's one-time code) the next tick is skipped, so there is one run at a
 time per payer. A stack that was down catches up at most the one run it missed (catch-up window = interval).
 
@@ -17,6 +18,7 @@ It runs at ``carecycle up`` and is ``carecycle schedules apply`` for a deploymen
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,6 +82,13 @@ class PayerSchedule:
     def schedule_id(self) -> str:
         return schedule_id(self.payer_id)
 
+    @property
+    def offset(self) -> timedelta:
+        """Where in each interval this payer's runs fall: spread by payer (stable across processes), so the
+        portal workers, a browser each, are not asked for every payer at the same minute."""
+        minutes = int(self.interval.total_seconds() // 60)
+        return timedelta(minutes=zlib.crc32(self.payer_id.encode()) % minutes) if minutes > 1 else timedelta(0)
+
     def intake_input(self) -> PortalEobIntakeInput:
         return PortalEobIntakeInput(self.payer_id)
 
@@ -92,7 +101,7 @@ class PayerSchedule:
                 id=portal_eob_intake_id(self.payer_id),
                 task_queue=TaskQueue.PORTAL.value,
             ),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=self.interval)]),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=self.interval, offset=self.offset)]),
             policy=SchedulePolicy(overlap=OVERLAP, catchup_window=self.interval),
             state=state or ScheduleState(note=f"portal EOB intake every {minutes} min (carecycle schedules apply)"),
         )
