@@ -21,6 +21,7 @@ from domain.enums import PayerRouting
 from domain.ledger.checks import run_ledger_checks
 from domain.ledger.store import balances_by_account, claim_insurance_balances, patient_ar_balance
 from domain.posting import post_remittance
+from domain.remittance import Adjustment, ClaimPayment, ServiceLinePayment
 from domain.store.uow import UnitOfWork
 from sandbox.portal.app import create_app
 from sandbox.portal.serve import PortalServer
@@ -102,4 +103,41 @@ def test_portal_secondary_eob_posts_to_the_secondary_claim(
     with uow:
         assert uow.session.execute(select(func.count()).select_from(m.JournalEntry)).scalar_one() == entries
         assert portal_rosters(uow.session)["SBXCC"][1] == []  # paid: no longer in process at the payer
+        _ledger_ok(uow)
+
+
+def test_a_secondary_line_the_primary_settled_is_not_a_denial(uow: UnitOfWork) -> None:
+    with uow:
+        practice = make_practice(uow.session, ("PAYA", "SBXCC"))
+        alice = make_patient(uow.session, practice, secondary="SBXCC")
+        primary = make_claim(uow.session, practice, alice)
+        # The primary leaves the patient 20.00 on the first line and nothing on the second.
+        first = post_remittance(uow.session, remittance("PAYA", "PRIM", [paid_claim(primary, pr_cents=(2000, 0))]))
+        uow.commit()
+    secondary_id = first.claims[0].secondary_claim_id
+    assert secondary_id is not None
+    with uow:
+        secondary = uow.session.get(m.Claim, secondary_id)
+        assert secondary is not None
+        secondary.status = ClaimStatus.ACCEPTED
+        uow.commit()
+    # The secondary pays the 20.00 on the first line; the second line owes nothing after the primary (OA-23).
+    lines = (
+        ServiceLinePayment(
+            "99213", (), 10000, 2000, adjustments=(Adjustment("CO", "45", 2000), Adjustment("OA", "23", 6000))
+        ),
+        ServiceLinePayment(
+            "85025", (), 5000, 0, adjustments=(Adjustment("CO", "45", 1000), Adjustment("OA", "23", 4000))
+        ),
+    )
+    payment = ClaimPayment(secondary_id, "2", 15000, 2000, 0, "SEC-ICN", service_lines=lines)
+    with uow:
+        result = post_remittance(uow.session, remittance("SBXCC", "SEC1", [payment]))
+        uow.commit()
+    assert result.claims[0].outcome == "paid"  # not partially_paid: the second line was settled, not denied
+    with uow:
+        claim = uow.session.get(m.Claim, secondary_id)
+        assert claim is not None and claim.status == ClaimStatus.PAID
+        assert claim_insurance_balances(uow.session, [secondary_id]) == {secondary_id: 0}
+        assert patient_ar_balance(uow.session, alice.patient_id) == 0
         _ledger_ok(uow)
