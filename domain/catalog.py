@@ -64,3 +64,19 @@ DIAGNOSES: dict[str, str] = {
     "J45909": "Unspecified asthma, uncomplicated",
     "M25561": "Pain in right knee",
 }
+
+# Payer rules the practice bills by, keyed by the payer's clearinghouse payer id (Payer.payer_id): procedures the
+# payer pays only with a prior authorization number on the claim (837P REF*G1). The claim edits check it before a
+# claim goes out and the sandbox payers deny CO-197 by it, so both read this one table.
+PRIOR_AUTHORIZATION_REQUIRED: dict[str, frozenset[str]] = {
+    "SBXSM": frozenset({"90791"}),
+}
+
+
+def prior_authorization_codes(payer_id: str) -> frozenset[str]:
+    """The procedures ``payer_id`` covers only with a prior authorization (empty: none known)."""
+    return PRIOR_AUTHORIZATION_REQUIRED.get(payer_id.strip().upper(), frozenset())
+
+
+def requires_prior_authorization(payer_id: str, procedure: str) -> bool:
+    return procedure in prior_authorization_codes(payer_id)

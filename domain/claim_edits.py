@@ -17,7 +17,7 @@ from datetime import date
 from functools import cache
 from importlib import resources
 
-from domain.catalog import DIAGNOSES
+from domain.catalog import DIAGNOSES, requires_prior_authorization
 from domain.codes import PLACES_OF_SERVICE, TELEHEALTH_POS, is_valid_npi
 from domain.x12.claim837 import ProfessionalClaim
 
@@ -93,6 +93,7 @@ def scrub(claim: ProfessionalClaim, context: ScrubContext) -> list[EditFailure]:
     failures += _dates(claim, context)
     failures += _subscriber(claim)
     failures += _frequency(claim)
+    failures += _prior_authorization(claim)
     failures += _duplicates(context)
     return failures
 
@@ -324,6 +325,24 @@ def _frequency(claim: ProfessionalClaim) -> list[EditFailure]:
             )
         ]
     return []
+
+
+def _prior_authorization(claim: ProfessionalClaim) -> list[EditFailure]:
+    """The payer pays these procedures only with its authorization number on the claim (else CO-197)."""
+    return [
+        EditFailure(
+            "PRIOR_AUTH_MISSING",
+            f"payer {claim.payer.payer_id} requires a prior authorization for {line.procedure} and the claim has none"
+            " that covers it",
+            "record the payer's authorization (number, codes, valid dates) on the patient, or correct the claim with"
+            " prior_auth=<number>",
+            number,
+        )
+        for number, line in enumerate(claim.lines, start=1)
+        if claim.frequency_code != "8"  # a void cancels; it needs no authorization
+        and requires_prior_authorization(claim.payer.payer_id, line.procedure)
+        and not claim.authorization_for(line)
+    ]
 
 
 def _duplicates(context: ScrubContext) -> list[EditFailure]:

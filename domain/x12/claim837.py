@@ -6,6 +6,10 @@ subscriber. HL04 says whether children follow. Getting these counters wrong is t
 
 Secondary claims carry the primary payer's adjudication (loop 2320 SBR/CAS/AMT*D/OI, 2330A/B, and 2430
 SVD/CAS/DTP*573 per line) taken from the primary's 835.
+
+Units (SV104, SVD05) are X12 decimal quantities: :class:`~decimal.Decimal` with at most three places (drug units
+such as 1.5 mL), written without a fraction when whole, never a float. A prior authorization number is REF*G1 in
+loop 2300 for the claim, and in loop 2400 for a line only when it differs from the claim's (as the guide says).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
 from domain.remittance import Adjustment
 from domain.x12.envelope import (
@@ -39,6 +44,8 @@ KNOWN_SEGMENTS = frozenset(
 )
 RELATIONSHIP_CODES = {"self": "18", "spouse": "01", "child": "19", "other": "G8"}
 RESPONSIBILITY_CODES = {"primary": "P", "secondary": "S", "tertiary": "T"}
+UNIT_QUANTUM = Decimal("0.001")  # the finest quantity we carry: three decimal places
+MAX_REFERENCE_LENGTH = 50  # REF02
 
 
 @dataclass(frozen=True)
@@ -92,12 +99,13 @@ class PayerParty:
 class ServiceLine:
     procedure: str
     charge_cents: int
-    units: int = 1
+    units: Decimal = Decimal(1)  # SV104: a quantity, up to three decimal places (see units_from_text)
     modifiers: tuple[str, ...] = ()
     diagnosis_pointers: tuple[int, ...] = (1,)
     service_date: date | None = None
     place_of_service: str | None = None  # only when it differs from the claim's
     line_control_number: str | None = None  # REF*6R: our ClaimLine.id, echoed back in the 835
+    prior_authorization: str | None = None  # 2400 REF*G1: only when it differs from the claim's
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ class LineAdjudication:
     procedure: str
     paid_cents: int
     modifiers: tuple[str, ...] = ()
-    units: int = 1
+    units: Decimal = Decimal(1)
     adjustments: tuple[Adjustment, ...] = ()
     adjudication_date: date | None = None
 
@@ -143,6 +151,11 @@ class ProfessionalClaim:
     signature_on_file: bool = True
     assignment_of_benefits: bool = True
     service_facility: ProviderParty | None = None  # 2310C, when not the billing provider's address
+    prior_authorization: str | None = None  # 2300 REF*G1: the payer's prior authorization number
+
+    def authorization_for(self, line: ServiceLine) -> str | None:
+        """The authorization number that covers ``line``: its own (2400) or else the claim's (2300)."""
+        return line.prior_authorization or self.prior_authorization
 
     @property
     def is_secondary(self) -> bool:
@@ -155,6 +168,47 @@ class Submitter:
     id: str  # NM109 of 1000A
     contact_name: str = "BILLING OFFICE"
     contact_phone: str = "8005550199"
+
+
+# --- units ----------------------------------------------------------------------------------------------
+
+
+def units_value(value: Decimal | int | str) -> Decimal:
+    """A unit count as the exact Decimal we carry (three places at most); raises X12Error otherwise."""
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(value)
+        exact = number.quantize(UNIT_QUANTUM) if number.is_finite() else None
+    except (InvalidOperation, ValueError):
+        exact = None
+    if exact is None or exact != number:
+        raise X12Error(f"not a quantity with at most three decimal places: {str(value)[:12]!r}")
+    return exact
+
+
+def units_text(units: Decimal) -> str:
+    """A quantity as X12 writes it: ``2`` for whole units, ``1.5`` otherwise (no exponent, no trailing zeros)."""
+    exact = units_value(units)
+    if exact == exact.to_integral_value():
+        return str(int(exact))
+    return format(exact.normalize(), "f")
+
+
+def units_from_text(text: str, position: int, segment_id: str, element: int) -> Decimal:
+    """An X12 R quantity (``1``, ``1.5``, ``.25``) read exactly; anything else is an X12Error at its position."""
+    digits = text.replace(".", "", 1)
+    if not digits.isascii() or not digits.isdigit():
+        raise X12Error(f"not a quantity: {text[:10]!r}", position=position, segment_id=segment_id, element=element)
+    try:
+        return units_value(text)
+    except X12Error as error:
+        raise X12Error(str(error), position=position, segment_id=segment_id, element=element) from None
+
+
+def _reference(value: str, what: str) -> str:
+    value = value.strip()
+    if not value or len(value) > MAX_REFERENCE_LENGTH:
+        raise X12Error(f"{what} must be 1 to {MAX_REFERENCE_LENGTH} characters")
+    return value
 
 
 # --- writing --------------------------------------------------------------------------------------------
@@ -228,6 +282,9 @@ def _claim_segments(claim: ProfessionalClaim) -> list[Segment]:
             "Y",
         )
     ]
+    if claim.prior_authorization:
+        # 2300 REF order in the guide: ... 9F referral, G1 prior authorization, F8 payer claim control number ...
+        segments.append(("REF", "G1", _reference(claim.prior_authorization, "the prior authorization number")))
     if claim.frequency_code in ("7", "8"):
         if not claim.original_claim_number:
             raise X12Error(f"claim {claim.claim_id}: frequency {claim.frequency_code} needs the payer's claim number")
@@ -280,7 +337,7 @@ def _claim_segments(claim: ProfessionalClaim) -> list[Segment]:
                 ("HC", line.procedure, *line.modifiers[:4]),
                 amount(line.charge_cents),
                 "UN",
-                str(line.units),
+                units_text(line.units),
                 line.place_of_service if line.place_of_service not in (None, claim.place_of_service) else "",
                 "",
                 pointers,
@@ -288,6 +345,8 @@ def _claim_segments(claim: ProfessionalClaim) -> list[Segment]:
         )
         if line.service_date:
             segments.append(("DTP", "472", "D8", d8(line.service_date)))
+        if line.prior_authorization and line.prior_authorization != claim.prior_authorization:
+            segments.append(("REF", "G1", _reference(line.prior_authorization, "the prior authorization number")))
         if line.line_control_number:
             segments.append(("REF", "6R", line.line_control_number))
         for other in claim.other_payers:
@@ -301,7 +360,7 @@ def _claim_segments(claim: ProfessionalClaim) -> list[Segment]:
                     amount(adjudication.paid_cents),
                     ("HC", adjudication.procedure, *adjudication.modifiers[:4]),
                     "",
-                    str(adjudication.units),
+                    units_text(adjudication.units),
                 )
             )
             segments += _cas(adjudication.adjustments)
@@ -437,6 +496,7 @@ class _Draft:
     clm: list[str]
     position: int
     original_claim_number: str | None = None
+    prior_authorization: str | None = None
     diagnoses: list[str] = field(default_factory=list)
     rendering: ProviderParty | None = None
     facility: ProviderParty | None = None
@@ -627,6 +687,11 @@ def parse_837p_set(transaction: TransactionSet) -> list[ProfessionalClaim]:
                 line["control"] = get(el, 2)
             elif draft is not None and line is None and qualifier == "F8":
                 draft.original_claim_number = get(el, 2)
+            elif draft is not None and qualifier == "G1" and other is None and line is None:
+                draft.prior_authorization = get(el, 2) or None
+            elif line is not None and qualifier == "G1" and "in_2430" not in line:
+                # 2400 REF*G1 comes before the line's 2430 loops; a 2330B REF*G1 (other payer's) is not ours.
+                line["prior_auth"] = get(el, 2)
         elif sid == "SBR":
             if draft is None:
                 subscriber_parts.update(
@@ -702,6 +767,7 @@ def parse_837p_set(transaction: TransactionSet) -> list[ProfessionalClaim]:
                     entry.svd = el
                     entry.position = position
                     other = candidate
+                    line["in_2430"] = True
                     break
         elif sid == "DTP":
             qualifier = get(el, 1)
@@ -738,11 +804,7 @@ def _line_from(line: dict[str, object]) -> ServiceLine:
     procedure = _split(get(sv1, 1), component)
     if len(procedure) < 2:
         raise X12Error("SV101 needs a qualifier and a procedure code", position=position + 1, segment_id="SV1")
-    units_text = get(sv1, 4) or "1"
-    try:
-        units = int(float(units_text)) if "." in units_text else int(units_text)
-    except ValueError:
-        raise X12Error(f"not a quantity: {units_text[:10]!r}", position=position + 1, segment_id="SV1") from None
+    units = units_from_text(get(sv1, 4) or "1", position + 1, "SV1", 4)
     pointers_text = _split(get(sv1, 7), component)
     try:
         pointers = tuple(int(p) for p in pointers_text)
@@ -750,6 +812,7 @@ def _line_from(line: dict[str, object]) -> ServiceLine:
         raise X12Error("diagnosis pointers must be numbers", position=position + 1, segment_id="SV1") from None
     date_value = line.get("date")
     control = line.get("control")
+    authorization = line.get("prior_auth")
     return ServiceLine(
         procedure=procedure[1],
         charge_cents=cents(get(sv1, 2), position + 1, "SV1", 2),
@@ -759,6 +822,7 @@ def _line_from(line: dict[str, object]) -> ServiceLine:
         service_date=date_value if isinstance(date_value, date) else None,
         place_of_service=get(sv1, 5) or None,
         line_control_number=control if isinstance(control, str) else None,
+        prior_authorization=authorization if isinstance(authorization, str) and authorization else None,
     )
 
 
@@ -768,19 +832,7 @@ def _claim_from(draft: _Draft, component: str) -> ProfessionalClaim:
     if len(facility) < 3:
         raise X12Error("CLM05 needs place of service, B and frequency", position=draft.position, segment_id="CLM")
     place = facility[0]
-    lines = tuple(
-        ServiceLine(
-            line.procedure,
-            line.charge_cents,
-            line.units,
-            line.modifiers,
-            line.diagnosis_pointers,
-            line.service_date,
-            line.place_of_service if line.place_of_service else None,
-            line.line_control_number,
-        )
-        for line in draft.lines
-    )
+    lines = tuple(draft.lines)
     others = tuple(_other_from(o, component, len(lines)) for o in draft.others)
     total = cents(clm[2], draft.position, "CLM", 2)
     lines_total = sum(line.charge_cents for line in lines)
@@ -811,6 +863,7 @@ def _claim_from(draft: _Draft, component: str) -> ProfessionalClaim:
         signature_on_file=get(clm, 6) == "Y",
         assignment_of_benefits=get(clm, 8) == "Y",
         service_facility=draft.facility,
+        prior_authorization=draft.prior_authorization,
     )
 
 
@@ -834,15 +887,13 @@ def _other_from(other: _Other, component: str, line_count: int) -> OtherPayer:
             continue
         svd = entry.svd
         procedure = _split(get(svd, 3), component)
-        units = get(svd, 5) or "1"
-        if not units.isdigit():
-            raise X12Error(f"not a quantity: {units[:10]!r}", position=entry.position, segment_id="SVD", element=5)
+        units = units_from_text(get(svd, 5) or "1", entry.position, "SVD", 5)
         lines.append(
             LineAdjudication(
                 procedure=procedure[1] if len(procedure) > 1 else "",
                 paid_cents=cents(get(svd, 2), entry.position, "SVD", 2),
                 modifiers=tuple(m for m in procedure[2:6] if m),
-                units=int(units),
+                units=units,
                 adjustments=tuple(entry.cas),
                 adjudication_date=entry.day,
             )

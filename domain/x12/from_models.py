@@ -4,6 +4,10 @@ The caller loads the rows (workers/cli/claims.py does it through the unit of wor
 billing provider is the practice (group NPI, EIN); the claim's ``billing_provider_id`` provider renders the
 service. CLM01 is ``Claim.id`` as is (a UUID is 36 characters; CLM01 allows 38) and REF*6R is ``ClaimLine.id``,
 so the payer's 835 names our rows back.
+
+A prior authorization goes on the claim when one of the patient's authorizations with this payer covers the line's
+procedure on its date of service (and its units, when the payer limits them): the claim's REF*G1 is the first
+line's authorization, and a line whose authorization differs carries its own (2400 REF*G1).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from domain import models as m
 from domain.cob import prior_lines
@@ -79,6 +84,19 @@ def _subscriber(coverage: m.Coverage, payer: m.Payer, patient: m.Patient, rank: 
     )
 
 
+def authorization_number(
+    authorizations: Sequence[m.PriorAuthorization], payer: m.Payer, line: m.ClaimLine
+) -> str | None:
+    """The number of the authorization that covers ``line`` with ``payer`` (the latest to start), or None."""
+    covering = [
+        a
+        for a in authorizations
+        if a.covers(payer.id, line.procedure_code, line.date_of_service)
+        and (a.units_authorized is None or line.units <= a.units_authorized)
+    ]
+    return max(covering, key=lambda a: (a.valid_from, a.number)).number if covering else None
+
+
 def professional_claim(
     claim: m.Claim,
     *,
@@ -117,18 +135,21 @@ def professional_claim(
             patient.sex or "U",
             Address(patient.address_line, patient.city, patient.state, patient.postal_code),
         )
+    line_authorizations = [authorization_number(patient.prior_authorizations, payer, line) for line in claim.lines]
+    claim_authorization = next((number for number in line_authorizations if number), None)
     lines = tuple(
         ServiceLine(
             procedure=line.procedure_code,
             charge_cents=line.charge_cents,
-            units=line.units,
+            units=Decimal(line.units),
             modifiers=tuple(line.modifiers or ()),
             diagnosis_pointers=tuple(line.diagnosis_pointers or ()),
             service_date=line.date_of_service,
             place_of_service=None,
             line_control_number=line.id,
+            prior_authorization=number if number != claim_authorization else None,
         )
-        for line in claim.lines
+        for line, number in zip(claim.lines, line_authorizations, strict=True)
     )
     others: tuple[OtherPayer, ...] = ()
     if primary is not None:
@@ -149,6 +170,7 @@ def professional_claim(
         patient=patient_person,
         rendering_provider=rendering_party,
         other_payers=others,
+        prior_authorization=claim_authorization,
     )
 
 
@@ -164,7 +186,7 @@ def _other_payer(primary: PrimaryAdjudication, patient: m.Patient, lines: Sequen
                 procedure=match.procedure,
                 paid_cents=match.paid_cents,
                 modifiers=match.modifiers,
-                units=match.units,
+                units=Decimal(match.units),
                 adjustments=match.adjustments,
                 adjudication_date=primary.adjudication_date,
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 from domain.cob import prior_paid_share, settle_secondary_line
 from domain.codes import is_valid_npi
@@ -194,7 +195,8 @@ def _line_denial(
     claim: SubmittedClaim, line: SubmittedLine, plan: PayerPlan, procedures: set[str]
 ) -> tuple[str, tuple[str, ...]] | None:
     """The forced line-level rules, first match wins."""
-    if line.procedure in plan.precert_required and not claim.prior_authorization:
+    if line.procedure in plan.precert_required and not claim.authorization_for(line):
+        # M62: missing/incomplete/invalid treatment authorization code.
         return "197", ("M62",)
     if line.procedure == VENIPUNCTURE and plan.bundles_venipuncture and procedures & LAB_PANELS:
         return "97", ("M15",)
@@ -228,13 +230,19 @@ def _line(
         modifiers=line.modifiers,
         charge_cents=line.charge_cents,
         paid_cents=paid,
-        units=line.units,
+        units=_whole_units(line.units),
         line_control_number=line.line_control_number,
         service_date=line.service_date,
         adjustments=adjustments,
         remarks=remarks,
         allowed_cents=allowed,
     )
+
+
+def _whole_units(units: Decimal | int) -> int:
+    # The remittance value model (domain.remittance) counts SVC05 in whole units: a fractional count is reported
+    # rounded half up, at least one; the amounts were decided on the exact quantity.
+    return max(1, int(Decimal(units).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
 
 
 def _deny_all(base: ClaimPayment, claim: SubmittedClaim, reason: str, remarks: tuple[str, ...]) -> ClaimPayment:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from domain.errors import ValidationError
@@ -19,10 +20,11 @@ class SubmittedLine:
     procedure: str
     modifiers: tuple[str, ...]
     charge_cents: int
-    units: int
+    units: Decimal  # SV104, up to three decimal places
     service_date: date | None
     line_control_number: str | None = None
     place_of_service: str | None = None
+    prior_authorization: str | None = None  # 2400 REF*G1, when the line's differs from the claim's
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,12 @@ class SubmittedClaim:
     diagnoses: tuple[str, ...]
     lines: tuple[SubmittedLine, ...]
     original_reference: str | None = None  # REF*F8 payer claim control number for 7/8
-    prior_authorization: str | None = None  # REF*G1
+    prior_authorization: str | None = None  # 2300 REF*G1
+
+    def authorization_for(self, line: SubmittedLine) -> str | None:
+        """The prior authorization number the claim gives for ``line``: the line's own, else the claim's."""
+        return line.prior_authorization or self.prior_authorization
+
     patient_birth_date: date | None = None  # 2010CA DMG02 when the patient is not the subscriber
     patient_last_name: str | None = None  # 2010CA, only when the patient is not the subscriber
     patient_first_name: str | None = None
@@ -198,6 +205,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # exact, never a float
     return value
 
 
@@ -217,7 +226,12 @@ def submitted_from_json(data: dict[str, Any]) -> SubmittedClaim:
             "diagnoses": tuple(fields["diagnoses"]),
             "lines": tuple(
                 SubmittedLine(
-                    **{**line, "modifiers": tuple(line["modifiers"]), "service_date": _day(line["service_date"])}
+                    **{
+                        **line,
+                        "modifiers": tuple(line["modifiers"]),
+                        "service_date": _day(line["service_date"]),
+                        "units": Decimal(str(line["units"])),
+                    }
                 )
                 for line in fields["lines"]
             ),

@@ -7,8 +7,9 @@ are the ones the synthetic practice routes through the clearinghouse (workers/sy
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
-from domain.catalog import PROCEDURES, PROCEDURES_BY_CODE
+from domain.catalog import PROCEDURES, PROCEDURES_BY_CODE, prior_authorization_codes
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,25 @@ class PayerPlan:
     # A clean claim paid later than this many days after receipt earns prompt-pay interest (PLB L6).
     prompt_pay_days: int
     interest_rate_bp: int  # yearly interest rate, basis points
-    # Procedures the payer covers only with a prior authorization number (REF*G1) on the claim.
-    precert_required: frozenset[str] = frozenset()
     # Whether the payer bundles venipuncture into a lab panel billed on the same claim (CO-97).
     bundles_venipuncture: bool = True
     tax_id: str = ""
 
-    def allowed_cents(self, procedure: str, charge_cents: int, units: int) -> int | None:
-        """The payer's allowed amount for the line, never above the charge; None if not on the schedule."""
+    @property
+    def precert_required(self) -> frozenset[str]:
+        """Procedures the payer covers only with a prior authorization number (REF*G1): the practice's catalog
+        (domain.catalog) holds the payer rule, so the claim edit and this payer cannot disagree."""
+        return prior_authorization_codes(self.payer_id)
+
+    def allowed_cents(self, procedure: str, charge_cents: int, units: Decimal | int) -> int | None:
+        """The payer's allowed amount for the line (fee per unit times units, to the cent), never above the charge;
+        None if not on the schedule. Units may be fractional (1.5 mL); a line without units counts as one."""
         fee = fee_schedule_amount(self, procedure)
         if fee is None:
             return None
-        return min(fee * max(units, 1), charge_cents)
+        quantity = Decimal(units) if units > 0 else Decimal(1)
+        allowed = (fee * quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        return min(int(allowed), charge_cents)
 
 
 PLANS: dict[str, PayerPlan] = {
@@ -71,7 +79,6 @@ PLANS: dict[str, PayerPlan] = {
             coinsurance_bp=2000,
             prompt_pay_days=30,
             interest_rate_bp=1200,
-            precert_required=frozenset({"90791"}),
             tax_id="930000002",
         ),
         PayerPlan(

@@ -162,7 +162,6 @@ def submitted_claim(claim: ProfessionalClaim) -> SubmittedClaim:
     """The clearinghouse's view of a parsed 837P claim."""
     subscriber = claim.subscriber
     prior_paid = sum(other.paid_cents for other in claim.other_payers) if claim.other_payers else None
-    prior_authorization: Any = getattr(claim, "prior_authorization", None)
     return SubmittedClaim(
         claim_id=claim.claim_id,
         payer_id=claim.payer.payer_id.strip().upper(),
@@ -186,11 +185,12 @@ def submitted_claim(claim: ProfessionalClaim) -> SubmittedClaim:
                 service_date=line.service_date,
                 line_control_number=line.line_control_number,
                 place_of_service=line.place_of_service,
+                prior_authorization=line.prior_authorization,
             )
             for line in claim.lines
         ),
         original_reference=claim.original_claim_number,
-        prior_authorization=str(prior_authorization) if prior_authorization else None,
+        prior_authorization=claim.prior_authorization,
         patient_birth_date=claim.patient.birth_date if claim.patient else None,
         patient_last_name=claim.patient.last_name if claim.patient else None,
         patient_first_name=claim.patient.first_name if claim.patient else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from domain.remittance import ClaimPayment, Remittance
 from domain.x12.ack277ca import parse_277ca
 from domain.x12.ack999 import parse_999
-from domain.x12.claim837 import Person
+from domain.x12.claim837 import Person, ProfessionalClaim
 from domain.x12.eligibility import EligibilityInquiry, parse_271, write_270
 from domain.x12.envelope import ControlNumbers, Party, X12Error
 from domain.x12.remit835 import parse_835
@@ -172,6 +173,20 @@ def line_outcomes(payment: ClaimPayment) -> list[tuple[str, str, tuple[str, ...]
     ]
 
 
+def _line_authorized(value: ProfessionalClaim) -> ProfessionalClaim:
+    return replace(value, lines=(replace(value.lines[0], prior_authorization="SM-LINE-AUTH"),))
+
+
+def test_fractional_units_are_priced_exactly(service: ClearinghouseService) -> None:
+    value = claim("UNITS1", lines=(("90471", 2800),))
+    service.submit_837(batch(replace(value, lines=(replace(value.lines[0], units=Decimal("1.5")),))))
+    (line,) = only_claim(released(service), "UNITS1").service_lines
+    fee = fee_schedule_amount(PLANS["SBXBM"], "90471")
+    assert fee is not None
+    # 1.5 units at the fee per unit, to the cent, capped at the charge (the 835 reports two whole units).
+    assert line.allowed_cents == min(2800, fee * 3 // 2) and line.units == 2
+
+
 def test_forced_denials_carry_their_reason_and_remark_codes(service: ClearinghouseService) -> None:
     old = TODAY - timedelta(days=120)
     service.submit_837(
@@ -179,6 +194,14 @@ def test_forced_denials_carry_their_reason_and_remark_codes(service: Clearinghou
             claim("NEC1", diagnoses=("Z0000",), lines=(("99213", 13500),)),
             claim("BUN1", lines=(("80053", 4500), ("36415", 1500))),
             claim("PRE1", payer="SBXSM", member_id="SM100000002", lines=(("90791", 22000),)),
+            claim(
+                "PRE2",
+                payer="SBXSM",
+                member_id="SM100000002",
+                lines=(("90791", 22000),),
+                prior_authorization="SM-AUTH-1",
+            ),
+            _line_authorized(claim("PRE3", payer="SBXSM", member_id="SM100000002", lines=(("90791", 22000),))),
             claim("TF1", payer="SBXSM", member_id="SM100000002", service_date=old),
             claim("TEL1", place="02"),
             claim("TEL2", place="10", modifiers=("95",)),
@@ -194,6 +217,11 @@ def test_forced_denials_carry_their_reason_and_remark_codes(service: Clearinghou
     bundled = line_outcomes(only_claim(remittances, "BUN1"))
     assert bundled[1] == ("36415", "CO-97", ("M15",), 0) and bundled[0][3] > 0
     assert line_outcomes(only_claim(remittances, "PRE1")) == [("90791", "CO-197", ("M62",), 0)]
+    # The same service with the payer's authorization number (2300 REF*G1) is adjudicated (this member has the
+    # whole deductible to meet, so the allowed amount goes to it); so is one whose line carries the number.
+    for authorized in ("PRE2", "PRE3"):
+        payment = only_claim(remittances, authorized)
+        assert payment.status_code == "1" and line_outcomes(payment)[0][1] == "CO-45,PR-3,PR-1"
     timely = only_claim(remittances, "TF1")
     assert timely.status_code == "4" and line_outcomes(timely)[0][1] == "CO-29"
     assert line_outcomes(only_claim(remittances, "TEL1")) == [("99213", "CO-16", ("M77",), 0)]
