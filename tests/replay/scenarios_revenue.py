@@ -245,6 +245,26 @@ async def collections_payment_plan(run: ReplayRun) -> str:
         return handle.id
 
 
+async def collections_plan_dispute_early_payoff(run: ReplayRun) -> str:
+    """A plan paused by a dispute (resumed by a person, due dates moved), then paid off early by a payment."""
+    world = World(balance_cents=[8000], plan_paid_cents=[8000])
+    async with _harness(run, world) as harness:
+        handle = await run.client.start_workflow(
+            PatientCollectionsWorkflow.run,
+            c.CollectionsInput(f"g-{uuid.uuid4()}", POLICY),
+            id=f"collections-{uuid.uuid4()}",
+            task_queue=harness.queue,
+        )
+        await harness.resolve(handle, "patient_balance_overdue", "payment_plan", installments="2")
+        await harness.wait_stage(handle, "plan:installment:1")
+        await handle.signal("dispute", True)
+        await harness.resolve(handle, "patient_dispute", "complete", note="charges verified")
+        await harness.wait_stage(handle, "plan:installment:1")
+        await handle.signal("payment_received", c.PaymentNotice(8000, "card-1"))
+        await handle.result()
+        return handle.id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "revenue_registration_journey": registration_journey,
     "revenue_encounter_missing_codes": encounter_missing_codes,
@@ -259,6 +279,7 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_remittance_intake": remittance_intake,
     "revenue_collections_agency": collections_agency,
     "revenue_collections_payment_plan": collections_payment_plan,
+    "revenue_collections_plan_dispute_early_payoff": collections_plan_dispute_early_payoff,
 }
 
 __all__ = ["SCENARIOS", "ClaimWorkflow"]
