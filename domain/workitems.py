@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from domain.errors import InvalidResolution
@@ -53,6 +54,8 @@ class Action(StrEnum):
     PAYMENT_PLAN = "payment_plan"
     SEND_TO_AGENCY = "send_to_agency"
     COMPLETE = "complete"
+    RECORD_RENEWAL = "record_renewal"
+    RECORD_COMPLETION = "record_completion"
     ASSIGN = "assign"
     CANCEL = "cancel"
 
@@ -71,12 +74,16 @@ CORRECTABLE_CLAIM_FIELDS = frozenset(
         "rendering_npi",
         "billing_npi",
         "prior_authorization",
+        "prior_auth",  # the same: the payer's prior authorization number (REF*G1)
         "member_id",
         "payer_id",
         "frequency_code",
         "original_claim_number",
     }
 )
+
+# Fields that hold a calendar date (ISO ``YYYY-MM-DD``); the process checks the date against its own facts.
+DATE_FIELDS = frozenset({"new_expires_on", "completed_on"})
 
 WRITE_OFF_REASONS = frozenset(
     {
@@ -132,6 +139,16 @@ ACTIONS: Mapping[Action, ActionSpec] = {
     ),
     Action.SEND_TO_AGENCY: ActionSpec(needs_note=True),
     Action.COMPLETE: ActionSpec(allowed_fields=None),
+    # A credential renewed: its new expiry (later than the current one), optionally the new number and the
+    # stored document (the renewed license's scan) that proves it.
+    Action.RECORD_RENEWAL: ActionSpec(
+        required_fields=frozenset({"new_expires_on"}),
+        allowed_fields=frozenset({"new_expires_on", "number", "document_id"}),
+    ),
+    # A training completed: the day it was completed, optionally the certificate document.
+    Action.RECORD_COMPLETION: ActionSpec(
+        required_fields=frozenset({"completed_on"}), allowed_fields=frozenset({"completed_on", "document_id"})
+    ),
     Action.ASSIGN: ActionSpec(
         required_fields=frozenset({"assignee"}), allowed_fields=frozenset({"assignee"}), terminal=False
     ),
@@ -162,6 +179,7 @@ class Reason(StrEnum):
     PATIENT_DISPUTE = "patient_dispute"
     HARDSHIP_REQUEST = "hardship_request"
     CREDENTIAL_EXPIRING = "credential_expiring"
+    TRAINING_DUE = "training_due"
     MANUAL_TASK = "manual_task"
 
 
@@ -285,7 +303,17 @@ REASONS: Mapping[Reason, ReasonSpec] = {
         Action.COMPLETE,  # refused: the plan resumes as it was
     ),
     Reason.CREDENTIAL_EXPIRING: _spec(
-        WorkQueue.CREDENTIALING, "a credential is about to expire", Action.COMPLETE, Action.RETRY_NOW
+        WorkQueue.CREDENTIALING,
+        "a credential is about to expire",
+        Action.RECORD_RENEWAL,  # renewed: the new expiry is recorded and the next cycle is scheduled
+        Action.COMPLETE,  # handled elsewhere (e.g. the store was updated): the credential is read again
+        Action.RETRY_NOW,  # read the credential again now
+    ),
+    Reason.TRAINING_DUE: _spec(
+        WorkQueue.CREDENTIALING,
+        "a required training is due (or overdue) for renewal",
+        Action.RECORD_COMPLETION,  # completed: a training record is written, the next due date follows
+        Action.COMPLETE,  # handled elsewhere: the training records are read again
     ),
     Reason.MANUAL_TASK: _spec(WorkQueue.GENERAL, "a task opened by hand or by a batch sweep", Action.COMPLETE),
 }
@@ -387,6 +415,11 @@ def validate_resolution(reason: str, resolution: Resolution) -> Resolution:
         raise InvalidResolution(f"{action} needs a note saying why")
     if action is Action.WRITE_OFF and resolution.fields["reason_code"] not in WRITE_OFF_REASONS:
         raise InvalidResolution(f"write-off reason_code must be one of: {', '.join(sorted(WRITE_OFF_REASONS))}")
+    for date_field in sorted(DATE_FIELDS & names):
+        try:
+            date.fromisoformat(resolution.fields[date_field])
+        except ValueError:
+            raise InvalidResolution(f"{date_field} must be a date (YYYY-MM-DD)") from None
     for cents_field in ("amount_cents", "charge_cents", "units", "installments"):
         if cents_field in resolution.fields:
             raw = resolution.fields[cents_field]

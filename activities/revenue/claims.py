@@ -15,6 +15,7 @@ from activities.documents.store import DocumentStore
 from activities.revenue.base import Envelope, StoreActivities, domain_errors_are_final
 from domain import audit
 from domain import models as m
+from domain.catalog import requires_prior_authorization
 from domain.claim_edits import ScrubContext, fingerprint, scrub
 from domain.claim_status import ClaimStatus, can_transition
 from domain.codes import validate_hcpcs, validate_icd10, validate_modifier, validate_place_of_service
@@ -210,7 +211,9 @@ class ClaimActivities(StoreActivities):
                     coverage = session.get(m.Coverage, claim.coverage_id)
                     assert coverage is not None
                     coverage.member_id = value
-                elif name in ("prior_authorization", "rendering_npi", "billing_npi", "original_claim_number"):
+                elif name in PRIOR_AUTHORIZATION_FIELDS:
+                    _record_prior_authorization(session, claim, value)
+                elif name in ("rendering_npi", "billing_npi", "original_claim_number"):
                     pass  # carried by the resubmission's notes; the 837 mapper takes them from the store rows
                 elif name == "frequency_code":
                     if value not in ("1", "7", "8"):
@@ -417,3 +420,48 @@ class ClaimActivities(StoreActivities):
             _move(uow.session, claim, ClaimStatus(data.status), data.actor, note=data.note[:200])
             uow.commit()
         return c.Nothing()
+
+
+PRIOR_AUTHORIZATION_FIELDS = ("prior_auth", "prior_authorization")
+
+
+def _record_prior_authorization(session: Session, claim: m.Claim, number: str) -> m.PriorAuthorization:
+    """The biller has the payer's authorization ``number`` for this claim's service: record it on the patient so
+    the claim (and the 837P built from it, REF*G1) carries it.
+
+    A number this payer already issued to the patient is widened to the claim's codes and date of service (an
+    extension or retro-authorization granted by phone); a new one covers exactly them."""
+    if not 1 <= len(number) <= 50 or not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in number):
+        raise ValidationError("prior_auth must be 1 to 50 letters, digits or dashes")
+    payer = session.get(m.Payer, claim.payer_id)
+    assert payer is not None
+    codes = [line.procedure_code for line in claim.lines]
+    needing = [code for code in codes if requires_prior_authorization(payer.payer_id, code)]
+    covered = needing or codes  # the payer rule names no code here: the biller knows the payer wants one
+    day = claim.date_of_service
+    authorization = session.execute(
+        select(m.PriorAuthorization).where(
+            m.PriorAuthorization.payer_id == claim.payer_id, m.PriorAuthorization.number == number
+        )
+    ).scalar_one_or_none()
+    if authorization is None:
+        authorization = m.PriorAuthorization(
+            patient_id=claim.patient_id,
+            payer_id=claim.payer_id,
+            number=number,
+            procedure_codes=sorted(set(covered)),
+            valid_from=day,
+            valid_to=day,
+        )
+        session.add(authorization)
+    elif authorization.patient_id != claim.patient_id:
+        raise ValidationError(f"that authorization number belongs to another patient of payer {payer.payer_id}")
+    else:
+        authorization.procedure_codes = sorted(set(authorization.procedure_codes or ()) | set(covered))
+        authorization.valid_from = min(authorization.valid_from, day)
+        authorization.valid_to = max(authorization.valid_to, day)
+        if authorization.units_authorized is not None:
+            most = max((line.units for line in claim.lines if line.procedure_code in covered), default=1)
+            authorization.units_authorized = max(authorization.units_authorized, most)
+    session.flush()
+    return authorization
