@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from tests.support.dev_stack import free_port, stack_settings
     from workers.security.codec import AesGcmCodec, PayloadDecryptionError
     from workers.security.keys import CodecKeyError, generate_key_file, load_keys, new_key_entry, parse_keys
-    from workers.security.server import create_codec_app
+    from workers.security.server import COOKIE, create_codec_app
     from workers.settings import Settings
     from workers.stack import serve_asgi
     from workers.temporal import embedded_stack
@@ -155,3 +155,24 @@ async def test_codec_server_decodes_for_token_holders_only() -> None:
         foreign = await client.options("/decode", headers={**preflight, "Origin": "http://evil.example"})
         assert foreign.headers.get("access-control-allow-origin") is None
         assert (await client.post("/decode", content=b"not json", headers=token)).status_code == 400
+
+        # A browser (the Web UI with "Include cross-origin credentials") is authorized by typing the token once.
+        assert (await client.get("/authorize")).status_code == 200
+        assert (await client.post("/authorize", data={"token": "wrong"})).status_code == 401
+        assert COOKIE not in client.cookies
+        authorized = await client.post("/authorize", data={"token": "s3cret-token"})
+        assert authorized.status_code == 200 and "httponly" in authorized.headers["set-cookie"].lower()
+        assert "s3cret-token" not in authorized.headers["set-cookie"]  # the cookie proves the token, is not it
+        from_browser = await client.post("/decode", json=body, headers={"Origin": ui})
+        assert from_browser.status_code == 200
+        assert from_browser.headers.get("access-control-allow-credentials") == "true"
+        client.cookies.set(COOKIE, "0" * 64)
+        assert (await client.post("/decode", json=body)).status_code == 401
+
+
+def test_codec_server_refuses_to_run_without_a_token() -> None:
+    codec = AesGcmCodec(parse_keys(new_key_entry("k1")))
+    with pytest.raises(ValueError, match="access token"):
+        create_codec_app(codec, tokens=[])
+    with pytest.raises(ValueError, match="access token"):
+        create_codec_app(codec, tokens=[""])

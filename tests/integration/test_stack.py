@@ -95,9 +95,21 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
         async with httpx.AsyncClient() as web:  # the Web UI decodes through our codec server
             ui_settings = (await web.get(f"{lines['temporal ui']}/api/v1/settings")).json()
             assert ui_settings["Codec"]["Endpoint"] == lines["codec server"]
+            # Authorization is always on: the codec server wants the generated token, the console a user.
+            token_file = home / "secrets" / "codec-server-token"
+            admin_file = home / "secrets" / "console-admin-password"
+            assert str(token_file) in banner and str(admin_file) in banner
+            assert token_file.read_text().strip() not in banner and admin_file.read_text().strip() not in banner
+            decode = f"{lines['codec server']}/decode"
+            assert (await web.post(decode, json={"payloads": []})).status_code == 401
+            bearer = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+            assert (await web.post(decode, json={"payloads": []}, headers=bearer)).status_code == 200
+            assert (await web.get(f"{lines['console']}/queues")).status_code == 303
+            admin = {"username": "admin", "password": admin_file.read_text().strip()}
+            assert (await web.post(f"{lines['console']}/login", data=admin)).status_code == 303
             assert (await web.get(f"{lines['console']}/queues")).status_code == 200
-        key_file = home / "secrets" / "codec-keys"
-        assert key_file.stat().st_mode & 0o777 == 0o600
+        for secret in ("codec-keys", "codec-server-token", "console-session-key", "console-admin-password"):
+            assert (home / "secrets" / secret).stat().st_mode & 0o777 == 0o600
         for name, value in env.items():
             if name.startswith("CARECYCLE_"):
                 monkeypatch.setenv(name, value)
