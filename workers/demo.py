@@ -481,6 +481,8 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
     context = item.context or {}
     if reason == "claim_denied":
         codes = str(context.get("codes", ""))
+        if "-197" in codes and (number := _authorization_on_file(session, item)):
+            return Decision("correct_and_resubmit", {"prior_auth": number}, note="the authorization was on file")
         if "-50" in codes or "-197" in codes or "-151" in codes:
             return Decision("appeal", note="medical records attached")
         if "-16" in codes:
@@ -498,6 +500,8 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
             return Decision("correct_and_resubmit", {"modifiers": "95"}, note="added the telehealth modifier")
         if "TIMELY" in edits.upper():
             return Decision("write_off", {"reason_code": "timely_filing"})
+        if "PRIOR_AUTH" in edits and (number := _authorization_on_file(session, item)):
+            return Decision("correct_and_resubmit", {"prior_auth": number}, note="the payer extended the authorization")
         return Decision("write_off", {"reason_code": "administrative"})
     if reason == "no_payer_response":
         if portal_payers_answer and str(context.get("category", "")) == "P1" and _portal_claim(session, item):
@@ -527,6 +531,21 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
     if reason == "posting_exception":
         return Decision("write_off", {"reason_code": "administrative"})
     return None
+
+
+def _authorization_on_file(session: Any, item: m.WorkItem) -> str | None:
+    """The number of the patient's latest authorization with the claim's payer, whatever its dates: the biller asks
+    the payer to extend it to the visit (the correction records that), rather than appealing a CO-197."""
+    claim = session.get(m.Claim, item.entity_id) if item.entity_type == "claim" else None
+    if claim is None:
+        return None
+    number: str | None = session.execute(
+        select(m.PriorAuthorization.number)
+        .where(m.PriorAuthorization.patient_id == claim.patient_id, m.PriorAuthorization.payer_id == claim.payer_id)
+        .order_by(m.PriorAuthorization.valid_to.desc())
+        .limit(1)
+    ).scalar()
+    return number
 
 
 def _portal_claim(session: Any, item: m.WorkItem) -> bool:
