@@ -74,6 +74,7 @@ CORRECTABLE_CLAIM_FIELDS = frozenset(
         "rendering_npi",
         "billing_npi",
         "prior_authorization",
+        "prior_auth",  # the same: the payer's prior authorization number (REF*G1)
         "member_id",
         "payer_id",
         "frequency_code",
