@@ -85,14 +85,25 @@ class Container:
 
     @cached_property
     def portal_sessions(self) -> PortalSessions:
-        """One Chromium per worker process (started on first use); failure evidence goes to the documents."""
+        """One Chromium per worker process (started on first use); failure evidence goes to the documents.
+
+        One session per portal account at a time across every worker machine: a lease in the shared store.
+        """
+        from datetime import timedelta
+
+        from activities.portals.lease import LeasePolicy, PortalLeases
         from activities.portals.session import PortalSessions
 
+        try:
+            policy = LeasePolicy(
+                ttl=timedelta(seconds=self.settings.portal_lease_ttl_seconds),
+                wait=timedelta(seconds=self.settings.portal_lease_wait_seconds),
+            )
+        except ValueError as exc:
+            raise SettingsError(f"CARECYCLE_PORTAL_LEASE_TTL_SECONDS / _WAIT_SECONDS: {exc}") from None
+        leases = PortalLeases(self.session_factory, policy)
         return PortalSessions(
-            self.settings.chromium_path,
-            self.documents,
-            attempts=self.settings.portal_attempts,
-            lock_dir=self.settings.home / "locks" / "portal",  # worker processes on this machine take turns
+            self.settings.chromium_path, self.documents, attempts=self.settings.portal_attempts, leases=leases
         )
 
     def close(self) -> None:

@@ -2,9 +2,10 @@
 
 * One Chromium per process (Debian's, from settings), one fresh browser context per session: no cookies or
   storage leak from one account or attempt to the next.
-* At most one session per portal account at a time: an asyncio lock per account within the process and,
-  with ``lock_dir``, an advisory file lock that other worker processes on the machine respect. Portals end
-  an account's earlier session when it signs in again, so parallel work would knock itself out.
+* At most one session per portal account at a time: an asyncio lock per account within the process (so a
+  process never polls the store against itself) and, with ``leases``, a lease in the domain store that the
+  portal workers of every machine respect (:mod:`activities.portals.lease`). Portals end an account's
+  earlier session when it signs in again, so parallel work would knock itself out.
 * An unavailable portal is retried with exponential backoff; a refused login or a changed page is not.
 * On failure a screenshot and the page's HTML go to the document store; the error carries their keys.
 """
@@ -13,18 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 from activities.documents import DocumentStore
 from activities.portals.base import OtpProvider, PayerPortal, PortalAccount
 from activities.portals.errors import PortalError, PortalLayoutChanged, PortalUnavailable
+from activities.portals.lease import PortalLeases
 from activities.portals.pages import PAGE_OBJECTS, BrowserPortal
 
 T = TypeVar("T")
@@ -51,7 +50,7 @@ class PortalSessions:
         backoff_seconds: float = 1.0,
         selector_timeout_ms: float = 5000,
         navigation_timeout_ms: float = 30_000,
-        lock_dir: Path | None = None,
+        leases: PortalLeases | None = None,
     ) -> None:
         self.chromium_path = chromium_path
         self.documents = documents
@@ -63,7 +62,8 @@ class PortalSessions:
         self._browser: Any = None
         self._start_lock = asyncio.Lock()
         self._locks: dict[str, asyncio.Lock] = {}
-        self.lock_dir = lock_dir
+        # Without leases (one worker process, tests, benchmarks) the asyncio lock alone keeps accounts apart.
+        self.leases = leases
 
     async def _ensure_browser(self) -> Any:
         async with self._start_lock:
@@ -89,22 +89,12 @@ class PortalSessions:
         return self._locks.setdefault(account.lock_key, asyncio.Lock())
 
     @contextlib.asynccontextmanager
-    async def _process_lock(self, account: PortalAccount) -> AsyncIterator[None]:
-        if self.lock_dir is None:
+    async def _account_lease(self, account: PortalAccount) -> AsyncIterator[None]:
+        if self.leases is None:
             yield
             return
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
-        # The file name is a hash: usernames stay out of the file system.
-        name = hashlib.sha256(account.lock_key.encode()).hexdigest()[:24]
-        handle = (self.lock_dir / f"{name}.lock").open("a+")
-        try:
-            await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        finally:
-            handle.close()
+        async with self.leases.hold(account):
+            yield
 
     async def run(
         self,
@@ -117,7 +107,7 @@ class PortalSessions:
         """Sign in, run ``task`` on the signed-in portal, sign out; retries and evidence as described above."""
         if account.variant not in PAGE_OBJECTS:
             raise PortalLayoutChanged(f"{account.payer_id}: no page objects for portal variant {account.variant!r}")
-        async with self.lock_for(account), self._process_lock(account):
+        async with self.lock_for(account), self._account_lease(account):
             for attempt in range(1, self.attempts + 1):
                 try:
                     return await self._attempt(account, otp, task, label, last=attempt == self.attempts)

@@ -7,7 +7,7 @@ import json
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from activities.eob import extract_eob
 from activities.portals.activities import EobActivities, PortalActivities
 from activities.portals.base import OtpRequest, PayerPortal, PortalAccount
 from activities.portals.errors import PortalLayoutChanged, PortalLoginFailed, PortalOtpUnavailable, PortalUnavailable
+from activities.portals.lease import LeasePolicy, LeaseStore, PortalLeases
 from activities.portals.sandbox_loader import load_sandbox_portal
 from activities.portals.secrets import PortalCredentials
 from activities.portals.session import PortalSessions
@@ -242,10 +243,13 @@ async def test_one_session_per_account_at_a_time(server: PortalServer, sessions:
     assert a[0][2] <= a[1][1]  # the same account's sessions never overlapped
 
 
-async def test_worker_processes_share_the_account_lock(server: PortalServer, tmp_path: Path) -> None:
-    """Two PortalSessions (as two worker processes would have) with one lock folder take turns."""
-    first = PortalSessions(CHROMIUM, None, lock_dir=tmp_path / "locks")
-    second = PortalSessions(CHROMIUM, None, lock_dir=tmp_path / "locks")
+async def test_workers_on_different_machines_share_the_account_lease(server: PortalServer, sqlite_url: str) -> None:
+    """Two PortalSessions with their own engines on one store (as workers on two machines) take turns."""
+    engines = [make_engine(sqlite_url), make_engine(sqlite_url)]
+    policy = LeasePolicy(ttl=timedelta(seconds=30), first_poll=timedelta(milliseconds=50))
+    first, second = (
+        PortalSessions(CHROMIUM, None, leases=PortalLeases(make_session_factory(engine), policy)) for engine in engines
+    )
     spans: list[tuple[float, float]] = []
 
     async def task(portal: PayerPortal):  # type: ignore[no-untyped-def]
@@ -265,6 +269,10 @@ async def test_worker_processes_share_the_account_lock(server: PortalServer, tmp
     assert all(r.found for r in results)
     spans.sort()
     assert spans[0][1] <= spans[1][0]
+    stored = LeaseStore(make_session_factory(engines[0])).current(cascade(server).lock_key)
+    assert stored is not None and stored.token == 2  # the account changed hands once, through the store
+    for engine in engines:
+        engine.dispose()
 
 
 # --- the activities, over a seeded store -------------------------------------------------------------------
