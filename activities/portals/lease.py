@@ -114,6 +114,12 @@ class Lease:
     expires_at: datetime
 
 
+def _describe(lease: Lease) -> str:
+    # The log formatter keeps only allow-listed extra keys, so what an operator needs is in the text: the
+    # start of the row's key (to find it in portal_session_leases), the token and the holder. No username.
+    return f"account {lease.account_hash[:12]}, token {lease.token}, holder {lease.holder}"
+
+
 def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
@@ -234,13 +240,10 @@ class PortalLeases:
                     self.store.try_acquire, account.lock_key, account.payer_id, self.policy.ttl, holder
                 )
             except OperationalError:  # a locked SQLite file or a store that blinked: as good as busy, for now
-                log.warning("portal lease: the store did not answer", extra={"payer_id": account.payer_id})
+                log.warning("portal lease %s: the store did not answer", account.payer_id)
                 lease = None
             if lease is not None:
-                log.info(
-                    "portal lease acquired",
-                    extra={"payer_id": account.payer_id, "lease_token": lease.token, "holder": lease.holder},
-                )
+                log.info("portal lease %s acquired: %s", account.payer_id, _describe(lease))
                 return lease
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -254,10 +257,7 @@ class PortalLeases:
     async def release(self, lease: Lease) -> bool:
         released = await asyncio.to_thread(self.store.release, lease)
         if not released:
-            log.warning(
-                "portal lease was no longer ours to release",
-                extra={"payer_id": lease.payer_id, "lease_token": lease.token},
-            )
+            log.warning("portal lease %s was no longer ours to release: %s", lease.payer_id, _describe(lease))
         return released
 
     @contextlib.asynccontextmanager
@@ -299,13 +299,13 @@ class PortalLeases:
             try:
                 renewed = await asyncio.to_thread(self.store.renew, lease, self.policy.ttl)
             except OperationalError:
-                log.warning("portal lease: renewal failed", extra={"payer_id": lease.payer_id})
+                log.warning("portal lease %s: renewal failed: %s", lease.payer_id, _describe(lease))
                 if self._clock() + every < lease.expires_at:
                     continue  # it still outlives the next attempt
                 renewed = None  # it would run out before the next try: stop before someone else may start
             if renewed is None:
                 holding.lost = True
-                log.warning("portal lease lost", extra={"payer_id": lease.payer_id, "lease_token": lease.token})
+                log.warning("portal lease %s lost, stopping the session: %s", lease.payer_id, _describe(lease))
                 if holding.in_body:
                     holding.cancelled_owner = True
                     holding.owner.cancel()
