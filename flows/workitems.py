@@ -88,6 +88,9 @@ class WorkItemRequest:
     sla: timedelta
     context: dict[str, str] = field(default_factory=dict)
     key: str = ""  # set it when a run opens several items of one reason that must stay distinct
+    # A business key instead of the per-run one: the item is opened once across runs (continue-as-new), and
+    # one opened for the same key by someone else (a batch sweep) is adopted by this workflow.
+    dedupe_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ class WorkItems:
         queue = queue_of(request.reason)
         count = self._opened_per_reason.get(request.reason, 0) + 1
         self._opened_per_reason[request.reason] = count
-        dedupe_key = f"{info.workflow_id}/{info.run_id}/{request.reason}/{request.key or count}"
+        dedupe_key = request.dedupe_key or f"{info.workflow_id}/{info.run_id}/{request.reason}/{request.key or count}"
         sla_due_at = workflow.now() + request.sla
         opened: contract.OpenedWorkItem = await workflow.execute_activity(
             contract.OPEN,
