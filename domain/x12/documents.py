@@ -10,13 +10,14 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from domain.money import format_cents
 from domain.remittance import Remittance
 from domain.x12.ack277ca import ClaimAcknowledgment, parse_277ca_set
 from domain.x12.ack999 import Acknowledgment999, parse_999_set
-from domain.x12.claim837 import ProfessionalClaim, parse_837p_set
+from domain.x12.claim837 import ProfessionalClaim, parse_837p_set, units_text
 from domain.x12.eligibility import parse_270_set, parse_271_set
 from domain.x12.envelope import TransactionSet, X12Error, X12Problem, read_envelope
 from domain.x12.json import remittance_set_to_json
@@ -111,6 +112,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return units_text(value)  # a quantity (837P units) as an exact decimal string: "1", "1.5"
     return value
 
 

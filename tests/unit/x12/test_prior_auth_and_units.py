@@ -245,3 +245,23 @@ def test_mapper_respects_authorized_units_and_gives_a_line_its_own_number() -> N
     assert isinstance(claim, m.Claim)
     claim.lines[0].units = 2
     assert _map(rows).prior_authorization is None
+
+
+def test_837_json_carries_exact_units_and_authorizations() -> None:
+    import json
+
+    from domain.x12.documents import parse_document, parsed_to_json
+
+    claim = self_claim()
+    claim = replace(
+        claim,
+        prior_authorization="PA-1",
+        lines=(replace(claim.lines[0], units=Decimal("1.5"), prior_authorization="PA-2"), claim.lines[1]),
+    )
+    data = json.loads(json.dumps(parsed_to_json(parse_document(_write([claim])))))
+    (entry,) = data["transaction_sets"][0]["claims"]
+    assert entry["prior_authorization"] == "PA-1"
+    assert [(line["units"], line["prior_authorization"]) for line in entry["service_lines"]] == [
+        ("1.5", "PA-2"),
+        ("1", None),
+    ]
