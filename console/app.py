@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, FastAPI, Request
@@ -108,6 +108,17 @@ def create_app(
         context.setdefault("Permission", Permission)
         return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
 
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        # No framing (a resolve button under someone else's page), no caching of work data, no referrer leaks.
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
     @app.exception_handler(_SignInRequired)
     async def sign_in_required(request: Request, exc: _SignInRequired) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -139,9 +150,11 @@ def create_app(
 
         return check
 
-    Viewer = Annotated[ConsoleUserView, Depends(allowed(Permission.VIEW))]
-    Resolver = Annotated[ConsoleUserView, Depends(allowed(Permission.RESOLVE))]
-    Auditor = Annotated[ConsoleUserView, Depends(allowed(Permission.AUDIT))]
+    # Dependencies as defaults: the annotations are strings (postponed), which FastAPI resolves in this
+    # module's globals, where a local Annotated alias would not be found.
+    viewer = Depends(allowed(Permission.VIEW))
+    resolver = Depends(allowed(Permission.RESOLVE))
+    auditor = Depends(allowed(Permission.AUDIT))
 
     async def posted_form(request: Request) -> dict[str, str]:
         # A plain urlencoded form, parsed here: no multipart dependency for a few text fields.
@@ -197,7 +210,7 @@ def create_app(
         return response
 
     @app.post("/logout", response_model=None)
-    async def logout(request: Request, user: Viewer) -> Response:
+    async def logout(request: Request, user: ConsoleUserView = viewer) -> Response:
         form = await posted_form(request)
         if not signer.csrf_ok(request.state.session, form.get("csrf", "")):
             return render(request, "error.html", status_code=403, message="the form has expired; reload the page")
@@ -214,7 +227,7 @@ def create_app(
         return RedirectResponse("/queues", status_code=303)
 
     @app.get("/queues", response_class=HTMLResponse)
-    async def queues(request: Request, user: Viewer, queue: str | None = None) -> HTMLResponse:
+    async def queues(request: Request, user: ConsoleUserView = viewer, queue: str | None = None) -> HTMLResponse:
         now = datetime.now(UTC)
         with session_factory() as session:
             query = select(m.WorkItem).where(m.WorkItem.state.in_(OPEN_STATES)).order_by(m.WorkItem.sla_due_at)
@@ -277,14 +290,16 @@ def create_app(
             return item
 
     @app.get("/work-items/{item_id}", response_class=HTMLResponse)
-    async def work_item(request: Request, user: Viewer, item_id: str, done: str | None = None) -> HTMLResponse:
+    async def work_item(
+        request: Request, item_id: str, done: str | None = None, user: ConsoleUserView = viewer
+    ) -> HTMLResponse:
         item = _load(item_id)
         if item is None:
             return render(request, "error.html", status_code=404, message=f"no work item {item_id}")
         return render(request, "work_item.html", done=done, error=None, form={}, **_item_context(item))
 
     @app.post("/work-items/{item_id}/resolve", response_model=None)
-    async def resolve(request: Request, user: Resolver, item_id: str) -> Response:
+    async def resolve(request: Request, item_id: str, user: ConsoleUserView = resolver) -> Response:
         posted = await posted_form(request)
         if not signer.csrf_ok(request.state.session, posted.get("csrf", "")):
             return render(request, "error.html", status_code=403, message="the form has expired; reload the page")
@@ -329,7 +344,7 @@ def create_app(
         return RedirectResponse(f"/work-items/{item.id}?done={outcome.action}", status_code=303)
 
     @app.get("/processes", response_class=HTMLResponse)
-    async def processes(request: Request, user: Viewer, stage: str | None = None) -> HTMLResponse:
+    async def processes(request: Request, user: ConsoleUserView = viewer, stage: str | None = None) -> HTMLResponse:
         query = 'ExecutionStatus = "Running"'
         if stage:
             query += f' AND Stage = "{stage.replace(chr(34), "")}"'
@@ -355,13 +370,13 @@ def create_app(
         return render(request, "processes.html", rows=rows, stages=sorted(stages.items()), stage=stage)
 
     @app.get("/audit", response_model=None)
-    async def audit_search(user: Auditor, workflow_id: str = "") -> RedirectResponse:
+    async def audit_search(workflow_id: str = "", user: ConsoleUserView = auditor) -> RedirectResponse:
         return RedirectResponse(
             f"/audit/{workflow_id.strip()}" if workflow_id.strip() else "/processes", status_code=303
         )
 
     @app.get("/audit/{workflow_id}", response_class=HTMLResponse)
-    async def audit(request: Request, user: Auditor, workflow_id: str) -> HTMLResponse:
+    async def audit(request: Request, workflow_id: str, user: ConsoleUserView = auditor) -> HTMLResponse:
         try:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
         except RPCError as exc:

@@ -139,6 +139,7 @@ async def test_anonymous_visitors_are_sent_to_sign_in(console_url: str) -> None:
         assert forged.status_code == 303
         page = await web.get("/login?next=/work-items/wi-1")
         assert page.status_code == 200 and 'name="password"' in page.text and "Work queues" not in page.text
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
         assert (await web.get("/health")).status_code == 200
 
 
