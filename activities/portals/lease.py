@@ -41,7 +41,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.portals.base import PortalAccount
@@ -285,11 +285,14 @@ class PortalLeases:
             if holding.cancelled_owner:
                 owner.uncancel()  # the body swallowed our cancellation: do not leave it pending on the task
             heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            await asyncio.wait([heartbeat])  # its own outcome must not replace the session's
+            if not heartbeat.cancelled() and heartbeat.exception() is not None:
+                log.error("portal lease %s: the heartbeat failed", account.payer_id, exc_info=heartbeat.exception())
             if not holding.lost:
-                with contextlib.suppress(OperationalError):  # a lease not released runs out after its TTL
+                try:
                     await self.release(holding.lease)
+                except SQLAlchemyError:  # not released, it runs out after its TTL
+                    log.warning("portal lease %s: release failed: %s", account.payer_id, _describe(holding.lease))
 
     async def _heartbeat(self, holding: _Holding) -> None:
         every = self.policy.renew_every
@@ -298,8 +301,8 @@ class PortalLeases:
             lease = holding.lease
             try:
                 renewed = await asyncio.to_thread(self.store.renew, lease, self.policy.ttl)
-            except OperationalError:
-                log.warning("portal lease %s: renewal failed: %s", lease.payer_id, _describe(lease))
+            except Exception:  # whatever the cause, an unrenewed lease runs out: treat every failure alike
+                log.warning("portal lease %s: renewal failed: %s", lease.payer_id, _describe(lease), exc_info=True)
                 if self._clock() + every < lease.expires_at:
                     continue  # it still outlives the next attempt
                 renewed = None  # it would run out before the next try: stop before someone else may start

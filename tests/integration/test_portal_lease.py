@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.portals.base import PortalAccount
@@ -240,6 +241,25 @@ async def test_a_lost_lease_stops_the_session(worker_factories: list[sessionmake
     stored = usurper.current(ACCOUNT.lock_key)
     assert stored is not None and stored.holder == taken[0].holder  # the loser did not release the winner's
     assert asyncio.current_task() is not None and asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_a_lease_that_cannot_be_renewed_stops_the_session_before_it_runs_out(
+    worker_factories: list[sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = PortalLeases(worker_factories[0], LeasePolicy(ttl=timedelta(seconds=0.9)))
+    renewals: list[datetime] = []
+
+    def store_unreachable(lease: Lease, ttl: timedelta) -> Lease | None:
+        renewals.append(datetime.now(UTC))
+        raise OperationalError("UPDATE portal_session_leases ...", None, ConnectionError("the store went away"))
+
+    monkeypatch.setattr(holder.store, "renew", store_unreachable)
+    with pytest.raises(PortalLeaseLost):
+        async with holder.hold(ACCOUNT) as lease:
+            await asyncio.sleep(10)
+    # It tried again while the lease still outlived the next attempt, and gave up before the lease ran out.
+    assert len(renewals) >= 2
+    assert renewals[-1] < lease.expires_at
 
 
 async def test_an_outside_cancellation_stays_a_cancellation_and_releases(
