@@ -33,6 +33,7 @@ from domain.enums import (
     SubscriberRelationship,
 )
 from domain.errors import DomainError
+from domain.ledger.service import HistoricalClaim, post_claim_history
 
 
 @dataclass(frozen=True)
@@ -651,6 +652,24 @@ class SyntheticPractice:
 
     # --- output ----------------------------------------------------------------------------------------
 
+    def claim_history(self) -> list[HistoricalClaim]:
+        """Each seeded claim as the ledger must know it: charged, and adjudicated when the payer paid."""
+        guarantors = {row["id"]: row["guarantor_id"] for row in self.rows.get(m.Patient.__table__, [])}  # type: ignore[call-overload]
+        return [
+            HistoricalClaim(
+                claim_id=row["id"],
+                patient_id=row["patient_id"],
+                guarantor_id=guarantors[row["patient_id"]],
+                payer_row_id=row["payer_id"],
+                charge_cents=row["total_charge_cents"],
+                charged_at=row["created_at"],
+                paid_cents=row["paid_cents"],
+                patient_responsibility_cents=row["patient_responsibility_cents"],
+                adjudicated_at=row["adjudicated_at"],
+            )
+            for row in self.rows.get(m.Claim.__table__, [])  # type: ignore[call-overload]
+        ]
+
     def tables(self) -> Iterator[tuple[Table, list[dict[str, Any]]]]:
         for table in m.Base.metadata.sorted_tables:
             rows = self.rows.get(table)
@@ -674,6 +693,10 @@ def seed_practice(
     practice = SyntheticPractice(seed, as_of, visit_scale=visit_scale).generate(patients)
     summary = SeedSummary(seed=seed, as_of=practice.as_of)
     summary.counts.update(insert_practice(session, practice, batch_size=batch_size))
+    # The claims' history on the ledger, through the ledger's own bulk path: charges, payments, contractual
+    # adjustments and patient shares, so the ledger balances and AR aging covers the seeded claims.
+    history = post_claim_history(session, practice.claim_history(), batch=batch_size)
+    summary.counts["journal_entries"] = history.entries_written
     claims = practice.rows.get(m.Claim.__table__, [])  # type: ignore[call-overload]
     summary.claims_by_status = dict(Counter(row["status"] for row in claims))
     return summary

@@ -6,8 +6,8 @@ frozen value. Each is idempotent through its entry's key: calling it again with 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -53,21 +53,26 @@ def charge_key(claim_id: str) -> str:
     return f"charge:{claim_id}"
 
 
+def _charge_draft(claim_id: str, payer_row_id: str, patient_id: str, total_cents: int) -> EntryDraft | None:
+    """A claim's charge: the payer's insurance AR owes its total, earned as revenue."""
+    return transfer(
+        charge_key(claim_id),
+        EntryKind.CHARGE,
+        acc.insurance_ar(payer_row_id),
+        acc.REVENUE,
+        total_cents,
+        claim_id=claim_id,
+        patient_id=patient_id,
+        memo=f"charge claim {claim_id}",
+    )
+
+
 def _charge_drafts(session: Session, claims: Sequence[m.Claim]) -> list[EntryDraft]:
     drafts: list[EntryDraft] = []
     for claim in claims:
         if claim.primary_claim_id is not None and claim.rank != CoverageRank.PRIMARY:
             continue  # a secondary's balance is the primary's crossover, posted when the primary's ERA posts
-        draft = transfer(
-            charge_key(claim.id),
-            EntryKind.CHARGE,
-            acc.insurance_ar(claim.payer_id),
-            acc.REVENUE,
-            claim.total_charge_cents,
-            claim_id=claim.id,
-            patient_id=claim.patient_id,
-            memo=f"charge claim {claim.id}",
-        )
+        draft = _charge_draft(claim.id, claim.payer_id, claim.patient_id, claim.total_charge_cents)
         if draft is not None:
             drafts.append(draft)
     return drafts
@@ -96,6 +101,73 @@ def missing_charges(session: Session, claims: Sequence[m.Claim]) -> list[EntryDr
     """Charge entries for the claims whose charge was never posted (posting an ERA posts them first)."""
     known = existing_keys(session, [charge_key(c.id) for c in claims])
     return [d for d in _charge_drafts(session, claims) if d.key not in known]
+
+
+@dataclass(frozen=True)
+class HistoricalClaim:
+    """A primary claim billed (and maybe adjudicated) before the ledger saw it: a seeded practice's history.
+
+    ``adjudicated_at`` None: still with the payer (its charge only). Otherwise the payer paid ``paid_cents``,
+    named ``patient_responsibility_cents`` for the guarantor and adjusted the rest away contractually.
+    """
+
+    claim_id: str
+    patient_id: str
+    guarantor_id: str
+    payer_row_id: str
+    charge_cents: int
+    charged_at: datetime
+    paid_cents: int = 0
+    patient_responsibility_cents: int = 0
+    adjudicated_at: datetime | None = None
+
+
+def history_key(claim_id: str, part: str) -> str:
+    return f"history:{claim_id}:{part}"
+
+
+def claim_history_drafts(claims: Iterable[HistoricalClaim]) -> list[EntryDraft]:
+    """The entries the workflows and posting would have written for these claims: the charge (same key as
+    :func:`post_charge`, so charging again writes nothing), then for an adjudicated claim the payer's payment,
+    the contractual adjustment and the patient's share moved to the guarantor. Raises ValidationError when the
+    amounts do not add up to the charge."""
+    drafts: list[EntryDraft] = []
+    for claim in claims:
+        charge = _charge_draft(claim.claim_id, claim.payer_row_id, claim.patient_id, claim.charge_cents)
+        if charge is not None:
+            drafts.append(replace(charge, occurred_at=claim.charged_at))
+        if claim.adjudicated_at is None:
+            continue
+        contractual = claim.charge_cents - claim.paid_cents - claim.patient_responsibility_cents
+        if min(claim.paid_cents, claim.patient_responsibility_cents, contractual) < 0:
+            raise ValidationError(f"claim {claim.claim_id}: paid and patient share exceed the charge")
+        payer_ar = acc.insurance_ar(claim.payer_row_id)
+        links = {"claim_id": claim.claim_id, "patient_id": claim.patient_id}
+        for part, kind, debit, cents in (
+            ("payment", EntryKind.INSURANCE_PAYMENT, acc.CASH, claim.paid_cents),
+            ("contractual", EntryKind.CONTRACTUAL, acc.CONTRACTUAL, contractual),
+            (
+                "patient",
+                EntryKind.TRANSFER_TO_PATIENT,
+                acc.patient_ar(claim.guarantor_id),
+                claim.patient_responsibility_cents,
+            ),
+        ):
+            draft = transfer(history_key(claim.claim_id, part), kind, debit, payer_ar, cents, **links)
+            if draft is not None:
+                drafts.append(replace(draft, occurred_at=claim.adjudicated_at))
+    return drafts
+
+
+def post_claim_history(session: Session, claims: Sequence[HistoricalClaim], *, batch: int = 5000) -> LedgerPosting:
+    """Write :func:`claim_history_drafts` in bulk, ``batch`` claims at a time (idempotent by key)."""
+    written = amount = 0
+    for part in chunks(list(claims), batch):
+        drafts = claim_history_drafts(part)
+        result = write_entries(session, drafts)
+        written += result.written
+        amount += result.cents_debited
+    return LedgerPosting(entries_written=written, amount_cents=amount, already_posted=bool(claims) and not written)
 
 
 def post_patient_charge(session: Session, encounter_id: str, *, actor: str) -> tuple[str, LedgerPosting]:
@@ -377,14 +449,18 @@ def refund_credit_balance(session: Session, guarantor_id: str, *, key: str, acto
 __all__ = [
     "ClaimBalanceMoved",
     "GuarantorPosting",
+    "HistoricalClaim",
     "LedgerPosting",
     "PaymentRecorded",
     "adjust_claim_balance",
     "build_entry",
     "charge_key",
+    "claim_history_drafts",
+    "history_key",
     "missing_charges",
     "post_charge",
     "post_charges",
+    "post_claim_history",
     "post_patient_charge",
     "record_patient_payment",
     "refund_credit_balance",
