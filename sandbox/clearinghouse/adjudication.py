@@ -119,7 +119,7 @@ def adjudicate(
     if claim.rendering_npi is not None and not is_valid_npi(claim.rendering_npi):
         return Decision(_deny_all(base, claim, "16", ("N290",)), 0)
     procedures = {line.procedure for line in claim.lines}
-    forced = [_line_denial(claim, line, plan, procedures) for line in claim.lines]
+    forced = [_line_denial(claim, member, line, plan, procedures) for line in claim.lines]
     # A claim a forced rule already decides gets no random outcome on top: tests rely on forced rules.
     random_mix = random_mix and not any(forced)
     if random_mix and rng.randrange(10000) < RANDOM_DENIAL_BP:
@@ -192,12 +192,18 @@ def adjudicate(
 
 
 def _line_denial(
-    claim: SubmittedClaim, line: SubmittedLine, plan: PayerPlan, procedures: set[str]
+    claim: SubmittedClaim, member: Member, line: SubmittedLine, plan: PayerPlan, procedures: set[str]
 ) -> tuple[str, tuple[str, ...]] | None:
     """The forced line-level rules, first match wins."""
-    if line.procedure in plan.precert_required and not claim.authorization_for(line):
-        # M62: missing/incomplete/invalid treatment authorization code.
-        return "197", ("M62",)
+    if line.procedure in plan.precert_required:
+        number = claim.authorization_for(line)
+        if not number:
+            # M62: missing/incomplete/invalid treatment authorization code.
+            return "197", ("M62",)
+        issued = member.issued(number)
+        if issued is not None and not issued.covers(line.procedure, line.service_date or claim.first_service_date):
+            # N54: claim information is inconsistent with pre-certified/authorized services (expired, other code).
+            return "197", ("N54",)
     if line.procedure == VENIPUNCTURE and plan.bundles_venipuncture and procedures & LAB_PANELS:
         return "97", ("M15",)
     place = line.place_of_service or claim.place_of_service

@@ -76,6 +76,36 @@ class SubmittedClaim:
 
 
 @dataclass(frozen=True)
+class IssuedAuthorization:
+    """A prior authorization the payer issued to a member: which codes, which dates."""
+
+    number: str
+    procedure_codes: tuple[str, ...]
+    valid_from: date
+    valid_to: date
+
+    def covers(self, procedure: str, day: date | None) -> bool:
+        return procedure in self.procedure_codes and (day is None or self.valid_from <= day <= self.valid_to)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IssuedAuthorization:
+        return cls(
+            number=str(data["number"]).strip(),
+            procedure_codes=tuple(str(code) for code in data.get("procedure_codes") or ()),
+            valid_from=date.fromisoformat(str(data["valid_from"])),
+            valid_to=date.fromisoformat(str(data["valid_to"])),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "procedure_codes": list(self.procedure_codes),
+            "valid_from": self.valid_from.isoformat(),
+            "valid_to": self.valid_to.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
 class Member:
     """One enrollment on a payer's roster. Member ids and birth dates are PHI: never logged."""
 
@@ -94,9 +124,15 @@ class Member:
     group_number: str | None = None
     last_name: str | None = None
     first_name: str | None = None
+    # Prior authorizations the payer issued to this member (roster field "authorizations"); a number the payer
+    # has no record of is taken as given.
+    authorizations: tuple[IssuedAuthorization, ...] = ()
 
     def covered_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+    def issued(self, number: str) -> IssuedAuthorization | None:
+        return next((a for a in self.authorizations if a.number == number.strip()), None)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Member:
@@ -117,6 +153,7 @@ class Member:
                 group_number=str(data["group_number"]) if data.get("group_number") else None,
                 last_name=str(data["last_name"]) if data.get("last_name") else None,
                 first_name=str(data["first_name"]) if data.get("first_name") else None,
+                authorizations=tuple(IssuedAuthorization.from_json(a) for a in data.get("authorizations") or ()),
             )
         except KeyError as exc:
             raise ValidationError(f"roster entry lacks the field {exc.args[0]!r}") from None
@@ -140,6 +177,7 @@ class Member:
             "group_number": self.group_number,
             "last_name": self.last_name,
             "first_name": self.first_name,
+            "authorizations": [a.to_json() for a in self.authorizations],
         }
 
 

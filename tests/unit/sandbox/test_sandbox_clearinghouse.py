@@ -553,3 +553,40 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     second.advance(PLANS["SBXBM"].adjudication_days)
     assert only_claim(released(second), "RST1").paid_cents > 0
     second.close()
+
+
+def test_an_authorization_the_payer_issued_must_cover_the_service(service: ClearinghouseService) -> None:
+    day = TODAY - timedelta(days=3)
+    issued = [
+        {"number": "SM-OK", "procedure_codes": ["90791"], "valid_from": "2020-01-01", "valid_to": "2099-12-31"},
+        {
+            "number": "SM-EXPIRED",
+            "procedure_codes": ["90791"],
+            "valid_from": "2020-01-01",
+            "valid_to": (day - timedelta(days=1)).isoformat(),
+        },
+        {"number": "SM-OTHER", "procedure_codes": ["90834"], "valid_from": "2020-01-01", "valid_to": "2099-12-31"},
+    ]
+    service.load_roster([member("SBXSM", "SM100000077", deductible_met_cents=0, authorizations=issued)])
+    outcomes = {}
+    for number in ("SM-OK", "SM-EXPIRED", "SM-OTHER", "SM-NEVER-HEARD-OF"):
+        claim_id = f"PA-{number}"
+        service.submit_837(
+            batch(
+                claim(
+                    claim_id,
+                    payer="SBXSM",
+                    member_id="SM100000077",
+                    lines=(("90791", 22000),),
+                    service_date=day,
+                    prior_authorization=number,
+                ),
+                control=len(outcomes) + 50,
+            )
+        )
+        outcomes[number] = claim_id
+    remittances = released(service)
+    assert line_outcomes(only_claim(remittances, outcomes["SM-EXPIRED"])) == [("90791", "CO-197", ("N54",), 0)]
+    assert line_outcomes(only_claim(remittances, outcomes["SM-OTHER"])) == [("90791", "CO-197", ("N54",), 0)]
+    for number in ("SM-OK", "SM-NEVER-HEARD-OF"):  # a number the payer has no record of is taken as given
+        assert "197" not in line_outcomes(only_claim(remittances, outcomes[number]))[0][1]
