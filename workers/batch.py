@@ -142,8 +142,10 @@ class BatchStore:
 
     def open_credential_work_item(self, credential: ExpiringCredential, as_of: date) -> bool:
         # The one way work items are opened (idempotent by dedupe key), shared with the workflows' activity.
+        from activities.contracts.staff import credentialing_workflow_id
         from activities.contracts.workitems import OpenWorkItemInput
         from activities.workitems import WorkItemActivities
+        from domain.staff import credential_item_key
         from domain.workitems import Reason, queue_of
 
         earliest = datetime.combine(as_of, time(), tzinfo=UTC) + timedelta(days=1)
@@ -155,9 +157,11 @@ class BatchStore:
                 summary=f"{credential.kind} ({credential.issuer}) expires {credential.expires_on.isoformat()}",
                 entity_type="credential",
                 entity_id=credential.credential_id,
-                # The staff member's credentialing workflow (business key) is where a resolution goes.
-                workflow_id=f"credentialing-{credential.staff_id}",
-                dedupe_key=f"credential-expiring:{credential.credential_id}:{credential.expires_on.isoformat()}",
+                # The staff member's StaffCredentialing workflow owns the item: it opens items under the same
+                # business dedupe key, so it adopts this one (at its next read, or at once on the
+                # credentials_changed signal) and a resolution goes to it (`carecycle staff start-tracking`).
+                workflow_id=credentialing_workflow_id(credential.staff_id),
+                dedupe_key=credential_item_key(credential.credential_id, credential.expires_on),
                 sla_due_at=due,
                 context={
                     "credential_id": credential.credential_id,
