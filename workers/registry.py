@@ -24,10 +24,11 @@ from workers.settings import Settings
 def workflows_by_queue() -> dict[TaskQueue, list[type]]:
     from flows.portal import WORKFLOWS as PORTAL_WORKFLOWS
     from flows.revenue import WORKFLOWS as REVENUE_WORKFLOWS
+    from flows.staff import WORKFLOWS as STAFF_WORKFLOWS
     from flows.workitems import StandaloneWorkItemWorkflow
 
     return {
-        TaskQueue.REVENUE: [StandaloneWorkItemWorkflow, *REVENUE_WORKFLOWS],
+        TaskQueue.REVENUE: [StandaloneWorkItemWorkflow, *REVENUE_WORKFLOWS, *STAFF_WORKFLOWS],
         TaskQueue.EDI: [],
         TaskQueue.PORTAL: [*PORTAL_WORKFLOWS],
         TaskQueue.DOCUMENTS: [],
@@ -38,6 +39,7 @@ def workflows_by_queue() -> dict[TaskQueue, list[type]]:
 def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[..., Any]]]:
     from activities.portals.activities import EobActivities, PortalActivities
     from activities.revenue import Envelope, revenue_activities
+    from activities.staff import StaffActivities
     from activities.workitems import WorkItemActivities
 
     # Workflows on any queue open work items, and an activity runs on its workflow's queue by default.
@@ -55,7 +57,7 @@ def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[.
     )
     eob = EobActivities(container.documents)
     return {
-        TaskQueue.REVENUE: [*work_items.all(), *revenue],
+        TaskQueue.REVENUE: [*work_items.all(), *revenue, *StaffActivities(container.session_factory).all()],
         TaskQueue.EDI: [*work_items.all()],
         TaskQueue.PORTAL: [*work_items.all(), *portal.all()],
         TaskQueue.DOCUMENTS: [*work_items.all(), *eob.all()],
