@@ -22,42 +22,15 @@ from domain.codes import validate_hcpcs, validate_icd10, validate_modifier, vali
 from domain.enums import PayerRouting
 from domain.errors import NotFound, ValidationError
 from domain.services.encounters import create_claim
+from domain.services.professional import load_professional_claim
 from domain.store.control_numbers import next_numbers
 from domain.x12.ack277ca import parse_277ca
 from domain.x12.ack999 import parse_999
-from domain.x12.claim837 import ProfessionalClaim, Submitter, write_837p
+from domain.x12.claim837 import Submitter, write_837p
 from domain.x12.envelope import Party
-from domain.x12.from_models import professional_claim
 from domain.x12.status276 import ClaimStatusInquiry, parse_277, write_276
 
 OPEN_CLAIM_STATUSES = (ClaimStatus.READY, ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED, ClaimStatus.ACCEPTED)
-
-
-def load_professional_claim(session: Session, claim: m.Claim) -> ProfessionalClaim:
-    """The claim as the 837P mapper needs it, every row it names looked up (a typed error when one is missing)."""
-    encounter = session.get(m.Encounter, claim.encounter_id)
-    patient = session.get(m.Patient, claim.patient_id)
-    coverage = session.get(m.Coverage, claim.coverage_id) if claim.coverage_id else None
-    payer = session.get(m.Payer, claim.payer_id)
-    practice = session.execute(select(m.Practice).limit(1)).scalar_one_or_none()
-    rendering = session.get(m.Provider, claim.billing_provider_id)
-    if None in (encounter, patient, coverage, payer, practice, rendering):
-        raise NotFound(f"claim {claim.id}: its encounter, patient, coverage, payer or provider is missing")
-    assert encounter and patient and coverage and payer and practice and rendering
-    original = None
-    if claim.original_claim_id:
-        first = session.get(m.Claim, claim.original_claim_id)
-        original = first.payer_claim_control_number if first else None
-    return professional_claim(
-        claim,
-        encounter=encounter,
-        patient=patient,
-        coverage=coverage,
-        payer=payer,
-        practice=practice,
-        rendering=rendering,
-        original_claim_number=original,
-    )
 
 
 def _claim(session: Session, claim_id: str) -> m.Claim:

@@ -58,88 +58,10 @@ def _claims_to_use(session: Session, ids: Sequence[str], statuses: Sequence[str]
 
 
 def load_professional_claim(session: Session, claim: m.Claim) -> ProfessionalClaim:
-    """Load the rows a claim is built from and map them (the mapper itself is pure: domain.x12.from_models)."""
-    from sqlalchemy import select
+    """The claim as the 837P mapper needs it (one loader: domain.services.professional)."""
+    from domain.services.professional import load_professional_claim as load
 
-    from domain import models as m
-    from domain.errors import ValidationError
-    from domain.remittance import Adjustment, ClaimPayment, ServiceLinePayment
-    from domain.x12.from_models import PrimaryAdjudication, professional_claim
-
-    encounter = session.get(m.Encounter, claim.encounter_id)
-    patient = session.get(m.Patient, claim.patient_id)
-    payer = session.get(m.Payer, claim.payer_id)
-    rendering = session.get(m.Provider, claim.billing_provider_id)
-    coverage = session.get(m.Coverage, claim.coverage_id) if claim.coverage_id else None
-    if coverage is None and patient is not None:
-        coverage = next((c for c in patient.coverages if c.payer_id == claim.payer_id), None)
-    if encounter is None or patient is None or payer is None or rendering is None:
-        raise ValidationError(f"claim {claim.id}: its encounter, patient, payer or provider is missing")
-    if coverage is None:
-        raise ValidationError(f"claim {claim.id}: no coverage with payer {payer.payer_id}")
-    practice = session.get(m.Practice, rendering.practice_id)
-    if practice is None:
-        raise ValidationError(f"claim {claim.id}: the provider's practice is missing")
-    original_number = None
-    if claim.original_claim_id:
-        original = session.get(m.Claim, claim.original_claim_id)
-        original_number = original.payer_claim_control_number if original else None
-    primary = None
-    if claim.primary_claim_id:
-        primary_claim = session.get(m.Claim, claim.primary_claim_id)
-        row = session.execute(
-            select(m.RemittanceClaim, m.Remittance)
-            .join(m.Remittance, m.Remittance.id == m.RemittanceClaim.remittance_id)
-            .where(m.RemittanceClaim.claim_id == claim.primary_claim_id)
-            .order_by(m.Remittance.received_at.desc())
-            .limit(1)
-        ).first()
-        if primary_claim is None or row is None:
-            raise ValidationError(f"claim {claim.id}: secondary claim without the primary's remittance")
-        remit_claim, remittance = row
-        primary_payer = session.get(m.Payer, primary_claim.payer_id)
-        primary_coverage = session.get(m.Coverage, primary_claim.coverage_id) if primary_claim.coverage_id else None
-        if primary_payer is None or primary_coverage is None:
-            raise ValidationError(f"claim {claim.id}: the primary claim's payer or coverage is missing")
-        by_line: dict[str | None, list[Adjustment]] = {}
-        for adjustment in remit_claim.adjustments:
-            by_line.setdefault(adjustment.remittance_service_line_id, []).append(
-                Adjustment(adjustment.group_code, adjustment.reason_code, adjustment.amount_cents, adjustment.quantity)
-            )
-        payment = ClaimPayment(
-            patient_control_number=remit_claim.patient_control_number,
-            status_code=remit_claim.status_code,
-            charge_cents=remit_claim.charge_cents,
-            paid_cents=remit_claim.paid_cents,
-            patient_responsibility_cents=remit_claim.patient_responsibility_cents,
-            payer_claim_control_number=remit_claim.payer_claim_control_number,
-            adjustments=tuple(by_line.get(None, [])),
-            service_lines=tuple(
-                ServiceLinePayment(
-                    procedure=line.procedure_code,
-                    modifiers=tuple(line.modifiers or ()),
-                    charge_cents=line.charge_cents,
-                    paid_cents=line.paid_cents,
-                    line_control_number=line.line_control_number,
-                    adjustments=tuple(by_line.get(line.id, [])),
-                )
-                for line in remit_claim.service_lines
-            ),
-        )
-        primary = PrimaryAdjudication(
-            primary_payer, primary_coverage, payment, remittance.payment_date or remittance.received_at.date()
-        )
-    return professional_claim(
-        claim,
-        encounter=encounter,
-        patient=patient,
-        coverage=coverage,
-        payer=payer,
-        practice=practice,
-        rendering=rendering,
-        original_claim_number=original_number,
-        primary=primary,
-    )
+    return load(session, claim)
 
 
 def _export(args: argparse.Namespace) -> int:
