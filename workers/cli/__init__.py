@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "workers.cli.batch",
     "workers.cli.schedules",
     "workers.cli.users",
+    "workers.cli.staff",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -1,0 +1,198 @@
+"""`carecycle staff ...`: start the StaffCredentialing and TrainingRenewal workflows for every active staff
+member (idempotent: a running one is left alone), and tell them that credentials or training records changed."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from workers.cli.output import print_json, print_table
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+    from temporalio.client import Client
+
+    from activities.contracts.staff import StaffPolicy
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    staff = subparsers.add_parser(
+        "staff",
+        help="credentialing and training renewals: start the per-staff workflows, signal changes",
+        description="StaffCredentialing (credentialing-<staff id>) opens a credential_expiring work item before "
+        "each credential expires and marks it lapsed at expiry; TrainingRenewal (training-<staff id>) opens a "
+        "training_due item before each required training is due. Resolve them with `carecycle tasks resolve`.",
+    )
+    commands = staff.add_subparsers(dest="staff_command", metavar="COMMAND")
+    commands.required = True
+
+    start = commands.add_parser(
+        "start-tracking",
+        help="start both workflows for every active staff member (or one); running ones are left alone",
+    )
+    start.add_argument("--staff-id", help="only this staff member")
+    start.add_argument("--json", action="store_true", help="print as JSON")
+    start.set_defaults(handler=_start_tracking)
+
+    changed = commands.add_parser(
+        "changed",
+        help="tell a staff member's workflows to read credentials and training again (after adding or editing)",
+    )
+    changed.add_argument("staff_id", help="the staff member's id")
+    changed.set_defaults(handler=_changed)
+
+
+@dataclass
+class TrackingStarted:
+    started: list[str] = field(default_factory=list)
+    already_running: list[str] = field(default_factory=list)
+
+
+def tracked_staff(session_factory: sessionmaker[Session], staff_id: str | None = None) -> dict[str, list[str]]:
+    """Active staff id -> the workflow ids they need: credentialing if they hold a credential with an
+    expiry (not revoked), training if a requirement applies to their role."""
+    from sqlalchemy import select
+
+    from activities.contracts.staff import credentialing_workflow_id, training_workflow_id
+    from domain import models as m
+    from domain.staff import CREDENTIAL_REVOKED, training_applies
+
+    with session_factory() as session:
+        query = select(m.Staff.id, m.Staff.role).where(m.Staff.active.is_(True)).order_by(m.Staff.id)
+        if staff_id is not None:
+            query = query.where(m.Staff.id == staff_id)
+        staff = session.execute(query).all()
+        holders = set(
+            session.execute(
+                select(m.Credential.staff_id).where(
+                    m.Credential.expires_on.is_not(None), m.Credential.status != CREDENTIAL_REVOKED
+                )
+            ).scalars()
+        )
+        role_lists = [list(roles) for roles in session.execute(select(m.TrainingRequirement.roles)).scalars()]
+    wanted: dict[str, list[str]] = {}
+    for sid, role in staff:
+        ids = []
+        if sid in holders:
+            ids.append(credentialing_workflow_id(sid))
+        if any(training_applies(roles, role) for roles in role_lists):
+            ids.append(training_workflow_id(sid))
+        wanted[sid] = ids
+    return wanted
+
+
+async def start_tracking(
+    client: Client,
+    session_factory: sessionmaker[Session],
+    *,
+    staff_id: str | None = None,
+    policy: StaffPolicy | None = None,
+) -> TrackingStarted:
+    """Start each missing workflow; one already running under its business id is left as it is."""
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from activities.contracts.staff import STAFF_TASK_QUEUE, StaffPolicy, StaffTrackingInput
+    from flows.staff import StaffCredentialingWorkflow, TrainingRenewalWorkflow
+
+    outcome = TrackingStarted()
+    for sid, workflow_ids in tracked_staff(session_factory, staff_id).items():
+        for workflow_id in workflow_ids:
+            workflow = (
+                StaffCredentialingWorkflow.run
+                if workflow_id.startswith("credentialing-")
+                else TrainingRenewalWorkflow.run
+            )
+            try:
+                await client.start_workflow(
+                    workflow,
+                    StaffTrackingInput(staff_id=sid, policy=policy or StaffPolicy()),
+                    id=workflow_id,
+                    task_queue=STAFF_TASK_QUEUE,
+                )
+            except WorkflowAlreadyStartedError:
+                outcome.already_running.append(workflow_id)
+            else:
+                outcome.started.append(workflow_id)
+    return outcome
+
+
+def _start_tracking(args: argparse.Namespace) -> int:
+    import asyncio
+    from dataclasses import asdict
+
+    from workers.cli import CommandFailed
+    from workers.cli.stack import temporal_errors
+    from workers.composition import Container
+    from workers.settings import load_settings
+    from workers.temporal.client import connect
+
+    settings = load_settings()
+    container = Container(settings)
+    try:
+        container.require_schema()
+        if args.staff_id is not None and not tracked_staff(container.session_factory, args.staff_id):
+            raise CommandFailed(f"no active staff member {args.staff_id}")
+
+        async def run() -> TrackingStarted:
+            client = await connect(settings)
+            return await start_tracking(client, container.session_factory, staff_id=args.staff_id)
+
+        with temporal_errors():
+            outcome = asyncio.run(run())
+    finally:
+        container.close()
+    if args.json:
+        print_json(asdict(outcome))
+        return 0
+    rows = [[wid, "started"] for wid in outcome.started] + [[wid, "running"] for wid in outcome.already_running]
+    if rows:
+        print_table(rows, ["WORKFLOW", "STATE"])
+    print(f"{len(outcome.started)} started, {len(outcome.already_running)} already running")
+    return 0
+
+
+def _changed(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from activities.contracts.staff import (
+        CREDENTIALS_CHANGED_SIGNAL,
+        TRAINING_CHANGED_SIGNAL,
+        credentialing_workflow_id,
+        training_workflow_id,
+    )
+    from workers.cli import CommandFailed
+    from workers.cli.stack import temporal_errors
+    from workers.settings import load_settings
+    from workers.temporal.client import connect
+
+    settings = load_settings()
+    targets = (
+        (credentialing_workflow_id(args.staff_id), CREDENTIALS_CHANGED_SIGNAL),
+        (training_workflow_id(args.staff_id), TRAINING_CHANGED_SIGNAL),
+    )
+
+    async def send() -> list[str]:
+        client = await connect(settings)
+        signalled = []
+        for workflow_id, signal in targets:
+            try:
+                await client.get_workflow_handle(workflow_id).signal(signal)
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise CommandFailed(f"Temporal refused the signal: {exc.message}") from None
+            else:
+                signalled.append(workflow_id)
+        return signalled
+
+    with temporal_errors():
+        signalled = asyncio.run(send())
+    if not signalled:
+        raise CommandFailed(
+            f"no staff workflow runs for {args.staff_id} (`carecycle staff start-tracking` starts them)"
+        )
+    for workflow_id in signalled:
+        print(f"signalled {workflow_id}")
+    return 0
