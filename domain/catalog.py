@@ -80,3 +80,7 @@ def prior_authorization_codes(payer_id: str) -> frozenset[str]:
 
 def requires_prior_authorization(payer_id: str, procedure: str) -> bool:
     return procedure in prior_authorization_codes(payer_id)
+
+
+# Diagnoses that make a visit a behavioral-health one (for a psychiatric evaluation, 90791).
+BEHAVIORAL_HEALTH_DIAGNOSES = frozenset({"F411", "F32A"})

@@ -20,7 +20,14 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from domain import models as m
-from domain.catalog import ANCILLARY, DIAGNOSES, EVALUATION_AND_MANAGEMENT, PROCEDURES_BY_CODE
+from domain.catalog import (
+    ANCILLARY,
+    BEHAVIORAL_HEALTH_DIAGNOSES,
+    DIAGNOSES,
+    EVALUATION_AND_MANAGEMENT,
+    PROCEDURES_BY_CODE,
+    requires_prior_authorization,
+)
 from domain.claim_status import ClaimStatus
 from domain.codes import make_npi
 from domain.enums import (
@@ -128,6 +135,8 @@ class SyntheticPractice:
         self.fake.seed_instance(seed)
         self.rows: dict[Table, list[dict[str, Any]]] = {}
         self._npi_counter = 0
+        self._payer_codes: dict[str, str] = {}  # payer row id -> clearinghouse payer id
+        self._authorization_numbers: set[tuple[str, str]] = set()
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -202,6 +211,7 @@ class SyntheticPractice:
             )
             for p in PAYERS
         ]
+        self._payer_codes = {row["id"]: row["payer_id"] for row in payers}
         insured = [(row, spec) for row, spec in zip(payers, PAYERS, strict=True) if spec.weight]
         for index in range(patients):
             self._patient(index, practice_id, locations, providers, insured)
@@ -544,10 +554,18 @@ class SyntheticPractice:
         codes = [rng.choice(EVALUATION_AND_MANAGEMENT)]
         if not telehealth:
             codes += rng.sample(ANCILLARY, k=rng.choice([0, 0, 1, 2]))
+        # Behavioral-health visits (anxiety, depression) are now and then a psychiatric diagnostic evaluation
+        # (90791) instead of an E/M visit. A separate generator decides, so the rest of the practice stays the
+        # same for a seed.
+        behavioral = random.Random(f"{self.seed}|behavioral|{encounter_id}")
+        if set(diagnoses) & BEHAVIORAL_HEALTH_DIAGNOSES and behavioral.random() < 0.5:
+            codes[0] = "90791"
         lines = []
         for number, code in enumerate(codes, start=1):
             procedure = PROCEDURES_BY_CODE[code]
             modifiers = ["95"] if telehealth else (["25"] if number == 1 and len(codes) > 1 else [])
+            if code == "90791" and not telehealth:
+                modifiers = []  # 25 is for an E/M visit
             pointers = list(range(1, min(len(diagnoses), 4) + 1)) if number == 1 else [1]
             lines.append(
                 self._add(
@@ -576,7 +594,44 @@ class SyntheticPractice:
         )
         if primary is None:
             return  # self-pay or lapsed coverage: billed to the patient, no claim
+        self._prior_authorization(patient_id, primary, codes, day, behavioral)
         self._claim(patient_id, encounter_id, provider, day, primary, lines)
+
+    def _prior_authorization(
+        self, patient_id: str, coverage: dict[str, Any], codes: list[str], day: date, rng: random.Random
+    ) -> None:
+        """For a service the payer covers only with prior authorization: about half the patients have one that
+        covers the visit, a quarter one that ended before it (the payer extends it when the biller asks), the
+        rest none (the claim edit stops the claim)."""
+        payer_code = self._payer_codes.get(coverage["payer_id"], "")
+        needing = sorted({code for code in codes if requires_prior_authorization(payer_code, code)})
+        if not needing:
+            return
+        roll = rng.random()
+        if roll >= 0.75:
+            return
+        if roll < 0.5:
+            valid_from, valid_to = day - timedelta(days=rng.randrange(1, 30)), day + timedelta(days=60)
+        else:
+            valid_from, valid_to = day - timedelta(days=120), day - timedelta(days=rng.randrange(1, 20))
+        number = f"{payer_code}-PA{rng.randrange(10**7, 10**8)}"
+        while (coverage["payer_id"], number) in self._authorization_numbers:
+            number += "A"
+        self._authorization_numbers.add((coverage["payer_id"], number))
+        self._add(
+            m.PriorAuthorization,
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "patient_id": patient_id,
+                "payer_id": coverage["payer_id"],
+                "number": number,
+                "procedure_codes": needing,
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+                "units_authorized": None,
+                "created_at": self._at(valid_from, 9),
+            },
+        )
 
     def _claim(
         self,
