@@ -120,6 +120,11 @@ def _describe(lease: Lease) -> str:
     return f"account {lease.account_hash[:12]}, token {lease.token}, holder {lease.holder}"
 
 
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; the store only ever holds UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
@@ -194,7 +199,9 @@ class LeaseStore:
             row = uow.session.get(PortalSessionLease, account_hash(account_key))
             if row is None:
                 return None
-            return Lease(row.account_hash, row.payer_id, row.holder, row.token, row.acquired_at, row.expires_at)
+            return Lease(
+                row.account_hash, row.payer_id, row.holder, row.token, _utc(row.acquired_at), _utc(row.expires_at)
+            )
 
     @staticmethod
     def _owned(lease: Lease) -> tuple[Any, ...]:
