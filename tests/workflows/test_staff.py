@@ -322,3 +322,57 @@ async def test_an_item_the_sweep_opened_is_adopted_and_resolvable(
     with factory() as session:
         assert session.query(m.WorkItem).filter(m.WorkItem.entity_id == credential_id).count() == 1
     await handle.terminate("test over")
+
+
+async def test_continue_as_new_keeps_what_was_handled(
+    time_skipping_env: WorkflowEnvironment, queue: str, factory: sessionmaker[Session]
+) -> None:
+    env = time_skipping_env
+    today = await _today(env)
+    staff_id = add_staff(factory)
+    credential_id = add_credential(factory, staff_id, today + timedelta(days=60))
+    handle = await env.client.start_workflow(
+        StaffCredentialingWorkflow.run,
+        StaffTrackingInput(staff_id=staff_id, policy=StaffPolicy(reread_days=1, reads_per_run=2)),
+        id=credentialing_workflow_id(staff_id),
+        task_queue=queue,
+    )
+    [view] = await _items(handle)
+    # Handled outside carecycle: the item is done, the expiry is what it is (it lapses in 60 days).
+    await handle.execute_update(
+        StaffCredentialingWorkflow.resolve,
+        ResolveRequest(work_item_id=view.work_item_id, action="complete", by="cred"),
+    )
+    await env.sleep(timedelta(days=5))
+    latest = env.client.get_workflow_handle(handle.id)
+    description = await latest.describe()
+    assert description.run_id != handle.result_run_id  # continued as new (twice a day's reads per run)
+    assert await latest.query(StaffCredentialingWorkflow.open_work_items) == []  # not asked again
+    with factory() as session:
+        assert session.query(m.WorkItem).filter(m.WorkItem.entity_id == credential_id).count() == 1
+    await latest.terminate("test over")
+
+
+async def test_start_tracking_starts_each_staff_members_workflows_once(
+    time_skipping_env: WorkflowEnvironment, factory: sessionmaker[Session]
+) -> None:
+    from workers.cli.staff import start_tracking
+
+    today = await _today(time_skipping_env)
+    holder = add_staff(factory)
+    add_credential(factory, holder, today + timedelta(days=400))
+    nurse = add_staff(factory, role="nurse")
+    add_training(factory, nurse, today - timedelta(days=10), code="HIPAA_START")
+    leaver = add_staff(factory)
+    add_credential(factory, leaver, today + timedelta(days=400))
+    deactivate(factory, leaver)
+
+    first = await start_tracking(time_skipping_env.client, factory)
+    assert sorted(first.started) == sorted(
+        [credentialing_workflow_id(holder), training_workflow_id(holder), training_workflow_id(nurse)]
+    )
+    assert first.already_running == []
+    second = await start_tracking(time_skipping_env.client, factory)
+    assert (second.started, sorted(second.already_running)) == ([], sorted(first.started))
+    for workflow_id in first.started:
+        await time_skipping_env.client.get_workflow_handle(workflow_id).terminate("test over")
