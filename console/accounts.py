@@ -78,6 +78,8 @@ class ConsoleUserView:
     disabled: bool
     locked_until: datetime | None
     last_sign_in_at: datetime | None
+    # Changes with the password: a session made before a password change is no longer accepted.
+    credential_stamp: str = ""
 
     def can(self, permission: Permission) -> bool:
         return permission in PERMISSIONS[self.role]
@@ -143,6 +145,7 @@ def _view(row: m.ConsoleUser) -> ConsoleUserView:
         disabled=row.disabled,
         locked_until=_aware(row.locked_until),
         last_sign_in_at=_aware(row.last_sign_in_at),
+        credential_stamp=hashlib.sha256(row.password_hash.encode()).hexdigest()[:16],
     )
 
 

@@ -12,6 +12,7 @@ change something carry a CSRF token (console.sessions).
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -136,7 +137,7 @@ def create_app(
             raise _SignInRequired()
         with session_factory() as db:
             user = active_user(db, session.user_id)
-        if user is None:
+        if user is None or not hmac.compare_digest(user.credential_stamp, session.credential_stamp):
             raise _SignInRequired()
         request.state.user, request.state.session = user, session
         return user
@@ -193,10 +194,11 @@ def create_app(
             except SignInRefused as exc:
                 db.commit()
                 brake.failed(address)
-                log.warning("console sign-in failed for user name %s", username)
+                # not the typed name: people type passwords into the name field
+                log.warning("console sign-in failed")
                 return refused(str(exc), 401)
             db.commit()
-        cookie, _ = signer.issue(user.id)
+        cookie, _ = signer.issue(user.id, credential_stamp=user.credential_stamp)
         log.info("console sign-in: %s (%s)", user.username, user.role.value)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(

@@ -1,9 +1,10 @@
 """Signed session cookies, CSRF tokens and a per-address brake on failed sign-ins for the console.
 
-The cookie is ``base64url(json) . base64url(HMAC-SHA256)``: it carries the user id, a random session id
-and an expiry, nothing else, and the server re-reads the user on every request (a disabled account is out
-at once). The CSRF token of a form is an HMAC of the session id, so it needs no server-side state and a
-page from another origin cannot know it.
+The cookie is ``base64url(json) . base64url(HMAC-SHA256)``: it carries the user id, a random session id,
+a stamp of the user's credential (a password change ends older sessions) and an expiry, nothing else,
+and the server re-reads the user on every request (a disabled account is out at once). The CSRF token of
+a form is an HMAC of the session id, so it needs no server-side state and a page from another origin
+cannot know it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class SessionData:
     user_id: str
     session_id: str
     expires_at: float
+    credential_stamp: str = ""
 
 
 class SessionSigner:
@@ -45,9 +47,12 @@ class SessionSigner:
     def _mac(self, purpose: bytes, message: bytes) -> bytes:
         return hmac.new(self._secret, purpose + b"\x00" + message, hashlib.sha256).digest()
 
-    def issue(self, user_id: str, *, now: float | None = None) -> tuple[str, SessionData]:
-        data = SessionData(user_id, secrets.token_urlsafe(16), (now or time.time()) + self.ttl_seconds)
-        body = _b64(json.dumps({"u": data.user_id, "s": data.session_id, "e": data.expires_at}).encode())
+    def issue(self, user_id: str, *, credential_stamp: str = "", now: float | None = None) -> tuple[str, SessionData]:
+        data = SessionData(
+            user_id, secrets.token_urlsafe(16), (now or time.time()) + self.ttl_seconds, credential_stamp
+        )
+        fields = {"u": data.user_id, "s": data.session_id, "e": data.expires_at, "p": data.credential_stamp}
+        body = _b64(json.dumps(fields).encode())
         return f"{body}.{_b64(self._mac(b'session', body.encode()))}", data
 
     def read(self, cookie: str | None, *, now: float | None = None) -> SessionData | None:
@@ -58,7 +63,7 @@ class SessionSigner:
             if not hmac.compare_digest(_unb64(mac), self._mac(b"session", body.encode())):
                 return None
             fields = json.loads(_unb64(body))
-            data = SessionData(str(fields["u"]), str(fields["s"]), float(fields["e"]))
+            data = SessionData(str(fields["u"]), str(fields["s"]), float(fields["e"]), str(fields.get("p", "")))
         except (ValueError, KeyError, TypeError):
             return None
         return data if data.expires_at > (now or time.time()) else None

@@ -27,6 +27,7 @@ from console.accounts import (
     authenticate,
     hash_password,
     set_disabled,
+    set_password,
     verify_password,
 )
 from console.app import create_app
@@ -179,6 +180,12 @@ async def test_roles_decide_what_a_user_may_do(console_url: str, store: sessionm
         assert (await sign_in(aud, "aud")).status_code == 303
         assert (await aud.get("/queues")).status_code == 200
         assert (await aud.post("/work-items/wi-1/resolve", data={"csrf": csrf_of(item.text)})).status_code == 403
+
+        assert (await aud.get("/queues")).status_code == 200
+        with store() as session:  # a password change ends the sessions made before it
+            set_password(session, "aud", "a brand new password")
+            session.commit()
+        assert (await aud.get("/queues")).status_code == 303
 
         with store() as session:  # a disabled account's session ends at once
             set_disabled(session, "otto", True)
