@@ -1,0 +1,68 @@
+"""domain.staff and the staff work-item actions: a renewal must move the expiry later, a completion must be
+neither in the future nor before the last one, the training due date, and the typed resolutions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from domain.errors import InvalidResolution
+from domain.staff import (
+    completion_date,
+    credential_item_key,
+    renewed_expiry,
+    training_applies,
+    training_standing,
+)
+from domain.workitems import Resolution, allowed_actions, queue_of, validate_resolution
+
+D = date(2026, 3, 2)
+
+
+def test_a_renewal_must_be_later_than_the_current_expiry() -> None:
+    assert renewed_expiry({"new_expires_on": "2028-03-02"}, D) == date(2028, 3, 2)
+    for bad in ("2026-03-02", "2026-01-01", "soon", ""):
+        with pytest.raises(InvalidResolution):
+            renewed_expiry({"new_expires_on": bad}, D)
+
+
+def test_a_completion_is_not_in_the_future_and_after_the_last_one() -> None:
+    assert completion_date({"completed_on": "2026-03-01"}, date(2025, 3, 1), D) == date(2026, 3, 1)
+    assert completion_date({"completed_on": "2026-03-02"}, None, D) == D
+    with pytest.raises(InvalidResolution, match="future"):
+        completion_date({"completed_on": "2026-03-03"}, None, D)
+    with pytest.raises(InvalidResolution, match="later"):
+        completion_date({"completed_on": "2025-03-01"}, date(2025, 3, 1), D)
+
+
+def test_training_is_due_when_the_latest_record_expires_or_from_the_hire_date() -> None:
+    hired = date(2024, 1, 8)
+    assert training_standing([], hired).due_on == hired
+    standing = training_standing([(date(2024, 2, 1), date(2025, 2, 1)), (date(2025, 1, 20), date(2026, 1, 20))], hired)
+    assert (standing.due_on, standing.last_completed_on) == (date(2026, 1, 20), date(2025, 1, 20))
+    assert training_applies([], "biller") and training_applies(["nurse"], "nurse")
+    assert not training_applies(["physician"], "nurse")
+
+
+def test_the_sweep_and_the_workflow_share_one_item_key() -> None:
+    assert credential_item_key("c-1", D) == "credential-expiring:c-1:2026-03-02"
+
+
+def test_staff_reasons_and_their_typed_resolutions() -> None:
+    assert "record_renewal" in allowed_actions("credential_expiring")
+    assert "record_completion" in allowed_actions("training_due")
+    assert str(queue_of("training_due")) == "credentialing"
+    ok = Resolution(action="record_renewal", by="cred", fields={"new_expires_on": "2028-01-31", "number": "MD2"})
+    assert validate_resolution("credential_expiring", ok) == ok
+    for fields in ({}, {"new_expires_on": "31/01/2028"}, {"new_expires_on": "2028-01-31", "colour": "x"}):
+        with pytest.raises(InvalidResolution):
+            validate_resolution("credential_expiring", Resolution(action="record_renewal", by="cred", fields=fields))
+    with pytest.raises(InvalidResolution, match="not allowed"):
+        validate_resolution(
+            "training_due", Resolution(action="record_renewal", by="hr", fields={"new_expires_on": "2028-01-31"})
+        )
+    with pytest.raises(InvalidResolution, match="completed_on must be a date"):
+        validate_resolution(
+            "training_due", Resolution(action="record_completion", by="hr", fields={"completed_on": "yesterday"})
+        )
