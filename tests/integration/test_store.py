@@ -83,7 +83,8 @@ def test_seed_then_check_is_consistent(seeded: UnitOfWork) -> None:
 def test_check_finds_an_unbalanced_entry_and_a_claim_total_off(seeded: UnitOfWork) -> None:
     with seeded:
         session = seeded.session
-        account = m.Account(code="revenue", name="Revenue", kind="revenue")
+        # Its own account: the seeded claims' history already uses the ledger's (revenue, insurance AR...).
+        account = m.Account(code="test_unbalanced", name="Unbalanced", kind="revenue")
         entry = m.JournalEntry(idempotency_key="bad-1", kind="charge")
         session.add_all([account, entry])
         session.flush()
