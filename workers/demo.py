@@ -756,7 +756,7 @@ async def run_demo(
     from sandbox.server import create_app
     from workers.registry import build_workers
     from workers.runtime import run_workers_until
-    from workers.stack import serve_asgi
+    from workers.stack import serve_asgi, serve_codec_server
     from workers.temporal import embedded_stack
 
     began = time.monotonic()
@@ -786,7 +786,11 @@ async def run_demo(
             if portal is not None:
                 urls["payer_portal"] = portal.base_url
                 await asyncio.to_thread(portal.load, container)
-            temporal = await stack.enter_async_context(embedded_stack(settings))
+            codec_url = None
+            if settings.embedded_temporal:  # the Web UI decodes through it, for holders of its token only
+                codec_url = await stack.enter_async_context(serve_codec_server(settings))
+                urls["codec_server"] = codec_url
+            temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
             if temporal.ui_url:
                 urls["temporal_ui"] = temporal.ui_url
             if options.run_workers:

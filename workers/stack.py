@@ -123,6 +123,29 @@ def replay_for_console(client: Client) -> Callable[[WorkflowHistory], Awaitable[
     return replay_history
 
 
+@asynccontextmanager
+async def serve_codec_server(settings: Settings) -> AsyncIterator[str]:
+    """The codec server the embedded Web UI decodes through (a token always required); yields its URL."""
+    host, ui_port = settings.bind_host, settings.temporal_ui_port
+    app = create_codec_app(
+        AesGcmCodec(load_keys(settings, create_if_missing=True)),
+        tokens=codec_server_tokens(settings),
+        allowed_origins=[f"http://{host}:{ui_port}", f"http://localhost:{ui_port}"],
+    )
+    async with serve_asgi(app, host, settings.codec_server_port, name="codec server"):
+        yield f"http://{host}:{settings.codec_server_port}"
+
+
+def codec_token_note(settings: Settings, codec_url: str) -> str | None:
+    """Where the generated codec server token is and how a browser gets authorized (never the token)."""
+    if settings.codec_server_token:
+        return None
+    return (
+        f"codec server token: {codec_token_file(settings)} (open {codec_url}/authorize in the browser "
+        "of the Web UI, or `temporal --codec-auth 'Bearer <token>'`)"
+    )
+
+
 async def _apply_schedules(client: Client, container: Container, settings: Settings) -> None:
     """The portal payers' EOB schedules (workers.temporal.schedules), once the store and the workers are up.
 
@@ -160,33 +183,15 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                 await asyncio.to_thread(upgrade, container.engine)
             else:
                 container.require_schema()
-            keys = load_keys(settings, create_if_missing=True)
-            codec = AesGcmCodec(keys)
-            ui_origin = f"http://{host}:{settings.temporal_ui_port}"
-            tokens = codec_server_tokens(settings)
-            codec_url = f"http://{host}:{settings.codec_server_port}"
-            await stack.enter_async_context(
-                serve_asgi(
-                    create_codec_app(
-                        codec,
-                        tokens=tokens,
-                        allowed_origins=[ui_origin, f"http://localhost:{settings.temporal_ui_port}"],
-                    ),
-                    host,
-                    settings.codec_server_port,
-                    name="codec server",
-                )
-            )
+            codec_url = await stack.enter_async_context(serve_codec_server(settings))
             temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
             info = StackInfo(temporal_target=temporal.target, temporal=temporal)
             if temporal.ui_url:
                 info.urls["temporal_ui"] = temporal.ui_url
             info.urls["codec_server"] = codec_url
-            if not settings.codec_server_token:
-                info.notes.append(
-                    f"codec server token: {codec_token_file(settings)} (open {codec_url}/authorize in the browser "
-                    "of the Web UI, or `temporal --codec-auth 'Bearer <token>'`)"
-                )
+            note = codec_token_note(settings, codec_url)
+            if note:
+                info.notes.append(note)
             sandbox_factory = sandbox_app_factory()
             if sandbox_factory is not None and settings.clearinghouse_url is None:
                 data_dir = settings.home / "sandbox"
