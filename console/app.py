@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,7 @@ from console.accounts import (
     authenticate,
 )
 from console.history import build_timeline, format_value
-from console.sessions import COOKIE, FailureBrake, SessionData, SessionSigner
+from console.sessions import COOKIE, LOGIN_COOKIE, FailureBrake, SessionData, SessionSigner
 from domain import models as m
 from domain.errors import InvalidResolution
 from domain.workitems import (
@@ -165,9 +166,25 @@ def create_app(
     def client_address(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
+    def login_page(
+        request: Request, *, next: str, username: str = "", error: str | None = None, status_code: int = 200
+    ) -> HTMLResponse:
+        nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+        page = render(
+            request,
+            "login.html",
+            status_code=status_code,
+            error=error,
+            next=next,
+            username=username,
+            csrf=signer.login_token(nonce),
+        )
+        page.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="lax", secure=secure_cookies)
+        return page
+
     @app.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request, next: str = "/queues") -> HTMLResponse:
-        return render(request, "login.html", error=None, next=_safe_next(next), username="")
+        return login_page(request, next=_safe_next(next))
 
     @app.post("/login", response_model=None)
     async def login(request: Request) -> Response:
@@ -177,8 +194,10 @@ def create_app(
         address = client_address(request)
 
         def refused(message: str, status_code: int) -> HTMLResponse:
-            return render(request, "login.html", status_code=status_code, error=message, next=target, username=username)
+            return login_page(request, next=target, username=username, error=message, status_code=status_code)
 
+        if not signer.login_ok(request.cookies.get(LOGIN_COOKIE), form.get("csrf", "")):
+            return refused("the sign-in form has expired; please sign in again", 403)
         if brake.blocked(address):
             log.warning("console sign-in refused: too many failures from one address")
             return refused("too many failed sign-ins; try again later", 429)
@@ -201,6 +220,7 @@ def create_app(
         cookie, _ = signer.issue(user.id, credential_stamp=user.credential_stamp)
         log.info("console sign-in: %s (%s)", user.username, user.role.value)
         response = RedirectResponse(target, status_code=303)
+        response.delete_cookie(LOGIN_COOKIE)
         response.set_cookie(
             COOKIE,
             cookie,

@@ -19,6 +19,9 @@ from collections import deque
 from dataclasses import dataclass
 
 COOKIE = "carecycle_console_session"
+# Before sign-in there is no session: the sign-in form's CSRF token is tied to a random nonce in this cookie,
+# so another site cannot sign a visitor in under the attacker's account.
+LOGIN_COOKIE = "carecycle_console_login"
 
 
 def _b64(data: bytes) -> str:
@@ -73,6 +76,14 @@ class SessionSigner:
 
     def csrf_ok(self, session: SessionData, presented: str) -> bool:
         return bool(presented) and hmac.compare_digest(presented.encode(), self.csrf_token(session).encode())
+
+    def login_token(self, nonce: str) -> str:
+        return _b64(self._mac(b"login", nonce.encode()))
+
+    def login_ok(self, nonce: str | None, presented: str) -> bool:
+        return bool(nonce and presented) and hmac.compare_digest(
+            presented.encode(), self.login_token(nonce or "").encode()
+        )
 
 
 class FailureBrake:

@@ -120,7 +120,9 @@ async def console_url(store: sessionmaker[Session]) -> AsyncIterator[str]:
 
 
 async def sign_in(web: httpx.AsyncClient, name: str, password: str = PASSWORD, **extra: str) -> httpx.Response:
-    return await web.post("/login", data={"username": name, "password": password, **extra})
+    """As a browser does it: the form first (its CSRF token and cookie), then the post."""
+    form = await web.get("/login")
+    return await web.post("/login", data={"username": name, "password": password, "csrf": csrf_of(form.text), **extra})
 
 
 def csrf_of(page: str) -> str:
@@ -142,6 +144,16 @@ async def test_anonymous_visitors_are_sent_to_sign_in(console_url: str) -> None:
         assert page.status_code == 200 and 'name="password"' in page.text and "Work queues" not in page.text
         assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
         assert (await web.get("/health")).status_code == 200
+
+
+async def test_sign_in_form_needs_its_csrf_token(console_url: str) -> None:
+    async with httpx.AsyncClient(base_url=console_url) as web, httpx.AsyncClient(base_url=console_url) as other:
+        credentials = {"username": "ann", "password": PASSWORD}
+        bare = await web.post("/login", data=credentials)  # a post from another site: no form, no cookie
+        assert bare.status_code == 403 and COOKIE not in bare.cookies and "expired" in bare.text
+        token = csrf_of((await other.get("/login")).text)  # a token without its cookie is worth nothing
+        assert (await web.post("/login", data={**credentials, "csrf": token})).status_code == 403
+        assert (await sign_in(web, "ann")).status_code == 303
 
 
 async def test_wrong_password_is_refused_then_throttled(console_url: str) -> None:

@@ -105,7 +105,9 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
             bearer = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
             assert (await web.post(decode, json={"payloads": []}, headers=bearer)).status_code == 200
             assert (await web.get(f"{lines['console']}/queues")).status_code == 303
-            admin = {"username": "admin", "password": admin_file.read_text().strip()}
+            login_form = (await web.get(f"{lines['console']}/login")).text
+            csrf = login_form.split('name="csrf" value="')[1].split('"')[0]
+            admin = {"username": "admin", "password": admin_file.read_text().strip(), "csrf": csrf}
             assert (await web.post(f"{lines['console']}/login", data=admin)).status_code == 303
             assert (await web.get(f"{lines['console']}/queues")).status_code == 200
         for secret in ("codec-keys", "codec-server-token", "console-session-key", "console-admin-password"):

@@ -60,7 +60,11 @@ async def test_console_queues_resolve_processes_and_audit(tmp_path: Path, sqlite
             httpx.AsyncClient(base_url=base, timeout=60) as aud,
         ):
             for client, name in ((web, "ann"), (otto, "otto"), (aud, "aud")):
-                signed = await client.post("/login", data={"username": name, "password": PASSWORD})
+                form = re.search(r'name="csrf" value="([^"]+)"', (await client.get("/login")).text)
+                assert form is not None
+                signed = await client.post(
+                    "/login", data={"username": name, "password": PASSWORD, "csrf": form.group(1)}
+                )
                 assert signed.status_code == 303, signed.text
             queues = await web.get("/queues")
             assert queues.status_code == 200
