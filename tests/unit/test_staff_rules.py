@@ -66,3 +66,17 @@ def test_staff_reasons_and_their_typed_resolutions() -> None:
         validate_resolution(
             "training_due", Resolution(action="record_completion", by="hr", fields={"completed_on": "yesterday"})
         )
+
+
+def test_the_business_clock_maps_dates_onto_workflow_time_compressed_or_not() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from activities.contracts.staff import BusinessClock
+
+    start = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    real = BusinessClock(origin_at=start, origin_day="2026-03-02", day_seconds=86400)
+    assert real.at(date(2026, 3, 12)) == start + timedelta(days=10)
+    assert real.today(start + timedelta(days=10, hours=1)) == date(2026, 3, 12)
+    demo = BusinessClock(origin_at=start, origin_day="2026-03-02", day_seconds=6)  # a day in six seconds
+    assert demo.at(date(2027, 3, 2)) == start + timedelta(seconds=365 * 6)
+    assert demo.today(start + timedelta(seconds=61)) == date(2026, 3, 12)

@@ -346,7 +346,7 @@ async def test_continue_as_new_keeps_what_was_handled(
     await env.sleep(timedelta(days=5))
     latest = env.client.get_workflow_handle(handle.id)
     description = await latest.describe()
-    assert description.run_id != handle.result_run_id  # continued as new (twice a day's reads per run)
+    assert description.run_id != handle.result_run_id  # continued as new after two reads
     assert await latest.query(StaffCredentialingWorkflow.open_work_items) == []  # not asked again
     with factory() as session:
         assert session.query(m.WorkItem).filter(m.WorkItem.entity_id == credential_id).count() == 1
