@@ -203,4 +203,3 @@ def hardship_terms(policy: CollectionsPolicy) -> CollectionsPolicy:
         min_installment_cents=policy.hardship_min_installment_cents,
         max_installments=policy.hardship_max_installments,
     )
-
