@@ -27,4 +27,4 @@ def test_a_hardship_plan_allows_what_an_ordinary_plan_refuses() -> None:
 @pytest.mark.parametrize("field", ["hardship_min_installment_cents", "hardship_max_installments"])
 def test_hardship_terms_must_be_positive(field: str) -> None:
     with pytest.raises(ValidationError, match="hardship"):
-        CollectionsPolicy(**{field: 0})  # type: ignore[arg-type]
+        CollectionsPolicy(**{field: 0})
