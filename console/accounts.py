@@ -3,8 +3,9 @@
 Passwords are hashed with scrypt (standard library) and a per-user random salt; the stored string names its
 parameters (``scrypt$n$r$p$salt$hash``), so they can be raised later without invalidating old hashes.
 Consecutive failed sign-ins lock the account for a while; an unknown user name costs the same work as a
-known one, so timing does not tell which names exist. The CLI (``carecycle users``) and the console share
-this module; it touches only the store.
+known one, so timing does not tell which names exist. Every change to an account and every sign-in, failed
+sign-in and lock of a known account is an audit event (``audit_events``, append-only) naming who acted.
+The CLI (``carecycle users``) and the console share this module; it touches only the store.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import models as m
+from domain.audit import record
 from domain.errors import DomainError, NotFound, ValidationError
 
 
@@ -160,7 +162,18 @@ def _get(session: Session, username: str) -> m.ConsoleUser:
     return row
 
 
-def add_user(session: Session, username: str, role: Role, password: str) -> ConsoleUserView:
+def _audit(session: Session, row: m.ConsoleUser, actor: str, action: str, **details: str) -> None:
+    record(
+        session,
+        actor=actor[:60],
+        action=f"console_user.{action}",
+        entity_type="console_user",
+        entity_id=row.id,
+        details={"username": row.username, **details},
+    )
+
+
+def add_user(session: Session, username: str, role: Role, password: str, *, actor: str = "system") -> ConsoleUserView:
     check_username(username)
     check_password(password)
     if _find(session, username) is not None:
@@ -169,21 +182,24 @@ def add_user(session: Session, username: str, role: Role, password: str) -> Cons
     row.disabled, row.failed_attempts = False, 0
     session.add(row)
     session.flush()
+    _audit(session, row, actor, "add", role=role.value)
     return _view(row)
 
 
-def set_password(session: Session, username: str, password: str) -> ConsoleUserView:
+def set_password(session: Session, username: str, password: str, *, actor: str = "system") -> ConsoleUserView:
     row = _get(session, username)
     row.password_hash = hash_password(check_password(password))
     row.failed_attempts, row.locked_until = 0, None
+    _audit(session, row, actor, "password")
     return _view(row)
 
 
-def set_disabled(session: Session, username: str, disabled: bool) -> ConsoleUserView:
+def set_disabled(session: Session, username: str, disabled: bool, *, actor: str = "system") -> ConsoleUserView:
     row = _get(session, username)
     row.disabled = disabled
     if not disabled:
         row.failed_attempts, row.locked_until = 0, None
+    _audit(session, row, actor, "disable" if disabled else "enable")
     return _view(row)
 
 
@@ -221,8 +237,11 @@ def authenticate(
         raise SignInThrottled(locked_until)
     if not verify_password(password, row.password_hash) or row.disabled:
         row.failed_attempts = (row.failed_attempts or 0) + 1
+        _audit(session, row, row.username, "sign_in_failed")
         if row.failed_attempts >= max_failures:
             row.locked_until, row.failed_attempts = now + lockout, 0
+            _audit(session, row, "system", "locked", until=row.locked_until.isoformat())
         raise SignInRefused("wrong user name or password")
     row.failed_attempts, row.locked_until, row.last_sign_in_at = 0, None, now
+    _audit(session, row, row.username, "sign_in")
     return _view(row)

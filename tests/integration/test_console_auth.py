@@ -66,6 +66,14 @@ def test_sign_in_locks_after_repeated_failures(session_factory: sessionmaker[Ses
         assert user.username == "ann" and user.role is Role.BILLER
         row = session.execute(select(m.ConsoleUser).where(m.ConsoleUser.username == "ann")).scalar_one()
         assert row.failed_attempts == 0 and row.locked_until is None and PASSWORD not in row.password_hash
+        trail = session.execute(
+            select(m.AuditEvent.actor, m.AuditEvent.action).where(m.AuditEvent.entity_id == user.id)
+        ).all()
+        actions = sorted(action for _, action in trail)
+        assert actions == sorted(
+            ["console_user.add"] + ["console_user.sign_in_failed"] * 3 + ["console_user.locked", "console_user.sign_in"]
+        )
+        assert ("ann", "console_user.sign_in") in trail
         set_disabled(session, "ann", True)
         session.commit()
         with pytest.raises(SignInRefused):

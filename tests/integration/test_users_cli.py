@@ -78,3 +78,14 @@ def test_users_add_list_disable_enable_passwd(tmp_path: Path, sqlite_url: str) -
     assert changed.returncode == 0 and changed.stdout.strip() == "ann (biller): password changed"
     with factory() as session:
         assert authenticate(session, "ann", "another long password").username == "ann"
+        session.commit()
+        trail = session.execute(
+            select(m.AuditEvent.actor, m.AuditEvent.action)
+            .where(m.AuditEvent.entity_type == "console_user")
+            .order_by(m.AuditEvent.occurred_at)
+        ).all()
+    actions = [action for _, action in trail]
+    assert actions[0] == "console_user.add" and trail[0][0].startswith("cli:")
+    for action in ("console_user.disable", "console_user.enable", "console_user.password", "console_user.sign_in"):
+        assert action in actions
+    assert trail[-1] == ("ann", "console_user.sign_in")

@@ -41,6 +41,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     passwd.set_defaults(handler=_passwd)
 
 
+def _actor() -> str:
+    """Who ran the command, for the audit trail: the operating-system account."""
+    import os
+    import pwd
+
+    try:
+        return f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
+    except KeyError:
+        return f"cli:uid-{os.getuid()}"
+
+
 def _read_password(from_stdin: bool) -> str:
     from workers.cli import CommandFailed
 
@@ -68,10 +79,10 @@ def _change(name: str, disabled: bool | None = None, password: str | None = None
         container.require_schema()
         with container.uow() as uow:
             if password is not None:
-                user = set_password(uow.session, name, password)
+                user = set_password(uow.session, name, password, actor=_actor())
             else:
                 assert disabled is not None
-                user = set_disabled(uow.session, name, disabled)
+                user = set_disabled(uow.session, name, disabled, actor=_actor())
             uow.commit()
     finally:
         container.close()
@@ -91,7 +102,7 @@ def _add(args: argparse.Namespace) -> int:
     try:
         container.require_schema()
         with container.uow() as uow:
-            user = add_user(uow.session, name, role, password)
+            user = add_user(uow.session, name, role, password, actor=_actor())
             uow.commit()
     finally:
         container.close()

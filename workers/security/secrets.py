@@ -96,7 +96,7 @@ def ensure_first_admin(settings: Settings, session_factory: sessionmaker[Session
             if password is None:
                 password = secrets.token_urlsafe(18)
                 write_secret(path, password)
-            add_user(session, "admin", Role.ADMIN, password)
+            add_user(session, "admin", Role.ADMIN, password, actor="system:first-start")
             session.commit()
             return path
     return path if path.exists() else None
