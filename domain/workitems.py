@@ -85,6 +85,9 @@ CORRECTABLE_CLAIM_FIELDS = frozenset(
 # Fields that hold a calendar date (ISO ``YYYY-MM-DD``); the process checks the date against its own facts.
 DATE_FIELDS = frozenset({"new_expires_on", "completed_on"})
 
+# The biller's name for the payer's prior authorization number on a claim correction (both spellings).
+PRIOR_AUTHORIZATION_FIELDS = frozenset({"prior_auth", "prior_authorization"})
+
 WRITE_OFF_REASONS = frozenset(
     {
         "small_balance",
@@ -425,7 +428,15 @@ def validate_resolution(reason: str, resolution: Resolution) -> Resolution:
             raw = resolution.fields[cents_field]
             if not raw.isdigit() or int(raw) <= 0:
                 raise InvalidResolution(f"{cents_field} must be a positive whole number")
+    for number_field in PRIOR_AUTHORIZATION_FIELDS & set(resolution.fields):
+        if not is_authorization_number(resolution.fields[number_field]):
+            raise InvalidResolution(f"{number_field} must be 1 to 50 letters, digits or dashes")
     return resolution
+
+
+def is_authorization_number(text: str) -> bool:
+    """A payer's prior authorization number as an 837P REF*G1 can carry it: 1-50 ASCII letters, digits, dashes."""
+    return 1 <= len(text) <= 50 and all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in text)
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

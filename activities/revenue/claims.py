@@ -24,6 +24,7 @@ from domain.errors import NotFound, ValidationError
 from domain.services.encounters import create_claim
 from domain.services.professional import load_professional_claim
 from domain.store.control_numbers import next_numbers
+from domain.workitems import PRIOR_AUTHORIZATION_FIELDS, is_authorization_number
 from domain.x12.ack277ca import parse_277ca
 from domain.x12.ack999 import parse_999
 from domain.x12.claim837 import Submitter, write_837p
@@ -395,16 +396,13 @@ class ClaimActivities(StoreActivities):
         return c.Nothing()
 
 
-PRIOR_AUTHORIZATION_FIELDS = ("prior_auth", "prior_authorization")
-
-
 def _record_prior_authorization(session: Session, claim: m.Claim, number: str) -> m.PriorAuthorization:
     """The biller has the payer's authorization ``number`` for this claim's service: record it on the patient so
     the claim (and the 837P built from it, REF*G1) carries it.
 
     A number this payer already issued to the patient is widened to the claim's codes and date of service (an
     extension or retro-authorization granted by phone); a new one covers exactly them."""
-    if not 1 <= len(number) <= 50 or not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in number):
+    if not is_authorization_number(number):
         raise ValidationError("prior_auth must be 1 to 50 letters, digits or dashes")
     payer = session.get(m.Payer, claim.payer_id)
     assert payer is not None

@@ -47,3 +47,17 @@ def test_prior_auth_edit_with_an_authorization_on_file_is_corrected() -> None:
     assert decision is not None and decision.action == "correct_and_resubmit"
     written_off = biller_decision(_item("claim_edit_failed", edits="PRIOR_AUTH_MISSING"), _Session(None))
     assert written_off is not None and written_off.action == "write_off"
+
+
+def test_a_correction_names_a_well_formed_authorization_number() -> None:
+    import pytest
+
+    from domain.errors import InvalidResolution
+    from domain.workitems import Resolution, validate_resolution
+
+    for name in ("prior_auth", "prior_authorization"):
+        ok = Resolution("correct_and_resubmit", "ann", {name: "SM-PA-2002"})
+        assert validate_resolution("claim_denied", ok) == ok
+        for bad in ("X" * 51, "SM PA", "ÄB1"):
+            with pytest.raises(InvalidResolution, match="letters, digits or dashes"):
+                validate_resolution("claim_denied", Resolution("correct_and_resubmit", "ann", {name: bad}))
