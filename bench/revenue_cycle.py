@@ -6,26 +6,46 @@ measured is the orchestration: workflows, child workflows, signals, timers, work
 ceiling is a bare workflow running the same number of no-op activities, one after the other, the same number
 of times, on the same server and worker settings.
 
-    .venv/bin/python bench/revenue_cycle.py [--journeys 200] [--concurrency 50]
+    .venv/bin/python bench/revenue_cycle.py [--journeys 200] [--concurrency 50] [--rounds 4]
 
-Prints journeys/s, the ratio to the bare ceiling (goal >= 0.6), p50/p95 journey latency in engine time
-(workflow start to close, from the histories) and the worker's CPU seconds per journey.
+The journeys and the bare workflows run in alternating rounds (J B, then B J, ...), so load from elsewhere on a
+shared machine weighs on both sides alike. Prints journeys/s, the ratio to the bare ceiling (goal >= 0.6) with
+its spread over the rounds, p50/p95 journey latency in engine time (workflow start to close, from the
+histories), and where the time goes: CPU seconds per journey and per bare workflow of the worker (this process)
+and of the dev server (/proc), and the dev server's persistence requests per journey and per bare workflow.
+
+The workflow sandbox imports the workflow modules afresh for each workflow it starts. A deployed install has
+their bytecode (.pyc); a checkout run with PYTHONDONTWRITEBYTECODE=1 (as on the shared dev machine) would
+compile ``flows`` from source for every workflow. The bench therefore keeps bytecode in a private temporary
+pycache (``sys.pycache_prefix``, nothing written to the tree); ``--no-bytecode-cache`` measures without it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+if "--no-bytecode-cache" not in sys.argv and sys.dont_write_bytecode:
+    # As a deployed install (bytecode compiled at install time): see the module docstring. Set before any import
+    # of ours so the sandbox's per-workflow imports find the bytecode the warm-up wrote.
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = tempfile.mkdtemp(prefix="carecycle-bench-pycache-")
 
 from temporalio import activity
 from temporalio.client import Client
@@ -38,6 +58,7 @@ from flows.revenue import WORKFLOWS, PaymentPostingWorkflow, registration_workfl
 from workers.registry import workflow_runner
 from workers.settings import Settings
 from workers.temporal import dev_server_for
+from workers.temporal.dev_server import DevServer
 from workers.temporal.search_attributes import ensure_search_attributes
 
 POLICY = c.RevenuePolicy(day_seconds=1.0)  # a 30 s follow-up window: the 835 always comes first
@@ -129,7 +150,7 @@ def _runner() -> Any:
     return workflow_runner()
 
 
-async def _run_batch(client: Client, starts: list[Any], concurrency: int) -> float:
+async def _run_batch(starts: list[Any], concurrency: int, timeout: float) -> float:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(start: Any) -> None:
@@ -137,8 +158,68 @@ async def _run_batch(client: Client, starts: list[Any], concurrency: int) -> flo
             await start()
 
     began = time.perf_counter()
-    await asyncio.gather(*(one(s) for s in starts))
+    # A workflow task that keeps failing (code changed under the bench) would otherwise wait forever.
+    await asyncio.wait_for(asyncio.gather(*(one(s) for s in starts)), timeout)
     return time.perf_counter() - began
+
+
+class _MeteredDevServer(DevServer):
+    """The product's dev server (same flags) with its Prometheus endpoint on a known port, for the breakdown."""
+
+    def __init__(self, base: DevServer, metrics_port: int) -> None:
+        super().__init__(db_file=base.db_file, host=base.host, port=base.port, ui_port=None, log_file=base.log_file)
+        self.metrics_port = metrics_port
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--metrics-port", str(self.metrics_port)]
+
+    def cpu_seconds(self) -> float:
+        assert self.pid is not None
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def persistence_requests(self) -> Counter[str]:
+        with urllib.request.urlopen(f"http://{self.host}:{self.metrics_port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        requests: Counter[str] = Counter()
+        for line in text.splitlines():
+            if line.startswith("persistence_requests{"):
+                operation = re.search(r'operation="([^"]+)"', line)
+                requests[operation.group(1) if operation else "?"] += int(float(line.rsplit(" ", 1)[1]))
+        return requests
+
+
+@dataclass
+class _Side:
+    """One side (journeys or bare workflows) summed over the rounds."""
+
+    units: int = 0
+    seconds: float = 0.0
+    worker_cpu: float = 0.0
+    server_cpu: float = 0.0
+    requests: Counter[str] = field(default_factory=Counter)
+    round_rates: list[float] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.units / self.seconds
+
+
+def _process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _measure(side: _Side, server: _MeteredDevServer, starts: list[Any], concurrency: int) -> None:
+    requests0, server0, worker0 = server.persistence_requests(), server.cpu_seconds(), _process_cpu()
+    seconds = await _run_batch(starts, concurrency, timeout=60.0 + 10.0 * len(starts))
+    side.worker_cpu += _process_cpu() - worker0
+    side.server_cpu += server.cpu_seconds() - server0
+    side.requests += server.persistence_requests() - requests0
+    side.units += len(starts)
+    side.seconds += seconds
+    side.round_rates.append(len(starts) / seconds)
 
 
 async def _engine_latency(client: Client, workflow_id: str) -> float:
@@ -166,12 +247,12 @@ async def _activities_per_journey(client: Client, patient: str) -> int:
     return total
 
 
-async def main(journeys: int, concurrency: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        from tests.support.dev_stack import free_port  # the bench shares the tests' free-port helper
+async def main(journeys: int, concurrency: int, rounds: int) -> None:
+    from tests.support.dev_stack import free_port  # the bench shares the tests' free-port helper
 
+    with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(home=Path(tmp), database_url="sqlite://", temporal_port=free_port(), temporal_ui_port=0)
-        async with dev_server_for(settings, ui=False) as server:
+        async with _MeteredDevServer(dev_server_for(settings, ui=False), free_port()) as server:
             client = await Client.connect(server.target)
             await ensure_search_attributes(client)
             queue = f"bench-{uuid.uuid4()}"
@@ -184,7 +265,7 @@ async def main(journeys: int, concurrency: int) -> None:
                 max_concurrent_activities=100,
                 max_concurrent_workflow_tasks=100,
             ):
-                # Warm up both paths (sandbox imports, connections) before measuring.
+                # Warm up both paths (sandbox imports, bytecode, connections) before measuring.
                 warm = f"warm-{uuid.uuid4()}"
                 await client.execute_workflow(
                     "PatientRegistration",
@@ -197,49 +278,83 @@ async def main(journeys: int, concurrency: int) -> None:
                     BareWorkflow.run, per_journey, id=f"bare-warm-{uuid.uuid4()}", task_queue=queue
                 )
 
+                def journey(patient: str) -> Any:
+                    return lambda: client.execute_workflow(
+                        "PatientRegistration",
+                        c.RegistrationInput(patient, POLICY),
+                        id=registration_workflow_id(patient),
+                        task_queue=queue,
+                    )
+
+                def bare(workflow_id: str) -> Any:
+                    return lambda: client.execute_workflow(
+                        BareWorkflow.run, per_journey, id=workflow_id, task_queue=queue
+                    )
+
                 patients = [f"p{uuid.uuid4().hex[:12]}" for _ in range(journeys)]
-                cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-                journey_seconds = await _run_batch(
-                    client,
-                    [
-                        lambda p=p: client.execute_workflow(  # type: ignore[misc]
-                            "PatientRegistration",
-                            c.RegistrationInput(p, POLICY),
-                            id=registration_workflow_id(p),
-                            task_queue=queue,
-                        )
-                        for p in patients
-                    ],
-                    concurrency,
-                )
-                cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-                bare_ids = [f"bare-{uuid.uuid4()}" for _ in range(journeys)]
-                bare_seconds = await _run_batch(
-                    client,
-                    [
-                        lambda i=i: client.execute_workflow(BareWorkflow.run, per_journey, id=i, task_queue=queue)  # type: ignore[misc]
-                        for i in bare_ids
-                    ],
-                    concurrency,
-                )
+                journey_side, bare_side = _Side(), _Side()
+                size = -(-journeys // rounds)
+                for index, first in enumerate(range(0, journeys, size)):
+                    batch = patients[first : first + size]
+                    runs = [
+                        (journey_side, [journey(p) for p in batch]),
+                        (bare_side, [bare(f"bare-{uuid.uuid4()}") for _ in batch]),
+                    ]
+                    for side, starts in runs if index % 2 == 0 else reversed(runs):
+                        await _measure(side, server, starts, concurrency)
                 latencies = sorted(
                     await asyncio.gather(*(_engine_latency(client, registration_workflow_id(p)) for p in patients))
                 )
-    cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
-    journeys_per_second = journeys / journey_seconds
-    bare_per_second = journeys / bare_seconds
+    if sys.pycache_prefix and sys.pycache_prefix.startswith(tempfile.gettempdir()):
+        shutil.rmtree(sys.pycache_prefix, ignore_errors=True)
+    _report(journeys, concurrency, per_journey, journey_side, bare_side, latencies)
+
+
+def _report(
+    journeys: int, concurrency: int, per_journey: int, journey: _Side, bare: _Side, latencies: list[float]
+) -> None:
+    ratio = journey.per_second / bare.per_second
+    round_ratios = sorted(j / b for j, b in zip(journey.round_rates, bare.round_rates, strict=True))
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
-    print(f"journeys: {journeys} (concurrency {concurrency}), {per_journey} activities per journey")
-    print(f"journeys/s: {journeys_per_second:.2f}")
-    print(f"bare ceiling ({per_journey} no-op activities per workflow)/s: {bare_per_second:.2f}")
-    print(f"ratio to the bare ceiling: {journeys_per_second / bare_per_second:.2f} (goal >= 0.6)")
+    bytecode = (
+        "private pycache" if sys.pycache_prefix else "none (compiled from source)" if sys.dont_write_bytecode else "on"
+    )
+    print(
+        f"journeys: {journeys} (concurrency {concurrency}, {len(journey.round_rates)} rounds), "
+        f"{per_journey} activities per journey; sandbox bytecode: {bytecode}"
+    )
+    print(f"journeys/s: {journey.per_second:.2f}")
+    print(f"bare ceiling ({per_journey} no-op activities per workflow)/s: {bare.per_second:.2f}")
+    print(
+        f"ratio to the bare ceiling: {ratio:.2f} (goal >= 0.6); per round: "
+        + ", ".join(f"{r:.2f}" for r in round_ratios)
+    )
     print(f"journey latency in engine time: p50 {statistics.median(latencies):.3f} s, p95 {p95:.3f} s")
-    print(f"worker CPU seconds per journey (worker and client in this process): {cpu / journeys:.4f}")
+    print(
+        f"worker CPU seconds per journey (worker and client in this process): {journey.worker_cpu / journey.units:.4f}"
+    )
+    print("where the time goes        per journey   per bare workflow")
+    for label, j, b in [
+        ("worker CPU s", journey.worker_cpu / journey.units, bare.worker_cpu / bare.units),
+        ("dev server CPU s", journey.server_cpu / journey.units, bare.server_cpu / bare.units),
+        (
+            "persistence requests",
+            sum(journey.requests.values()) / journey.units,
+            sum(bare.requests.values()) / bare.units,
+        ),
+    ]:
+        print(f"  {label:<24}{j:>11.3f}   {b:>11.3f}")
+    for operation, count in journey.requests.most_common(6):
+        print(f"    {operation:<22}{count / journey.units:>11.1f}   {bare.requests[operation] / bare.units:>11.1f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating journey/bare rounds")
+    parser.add_argument(
+        "--no-bytecode-cache", action="store_true", help="let the sandbox compile flows from source (see docstring)"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.journeys, arguments.concurrency))
+    asyncio.run(main(arguments.journeys, arguments.concurrency, max(1, arguments.rounds)))
