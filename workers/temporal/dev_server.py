@@ -75,6 +75,13 @@ class DevServer:
             str(self.db_file),
             "--sqlite-pragma",
             "journal_mode=wal",
+            # Without this flag the dev server reads the search attributes from its store on every use (about 100
+            # reads per revenue journey, a third of its persistence requests: bench/README.md). Ours are all
+            # registered by the flags below at start; one added later (ensure_search_attributes on an older state
+            # file) was accepted 10 s after it was added (the namespace cache refresh, with or without this flag): a
+            # workflow task refused meanwhile is retried.
+            "--dynamic-config-value",
+            "system.forceSearchAttributesCacheRefreshOnRead=false",
             "--ip",
             self.host,
             "--port",
