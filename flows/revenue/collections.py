@@ -410,7 +410,10 @@ class PatientCollectionsWorkflow(RevenueWorkflow):
         refused = ""
         try:
             while True:
+                # Reading the balance must not swallow a payment the plan has not looked at yet.
+                unseen_payment = self._balance_changed
                 balance = await self._read_balance(data.guarantor_id)
+                self._balance_changed = self._balance_changed or unseen_payment
                 context = {"plan": plan_id, "balance_cents": str(balance), "missed": str(run.missed)}
                 if refused:
                     context["refused"] = refused

@@ -857,3 +857,19 @@ async def test_a_hardship_write_off_ends_collections(harness: Harness) -> None:
     result = await handle.result()
     assert result.outcome == "written_off"
     assert [(w.amount_cents, w.reason) for w in world.called(c.COLLECTIONS_WRITE_OFF)] == [(8000, "hardship")]
+
+
+async def test_a_plan_paid_off_during_a_dispute_completes_when_the_dispute_closes(harness: Harness) -> None:
+    world = harness.world
+    world.balance_cents = [8000]
+    world.plan_paid_cents = [8000]
+    handle = await _on_a_plan(harness, "g-paid-in-dispute")
+    await handle.signal("dispute", True)
+    item = await harness.open_item(handle, "patient_dispute")
+    await handle.signal("payment_received", c.PaymentNotice(8000, "check-3"))  # paid while the dispute is open
+    await harness.env.sleep(timedelta(days=3))
+    assert not world.called(c.COLLECTIONS_CHECK_PLAN)  # paused: the plan looks at nothing
+    await handle.execute_update("resolve", ResolveRequest(item, "complete", "biller.ann", {}, "resolved by payment"))
+    result = await handle.result()
+    assert result.outcome == "plan_completed"
+    assert [check.due_cents for check in world.called(c.COLLECTIONS_CHECK_PLAN)] == [0]  # at once, not at a due date
