@@ -740,8 +740,12 @@ def seed_practice(
     as_of: date | None = None,
     batch_size: int = 5000,
     visit_scale: int = 1,
+    ledger_history: bool = True,
 ) -> SeedSummary:
-    """Insert a synthetic practice in the session's transaction; the caller commits."""
+    """Insert a synthetic practice in the session's transaction; the caller commits.
+
+    ``ledger_history`` False leaves the claims off the ledger: only for a caller that rewrites the seeded claims
+    (status, payer, amounts) before charging them itself, as the posting benchmark does."""
     existing = session.execute(select(func.count()).select_from(m.Practice)).scalar_one()
     if existing:
         raise DomainError("the store already holds a practice: seed into a fresh store (a new CARECYCLE_HOME)")
@@ -750,8 +754,9 @@ def seed_practice(
     summary.counts.update(insert_practice(session, practice, batch_size=batch_size))
     # The claims' history on the ledger, through the ledger's own bulk path: charges, payments, contractual
     # adjustments and patient shares, so the ledger balances and AR aging covers the seeded claims.
-    history = post_claim_history(session, practice.claim_history(), batch=batch_size)
-    summary.counts["journal_entries"] = history.entries_written
+    if ledger_history:
+        history = post_claim_history(session, practice.claim_history(), batch=batch_size)
+        summary.counts["journal_entries"] = history.entries_written
     claims = practice.rows.get(m.Claim.__table__, [])  # type: ignore[call-overload]
     summary.claims_by_status = dict(Counter(row["status"] for row in claims))
     return summary

@@ -75,3 +75,12 @@ def test_ledger_check_and_ar_aging_on_a_freshly_seeded_store(
     assert run(["ar", "aging", "--by", "payer", "--json"]) == 0
     aging = json.loads(capsys.readouterr().out)
     assert aging["total_cents"] > 0 and aging["rows"]
+
+
+def test_a_caller_that_rewrites_the_claims_can_seed_them_off_the_ledger(uow: UnitOfWork) -> None:
+    with uow:
+        summary = seed_practice(uow.session, patients=5, seed=2, as_of=AS_OF, ledger_history=False)
+        uow.commit()
+    with uow:
+        assert "journal_entries" not in summary.counts
+        assert uow.session.execute(select(func.count()).select_from(m.JournalEntry)).scalar_one() == 0
