@@ -186,6 +186,8 @@ class StaffTracking:
 
     def _start_work(self, subject: Subject) -> None:
         self._working[subject.subject_id] = subject
+        # Hold a reference to each running task (the event loop keeps only weak ones); drop finished ones.
+        self._tasks = [task for task in self._tasks if not task.done()]
         self._tasks.append(asyncio.create_task(self._work(subject)))
 
     async def _work(self, subject: Subject) -> None:
