@@ -10,7 +10,8 @@ server; starting again resumes in-flight workflows from ``$CARECYCLE_HOME/tempor
 Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and the configured store
 (its schema must already be upgraded: migrations in production are a deliberate step).
 
-With workers, the portal payers' EOB schedules are applied once everything is up (workers.temporal.schedules).
+With workers, the portal payers' EOB schedules are applied once everything is up (workers.temporal.schedules),
+and every active staff member's credentialing and training workflows are started (workers.staff).
 
 Sandbox hook: when no external clearinghouse is configured and the module ``sandbox.server`` defines
 ``create_app(state_dir: pathlib.Path, *, seed: int, time_scale: float)`` returning an ASGI app, it is
@@ -146,6 +147,25 @@ def codec_token_note(settings: Settings, codec_url: str) -> str | None:
     )
 
 
+async def _start_staff_tracking(client: Client, container: Container) -> None:
+    """Each active staff member's StaffCredentialing and TrainingRenewal workflows (workers.staff): running ones
+    are left alone, so every start of the stack picks up staff hired since. A refusal is logged, not fatal."""
+    from temporalio.service import RPCError
+
+    from workers.staff import start_tracking
+
+    try:
+        outcome = await start_tracking(client, container.session_factory)
+    except RPCError as exc:
+        log.warning("staff credentialing and training workflows not started: %s", exc.message)
+        return
+    log.info(
+        "staff credentialing and training workflows: %d started, %d already running",
+        len(outcome.started),
+        len(outcome.already_running),
+    )
+
+
 async def _apply_schedules(client: Client, container: Container, settings: Settings) -> None:
     """The portal payers' EOB schedules (workers.temporal.schedules), once the store and the workers are up.
 
@@ -228,6 +248,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
 
             stack.push_async_callback(drain)
             await _apply_schedules(temporal.client, container, settings)
+            await _start_staff_tracking(temporal.client, container)
         yield info
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -244,15 +244,25 @@ def test_cli_without_a_reachable_temporal_says_so_in_one_line(tmp_path: Path, sq
 
 
 async def test_the_stack_applies_the_schedules_when_it_runs_workers(tmp_path: Path, sqlite_url: str) -> None:
+    """`carecycle up` with workers: the portal payers' EOB schedules, and each staff member's credentialing and
+    training workflows (so the credential sweep's items have a workflow to be resolved through)."""
+    from activities.contracts.staff import credentialing_workflow_id
+    from tests.support.staff import add_credential, add_staff
     from workers.stack import running_stack
     from workers.temporal.client import connect
 
     seed_payers(sqlite_url, {"SBXCC": PayerRouting.PORTAL, "SBXBM": PayerRouting.CLEARINGHOUSE})
+    engine = make_engine(sqlite_url)
+    staff_id = add_staff(make_session_factory(engine))
+    add_credential(make_session_factory(engine), staff_id, datetime.now(UTC).date() + timedelta(days=400))
+    engine.dispose()
     settings = replace(stack_settings(tmp_path / "home", sqlite_url), codec_server_token="schedules-test")
     async with running_stack(settings) as info:
         client = await connect(settings, target=info.temporal_target)
         described = await client.get_schedule_handle(CC).describe()
         assert [i.every for i in described.schedule.spec.intervals] == [timedelta(minutes=240)]
+        tracking = await client.get_workflow_handle(credentialing_workflow_id(staff_id)).describe()
+        assert tracking.status == WorkflowExecutionStatus.RUNNING
         with contextlib.suppress(Exception):
             await client.get_schedule_handle(CC).delete()  # its runs would need a browser; not this test's subject
 

@@ -362,7 +362,7 @@ async def test_continue_as_new_keeps_what_was_handled(
 async def test_start_tracking_starts_each_staff_members_workflows_once(
     time_skipping_env: WorkflowEnvironment, factory: sessionmaker[Session]
 ) -> None:
-    from workers.cli.staff import start_tracking
+    from workers.staff import start_tracking
 
     today = await _today(time_skipping_env)
     holder = add_staff(factory)
