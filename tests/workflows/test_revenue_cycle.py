@@ -742,6 +742,29 @@ async def test_a_reversal_after_the_claim_was_settled_reopens_its_process(harnes
 # --- a running payment plan: payments wake it, disputes and hardship requests pause it ------------------------
 
 
+@pytest.fixture(scope="module")
+async def fresh_clock_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of their own for the plan tests: each collections test skips months, and the
+    session's server, decades ahead by now, fails past 2106 (its clock's seconds leave 32 bits)."""
+    from tests.support.temporal import start_time_skipping_server
+    from workers.temporal.search_attributes import ensure_search_attributes
+
+    env = await start_time_skipping_server()
+    await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def plan_harness(fresh_clock_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    world = World()
+    queue = f"revenue-{uuid.uuid4()}"
+    async with Worker(
+        fresh_clock_env.client, task_queue=queue, workflows=list(WORKFLOWS), activities=world.activities()
+    ):
+        yield Harness(fresh_clock_env, queue, world)
+
+
 async def _on_a_plan(harness: Harness, guarantor: str, installments: str = "2") -> WorkflowHandle[Any, Any]:
     """Statements, the final notice, then a payment plan a person chose; returns once the plan waits."""
     handle = await harness.env.client.start_workflow(
@@ -765,7 +788,8 @@ def _plan_updates(world: World) -> list[tuple[str, int]]:
     return [(u.status, u.missed_installments) for u in world.called(c.COLLECTIONS_UPDATE_PLAN)]
 
 
-async def test_a_payment_between_due_dates_completes_the_plan_at_once(harness: Harness) -> None:
+async def test_a_payment_between_due_dates_completes_the_plan_at_once(plan_harness: Harness) -> None:
+    harness = plan_harness
     world = harness.world
     world.balance_cents = [8000]
     world.plan_paid_cents = [8000]  # the guarantor pays everything before the first installment is due
@@ -778,7 +802,8 @@ async def test_a_payment_between_due_dates_completes_the_plan_at_once(harness: H
     assert [s.kind for s in world.called(c.COLLECTIONS_SEND_STATEMENT)] == ["first", "reminder", "final"]
 
 
-async def test_a_dispute_pauses_the_plan_and_its_due_dates_move_by_the_pause(harness: Harness) -> None:
+async def test_a_dispute_pauses_the_plan_and_its_due_dates_move_by_the_pause(plan_harness: Harness) -> None:
+    harness = plan_harness
     world = harness.world
     world.balance_cents = [8000]
     world.plan_paid_cents = [4000, 8000]
@@ -802,7 +827,8 @@ async def test_a_dispute_pauses_the_plan_and_its_due_dates_move_by_the_pause(har
     assert not [s for s in world.called(c.COLLECTIONS_SEND_STATEMENT) if s.kind == "plan_reminder"]
 
 
-async def test_a_dispute_the_guarantor_withdraws_resumes_the_plan(harness: Harness) -> None:
+async def test_a_dispute_the_guarantor_withdraws_resumes_the_plan(plan_harness: Harness) -> None:
+    harness = plan_harness
     world = harness.world
     world.balance_cents = [8000]
     world.plan_paid_cents = [4000, 8000]
@@ -816,7 +842,8 @@ async def test_a_dispute_the_guarantor_withdraws_resumes_the_plan(harness: Harne
     assert _plan_updates(world) == [("paused", 0), ("active", 0)]
 
 
-async def test_an_upheld_dispute_writes_the_balance_off_and_ends_the_plan(harness: Harness) -> None:
+async def test_an_upheld_dispute_writes_the_balance_off_and_ends_the_plan(plan_harness: Harness) -> None:
+    harness = plan_harness
     world = harness.world
     world.balance_cents = [8000]
     handle = await _on_a_plan(harness, "g-upheld")
@@ -830,7 +857,8 @@ async def test_an_upheld_dispute_writes_the_balance_off_and_ends_the_plan(harnes
     assert not world.called(c.COLLECTIONS_CHECK_PLAN) and not world.called(c.COLLECTIONS_AGENCY)
 
 
-async def test_a_hardship_request_replans_on_the_policys_hardship_terms(harness: Harness) -> None:
+async def test_a_hardship_request_replans_on_the_policys_hardship_terms(plan_harness: Harness) -> None:
+    harness = plan_harness
     world = harness.world
     world.balance_cents = [8000]
     world.plan_paid_cents = [1000, 8000]  # the first hardship installment paid, then the rest at once
@@ -848,7 +876,8 @@ async def test_a_hardship_request_replans_on_the_policys_hardship_terms(harness:
     assert _plan_updates(world) == [("paused", 0), ("cancelled", 0)]
 
 
-async def test_a_hardship_write_off_ends_collections(harness: Harness) -> None:
+async def test_a_hardship_write_off_ends_collections(plan_harness: Harness) -> None:
+    harness = plan_harness
     world = harness.world
     world.balance_cents = [8000]
     handle = await _on_a_plan(harness, "g-hardship-off")
@@ -859,7 +888,8 @@ async def test_a_hardship_write_off_ends_collections(harness: Harness) -> None:
     assert [(w.amount_cents, w.reason) for w in world.called(c.COLLECTIONS_WRITE_OFF)] == [(8000, "hardship")]
 
 
-async def test_a_plan_paid_off_during_a_dispute_completes_when_the_dispute_closes(harness: Harness) -> None:
+async def test_a_plan_paid_off_during_a_dispute_completes_when_the_dispute_closes(plan_harness: Harness) -> None:
+    harness = plan_harness
     world = harness.world
     world.balance_cents = [8000]
     world.plan_paid_cents = [8000]
