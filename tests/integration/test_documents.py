@@ -231,3 +231,64 @@ def test_cli_documents_local_and_bad_input(carecycle_home: Path, sqlite_url: str
     assert run(["documents", "list"]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 6 and all(line.startswith("error:") for line in lines)
+
+
+# --- SSE-KMS against moto's server (SeaweedFS has no KMS) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """moto's S3+KMS server as its own process over HTTP: the fallback the brief names, used for SSE-KMS only."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.dev_stack import free_port
+
+    server = Path(sys.executable).parent / "moto_server"
+    if not server.exists():
+        pytest.skip("moto's server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("moto's server did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.s3
+def test_sse_kms_objects_are_encrypted_under_the_configured_key(moto_server: str) -> None:
+    import boto3
+
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    kms = boto3.client("kms", endpoint_url=moto_server, **keys)
+    key_arn = kms.create_key(Description="carecycle documents (test)")["KeyMetadata"]["Arn"]
+    bucket = f"cc-kms-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=moto_server, **keys).create_bucket(Bucket=bucket)
+    store = S3DocumentStore.connect(
+        bucket,
+        "cc",
+        endpoint_url=moto_server,
+        kms_key_id=key_arn,
+        access_key="testing",
+        secret_key="testing",
+    )
+    stored = store.put("eob/SBXCC/kms.pdf", PDF, "application/pdf")
+    assert stored.sha256 == sha256_hex(PDF)
+    assert store.get("eob/SBXCC/kms.pdf") == PDF  # read back, content hash checked
+    head = store.client.head_object(Bucket=bucket, Key="cc/eob/SBXCC/kms.pdf")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == key_arn
