@@ -124,9 +124,13 @@ def carecycle_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping test server for the session (workflows use uuid task queues, so tests don't collide)."""
+    """A time-skipping test server per test (it starts in about 0.1 s).
+
+    One server for the whole session let every test's leftover timers (reminders, polls, escalations of the
+    workflows a test leaves running) pull the shared clock forward: decades ahead by the end, and the server fails
+    past 2106, when its seconds leave 32 bits. A fresh clock per test keeps each test at today's date."""
     from tests.support.temporal import start_time_skipping_server
     from workers.temporal.search_attributes import ensure_search_attributes
 
