@@ -57,7 +57,7 @@ def seed(engine: Engine, claims: int) -> tuple[str, list[str]]:
     """Seed a practice with at least ``claims`` claims and make them submitted claims of one payer."""
     patients = max(200, claims // 2)
     with Session(engine) as session:
-        seed_practice(session, patients=patients, seed=11, as_of=AS_OF, visit_scale=3)
+        seed_practice(session, patients=patients, seed=11, as_of=AS_OF, visit_scale=3, ledger_history=False)
         session.commit()
         payer = (
             session.execute(select(m.Payer).where(m.Payer.kind != "self_pay").order_by(m.Payer.payer_id))
