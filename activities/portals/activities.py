@@ -27,9 +27,8 @@ from activities.portals.base import OtpProvider, OtpRequest, PayerPortal, Portal
 from activities.portals.errors import PortalError, PortalOtpUnavailable
 from activities.portals.secrets import PortalCredentials
 from activities.portals.session import PortalSessions
-from domain import audit
+from activities.revenue.base import record_status_inquiry
 from domain import models as m
-from domain.audit import STATUS_INQUIRY_ACTION
 from domain.errors import DomainError, NotFound
 from domain.remittance import Remittance
 from domain.store.uow import UnitOfWork
@@ -41,20 +40,6 @@ _CATEGORY = {"received": "A1", "in_process": "P1", "paid": "F1", "denied": "F2",
 
 async def no_person_available(request: OtpRequest) -> str:
     raise PortalOtpUnavailable(f"{request.payer_id}: the portal sent a one-time code and no one is set to read it")
-
-
-def record_status_inquiry(session_factory: sessionmaker[Session], claim_id: str, details: dict[str, str]) -> None:
-    """The audit trail of a status inquiry: what the payer said of the claim, and how it was asked."""
-    with UnitOfWork(session_factory) as uow:
-        audit.record(
-            uow.session,
-            actor=f"workflow:{activity.info().workflow_id}" if activity.in_activity() else "workflow",
-            action=STATUS_INQUIRY_ACTION,
-            entity_type="claim",
-            entity_id=claim_id,
-            details=details,
-        )
-        uow.commit()
 
 
 def _application_error(exc: PortalError, payer_id: str) -> ApplicationError:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain import audit
 from domain.errors import DomainError
 from domain.store.uow import UnitOfWork
 
@@ -34,6 +36,21 @@ def domain_errors_are_final(fn: Callable[P, R]) -> Callable[P, R]:
             raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from None
 
     return wrapper
+
+
+def record_status_inquiry(session_factory: sessionmaker[Session], claim_id: str, details: dict[str, str]) -> None:
+    """The audit trail of a claim-status inquiry (a 276/277 or a portal search): how it was asked, what the payer
+    said. Called by both routes' activities."""
+    with UnitOfWork(session_factory) as uow:
+        audit.record(
+            uow.session,
+            actor=f"workflow:{activity.info().workflow_id}" if activity.in_activity() else "workflow",
+            action=audit.STATUS_INQUIRY_ACTION,
+            entity_type="claim",
+            entity_id=claim_id,
+            details=details,
+        )
+        uow.commit()
 
 
 @dataclass(frozen=True)

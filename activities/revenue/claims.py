@@ -12,7 +12,7 @@ from activities.clearinghouse.base import Clearinghouse
 from activities.contracts import revenue as c
 from activities.documents.records import store_and_record
 from activities.documents.store import DocumentStore
-from activities.revenue.base import Envelope, StoreActivities, domain_errors_are_final
+from activities.revenue.base import Envelope, StoreActivities, domain_errors_are_final, record_status_inquiry
 from domain import audit
 from domain import models as m
 from domain.catalog import requires_prior_authorization
@@ -374,16 +374,11 @@ class ClaimActivities(StoreActivities):
         else:
             first = result.statuses[0]
             answer = c.StatusInquiryResult(ref.claim_id, first.category, first.code, result.finalized, "clearinghouse")
-        with self.uow() as uow:
-            audit.record(
-                uow.session,
-                actor=f"workflow:{activity.info().workflow_id}" if activity.in_activity() else "workflow",
-                action=audit.STATUS_INQUIRY_ACTION,
-                entity_type="claim",
-                entity_id=ref.claim_id,
-                details={"route": "clearinghouse", "category": answer.category, "status": answer.status_code},
-            )
-            uow.commit()
+        record_status_inquiry(
+            self._session_factory,
+            ref.claim_id,
+            {"route": "clearinghouse", "category": answer.category, "status": answer.status_code},
+        )
         return answer
 
     @activity.defn(name=c.CLAIMS_SET_STATUS)
