@@ -21,6 +21,7 @@ from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
+from flows.revenue._common import portal_failure_evidence, portal_retry
 from flows.revenue.posting import posting_workflow_id
 from flows.workitems import WorkItemRequest, WorkItemsMixin
 
@@ -29,19 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as revenue_contract
     from domain.workitems import Action, Reason
 
-PORTAL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=30),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=30),
-    maximum_attempts=8,
-    non_retryable_error_types=[
-        contract.ERROR_LOGIN_FAILED,
-        contract.ERROR_LAYOUT_CHANGED,
-        contract.ERROR_CREDENTIALS_MISSING,
-        contract.ERROR_OTP_UNAVAILABLE,
-        "not_found",
-    ],
-)
+PORTAL_RETRY = portal_retry(maximum_attempts=8)
 READ_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)
 
 
@@ -91,11 +80,8 @@ class PortalEobIntakeWorkflow(WorkItemsMixin):
                 cause = exc.cause
                 if not isinstance(cause, ApplicationError):
                     raise
-                failure = cause.type or "portal_error"
-                context = {"payer": data.payer_id, "error": failure}
-                details = cause.details[0] if cause.details else None
-                if isinstance(details, dict):  # the evidence keys, as stored by the activity
-                    context.update({k: str(v) for k, v in details.items() if v and k != "payer_id"})
+                context = {"payer": data.payer_id, **portal_failure_evidence(cause)}
+                failure = context["error"]
                 self._stage = f"waiting:{failure}"
                 asks_code = failure == contract.ERROR_OTP_UNAVAILABLE
                 resolution = await self.work_items.open_and_wait(

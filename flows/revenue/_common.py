@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from flows.workitems import WorkItemRequest, WorkItemsMixin
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import portal as portal_contract
     from activities.contracts import revenue as c
     from activities.contracts import workitems as workitems_contract
     from domain.workitems import Reason, Resolution
@@ -63,6 +64,33 @@ STORE = ActivityOptions(timedelta(seconds=60), STORE_RETRY)
 CLEARINGHOUSE = ActivityOptions(timedelta(seconds=120), CLEARINGHOUSE_RETRY)
 # A browser session on a payer's portal: slow, one at a time per account, on the portal workers' own queue.
 PORTAL = ActivityOptions(timedelta(seconds=300), CLEARINGHOUSE_RETRY, task_queue="portal")
+
+
+def portal_retry(maximum_attempts: int) -> RetryPolicy:
+    """A portal activity's retries: an unavailable portal is tried again with a wide spacing; a refused login, a
+    changed page, missing credentials or a one-time code nobody supplied are for a person."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=30),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=30),
+        maximum_attempts=maximum_attempts,
+        non_retryable_error_types=[
+            portal_contract.ERROR_LOGIN_FAILED,
+            portal_contract.ERROR_LAYOUT_CHANGED,
+            portal_contract.ERROR_CREDENTIALS_MISSING,
+            portal_contract.ERROR_OTP_UNAVAILABLE,
+            "not_found",
+        ],
+    )
+
+
+def portal_failure_evidence(cause: ApplicationError) -> dict[str, str]:
+    """A failed portal activity's error code and the keys of the screenshot and HTML it stored, for a work item."""
+    evidence = {"error": cause.type or "portal_error"}
+    details = cause.details[0] if cause.details else None
+    if isinstance(details, dict):  # PortalFailureDetails, decoded without a type hint
+        evidence.update({k: str(v) for k, v in details.items() if v and k != "payer_id"})
+    return evidence
 
 
 # --- visibility: search attributes and summaries never hold PHI -----------------------------------------

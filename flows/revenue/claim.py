@@ -6,13 +6,18 @@ denials (with their CARC/RARC explained), claims the payer does not answer, the 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from flows.revenue._common import CLEARINGHOUSE, PORTAL, RevenueWorkflow, aging_bucket, set_visibility
+from flows.revenue._common import (
+    CLEARINGHOUSE,
+    PORTAL,
+    RevenueWorkflow,
+    aging_bucket,
+    portal_failure_evidence,
+    portal_retry,
+    set_visibility,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import portal as portal_contract
@@ -21,21 +26,8 @@ with workflow.unsafe.imports_passed_through():
 
 FINAL_STATUSES = frozenset({"paid", "partially_paid", "closed", "written_off", "void", "billed_to_patient"})
 
-# A payer without a 276/277 route is asked on its web portal (a browser on the portal workers). An unavailable
-# portal is retried with a wide spacing; a refused login or a changed page is for the follow-up item.
-PORTAL_STATUS_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=30),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=30),
-    maximum_attempts=6,
-    non_retryable_error_types=[
-        portal_contract.ERROR_LOGIN_FAILED,
-        portal_contract.ERROR_LAYOUT_CHANGED,
-        portal_contract.ERROR_CREDENTIALS_MISSING,
-        portal_contract.ERROR_OTP_UNAVAILABLE,
-        "not_found",
-    ],
-)
+# A payer without a 276/277 route is asked on its web portal (a browser on the portal workers).
+PORTAL_STATUS_RETRY = portal_retry(maximum_attempts=6)
 # Marks the histories in which a portal payer's no-response follow-up asks the portal instead of a 276.
 PORTAL_CLAIM_STATUS_PATCH = "portal-claim-status"
 
@@ -302,12 +294,8 @@ class ClaimWorkflow(RevenueWorkflow):
             cause = exc.cause
             if not isinstance(cause, ApplicationError):
                 raise
-            failure = cause.type or "portal_error"
-            evidence = {"error": failure}
-            details = cause.details[0] if cause.details else None
-            if isinstance(details, dict):  # the evidence keys, as the activity stored them
-                evidence.update({k: str(v) for k, v in details.items() if v and k != "payer_id"})
-            return c.StatusInquiryResult(self._claim_id, "E0", failure, False, "portal"), evidence
+            evidence = portal_failure_evidence(cause)
+            return c.StatusInquiryResult(self._claim_id, "E0", evidence["error"], False, "portal"), evidence
         status = answer.status if answer.found else "not_found"
         return c.StatusInquiryResult(self._claim_id, answer.category, status, answer.finalized, "portal"), {}
 
