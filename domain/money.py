@@ -1,40 +1,109 @@
-"""Money is integer cents. These helpers are the only way text becomes money and back."""
+"""Money is integer cents. :func:`parse_amount` is the one way text becomes money, wherever the text comes from:
+a person (CLI, console, a work item's field), a file (X12 835/837, a bank CSV, an EOB PDF) or a payer's web page.
+
+The rule: ASCII digits ``0-9`` with at most one decimal point; at most two decimal places that are not zero
+("12.345" is refused, never truncated; "12.340" is 12.34); at most :data:`MAX_WHOLE_DIGITS` digits before the
+point; a minus sign only where the caller allows negatives; a dollar sign and thousands separators only where
+the caller reads formatted text (``formatted=True``: web pages and PDFs). Anything else raises
+:class:`InvalidAmount` with a one-line message: never ``None``, never a bare ``ValueError``, whatever the input
+(Unicode digits such as "١٢" or "²", thousands of digits, control characters).
+"""
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 
 from domain.errors import InvalidAmount
 
 Cents = int
 
-_AMOUNT = re.compile(r"^-?\d+(\.\d{1,2})?$")
+# 15 digits of dollars (just under a quadrillion) is more than any amount a practice sees and far below the
+# point where converting the digits to a number costs anything (Python refuses int() beyond 4,300 digits).
+MAX_WHOLE_DIGITS = 15
+_DIGITS = frozenset("0123456789")
+_EXPECTED = "digits 0-9 with at most two decimals, e.g. 25.00"
 
 
-def parse_amount(text: str, *, allow_negative: bool = False) -> Cents:
-    """Parse a decimal amount such as ``"25.00"`` or ``"7.5"`` into cents.
+def _shown(text: str) -> str:
+    """The text as an error message may show it: one line, short, non-ASCII escaped."""
+    clipped = text if len(text) <= 24 else text[:21] + "..."
+    return ascii(clipped)
 
-    Rejects more than two decimal places, thousands separators, exponents and blanks.
+
+def _refuse(text: str, why: str) -> InvalidAmount:
+    return InvalidAmount(f"not an amount: {_shown(text)} ({why})")
+
+
+def _is_digits(text: str) -> bool:
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def parse_amount(text: str, *, allow_negative: bool = False, formatted: bool = False) -> Cents:
+    """Parse a decimal amount such as ``"25.00"``, ``"7.5"`` or ``".5"`` into cents (see the module's rule).
+
+    ``allow_negative``: a leading minus is accepted. ``formatted``: a leading dollar sign (after the minus) and
+    thousands separators in groups of three ("$1,234.56") are accepted, as a web page or a PDF prints them.
     """
+    if not isinstance(text, str):
+        raise InvalidAmount(f"not an amount: {type(text).__name__} (expected text)")
+    # The fast paths: the plain "123" and "123.45" that files are full of (an 835 has thousands of amounts).
+    if text.isascii():
+        if text.isdigit() and len(text) <= MAX_WHOLE_DIGITS:
+            return int(text) * 100
+        dot = text.find(".")
+        if 0 < dot <= MAX_WHOLE_DIGITS and len(text) - dot == 3:
+            whole, fraction = text[:dot], text[dot + 1 :]
+            if whole.isdigit() and fraction.isdigit():
+                return int(whole) * 100 + int(fraction)
     cleaned = text.strip()
-    if not _AMOUNT.match(cleaned):
-        raise InvalidAmount(f"not an amount: {text!r} (expected digits with at most two decimals, e.g. 25.00)")
-    cents = to_cents(Decimal(cleaned))
-    if cents < 0 and not allow_negative:
-        raise InvalidAmount(f"amount must not be negative: {text}")
-    return cents
+    if not cleaned:
+        raise _refuse(text, f"empty; expected {_EXPECTED}")
+    negative = cleaned.startswith("-")
+    if negative:
+        if not allow_negative:
+            raise InvalidAmount(f"amount must not be negative: {_shown(text)}")
+        cleaned = cleaned[1:]
+    if formatted and cleaned.startswith("$"):
+        cleaned = cleaned[1:]
+    whole, point, fraction = cleaned.partition(".")
+    if formatted and "," in whole:
+        whole = _ungrouped(text, whole)
+    if (whole and not _is_digits(whole)) or (fraction and not _is_digits(fraction)) or (point and "." in fraction):
+        raise _refuse(text, _EXPECTED)
+    if not whole and not fraction:
+        raise _refuse(text, _EXPECTED)
+    if len(whole) > MAX_WHOLE_DIGITS:
+        raise _refuse(text, f"more than {MAX_WHOLE_DIGITS} digits of dollars")
+    if len(fraction) > 2:
+        if fraction[2:].strip("0"):
+            raise _refuse(text, "fractions of a cent: at most two decimals")
+        fraction = fraction[:2]
+    cents = int(whole or "0") * 100 + int((fraction + "00")[:2])
+    return -cents if negative else cents
+
+
+def _ungrouped(text: str, whole: str) -> str:
+    """``1,234,567`` -> ``1234567``; a separator anywhere but between groups of three digits is refused."""
+    groups = whole.split(",")
+    first, rest = groups[0], groups[1:]
+    if not (1 <= len(first) <= 3) or any(len(group) != 3 for group in rest):
+        raise _refuse(text, "thousands separators belong between groups of three digits")
+    return "".join(groups)
 
 
 def to_cents(value: Decimal | str | int) -> Cents:
     """Convert an exact decimal amount in dollars to cents; refuses fractions of a cent."""
+    if isinstance(value, str):
+        return parse_amount(value, allow_negative=True)
     try:
         amount = Decimal(value)
-    except InvalidOperation as exc:
-        raise InvalidAmount(f"not an amount: {value!r}") from exc
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise InvalidAmount(f"not an amount: {_shown(str(value))}") from exc
+    if not amount.is_finite():
+        raise InvalidAmount(f"not an amount: {_shown(str(value))}")
     cents = amount * 100
     if cents != cents.to_integral_value():
-        raise InvalidAmount(f"amount has fractions of a cent: {value}")
+        raise InvalidAmount(f"amount has fractions of a cent: {_shown(str(value))}")
     return int(cents)
 
 
@@ -43,6 +112,13 @@ def format_cents(cents: Cents) -> str:
     sign = "-" if cents < 0 else ""
     whole, frac = divmod(abs(cents), 100)
     return f"{sign}{whole}.{frac:02d}"
+
+
+def format_dollars(cents: Cents) -> str:
+    """Cents as people read dollars: 123456 -> '$1,234.56', -5 -> '-$0.05' (parsed back with ``formatted=True``)."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}${whole:,}.{frac:02d}"
 
 
 def to_decimal(cents: Cents) -> Decimal:

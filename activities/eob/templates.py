@@ -11,17 +11,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from domain.money import parse_amount
 from domain.remittance import Adjustment, ProviderAdjustment, ServiceLinePayment
 
-_AMOUNT = r"-?\$?[\d,]+\.\d{2}"
+_AMOUNT = r"-?\$?[0-9,]+\.[0-9]{2}"
 
 
 def cents(text: str) -> int:
-    cleaned = text.replace("$", "").replace(",", "")
-    negative = cleaned.startswith("-")
-    whole, _, part = cleaned.lstrip("-").partition(".")
-    value = int(whole) * 100 + int(part)
-    return -value if negative else value
+    """An amount as an EOB prints it ("$1,234.56", "-12.00") in cents, by :func:`domain.money.parse_amount`'s rule
+    (an :class:`~domain.errors.InvalidAmount` otherwise)."""
+    return parse_amount(text, allow_negative=True, formatted=True)
 
 
 @dataclass

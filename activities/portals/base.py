@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
+from activities.portals.errors import PortalLayoutChanged
+from domain.errors import InvalidAmount
+from domain.money import parse_amount
+
 
 @dataclass(frozen=True)
 class PortalAccount:
@@ -79,17 +83,23 @@ class PayerPortal(Protocol):
     async def logout(self) -> None: ...
 
 
+# What a portal prints in an amount's cell when there is no amount.
+_NO_AMOUNT = frozenset({"", "-", "\u2014", "n/a", "N/A"})
+
+
 def parse_money(text: str) -> int | None:
-    cleaned = text.strip().replace("$", "").replace(",", "")
-    if not cleaned or cleaned == "-":
+    """An amount as a portal page prints it ("$1,234.56", "-$5.00") in cents; None for an empty cell.
+
+    The rule is :func:`domain.money.parse_amount`'s; anything else on the page means the page is not what the
+    page object expects (the payer changed it), so it raises :class:`PortalLayoutChanged` with the rule's message.
+    """
+    cleaned = text.strip()
+    if cleaned in _NO_AMOUNT:
         return None
-    negative = cleaned.startswith("-")
-    whole, _, part = cleaned.lstrip("-").partition(".")
     try:
-        value = int(whole or "0") * 100 + int((part or "0").ljust(2, "0")[:2])
-    except ValueError:
-        return None
-    return -value if negative else value
+        return parse_amount(cleaned, allow_negative=True, formatted=True)
+    except InvalidAmount as exc:
+        raise PortalLayoutChanged(f"an amount on the page is {exc.message}") from None
 
 
 def normalise_status(text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from temporalio import activity
 
 from activities.clearinghouse.base import Clearinghouse
@@ -14,6 +14,7 @@ from domain import audit
 from domain import models as m
 from domain.catalog import PROCEDURES_BY_CODE
 from domain.claim_status import ClaimStatus
+from domain.duplicates import find_duplicate_patients, patient_facts
 from domain.enums import AppointmentKind, AppointmentStatus, CoverageRank, PayerKind, PayerRouting
 from domain.errors import InvalidCode, NotFound, ValidationError
 from domain.services.encounters import ServiceLineInput, coverage_for, validate_coding
@@ -48,13 +49,7 @@ class RegistrationActivities(StoreActivities):
                 )
                 if not (value or "").strip()
             ]
-            same_person = select(m.Patient.id).where(
-                m.Patient.id != patient.id,
-                func.lower(m.Patient.first_name) == patient.first_name.lower(),
-                func.lower(m.Patient.last_name) == patient.last_name.lower(),
-                m.Patient.birth_date == patient.birth_date,
-            )
-            duplicates = tuple(sorted(session.execute(same_person).scalars()))
+            duplicates = tuple(find_duplicate_patients(session, patient_facts(patient), exclude_patient_id=patient.id))
             today = _today()
             coverages = sorted(
                 (cov for cov in patient.coverages if cov.is_active_on(today)),

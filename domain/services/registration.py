@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from domain import audit
 from domain import models as m
+from domain.duplicates import DUPLICATE_RULE, PersonFacts, find_duplicate_patients
 from domain.enums import CoverageRank, PayerKind, SubscriberRelationship
 from domain.errors import DuplicatePatient, UnknownPayer, ValidationError
 
@@ -78,20 +79,9 @@ def _validate(data: PatientInput, today: date) -> None:
 
 
 def find_duplicates(session: Session, data: PatientInput) -> list[str]:
-    """Ids of patients with the same name and birth date who also share a member id (the duplicate rule)."""
-    same_person = select(m.Patient.id).where(
-        func.lower(m.Patient.first_name) == data.first_name.strip().lower(),
-        func.lower(m.Patient.last_name) == data.last_name.strip().lower(),
-        m.Patient.birth_date == data.birth_date,
-    )
-    candidates = list(session.execute(same_person).scalars())
-    if not candidates:
-        return []
-    members = [c.member_id.strip() for c in data.coverages]
-    if not members:
-        return candidates  # no coverage to tell them apart: same name and birth date is a duplicate
-    stmt = select(m.Coverage.patient_id).where(m.Coverage.patient_id.in_(candidates), m.Coverage.member_id.in_(members))
-    return sorted(set(session.execute(stmt).scalars()))
+    """Ids of stored patients that are the same person as ``data`` by the duplicate rule (:mod:`domain.duplicates`)."""
+    person = PersonFacts.of(data.first_name, data.last_name, data.birth_date, (c.member_id for c in data.coverages))
+    return find_duplicate_patients(session, person)
 
 
 def _next_account_number(session: Session, model: type[m.Patient] | type[m.Guarantor], prefix: str) -> str:
@@ -108,7 +98,9 @@ def register_patient(
     _validate(data, today)
     duplicates = find_duplicates(session, data)
     if duplicates:
-        raise DuplicatePatient(f"a patient with the same name, birth date and member id exists: {duplicates[0]}")
+        raise DuplicatePatient(
+            f"a patient with the same name, birth date and member id exists: {duplicates[0]} ({DUPLICATE_RULE})"
+        )
     payers = {
         p.payer_id: p
         for p in session.execute(

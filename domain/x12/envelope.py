@@ -18,7 +18,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidAmount
+from domain.money import parse_amount
 
 ISA_LENGTH = 106
 
@@ -576,45 +577,13 @@ def write_interchange(
 
 
 def cents(text: str, position: int, segment_id: str, element: int) -> int:
-    """An X12 decimal (R type: ``12``, ``12.5``, ``-0.05``, ``.5``) as integer cents; anything else raises X12Error."""
-    # Fast paths for the shapes payers send (called for every amount of a large 835); ``isdigit`` keeps out the
-    # signs, blanks and underscores that ``int`` would otherwise accept.
-    if text.isdigit():
-        return int(text) * 100
-    dot = text.find(".")
-    if 0 < dot and len(text) - dot <= 3:
-        whole = text[:dot]
-        fraction = text[dot + 1 :]
-        if whole.isdigit() and (fraction.isdigit() or not fraction):
-            return int(whole) * 100 + (int(fraction) * 10 if len(fraction) == 1 else int(fraction or "0"))
-    return _cents_slow(text, position, segment_id, element)
+    """An X12 decimal (R type: ``12``, ``12.5``, ``-0.05``, ``.5``) as integer cents; anything else raises X12Error.
 
-
-def _cents_slow(text: str, position: int, segment_id: str, element: int) -> int:
+    The rule is :func:`domain.money.parse_amount`'s (ASCII digits, no fractions of a cent, a bounded length)."""
     try:
-        if "." in text:
-            whole, _, fraction = text.partition(".")
-            if len(fraction) > 2:
-                if fraction[2:].strip("0"):
-                    raise ValueError
-                fraction = fraction[:2]
-            negative = whole.startswith("-")
-            digits = whole[1:] if negative else whole
-            if (digits and not digits.isdigit()) or (fraction and not fraction.isdigit()):
-                raise ValueError
-            if not digits and not fraction:
-                raise ValueError
-            value = int(digits or "0") * 100 + int((fraction + "00")[:2])
-            return -value if negative else value
-        negative = text.startswith("-")
-        digits = text[1:] if negative else text
-        if not digits.isdigit():
-            raise ValueError
-        return -int(digits) * 100 if negative else int(digits) * 100
-    except ValueError:
-        raise X12Error(
-            f"not an amount: {text[:20]!r}", position=position, segment_id=segment_id, element=element
-        ) from None
+        return parse_amount(text, allow_negative=True)
+    except InvalidAmount as exc:
+        raise X12Error(exc.message, position=position, segment_id=segment_id, element=element) from None
 
 
 def amount(cents_value: int) -> str:
