@@ -123,7 +123,7 @@ class Provider(Base):
 
 class Staff(Base):
     __tablename__ = "staff"
-    __phi__ = ("email",)
+    __phi__ = ("email", "birth_date")
     id: Mapped[str] = _pk()
     practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), index=True)
     first_name: Mapped[str] = mapped_column(String(60))
@@ -132,6 +132,9 @@ class Staff(Base):
     email: Mapped[str] = mapped_column(String(120))
     hired_on: Mapped[date] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Exclusion screening matches a person by NPI, then by name and birth date (docs/staff.md).
+    birth_date: Mapped[date | None] = mapped_column(Date, default=None)
+    npi: Mapped[str | None] = mapped_column(String(10), index=True, default=None)  # individual (type 1) NPI
 
 
 class ConsoleUser(Base):
@@ -650,6 +653,77 @@ class Credential(Base):
     expires_on: Mapped[date | None] = mapped_column(Date, index=True, default=None)
     verified_on: Mapped[date | None] = mapped_column(Date, default=None)
     status: Mapped[str] = mapped_column(String(20), default="active")  # active, expired, pending, revoked
+    state: Mapped[str | None] = mapped_column(String(2), default=None)  # a state license's state (USPS code)
+
+
+class PayerEnrollment(Base):
+    """A provider's enrollment with a payer: whether a claim for a service on a day may go to that payer.
+
+    ``pending`` (applied, not yet approved) never covers a day; ``active`` covers ``effective_from`` onwards (to
+    ``effective_to`` when one is set); ``terminated`` covers its dates up to ``effective_to``. Re-enrolling after
+    a termination is a new row. The rule is ``domain.enrollment``.
+    """
+
+    __tablename__ = "payer_enrollments"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'active', 'terminated')", name="status_known"),
+        CheckConstraint(
+            "effective_to IS NULL OR effective_from IS NULL OR effective_to >= effective_from", name="dates_ordered"
+        ),
+        CheckConstraint("status = 'pending' OR effective_from IS NOT NULL", name="effective_from_set"),
+        CheckConstraint("status <> 'terminated' OR effective_to IS NOT NULL", name="termination_dated"),
+        Index("ix_payer_enrollments_provider_payer", "provider_id", "payer_id"),
+    )
+    id: Mapped[str] = _pk()
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"))
+    payer_id: Mapped[str] = mapped_column(ForeignKey("payers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    effective_from: Mapped[date | None] = mapped_column(Date, default=None)
+    effective_to: Mapped[date | None] = mapped_column(Date, default=None)
+    number: Mapped[str | None] = mapped_column(String(40), default=None)  # the payer's provider id, if it gives one
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExclusionScreening(Base):
+    """One screening run: which lists (and which files, by hash) the active staff were checked against, when."""
+
+    __tablename__ = "exclusion_screenings"
+    id: Mapped[str] = _pk()
+    screened_on: Mapped[date] = mapped_column(Date, index=True)
+    ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # "OIG"/"SAM" -> {sha256, rows}
+    staff_screened: Mapped[int] = mapped_column(Integer, default=0)
+    matches_found: Mapped[int] = mapped_column(Integer, default=0)
+    new_matches: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ExclusionMatch(Base):
+    """A staff member found on an exclusion list (OIG LEIE or SAM), until a person confirms or clears it.
+
+    ``list_key`` identifies the list's record (SAM Number; for the LEIE, which has no record id, a hash of the
+    record's identifying columns), so screening the same file again finds the same match, not a new one.
+    """
+
+    __tablename__ = "exclusion_matches"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "source", "list_key", name="uq_exclusion_matches_record"),
+        CheckConstraint("status IN ('open', 'confirmed', 'cleared')", name="status_known"),
+        CheckConstraint("basis IN ('npi', 'name_dob', 'name')", name="basis_known"),
+    )
+    id: Mapped[str] = _pk()
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    source: Mapped[str] = mapped_column(String(10))  # OIG, SAM
+    list_key: Mapped[str] = mapped_column(String(64))
+    basis: Mapped[str] = mapped_column(String(10))  # npi, name_dob, name (a possible match: no birth date to compare)
+    exclusion_type: Mapped[str] = mapped_column(String(80), default="")  # e.g. 1128a1; SAM's exclusion type
+    excluded_on: Mapped[date] = mapped_column(Date)
+    reinstated_on: Mapped[date | None] = mapped_column(Date, default=None)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    found_on: Mapped[date] = mapped_column(Date)
+    screening_id: Mapped[str | None] = mapped_column(ForeignKey("exclusion_screenings.id"), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(60), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class TrainingRequirement(Base):

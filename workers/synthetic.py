@@ -82,6 +82,9 @@ PAYERS: tuple[SyntheticPayer, ...] = (
     SyntheticPayer("SELF", "Self-pay", PayerKind.SELF_PAY, PayerRouting.NONE, 3650, 30, None, 0),
 )
 
+# Each provider's licenses beyond Oregon, by position (the practice sees patients by video across state lines).
+OTHER_STATE_LICENSES: tuple[tuple[str, ...], ...] = (("WA",), ("WA", "CA"), (), ("ID",), ("WA",), ())
+
 TRAINING: tuple[tuple[str, str, list[str], int], ...] = (
     ("HIPAA", "HIPAA privacy and security", [], 365),
     ("OSHA_BBP", "OSHA bloodborne pathogens", ["physician", "nurse_practitioner", "nurse"], 365),
@@ -137,11 +140,17 @@ class SyntheticPractice:
         self._npi_counter = 0
         self._payer_codes: dict[str, str] = {}  # payer row id -> clearinghouse payer id
         self._authorization_numbers: set[tuple[str, str]] = set()
+        # Credentialing facts (staff birth dates, extra state licenses, payer enrollments) come from a generator
+        # of their own, so adding them left every other row of a seed as it was.
+        self._credentialing_rng = random.Random(f"{seed}|credentialing")
 
     # --- helpers ---------------------------------------------------------------------------------------
 
     def _id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _credentialing_id(self) -> str:
+        return str(uuid.UUID(int=self._credentialing_rng.getrandbits(128), version=4))
 
     def _add(self, model: type[m.Base], row: dict[str, Any]) -> dict[str, Any]:
         self.rows.setdefault(model.__table__, []).append(row)  # type: ignore[arg-type]
@@ -212,6 +221,7 @@ class SyntheticPractice:
             for p in PAYERS
         ]
         self._payer_codes = {row["id"]: row["payer_id"] for row in payers}
+        self._enrollments(providers, [row for row, spec in zip(payers, PAYERS, strict=True) if spec.weight])
         insured = [(row, spec) for row, spec in zip(payers, PAYERS, strict=True) if spec.weight]
         for index in range(patients):
             self._patient(index, practice_id, locations, providers, insured)
@@ -224,24 +234,25 @@ class SyntheticPractice:
             + [("physician", "DO", "207R00000X")]
             + [("nurse_practitioner", "NP", "363LF0000X"), ("nurse_practitioner", "NP", "363LF0000X")]
         )
-        for role, credential, taxonomy in roles:
+        for index, (role, credential, taxonomy) in enumerate(roles):
             staff = self._staff_row(practice_id, role)
-            providers.append(
-                self._add(
-                    m.Provider,
-                    {
-                        "id": self._id(),
-                        "practice_id": practice_id,
-                        "first_name": staff["first_name"],
-                        "last_name": staff["last_name"],
-                        "credential": credential,
-                        "npi": self._npi(1),
-                        "taxonomy": taxonomy,
-                        "staff_id": staff["id"],
-                    },
-                )
+            provider = self._add(
+                m.Provider,
+                {
+                    "id": self._id(),
+                    "practice_id": practice_id,
+                    "first_name": staff["first_name"],
+                    "last_name": staff["last_name"],
+                    "credential": credential,
+                    "npi": self._npi(1),
+                    "taxonomy": taxonomy,
+                    "staff_id": staff["id"],
+                },
             )
+            providers.append(provider)
+            staff["npi"] = provider["npi"]
             self._credentials(staff["id"], role)
+            self._other_state_licenses(staff["id"], OTHER_STATE_LICENSES[index % len(OTHER_STATE_LICENSES)])
         for role in ["nurse", "nurse", "biller", "biller", "front_desk", "front_desk", "telehealth_coordinator"]:
             self._staff_row(practice_id, role)
         requirements = [
@@ -288,11 +299,13 @@ class SyntheticPractice:
                 "email": f"{first.lower()}.{last.lower()}@riverbend.example",
                 "active": True,
                 "hired_on": self.as_of - timedelta(days=self.rng.randrange(60, 4000)),
+                "birth_date": self.as_of - timedelta(days=self._credentialing_rng.randrange(26 * 365, 66 * 365)),
+                "npi": None,  # a provider's individual NPI, set with the provider row
             },
         )
 
     def _credentials(self, staff_id: str, role: str) -> None:
-        def expiring(kind: CredentialKind, issuer: str, number: str, life_days: int) -> None:
+        def expiring(kind: CredentialKind, issuer: str, number: str, life_days: int, state: str | None = None) -> None:
             # Spread expiries: some already expired, some within 30/60/90 days, most later.
             expires = self.as_of + timedelta(days=self.rng.choice([-20, 12, 25, 45, 75, 88, 200, 400, 700]))
             issued = expires - timedelta(days=life_days)
@@ -308,10 +321,11 @@ class SyntheticPractice:
                     "expires_on": expires,
                     "verified_on": issued,
                     "status": "expired" if expires < self.as_of else "active",
+                    "state": state,
                 },
             )
 
-        expiring(CredentialKind.STATE_LICENSE, "OR Medical Board", self.fake.bothify("MD######"), 730)
+        expiring(CredentialKind.STATE_LICENSE, "OR Medical Board", self.fake.bothify("MD######"), 730, "OR")
         if role == "physician" or self.rng.random() < 0.7:
             expiring(CredentialKind.DEA, "DEA", self.fake.bothify("B?#######").upper(), 1095)
         expiring(CredentialKind.BOARD_CERTIFICATION, "ABFM", self.fake.bothify("BC#####"), 3650)
@@ -329,12 +343,55 @@ class SyntheticPractice:
                 "expires_on": screened + timedelta(days=30),
                 "verified_on": screened,
                 "status": "active" if screened + timedelta(days=30) >= self.as_of else "expired",
+                "state": None,
             },
         )
         for payer in PAYERS:
             if payer.routing is PayerRouting.NONE:
                 continue
             expiring(CredentialKind.PAYER_ENROLLMENT, payer.payer_id, self.fake.bothify("ENR#######"), 1095)
+
+    def _other_state_licenses(self, staff_id: str, states: tuple[str, ...]) -> None:
+        """Licenses beyond Oregon (telehealth across state lines), valid for a year or two from ``as_of``."""
+        rng = self._credentialing_rng
+        for state in states:
+            expires = self.as_of + timedelta(days=rng.randrange(300, 700))
+            issued = expires - timedelta(days=730)
+            self._add(
+                m.Credential,
+                {
+                    "id": self._credentialing_id(),
+                    "staff_id": staff_id,
+                    "kind": CredentialKind.STATE_LICENSE.value,
+                    "number": f"{state}{rng.randrange(10**5, 10**6)}",
+                    "issuer": f"{state} Medical Board",
+                    "issued_on": issued,
+                    "expires_on": expires,
+                    "verified_on": issued,
+                    "status": "active",
+                    "state": state,
+                },
+            )
+
+    def _enrollments(self, providers: list[dict[str, Any]], payers: list[dict[str, Any]]) -> None:
+        """Every provider enrolled (active, open-ended) with every insurer for years before ``as_of``."""
+        rng = self._credentialing_rng
+        for provider in providers:
+            for payer in payers:
+                self._add(
+                    m.PayerEnrollment,
+                    {
+                        "id": self._credentialing_id(),
+                        "provider_id": provider["id"],
+                        "payer_id": payer["id"],
+                        "status": "active",
+                        "effective_from": self.as_of - timedelta(days=rng.randrange(3 * 365, 6 * 365)),
+                        "effective_to": None,
+                        "number": f"{payer['payer_id'][-2:]}{rng.randrange(10**7, 10**8)}",
+                        "created_at": self._at(self.as_of, 8),
+                        "updated_at": self._at(self.as_of, 8),
+                    },
+                )
 
     # --- patients and their visits ---------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain import models as m
 from domain.enums import CredentialKind
+from domain.licensure import state_of_issuer
 
 
 def add_staff(factory: sessionmaker[Session], *, role: str = "physician", hired_on: date | None = None) -> str:
@@ -52,16 +53,22 @@ def add_credential(
     kind: CredentialKind = CredentialKind.STATE_LICENSE,
     issuer: str = "OR Medical Board",
     status: str = "active",
+    state: str | None = None,
+    issued_on: date | None = None,
 ) -> str:
+    """A credential; a state license gets the state its issuer names (``state`` overrides it)."""
+    if state is None and kind == CredentialKind.STATE_LICENSE:
+        state = state_of_issuer(issuer) or None
     with factory() as session:
         credential = m.Credential(
             staff_id=staff_id,
             kind=kind,
             number="MD000001",
             issuer=issuer,
-            issued_on=expires_on - timedelta(days=730),
+            issued_on=issued_on or expires_on - timedelta(days=730),
             expires_on=expires_on,
             status=status,
+            state=state,
         )
         session.add(credential)
         session.commit()
