@@ -5,6 +5,8 @@ This is the contract between the codecs (835 parser, EOB extraction) and posting
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -95,3 +97,37 @@ class Remittance:
     def expected_payment_cents(self) -> int:
         """BPR02 as the claims and PLB say it should be."""
         return sum(c.paid_cents for c in self.claims) - sum(p.amount_cents for p in self.provider_adjustments)
+
+
+def _key_part(text: str) -> str:
+    cleaned = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_." else "-" for ch in text.strip())
+    return cleaned.strip(".-")[:60]
+
+
+def _digest(pairs: Sequence[tuple[str, str]]) -> str:
+    return hashlib.sha256("\n".join(f"{p}\t{t}" for p, t in pairs).encode("utf-8")).hexdigest()[:32]
+
+
+def payment_key(payer_id: str, trace_number: str, prefix: str = "era") -> str:
+    """The business id of one payment: ``<prefix>-<payer id>-<trace number>`` (codes, never PHI), or a hash of
+    the two when either holds characters an id cannot."""
+    payer, trace = payer_id.strip(), trace_number.strip()
+    if payer and trace and _key_part(payer) == payer and _key_part(trace) == trace:
+        return f"{prefix}-{payer}-{trace}"
+    return f"{prefix}-set-{_digest([(payer, trace)])}"
+
+
+def remittance_key(remittances: Sequence[Remittance], prefix: str = "era") -> str:
+    """The business id of a delivery of remittances: the payments it carries, not the file or its envelope.
+
+    One payment: its ``payment_key``. Several in one file: a hash of every payer and trace number, so the same
+    payments delivered again (a new envelope, another file name) have the same key and start nothing new, while
+    a file that adds a payment is a new delivery (posting itself is idempotent per claim line, so only the new
+    payment posts).
+    """
+    pairs = sorted({(r.payer_id.strip(), r.trace_number.strip()) for r in remittances})
+    if not pairs:
+        raise ValueError("a delivery without remittances has no key")
+    if len(pairs) == 1:
+        return payment_key(*pairs[0], prefix=prefix)
+    return f"{prefix}-set-{_digest(pairs)}"

@@ -251,6 +251,13 @@ class DropFolder:
             return None
         return str(target)
 
+    def put_back(self, claimed: str) -> str:
+        """A claimed file back where the next sweep finds it (its posting could not be reached)."""
+        source = Path(claimed)
+        target = self.inbound / source.name
+        source.rename(target)
+        return str(target)
+
     def file_away(self, claimed: str, failure: str | None) -> str:
         source = Path(claimed)
         folder = self.processed if failure is None else self.failed
@@ -265,36 +272,26 @@ class DropFolder:
         return str(target)
 
 
-def cli_remittance_poster() -> Poster | None:
-    """Posting through ``carecycle remit post FILE --json`` (the posting area's command), run in-process.
+def remittance_poster(wait_seconds: float = 300.0) -> Poster:
+    """Posting as `carecycle remit post` does it: the file is handed to the PaymentPosting workflow
+    (workers.remittances), which tells every waiting Claim workflow; returns what it posted.
 
-    None when this build has no such command; the intake then refuses to start and leaves the files alone.
-    """
-    import argparse
-
-    from workers.cli import build_parser
-
-    parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    remit = commands.choices.get("remit")
-    if remit is None:
-        return None
-    remit_commands = [a for a in remit._actions if isinstance(a, argparse._SubParsersAction)]
-    if not remit_commands or "post" not in remit_commands[0].choices:
-        return None
+    An unreadable file raises ``RemittancePostingFailed`` (the sweep files it under failed/); the workflow engine
+    out of reach raises ``PostingDeferred`` (the file goes back to the inbound folder for the next sweep)."""
 
     def post(path: str) -> Mapping[str, Any]:
-        from workers.cli import run
+        from domain.errors import DomainError
+        from flows.batch.remittance import PostingDeferred
+        from workers.remittances import PostingNotFinished, deliver, read_835
+        from workers.temporal.client import TemporalUnavailable
 
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = run(["remit", "post", path, "--json"])
-        if code != 0:
-            lines = err.getvalue().strip().splitlines()
-            reason = lines[-1].removeprefix("error: ") if lines else f"remit post exited with {code}"
-            raise RemittancePostingFailed(reason)
-        result = json.loads(out.getvalue())
-        return result if isinstance(result, dict) else {"result": result}
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        try:
+            return {"remittances": deliver(text, read_835(text), wait_seconds=wait_seconds)}
+        except TemporalUnavailable as exc:
+            raise PostingDeferred(str(exc)) from None
+        except (DomainError, PostingNotFinished) as exc:
+            raise RemittancePostingFailed(str(exc)) from None
 
     return post
 
@@ -337,7 +334,9 @@ def build_flows(
     }
     if poster is not None:
         flows[REMITTANCE_INTAKE.name] = build_remittance_intake(
-            IntakePorts(pending=drop.pending, claim=drop.claim, post=poster, file_away=drop.file_away)
+            IntakePorts(
+                pending=drop.pending, claim=drop.claim, post=poster, file_away=drop.file_away, put_back=drop.put_back
+            )
         )
     return flows
 

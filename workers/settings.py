@@ -89,6 +89,8 @@ class Settings:
     portal_lease_wait_seconds: int = 120
     # Minutes between two scheduled PortalEobIntake runs of each portal payer (Temporal Schedules); 0: no schedules.
     portal_eob_interval_minutes: int = 240
+    # Minutes between two looks into the clearinghouse mailbox for 835s (RemittanceIntake, started by `up`); 0: none.
+    remittance_poll_minutes: int = 60
     log_level: str = "INFO"
     # Workers: concurrent activities per task queue ("revenue=50,edi=10"); unnamed queues get the default.
     worker_concurrency: str | None = None
@@ -178,6 +180,7 @@ def load_settings() -> Settings:
         portal_lease_ttl_seconds=_int("CARECYCLE_PORTAL_LEASE_TTL_SECONDS", 600),
         portal_lease_wait_seconds=_int("CARECYCLE_PORTAL_LEASE_WAIT_SECONDS", 120),
         portal_eob_interval_minutes=_int("CARECYCLE_PORTAL_EOB_INTERVAL_MINUTES", 240),
+        remittance_poll_minutes=_int("CARECYCLE_REMITTANCE_POLL_MINUTES", 60),
         log_level=_env("CARECYCLE_LOG_LEVEL", "INFO") or "INFO",
         worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),

@@ -11,7 +11,9 @@ Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and 
 (its schema must already be upgraded: migrations in production are a deliberate step).
 
 With workers, the portal payers' EOB schedules are applied once everything is up (workers.temporal.schedules),
-and every active staff member's credentialing and training workflows are started (workers.staff).
+every active staff member's credentialing and training workflows are started (workers.staff), and
+RemittanceIntake polls the clearinghouse mailbox for 835s (workers.remittances: every remittance is posted by
+PaymentPosting, which tells the waiting Claim workflows).
 
 Sandbox hook: when no external clearinghouse is configured and the module ``sandbox.server`` defines
 ``create_app(state_dir: pathlib.Path, *, seed: int, time_scale: float)`` returning an ASGI app, it is
@@ -188,6 +190,21 @@ async def _apply_schedules(client: Client, container: Container, settings: Setti
     )
 
 
+async def _start_remittance_intake(client: Client, settings: Settings) -> None:
+    """RemittanceIntake (one per namespace; a running one is left alone). A refusal is logged, not fatal."""
+    from temporalio.service import RPCError
+
+    from workers.remittances import start_remittance_intake
+
+    try:
+        started = await start_remittance_intake(client, settings)
+    except RPCError as exc:
+        log.warning("remittance intake not started: %s", exc.message)
+        return
+    if started is not None:
+        log.info("remittance intake: polling the clearinghouse every %d minutes", settings.remittance_poll_minutes)
+
+
 @asynccontextmanager
 async def running_stack(settings: Settings, *, with_workers: bool = True) -> AsyncIterator[StackInfo]:
     """Start the whole stack; on exit stop it in reverse order. ``run_stack`` adds the wait for Ctrl-C."""
@@ -249,6 +266,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
             stack.push_async_callback(drain)
             await _apply_schedules(temporal.client, container, settings)
             await _start_staff_tracking(temporal.client, container)
+            await _start_remittance_intake(temporal.client, settings)
         yield info
 
 

@@ -248,14 +248,14 @@ class PortalActivities:
 
 
 def eob_remittance_key(payer_id: str, trace_number: str) -> str:
-    """The remittance key an EOB's reading is stored (as an 835) and posted under."""
-    from activities.revenue.money import EOB_REMITTANCE_KEY_PREFIX
+    """The remittance key an EOB's reading is stored (as an 835) and posted under (`remit extract --post` too)."""
+    from domain.remittance import payment_key
 
-    return f"{EOB_REMITTANCE_KEY_PREFIX}{_safe(payer_id)}-{_safe(trace_number)}"
+    return payment_key(payer_id, trace_number, prefix="eob")
 
 
 def eob_remittance_document_key(payer_id: str, trace_number: str) -> str:
-    from activities.revenue.money import REMITTANCE_PREFIX
+    from activities.revenue.remittances import REMITTANCE_PREFIX
 
     return f"{REMITTANCE_PREFIX}/{eob_remittance_key(payer_id, trace_number)}.x12"
 
@@ -327,7 +327,7 @@ class EobActivities:
 
     def _store_as_835(self, remittance: Remittance) -> str:
         """Write the reading as an 835 where posting reads 835s, so an EOB posts exactly like one."""
-        from activities.revenue.money import REMITTANCE_PREFIX
+        from activities.revenue.remittances import REMITTANCE_PREFIX
         from domain.x12.envelope import ControlNumbers, Party
         from domain.x12.remit835 import write_835
 

@@ -22,6 +22,14 @@ from activities.contracts import revenue as c
 from activities.documents.records import store_and_record
 from activities.documents.store import DocumentStore
 from activities.revenue.base import StoreActivities, domain_errors_are_final
+from activities.revenue.remittances import (
+    EOB_REMITTANCE_KEY_PREFIX,
+    delivery_key,
+    document_key,
+    keep_delivery,
+    read_report,
+    write_report,
+)
 from domain import audit
 from domain import models as m
 from domain.claim_status import ClaimStatus
@@ -40,10 +48,6 @@ from domain.posting.service import post_remittance
 from domain.services.denials import explain
 from domain.x12.remit835 import parse_835
 
-REMITTANCE_PREFIX = "edi/835"
-# Remittance keys of EOB PDFs read into 835s (eob.read): what they post is recorded with source "eob_pdf".
-EOB_REMITTANCE_KEY_PREFIX = "eob-"
-
 
 class PostingActivities(StoreActivities):
     def __init__(self, session_factory: object, clearinghouse: Clearinghouse, documents: DocumentStore) -> None:
@@ -54,21 +58,18 @@ class PostingActivities(StoreActivities):
     @activity.defn(name=c.POSTING_FETCH_REMITTANCES)
     @domain_errors_are_final
     def fetch_remittances(self, _: c.Nothing) -> c.FetchedRemittances:
-        """New 835s from the clearinghouse, stored in the document store first, then confirmed (at least once)."""
+        """New 835s from the clearinghouse, stored in the document store first, then confirmed (at least once).
+
+        Each is kept under its business key (the payments it carries), so a re-delivered 835 maps to the posting
+        that already ran: the intake starts nothing new for it."""
         documents = self._clearinghouse.fetch_remittances()
         keys: list[str] = []
         with self.uow() as uow:
             for document in documents:
-                key = f"{REMITTANCE_PREFIX}/{document.id}.x12"
-                store_and_record(
-                    self._documents,
-                    uow,
-                    key,
-                    document.x12.encode("ascii", errors="replace"),
-                    "application/edi-x12",
-                    "era_835",
-                )
-                keys.append(document.id)
+                key = delivery_key(document.x12, document.id)
+                keep_delivery(self._documents, uow, key, document.x12)
+                if key not in keys:
+                    keys.append(key)
             uow.commit()
         if documents:
             self._clearinghouse.confirm([d.id for d in documents])
@@ -78,8 +79,9 @@ class PostingActivities(StoreActivities):
     @domain_errors_are_final
     def post_remittance(self, ref: c.RemittanceRef) -> c.PostingResult:
         """Post every remittance of the stored 835 once; a re-run posts nothing and says so."""
-        key = f"{REMITTANCE_PREFIX}/{ref.remittance_key}.x12"
+        key = document_key(ref.remittance_key)
         remittances = parse_835(self._documents.get(key).decode("ascii", errors="replace"))
+        reports: list[dict[str, object]] = []
         outcomes: list[c.ClaimOutcome] = []
         unmatched: list[str] = []
         guarantors: set[str] = set()
@@ -93,6 +95,7 @@ class PostingActivities(StoreActivities):
             with self.uow() as uow:
                 result = post_remittance(uow.session, remittance, source_document_key=key, actor="workflow:posting")
                 uow.commit()
+            reports.append(result.as_dict() | {"posted_total_cents": result.posted_total_cents})
             payer_id = result.payer_id
             already = already and result.already_posted
             posted_cents += result.paid_cents
@@ -119,6 +122,9 @@ class PostingActivities(StoreActivities):
                         else (),
                     )
                 )
+        if not (already and remittances) or read_report(self._documents, ref.remittance_key) is None:
+            # What this posting did, for `remit post` (a retried attempt that posts nothing keeps the first report).
+            write_report(self._documents, ref.remittance_key, reports)
         return c.PostingResult(
             remittance_key=ref.remittance_key,
             already_posted=already and bool(remittances),

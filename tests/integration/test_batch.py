@@ -160,19 +160,26 @@ def test_reports_are_written_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["ar-aging-2026-03-02.csv", path.split("/")[-1]]
 
 
-def test_the_product_posts_through_remit_post(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from workers.batch import RemittancePostingFailed, cli_remittance_poster
+def test_the_product_posts_through_the_workflows(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The sweep's poster hands files to PaymentPosting: with the workflow engine down a good file is deferred (it
+    goes back for the next sweep, nothing kept), a file that is no 835 fails at once. (Posting for real, with the
+    waiting Claim workflow told, is tests/integration/test_remittance_workflows.py.)"""
+    from flows.batch.remittance import PostingDeferred
+    from workers.batch import RemittancePostingFailed, remittance_poster
 
-    poster = cli_remittance_poster()
-    if poster is None:
-        pytest.skip("this build has no `carecycle remit post`")
+    poster = remittance_poster(wait_seconds=5)
     monkeypatch.setenv("CARECYCLE_HOME", str(tmp_path))
     monkeypatch.setenv("CARECYCLE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("CARECYCLE_TEMPORAL_PORT", "1")  # nothing listens there
     good, bad = tmp_path / "era.835", tmp_path / "bad.835"
     good.write_text(_sample_835())
     bad.write_text("not an interchange")
-    result = poster(str(good))
-    assert [r["trace_number"] for r in result["remittances"]] == ["TR-BATCH"]
+    with pytest.raises(PostingDeferred) as deferred:
+        poster(str(good))
+    assert "cannot reach Temporal" in str(deferred.value)
+    assert not (tmp_path / "documents").exists() or not list((tmp_path / "documents").rglob("*.x12"))
     with pytest.raises(RemittancePostingFailed) as failure:
         poster(str(bad))
     assert str(failure.value) and not str(failure.value).startswith("error:")
@@ -209,6 +216,7 @@ def test_every_batch_flow_runs_through_prefect(carecycle_home: Path, capsys: pyt
     from sqlalchemy import text
 
     from domain.x12.remit835 import parse_835
+    from flows.batch.remittance import PostingDeferred
     from workers.batch import BatchPaths, build_flows, prefect_local
     from workers.composition import Container
 
@@ -257,8 +265,11 @@ def test_every_batch_flow_runs_through_prefect(carecycle_home: Path, capsys: pyt
         sample = _sample_835()
         (paths.inbound / "era-1.835").write_text(sample)
         (paths.inbound / "broken.835").write_text("ISA*this is not X12~")
+        (paths.inbound / "later.835").write_text(sample)
 
         def parse_only(path: str) -> dict[str, Any]:
+            if Path(path).name == "later.835":
+                raise PostingDeferred("the workflow engine is down")
             remittances = parse_835(Path(path).read_text())
             return {"remittances": len(remittances), "claims": sum(len(r.claims) for r in remittances)}
 
@@ -267,11 +278,11 @@ def test_every_batch_flow_runs_through_prefect(carecycle_home: Path, capsys: pyt
             summary = flows["remittance-intake"]()
     finally:
         container.close()
-    assert (summary.found, summary.posted, summary.failed) == (2, 1, 1)
+    assert (summary.found, summary.posted, summary.failed, summary.deferred) == (3, 1, 1, 1)
     assert (paths.inbound / "processed" / "era-1.835").read_text() == sample
     assert (paths.inbound / "failed" / "broken.835").exists()
     assert (paths.inbound / "failed" / "broken.835.error.txt").read_text().strip()
-    assert [p.name for p in paths.inbound.glob("*.835")] == []
+    assert [p.name for p in paths.inbound.glob("*.835")] == ["later.835"]  # waits for the next sweep
     posted = next(o for o in summary.files if o.posted)
     assert posted.result == {"remittances": 1, "claims": posted.result["claims"]} and posted.result["claims"] >= 1
 

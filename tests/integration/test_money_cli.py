@@ -1,8 +1,10 @@
 """The money commands as a user runs them, on SQLite and PostgreSQL: remit post (an 835 written by the X12
-writer), ledger check, ar aging, payments record, bank import and reconcile, db check with the ledger checks."""
+writer, handed to PaymentPosting on a real dev server), ledger check, ar aging, payments record, bank import and
+reconcile, db check with the ledger checks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +16,7 @@ from domain.store.engine import make_engine, make_session_factory
 from domain.store.uow import UnitOfWork
 from domain.x12.envelope import ControlNumbers, Party
 from domain.x12.remit835 import write_835
+from tests.support.dev_stack import dev_stack, run_cli
 from tests.unit.posting.factory import make_claim, make_patient, make_practice, paid_claim, remittance
 from workers.cli import run
 
@@ -24,7 +27,8 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out, err
 
 
-def test_money_commands(
+@pytest.mark.temporal
+async def test_money_commands(
     store_url: str, carecycle_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CARECYCLE_DATABASE_URL", store_url)
@@ -46,14 +50,24 @@ def test_money_commands(
     edi = carecycle_home / "era.835"
     edi.write_text(text)
 
-    code, out, err = _cli(capsys, "remit", "post", str(edi), "--json")
-    assert code == 0, err
-    posted = json.loads(out)["remittances"][0]
-    assert posted["claims_matched"] == 1 and posted["claims_unmatched"] == 1 and not posted["already_posted"]
-    assert posted["paid_cents"] == 9000 and posted["unapplied_cents"] == 1800
-    assert posted["posted_total_cents"] == era.payment_amount_cents
-    code, out, _ = _cli(capsys, "remit", "post", str(edi))
-    assert code == 0 and "already_posted" in out
+    offline = {
+        "CARECYCLE_HOME": str(carecycle_home),
+        "CARECYCLE_DATABASE_URL": store_url,
+        "CARECYCLE_TEMPORAL_PORT": "1",
+    }
+    down = await asyncio.to_thread(run_cli, offline, "remit", "post", str(edi))
+    assert down.returncode == 1 and down.stderr.count("\n") == 1 and "nothing was posted" in down.stderr
+    async with dev_stack(carecycle_home / "stack", store_url) as stack:
+        result = await asyncio.to_thread(run_cli, stack.env, "remit", "post", str(edi), "--json")
+        assert result.returncode == 0, result.stderr
+        posted = json.loads(result.stdout)["remittances"][0]
+        assert posted["claims_matched"] == 1 and posted["claims_unmatched"] == 1 and not posted["already_posted"]
+        assert posted["paid_cents"] == 9000 and posted["unapplied_cents"] == 1800
+        assert posted["posted_total_cents"] == era.payment_amount_cents
+        again = await asyncio.to_thread(run_cli, stack.env, "remit", "post", str(edi))
+        assert again.returncode == 0 and "already_posted" in again.stdout
+        description = await stack.client.get_workflow_handle("posting-era-PAYA-EFT900").describe()
+        assert description.status is not None and description.status.name == "COMPLETED"
 
     code, out, _ = _cli(capsys, "ledger", "check", "--json")
     assert code == 0 and json.loads(out)["ok"] is True
@@ -95,7 +109,8 @@ def test_money_commands(
     assert code == 1 and err.startswith("error:") and err.count("\n") == 1
 
 
-def test_remit_extract_reads_and_posts_an_eob_pdf(
+@pytest.mark.temporal
+async def test_remit_extract_reads_and_posts_an_eob_pdf(
     sqlite_url: str, carecycle_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from sandbox.eob import render_eob
@@ -116,9 +131,13 @@ def test_remit_extract_reads_and_posts_an_eob_pdf(
     assert code == 0, err
     extracted = json.loads(out)["transaction_sets"][0]
     assert extracted["payment"]["trace_number"] == "EOB77" and extracted["claims"][0]["patient_control_number"]
-    code, out, err = _cli(capsys, "remit", "extract", str(pdf), "--payer", "SBXCC", "--post", "--json")
-    assert code == 0, err
-    posting = json.loads(out)["posting"][0]
-    assert posting["claims_matched"] == 1 and posting["paid_cents"] == era.payment_amount_cents
+    async with dev_stack(carecycle_home / "stack", sqlite_url) as stack:
+        args = ("remit", "extract", str(pdf), "--payer", "SBXCC", "--post", "--json")
+        result = await asyncio.to_thread(run_cli, stack.env, *args)
+        assert result.returncode == 0, result.stderr
+        posting = json.loads(result.stdout)["posting"][0]
+        assert posting["claims_matched"] == 1 and posting["paid_cents"] == era.payment_amount_cents
+        description = await stack.client.get_workflow_handle("posting-eob-SBXCC-EOB77").describe()
+        assert description.status is not None and description.status.name == "COMPLETED"
     code, _, err = _cli(capsys, "remit", "extract", str(carecycle_home / "none.pdf"))
     assert code == 1 and "no such file" in err

@@ -55,19 +55,14 @@ def _list(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from workers import batch
-    from workers.batch import BatchPaths, build_flows, cli_remittance_poster, flow_parameters, prefect_local
+    from workers.batch import BatchPaths, build_flows, flow_parameters, prefect_local, remittance_poster
     from workers.composition import Container
 
     container = Container()
     try:
         container.require_schema()
         paths = BatchPaths.of(container.settings)
-        poster = cli_remittance_poster()
-        flows = build_flows(container.session_factory, paths, poster)
-        if args.name not in flows:
-            raise CommandFailed(
-                f"{args.name} needs remittance posting (`carecycle remit post`), which this build does not have"
-            )
+        flows = build_flows(container.session_factory, paths, remittance_poster())
         parameters = flow_parameters(args.name, as_of=args.as_of, within_days=args.within_days)
         with prefect_local(paths, container.settings.log_level):
             try:

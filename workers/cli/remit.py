@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from workers.cli import CommandFailed
+from workers.cli import CommandFailed, positive_int
 from workers.cli.output import print_json
+
+WAIT_HELP = "how long to wait for the posting before giving up (default 300; the posting goes on)"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,15 +17,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = remit.add_subparsers(dest="remit_command", metavar="COMMAND")
     commands.required = True
 
-    post = commands.add_parser("post", help="parse an 835 file and post it to claims and the ledger (once)")
+    post = commands.add_parser(
+        "post",
+        help="hand an 835 file to PaymentPosting (the running stack) and print what it posted (once)",
+        description="The file is kept under its payments' business key and posted by the PaymentPosting "
+        "workflow, which tells every waiting Claim workflow its outcome. The same payments handed in again post "
+        "nothing and show the first posting. Needs the workflow engine (`carecycle up`): without it nothing is "
+        "posted and the command exits 1.",
+    )
     post.add_argument("file", type=Path, metavar="FILE", help="the 835 file")
     post.add_argument("--json", action="store_true", help="print the posting results as JSON")
+    post.add_argument("--wait", type=positive_int, default=300, metavar="SECONDS", help=WAIT_HELP)
     post.set_defaults(handler=_post)
 
     extract = commands.add_parser("extract", help="read an EOB PDF into the remittance model (835 JSON shape)")
     extract.add_argument("file", type=Path, metavar="FILE.pdf", help="the EOB PDF")
     extract.add_argument("--payer", default=None, metavar="ID", help="the payer id, when the layout needs it")
-    extract.add_argument("--post", action="store_true", help="also post the extracted remittance")
+    extract.add_argument(
+        "--post", action="store_true", help="also hand the extracted remittance to PaymentPosting (needs the stack)"
+    )
+    extract.add_argument("--wait", type=positive_int, default=300, metavar="SECONDS", help=WAIT_HELP)
     extract.add_argument("--json", action="store_true", help="print as JSON (the default output is JSON too)")
     extract.set_defaults(handler=_extract)
 
@@ -37,23 +50,16 @@ def _read(path: Path) -> str:
         raise CommandFailed(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _post_all(remittances: list[Any], source: str) -> list[dict[str, Any]]:
-    from domain.posting import post_remittance
-    from workers.composition import Container
+def _hand_in(text: str, remittances: list[Any], key_prefix: str, wait_seconds: float) -> list[dict[str, Any]]:
+    from workers.remittances import PostingNotFinished, deliver
+    from workers.temporal.client import TemporalUnavailable
 
-    container = Container()
-    results: list[dict[str, Any]] = []
     try:
-        container.require_schema()
-        for remittance in remittances:
-            # Each remittance is its own transaction: one bad set never undoes another's posting.
-            with container.uow() as uow:
-                result = post_remittance(uow.session, remittance, source_document_key=None, actor=f"cli:{source}")
-                uow.commit()
-            results.append(result.as_dict() | {"posted_total_cents": result.posted_total_cents})
-    finally:
-        container.close()
-    return results
+        return deliver(text, remittances, key_prefix=key_prefix, wait_seconds=wait_seconds)
+    except TemporalUnavailable as exc:
+        raise CommandFailed(f"{exc}; nothing was posted") from None
+    except PostingNotFinished as exc:
+        raise CommandFailed(str(exc)) from None
 
 
 def _print_results(results: list[dict[str, Any]], as_json: bool) -> None:
@@ -82,10 +88,10 @@ def _print_results(results: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def _post(args: argparse.Namespace) -> int:
-    from domain.x12.remit835 import parse_835
+    from workers.remittances import read_835
 
-    remittances = parse_835(_read(args.file))
-    _print_results(_post_all(remittances, args.file.name), args.json)
+    text = _read(args.file)
+    _print_results(_hand_in(text, read_835(text), "era", args.wait), args.json)
     return 0
 
 
@@ -101,7 +107,17 @@ def _extract(args: argparse.Namespace) -> int:
     if not args.post:
         print_json(remittance_to_json([remittance]))
         return 0
-    results = _post_all([remittance], args.file.name)
+    from domain.x12.envelope import ControlNumbers, Party
+    from domain.x12.remit835 import write_835
+
+    # The reading goes in as an 835, as the portal EOB intake posts it (the same key for the same EOB).
+    text = write_835(
+        [remittance],
+        sender=Party("ZZ", remittance.payer_id or "PAYER"),
+        receiver=Party("ZZ", remittance.payee_id or "CARECYCLE"),
+        control=ControlNumbers(1, 1),
+    )
+    results = _hand_in(text, [remittance], "eob", args.wait)
     if args.json:
         print_json(remittance_to_json([remittance]) | {"posting": results})
     else:

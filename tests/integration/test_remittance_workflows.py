@@ -1,0 +1,79 @@
+"""Every remittance goes through the workflows: an 835 handed in with `carecycle remit post` while Claim
+workflows wait for their payment is posted by PaymentPosting, and each waiting Claim workflow hears its outcome
+and goes on (real dev server, the sandbox clearinghouse adjudicating, SQLite and PostgreSQL). The same payments
+handed in again start nothing new."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+
+from activities.contracts import revenue as c
+from domain.x12.remit835 import parse_835
+from flows.revenue.claim import claim_workflow_id
+from tests.support.dev_stack import run_cli
+from tests.support.revenue_stack import claims_in_stage, revenue_stack, start_registrations
+
+pytestmark = [pytest.mark.temporal, pytest.mark.e2e]
+
+WAITING = frozenset({"awaiting_acknowledgment", "awaiting_remittance"})
+POLICY = c.RevenuePolicy(day_seconds=20.0)  # no follow-up timer fires during the test
+
+
+async def _until(condition, what: str, seconds: float = 240.0):  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds / 0.5)):
+        value = await condition()
+        if value:
+            return value
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_remit_post_moves_the_waiting_claim_workflows_on(tmp_path: Path, store_url: str) -> None:
+    async with revenue_stack(tmp_path / "home", store_url, patients=3, seed=11) as revenue:
+        await start_registrations(revenue, POLICY)
+
+        async def all_waiting() -> dict[str, dict[str, object]] | None:
+            waiting = await claims_in_stage(revenue, WAITING)
+            return waiting if len(waiting) >= 2 else None
+
+        waiting = await _until(all_waiting, "claim workflows waiting for their payment")
+        # The payers adjudicate (sandbox time moves on); the practice downloads the 835s and hands them in.
+        await asyncio.to_thread(revenue.admin.advance, 40)
+        documents = await asyncio.to_thread(revenue.container.clearinghouse.fetch_remittances)
+        assert documents, "the sandbox released no 835"
+        paid: set[str] = set()
+        for number, document in enumerate(documents):
+            path = tmp_path / f"era-{number}.835"
+            path.write_text(document.x12)
+            result = await asyncio.to_thread(run_cli, revenue.stack.env, "remit", "post", str(path), "--json")
+            assert result.returncode == 0, result.stderr
+            for posted in json.loads(result.stdout)["remittances"]:
+                assert not posted["already_posted"]
+                paid.update(
+                    line["claim_id"]
+                    for line in posted["claims"]
+                    if line["outcome"] in ("paid", "partially_paid") and line["claim_id"] in waiting
+                )
+        assert paid, "no waiting claim was paid by the 835s"
+
+        for claim_id in paid:  # each waiting Claim workflow heard its payment and finished
+            handle = revenue.stack.client.get_workflow_handle(claim_workflow_id(claim_id), result_type=c.ClaimResult)
+            outcome = await asyncio.wait_for(handle.result(), timeout=120)
+            assert outcome.status in ("paid", "partially_paid") and outcome.paid_cents > 0
+            assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+        # The same payments again (another file name): nothing new starts, the first posting is shown.
+        again = tmp_path / "era-again.835"
+        again.write_text(documents[0].x12)
+        before = [w.id async for w in revenue.stack.client.list_workflows("WorkflowType = 'PaymentPosting'")]
+        result = await asyncio.to_thread(run_cli, revenue.stack.env, "remit", "post", str(again))
+        assert result.returncode == 0 and "already_posted" in result.stdout, result.stderr
+        after = [w.id async for w in revenue.stack.client.list_workflows("WorkflowType = 'PaymentPosting'")]
+        assert sorted(after) == sorted(before)
+        (remittance, *_) = parse_835(documents[0].x12)
+        assert f"posting-era-{remittance.payer_id}-{remittance.trace_number}" in before
