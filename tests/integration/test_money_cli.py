@@ -66,8 +66,8 @@ async def test_money_commands(
         assert posted["posted_total_cents"] == era.payment_amount_cents
         again = await asyncio.to_thread(run_cli, stack.env, "remit", "post", str(edi))
         assert again.returncode == 0 and "already_posted" in again.stdout
-        description = await stack.client.get_workflow_handle("posting-era-PAYA-EFT900").describe()
-        assert description.status is not None and description.status.name == "COMPLETED"
+        posting_run = stack.client.get_workflow_handle("posting-era-PAYA-EFT900")
+        await asyncio.wait_for(posting_run.result(), timeout=60)  # then it tells the claims and collections
 
     code, out, _ = _cli(capsys, "ledger", "check", "--json")
     assert code == 0 and json.loads(out)["ok"] is True
@@ -137,7 +137,7 @@ async def test_remit_extract_reads_and_posts_an_eob_pdf(
         assert result.returncode == 0, result.stderr
         posting = json.loads(result.stdout)["posting"][0]
         assert posting["claims_matched"] == 1 and posting["paid_cents"] == era.payment_amount_cents
-        description = await stack.client.get_workflow_handle("posting-eob-SBXCC-EOB77").describe()
-        assert description.status is not None and description.status.name == "COMPLETED"
+        posting_run = stack.client.get_workflow_handle("posting-eob-SBXCC-EOB77")
+        await asyncio.wait_for(posting_run.result(), timeout=60)  # then it tells the claims and collections
     code, _, err = _cli(capsys, "remit", "extract", str(carecycle_home / "none.pdf"))
     assert code == 1 and "no such file" in err
