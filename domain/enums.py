@@ -33,15 +33,48 @@ class SubscriberRelationship(StrEnum):
 
 class AppointmentKind(StrEnum):
     IN_PERSON = "in_person"
-    TELEHEALTH = "telehealth"
+    TELEHEALTH = "telehealth"  # a virtual visit (video, or audio only as a fallback)
 
 
 class AppointmentStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    CHECKED_IN = "checked_in"
-    COMPLETED = "completed"
-    NO_SHOW = "no_show"
+    """FHIR Appointment.status values the practice uses (booked -> arrived -> fulfilled; cancelled; noshow)."""
+
+    BOOKED = "booked"
+    ARRIVED = "arrived"
+    FULFILLED = "fulfilled"
     CANCELLED = "cancelled"
+    NOSHOW = "noshow"
+    # The names this enum had before it took FHIR's values: aliases, so older code keeps meaning the same status.
+    SCHEDULED = "booked"
+    CHECKED_IN = "arrived"
+    COMPLETED = "fulfilled"
+    NO_SHOW = "noshow"
+
+
+class VirtualVisitState(StrEnum):
+    """Where a telehealth visit stands, as its coordinator sees it (the console groups today's visits by it)."""
+
+    INVITED = "invited"
+    CONSENTED = "consented"
+    CHECKED_IN = "checked_in"
+    WAITING = "waiting"  # the patient is in the video room, the provider not yet
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    BLOCKED = "blocked"  # the provider holds no active license in the patient's state
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # the vendor failed for good: the room was deleted, its tokens revoked
+
+
+class MessageStatus(StrEnum):
+    """An outbound message's life, from the outbox to the provider's delivery receipt."""
+
+    QUEUED = "queued"
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"  # the provider or carrier could not deliver it (bounce, unreachable)
+    FAILED = "failed"
+    OPTED_OUT = "opted_out"  # not sent: the patient opted out of the channel
 
 
 class WorkItemState(StrEnum):

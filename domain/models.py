@@ -10,7 +10,7 @@ Primary keys are UUID strings: workflows carry them as opaque business keys.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -36,10 +36,12 @@ from domain.enums import (
     AppointmentStatus,
     CoverageRank,
     CredentialKind,
+    MessageStatus,
     PayerKind,
     PayerRouting,
     PaymentPlanStatus,
     SubscriberRelationship,
+    VirtualVisitState,
     WorkItemState,
 )
 
@@ -281,7 +283,16 @@ class PriorAuthorization(Base):
 
 
 class Appointment(Base):
+    """A booked visit: in person at a location, or virtual (telehealth) with the location the provider bills from.
+
+    Its status follows FHIR's Appointment.status (booked, arrived, fulfilled, cancelled, noshow; see
+    :mod:`domain.visits` for the legal moves). One durable Visit (or VirtualVisit) workflow per appointment owns
+    its timers; the ``eligibility_*`` columns hold what that workflow and the nightly batch last learned about
+    the patient's coverage for this visit (a fingerprint of the coverage, never its values).
+    """
+
     __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_provider_starts", "provider_id", "starts_at"),)
     id: Mapped[str] = _pk()
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
     provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), index=True)
@@ -291,6 +302,67 @@ class Appointment(Base):
     starts_at: Mapped[datetime]
     duration_minutes: Mapped[int] = mapped_column(Integer, default=20)
     visit_reason: Mapped[str | None] = mapped_column(String(120), default=None)  # PHI-adjacent, never logged
+    visit_type: Mapped[str] = mapped_column(String(30), default="follow_up")  # domain.visits.VISIT_TYPES
+    source: Mapped[str] = mapped_column(String(20), default="console")  # which door booked it: fhir, hl7, csv, ...
+    cancel_reason: Mapped[str | None] = mapped_column(String(40), default=None)  # a code, never free text
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    eligibility_status: Mapped[str | None] = mapped_column(String(20), default=None)  # active/inactive/inconclusive
+    eligibility_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    eligibility_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version_id}
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+class VirtualVisit(Base):
+    """The telehealth side of a virtual appointment: the vendor's room, consent, check-in, who joined, how it ended.
+
+    ``patient_location`` (home or other) and ``patient_state`` are what the patient said at check-in; they give
+    the encounter its place of service (10 or 02) and decide whose license counts. ``provider_join_url`` carries
+    the provider's meeting token (a secret): it is shown to signed-in staff only, never logged.
+    """
+
+    __tablename__ = "virtual_visits"
+    __phi__ = ("provider_join_url",)
+    id: Mapped[str] = _pk()
+    appointment_id: Mapped[str] = mapped_column(ForeignKey("appointments.id"), unique=True)
+    state: Mapped[VirtualVisitState] = mapped_column(String(20), index=True, default=VirtualVisitState.INVITED)
+    vendor: Mapped[str] = mapped_column(String(20), default="daily")
+    room_name: Mapped[str | None] = mapped_column(String(80), default=None)
+    room_url: Mapped[str | None] = mapped_column(String(255), default=None)
+    provider_join_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    tokens_issued: Mapped[int] = mapped_column(Integer, default=0)
+    room_deleted_at: Mapped[datetime | None] = mapped_column(default=None)  # deleting the room revokes its tokens
+    patient_location: Mapped[str | None] = mapped_column(String(10), default=None)  # home or other
+    patient_state: Mapped[str | None] = mapped_column(String(2), default=None)
+    checked_in_at: Mapped[datetime | None] = mapped_column(default=None)
+    patient_joined_at: Mapped[datetime | None] = mapped_column(default=None)
+    provider_joined_at: Mapped[datetime | None] = mapped_column(default=None)
+    audio_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    audio_fallback_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    blocked_reason: Mapped[str | None] = mapped_column(String(40), default=None)  # a code (not_licensed)
+    invites_sent: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TelehealthConsent(Base):
+    """A patient's consent to be seen by telehealth: when, how it was given, and the state the patient was in."""
+
+    __tablename__ = "telehealth_consents"
+    id: Mapped[str] = _pk()
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointments.id"), index=True, default=None)
+    given_at: Mapped[datetime] = mapped_column(default=utcnow)
+    method: Mapped[str] = mapped_column(String(20))  # verbal, electronic, written
+    patient_state: Mapped[str] = mapped_column(String(2))
+    recorded_by: Mapped[str] = mapped_column(String(60))
 
 
 class Encounter(Base):
@@ -305,6 +377,9 @@ class Encounter(Base):
     place_of_service: Mapped[str] = mapped_column(String(2))
     diagnosis_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # ICD-10-CM, no dots, in order
     coded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A virtual visit's modifier for its E/M lines (95 video, 93 audio only) and how long it lasted.
+    telehealth_modifier: Mapped[str | None] = mapped_column(String(2), default=None)
+    duration_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
 
     service_lines: Mapped[list[ServiceLine]] = relationship(
         back_populates="encounter", order_by="ServiceLine.line_number", cascade="all, delete-orphan"
@@ -783,6 +858,46 @@ class Document(Base):
     entity_type: Mapped[str | None] = mapped_column(String(30), default=None)
     entity_id: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboundMessage(Base):
+    """The messaging outbox: one row per message to a patient (SMS or e-mail), from queued to the delivery receipt.
+
+    ``key`` makes sending idempotent (a reminder is one row however often its activity runs). The rendered text
+    and the address live here, in the store, never in a workflow payload or a log; templates hold no PHI beyond
+    the first name, the time and the place (domain.messages).
+    """
+
+    __tablename__ = "outbound_messages"
+    __phi__ = ("to_address", "subject", "body")
+    id: Mapped[str] = _pk()
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(10))  # sms, email
+    template: Mapped[str] = mapped_column(String(40))  # reminder_72h, telehealth_invite, ...
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointments.id"), index=True, default=None)
+    to_address: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[MessageStatus] = mapped_column(String(20), default=MessageStatus.QUEUED, index=True)
+    provider: Mapped[str | None] = mapped_column(String(20), default=None)  # twilio, postmark
+    provider_message_id: Mapped[str | None] = mapped_column(String(80), index=True, default=None)
+    error_code: Mapped[str | None] = mapped_column(String(40), default=None)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    status_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class MessageOptOut(Base):
+    """A patient who asked not to be messaged on a channel (an SMS STOP, a request at the desk)."""
+
+    __tablename__ = "message_opt_outs"
+    __table_args__ = (UniqueConstraint("patient_id", "channel", name="uq_message_opt_outs_patient_channel"),)
+    id: Mapped[str] = _pk()
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))  # sms, email
+    opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(20))  # sms_keyword, desk, email_unsubscribe
 
 
 class PortalSessionLease(Base):

@@ -34,6 +34,8 @@ class WorkQueue(StrEnum):
     RECONCILIATION = "reconciliation"
     COLLECTIONS = "collections"
     CREDENTIALING = "credentialing"
+    SCHEDULING = "scheduling"  # the front desk: no-shows to call back, visits to rebook
+    TELEHEALTH = "telehealth"  # the telehealth coordinator: blocked or failed virtual visits
     GENERAL = "general"
 
 
@@ -58,6 +60,7 @@ class Action(StrEnum):
     RECORD_COMPLETION = "record_completion"
     ASSIGN = "assign"
     CANCEL = "cancel"
+    REASSIGN_PROVIDER = "reassign_provider"
 
 
 # Fields a biller may change when correcting a claim; values stay in the encrypted payload and the store.
@@ -155,6 +158,11 @@ ACTIONS: Mapping[Action, ActionSpec] = {
     Action.ASSIGN: ActionSpec(
         required_fields=frozenset({"assignee"}), allowed_fields=frozenset({"assignee"}), terminal=False
     ),
+    # A virtual visit's provider replaced by one licensed in the patient's state (the visit's own validator
+    # checks the license; see flows.visits.virtual).
+    Action.REASSIGN_PROVIDER: ActionSpec(
+        required_fields=frozenset({"provider_id"}), allowed_fields=frozenset({"provider_id"})
+    ),
     Action.CANCEL: ActionSpec(needs_note=True),
 }
 
@@ -183,6 +191,9 @@ class Reason(StrEnum):
     HARDSHIP_REQUEST = "hardship_request"
     CREDENTIAL_EXPIRING = "credential_expiring"
     TRAINING_DUE = "training_due"
+    VISIT_NO_SHOW = "visit_no_show"
+    PROVIDER_NOT_LICENSED = "provider_not_licensed"
+    VIRTUAL_VISIT_FAILED = "virtual_visit_failed"
     MANUAL_TASK = "manual_task"
 
 
@@ -317,6 +328,22 @@ REASONS: Mapping[Reason, ReasonSpec] = {
         "a required training is due (or overdue) for renewal",
         Action.RECORD_COMPLETION,  # completed: a training record is written, the next due date follows
         Action.COMPLETE,  # handled elsewhere: the training records are read again
+    ),
+    Reason.VISIT_NO_SHOW: _spec(
+        WorkQueue.SCHEDULING,
+        "the patient did not come to the visit (the practice's no-show policy was applied)",
+        Action.COMPLETE,  # the patient was contacted (and rebooked through intake)
+    ),
+    Reason.PROVIDER_NOT_LICENSED: _spec(
+        WorkQueue.TELEHEALTH,
+        "the provider holds no active license in the patient's state on the visit date",
+        Action.REASSIGN_PROVIDER,  # a provider licensed there takes the visit
+        Action.RETRY_NOW,  # the license was recorded since: check again
+    ),
+    Reason.VIRTUAL_VISIT_FAILED: _spec(
+        WorkQueue.TELEHEALTH,
+        "the video vendor failed for good; the room was deleted and its tokens revoked",
+        Action.COMPLETE,  # the patient was called (and the visit rebooked through intake)
     ),
     Reason.MANUAL_TASK: _spec(WorkQueue.GENERAL, "a task opened by hand or by a batch sweep", Action.COMPLETE),
 }

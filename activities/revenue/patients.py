@@ -17,7 +17,7 @@ from domain.claim_status import ClaimStatus
 from domain.duplicates import find_duplicate_patients, patient_facts
 from domain.enums import AppointmentKind, AppointmentStatus, CoverageRank, PayerKind, PayerRouting
 from domain.errors import InvalidCode, NotFound, ValidationError
-from domain.services.encounters import ServiceLineInput, coverage_for, validate_coding
+from domain.services.encounters import ServiceLineInput, coverage_for, validate_coding, with_telehealth_modifier
 from domain.store.control_numbers import next_numbers
 from domain.x12.eligibility import EligibilityInquiry, parse_271, write_270
 from domain.x12.envelope import Party
@@ -216,7 +216,7 @@ class EncounterActivities(StoreActivities):
             session = uow.session
             appointments = session.execute(
                 select(m.Appointment)
-                .where(m.Appointment.patient_id == ref.patient_id, m.Appointment.status == AppointmentStatus.COMPLETED)
+                .where(m.Appointment.patient_id == ref.patient_id, m.Appointment.status == AppointmentStatus.FULFILLED)
                 .order_by(m.Appointment.starts_at)
             ).scalars()
             billable: list[str] = []
@@ -252,8 +252,8 @@ class EncounterActivities(StoreActivities):
             appointment = session.get(m.Appointment, ref.appointment_id)
             if appointment is None:
                 raise NotFound(f"unknown appointment {ref.appointment_id}")
-            if appointment.status != AppointmentStatus.COMPLETED:
-                raise ValidationError(f"appointment {ref.appointment_id} is {appointment.status}, not completed")
+            if appointment.status != AppointmentStatus.FULFILLED:
+                raise ValidationError(f"appointment {ref.appointment_id} is {appointment.status}, not fulfilled")
             encounter = session.execute(
                 select(m.Encounter).where(m.Encounter.appointment_id == appointment.id)
             ).scalar_one_or_none()
@@ -291,6 +291,7 @@ class EncounterActivities(StoreActivities):
                 if procedure is None:
                     raise InvalidCode(f"procedure {code!r} is not in the practice's fee schedule")
                 modifiers = data.modifiers if number == 1 else ()
+                modifiers = with_telehealth_modifier(procedure.code, modifiers, encounter.telehealth_modifier)
                 lines.append(
                     ServiceLineInput(
                         procedure.code, procedure.charge_cents, 1, modifiers, pointers if number == 1 else (1,)

@@ -43,6 +43,8 @@ CONTRACTUAL = AccountRef("contractual", "Contractual adjustments", AccountKind.C
 UNAPPLIED_CASH = AccountRef("unapplied_cash", "Unapplied cash", AccountKind.LIABILITY)
 REFUNDS_PAYABLE = AccountRef("refunds_payable", "Refunds payable", AccountKind.LIABILITY)
 INTEREST_INCOME = AccountRef("interest_income", "Prompt-pay interest income", AccountKind.REVENUE)
+# A missed visit's fee under the practice's no-show policy: billed to the guarantor, earned apart from services.
+NO_SHOW_FEES = AccountRef("no_show_fees", "No-show fees", AccountKind.REVENUE)
 # Amounts a payer withholds from a payment (recoupments, forward balances) settle what we owe the payer.
 PAYER_OFFSETS = AccountRef("payer_offsets", "Payer offsets and recoupments", AccountKind.LIABILITY)
 # A primary's patient responsibility crossing over to the secondary payer passes through here, so each claim's

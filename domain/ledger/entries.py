@@ -33,6 +33,7 @@ class EntryKind(StrEnum):
     PROVIDER_ADJUSTMENT = "provider_adjustment"
     UNAPPLIED_CASH = "unapplied_cash"
     APPLY_UNAPPLIED = "apply_unapplied"
+    NO_SHOW_FEE = "no_show_fee"
 
 
 @dataclass(frozen=True)

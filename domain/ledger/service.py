@@ -201,6 +201,43 @@ def post_patient_charge(session: Session, encounter_id: str, *, actor: str) -> t
     return patient.guarantor_id, posting
 
 
+def no_show_fee_key(appointment_id: str) -> str:
+    return f"no_show_fee:{appointment_id}"
+
+
+def post_no_show_fee(session: Session, appointment_id: str, fee_cents: int, *, actor: str) -> tuple[str, LedgerPosting]:
+    """The practice's no-show fee for a missed appointment: the guarantor's patient AR owes it, earned as no-show
+    fee revenue. Once per appointment (its key). Returns (guarantor id, posting)."""
+    if fee_cents <= 0:
+        raise InvalidAmount("a no-show fee must be a positive number of cents")
+    appointment = session.get(m.Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"unknown appointment {appointment_id}")
+    patient = session.get(m.Patient, appointment.patient_id)
+    if patient is None:
+        raise NotFound(f"unknown patient {appointment.patient_id}")
+    draft = transfer(
+        no_show_fee_key(appointment_id),
+        EntryKind.NO_SHOW_FEE,
+        acc.patient_ar(patient.guarantor_id),
+        acc.NO_SHOW_FEES,
+        fee_cents,
+        patient_id=patient.id,
+        memo=f"no-show fee appointment {appointment_id}",
+    )
+    posting = _result([draft] if draft else [], session)
+    if posting.entries_written:
+        audit.record(
+            session,
+            actor=actor,
+            action="ledger.no_show_fee",
+            entity_type="appointment",
+            entity_id=appointment_id,
+            details={"amount_cents": fee_cents},
+        )
+    return patient.guarantor_id, posting
+
+
 @dataclass(frozen=True)
 class PaymentRecorded:
     payment_id: str

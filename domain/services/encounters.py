@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from domain import audit
 from domain import models as m
+from domain.claim_edits import TELEHEALTH_EM_MODIFIERS, is_evaluation_and_management
 from domain.claim_status import ClaimStatus
 from domain.codes import validate_hcpcs, validate_icd10, validate_modifier, validate_npi, validate_place_of_service
 from domain.enums import CoverageRank, PayerKind
@@ -35,6 +36,17 @@ class EncounterInput:
     diagnosis_codes: tuple[str, ...]
     service_lines: tuple[ServiceLineInput, ...]
     appointment_id: str | None = None
+
+
+def with_telehealth_modifier(
+    procedure: str, modifiers: tuple[str, ...], telehealth_modifier: str | None
+) -> tuple[str, ...]:
+    """A virtual visit's E/M line carries the modifier of how it happened (95 video, 93 audio only): what the
+    VirtualVisit recorded on the encounter replaces whichever telehealth modifier the coder typed."""
+    if telehealth_modifier is None or not is_evaluation_and_management(procedure):
+        return modifiers
+    kept = tuple(mod for mod in modifiers if mod not in TELEHEALTH_EM_MODIFIERS)
+    return (*kept, telehealth_modifier)[:4]
 
 
 def validate_coding(
