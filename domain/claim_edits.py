@@ -2,7 +2,8 @@
 
 The edits run on :class:`domain.x12.claim837.ProfessionalClaim` values, the same values the 837P is written
 from, so what is checked is exactly what is sent. Facts a claim does not carry come in a :class:`ScrubContext`
-(today's date, the payer's timely filing limit, the practice's other open claims for the duplicate check).
+(today's date, the payer's timely filing limit, the practice's other open claims for the duplicate check, the
+rendering provider's exclusions and payer enrollments: ``domain.services.provider_standing`` loads them).
 
 Each failure has a stable code, a message and a fix hint; messages name codes, line numbers and claim ids,
 never the patient's name, birth date or member id.
@@ -19,6 +20,8 @@ from importlib import resources
 
 from domain.catalog import DIAGNOSES, requires_prior_authorization
 from domain.codes import PLACES_OF_SERVICE, TELEHEALTH_POS, is_valid_npi
+from domain.enrollment import Enrollment, enrolled_on
+from domain.exclusions import ExclusionPeriod, blocking_period
 from domain.x12.claim837 import ProfessionalClaim
 
 _ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
@@ -50,11 +53,21 @@ class ClaimFingerprint:
 
 
 @dataclass(frozen=True)
+class ProviderStanding:
+    """Whether the rendering provider may bill this payer: exclusion-list matches and enrollments with the payer."""
+
+    exclusions: tuple[ExclusionPeriod, ...] = ()
+    enrollments: tuple[Enrollment, ...] = ()
+    enrollment_required: bool = True  # False for a payer nobody enrolls with (self-pay)
+
+
+@dataclass(frozen=True)
 class ScrubContext:
     today: date
     timely_filing_days: int | None = None  # Payer.timely_filing_days
     open_claims: Sequence[ClaimFingerprint] = ()  # the practice's other claims that are ready or with a payer
     self_fingerprint: ClaimFingerprint | None = None  # this claim's own, to compare with open_claims
+    provider: ProviderStanding | None = None  # None: the provider edits are not run (no store at hand)
 
 
 @cache
@@ -95,6 +108,7 @@ def scrub(claim: ProfessionalClaim, context: ScrubContext) -> list[EditFailure]:
     failures += _frequency(claim)
     failures += _prior_authorization(claim)
     failures += _duplicates(context)
+    failures += _provider_standing(claim, context.provider)
     return failures
 
 
@@ -359,6 +373,42 @@ def _duplicates(context: ScrubContext) -> list[EditFailure]:
                     "DUPLICATE",
                     f"same patient, dates of service and procedures as open claim {other.claim_id}",
                     "void one of them, or send this one as a replacement (frequency 7)",
+                )
+            )
+    return failures
+
+
+def _provider_standing(claim: ProfessionalClaim, standing: ProviderStanding | None) -> list[EditFailure]:
+    """An excluded provider's services cannot be billed from the exclusion date; a provider must be enrolled with
+    the payer on each date of service. A void (frequency 8) takes a claim back and is never stopped."""
+    if standing is None or claim.frequency_code == "8":
+        return []
+    provider = claim.rendering_provider or claim.billing_provider
+    days = sorted(set(_service_dates(claim)))
+    failures = []
+    excluded = [(day, period) for day in days if (period := blocking_period(standing.exclusions, day))]
+    if excluded:
+        day, period = excluded[0]
+        failures.append(
+            EditFailure(
+                "PROVIDER_EXCLUDED",
+                f"rendering provider {provider.npi} is on the {period.source} exclusion list from "
+                f"{period.excluded_on.isoformat()} (date of service {day.isoformat()})",
+                "a person decides the staff member's exclusion_match credentialing item: cleared (not this person) "
+                "lifts the block; a confirmed exclusion cannot be billed (bill another provider's service or write "
+                "it off)",
+            )
+        )
+    if standing.enrollment_required:
+        gaps = [day for day in days if not enrolled_on(standing.enrollments, claim.payer.payer_id, day)]
+        if gaps:
+            failures.append(
+                EditFailure(
+                    "PROVIDER_NOT_ENROLLED",
+                    f"rendering provider {provider.npi} is not enrolled with payer {claim.payer.payer_id} on "
+                    f"{gaps[0].isoformat()}",
+                    "record the payer's approval (carecycle staff enroll STAFF_ID --payer PAYER --status active "
+                    "--from YYYY-MM-DD), then retry; or bill the service under an enrolled provider",
                 )
             )
     return failures

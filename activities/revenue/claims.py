@@ -23,6 +23,7 @@ from domain.enums import PayerRouting
 from domain.errors import NotFound, ValidationError
 from domain.services.encounters import create_claim
 from domain.services.professional import load_professional_claim
+from domain.services.provider_standing import provider_standing
 from domain.store.control_numbers import next_numbers
 from domain.workitems import PRIOR_AUTHORIZATION_FIELDS, is_authorization_number
 from domain.x12.ack277ca import parse_277ca
@@ -134,6 +135,7 @@ class ClaimActivities(StoreActivities):
                     timely_filing_days=payer.timely_filing_days,
                     open_claims=others_fp,
                     self_fingerprint=fingerprint(professional, claim.patient_id),
+                    provider=provider_standing(session, claim),
                 ),
             )
             if not failures and ClaimStatus(claim.status) in (

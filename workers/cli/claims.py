@@ -129,6 +129,7 @@ def _scrub(args: argparse.Namespace) -> int:
     from domain.claim_edits import ClaimFingerprint, ScrubContext, fingerprint, scrub
     from domain.claim_status import OPEN_STATUSES, ClaimStatus
     from domain.errors import DomainError
+    from domain.services.provider_standing import provider_standing
     from workers.composition import Container
 
     today = args.as_of or datetime.now(UTC).date()
@@ -165,6 +166,7 @@ def _scrub(args: argparse.Namespace) -> int:
                     timely_filing_days=payer.timely_filing_days if payer else None,
                     open_claims=open_claims,
                     self_fingerprint=fingerprint(value, row.patient_id),
+                    provider=provider_standing(session, row),
                 )
                 failures = scrub(value, context)
                 report.append({"claim_id": row.id, "failures": [f.as_dict() for f in failures]})

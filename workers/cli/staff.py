@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from workers.cli import staff_enrollment
 from workers.cli.output import print_json, print_table
 from workers.staff import TrackingStarted, start_tracking, tracked_staff
 
@@ -12,7 +13,7 @@ from workers.staff import TrackingStarted, start_tracking, tracked_staff
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     staff = subparsers.add_parser(
         "staff",
-        help="credentialing and training renewals: start the per-staff workflows, signal changes",
+        help="credentialing and training renewals, payer enrollments, exclusion screening",
         description="StaffCredentialing (credentialing-<staff id>) opens a credential_expiring work item before "
         "each credential expires and marks it lapsed at expiry; TrainingRenewal (training-<staff id>) opens a "
         "training_due item before each required training is due. Resolve them with `carecycle tasks resolve`.",
@@ -34,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     changed.add_argument("staff_id", help="the staff member's id")
     changed.set_defaults(handler=_changed)
+
+    staff_enrollment.register(commands)
 
 
 def _start_tracking(args: argparse.Namespace) -> int:
