@@ -52,7 +52,8 @@ class RegisteredPatient:
     account_number: str
 
 
-def _validate(data: PatientInput, today: date) -> None:
+def validate_registration(data: PatientInput, today: date) -> None:
+    """A patient's own rules (names, birth date, sex, state) and their coverages' (ranks, member ids, dates)."""
     if not data.first_name.strip() or not data.last_name.strip():
         raise ValidationError("first and last name are required")
     if data.birth_date > today:
@@ -65,17 +66,22 @@ def _validate(data: PatientInput, today: date) -> None:
     if len(ranks) != len(set(ranks)):
         raise ValidationError("two coverages have the same rank")
     for coverage in data.coverages:
-        if not coverage.member_id.strip():
-            raise ValidationError(f"coverage with payer {coverage.payer_code} has no member id")
-        if coverage.relationship is not SubscriberRelationship.SELF and not (
-            coverage.subscriber_first_name and coverage.subscriber_last_name and coverage.subscriber_birth_date
-        ):
-            raise ValidationError(
-                f"coverage with payer {coverage.payer_code}: subscriber name and birth date are required "
-                "when the patient is not the subscriber"
-            )
-        if coverage.effective_from and coverage.effective_to and coverage.effective_to < coverage.effective_from:
-            raise ValidationError(f"coverage with payer {coverage.payer_code} ends before it starts")
+        validate_coverage(coverage)
+
+
+def validate_coverage(coverage: CoverageInput) -> None:
+    """A coverage's own rule: a member id; the subscriber named when it is not the patient; dates in order."""
+    if not coverage.member_id.strip():
+        raise ValidationError(f"coverage with payer {coverage.payer_code} has no member id")
+    if coverage.relationship is not SubscriberRelationship.SELF and not (
+        coverage.subscriber_first_name and coverage.subscriber_last_name and coverage.subscriber_birth_date
+    ):
+        raise ValidationError(
+            f"coverage with payer {coverage.payer_code}: subscriber name and birth date are required "
+            "when the patient is not the subscriber"
+        )
+    if coverage.effective_from and coverage.effective_to and coverage.effective_to < coverage.effective_from:
+        raise ValidationError(f"coverage with payer {coverage.payer_code} ends before it starts")
 
 
 def find_duplicates(session: Session, data: PatientInput) -> list[str]:
@@ -95,7 +101,7 @@ def register_patient(
 ) -> RegisteredPatient:
     """Create the patient (as their own guarantor) with coverages. Raises before writing on any problem."""
     today = today or date.today()
-    _validate(data, today)
+    validate_registration(data, today)
     duplicates = find_duplicates(session, data)
     if duplicates:
         raise DuplicatePatient(

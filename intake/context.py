@@ -1,0 +1,58 @@
+"""One unit of intake work as the handlers see it: the transaction, who acts, today, and what to do at commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from domain import audit
+from intake import records
+from intake.commands import Actor
+from intake.outcomes import Change, Kind
+from intake.processes import APPOINTMENT, ENCOUNTER, REGISTRATION, workflow_id_for
+
+
+@dataclass
+class UnitContext:
+    session: Session
+    actor: Actor
+    today: date
+    start_ids: list[str] = field(default_factory=list)
+    queued: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (process, entity, detail) -> workflow id
+    closing: dict[str, None] = field(default_factory=dict)  # encounters to close for billing at commit, in order
+
+    def _queue(self, process: str, entity_id: str, detail: str = "") -> str:
+        key = (process, entity_id, detail)
+        if key not in self.queued:
+            workflow_id = workflow_id_for(process, entity_id)
+            row = records.queue_start(self.session, process, entity_id, workflow_id, detail)
+            self.session.flush()
+            self.start_ids.append(row.id)
+            self.queued[key] = workflow_id
+        return self.queued[key]
+
+    def queue_registration(self, patient_id: str) -> str:
+        """PatientRegistration for a new or changed patient (or coverage), once this unit commits."""
+        return self._queue(REGISTRATION, patient_id)
+
+    def queue_encounter(self, appointment_id: str) -> str:
+        """The Encounter workflow (coding, then the Claim) of a visit closed for billing."""
+        return self._queue(ENCOUNTER, appointment_id)
+
+    def queue_appointment(self, appointment_id: str, detail: str) -> str:
+        """The appointment seam: booked, rescheduled, cancelled... handed to the visit hook after commit."""
+        return self._queue(APPOINTMENT, appointment_id, detail)
+
+    def audit(self, kind: Kind, entity_id: str, change: Change, details: dict[str, Any] | None = None) -> None:
+        """The audit event of one accepted event: who sent it and what changed (codes and ids only, no PHI)."""
+        audit.record(
+            self.session,
+            actor=self.actor.label,
+            action=f"intake.{kind.value}.{change.value}",
+            entity_type=kind.value,
+            entity_id=entity_id,
+            details={"source": self.actor.kind, **(details or {})},
+        )

@@ -1,0 +1,234 @@
+"""The intake service: units of work over the store, and the dispatch of the processes they queued."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain import models as m
+from domain.errors import DomainError
+from domain.store.uow import UnitOfWork
+from intake import patients, visits
+from intake.commands import (
+    Actor,
+    BusinessId,
+    Command,
+    RecordCharge,
+    RecordCondition,
+    RecordCoverage,
+    RecordEncounter,
+    RegisterPatient,
+    ScheduleAppointment,
+)
+from intake.context import UnitContext
+from intake.errors import InvalidEvent
+from intake.outcomes import DispatchReport, Kind, Outcome
+from intake.processes import PendingStart, ProcessStarter
+from intake.records import find_identifier
+
+log = logging.getLogger("carecycle.intake")
+
+T = TypeVar("T")
+
+
+class Busy(DomainError):
+    """The store stayed busy (or another writer kept winning the same identifier) through every attempt."""
+
+    code = "busy"
+
+
+@dataclass(frozen=True)
+class Applied(Generic[T]):
+    """What a committed unit returned, and the process starts it queued (ids of ``ProcessStart`` rows)."""
+
+    result: T
+    start_ids: tuple[str, ...]
+
+
+class IntakeUnit:
+    """One transaction of intake work: every command in it is written, or none is.
+
+    Encounters sent FINISHED are closed for billing when the unit commits, so a transaction can carry an
+    encounter and the charges recorded against it in any order."""
+
+    def __init__(self, ctx: UnitContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def session(self) -> Session:
+        """The unit's session, for a door that reads what it just wrote (e.g. to answer with the record)."""
+        return self._ctx.session
+
+    @property
+    def actor(self) -> Actor:
+        return self._ctx.actor
+
+    def handle(self, command: Command) -> Outcome:
+        if isinstance(command, RegisterPatient):
+            return self.register_patient(command)
+        if isinstance(command, RecordCoverage):
+            return self.record_coverage(command)
+        if isinstance(command, ScheduleAppointment):
+            return self.schedule_appointment(command)
+        if isinstance(command, RecordEncounter):
+            return self.record_encounter(command)
+        if isinstance(command, RecordCondition):
+            return self.record_condition(command)
+        if isinstance(command, RecordCharge):
+            return self.record_charge(command)
+        raise TypeError(f"not an intake command: {type(command).__name__}")
+
+    def register_patient(self, command: RegisterPatient) -> Outcome:
+        return patients.register(self._ctx, command)
+
+    def record_coverage(self, command: RecordCoverage) -> Outcome:
+        return patients.record_coverage(self._ctx, command)
+
+    def schedule_appointment(self, command: ScheduleAppointment) -> Outcome:
+        return visits.schedule_appointment(self._ctx, command)
+
+    def record_encounter(self, command: RecordEncounter) -> Outcome:
+        return visits.record_encounter(self._ctx, command)
+
+    def record_condition(self, command: RecordCondition) -> Outcome:
+        return visits.record_condition(self._ctx, command)
+
+    def record_charge(self, command: RecordCharge) -> Outcome:
+        return visits.record_charge(self._ctx, command)
+
+    def find(self, kind: Kind, identifier: BusinessId) -> str | None:
+        """Our id for a sender's identifier, or None."""
+        return find_identifier(self._ctx.session, kind, identifier)
+
+    def _close(self) -> None:
+        for encounter_id in list(self._ctx.closing):
+            visits.close_encounter(self._ctx, encounter_id)
+
+
+class Intake:
+    """The one module that turns a practice's events into stored records and started processes.
+
+    ``run``/``handle`` write in one transaction (retried on a lost write race); ``dispatch`` starts, after the
+    commit, what was queued. ``submit`` does both for an async caller."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        starter: ProcessStarter | None = None,
+        *,
+        today: Callable[[], date] | None = None,
+        attempts: int = 5,
+    ) -> None:
+        self.session_factory = session_factory
+        self.starter = starter
+        self._today = today or (lambda: datetime.now(UTC).date())
+        self._attempts = attempts
+
+    def run(self, actor: Actor, work: Callable[[IntakeUnit], T]) -> Applied[T]:
+        """Run ``work`` in one unit and commit; a write race lost to another writer (SQLite busy, a unique
+        identifier taken meanwhile) runs it again from the start, up to ``attempts`` times."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                with UnitOfWork(self.session_factory) as uow:
+                    ctx = UnitContext(uow.session, actor, self._today())
+                    unit = IntakeUnit(ctx)
+                    result = work(unit)
+                    unit._close()
+                    uow.commit()
+                    return Applied(result, tuple(ctx.start_ids))
+            except (IntegrityError, OperationalError) as exc:
+                if not _retryable(exc):
+                    if isinstance(exc, IntegrityError):  # a constraint the validation should have named
+                        raise InvalidEvent("the event breaks a constraint of the store") from exc
+                    raise
+                if attempt == self._attempts:
+                    raise Busy("the store was busy or another event wrote the same record: send it again") from None
+                time.sleep(0.02 * attempt)
+        raise AssertionError("unreachable")
+
+    def handle(self, actor: Actor, command: Command) -> Applied[Outcome]:
+        return self.run(actor, lambda unit: unit.handle(command))
+
+    async def submit(self, actor: Actor, command: Command) -> Outcome:
+        """Store the event (in a worker thread), then start what it queued."""
+        applied = await asyncio.to_thread(self.handle, actor, command)
+        await self.dispatch(applied.start_ids)
+        return applied.result
+
+    async def dispatch(self, start_ids: Sequence[str] | None = None, *, limit: int = 500) -> DispatchReport:
+        """Start pending processes: the ones named, or (a sweep) every pending one, oldest first.
+
+        Each start is idempotent (business workflow ids); a failure leaves the row pending for the next
+        dispatch and is logged with the workflow id and the error type only."""
+        if self.starter is None:
+            return DispatchReport()
+        pending = await asyncio.to_thread(self._pending, start_ids, limit)
+        started: list[str] = []
+        failed: list[str] = []
+        done: list[str] = []
+        for item in pending:
+            row_id, workflow_id = item.id, item.workflow_id
+            try:
+                await self.starter.start(item)
+            except Exception as exc:  # any failure leaves the start pending for the next dispatch
+                failed.append(workflow_id)
+                log.warning(
+                    "process start failed; it stays pending",
+                    extra={"workflow_id": workflow_id, "reason": type(exc).__name__},
+                )
+                await asyncio.to_thread(self._mark_failed, row_id, type(exc).__name__)
+                continue
+            started.append(workflow_id)
+            done.append(row_id)
+        if done:
+            await asyncio.to_thread(self._mark_started, done)
+        return DispatchReport(tuple(started), tuple(failed))
+
+    def pending_count(self) -> int:
+        with UnitOfWork(self.session_factory) as uow:
+            return len(uow.session.execute(select(m.ProcessStart.id).where(m.ProcessStart.started_at.is_(None))).all())
+
+    def _pending(self, start_ids: Sequence[str] | None, limit: int) -> list[PendingStart]:
+        query = select(m.ProcessStart).where(m.ProcessStart.started_at.is_(None))
+        if start_ids is not None:
+            if not start_ids:
+                return []
+            query = query.where(m.ProcessStart.id.in_(list(start_ids)))
+        query = query.order_by(m.ProcessStart.created_at, m.ProcessStart.id).limit(limit)
+        with UnitOfWork(self.session_factory) as uow:
+            return [
+                PendingStart(row.id, row.process, row.entity_id, row.workflow_id, row.detail, row.created_at)
+                for row in uow.session.execute(query).scalars()
+            ]
+
+    def _mark_started(self, row_ids: list[str]) -> None:
+        with UnitOfWork(self.session_factory) as uow:
+            now = datetime.now(UTC)
+            for row in uow.session.execute(select(m.ProcessStart).where(m.ProcessStart.id.in_(row_ids))).scalars():
+                if row.started_at is None:
+                    row.started_at = now
+                    row.attempts += 1
+            uow.commit()
+
+    def _mark_failed(self, row_id: str, error: str) -> None:
+        with UnitOfWork(self.session_factory) as uow:
+            row = uow.session.get(m.ProcessStart, row_id)
+            if row is not None:
+                row.attempts += 1
+                row.last_error = error[:60]
+            uow.commit()
+
+
+def _retryable(exc: IntegrityError | OperationalError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return "unique" in str(exc.orig).lower() or "duplicate" in str(exc.orig).lower()
+    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower() or "deadlock" in str(exc.orig).lower()
