@@ -1,25 +1,24 @@
 """Patients and their coverages: a new or changed one is stored under the domain's rules, then registered.
 
-The duplicate-patient rule is the domain's (``domain.services.registration``): a new patient goes through
-``register_patient`` (which refuses a duplicate), a changed one through ``find_duplicates``. Nothing here
-decides who is a duplicate.
+The duplicate-patient rule is the domain's (``domain.duplicates``): a new patient goes through
+``register_patient`` (which refuses a duplicate), a changed one through ``find_duplicate_patients``. Nothing
+here decides who is a duplicate.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import models as m
+from domain.duplicates import DUPLICATE_RULE, PersonFacts, find_duplicate_patients
 from domain.enums import CoverageRank, PayerKind, SubscriberRelationship
 from domain.errors import DuplicatePatient, UnknownPayer, ValidationError
 from domain.services.registration import (
     CoverageInput,
     PatientInput,
-    find_duplicates,
     register_patient,
     validate_coverage,
     validate_registration,
@@ -29,8 +28,6 @@ from intake.commands import CoverageData, CoverageEntry, IfExists, PatientData, 
 from intake.context import UnitContext
 from intake.errors import IdentifierConflict
 from intake.outcomes import Change, Kind, Outcome
-
-REGISTRATION = "registration"
 
 
 def _patient_input(data: PatientData, coverages: tuple[CoverageInput, ...] = ()) -> PatientInput:
@@ -131,19 +128,21 @@ def _ended(patient_id: str, entry: CoverageEntry) -> RecordCoverage:
 
 
 def _update(ctx: UnitContext, patient_id: str, data: PatientData) -> None:
-    """Apply a change of demographics under the same rules as a registration (the domain's duplicate rule)."""
+    """Apply a change of demographics under the same rules as a registration: its validation, then the domain's
+    one duplicate-patient rule (``domain.duplicates``) against every other patient."""
     session = ctx.session
     patient = session.get(m.Patient, patient_id)
     assert patient is not None
-    members = tuple(
-        CoverageInput(payer_code="", member_id=c.member_id) for c in patient.coverages if c.member_id.strip()
+    wanted = _patient_input(data)
+    validate_registration(wanted, ctx.today)
+    person = PersonFacts.of(
+        wanted.first_name, wanted.last_name, wanted.birth_date, (c.member_id for c in patient.coverages)
     )
-    wanted = _patient_input(data, members)
-    # The same validation a new registration gets (register_patient's rules), then the duplicate rule.
-    validate_registration(replace(wanted, coverages=()), ctx.today)
-    others = [pid for pid in find_duplicates(session, wanted) if pid != patient_id]
+    others = find_duplicate_patients(session, person, exclude_patient_id=patient_id)
     if others:
-        raise DuplicatePatient(f"a patient with the same name, birth date and member id exists: {others[0]}")
+        raise DuplicatePatient(
+            f"a patient with the same name, birth date and member id exists: {others[0]} ({DUPLICATE_RULE})"
+        )
     for name in ("first_name", "last_name", "birth_date", "sex", "address_line", "city", "state", "postal_code"):
         setattr(patient, name, getattr(wanted, name))
     patient.phone = wanted.phone

@@ -1,7 +1,7 @@
 """front door
 
-Revision ID: 0002_front_door
-Revises: 0001
+Revision ID: 0003_front_door
+Revises: 0002_credentialing
 Create Date: 2026-12-04 20:31:55.547093
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_front_door"
-down_revision = "0001"
+revision = "0003_front_door"
+down_revision = "0002_credentialing"
 branch_labels = None
 depends_on = None
 
