@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.contracts import workitems as contract
+from domain import audit
 from domain import models as m
+from domain.audit import RESOLUTION_ACTION
 from domain.enums import WorkItemState
 from domain.errors import NotFound
 from domain.store.uow import UnitOfWork
@@ -86,6 +88,17 @@ class WorkItemActivities:
                 item.resolution = {"fields": dict(request.fields), "note": request.note}
                 item.resolved_by = request.by
                 item.resolved_at = datetime.now(UTC)
+            # Every resolution is an audit event naming who acted (the Update's verified actor); field names
+            # only, their values stay in the work item (they may be PHI).
+            audit.record(
+                uow.session,
+                actor=request.by,
+                action=RESOLUTION_ACTION,
+                entity_type="work_item",
+                entity_id=item.id,
+                workflow_id=item.workflow_id,
+                details={"action": request.action, "terminal": request.terminal, "fields": sorted(request.fields)},
+            )
             uow.commit()
         activity.logger.info(
             "work item resolution recorded", extra={"work_item_id": request.work_item_id, "action": request.action}

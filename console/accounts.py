@@ -1,59 +1,55 @@
-"""Console users: roles and what each may do, password hashing, sign-in with throttling, user management.
+"""Console users: roles and what each may do, sign-in, user management.
 
-Passwords are hashed with scrypt (standard library) and a per-user random salt; the stored string names its
-parameters (``scrypt$n$r$p$salt$hash``), so they can be raised later without invalidating old hashes.
-Consecutive failed sign-ins lock the account for a while; an unknown user name costs the same work as a
-known one, so timing does not tell which names exist. Every change to an account and every sign-in, failed
-sign-in and lock of a known account is an audit event (``audit_events``, append-only) naming who acted.
-The CLI (``carecycle users``) and the console share this module; it touches only the store.
+Passwords are Argon2id (console.passwords); a hash of an older kind is renewed at the next sign-in. Throttling
+of failed sign-ins is console.throttle's (keyed by address, typed name and device, so that it answers alike
+for names that exist and names that do not). A password change, a disable and an admin's revoke end the user's
+sessions at once (console.sessions). Every change to an account and every sign-in and failed sign-in of a known
+account is an audit event (``audit_events``, hash-chained) naming who acted. The CLI (``carecycle users``) and
+the console share this module; it touches only the store.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from console.passwords import DUMMY_HASH, check_password, hash_password, needs_rehash, verify_password
+from console.sessions import end_user_sessions, open_session_count
 from domain import models as m
 from domain.audit import record
 from domain.errors import DomainError, NotFound, ValidationError
 
 
 class Role(StrEnum):
-    OPERATIONS = "operations"  # read-only: queues, work items, processes
-    BILLER = "biller"  # operations + resolve work items
-    AUDITOR = "auditor"  # operations + audit timelines and replay
-    ADMIN = "admin"  # everything
+    OPERATIONS = "operations"  # the dashboard, queues, work items, processes: no patient data
+    BILLER = "biller"  # + claims and patient accounts, resolve work items
+    AUDITOR = "auditor"  # + workflow histories (decoded), the audit log, replay
+    ADMIN = "admin"  # everything, and users and API clients
 
 
 class Permission(StrEnum):
-    VIEW = "view"
-    RESOLVE = "resolve"
-    AUDIT = "audit"
+    VIEW = "view"  # dashboard, queues, work items, running processes
+    PHI = "phi"  # claim and patient account pages
+    RESOLVE = "resolve"  # send a resolution
+    AUDIT = "audit"  # workflow browser, timelines, replay, export, the audit log
+    ADMIN = "admin"  # users, API clients
+    TEMPORAL_UI = "temporal_ui"  # decode payloads in the Temporal Web UI
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATIONS: frozenset({Permission.VIEW}),
-    Role.BILLER: frozenset({Permission.VIEW, Permission.RESOLVE}),
-    Role.AUDITOR: frozenset({Permission.VIEW, Permission.AUDIT}),
+    Role.OPERATIONS: frozenset({Permission.VIEW, Permission.TEMPORAL_UI}),
+    Role.BILLER: frozenset({Permission.VIEW, Permission.PHI, Permission.RESOLVE}),
+    Role.AUDITOR: frozenset({Permission.VIEW, Permission.PHI, Permission.AUDIT, Permission.TEMPORAL_UI}),
     Role.ADMIN: frozenset(Permission),
 }
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
-MIN_PASSWORD_LENGTH = 12
-MAX_FAILED_ATTEMPTS = 5
-LOCKOUT = timedelta(minutes=15)
-
-# scrypt at n=2**14, r=8, p=1 (16 MiB, tens of milliseconds): OWASP's floor for interactive sign-in.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 
 class AccountError(ValidationError):
@@ -64,24 +60,16 @@ class SignInRefused(DomainError):
     """Wrong user name or password, or the account is disabled: deliberately not saying which."""
 
 
-class SignInThrottled(DomainError):
-    """Too many failed sign-ins in a row: the account is locked until ``until``."""
-
-    def __init__(self, until: datetime) -> None:
-        super().__init__("too many failed sign-ins; try again later")
-        self.until = until
-
-
 @dataclass(frozen=True)
 class ConsoleUserView:
     id: str
     username: str
     role: Role
     disabled: bool
-    locked_until: datetime | None
     last_sign_in_at: datetime | None
-    # Changes with the password: a session made before a password change is no longer accepted.
-    credential_stamp: str = ""
+    created_at: datetime | None = None
+    password_changed_at: datetime | None = None
+    open_sessions: int = 0
 
     def can(self, permission: Permission) -> bool:
         return permission in PERMISSIONS[self.role]
@@ -100,37 +88,6 @@ def check_username(name: str) -> str:
     return name
 
 
-def check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    return password
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
-    encode = base64.b64encode
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${encode(salt).decode()}${encode(digest).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-# Verified against when the user name is unknown, so that both answers take the same time.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-
-
 def generate_password() -> str:
     return secrets.token_urlsafe(18)
 
@@ -139,15 +96,16 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _view(row: m.ConsoleUser) -> ConsoleUserView:
+def _view(row: m.ConsoleUser, open_sessions: int = 0) -> ConsoleUserView:
     return ConsoleUserView(
         id=row.id,
         username=row.username,
         role=Role(row.role),
         disabled=row.disabled,
-        locked_until=_aware(row.locked_until),
         last_sign_in_at=_aware(row.last_sign_in_at),
-        credential_stamp=hashlib.sha256(row.password_hash.encode()).hexdigest()[:16],
+        created_at=_aware(row.created_at),
+        password_changed_at=_aware(row.password_changed_at),
+        open_sessions=open_sessions,
     )
 
 
@@ -175,11 +133,12 @@ def _audit(session: Session, row: m.ConsoleUser, actor: str, action: str, **deta
 
 def add_user(session: Session, username: str, role: Role, password: str, *, actor: str = "system") -> ConsoleUserView:
     check_username(username)
-    check_password(password)
+    check_password(password, username=username)
     if _find(session, username) is not None:
         raise AccountError(f"console user {username!r} already exists")
+    now = datetime.now(UTC)
     row = m.ConsoleUser(username=username, role=role.value, password_hash=hash_password(password))
-    row.disabled, row.failed_attempts = False, 0
+    row.disabled, row.created_at, row.password_changed_at = False, now, now
     session.add(row)
     session.flush()
     _audit(session, row, actor, "add", role=role.value)
@@ -187,28 +146,51 @@ def add_user(session: Session, username: str, role: Role, password: str, *, acto
 
 
 def set_password(session: Session, username: str, password: str, *, actor: str = "system") -> ConsoleUserView:
+    """A new password; every session of the user ends (a stolen session does not survive the change)."""
     row = _get(session, username)
-    row.password_hash = hash_password(check_password(password))
-    row.failed_attempts, row.locked_until = 0, None
-    _audit(session, row, actor, "password")
+    row.password_hash = hash_password(check_password(password, username=username))
+    row.password_changed_at = datetime.now(UTC)
+    ended = end_user_sessions(session, row.id, reason="password")
+    _audit(session, row, actor, "password", sessions_ended=str(ended))
+    return _view(row)
+
+
+def set_role(session: Session, username: str, role: Role, *, actor: str = "system") -> ConsoleUserView:
+    row = _get(session, username)
+    before = row.role
+    row.role = role.value
+    _audit(session, row, actor, "role", role=role.value, previous=before)
     return _view(row)
 
 
 def set_disabled(session: Session, username: str, disabled: bool, *, actor: str = "system") -> ConsoleUserView:
     row = _get(session, username)
     row.disabled = disabled
-    if not disabled:
-        row.failed_attempts, row.locked_until = 0, None
-    _audit(session, row, actor, "disable" if disabled else "enable")
+    ended = end_user_sessions(session, row.id, reason="disabled") if disabled else 0
+    _audit(session, row, actor, "disable" if disabled else "enable", sessions_ended=str(ended))
     return _view(row)
 
 
+def revoke_sessions(session: Session, username: str, *, actor: str = "system") -> int:
+    """End every open session of the user now (an admin's revoke); returns how many ended."""
+    row = _get(session, username)
+    ended = end_user_sessions(session, row.id, reason="revoked")
+    _audit(session, row, actor, "revoke_sessions", sessions_ended=str(ended))
+    return ended
+
+
 def list_users(session: Session) -> list[ConsoleUserView]:
-    return [_view(r) for r in session.execute(select(m.ConsoleUser).order_by(m.ConsoleUser.username)).scalars()]
+    rows = session.execute(select(m.ConsoleUser).order_by(m.ConsoleUser.username)).scalars().all()
+    return [_view(r, open_session_count(session, r.id)) for r in rows]
+
+
+def find_user(session: Session, username: str) -> ConsoleUserView | None:
+    row = _find(session, username)
+    return None if row is None else _view(row, open_session_count(session, row.id))
 
 
 def count_users(session: Session) -> int:
-    return len(session.execute(select(m.ConsoleUser.id)).all())
+    return int(session.execute(select(func.count()).select_from(m.ConsoleUser)).scalar_one())
 
 
 def active_user(session: Session, user_id: str) -> ConsoleUserView | None:
@@ -217,31 +199,32 @@ def active_user(session: Session, user_id: str) -> ConsoleUserView | None:
     return None if row is None or row.disabled else _view(row)
 
 
-def authenticate(
-    session: Session,
-    username: str,
-    password: str,
-    *,
-    now: datetime | None = None,
-    max_failures: int = MAX_FAILED_ATTEMPTS,
-    lockout: timedelta = LOCKOUT,
-) -> ConsoleUserView:
-    """Check a sign-in; record the failure or success on the row. The caller commits either way."""
+def authenticate(session: Session, username: str, password: str, *, now: datetime | None = None) -> ConsoleUserView:
+    """Check a sign-in and record it (audit); renew an old-style hash. The caller commits either way.
+
+    Throttling is the caller's (console.throttle): this never says whether a name exists."""
     now = now or datetime.now(UTC)
     row = _find(session, username)
     if row is None:
-        verify_password(password, _DUMMY_HASH)
+        verify_password(password, DUMMY_HASH)
         raise SignInRefused("wrong user name or password")
-    locked_until = _aware(row.locked_until)
-    if locked_until is not None and locked_until > now:
-        raise SignInThrottled(locked_until)
     if not verify_password(password, row.password_hash) or row.disabled:
-        row.failed_attempts = (row.failed_attempts or 0) + 1
         _audit(session, row, row.username, "sign_in_failed")
-        if row.failed_attempts >= max_failures:
-            row.locked_until, row.failed_attempts = now + lockout, 0
-            _audit(session, row, "system", "locked", until=row.locked_until.isoformat())
         raise SignInRefused("wrong user name or password")
-    row.failed_attempts, row.locked_until, row.last_sign_in_at = 0, None, now
+    if needs_rehash(row.password_hash):
+        row.password_hash = hash_password(password)
+        _audit(session, row, "system", "rehash", scheme="argon2id")
+    row.last_sign_in_at = now
     _audit(session, row, row.username, "sign_in")
     return _view(row)
+
+
+def change_own_password(
+    session: Session, username: str, current: str, new: str, *, now: datetime | None = None
+) -> ConsoleUserView:
+    """A signed-in user's own change: the current password is checked first; every session ends."""
+    row = _get(session, username)
+    if not verify_password(current, row.password_hash):
+        _audit(session, row, username, "password_change_refused")
+        raise SignInRefused("the current password is wrong")
+    return set_password(session, username, new, actor=username)

@@ -235,3 +235,71 @@ def entry_json(entry: TimelineEntry) -> dict[str, Any]:
 def format_value(value: Any, limit: int = 300) -> str:
     text = json.dumps(value, default=str, sort_keys=True) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- in words, for people ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HumanEntry:
+    """One timeline line as a person reads it: when, who, what happened in words, the amounts in dollars."""
+
+    at: datetime
+    event_id: int
+    kind: str
+    who: str
+    what: str
+    amounts: tuple[str, ...]
+    entry: TimelineEntry
+
+
+def _words(name: str) -> str:
+    area, _, verb = name.partition(".")
+    text = (verb or area).replace("_", " ")
+    return f"{text} ({area})" if verb else text
+
+
+def amounts_in(value: Any, *, limit: int = 6) -> list[tuple[str, int]]:
+    """Every ``*_cents`` number inside a decoded value, as (what, cents), first ones first."""
+    found: list[tuple[str, int]] = []
+
+    def walk(item: Any) -> None:
+        if len(found) >= limit:
+            return
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if isinstance(key, str) and key.endswith("_cents") and isinstance(inner, int) and inner:
+                    found.append((key.removesuffix("_cents").replace("_", " "), inner))
+                else:
+                    walk(inner)
+        elif isinstance(item, list | tuple):
+            for inner in item:
+                walk(inner)
+
+    walk(value)
+    return found[:limit]
+
+
+def humanize(entry: TimelineEntry, dollars: Any) -> HumanEntry:
+    """``dollars`` formats cents (console.format.dollars): passed in so this module stays free of the console."""
+    detail = entry.detail
+    who = str(detail.get("by") or "the system")
+    what = entry.title
+    if entry.kind in ("activity", "activity_failed"):
+        name = entry.title.removeprefix("activity ").rsplit(" ", 1)[0]
+        done = {"activity": "done", "activity_failed": "failed"}[entry.kind]
+        if entry.title.endswith("timed out"):
+            done = "timed out"
+        what = f"{_words(name).capitalize()}: {done}"
+    elif entry.kind in ("update", "update_failed", "signal"):
+        args = detail.get("args") or [{}]
+        first = args[0] if args and isinstance(args[0], dict) else {}
+        if first.get("action"):
+            what = f"{entry.title.split(' from ')[0].capitalize()}: {str(first['action']).replace('_', ' ')}"
+            if first.get("note"):
+                what += f" ({first['note']})"
+    elif entry.kind == "started":
+        what = entry.title.replace("workflow ", "Process ", 1)
+    values = [detail.get(k) for k in ("input", "result", "args") if detail.get(k)]
+    amounts = tuple(f"{label}: {dollars(cents)}" for label, cents in amounts_in(values))
+    return HumanEntry(entry.at, entry.event_id, entry.kind, who, what, amounts, entry)

@@ -142,8 +142,9 @@ class Staff(Base):
 class ConsoleUser(Base):
     """Who may sign in to the operations console, with one role (operations, biller, auditor, admin).
 
-    ``password_hash`` is a self-describing KDF string (``scrypt$n$r$p$salt$hash``), never the password.
-    ``failed_attempts`` and ``locked_until`` throttle guessing: enough failures in a row lock sign-in for a while.
+    ``password_hash`` is a self-describing KDF string (Argon2id ``$argon2id$...``; older ``scrypt$n$r$p$salt$hash``
+    ones are rehashed at the next sign-in), never the password. Failed sign-ins are throttled in
+    ``sign_in_throttles``, keyed by the typed name whether or not it exists.
     """
 
     __tablename__ = "console_users"
@@ -153,10 +154,41 @@ class ConsoleUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"), default=None)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(default=None)
+    password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds a random token; the row holds its SHA-256 (``id``), so a copy of the
+    table cannot be replayed. A session ends (``ended_at``) at sign-out, after ``idle`` minutes without a request,
+    at ``expires_at``, or when the user's password changes, the user is disabled or an admin revokes it."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_user_open", "user_id", "ended_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("console_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(20), default=None)
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per key: a client address, a typed user name (known or not), a known device.
+
+    ``key`` is an HMAC of the scope and the value, never the typed text (people type passwords into the name
+    field). ``failures`` counts within the window that started at ``window_started_at``; ``locked_until`` is set
+    when they reach the scope's limit."""
+
+    __tablename__ = "sign_in_throttles"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None, index=True)
 
 
 class Payer(Base):
@@ -823,11 +855,19 @@ class TrainingRecord(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: the migration installs triggers that refuse UPDATE and DELETE on this table."""
+    """Append-only and hash-chained (domain.audit): the migrations install triggers that refuse UPDATE and DELETE
+    on this table; ``seq`` numbers the rows without gaps, ``prev_hash`` is the previous row's ``row_hash``."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity_type", "entity_id"),
+        Index("ix_audit_events_actor", "actor", "occurred_at"),
+        Index("ix_audit_events_action", "action", "occurred_at"),
+    )
     id: Mapped[str] = _pk()
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(60))  # a user name or "workflow:<id>" / "system"
     action: Mapped[str] = mapped_column(String(60))
@@ -835,6 +875,16 @@ class AuditEvent(Base):
     entity_id: Mapped[str] = mapped_column(String(36))
     workflow_id: Mapped[str | None] = mapped_column(String(120), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AuditChain(Base):
+    """The audit trail's head: one row (id 1) with the last sequence number and hash. Appending an event updates
+    it first, which serialises concurrent writers (domain.audit)."""
+
+    __tablename__ = "audit_chain"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 class ControlNumber(Base):

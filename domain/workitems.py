@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from domain.actors import SignedActor
 from domain.errors import InvalidResolution
 
 
@@ -390,13 +391,18 @@ WORK_ITEMS_QUERY = "work_items"
 
 @dataclass(frozen=True)
 class ResolveRequest:
-    """The argument of the ``resolve`` Update."""
+    """The argument of the ``resolve`` Update.
+
+    ``actor`` is who sends it, signed by the door it came through (domain.actors, scope :func:`resolve_scope`
+    of this request); ``by`` must equal ``actor.label``. The workers refuse a request whose actor is missing or
+    does not verify (workers.security.actors), before the workflow's own validator runs."""
 
     work_item_id: str
     action: str
     by: str
     fields: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    actor: SignedActor | None = None
 
     def resolution(self) -> Resolution:
         return Resolution(action=self.action, by=self.by, fields=dict(self.fields), note=self.note)

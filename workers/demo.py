@@ -559,8 +559,11 @@ def _portal_claim(session: Any, item: m.WorkItem) -> bool:
 
 async def resolve_open_items(client: Client, container: Container, portal_payers_answer: bool = False) -> int:
     """Resolve every open item a workflow waits on, through the ``resolve`` Update; returns how many."""
+    from domain.actors import resolve_scope, sign_actor
     from flows.workitems import ResolveRequest
+    from workers.security.actors import load_actor_keys
 
+    keys = load_actor_keys(container.settings)
     with container.uow() as uow:
         items = list(
             uow.session.execute(
@@ -575,9 +578,15 @@ async def resolve_open_items(client: Client, container: Container, portal_payers
         if decision is None or workflow_id is None:
             continue
         handle = client.get_workflow_handle(workflow_id)
+        # The scripted biller signs like any door does (domain.actors): the workers refuse an unsigned resolution.
+        scope = resolve_scope(workflow_id, item_id, decision.action, dict(decision.fields), decision.note)
+        actor = sign_actor(keys, "system", BILLER, scope=scope)
         try:
             await handle.execute_update(
-                "resolve", ResolveRequest(item_id, decision.action, BILLER, dict(decision.fields), decision.note)
+                "resolve",
+                ResolveRequest(
+                    item_id, decision.action, actor.label, dict(decision.fields), decision.note, actor=actor
+                ),
             )
             resolved += 1
         except (WorkflowUpdateFailedError, RPCError) as exc:

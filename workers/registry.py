@@ -18,6 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.contracts.queues import TaskQueue
 from workers.composition import Container
+from workers.security.actors import ActorInterceptor, load_actor_keys
 from workers.settings import Settings
 
 
@@ -106,6 +107,8 @@ def build_workers(
     activities = activities_by_queue(container)
     limits = {queue: concurrency_for(settings, queue) for queue in wanted}
     pool = executor or ThreadPoolExecutor(max_workers=max(1, sum(limits.values())), thread_name_prefix="activity")
+    # Every person's resolution is checked for a signed actor before the workflow's validator (issue 12).
+    interceptors = [ActorInterceptor(load_actor_keys(settings))]
     workers = []
     for queue in wanted:
         if not workflows.get(queue) and not activities.get(queue):
@@ -120,6 +123,7 @@ def build_workers(
                 max_concurrent_activities=limits[queue],
                 graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
                 workflow_runner=workflow_runner(),
+                interceptors=interceptors,
             )
         )
     return workers

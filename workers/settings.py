@@ -77,6 +77,16 @@ class Settings:
     # Signs console session cookies; unset: a key generated under home/secrets. Several console instances share one.
     console_session_secret: str | None = field(default=None, repr=False)
     console_secure_cookies: bool = False  # set behind TLS: cookies only over https
+    # Automatic logoff after this many idle minutes, and the longest a console session lives at all.
+    console_idle_minutes: int = 15
+    console_session_hours: int = 8
+    # Proxies whose X-Forwarded-For the console believes ("10.0.0.0/8,127.0.0.1"); unset: none, the TCP peer counts.
+    trusted_proxies: str | None = None
+    # Keys that sign who acted ("kid:base64key[,...]", the first active): the console, CLI and API sign with the
+    # active one, workers verify with any. Unset: CARECYCLE_ACTOR_KEYS_FILE, else a file under home/secrets.
+    actor_keys: str | None = field(default=None, repr=False)
+    actor_keys_file: str | None = None
+    actor_active_key: str | None = None
     bind_host: str = "127.0.0.1"
     chromium_path: str = "/usr/bin/chromium"
     # Payer portal credentials: a JSON secrets file and/or CARECYCLE_PORTAL_<PAYER>_{USERNAME,PASSWORD,TOTP_SECRET,URL}.
@@ -168,6 +178,12 @@ def load_settings() -> Settings:
         console_port=_int("CARECYCLE_CONSOLE_PORT", 8080),
         console_session_secret=_env("CARECYCLE_CONSOLE_SESSION_SECRET"),
         console_secure_cookies=(_env("CARECYCLE_CONSOLE_SECURE_COOKIES", "0") or "0").lower() in ("1", "true", "yes"),
+        console_idle_minutes=_int("CARECYCLE_CONSOLE_IDLE_MINUTES", 15),
+        console_session_hours=_int("CARECYCLE_CONSOLE_SESSION_HOURS", 8),
+        trusted_proxies=_env("CARECYCLE_TRUSTED_PROXIES"),
+        actor_keys=_env("CARECYCLE_ACTOR_KEYS"),
+        actor_keys_file=_env("CARECYCLE_ACTOR_KEYS_FILE"),
+        actor_active_key=_env("CARECYCLE_ACTOR_ACTIVE_KEY"),
         bind_host=_env("CARECYCLE_BIND_HOST", "127.0.0.1") or "127.0.0.1",
         chromium_path=_env("CARECYCLE_CHROMIUM", "/usr/bin/chromium") or "/usr/bin/chromium",
         portal_secrets_file=_env("CARECYCLE_PORTAL_SECRETS_FILE"),

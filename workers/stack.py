@@ -39,7 +39,9 @@ from temporalio.client import Client, WorkflowHistory
 from workers.composition import Container
 from workers.registry import build_workers
 from workers.runtime import run_workers_until
+from workers.security.actors import load_actor_keys
 from workers.security.codec import AesGcmCodec
+from workers.security.files import harden_home, private_umask
 from workers.security.keys import load_keys
 from workers.security.secrets import codec_server_tokens, codec_token_file, console_session_secret, ensure_first_admin
 from workers.security.server import create_codec_app
@@ -72,7 +74,12 @@ class ServerStartError(Exception):
 
 @asynccontextmanager
 async def serve_asgi(app: Any, host: str, port: int, *, name: str = "web server") -> AsyncIterator[_QuietServer]:
-    server = _QuietServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on"))
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer as the client's address;
+    # the console decides whom to believe itself (CARECYCLE_TRUSTED_PROXIES, console.throttle).
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="on", proxy_headers=False
+    )
+    server = _QuietServer(config)
     failure = ServerStartError(f"the {name} could not listen on {host}:{port} (is the port in use?)")
 
     async def serve() -> None:
@@ -124,6 +131,32 @@ def replay_for_console(client: Client) -> Callable[[WorkflowHistory], Awaitable[
         return verdict.ok, verdict.failure
 
     return replay_history
+
+
+def console_options(settings: Settings, *, temporal_ui_url: str | None = None, codec_url: str | None = None) -> Any:
+    """The console's settings (console.web.ConsoleOptions) from the environment's."""
+    from datetime import timedelta
+
+    from console.sessions import SessionPolicy
+    from console.throttle import parse_proxies
+    from console.web import ConsoleOptions
+
+    if settings.console_idle_minutes <= 0 or settings.console_session_hours <= 0:
+        raise ValueError("CARECYCLE_CONSOLE_IDLE_MINUTES and CARECYCLE_CONSOLE_SESSION_HOURS must be positive")
+    try:
+        proxies = parse_proxies(settings.trusted_proxies)
+    except ValueError:
+        raise ValueError("CARECYCLE_TRUSTED_PROXIES must list IP addresses or networks, comma-separated") from None
+    return ConsoleOptions(
+        sessions=SessionPolicy(
+            idle=timedelta(minutes=settings.console_idle_minutes),
+            lifetime=timedelta(hours=settings.console_session_hours),
+        ),
+        trusted_proxies=proxies,
+        secure_cookies=settings.console_secure_cookies,
+        temporal_ui_url=temporal_ui_url,
+        codec_url=codec_url,
+    )
 
 
 @asynccontextmanager
@@ -208,12 +241,14 @@ async def _start_remittance_intake(client: Client, settings: Settings) -> None:
 @asynccontextmanager
 async def running_stack(settings: Settings, *, with_workers: bool = True) -> AsyncIterator[StackInfo]:
     """Start the whole stack; on exit stop it in reverse order. ``run_stack`` adds the wait for Ctrl-C."""
+    private_umask()  # everything the stack creates from here on is owner-only (workers.security.files)
     container = Container(settings)
     host = settings.bind_host
     async with AsyncExitStack() as stack:
         stack.callback(container.close)
         info: StackInfo
         if settings.embedded_temporal:
+            harden_home(settings)
             if settings.database_url.startswith("sqlite"):
                 from domain.store.migrate import upgrade
 
@@ -222,6 +257,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                 container.require_schema()
             codec_url = await stack.enter_async_context(serve_codec_server(settings))
             temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
+            harden_home(settings)  # the dev server's database and log, just created
             info = StackInfo(temporal_target=temporal.target, temporal=temporal)
             if temporal.ui_url:
                 info.urls["temporal_ui"] = temporal.ui_url
@@ -243,8 +279,9 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                     temporal.client,
                     container.session_factory,
                     session_secret=console_session_secret(settings),
-                    secure_cookies=settings.console_secure_cookies,
                     replay=replay_for_console(temporal.client),
+                    options=console_options(settings, temporal_ui_url=temporal.ui_url, codec_url=codec_url),
+                    actor_keys=load_actor_keys(settings),
                 )
                 await stack.enter_async_context(serve_asgi(app, host, settings.console_port, name="console"))
                 info.urls["console"] = f"http://{host}:{settings.console_port}"

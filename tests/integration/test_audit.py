@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.workitems import ResolveRequest, StandaloneWorkItemInput, StandaloneWorkItemWorkflow
+from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemWorkflow
+from tests.support.actors import signed_resolve
 from tests.support.dev_stack import CliResult, DevStack, dev_stack, run_cli
 
 pytestmark = pytest.mark.temporal
@@ -53,7 +54,7 @@ async def test_replay_timeline_and_export(tmp_path: Path, sqlite_url: str) -> No
         item_id = views[0].work_item_id
         await handle.execute_update(
             StandaloneWorkItemWorkflow.resolve,
-            ResolveRequest(work_item_id=item_id, action="confirm_eligibility", by="ann", note=NOTE),
+            signed_resolve(stack.settings, handle.id, item_id, "confirm_eligibility", note=NOTE),
         )
         await handle.result()
 

@@ -18,6 +18,8 @@ import pytest
 
 from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemResult, StandaloneWorkItemWorkflow
 from tests.support.dev_stack import free_port
+from workers.security.actors import os_user
+from workers.security.keys import new_key_entry
 from workers.settings import load_settings
 from workers.temporal.client import connect
 
@@ -151,7 +153,7 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
         )
         assert resolved.returncode == 0, resolved.stderr
         result = await client.get_workflow_handle(handle.id, result_type=StandaloneWorkItemResult).result()
-        assert result == StandaloneWorkItemResult(action="complete", by="ann", fields={})
+        assert result == StandaloneWorkItemResult(action="complete", by=f"cli:{os_user()} (ann)", fields={})
     finally:
         code, _ = _stop(process)
     assert code == 0
@@ -174,6 +176,7 @@ async def test_up_against_an_external_cluster_starts_only_workers(
             TEMPORAL_ADDRESS=temporal.target,
             CARECYCLE_DATABASE_URL=database_url,
             CARECYCLE_CODEC_KEYS=cluster.codec_keys or "",
+            CARECYCLE_ACTOR_KEYS=new_key_entry("a1"),  # workers against a cluster hold the actor key they are given
         )
         log = tmp_path / "up-remote.log"
         process, banner = _start(env, log)

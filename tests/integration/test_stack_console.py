@@ -17,6 +17,7 @@ from console.app import create_app
 from domain import models as m
 from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemWorkflow
 from tests.support.dev_stack import dev_stack, free_port
+from workers.security.actors import load_actor_keys
 from workers.stack import replay_for_console, serve_asgi
 
 pytestmark = pytest.mark.temporal
@@ -50,6 +51,7 @@ async def test_console_queues_resolve_processes_and_audit(tmp_path: Path, sqlite
             stack.container.session_factory,
             session_secret=b"a console session key of 32 bytes",
             replay=replay_for_console(stack.client),
+            actor_keys=load_actor_keys(stack.settings),
         )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -81,7 +83,7 @@ async def test_console_queues_resolve_processes_and_audit(tmp_path: Path, sqlite
             assert found is not None
             refused = await otto.post(
                 f"/work-items/{item_id}/resolve",
-                data={"action": "appeal", "fields": "appeal_level=1", "note": "n", "csrf": found.group(1)},
+                data={"action": "appeal", "f.appeal_level": "1", "note": "n", "csrf": found.group(1)},
             )
             assert refused.status_code == 403
 
@@ -101,7 +103,8 @@ async def test_console_queues_resolve_processes_and_audit(tmp_path: Path, sqlite
                 f"/work-items/{item_id}/resolve",
                 data={
                     "action": "write_off",
-                    "fields": "reason_code=timely_filing\ncolor=red",
+                    "f.reason_code": "timely_filing",
+                    "fields": "color=red",
                     "note": "",
                     "csrf": csrf,
                 },
@@ -116,7 +119,7 @@ async def test_console_queues_resolve_processes_and_audit(tmp_path: Path, sqlite
                 data={
                     "action": "appeal",
                     "by": "mallory",  # a form field cannot choose who acted: the signed-in user did
-                    "fields": "appeal_level=1",
+                    "f.appeal_level": "1",
                     "note": "records attached",
                     "csrf": csrf,
                 },
@@ -130,11 +133,13 @@ async def test_console_queues_resolve_processes_and_audit(tmp_path: Path, sqlite
                 row = uow.session.get(m.WorkItem, item_id)
                 assert row is not None and row.resolved_by == "ann"
 
-            assert (await web.get(f"/audit/{handle.id}")).status_code == 403  # a biller is no auditor
-            audit = await aud.get(f"/audit/{handle.id}")
+            assert (await web.get(f"/workflows/{handle.id}")).status_code == 403  # a biller is no auditor
+            audit = await aud.get(f"/workflows/{handle.id}")
             assert audit.status_code == 200
             assert "Replays deterministically" in audit.text
-            assert "update resolve accepted from ann" in audit.text and "records attached" in audit.text
+            assert "Update resolve accepted: appeal (records attached)" in audit.text
+            assert re.search(r"<td>ann <span[^>]*>signed</span>", audit.text)  # the actor's signature verifies
             assert "mallory" not in audit.text
-            assert (await aud.get("/audit/no-such-workflow")).status_code == 404
+            assert (await aud.get("/workflows/no-such-workflow")).status_code == 404
+            assert (await aud.get(f"/audit/{handle.id}")).headers["location"] == f"/workflows/{handle.id}"
             assert (await web.get("/work-items/nope")).status_code == 404

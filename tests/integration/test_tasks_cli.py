@@ -20,6 +20,7 @@ from flows.workitems import (
     StandaloneWorkItemWorkflow,
 )
 from tests.support.dev_stack import CliResult, DevStack, dev_stack, run_cli
+from workers.security.actors import os_user
 
 pytestmark = pytest.mark.temporal
 
@@ -118,9 +119,11 @@ async def test_tasks_list_show_reject_and_resolve(tmp_path: Path, sqlite_url: st
             "ann",
         )
         assert ok.returncode == 0, ok.stderr
-        assert "resolved: write_off by ann" in ok.stdout
+        # Signed as the operating-system user running the command; --by is only a display note.
+        by = f"cli:{os_user()} (ann)"
+        assert f"resolved: write_off by {by}" in ok.stdout
         result = await handle.result()
-        assert result == StandaloneWorkItemResult(action="write_off", by="ann", fields={"reason_code": "timely_filing"})
+        assert result == StandaloneWorkItemResult(action="write_off", by=by, fields={"reason_code": "timely_filing"})
 
         again = await asyncio.to_thread(
             cli,

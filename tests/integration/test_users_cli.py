@@ -61,12 +61,12 @@ def test_users_add_list_disable_enable_passwd(tmp_path: Path, sqlite_url: str) -
 
     listed = json.loads(carecycle(env, "users", "list", "--json").stdout)
     assert listed["users"] == [
-        {"username": "ann", "role": "biller", "disabled": False, "locked_until": None, "last_sign_in_at": None}
+        {"username": "ann", "role": "biller", "disabled": False, "open_sessions": 0, "last_sign_in_at": None}
     ]
     factory = make_session_factory(make_engine(sqlite_url))
     with factory() as session:
         stored = session.execute(select(m.ConsoleUser.password_hash)).scalar_one()
-        assert stored.startswith("scrypt$") and PASSWORD not in stored
+        assert stored.startswith("$argon2id$") and PASSWORD not in stored
         assert authenticate(session, "ann", PASSWORD).username == "ann"
 
     assert carecycle(env, "users", "disable", "ann").stdout.strip() == "ann (biller): disabled"

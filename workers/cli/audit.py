@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from workers.cli import positive_int
+
 
 def _date(text: str) -> date:
     try:
@@ -30,6 +32,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("--closed-since", type=_date, metavar="DATE", help="only workflows closed on/after YYYY-MM-DD")
     export.add_argument("--to", required=True, metavar="DIR", help="directory to write into")
     export.set_defaults(handler=_export)
+    log = commands.add_parser("log", help="read the audit trail: sign-ins, PHI views, resolutions, account changes")
+    log.add_argument("--actor", help="only this actor (a user name, cli:<os user>, workflow:<id>, ...)")
+    log.add_argument("--action", help="only actions starting with this (phi.view, console_user., work_item.resolve)")
+    log.add_argument("--entity-type", help="only this kind of record (claim, patient, console_user, workflow, ...)")
+    log.add_argument("--entity-id", help="only this record")
+    log.add_argument("--workflow-id", help="only events of this workflow")
+    log.add_argument("--since", type=_date, metavar="DATE", help="on or after YYYY-MM-DD (UTC)")
+    log.add_argument("--until", type=_date, metavar="DATE", help="on or before YYYY-MM-DD (UTC)")
+    log.add_argument("--limit", type=positive_int, default=100, help="at most this many, newest first (default 100)")
+    log.add_argument("--json", action="store_true", help="print as JSON")
+    log.set_defaults(handler=_log)
+    verify = commands.add_parser(
+        "verify-log", help="check the audit trail's hash chain: exit 1 if a row was edited, deleted or inserted"
+    )
+    verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    verify.set_defaults(handler=_verify_log)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -109,3 +127,81 @@ def _export(args: argparse.Namespace) -> int:
         written = asyncio.run(run())
     print(f"exported {len(written)} workflow histories to {args.to}")
     return 0
+
+
+def _log(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, time, timedelta
+
+    from domain.audit import AuditFilter, event_row, search_events
+    from workers.cli.output import print_json, print_table
+    from workers.composition import Container
+
+    where = AuditFilter(
+        actor=args.actor,
+        action=args.action,
+        entity_type=args.entity_type,
+        entity_id=args.entity_id,
+        workflow_id=args.workflow_id,
+        since=datetime.combine(args.since, time.min, UTC) if args.since else None,
+        until=datetime.combine(args.until, time.min, UTC) + timedelta(days=1) if args.until else None,
+    )
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            rows = [event_row(e) for e in search_events(uow.session, where, limit=args.limit)]
+    finally:
+        container.close()
+    if args.json:
+        print_json({"count": len(rows), "events": rows})
+        return 0
+    if not rows:
+        print("no audit events match")
+        return 0
+    print_table(
+        [
+            [
+                r["seq"],
+                r["occurred_at"][:19].replace("T", " "),
+                r["actor"],
+                r["action"],
+                f"{r['entity_type']} {r['entity_id']}",
+                r["workflow_id"],
+            ]
+            for r in rows
+        ],
+        ["SEQ", "WHEN (UTC)", "ACTOR", "ACTION", "RECORD", "WORKFLOW"],
+    )
+    return 0
+
+
+def _verify_log(args: argparse.Namespace) -> int:
+    from domain.audit import verify_chain
+    from workers.cli.output import print_json
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            verdict = verify_chain(uow.session)
+    finally:
+        container.close()
+    if args.json:
+        print_json(
+            {
+                "ok": verdict.ok,
+                "rows": verdict.rows,
+                "head_seq": verdict.head_seq,
+                "head_hash": verdict.head_hash,
+                "breaks": [{"seq": b.seq, "event_id": b.event_id, "problem": b.problem} for b in verdict.breaks],
+            }
+        )
+        return 0 if verdict.ok else 1
+    if verdict.ok:
+        print(f"OK: {verdict.rows} audit events, hash chain intact; head {verdict.head_seq} {verdict.head_hash}")
+        return 0
+    print(f"BROKEN: {len(verdict.breaks)} problem(s) in {verdict.rows} audit events")
+    for b in verdict.breaks:
+        print(f"  {'end' if b.seq is None else b.seq}: {b.problem}")
+    return 1

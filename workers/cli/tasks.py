@@ -45,7 +45,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="a field of the resolution (repeatable)"
     )
     resolve.add_argument("--note", default="", help="why (required by appeal, cancel, confirm_eligibility, ...)")
-    resolve.add_argument("--by", required=True, help="who resolves it (user name)")
+    resolve.add_argument(
+        "--by",
+        default="",
+        help="a display note only (e.g. your name): the resolution is signed as the operating-system user running this",
+    )
     resolve.set_defaults(handler=_resolve)
 
 
@@ -186,11 +190,13 @@ def _resolve(args: argparse.Namespace) -> int:
     from temporalio.client import WorkflowUpdateFailedError
     from temporalio.service import RPCError, RPCStatusCode
 
+    from domain.actors import ForgedActor
     from domain.workitems import Resolution, parse_assignments, validate_resolution
     from flows.workitems import RESOLVE_UPDATE, ResolveOutcome, ResolveRequest
     from workers.cli import CommandFailed
     from workers.cli.stack import temporal_errors
     from workers.composition import Container
+    from workers.security.actors import ActorKeyError, load_actor_keys, sign_cli_resolution
     from workers.settings import load_settings
     from workers.temporal.client import connect
 
@@ -207,7 +213,14 @@ def _resolve(args: argparse.Namespace) -> int:
         raise CommandFailed(f"work item {item_id} is already {state}")
     if not workflow_id:
         raise CommandFailed(f"work item {item_id} has no waiting workflow")
-    resolution = Resolution(action=args.action, by=args.by, fields=parse_assignments(args.set), note=args.note)
+    fields = parse_assignments(args.set)
+    try:
+        actor = sign_cli_resolution(
+            load_actor_keys(settings), workflow_id, item_id, args.action, fields, args.note, by=args.by
+        )
+    except (ActorKeyError, ForgedActor) as exc:
+        raise CommandFailed(str(exc)) from None
+    resolution = Resolution(action=args.action, by=actor.label, fields=fields, note=args.note)
     validate_resolution(reason, resolution)  # the same rule as the workflow's validator, checked here first
 
     async def send() -> ResolveOutcome:
@@ -221,6 +234,7 @@ def _resolve(args: argparse.Namespace) -> int:
                 by=resolution.by,
                 fields=dict(resolution.fields),
                 note=resolution.note,
+                actor=actor,
             ),
             result_type=ResolveOutcome,
         )
@@ -237,7 +251,7 @@ def _resolve(args: argparse.Namespace) -> int:
             raise CommandFailed(f"the workflow {workflow_id} is no longer running") from None
         raise CommandFailed(f"Temporal refused the update: {exc.message}") from None
     state_text = "resolved" if outcome.terminal else "updated (still open)"
-    print(f"work item {item_id} {state_text}: {outcome.action} by {args.by}")
+    print(f"work item {item_id} {state_text}: {outcome.action} by {resolution.by}")
     return 0
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-ROLE_HELP = "operations (read-only), biller (resolves work items), auditor (audit and replay), admin (everything)"
+ROLE_HELP = (
+    "operations (dashboard, queues: no patient data), biller (+ claims, accounts, resolves work items), "
+    "auditor (+ workflow histories, audit log), admin (everything, users)"
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,25 +34,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     disable.add_argument("name", metavar="NAME")
     disable.set_defaults(handler=_disable)
 
-    enable = commands.add_parser("enable", help="let a disabled user sign in again (clears a sign-in lock)")
+    enable = commands.add_parser("enable", help="let a disabled user sign in again")
     enable.add_argument("name", metavar="NAME")
     enable.set_defaults(handler=_enable)
 
-    passwd = commands.add_parser("passwd", help="set a user's password (clears a sign-in lock)")
+    passwd = commands.add_parser("passwd", help="set a user's password (their open sessions end at once)")
     passwd.add_argument("name", metavar="NAME")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     passwd.set_defaults(handler=_passwd)
 
+    role = commands.add_parser("role", help="change a user's role (effective on their next page)")
+    role.add_argument("name", metavar="NAME")
+    role.add_argument("--role", required=True, help=ROLE_HELP)
+    role.set_defaults(handler=_role)
+
+    revoke = commands.add_parser("revoke", help="end every open console session of a user now")
+    revoke.add_argument("name", metavar="NAME")
+    revoke.set_defaults(handler=_revoke)
+
 
 def _actor() -> str:
     """Who ran the command, for the audit trail: the operating-system account."""
-    import os
-    import pwd
+    from workers.security.actors import os_user
 
-    try:
-        return f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
-    except KeyError:
-        return f"cli:uid-{os.getuid()}"
+    return f"cli:{os_user()}"
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -127,7 +135,7 @@ def _list(args: argparse.Namespace) -> int:
             "username": u.username,
             "role": u.role.value,
             "disabled": u.disabled,
-            "locked_until": u.locked_until,
+            "open_sessions": u.open_sessions,
             "last_sign_in_at": u.last_sign_in_at,
         }
         for u in users
@@ -141,12 +149,12 @@ def _list(args: argparse.Namespace) -> int:
                 r["username"],
                 r["role"],
                 "disabled" if r["disabled"] else "active",
-                r["locked_until"] or "",
+                r["open_sessions"],
                 r["last_sign_in_at"] or "",
             ]
             for r in rows
         ],
-        ["user", "role", "state", "locked until", "last sign-in"],
+        ["user", "role", "state", "open sessions", "last sign-in"],
     )
     return 0
 
@@ -161,3 +169,36 @@ def _enable(args: argparse.Namespace) -> int:
 
 def _passwd(args: argparse.Namespace) -> int:
     return _change(args.name, password=_read_password(args.password_stdin))
+
+
+def _role(args: argparse.Namespace) -> int:
+    from console.accounts import parse_role, set_role
+    from workers.composition import Container
+
+    role = parse_role(args.role)
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            user = set_role(uow.session, args.name, role, actor=_actor())
+            uow.commit()
+    finally:
+        container.close()
+    print(f"{user.username} is now {user.role.value}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from console.accounts import revoke_sessions
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            ended = revoke_sessions(uow.session, args.name, actor=_actor())
+            uow.commit()
+    finally:
+        container.close()
+    print(f"{args.name}: {ended} open session{'' if ended == 1 else 's'} ended")
+    return 0

@@ -1,0 +1,70 @@
+"""domain.actors: a signature holds for exactly its actor and scope, under a key the verifier holds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.actors import ActorKeys, ForgedActor, resolve_scope, sign_actor, signal_scope, start_scope, verify_actor
+
+KEYS = ActorKeys({"a1": b"k" * 32, "a2": b"j" * 32}, "a2")
+SCOPE = resolve_scope("claim-1", "wi-1", "appeal", {"appeal_level": "1"}, "records")
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def test_a_signature_verifies_for_its_scope_only() -> None:
+    actor = sign_actor(KEYS, "console", "ann", scope=SCOPE, now=NOW)
+    assert actor.key_id == "a2" and actor.label == "ann"
+    assert verify_actor(KEYS, actor, scope=SCOPE, now=NOW + timedelta(minutes=5)) == actor
+    for other in (
+        resolve_scope("claim-1", "wi-1", "appeal", {"appeal_level": "2"}, "records"),
+        resolve_scope("claim-1", "wi-1", "appeal", {"appeal_level": "1"}, "other note"),
+        resolve_scope("claim-2", "wi-1", "appeal", {"appeal_level": "1"}, "records"),
+        start_scope("Claim", "claim-1"),
+        signal_scope("claim-1", "remittance"),
+    ):
+        with pytest.raises(ForgedActor):
+            verify_actor(KEYS, actor, scope=other)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"principal": "mallory"},
+        {"kind": "cli"},
+        {"note": "someone else"},
+        {"issued_at": "2026-05-01T12:00:01+00:00"},
+        {"key_id": "a1"},
+        {"key_id": "nope"},
+        {"signature": ""},
+        {"signature": "0" * 64},
+    ],
+)
+def test_any_change_breaks_the_signature(change: dict[str, str]) -> None:
+    actor = sign_actor(KEYS, "console", "ann", scope=SCOPE, now=NOW)
+    with pytest.raises(ForgedActor):
+        verify_actor(KEYS, replace(actor, **change), scope=SCOPE)
+
+
+def test_old_keys_still_verify_and_stale_signatures_do_not() -> None:
+    old = sign_actor(ActorKeys({"a1": b"k" * 32}, "a1"), "cli", "root", scope=SCOPE, note="Ann", now=NOW)
+    assert old.label == "cli:root (Ann)"
+    assert verify_actor(KEYS, old, scope=SCOPE, now=NOW).principal == "root"  # a1 is still listed: rotation
+    with pytest.raises(ForgedActor, match="too old"):
+        verify_actor(KEYS, old, scope=SCOPE, now=NOW + timedelta(hours=2))
+    with pytest.raises(ForgedActor):
+        verify_actor(KEYS, None, scope=SCOPE)
+
+
+def test_signing_refuses_what_cannot_be_told_apart() -> None:
+    with pytest.raises(ForgedActor):
+        sign_actor(KEYS, "console", "ann\nroot", scope=SCOPE)
+    with pytest.raises(ForgedActor):
+        sign_actor(KEYS, "telepathy", "ann", scope=SCOPE)
+    with pytest.raises(ForgedActor, match="too long"):
+        sign_actor(KEYS, "cli", "root", scope=SCOPE, note="x" * 60)
+    with pytest.raises(ValueError):
+        ActorKeys({"a1": b"short"}, "a1")
+    assert "k" * 32 not in repr(KEYS)

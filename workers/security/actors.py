@@ -1,0 +1,129 @@
+"""The actor keys and the worker interceptor that refuses a resolution whose actor is unsigned or forged.
+
+Keys: ``kid:base64key`` entries (like the codec keys) from CARECYCLE_ACTOR_KEYS, else CARECYCLE_ACTOR_KEYS_FILE,
+else (embedded stack) ``$CARECYCLE_HOME/secrets/actor-keys``, created 0600 on first use. The console, the CLI and
+the API sign with the active key; workers verify with every key listed, so rotation is: add a key, make it
+active, keep the old one while updates signed with it may still be in flight (an hour: domain.actors.MAX_AGE).
+
+:class:`ActorInterceptor` checks the ``resolve`` Update of every workflow before the workflow's own validator:
+the request must carry a :class:`domain.actors.SignedActor` that verifies for exactly this request (scope
+``resolve|<workflow id>|<work item>|<action>|<fields and note>``) and ``by`` must be the actor's label. It runs in
+the validator, so a refusal writes nothing to history; validators are not run on replay, so a rotated key never
+breaks a replay. The interceptor class is built outside the workflow sandbox with the keys in its closure;
+verification is pure HMAC (deterministic). Starts and signals that carry an ``actor`` are the intake module's
+and the API's (they call :func:`domain.actors.sign_actor`); their checks belong where those are received.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from pathlib import Path
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    HandleUpdateInput,
+    Interceptor,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
+
+from domain.actors import ActorKeys, ForgedActor, SignedActor, resolve_scope, sign_actor, verify_actor
+from domain.workitems import RESOLVE_UPDATE
+from workers.security.keys import CodecKeyError, new_key_entry, parse_keys
+from workers.settings import Settings
+
+FORGED_ACTOR = "ForgedActor"
+
+
+class ActorKeyError(Exception):
+    """The actor keys are missing or malformed (messages never contain key material)."""
+
+
+def default_actor_key_file(settings: Settings) -> Path:
+    return settings.home / "secrets" / "actor-keys"
+
+
+def _generate(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write("# carecycle actor signing keys: kid:base64key, the first is active\n")
+        handle.write(new_key_entry("a1") + "\n")
+
+
+def load_actor_keys(settings: Settings, *, create_if_missing: bool | None = None) -> ActorKeys:
+    """Keys from the environment, else the configured file, else (embedded stack) the file under home."""
+    create = settings.embedded_temporal if create_if_missing is None else create_if_missing
+    try:
+        if settings.actor_keys:
+            parsed = parse_keys(settings.actor_keys, settings.actor_active_key)
+        else:
+            path = Path(settings.actor_keys_file) if settings.actor_keys_file else default_actor_key_file(settings)
+            if not path.exists():
+                if not create or settings.actor_keys_file:
+                    raise ActorKeyError(
+                        f"no actor keys: set CARECYCLE_ACTOR_KEYS or CARECYCLE_ACTOR_KEYS_FILE (missing file {path})"
+                    )
+                _generate(path)
+            if path.stat().st_mode & 0o077:
+                raise ActorKeyError(f"actor key file {path} must be readable by its owner only (chmod 600)")
+            parsed = parse_keys(path.read_text(), settings.actor_active_key)
+    except CodecKeyError as exc:
+        raise ActorKeyError(str(exc).replace("codec key", "actor key")) from None
+    return ActorKeys(keys=dict(parsed.keys), active_key_id=parsed.active_key_id)
+
+
+def os_user() -> str:
+    """The operating-system account running this process: who the CLI signs as."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid-{os.getuid()}"
+
+
+def sign_cli_resolution(
+    keys: ActorKeys, workflow_id: str, work_item_id: str, action: str, fields: dict[str, str], note: str, by: str = ""
+) -> SignedActor:
+    """The CLI's actor: the OS user, with ``--by`` as a display note only."""
+    scope = resolve_scope(workflow_id, work_item_id, action, fields, note)
+    return sign_actor(keys, "cli", os_user(), scope=scope, note=by.strip())
+
+
+def check_resolve_request(keys: ActorKeys, workflow_id: str, request: Any, *, now: Any = None) -> SignedActor:
+    """Raise ForgedActor unless ``request`` (a ResolveRequest) carries an actor signed for exactly itself."""
+    actor = getattr(request, "actor", None)
+    if not isinstance(actor, SignedActor):
+        raise ForgedActor("a resolution must carry a signed actor (who sends it)")
+    scope = resolve_scope(workflow_id, request.work_item_id, request.action, dict(request.fields), request.note)
+    verify_actor(keys, actor, scope=scope, now=now)
+    if request.by != actor.label:
+        raise ForgedActor("the resolution's 'by' is not its signed actor")
+    return actor
+
+
+class ActorInterceptor(Interceptor):
+    """Refuses a ``resolve`` Update whose actor is missing, unsigned, forged or signed for another request."""
+
+    def __init__(self, keys: ActorKeys) -> None:
+        self._keys = keys
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
+        keys = self._keys
+
+        class _Inbound(WorkflowInboundInterceptor):
+            def handle_update_validator(self, input: HandleUpdateInput) -> None:
+                if input.update == RESOLVE_UPDATE:
+                    request = input.args[0] if input.args else None
+                    try:
+                        check_resolve_request(keys, workflow.info().workflow_id, request, now=workflow.now())
+                    except ForgedActor as exc:
+                        raise ApplicationError(str(exc), type=FORGED_ACTOR, non_retryable=True) from None
+                super().handle_update_validator(input)
+
+        return _Inbound
