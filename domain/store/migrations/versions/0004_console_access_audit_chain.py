@@ -4,8 +4,8 @@ Server-side console sessions, sign-in throttles keyed by address / typed name / 
 columns go), the audit chain's head and each audit event's sequence number and hashes. Existing audit events
 are chained in the order they were written (occurred_at, id).
 
-Revision ID: 0002_console_access_audit_chain
-Revises: 0001
+Revision ID: 0004_console_access_audit_chain
+Revises: 0003_front_door, 0003_visits_telehealth (it also joins those two heads into one)
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from alembic import op
 
 from domain.audit import GENESIS_HASH, row_hash
 
-revision = "0002_console_access_audit_chain"
-down_revision = "0001"
+revision = "0004_console_access_audit_chain"
+down_revision = ("0003_front_door", "0003_visits_telehealth")
 branch_labels = None
 depends_on = None
 
