@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.contracts import workitems as contract
+from activities.workitem_context import describe
 from domain import audit
 from domain import models as m
 from domain.audit import RESOLUTION_ACTION
@@ -38,12 +39,16 @@ class WorkItemActivities:
         existing = self._find(request.dedupe_key)
         if existing is not None:
             return contract.OpenedWorkItem(work_item_id=existing, created=False)
+        with UnitOfWork(self._session_factory) as uow:
+            context = describe(
+                uow.session, request.reason, request.entity_type, request.entity_id, dict(request.context)
+            )
         item = m.WorkItem(
             queue=request.queue,
             reason_code=request.reason,
             state=WorkItemState.OPEN,
             summary=request.summary[:200],
-            context=dict(request.context),
+            context=context,
             entity_type=request.entity_type,
             entity_id=request.entity_id,
             workflow_id=request.workflow_id,

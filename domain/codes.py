@@ -24,7 +24,7 @@ def npi_check_digit(first_nine: str) -> int:
 
 
 def is_valid_npi(npi: str) -> bool:
-    if len(npi) != 10 or not npi.isdigit() or npi[0] not in "12":
+    if len(npi) != 10 or not npi.isascii() or not npi.isdigit() or npi[0] not in "12":
         return False
     return npi_check_digit(npi[:9]) == int(npi[9])
 
@@ -42,7 +42,7 @@ def make_npi(first_nine: str) -> str:
 # ICD-10-CM: a letter, a digit, an alphanumeric, then optionally a dot and 1-4 alphanumerics.
 _ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 # HCPCS level I (CPT: 5 digits, or 4 digits + F/T/U) and level II (a letter A-V and 4 digits).
-_HCPCS = re.compile(r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$")
+_HCPCS = re.compile(r"^([0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4})$")
 _MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
 _TAXONOMY = re.compile(r"^[0-9]{3}[0-9A-Z]{6}X$")
 
@@ -54,27 +54,27 @@ def normalize_icd10(code: str) -> str:
 
 def validate_icd10(code: str) -> str:
     cleaned = code.strip().upper()
-    if not _ICD10.match(cleaned):
+    if not _ICD10.fullmatch(cleaned):
         raise InvalidCode(f"malformed ICD-10-CM code {code!r}")
     return normalize_icd10(cleaned)
 
 
 def validate_hcpcs(code: str) -> str:
     cleaned = code.strip().upper()
-    if not _HCPCS.match(cleaned):
+    if not _HCPCS.fullmatch(cleaned):
         raise InvalidCode(f"malformed HCPCS/CPT code {code!r}")
     return cleaned
 
 
 def validate_modifier(code: str) -> str:
     cleaned = code.strip().upper()
-    if not _MODIFIER.match(cleaned):
+    if not _MODIFIER.fullmatch(cleaned):
         raise InvalidCode(f"malformed modifier {code!r}")
     return cleaned
 
 
 def validate_taxonomy(code: str) -> str:
-    if not _TAXONOMY.match(code):
+    if not _TAXONOMY.fullmatch(code):
         raise InvalidCode(f"malformed provider taxonomy {code!r}")
     return code
 

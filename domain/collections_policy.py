@@ -7,9 +7,11 @@ reads a clock or a store: ``today`` is always an argument.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from domain.coding import positive_count
 from domain.errors import ValidationError
 
 
@@ -156,6 +158,42 @@ def plan_installments(
     return tuple(
         Installment(n + 1, first_due + interval * n, base + (1 if n < extra else 0)) for n in range(installments)
     )
+
+
+def first_due_on(policy: CollectionsPolicy, first_due: str | None, today: date) -> date:
+    """A plan's first due date: the one a person gave (an ISO date, not in the past), or one interval from today."""
+    if not first_due:
+        return today + timedelta(days=policy.installment_interval_days)
+    try:
+        day = date.fromisoformat(first_due.strip())
+    except ValueError:
+        raise ValidationError(f"payment plan: first_due must be a date (YYYY-MM-DD), not {first_due[:12]!r}") from None
+    if day < today:
+        raise ValidationError(f"payment plan: first_due {day.isoformat()} is in the past")
+    return day
+
+
+def payment_plan(
+    policy: CollectionsPolicy, total_cents: int, installments: int, first_due: str | None, today: date
+) -> tuple[Installment, ...]:
+    """The one payment-plan rule: the ``payment_plan`` resolution's check (with the balance the workflow knows)
+    and the ``collections.create_payment_plan`` activity (with the ledger's balance) both call it."""
+    return plan_installments(policy, total_cents, installments, first_due_on(policy, first_due, today))
+
+
+def requested_installments(fields: Mapping[str, str]) -> int:
+    """The number of installments a resolution asks for, as the activity's request carries it: 0 when it is not
+    plain ASCII digits (the plan rule then refuses it, as the validator did)."""
+    count = fields.get("installments", "").strip()
+    return int(count) if count.isascii() and count.isdigit() and len(count) <= 4 else 0
+
+
+def payment_plan_from_fields(
+    policy: CollectionsPolicy, fields: Mapping[str, str], balance_cents: int, today: date
+) -> tuple[Installment, ...]:
+    """:func:`payment_plan` for a resolution's fields (installments, optional first_due)."""
+    count = positive_count("installments", fields.get("installments", ""))
+    return payment_plan(policy, balance_cents, count, fields.get("first_due"), today)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,20 @@ def parse_amount(text: str, *, allow_negative: bool = False, formatted: bool = F
     return -cents if negative else cents
 
 
+def parse_cents(text: str, *, allow_zero: bool = False) -> Cents:
+    """A whole number of cents as text ("12500" is $125.00): a BAI2 amount, a resolution's ``amount_cents``. The
+    same rule as :func:`parse_amount` (ASCII digits, bounded length, one typed error), without a decimal point."""
+    cleaned = text.strip() if isinstance(text, str) else ""
+    if not (cleaned.isascii() and cleaned.isdigit()):
+        raise _refuse(str(text), "a whole number of cents in digits 0-9, e.g. 12500 for $125.00")
+    if len(cleaned) > MAX_WHOLE_DIGITS + 2:
+        raise _refuse(cleaned, f"more than {MAX_WHOLE_DIGITS + 2} digits of cents")
+    cents = int(cleaned)
+    if cents == 0 and not allow_zero:
+        raise InvalidAmount("amount must be more than zero cents")
+    return cents
+
+
 def _ungrouped(text: str, whole: str) -> str:
     """``1,234,567`` -> ``1234567``; a separator anywhere but between groups of three digits is refused."""
     groups = whole.split(",")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from domain import audit
 from domain import models as m
 from domain.errors import InvalidAmount, ValidationError
-from domain.money import parse_amount
+from domain.money import parse_amount, parse_cents
 from domain.posting.work import WorkItemDraft, open_work_items
 from domain.workitems import Reason, WorkQueue
 
@@ -94,8 +94,12 @@ def parse_bai2(text: str) -> list[DepositLine]:
             if len(fields) < 4:
                 raise BankFileError(f"BAI2 record {position}: transaction (16) too short")
             type_code, amount, funds = fields[1], fields[2], fields[3]
-            if not type_code.isdigit() or not amount.isdigit():
-                raise BankFileError(f"BAI2 record {position}: type code and amount must be digits")
+            if not (type_code.isascii() and type_code.isdigit() and len(type_code) == 3):
+                raise BankFileError(f"BAI2 record {position}: the type code must be three digits")
+            try:
+                cents = parse_cents(amount, allow_zero=True)
+            except InvalidAmount as exc:
+                raise BankFileError(f"BAI2 record {position}: {exc.message}") from None
             rest = fields[4:]
             if funds == "S":
                 rest = rest[3:]
@@ -112,7 +116,7 @@ def parse_bai2(text: str) -> list[DepositLine]:
             found = _TRN.search(description)
             trace = customer_ref.strip() or (found.group(1).strip() if found else "") or None
             lines.append(
-                DepositLine(len(lines) + 1, as_of, int(amount), trace, (description or bank_ref).strip()[:200])
+                DepositLine(len(lines) + 1, as_of, cents, trace, (description or bank_ref).strip()[:200])
             )
     return lines
 

@@ -12,13 +12,18 @@ could be PHI.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
 from domain.actors import SignedActor
-from domain.errors import InvalidResolution
+from domain.claim_corrections import CORRECTABLE_FIELDS, is_correctable, parse_claim_changes
+from domain.coding import coding_from_fields, positive_count
+from domain.coverage_changes import COVERAGE_FIELDS, parse_coverage_changes
+from domain.errors import DomainError, InvalidAmount, InvalidResolution
+from domain.money import parse_cents
 
 
 class WorkQueue(StrEnum):
@@ -64,33 +69,13 @@ class Action(StrEnum):
     REASSIGN_PROVIDER = "reassign_provider"
 
 
-# Fields a biller may change when correcting a claim; values stay in the encrypted payload and the store.
-CORRECTABLE_CLAIM_FIELDS = frozenset(
-    {
-        "procedure_code",
-        "modifiers",
-        "diagnosis_codes",
-        "diagnosis_pointers",
-        "units",
-        "charge_cents",
-        "place_of_service",
-        "service_date",
-        "rendering_npi",
-        "billing_npi",
-        "prior_authorization",
-        "prior_auth",  # the same: the payer's prior authorization number (REF*G1)
-        "member_id",
-        "payer_id",
-        "frequency_code",
-        "original_claim_number",
-    }
-)
+# Fields a biller may change when correcting a claim (line fields also as ``line<N>.<field>``); the one rule
+# of their values is domain.claim_corrections. Values stay in the encrypted payload and the store.
+CORRECTABLE_CLAIM_FIELDS = CORRECTABLE_FIELDS
 
 # Fields that hold a calendar date (ISO ``YYYY-MM-DD``); the process checks the date against its own facts.
 DATE_FIELDS = frozenset({"new_expires_on", "completed_on"})
 
-# The biller's name for the payer's prior authorization number on a claim correction (both spellings).
-PRIOR_AUTHORIZATION_FIELDS = frozenset({"prior_auth", "prior_authorization"})
 
 WRITE_OFF_REASONS = frozenset(
     {
@@ -121,14 +106,12 @@ ACTIONS: Mapping[Action, ActionSpec] = {
     Action.CORRECT_AND_RESUBMIT: ActionSpec(allowed_fields=CORRECTABLE_CLAIM_FIELDS, at_least_one_field=True),
     Action.APPEAL: ActionSpec(needs_note=True, allowed_fields=frozenset({"appeal_level", "attachment_id"})),
     Action.WRITE_OFF: ActionSpec(required_fields=frozenset({"reason_code"}), allowed_fields=frozenset({"reason_code"})),
-    Action.BILL_PATIENT: ActionSpec(allowed_fields=frozenset({"amount_cents"})),
+    # The claim's (or the balance's) whole open amount moves to the patient: there is no amount to choose.
+    Action.BILL_PATIENT: ActionSpec(),
     Action.RETRY_NOW: ActionSpec(),
     Action.CONFIRM_ELIGIBILITY: ActionSpec(needs_note=True, allowed_fields=frozenset({"plan_code", "reference"})),
     Action.MARK_INACTIVE: ActionSpec(needs_note=True),
-    Action.UPDATE_COVERAGE: ActionSpec(
-        allowed_fields=frozenset({"member_id", "payer_id", "group_number", "effective_from", "effective_to"}),
-        at_least_one_field=True,
-    ),
+    Action.UPDATE_COVERAGE: ActionSpec(allowed_fields=frozenset(COVERAGE_FIELDS), at_least_one_field=True),
     Action.ADD_CODES: ActionSpec(
         required_fields=frozenset({"procedure_code", "diagnosis_codes"}),
         allowed_fields=frozenset({"procedure_code", "diagnosis_codes", "modifiers", "units"}),
@@ -436,9 +419,11 @@ def validate_resolution(reason: str, resolution: Resolution) -> Resolution:
     if missing:
         raise InvalidResolution(f"{action} needs the field(s): {', '.join(sorted(missing))}")
     if spec.allowed_fields is not None:
-        unexpected = names - spec.allowed_fields
+        unexpected = {name for name in names - spec.allowed_fields if not _line_field(action, name)}
         if unexpected:
             allowed = ", ".join(sorted(spec.allowed_fields)) or "none"
+            if action is Action.CORRECT_AND_RESUBMIT:
+                allowed += " (line fields also as line<N>.<field>)"
             raise InvalidResolution(
                 f"{action} does not take the field(s) {', '.join(sorted(unexpected))}; allowed: {allowed}"
             )
@@ -456,20 +441,54 @@ def validate_resolution(reason: str, resolution: Resolution) -> Resolution:
             date.fromisoformat(resolution.fields[date_field])
         except ValueError:
             raise InvalidResolution(f"{date_field} must be a date (YYYY-MM-DD)") from None
-    for cents_field in ("amount_cents", "charge_cents", "units", "installments"):
-        if cents_field in resolution.fields:
-            raw = resolution.fields[cents_field]
-            if not raw.isdigit() or int(raw) <= 0:
-                raise InvalidResolution(f"{cents_field} must be a positive whole number")
-    for number_field in PRIOR_AUTHORIZATION_FIELDS & set(resolution.fields):
-        if not is_authorization_number(resolution.fields[number_field]):
-            raise InvalidResolution(f"{number_field} must be 1 to 50 letters, digits or dashes")
+    try:
+        _check_values(action, resolution.fields)
+    except InvalidResolution:
+        raise
+    except DomainError as exc:  # the rule's own error (an invalid code, a bad count): the same message
+        raise InvalidResolution(f"{action}: {exc.message}") from None
     return resolution
 
 
-def is_authorization_number(text: str) -> bool:
-    """A payer's prior authorization number as an 837P REF*G1 can carry it: 1-50 ASCII letters, digits, dashes."""
-    return 1 <= len(text) <= 50 and all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in text)
+def _line_field(action: Action, name: str) -> bool:
+    """``line2.units`` is a claim correction's field: the correction rule says whether that field takes a line."""
+    return action is Action.CORRECT_AND_RESUBMIT and (is_correctable(name) or _LINE_PREFIX.match(name) is not None)
+
+
+_LINE_PREFIX = re.compile(r"line[0-9]+\.")
+
+
+def _check_values(action: Action, fields: Mapping[str, str]) -> None:
+    """The value rules of an action that need no facts of the process (the same functions the activities apply);
+    a workflow's validator adds the rules that need its facts (a balance, a claim's lines, today)."""
+    if action is Action.CORRECT_AND_RESUBMIT:
+        parse_claim_changes(fields)
+    elif action is Action.ADD_CODES:
+        coding_from_fields(fields)
+    elif action is Action.UPDATE_COVERAGE:
+        parse_coverage_changes(fields)
+    elif action is Action.PAYMENT_PLAN:
+        positive_count("installments", fields["installments"])
+        if "first_due" in fields:
+            _iso_day("first_due", fields["first_due"])
+    for name in ("amount_cents",):
+        if name in fields:
+            cents_field(name, fields[name])
+
+
+def _iso_day(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidResolution(f"{name} must be a date (YYYY-MM-DD), not {text.strip()[:12]!r}") from None
+
+
+def cents_field(name: str, text: str) -> int:
+    """An amount in cents a person typed into a resolution, by the money rule (domain.money.parse_cents)."""
+    try:
+        return parse_cents(text)
+    except InvalidAmount as exc:
+        raise InvalidResolution(f"{name}: {exc.message}") from None
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

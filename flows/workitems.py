@@ -44,6 +44,7 @@ forward its own ``@workflow.update(name=RESOLVE_UPDATE)`` handler and validator 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -53,7 +54,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import workitems as contract
-    from domain.errors import InvalidResolution
+    from domain.errors import DomainError, InvalidResolution
     from domain.workitems import (
         RESOLVE_UPDATE,
         WORK_ITEMS_QUERY,
@@ -91,6 +92,10 @@ class WorkItemRequest:
     # A business key instead of the per-run one: the item is opened once across runs (continue-as-new), and
     # one opened for the same key by someone else (a batch sweep) is adopted by this workflow.
     dedupe_key: str = ""
+    # The rule the workflow will apply to a resolution, with the facts only the workflow knows (a balance, a
+    # claim's lines, today): the Update validator runs it after validate_resolution, so a resolution the process
+    # would refuse is refused before it is accepted. It raises a DomainError; it must not touch workflow state.
+    check: Callable[[Resolution], object] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class _OpenItem:
     escalation_level: int = 0
     assignee: str | None = None
     resolving: bool = False
+    check: Callable[[Resolution], object] | None = None
 
 
 class WorkItems:
@@ -156,7 +162,9 @@ class WorkItems:
             summary=f"open work item ({request.reason})",
         )
         work_item_id: str = opened.work_item_id
-        self._open[work_item_id] = _OpenItem(reason=str(request.reason), queue=str(queue), sla_due_at=sla_due_at)
+        self._open[work_item_id] = _OpenItem(
+            reason=str(request.reason), queue=str(queue), sla_due_at=sla_due_at, check=request.check
+        )
         self._refresh_visibility()
         return work_item_id
 
@@ -219,10 +227,17 @@ class WorkItems:
                 type="InvalidResolution",
                 non_retryable=True,
             )
+        resolution = _resolution_of(request)
         try:
-            validate_resolution(item.reason, _resolution_of(request))
+            validate_resolution(item.reason, resolution)
+            if item.check is not None and resolution.terminal:
+                item.check(resolution)
         except InvalidResolution as exc:
             raise ApplicationError(str(exc), type="InvalidResolution", non_retryable=True) from None
+        except DomainError as exc:  # the process's rule refused it: the same message its activity would give
+            raise ApplicationError(
+                f"{resolution.action}: {exc.message}", type="InvalidResolution", non_retryable=True
+            ) from None
 
     async def handle(self, request: ResolveRequest) -> ResolveOutcome:
         item = self._open.get(request.work_item_id)

@@ -184,6 +184,7 @@ class RecordCodes:
     procedure_codes: tuple[str, ...]
     actor: str
     modifiers: tuple[str, ...] = ()
+    units: tuple[int, ...] = ()  # one for every line, or one per procedure (domain.coding.coding_lines)
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,9 @@ class ScrubResult:
     filing_deadline_days: int  # days left until the timely-filing deadline (negative: already passed)
     charge_cents: int
     route: str = "clearinghouse"  # how the payer answers status inquiries: clearinghouse (276/277) or portal
+    lines: int = 0  # the claim's service lines (0: not said): a correction's line numbers are checked against it
+    diagnoses: int = 0  # the claim's diagnoses (0: not said): a correction's diagnosis pointers are checked too
+    line_pointers: tuple[int, ...] = ()  # each line's highest diagnosis pointer
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,15 @@ from activities.documents.store import DocumentStore
 from activities.revenue.base import Envelope, StoreActivities, domain_errors_are_final, record_status_inquiry
 from domain import audit
 from domain import models as m
-from domain.catalog import requires_prior_authorization
 from domain.claim_edits import ScrubContext, fingerprint, scrub
 from domain.claim_status import ClaimStatus, can_transition
-from domain.codes import validate_hcpcs, validate_icd10, validate_modifier, validate_place_of_service
 from domain.enums import PayerRouting
 from domain.errors import NotFound, ValidationError
+from domain.services.corrections import apply_claim_changes
 from domain.services.encounters import create_claim
 from domain.services.professional import load_professional_claim
 from domain.services.provider_standing import provider_standing
 from domain.store.control_numbers import next_numbers
-from domain.workitems import PRIOR_AUTHORIZATION_FIELDS, is_authorization_number
 from domain.x12.ack277ca import parse_277ca
 from domain.x12.ack999 import parse_999
 from domain.x12.claim837 import Submitter, write_837p
@@ -58,7 +56,7 @@ def _move(session: Session, claim: m.Claim, target: ClaimStatus, actor: str, **d
     )
 
 
-def _scrub_result(claim: m.Claim, payer: m.Payer, edits: tuple[c.ClaimEdit, ...]) -> c.ScrubResult:
+def _scrub_result(claim: m.Claim, payer: m.Payer, edits: tuple[c.ClaimEdit, ...], diagnoses: int = 0) -> c.ScrubResult:
     today = datetime.now(UTC).date()
     return c.ScrubResult(
         claim_id=claim.id,
@@ -69,6 +67,9 @@ def _scrub_result(claim: m.Claim, payer: m.Payer, edits: tuple[c.ClaimEdit, ...]
         filing_deadline_days=payer.timely_filing_days - (today - claim.date_of_service).days,
         charge_cents=claim.total_charge_cents,
         route="portal" if payer.routing == PayerRouting.PORTAL else "clearinghouse",
+        lines=len(claim.lines),
+        diagnoses=diagnoses,
+        line_pointers=tuple(max(line.diagnosis_pointers or [0]) for line in claim.lines),
     )
 
 
@@ -145,7 +146,8 @@ class ClaimActivities(StoreActivities):
             ):
                 _move(session, claim, ClaimStatus.READY, "workflow:claim")
             uow.commit()
-            return _scrub_result(claim, payer, tuple(c.ClaimEdit(f.code, f.message, f.fix_hint) for f in failures))
+            edits = tuple(c.ClaimEdit(f.code, f.message, f.fix_hint) for f in failures)
+            return _scrub_result(claim, payer, edits, len(professional.diagnoses))
 
     @activity.defn(name=c.CLAIMS_TERMS)
     @domain_errors_are_final
@@ -156,61 +158,44 @@ class ClaimActivities(StoreActivities):
         with self.uow() as uow:
             claim = _claim(uow.session, ref.claim_id)
             payer = uow.session.get(m.Payer, claim.payer_id)
+            encounter = uow.session.get(m.Encounter, claim.encounter_id)
             assert payer is not None
-            return _scrub_result(claim, payer, ())
+            return _scrub_result(claim, payer, (), len(encounter.diagnosis_codes or ()) if encounter else 0)
 
     @activity.defn(name=c.CLAIMS_CORRECT)
     @domain_errors_are_final
     def correct(self, data: c.ClaimCorrection) -> c.Nothing:
-        """A biller's corrections, checked, applied to the claim (and its encounter); then it goes back to DRAFT."""
+        """A biller's corrections, checked by the correction rule with the store's facts, applied on every line they
+        name (domain.services.corrections); then the claim goes back to DRAFT to be scrubbed again."""
         with self.uow() as uow:
             session = uow.session
             claim = _claim(session, data.claim_id)
-            encounter = session.get(m.Encounter, claim.encounter_id)
-            assert encounter is not None
-            first_line = claim.lines[0] if claim.lines else None
-            for name, value in data.changes.items():
-                value = value.strip()
-                if name == "diagnosis_codes":
-                    encounter.diagnosis_codes = [validate_icd10(x) for x in value.replace(";", ",").split(",") if x]
-                elif name == "place_of_service":
-                    encounter.place_of_service = validate_place_of_service(value)
-                elif first_line is not None and name == "procedure_code":
-                    first_line.procedure_code = validate_hcpcs(value)
-                elif first_line is not None and name == "modifiers":
-                    first_line.modifiers = [validate_modifier(x) for x in value.split(",") if x.strip()]
-                elif first_line is not None and name == "diagnosis_pointers":
-                    first_line.diagnosis_pointers = [int(x) for x in value.split(",") if x.strip().isdigit()]
-                elif first_line is not None and name == "units" and value.isdigit() and int(value) > 0:
-                    first_line.units = int(value)
-                elif name == "member_id" and claim.coverage_id:
-                    coverage = session.get(m.Coverage, claim.coverage_id)
-                    assert coverage is not None
-                    coverage.member_id = value
-                elif name in PRIOR_AUTHORIZATION_FIELDS:
-                    _record_prior_authorization(session, claim, value)
-                elif name in ("rendering_npi", "billing_npi", "original_claim_number"):
-                    pass  # carried by the resubmission's notes; the 837 mapper takes them from the store rows
-                elif name == "frequency_code":
-                    if value not in ("1", "7", "8"):
-                        raise ValidationError("frequency_code must be 1, 7 or 8")
-                else:
-                    raise ValidationError(f"the claim has no correctable field {name!r}")
-            # A replacement (7) needs the payer's claim number; a claim the payer never took is sent anew (1).
-            claim.frequency_code = data.frequency_code if claim.payer_claim_control_number else "1"
-            if ClaimStatus(claim.status) not in (ClaimStatus.DRAFT, ClaimStatus.READY):
-                target = ClaimStatus.READY if can_transition(ClaimStatus(claim.status), ClaimStatus.READY) else None
-                if target is None:
-                    raise ValidationError(f"claim {claim.id} is {claim.status}: it cannot be corrected now")
-                _move(session, claim, target, data.actor, corrected=sorted(data.changes))
-            claim.transition(ClaimStatus.DRAFT) if claim.status == ClaimStatus.READY else None
+            status = ClaimStatus(claim.status)
+            if status not in (ClaimStatus.DRAFT, ClaimStatus.READY) and not can_transition(status, ClaimStatus.READY):
+                raise ValidationError(f"claim {claim.id} is {claim.status}: it cannot be corrected now")
+            applied = apply_claim_changes(
+                session,
+                claim,
+                {name: value.strip() for name, value in data.changes.items()},
+                suggested_frequency=data.frequency_code,
+                today=datetime.now(UTC).date(),
+            )
+            if status not in (ClaimStatus.DRAFT, ClaimStatus.READY):
+                _move(session, claim, ClaimStatus.READY, data.actor, corrected=sorted(data.changes))
+            if claim.status == ClaimStatus.READY:
+                claim.transition(ClaimStatus.DRAFT)
             audit.record(
                 session,
                 actor=data.actor,
                 action="claim.corrected",
                 entity_type="claim",
                 entity_id=claim.id,
-                details={"fields": sorted(data.changes), "frequency": claim.frequency_code},
+                details={
+                    "fields": sorted(data.changes),
+                    "frequency": applied.frequency_code,
+                    "charge_delta_cents": applied.charge_delta_cents,
+                    "payer_changed": applied.payer_changed,
+                },
             )
             uow.commit()
         return c.Nothing()
@@ -391,45 +376,3 @@ class ClaimActivities(StoreActivities):
             _move(uow.session, claim, ClaimStatus(data.status), data.actor, note=data.note[:200])
             uow.commit()
         return c.Nothing()
-
-
-def _record_prior_authorization(session: Session, claim: m.Claim, number: str) -> m.PriorAuthorization:
-    """The biller has the payer's authorization ``number`` for this claim's service: record it on the patient so
-    the claim (and the 837P built from it, REF*G1) carries it.
-
-    A number this payer already issued to the patient is widened to the claim's codes and date of service (an
-    extension or retro-authorization granted by phone); a new one covers exactly them."""
-    if not is_authorization_number(number):
-        raise ValidationError("prior_auth must be 1 to 50 letters, digits or dashes")
-    payer = session.get(m.Payer, claim.payer_id)
-    assert payer is not None
-    codes = [line.procedure_code for line in claim.lines]
-    needing = [code for code in codes if requires_prior_authorization(payer.payer_id, code)]
-    covered = needing or codes  # the payer rule names no code here: the biller knows the payer wants one
-    day = claim.date_of_service
-    authorization = session.execute(
-        select(m.PriorAuthorization).where(
-            m.PriorAuthorization.payer_id == claim.payer_id, m.PriorAuthorization.number == number
-        )
-    ).scalar_one_or_none()
-    if authorization is None:
-        authorization = m.PriorAuthorization(
-            patient_id=claim.patient_id,
-            payer_id=claim.payer_id,
-            number=number,
-            procedure_codes=sorted(set(covered)),
-            valid_from=day,
-            valid_to=day,
-        )
-        session.add(authorization)
-    elif authorization.patient_id != claim.patient_id:
-        raise ValidationError(f"that authorization number belongs to another patient of payer {payer.payer_id}")
-    else:
-        authorization.procedure_codes = sorted(set(authorization.procedure_codes or ()) | set(covered))
-        authorization.valid_from = min(authorization.valid_from, day)
-        authorization.valid_to = max(authorization.valid_to, day)
-        if authorization.units_authorized is not None:
-            most = max((line.units for line in claim.lines if line.procedure_code in covered), default=1)
-            authorization.units_authorized = max(authorization.units_authorized, most)
-    session.flush()
-    return authorization

@@ -10,7 +10,7 @@ import csv
 import io
 import uuid
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from temporalio import activity
@@ -33,7 +33,7 @@ from activities.revenue.remittances import (
 from domain import audit
 from domain import models as m
 from domain.claim_status import ClaimStatus
-from domain.collections_policy import CollectionsPolicy, plan_installments
+from domain.collections_policy import CollectionsPolicy, payment_plan, plan_installments
 from domain.enums import PaymentPlanStatus
 from domain.errors import NotFound, ValidationError
 from domain.ledger.service import (
@@ -380,16 +380,9 @@ class CollectionsActivities(StoreActivities):
                 ).scalar()
                 if patient_id is None:
                     raise NotFound(f"unknown guarantor {data.guarantor_id} or no patient")
-                first_due = today + timedelta(days=data.interval_days)
-                if data.first_due:
-                    try:
-                        first_due = date.fromisoformat(data.first_due)
-                    except ValueError:
-                        raise ValidationError("payment plan: first_due is not a date (YYYY-MM-DD)") from None
-                    if first_due < today:
-                        raise ValidationError("payment plan: first_due is in the past")
                 total = guarantor_balance(session, data.guarantor_id)
-                installments = plan_installments(policy, total, data.installments, first_due)
+                installments = payment_plan(policy, total, data.installments, data.first_due, today)
+                first_due = installments[0].due_on
                 plan = m.PaymentPlan(
                     id=plan_id,
                     patient_id=patient_id,

@@ -12,12 +12,13 @@ from activities.contracts import revenue as c
 from activities.revenue.base import Envelope, StoreActivities, domain_errors_are_final
 from domain import audit
 from domain import models as m
-from domain.catalog import PROCEDURES_BY_CODE
 from domain.claim_status import ClaimStatus
+from domain.coding import coding_lines, validate_coding
+from domain.coverage_changes import parse_coverage_changes
 from domain.duplicates import find_duplicate_patients, patient_facts
 from domain.enums import AppointmentKind, AppointmentStatus, CoverageRank, PayerKind, PayerRouting
-from domain.errors import InvalidCode, NotFound, ValidationError
-from domain.services.encounters import ServiceLineInput, coverage_for, validate_coding, with_telehealth_modifier
+from domain.errors import NotFound, ValidationError
+from domain.services.encounters import coverage_for
 from domain.store.control_numbers import next_numbers
 from domain.x12.eligibility import EligibilityInquiry, parse_271, write_270
 from domain.x12.envelope import Party
@@ -172,22 +173,22 @@ class EligibilityActivities(StoreActivities):
             coverage = session.get(m.Coverage, data.coverage_id)
             if coverage is None:
                 raise NotFound(f"unknown coverage {data.coverage_id}")
-            for name, value in data.fields.items():
-                if name == "member_id":
-                    coverage.member_id = value.strip()
-                elif name == "group_number":
-                    coverage.group_number = value.strip() or None
-                elif name == "effective_from":
-                    coverage.effective_from = _date(value, name)
-                elif name == "effective_to":
-                    coverage.effective_to = _date(value, name) if value.strip() else None
-                elif name == "payer_id":
-                    payer = session.execute(select(m.Payer).where(m.Payer.payer_id == value.strip())).scalar()
-                    if payer is None:
-                        raise NotFound(f"unknown payer {value.strip()!r}")
-                    coverage.payer_id = payer.id
-                else:
-                    raise ValidationError(f"coverage has no field {name!r}")
+            changes = parse_coverage_changes(
+                data.fields, current_from=coverage.effective_from, current_to=coverage.effective_to
+            )
+            if changes.payer_id is not None:
+                payer = session.execute(select(m.Payer).where(m.Payer.payer_id == changes.payer_id)).scalar()
+                if payer is None:
+                    raise NotFound(f"payer_id {changes.payer_id}: no such payer")
+                coverage.payer_id = payer.id
+            if changes.member_id is not None:
+                coverage.member_id = changes.member_id
+            if changes.group_number is not None:
+                coverage.group_number = changes.group_number
+            if changes.effective_from is not None:
+                coverage.effective_from = changes.effective_from
+            if changes.effective_to is not None or changes.clear_effective_to:
+                coverage.effective_to = changes.effective_to
             audit.record(
                 session,
                 actor=data.actor,
@@ -198,13 +199,6 @@ class EligibilityActivities(StoreActivities):
             )
             uow.commit()
         return c.Nothing()
-
-
-def _date(text: str, name: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(f"{name} must be a date like 2026-01-31") from None
 
 
 class EncounterActivities(StoreActivities):
@@ -284,21 +278,18 @@ class EncounterActivities(StoreActivities):
             encounter = session.get(m.Encounter, data.encounter_id)
             if encounter is None:
                 raise NotFound(f"unknown encounter {data.encounter_id}")
-            lines: list[ServiceLineInput] = []
-            pointers = tuple(range(1, min(len(data.diagnosis_codes), 4) + 1)) or (1,)
-            for number, code in enumerate(data.procedure_codes, start=1):
-                procedure = PROCEDURES_BY_CODE.get(code.strip().upper())
-                if procedure is None:
-                    raise InvalidCode(f"procedure {code!r} is not in the practice's fee schedule")
-                modifiers = data.modifiers if number == 1 else ()
-                modifiers = with_telehealth_modifier(procedure.code, modifiers, encounter.telehealth_modifier)
-                lines.append(
-                    ServiceLineInput(
-                        procedure.code, procedure.charge_cents, 1, modifiers, pointers if number == 1 else (1,)
-                    )
-                )
-            diagnoses = validate_coding(data.diagnosis_codes, tuple(lines), encounter.place_of_service)
+            lines = coding_lines(
+                data.diagnosis_codes,
+                data.procedure_codes,
+                data.modifiers,
+                data.units,
+                encounter.telehealth_modifier,
+            )
+            diagnoses = validate_coding(data.diagnosis_codes, lines, encounter.place_of_service)
             encounter.diagnosis_codes = diagnoses
+            if encounter.service_lines:  # lines captured without diagnoses: the coder's lines replace them
+                encounter.service_lines.clear()
+                session.flush()
             encounter.service_lines = [
                 m.ServiceLine(
                     line_number=number,

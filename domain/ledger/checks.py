@@ -42,19 +42,34 @@ def patient_ar_control(session: Session) -> tuple[int, list[str]]:
 
 
 def insurance_ar_by_claim(session: Session) -> tuple[int, list[str]]:
-    """Every insurance AR line belongs to a claim billed to that account's payer."""
+    """Every insurance AR line names a claim, and a claim's insurance AR sits with the payer it is billed to: on
+    any other payer's account it nets to zero (a claim corrected to another payer moved its balance along)."""
     claim = aliased(m.Claim)
-    stmt = (
+    base = (
         select(m.JournalLine.id)
         .join(m.Account, m.Account.id == m.JournalLine.account_id)
         .join(m.JournalEntry, m.JournalEntry.id == m.JournalLine.entry_id)
-        .outerjoin(claim, claim.id == m.JournalEntry.claim_id)
         .where(m.Account.code.like(f"{acc.INSURANCE_AR}:%"))
-        .where((claim.id.is_(None)) | (claim.payer_id != m.Account.owner_id))
     )
-    count = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    examples = [str(r[0]) for r in session.execute(stmt.limit(EXAMPLES))] if count else []
-    return count, examples
+    orphans = base.outerjoin(claim, claim.id == m.JournalEntry.claim_id).where(claim.id.is_(None))
+    misplaced = (
+        select(m.JournalEntry.claim_id)
+        .select_from(m.JournalLine)
+        .join(m.Account, m.Account.id == m.JournalLine.account_id)
+        .join(m.JournalEntry, m.JournalEntry.id == m.JournalLine.entry_id)
+        .join(claim, claim.id == m.JournalEntry.claim_id)
+        .where(m.Account.code.like(f"{acc.INSURANCE_AR}:%"), claim.payer_id != m.Account.owner_id)
+        .group_by(m.JournalEntry.claim_id, m.Account.id)
+        .having(_net() != 0)
+    )
+    count = 0
+    examples: list[str] = []
+    for stmt in (orphans, misplaced):
+        found = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        count += int(found)
+        if found:
+            examples += [str(r[0]) for r in session.execute(stmt.limit(EXAMPLES))]
+    return count, examples[:EXAMPLES]
 
 
 def reversals_mirror(session: Session) -> tuple[int, list[str]]:
@@ -101,7 +116,11 @@ LEDGER_CHECKS: tuple[tuple[str, str, Callable[[Session], tuple[int, list[str]]]]
         "each guarantor's patient AR account equals the sum of its patients' balances",
         patient_ar_control,
     ),
-    ("insurance_ar_by_claim", "every insurance AR line belongs to a claim of that payer", insurance_ar_by_claim),
+    (
+        "insurance_ar_by_claim",
+        "every insurance AR line names a claim; a claim's insurance AR sits with its payer",
+        insurance_ar_by_claim,
+    ),
     ("reversals_mirror", "a reversal and its original net to zero on every account", reversals_mirror),
     ("reversed_once", "no journal entry is reversed twice", reversed_once),
     ("cob_crossover_clears", "every primary-to-secondary crossover reached the secondary claim", cob_crossover_clears),

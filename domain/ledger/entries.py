@@ -34,6 +34,8 @@ class EntryKind(StrEnum):
     UNAPPLIED_CASH = "unapplied_cash"
     APPLY_UNAPPLIED = "apply_unapplied"
     NO_SHOW_FEE = "no_show_fee"
+    CHARGE_CORRECTION = "charge_correction"  # a biller corrected a charged claim's line charges
+    PAYER_CHANGE = "payer_change"  # a biller corrected a charged claim to another payer: its AR moves along
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Coding an encounter and turning it into a claim: every code checked before anything is written."""
+"""Coding an encounter and turning it into a claim: every code checked (:mod:`domain.coding`) before anything is
+written."""
 
 from __future__ import annotations
 
@@ -10,20 +11,11 @@ from sqlalchemy.orm import Session
 
 from domain import audit
 from domain import models as m
-from domain.claim_edits import TELEHEALTH_EM_MODIFIERS, is_evaluation_and_management
 from domain.claim_status import ClaimStatus
-from domain.codes import validate_hcpcs, validate_icd10, validate_modifier, validate_npi, validate_place_of_service
+from domain.codes import validate_hcpcs, validate_modifier, validate_npi
+from domain.coding import ServiceLineInput, validate_coding, with_telehealth_modifier
 from domain.enums import CoverageRank, PayerKind
-from domain.errors import InvalidAmount, NotFound, UnknownPayer, ValidationError
-
-
-@dataclass(frozen=True)
-class ServiceLineInput:
-    procedure_code: str
-    charge_cents: int
-    units: int = 1
-    modifiers: tuple[str, ...] = ()
-    diagnosis_pointers: tuple[int, ...] = (1,)
+from domain.errors import NotFound, UnknownPayer, ValidationError
 
 
 @dataclass(frozen=True)
@@ -36,47 +28,6 @@ class EncounterInput:
     diagnosis_codes: tuple[str, ...]
     service_lines: tuple[ServiceLineInput, ...]
     appointment_id: str | None = None
-
-
-def with_telehealth_modifier(
-    procedure: str, modifiers: tuple[str, ...], telehealth_modifier: str | None
-) -> tuple[str, ...]:
-    """A virtual visit's E/M line carries the modifier of how it happened (95 video, 93 audio only): what the
-    VirtualVisit recorded on the encounter replaces whichever telehealth modifier the coder typed."""
-    if telehealth_modifier is None or not is_evaluation_and_management(procedure):
-        return modifiers
-    kept = tuple(mod for mod in modifiers if mod not in TELEHEALTH_EM_MODIFIERS)
-    return (*kept, telehealth_modifier)[:4]
-
-
-def validate_coding(
-    diagnosis_codes: tuple[str, ...], lines: tuple[ServiceLineInput, ...], place_of_service: str
-) -> list[str]:
-    """Check every code and amount; returns the diagnoses normalised. Raises the first problem found."""
-    validate_place_of_service(place_of_service)
-    if not diagnosis_codes:
-        raise ValidationError("an encounter needs at least one diagnosis")
-    if len(diagnosis_codes) > 12:
-        raise ValidationError("a professional claim carries at most 12 diagnoses")
-    diagnoses = [validate_icd10(code) for code in diagnosis_codes]
-    if not lines:
-        raise ValidationError("an encounter needs at least one service line")
-    for number, line in enumerate(lines, start=1):
-        validate_hcpcs(line.procedure_code)
-        for modifier in line.modifiers:
-            validate_modifier(modifier)
-        if len(line.modifiers) > 4:
-            raise ValidationError(f"line {number}: at most four modifiers")
-        if line.charge_cents < 0:
-            raise InvalidAmount(f"line {number}: charge must not be negative")
-        if line.units <= 0:
-            raise ValidationError(f"line {number}: units must be positive")
-        if not line.diagnosis_pointers or len(line.diagnosis_pointers) > 4:
-            raise ValidationError(f"line {number}: one to four diagnosis pointers are required")
-        for pointer in line.diagnosis_pointers:
-            if not 1 <= pointer <= len(diagnoses):
-                raise ValidationError(f"line {number}: diagnosis pointer {pointer} points at no diagnosis")
-    return diagnoses
 
 
 def record_encounter(session: Session, data: EncounterInput, *, actor: str) -> str:
@@ -211,3 +162,15 @@ def transition_claim(
         details={"from": previous.value, "to": target.value},
     )
     return target
+
+
+__all__ = [
+    "EncounterInput",
+    "ServiceLineInput",
+    "coverage_for",
+    "create_claim",
+    "record_encounter",
+    "transition_claim",
+    "validate_coding",
+    "with_telehealth_modifier",
+]

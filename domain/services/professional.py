@@ -15,7 +15,7 @@ from domain.x12.claim837 import ProfessionalClaim
 from domain.x12.from_models import PrimaryAdjudication, professional_claim
 
 
-def _coverage_of(session: Session, claim: m.Claim) -> m.Coverage | None:
+def claim_coverage(session: Session, claim: m.Claim) -> m.Coverage | None:
     """The claim's coverage, or (a claim made before coverages were linked) the patient's with the claim's payer."""
     if claim.coverage_id:
         return session.get(m.Coverage, claim.coverage_id)
@@ -33,7 +33,7 @@ def primary_adjudication(session: Session, claim: m.Claim) -> PrimaryAdjudicatio
         raise ValidationError(f"claim {claim.id}: secondary claim without the primary's remittance")
     payment, paid_on = adjudication
     primary_payer = session.get(m.Payer, primary_claim.payer_id)
-    primary_coverage = _coverage_of(session, primary_claim)
+    primary_coverage = claim_coverage(session, primary_claim)
     if primary_payer is None or primary_coverage is None or paid_on is None:
         raise ValidationError(f"claim {claim.id}: the primary claim's payer, coverage or payment date is missing")
     return PrimaryAdjudication(primary_payer, primary_coverage, payment, paid_on)
@@ -45,7 +45,7 @@ def load_professional_claim(session: Session, claim: m.Claim) -> ProfessionalCla
     patient = session.get(m.Patient, claim.patient_id)
     payer = session.get(m.Payer, claim.payer_id)
     rendering = session.get(m.Provider, claim.billing_provider_id)
-    coverage = _coverage_of(session, claim)
+    coverage = claim_coverage(session, claim)
     if encounter is None or patient is None or payer is None or rendering is None:
         raise ValidationError(f"claim {claim.id}: its encounter, patient, payer or provider is missing")
     if coverage is None:

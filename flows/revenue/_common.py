@@ -128,6 +128,13 @@ class DomainFailure(Exception):
         self.message = message
 
 
+def refusal_context(failure: DomainFailure) -> dict[str, str]:
+    """What a reopened work item says about the resolution the process could not apply: the rule (the refusal's
+    code) and its message, which names the field and the value that failed (never PHI: activities' messages hold
+    codes, ids and amounts)."""
+    return {"refused": failure.code, "refused_because": failure.message[:300]}
+
+
 class RevenueWorkflow(WorkItemsMixin):
     """Base of the revenue workflows: runs activities and asks people through work items (``resolve`` Update)."""
 
@@ -162,8 +169,12 @@ class RevenueWorkflow(WorkItemsMixin):
         entity_id: str,
         context: dict[str, str] | None = None,
         until: Callable[[], bool] | None = None,
+        check: Callable[[Resolution], object] | None = None,
     ) -> Resolution | None:
-        """Open a work item and wait for a person's resolution (or until ``until()`` is true: returns None)."""
+        """Open a work item and wait for a person's resolution (or until ``until()`` is true: returns None).
+
+        ``check``: the rule this workflow applies to the resolution, run by the Update validator (see
+        :class:`flows.workitems.WorkItemRequest`)."""
         request = WorkItemRequest(
             reason=reason,
             entity_type=entity_type,
@@ -171,6 +182,7 @@ class RevenueWorkflow(WorkItemsMixin):
             summary=summary[:200],
             sla=policy.days(policy.work_item_sla_days),
             context=context or {},
+            check=check,
         )
         self._work_log.append(str(reason))
         previous_stage = self._stage
@@ -220,11 +232,18 @@ class RevenueWorkflow(WorkItemsMixin):
             try:
                 return await self.run_activity(name, arg, result_type, options)
             except DomainFailure as failure:
-                await self.ask(
-                    policy,
-                    reason=Reason.MANUAL_TASK,
-                    summary=f"{name} refused ({failure.code}): {failure.message}",
-                    entity_type=entity_type,
-                    entity_id=entity_id,
-                    context={"activity": name, "error": failure.code},
-                )
+                await self.manual_task(policy, name, failure, entity_type=entity_type, entity_id=entity_id)
+
+    async def manual_task(
+        self, policy: c.RevenuePolicy, name: str, failure: DomainFailure, *, entity_type: str, entity_id: str
+    ) -> None:
+        """A refused activity whose input no person gave (the store's data is at fault): a person fixes the data,
+        then the activity runs again. A resolution's own refusal asks the resolution's question again instead."""
+        await self.ask(
+            policy,
+            reason=Reason.MANUAL_TASK,
+            summary=f"{name} refused ({failure.code}): {failure.message}",
+            entity_type=entity_type,
+            entity_id=entity_id,
+            context={"activity": name, "error": failure.code, "refused_because": failure.message[:300]},
+        )

@@ -6,22 +6,27 @@ denials (with their CARC/RARC explained), claims the payer does not answer, the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from flows.revenue._common import (
     CLEARINGHOUSE,
     PORTAL,
+    DomainFailure,
     RevenueWorkflow,
     aging_bucket,
     portal_failure_evidence,
     portal_retry,
+    refusal_context,
     set_visibility,
 )
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import portal as portal_contract
     from activities.contracts import revenue as c
+    from domain.claim_corrections import ClaimFacts, check_claim_resolution
     from domain.workitems import Action, Reason, Resolution
 
 FINAL_STATUSES = frozenset({"paid", "partially_paid", "closed", "written_off", "void", "billed_to_patient"})
@@ -30,6 +35,12 @@ FINAL_STATUSES = frozenset({"paid", "partially_paid", "closed", "written_off", "
 PORTAL_STATUS_RETRY = portal_retry(maximum_attempts=6)
 # Marks the histories in which a portal payer's no-response follow-up asks the portal instead of a 276.
 PORTAL_CLAIM_STATUS_PATCH = "portal-claim-status"
+# Marks the histories in which a correction the store refuses asks the same question again, saying why (before:
+# a manual task whose `complete` ran the same correction again, for ever).
+CORRECTION_REFUSED_PATCH = "claim-correction-refused"
+# Marks the histories in which a resolution of the no-acknowledgment item other than retry_now is carried out
+# (before: it was recorded and the claim went on waiting for its remittance).
+ACK_ITEM_RESOLUTION_PATCH = "claim-ack-item-resolution"
 
 
 def claim_workflow_id(claim_id: str) -> str:
@@ -50,6 +61,11 @@ class ClaimWorkflow(RevenueWorkflow):
         self._payer_id = ""
         self._submitted_at: float | None = None
         self._portal_task_queue = "portal"
+        self._lines = 0  # the claim's service lines and diagnoses (from the scrub): for the correction rule
+        self._diagnoses = 0
+        self._line_pointers: tuple[int, ...] = ()
+        self._refusal: dict[str, str] = {}  # why the last resolution could not be applied (for the next item)
+        self._ack_verdict: str | None = None  # what a person decided on the no-acknowledgment item
 
     @workflow.signal(name="remittance")
     def remittance(self, outcome: c.ClaimOutcome) -> None:
@@ -115,6 +131,7 @@ class ClaimWorkflow(RevenueWorkflow):
                 policy, c.CLAIMS_SCRUB, ref, c.ScrubResult, entity_type="claim", entity_id=data.claim_id
             )
             self._payer_id = scrub.payer_id
+            self._lines, self._diagnoses, self._line_pointers = scrub.lines, scrub.diagnoses, scrub.line_pointers
             set_visibility(payer_id=scrub.payer_id)
             if not scrub.passed:
                 decision = await self._decide(
@@ -146,6 +163,12 @@ class ClaimWorkflow(RevenueWorkflow):
             self._status = "submitted"
             # 3. the 999 and 277CA
             ack = await self._wait_for_acknowledgment(policy, submitted)
+            verdict, self._ack_verdict = self._ack_verdict, None
+            if verdict == "closed":
+                return self._result()
+            if verdict == "resubmit":
+                frequency = "7"
+                continue
             if ack is not None and ack.state == "rejected":
                 self._enter("rejected", "rejected")
                 decision = await self._decide(
@@ -176,6 +199,7 @@ class ClaimWorkflow(RevenueWorkflow):
         self._enter("reopened")
         terms = await self.run_activity(c.CLAIMS_TERMS, c.ClaimRef(self._claim_id), c.ScrubResult)
         self._payer_id = terms.payer_id
+        self._lines, self._diagnoses, self._line_pointers = terms.lines, terms.diagnoses, terms.line_pointers
         set_visibility(payer_id=terms.payer_id)
         self._submissions = max(self._submissions, 1)
         self._outcomes.append(outcome)
@@ -193,17 +217,25 @@ class ClaimWorkflow(RevenueWorkflow):
             if self._outcomes:
                 return None
             if workflow.now() >= deadline:
+                summary = f"no 999/277CA for batch {submitted.batch_key} after {policy.ack_timeout_days} days"
                 resolution = await self.ask(
                     policy,
                     reason=Reason.NO_PAYER_RESPONSE,
-                    summary=f"no 999/277CA for batch {submitted.batch_key} after {policy.ack_timeout_days} days",
+                    summary=summary,
                     entity_type="claim",
                     entity_id=self._claim_id,
                     context={"batch": submitted.batch_key},
                     until=lambda: bool(self._outcomes),
+                    check=self._check,
                 )
-                if resolution is None or resolution.action != Action.RETRY_NOW:
-                    return None  # the remittance came, or the person takes it from here
+                if resolution is None:
+                    return None  # the remittance came
+                if resolution.action != Action.RETRY_NOW:
+                    if workflow.patched(ACK_ITEM_RESOLUTION_PATCH):
+                        self._ack_verdict = await self._carry_out(
+                            policy, resolution, Reason.NO_PAYER_RESPONSE, summary, {"batch": submitted.batch_key}
+                        )
+                    return None  # (histories before the patch: the person takes it from here)
                 deadline = workflow.now() + policy.days(policy.ack_timeout_days)
             try:
                 await workflow.wait_condition(lambda: bool(self._outcomes), timeout=policy.days(policy.ack_poll_days))
@@ -259,18 +291,12 @@ class ClaimWorkflow(RevenueWorkflow):
             context = {"category": status.category, "status": status.status_code}
             if status.route == "portal":
                 context.update(route="portal", **evidence)
-            resolution = await self.ask(
-                policy,
-                reason=Reason.NO_PAYER_RESPONSE,
-                summary=summary,
-                entity_type="claim",
-                entity_id=self._claim_id,
-                context=context,
-                until=lambda: bool(self._outcomes),
+            decided = await self._resolve(
+                policy, Reason.NO_PAYER_RESPONSE, summary, context, until=lambda: bool(self._outcomes)
             )
-            if resolution is None:
+            if decided is None:
                 continue  # the remittance came while the item was open
-            verdict = await self._apply(policy, resolution)
+            verdict = decided
             if verdict != "wait":
                 return verdict
             inquiries = 0
@@ -313,41 +339,102 @@ class ClaimWorkflow(RevenueWorkflow):
         self._enter("denied", "denied")
         explained = "; ".join(outcome.explanation) or ", ".join(outcome.adjustment_codes)
         codes = ",".join(outcome.adjustment_codes + outcome.remark_codes)
-        resolution = await self.ask(
+        verdict = await self._resolve(
             policy,
-            reason=Reason.CLAIM_DENIED,
-            summary=f"denied ({codes}): {explained}",
-            entity_type="claim",
-            entity_id=self._claim_id,
-            context={"codes": codes, "explanation": explained[:500], "remittance": outcome.remittance_key},
+            Reason.CLAIM_DENIED,
+            f"denied ({codes}): {explained}",
+            {"codes": codes, "explanation": explained[:500], "remittance": outcome.remittance_key},
         )
-        assert resolution is not None
-        return await self._apply(policy, resolution)
+        assert verdict is not None
+        return verdict
 
     async def _decide(self, policy: c.RevenuePolicy, reason: Reason, summary: str, context: dict[str, str]) -> str:
         self._enter(str(reason))
-        resolution = await self.ask(
-            policy, reason=reason, summary=summary, entity_type="claim", entity_id=self._claim_id, context=context
+        verdict = await self._resolve(policy, reason, summary, context)
+        assert verdict is not None
+        return verdict
+
+    async def _resolve(
+        self,
+        policy: c.RevenuePolicy,
+        reason: Reason,
+        summary: str,
+        context: dict[str, str],
+        until: Callable[[], bool] | None = None,
+    ) -> str | None:
+        """Ask a person and carry out the answer (None: ``until`` came first). A correction the store refuses asks
+        the same question again, once, with the rule and the value that failed in the item."""
+        resolution = await self._ask_claim(policy, reason, summary, context, until)
+        if resolution is None:
+            return None
+        return await self._carry_out(policy, resolution, reason, summary, context)
+
+    async def _carry_out(
+        self, policy: c.RevenuePolicy, resolution: Resolution, reason: Reason, summary: str, context: dict[str, str]
+    ) -> str:
+        verdict = await self._apply(policy, resolution)
+        while verdict == "refused":
+            again = await self._ask_claim(policy, reason, summary, context, None)
+            assert again is not None
+            verdict = await self._apply(policy, again)
+        return verdict
+
+    async def _ask_claim(
+        self,
+        policy: c.RevenuePolicy,
+        reason: Reason,
+        summary: str,
+        context: dict[str, str],
+        until: Callable[[], bool] | None,
+    ) -> Resolution | None:
+        refusal, self._refusal = self._refusal, {}
+        if refusal:
+            summary = f"the last correction was refused ({refusal['refused']}): {refusal['refused_because']}"
+        return await self.ask(
+            policy,
+            reason=reason,
+            summary=summary,
+            entity_type="claim",
+            entity_id=self._claim_id,
+            context={**context, **refusal},
+            until=until,
+            check=self._check,
         )
-        assert resolution is not None
-        return await self._apply(policy, resolution)
+
+    def _check(self, resolution: Resolution) -> None:
+        """The Update validator's part that needs this claim's facts (domain.claim_corrections)."""
+        facts = ClaimFacts(
+            status=self._status,
+            submissions=self._submissions,
+            max_resubmissions=self._policy.max_resubmissions,
+            lines=self._lines,
+            diagnoses=self._diagnoses,
+            today=workflow.now().date(),
+            line_pointers=self._line_pointers,
+        )
+        check_claim_resolution(resolution.action, resolution.fields, facts)
 
     async def _apply(self, policy: c.RevenuePolicy, resolution: Resolution) -> str:
-        """Carry out a biller's resolution: "resubmit", "wait" again (appeal, retry) or "closed"."""
+        """Carry out a biller's resolution: "resubmit", "wait" again (appeal, retry), "closed", or "refused" (a
+        correction the store refused: ask again)."""
         actor = resolution.by
         if resolution.action == Action.CORRECT_AND_RESUBMIT:
             if self._submissions > policy.max_resubmissions:
                 await self._close("write_off", "too_many_resubmissions", actor)
                 return "closed"
             frequency = "7" if self._submissions else "1"
-            await self.run_or_ask(
-                policy,
-                c.CLAIMS_CORRECT,
-                c.ClaimCorrection(self._claim_id, dict(resolution.fields), frequency, actor),
-                c.Nothing,
-                entity_type="claim",
-                entity_id=self._claim_id,
-            )
+            correction = c.ClaimCorrection(self._claim_id, dict(resolution.fields), frequency, actor)
+            try:
+                await self.run_activity(c.CLAIMS_CORRECT, correction, c.Nothing)
+            except DomainFailure as failure:
+                if workflow.patched(CORRECTION_REFUSED_PATCH):
+                    self._refusal = refusal_context(failure)
+                    return "refused"
+                # Histories before the patch: a manual task, then the same correction again until it passes.
+                await self.manual_task(policy, c.CLAIMS_CORRECT, failure, entity_type="claim", entity_id=self._claim_id)
+                await self.run_or_ask(
+                    policy, c.CLAIMS_CORRECT, correction, c.Nothing, entity_type="claim", entity_id=self._claim_id
+                )
             return "resubmit"
         if resolution.action == Action.APPEAL:
             await self._set_status("appealed", resolution.note)
@@ -384,15 +471,14 @@ class ClaimWorkflow(RevenueWorkflow):
 
     async def _timely_filing_missed(self, policy: c.RevenuePolicy) -> str:
         self._enter("timely_filing")
-        resolution = await self.ask(
+        verdict = await self._resolve(
             policy,
-            reason=Reason.TIMELY_FILING_RISK,
-            summary="the payer's timely-filing deadline has passed without an accepted claim",
-            entity_type="claim",
-            entity_id=self._claim_id,
+            Reason.TIMELY_FILING_RISK,
+            "the payer's timely-filing deadline has passed without an accepted claim",
+            {},
         )
-        assert resolution is not None
-        return await self._apply(policy, resolution)
+        assert verdict is not None
+        return verdict
 
     def _result(self) -> c.ClaimResult:
         return c.ClaimResult(

@@ -14,6 +14,7 @@ Continue-as-new keeps long cycles' history short.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +24,8 @@ from flows.revenue._common import DomainFailure, RevenueWorkflow, set_visibility
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
-    from domain.workitems import Action, Reason
+    from domain.collections_policy import CollectionsPolicy, payment_plan_from_fields, requested_installments
+    from domain.workitems import Action, Reason, Resolution
 
 
 # Histories recorded before a running plan listened to payments, disputes and hardship requests slept to each
@@ -33,6 +35,24 @@ PLAN_SIGNALS_PATCH = "collections-plan-signals"
 
 def collections_workflow_id(guarantor_id: str) -> str:
     return f"collections-{guarantor_id}"
+
+
+def plan_terms(policy: c.RevenuePolicy, *, hardship: bool) -> CollectionsPolicy:
+    """The payment-plan terms ``collections.create_payment_plan`` applies (the hardship ones for a re-plan)."""
+    return CollectionsPolicy(
+        min_installment_cents=policy.hardship_min_installment_cents if hardship else policy.min_installment_cents,
+        max_installments=policy.hardship_max_installments if hardship else policy.max_installments,
+        installment_interval_days=policy.installment_interval_days,
+    )
+
+
+def _check_plan_terms(resolution: Resolution, *, policy: c.RevenuePolicy, balance: int, hardship: bool) -> None:
+    """The Update validator's part of a ``payment_plan`` resolution: the plan rule the activity applies, with the
+    balance this workflow read last (a balance that changed since is checked again by the activity)."""
+    if resolution.action == Action.PAYMENT_PLAN:
+        payment_plan_from_fields(
+            plan_terms(policy, hardship=hardship), resolution.fields, balance, workflow.now().date()
+        )
 
 
 @dataclass
@@ -183,6 +203,7 @@ class PatientCollectionsWorkflow(RevenueWorkflow):
             entity_id=data.guarantor_id,
             context={"balance_cents": str(balance), "statements": str(self._statements)},
             until=lambda: self._balance_changed,
+            check=functools.partial(_check_plan_terms, policy=policy, balance=balance, hardship=False),
         )
         if resolution is None:
             return None  # a payment came in: look again
@@ -210,13 +231,12 @@ class PatientCollectionsWorkflow(RevenueWorkflow):
     async def _payment_plan(self, data: c.CollectionsInput, fields: dict[str, str], key: str) -> str | None:
         """Follow a payment plan: wait for each installment's due date, check the ledger, remind, break or finish."""
         policy = data.policy
-        count = fields.get("installments", "")
         try:
             plan = await self.run_activity(
                 c.COLLECTIONS_CREATE_PLAN,
                 c.PaymentPlanRequest(
                     data.guarantor_id,
-                    int(count) if count.isdigit() else 0,
+                    requested_installments(fields),
                     fields.get("first_due") or None,
                     policy.min_installment_cents,
                     policy.max_installments,
@@ -425,6 +445,7 @@ class PatientCollectionsWorkflow(RevenueWorkflow):
                     entity_id=data.guarantor_id,
                     context=context,
                     until=lambda: signal not in self._paused,
+                    check=functools.partial(_check_plan_terms, policy=policy, balance=balance, hardship=True),
                 )
                 if resolution is None or resolution.action in (Action.COMPLETE, Action.CANCEL):
                     break  # withdrawn by the guarantor, or reviewed and refused: the plan resumes
@@ -443,13 +464,12 @@ class PatientCollectionsWorkflow(RevenueWorkflow):
                     self._statements = 0
                     raise _PlanEnded(None)
                 # A hardship re-plan over what is owed now, on the policy's hardship terms.
-                count = resolution.fields.get("installments", "")
                 try:
                     replanned = await self.run_activity(
                         c.COLLECTIONS_CREATE_PLAN,
                         c.PaymentPlanRequest(
                             data.guarantor_id,
-                            int(count) if count.isdigit() else 0,
+                            requested_installments(resolution.fields),
                             resolution.fields.get("first_due") or None,
                             policy.hardship_min_installment_cents,
                             policy.hardship_max_installments,

@@ -6,12 +6,23 @@ from dataclasses import replace
 
 from temporalio import workflow
 
-from flows.revenue._common import CLEARINGHOUSE, PORTAL, RevenueWorkflow, set_visibility
+from flows.revenue._common import (
+    CLEARINGHOUSE,
+    PORTAL,
+    DomainFailure,
+    RevenueWorkflow,
+    refusal_context,
+    set_visibility,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import portal as portal_contract
     from activities.contracts import revenue as c
-    from domain.workitems import Action, Reason
+    from domain.workitems import Action, Reason, Resolution
+
+
+# Marks the histories in which a refused coverage update asks the eligibility question again, saying why.
+COVERAGE_UPDATE_REFUSED_PATCH = "coverage-update-refused"
 
 
 def eligibility_workflow_id(coverage_id: str) -> str:
@@ -41,6 +52,7 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
 
     async def _run(self, data: c.EligibilityInput) -> c.EligibilityResult:
         policy = data.policy
+        refusal: dict[str, str] = {}
         while True:
             self._stage = "checking"
             set_visibility(stage="eligibility")
@@ -62,28 +74,47 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
             if answer.status == "active":
                 return await self._record(data, answer, "active", "payer")
             reason = answer.status if answer.reject_reason is None else f"{answer.status}:{answer.reject_reason}"
+            summary = f"payer {answer.payer_id} answered {reason} through the {answer.route}"
+            if refusal:
+                summary = f"the coverage update was refused ({refusal['refused']}): {refusal['refused_because']}"
             resolution = await self.ask(
                 policy,
                 reason=Reason.ELIGIBILITY_INACTIVE if answer.status == "inactive" else Reason.ELIGIBILITY_INCONCLUSIVE,
-                summary=f"payer {answer.payer_id} answered {reason} through the {answer.route}",
+                summary=summary,
                 entity_type="coverage",
                 entity_id=data.coverage_id,
-                context={"payer": answer.payer_id, "answer": reason, "route": answer.route},
+                context={"payer": answer.payer_id, "answer": reason, "route": answer.route, **refusal},
             )
             assert resolution is not None
+            refusal = {}
             if resolution.action in (Action.RETRY_NOW, Action.UPDATE_COVERAGE):
                 if resolution.action == Action.UPDATE_COVERAGE:
-                    await self.run_or_ask(
-                        policy,
-                        c.ELIGIBILITY_UPDATE_COVERAGE,
-                        c.CoverageUpdate(data.coverage_id, dict(resolution.fields), resolution.by),
-                        c.Nothing,
-                        entity_type="coverage",
-                        entity_id=data.coverage_id,
-                    )
+                    refusal = await self._update_coverage(data, resolution)
                 continue
             status = "active" if resolution.action == Action.CONFIRM_ELIGIBILITY else "inactive"
             return await self._record(data, answer, status, resolution.by)
+
+    async def _update_coverage(self, data: c.EligibilityInput, resolution: Resolution) -> dict[str, str]:
+        """Apply a person's coverage update; a refusal (a payer code naming no payer) is said in the next item,
+        which asks again (histories before the patch: a manual task, then the same update again until it passes)."""
+        update = c.CoverageUpdate(data.coverage_id, dict(resolution.fields), resolution.by)
+        try:
+            await self.run_activity(c.ELIGIBILITY_UPDATE_COVERAGE, update, c.Nothing)
+        except DomainFailure as failure:
+            if workflow.patched(COVERAGE_UPDATE_REFUSED_PATCH):
+                return refusal_context(failure)
+            await self.manual_task(
+                data.policy, c.ELIGIBILITY_UPDATE_COVERAGE, failure, entity_type="coverage", entity_id=data.coverage_id
+            )
+            await self.run_or_ask(
+                data.policy,
+                c.ELIGIBILITY_UPDATE_COVERAGE,
+                update,
+                c.Nothing,
+                entity_type="coverage",
+                entity_id=data.coverage_id,
+            )
+        return {}
 
     async def _through_portal(self, data: c.EligibilityInput, payer_id: str) -> c.EligibilityAnswer:
         coverage_id = data.coverage_id

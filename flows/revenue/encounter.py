@@ -5,11 +5,12 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
-from flows.revenue._common import DomainFailure, RevenueWorkflow, set_visibility
+from flows.revenue._common import DomainFailure, RevenueWorkflow, refusal_context, set_visibility
 from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
+    from domain.coding import requested_units, split_codes
     from domain.workitems import Reason
 
 
@@ -51,13 +52,18 @@ class EncounterWorkflow(RevenueWorkflow):
             entity_id=data.appointment_id,
         )
         self._encounter_id = prepared.encounter_id
+        refusal: dict[str, str] = {}
         while not prepared.coded:
+            summary = f"encounter {prepared.encounter_id} lacks {', '.join(prepared.missing) or 'codes'}"
+            if refusal:
+                summary = f"the codes were refused ({refusal['refused']}): {refusal['refused_because']}"
             resolution = await self.ask(
                 policy,
                 reason=Reason.MISSING_CODES,
-                summary=f"encounter {prepared.encounter_id} lacks {', '.join(prepared.missing) or 'codes'}",
+                summary=summary,
                 entity_type="encounter",
                 entity_id=prepared.encounter_id,
+                context=refusal,  # validate_resolution checks the codes by record_codes' rule (domain.coding)
             )
             assert resolution is not None
             try:
@@ -65,15 +71,18 @@ class EncounterWorkflow(RevenueWorkflow):
                     c.ENCOUNTER_RECORD_CODES,
                     c.RecordCodes(
                         encounter_id=prepared.encounter_id,
-                        diagnosis_codes=_split(resolution.fields["diagnosis_codes"]),
-                        procedure_codes=_split(resolution.fields["procedure_code"]),
-                        modifiers=_split(resolution.fields.get("modifiers", "")),
+                        diagnosis_codes=split_codes(resolution.fields["diagnosis_codes"]),
+                        procedure_codes=split_codes(resolution.fields["procedure_code"]),
+                        modifiers=split_codes(resolution.fields.get("modifiers", "")),
                         actor=resolution.by,
+                        units=requested_units(resolution.fields.get("units", "")),
                     ),
                     c.PreparedEncounter,
                 )
-            except DomainFailure as failure:  # a bad code: ask again, the log says why
+                refusal = {}
+            except DomainFailure as failure:  # a fact only the store knows (the encounter's place of service)
                 self._work_log.append(f"coding:{failure.code}")
+                refusal = refusal_context(failure)  # the next item says which rule and value failed
         if prepared.bill_to == "none":
             self._stage = "done"
             set_visibility(stage="nothing_to_bill")
@@ -109,7 +118,3 @@ class EncounterWorkflow(RevenueWorkflow):
         self._stage = "done"
         set_visibility(stage="done")
         return c.EncounterResult(data.appointment_id, prepared.encounter_id, result)
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.replace(";", ",").split(",") if part.strip())

@@ -63,6 +63,8 @@ class World:
     resolutions: list[wi.RecordResolutionInput] = field(default_factory=list)
     outcomes: dict[str, c.PostingResult] = field(default_factory=dict)
     plan_paid_cents: list[int] = field(default_factory=lambda: [0])  # what each plan check finds paid, in order
+    refuse_corrections: int = 0  # how many claims.correct calls the store refuses (a payer code naming no payer)
+    refuse_coverage_updates: int = 0  # how many eligibility.update_coverage calls the store refuses
 
     def called(self, name: str) -> list[Any]:
         return [arg for called, arg in self.calls if called == name]
@@ -108,6 +110,9 @@ class World:
         @activity.defn(name=c.ELIGIBILITY_UPDATE_COVERAGE)
         async def update_coverage(data: c.CoverageUpdate) -> c.Nothing:
             log(c.ELIGIBILITY_UPDATE_COVERAGE, data)
+            if world.refuse_coverage_updates > 0:
+                world.refuse_coverage_updates -= 1
+                raise ApplicationError("payer_id ZZZ: no such payer", type="not_found", non_retryable=True)
             world.eligibility = "active"
             return c.Nothing()
 
@@ -156,6 +161,9 @@ class World:
         @activity.defn(name=c.CLAIMS_CORRECT)
         async def correct(data: c.ClaimCorrection) -> c.Nothing:
             log(c.CLAIMS_CORRECT, data)
+            if world.refuse_corrections > 0:
+                world.refuse_corrections -= 1
+                raise ApplicationError("payer_id ZZZ: no such payer", type="not_found", non_retryable=True)
             return c.Nothing()
 
         @activity.defn(name=c.CLAIMS_SUBMIT)
@@ -614,8 +622,8 @@ async def test_a_payment_plan_kept_to_the_end_completes_collections(harness: Har
 
 async def test_missed_installments_get_reminders_then_break_the_plan_to_the_agency(harness: Harness) -> None:
     world = harness.world
-    world.balance_cents = [8000]
-    world.plan_paid_cents = [2000, 2000, 2000]  # the first installment paid, then nothing
+    world.balance_cents = [10000]  # four installments of 2500 (the policy's smallest installment)
+    world.plan_paid_cents = [2500, 2500, 2500]  # the first installment paid, then nothing
     handle = await harness.env.client.start_workflow(
         PatientCollectionsWorkflow.run,
         c.CollectionsInput("g-5", POLICY),
@@ -629,7 +637,7 @@ async def test_missed_installments_get_reminders_then_break_the_plan_to_the_agen
     assert kinds == ["first", "reminder", "final", "plan_reminder", "plan_reminder"]
     updates = [(u.status, u.missed_installments) for u in world.called(c.COLLECTIONS_UPDATE_PLAN)]
     assert updates == [("active", 1), ("broken", POLICY.plan_max_missed)]
-    assert world.called(c.COLLECTIONS_AGENCY)[0].amount_cents == 8000
+    assert world.called(c.COLLECTIONS_AGENCY)[0].amount_cents == 10000
 
 
 async def test_a_portal_payer_is_asked_on_its_portal(harness: Harness) -> None:
@@ -793,7 +801,7 @@ async def test_a_payment_between_due_dates_completes_the_plan_at_once(plan_harne
     world = harness.world
     world.balance_cents = [8000]
     world.plan_paid_cents = [8000]  # the guarantor pays everything before the first installment is due
-    handle = await _on_a_plan(harness, "g-early", installments="4")
+    handle = await _on_a_plan(harness, "g-early", installments="3")  # 2667 a month: the policy's smallest is 2500
     await handle.signal("payment_received", c.PaymentNotice(8000, "card-7"))
     result = await handle.result()
     assert result.outcome == "plan_completed"

@@ -1,0 +1,134 @@
+"""One rule, one implementation (issue 11): source-level checks that each rule listed in the issue is written once,
+in ``domain``, and that the running code calls that one (a second copy is how the tested rule and the running rule
+drifted apart before). AST and text checks over the shipped packages; tests are not scanned."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+PACKAGES = ("domain", "activities", "flows", "workers", "console", "sandbox")
+
+
+def _sources(*packages: str) -> Iterator[tuple[str, str]]:
+    for package in packages or PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            yield str(path.relative_to(ROOT)), path.read_text()
+
+
+def _functions(text: str) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node
+
+
+def _calls(node: ast.AST) -> set[str]:
+    names = set()
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call):
+            func = call.func
+            names.add(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+    return names
+
+
+def _function(path: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    text = (ROOT / path).read_text()
+    return next(f for f in _functions(text) if f.name == name)
+
+
+# --- money parsing ----------------------------------------------------------------------------------------------
+
+
+def _hand_rolled_amount_parser(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Text split at a decimal point and multiplied by 100: a second money parser."""
+    source = ast.unparse(function)
+    splits_at_point = re.search(r"\.(partition|split|find|index)\(\s*'\.'", source) is not None
+    return splits_at_point and "* 100" in source
+
+
+def test_money_text_is_parsed_in_one_place() -> None:
+    found = [
+        f"{path}:{function.name}"
+        for path, text in _sources()
+        if path != "domain/money.py" and "sandbox" not in path  # the sandbox stands in for payers (their own code)
+        for function in _functions(text)
+        if _hand_rolled_amount_parser(function)
+    ]
+    assert not found, f"amount parsers outside domain.money: {found}"
+
+
+@pytest.mark.parametrize(
+    ("path", "function"),
+    [
+        ("activities/portals/base.py", "parse_money"),  # payer pages
+        ("domain/x12/envelope.py", "cents"),  # X12 files
+        ("activities/eob/templates.py", "cents"),  # EOB PDFs
+        ("workers/cli/payments.py", "amount"),  # people
+        ("domain/reconciliation.py", "parse_bank_csv"),  # bank files
+        ("domain/reconciliation.py", "parse_bai2"),  # bank files (whole cents: parse_cents)
+    ],
+)
+def test_every_door_for_money_text_calls_the_one_parser(path: str, function: str) -> None:
+    try:
+        node = _function(path, function)
+    except StopIteration:
+        pytest.skip(f"{path} has no {function} any more: update this list")
+    assert {"parse_amount", "parse_cents"} & _calls(node), f"{path}:{function} parses money without domain.money"
+
+
+# --- the duplicate-patient rule ---------------------------------------------------------------------------------
+
+
+def test_patients_are_matched_for_duplicates_in_one_place() -> None:
+    comparing = [
+        path
+        for path, text in _sources("domain", "activities", "flows", "workers", "console")
+        if re.search(r"Patient\.birth_date\s*==", text) and path != "domain/duplicates.py"
+    ]
+    assert not comparing, f"a second duplicate-patient rule in {comparing} (use domain.duplicates)"
+    assert "find_duplicate_patients" in _calls(_function("activities/revenue/patients.py", "validate"))
+    assert "find_duplicate_patients" in _calls(_function("domain/services/registration.py", "find_duplicates"))
+
+
+# --- resolutions: the validator's rule is the activity's rule -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "function", "rule"),
+    [
+        ("activities/revenue/claims.py", "correct", "apply_claim_changes"),
+        ("domain/services/corrections.py", "apply_claim_changes", "parse_claim_changes"),
+        ("domain/claim_corrections.py", "check_claim_resolution", "parse_claim_changes"),
+        ("domain/workitems.py", "_check_values", "parse_claim_changes"),
+        ("activities/revenue/patients.py", "record_codes", "validate_coding"),
+        ("activities/revenue/patients.py", "record_codes", "coding_lines"),
+        ("domain/coding.py", "coding_from_fields", "coding_lines"),
+        ("domain/workitems.py", "_check_values", "coding_from_fields"),
+        ("activities/revenue/patients.py", "update_coverage", "parse_coverage_changes"),
+        ("domain/workitems.py", "_check_values", "parse_coverage_changes"),
+        ("activities/revenue/money.py", "create_payment_plan", "payment_plan"),
+        ("domain/collections_policy.py", "payment_plan_from_fields", "payment_plan"),
+        ("flows/revenue/collections.py", "_check_plan_terms", "payment_plan_from_fields"),
+        ("flows/revenue/claim.py", "_check", "check_claim_resolution"),
+    ],
+)
+def test_validator_and_activity_call_the_same_rule(path: str, function: str, rule: str) -> None:
+    assert rule in _calls(_function(path, function)), f"{path}:{function} does not call {rule}"
+
+
+def test_no_activity_or_workflow_checks_codes_on_its_own() -> None:
+    """Code checks in the running code go through the rule modules (domain.coding, domain.claim_corrections)."""
+    own = [
+        f"{path}:{name}"
+        for path, text in _sources("activities", "flows")
+        for name in ("validate_icd10", "validate_hcpcs", "validate_modifier", "validate_place_of_service")
+        if re.search(rf"\b{name}\(", text)
+    ]
+    assert not own, f"code checks outside the rule modules: {own}"
