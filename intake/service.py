@@ -7,10 +7,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,9 +109,20 @@ class IntakeUnit:
         """Our id for a sender's identifier, or None."""
         return find_identifier(self._ctx.session, kind, identifier)
 
+    @property
+    def closing(self) -> tuple[str, ...]:
+        """Encounters sent finished in this unit and not coded yet (they are, at the latest, at commit)."""
+        return tuple(self._ctx.closing)
+
+    def close(self, encounter_id: str) -> None:
+        """Code a finished encounter of this unit now (a door that wants the error located at its entry)."""
+        if encounter_id in self._ctx.closing:
+            visits.close_encounter(self._ctx, encounter_id)
+            del self._ctx.closing[encounter_id]
+
     def _close(self) -> None:
         for encounter_id in list(self._ctx.closing):
-            visits.close_encounter(self._ctx, encounter_id)
+            self.close(encounter_id)
 
 
 class Intake:
@@ -133,9 +144,12 @@ class Intake:
         self._today = today or (lambda: datetime.now(UTC).date())
         self._attempts = attempts
 
-    def run(self, actor: Actor, work: Callable[[IntakeUnit], T]) -> Applied[T]:
+    def run(self, actor: Actor, work: Callable[[IntakeUnit], T], *, dry_run: bool = False) -> Applied[T]:
         """Run ``work`` in one unit and commit; a write race lost to another writer (SQLite busy, a unique
-        identifier taken meanwhile) runs it again from the start, up to ``attempts`` times."""
+        identifier taken meanwhile) runs it again from the start, up to ``attempts`` times.
+
+        ``dry_run``: every rule is applied (encounters are even coded) and then the unit is rolled back: nothing
+        is written and nothing will start (a door's validation without side effects)."""
         for attempt in range(1, self._attempts + 1):
             try:
                 with UnitOfWork(self.session_factory) as uow:
@@ -143,6 +157,9 @@ class Intake:
                     unit = IntakeUnit(ctx)
                     result = work(unit)
                     unit._close()
+                    if dry_run:
+                        uow.session.rollback()
+                        return Applied(result, ())
                     uow.commit()
                     return Applied(result, tuple(ctx.start_ids))
             except (IntegrityError, OperationalError) as exc:
@@ -164,14 +181,17 @@ class Intake:
         await self.dispatch(applied.start_ids)
         return applied.result
 
-    async def dispatch(self, start_ids: Sequence[str] | None = None, *, limit: int = 500) -> DispatchReport:
-        """Start pending processes: the ones named, or (a sweep) every pending one, oldest first.
+    async def dispatch(
+        self, start_ids: Sequence[str] | None = None, *, limit: int = 500, older_than: float = 0.0
+    ) -> DispatchReport:
+        """Start pending processes: the ones named, or (a sweep) every pending one queued more than ``older_than``
+        seconds ago, oldest first.
 
         Each start is idempotent (business workflow ids); a failure leaves the row pending for the next
         dispatch and is logged with the workflow id and the error type only."""
         if self.starter is None:
             return DispatchReport()
-        pending = await asyncio.to_thread(self._pending, start_ids, limit)
+        pending = await asyncio.to_thread(self._pending, start_ids, limit, older_than)
         started: list[str] = []
         failed: list[str] = []
         done: list[str] = []
@@ -197,8 +217,10 @@ class Intake:
         with UnitOfWork(self.session_factory) as uow:
             return len(uow.session.execute(select(m.ProcessStart.id).where(m.ProcessStart.started_at.is_(None))).all())
 
-    def _pending(self, start_ids: Sequence[str] | None, limit: int) -> list[PendingStart]:
+    def _pending(self, start_ids: Sequence[str] | None, limit: int, older_than: float) -> list[PendingStart]:
         query = select(m.ProcessStart).where(m.ProcessStart.started_at.is_(None))
+        if older_than > 0:  # a sweep leaves the newest to the dispatch of the request that queued them
+            query = query.where(m.ProcessStart.created_at < datetime.now(UTC) - timedelta(seconds=older_than))
         if start_ids is not None:
             if not start_ids:
                 return []
@@ -211,20 +233,22 @@ class Intake:
             ]
 
     def _mark_started(self, row_ids: list[str]) -> None:
+        # One UPDATE, no read first: a write-only transaction waits for SQLite's lock instead of losing a race.
         with UnitOfWork(self.session_factory) as uow:
-            now = datetime.now(UTC)
-            for row in uow.session.execute(select(m.ProcessStart).where(m.ProcessStart.id.in_(row_ids))).scalars():
-                if row.started_at is None:
-                    row.started_at = now
-                    row.attempts += 1
+            uow.session.execute(
+                update(m.ProcessStart)
+                .where(m.ProcessStart.id.in_(row_ids), m.ProcessStart.started_at.is_(None))
+                .values(started_at=datetime.now(UTC), attempts=m.ProcessStart.attempts + 1)
+            )
             uow.commit()
 
     def _mark_failed(self, row_id: str, error: str) -> None:
         with UnitOfWork(self.session_factory) as uow:
-            row = uow.session.get(m.ProcessStart, row_id)
-            if row is not None:
-                row.attempts += 1
-                row.last_error = error[:60]
+            uow.session.execute(
+                update(m.ProcessStart)
+                .where(m.ProcessStart.id == row_id)
+                .values(attempts=m.ProcessStart.attempts + 1, last_error=error[:60])
+            )
             uow.commit()
 
 

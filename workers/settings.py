@@ -74,6 +74,10 @@ class Settings:
     portal_url: str | None = None
     sandbox_port: int = 8090
     console_port: int = 8080
+    # The integration API (FHIR R4 under /fhir): port, requests per minute per API client, largest request body.
+    api_port: int = 8081
+    api_rate_per_minute: int = 1200
+    api_max_body_bytes: int = 5 * 1024 * 1024
     # Signs console session cookies; unset: a key generated under home/secrets. Several console instances share one.
     console_session_secret: str | None = field(default=None, repr=False)
     console_secure_cookies: bool = False  # set behind TLS: cookies only over https
@@ -176,6 +180,9 @@ def load_settings() -> Settings:
         portal_url=_env("CARECYCLE_PORTAL_URL"),
         sandbox_port=_int("CARECYCLE_SANDBOX_PORT", 8090),
         console_port=_int("CARECYCLE_CONSOLE_PORT", 8080),
+        api_port=_int("CARECYCLE_API_PORT", 8081),
+        api_rate_per_minute=_int("CARECYCLE_API_RATE_PER_MINUTE", 1200),
+        api_max_body_bytes=_int("CARECYCLE_API_MAX_BODY_BYTES", 5 * 1024 * 1024),
         console_session_secret=_env("CARECYCLE_CONSOLE_SESSION_SECRET"),
         console_secure_cookies=(_env("CARECYCLE_CONSOLE_SECURE_COOKIES", "0") or "0").lower() in ("1", "true", "yes"),
         console_idle_minutes=_int("CARECYCLE_CONSOLE_IDLE_MINUTES", 15),

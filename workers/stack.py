@@ -4,8 +4,9 @@ Embedded (no TEMPORAL_ADDRESS): the store is upgraded, a codec key file, the cod
 the console's session key and (with no console user yet) a first ``admin`` are created under
 CARECYCLE_HOME/secrets on first start (workers.security.secrets), then the codec server, the Temporal dev
 server (SQLite file, WAL, Web UI pointed at the codec server), the workers of every task queue, the sandbox
-services and the console start. Stopping drains the workers first, then the web servers, then the dev
-server; starting again resumes in-flight workflows from ``$CARECYCLE_HOME/temporal.db``.
+services, the console and the integration API (FHIR R4, ``workers.api``) start. Stopping drains the workers
+first, then the web servers, then the dev server; starting again resumes in-flight workflows from
+``$CARECYCLE_HOME/temporal.db``.
 
 Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and the configured store
 (its schema must already be upgraded: migrations in production are a deliberate step).
@@ -287,6 +288,10 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                 info.urls["console"] = f"http://{host}:{settings.console_port}"
                 if admin_file is not None:
                     info.notes.append(f"console user admin: password in {admin_file} (`carecycle users --help`)")
+            from workers.api import serve_api
+
+            info.urls["fhir_api"] = await stack.enter_async_context(serve_api(settings, container, temporal.client))
+            info.notes.append("integration API tokens: `carecycle api-clients add NAME --scopes intake,read`")
         else:
             container.require_schema()
             temporal = await stack.enter_async_context(embedded_stack(settings))

@@ -48,6 +48,7 @@ def demo_env(home: Path) -> dict[str, str]:
         CARECYCLE_SANDBOX_PORT=str(free_port()),
         CARECYCLE_CODEC_SERVER_PORT=str(free_port()),
         CARECYCLE_CONSOLE_PORT=str(free_port()),
+        CARECYCLE_API_PORT=str(free_port()),
         CARECYCLE_CODEC_KEYS=new_key_entry("e2e1"),
         CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS="1",
     )

@@ -36,6 +36,7 @@ def _env(home: Path) -> dict[str, str]:
         CARECYCLE_TEMPORAL_UI_PORT=str(free_port()),
         CARECYCLE_CODEC_SERVER_PORT=str(free_port()),
         CARECYCLE_CONSOLE_PORT=str(free_port()),
+        CARECYCLE_API_PORT=str(free_port()),
         CARECYCLE_SANDBOX_PORT=str(free_port()),
         CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS="2",
     )
@@ -112,6 +113,10 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
             admin = {"username": "admin", "password": admin_file.read_text().strip(), "csrf": csrf}
             assert (await web.post(f"{lines['console']}/login", data=admin)).status_code == 303
             assert (await web.get(f"{lines['console']}/queues")).status_code == 200
+            # The integration API: its CapabilityStatement is public, everything else wants a token.
+            assert lines["fhir api"] == f"http://127.0.0.1:{env['CARECYCLE_API_PORT']}/fhir"
+            assert (await web.get(f"{lines['fhir api']}/metadata")).json()["resourceType"] == "CapabilityStatement"
+            assert (await web.get(f"{lines['fhir api']}/Patient")).status_code == 401
         for secret in ("codec-keys", "codec-server-token", "console-session-key", "console-admin-password"):
             assert (home / "secrets" / secret).stat().st_mode & 0o777 == 0o600
         for name, value in env.items():

@@ -45,6 +45,7 @@ def stack_settings(home: Path, database_url: str, codec_keys: str | None = None,
         codec_keys=codec_keys or new_key_entry("test1"),
         codec_server_port=free_port(),
         console_port=free_port(),
+        api_port=free_port(),
         sandbox_port=free_port(),
         worker_graceful_shutdown_seconds=2,
     )

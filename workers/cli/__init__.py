@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "workers.cli.schedules",
     "workers.cli.users",
     "workers.cli.staff",
+    "workers.cli.api",
 )
 
 Handler = Callable[[argparse.Namespace], int]

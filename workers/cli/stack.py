@@ -39,7 +39,7 @@ def temporal_errors() -> Iterator[None]:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = subparsers.add_parser(
         "up",
-        help="start the embedded stack (Temporal dev server, store, workers, sandbox, console); Ctrl-C stops it",
+        help="start the embedded stack (Temporal, store, workers, sandbox, console, FHIR API); Ctrl-C stops it",
         description="Without TEMPORAL_ADDRESS: everything on this machine, state under CARECYCLE_HOME. "
         "With TEMPORAL_ADDRESS (and a PostgreSQL CARECYCLE_DATABASE_URL): only the workers, against them.",
     )

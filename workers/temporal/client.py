@@ -60,8 +60,12 @@ class TemporalUnavailable(Exception):
     """The Temporal server cannot be reached (the message names the address, never credentials)."""
 
 
-async def connect(settings: Settings, *, keys: CodecKeys | None = None, target: str | None = None) -> Client:
-    """A client whose payloads and failure attributes are encrypted with the configured codec keys."""
+async def connect(
+    settings: Settings, *, keys: CodecKeys | None = None, target: str | None = None, lazy: bool = False
+) -> Client:
+    """A client whose payloads and failure attributes are encrypted with the configured codec keys.
+
+    ``lazy``: connect on first use, so a service (the integration API) starts while Temporal is down."""
     install_runtime()
     codec_keys = keys or load_keys(settings, create_if_missing=settings.embedded_temporal)
     address = target or settings.temporal_target
@@ -72,6 +76,7 @@ async def connect(settings: Settings, *, keys: CodecKeys | None = None, target: 
             data_converter=encrypted_data_converter(codec_keys),
             tls=tls_config(settings),
             api_key=settings.temporal_api_key,
+            lazy=lazy,
         )
     except RuntimeError as exc:
         raise TemporalUnavailable(

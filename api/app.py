@@ -1,0 +1,207 @@
+"""The integration API: FHIR R4 under ``/fhir`` (OpenAPI at ``/docs``), bearer tokens with scopes.
+
+``create_app`` gets its store and its intake injected (``workers`` wires them: ``carecycle up`` and
+``carecycle api``). Writes go through intake in one transaction; the processes they queue are started after
+the response by a background dispatch, and a sweep every few seconds starts whatever a crash left pending.
+Every call is an audit event (client, action, resource type and id, status) and one log line, neither with
+PHI: search parameters and bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.clients import Principal, RateLimiter, authenticate
+from api.outcome import FhirError, from_domain, operation_outcome, outcome_of
+from domain import audit
+from domain.errors import DomainError
+from domain.store.uow import UnitOfWork
+from intake import Intake
+
+log = logging.getLogger("carecycle.api")
+FHIR_JSON = "application/fhir+json"
+
+
+@dataclass
+class ApiState:
+    session_factory: sessionmaker[Session]
+    intake: Intake
+    limiter: RateLimiter
+    max_body_bytes: int
+    sweep_seconds: float
+    dispatches: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def dispatch_soon(self, start_ids: tuple[str, ...]) -> None:
+        """Start what a write queued, after the response (the sweep retries what fails)."""
+        if not start_ids or self.intake.starter is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._dispatch(start_ids))
+        self.dispatches.add(task)
+        task.add_done_callback(self.dispatches.discard)
+
+    async def _dispatch(self, start_ids: tuple[str, ...]) -> None:
+        try:
+            await self.intake.dispatch(start_ids)
+        except Exception as exc:  # the rows stay pending: the sweep starts them
+            log.warning("dispatch after a write failed (%s); the sweep retries", type(exc).__name__)
+
+
+def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    from api.fhir.json import dumps
+
+    return Response(dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def create_app(
+    session_factory: sessionmaker[Session],
+    intake: Intake,
+    *,
+    rate_per_minute: int = 1200,
+    max_body_bytes: int = 5 * 1024 * 1024,
+    sweep_seconds: float = 5.0,
+) -> FastAPI:
+    state = ApiState(session_factory, intake, RateLimiter(rate_per_minute), max_body_bytes, sweep_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep(state))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            if state.dispatches:
+                await asyncio.gather(*state.dispatches, return_exceptions=True)
+
+    app = FastAPI(
+        title="carecycle integration API",
+        version="1",
+        description="FHIR R4 (JSON) under /fhir: Patient, Coverage, Appointment, Encounter, Condition and "
+        "ChargeItem in (single resources or a transaction Bundle at POST /fhir); the revenue cycle out (Claim, "
+        "ClaimResponse, ExplanationOfBenefit, CoverageEligibilityResponse, Account, Task). Bearer tokens from "
+        "`carecycle api-clients add`; scopes intake and read. GET /fhir/metadata lists exactly what is served.",
+        lifespan=lifespan,
+    )
+    app.state.api = state
+    _errors(app)
+    from api.operations import OPERATIONS
+    from api.routes import router
+
+    for operation in OPERATIONS:  # before the generic /{type}/{id} routes
+        app.include_router(operation.router)
+    app.include_router(router)
+    return app
+
+
+async def _sweep(state: ApiState) -> None:
+    while True:
+        await asyncio.sleep(state.sweep_seconds)
+        try:
+            await state.intake.dispatch(older_than=state.sweep_seconds)
+        except Exception as exc:  # the store or Temporal is down: try again at the next sweep
+            log.warning("dispatch sweep failed", extra={"reason": type(exc).__name__})
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(FhirError)
+    async def fhir_error(request: Request, error: FhirError) -> Response:
+        return fhir_response(outcome_of(error), error.status, error.headers)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, error: DomainError) -> Response:
+        converted = from_domain(error)
+        return fhir_response(outcome_of(converted), converted.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "not-supported"}.get(error.status_code, "processing")
+        text = "no such endpoint" if error.status_code == 404 else str(error.detail)
+        return fhir_response(operation_outcome(text, code=code), error.status_code)
+
+    @app.exception_handler(OperationalError)
+    async def store_down(request: Request, error: OperationalError) -> Response:
+        log.warning("the store refused a request", extra={"reason": type(error.orig).__name__})
+        body = operation_outcome("the store is unavailable: try again", code="transient")
+        return fhir_response(body, 503, {"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        log.error("unexpected error in the API", extra={"reason": type(error).__name__})
+        return fhir_response(operation_outcome("internal error", code="exception"), 500)
+
+
+def state_of(request: Request) -> ApiState:
+    found: ApiState = request.app.state.api
+    return found
+
+
+async def principal(request: Request, scope: str) -> Principal:
+    """The calling client, checked: a valid bearer token (401), the scope (403), its rate (429)."""
+    state = state_of(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="carecycle"'}
+    if scheme.lower() != "bearer" or not token.strip():
+        raise FhirError(401, "a bearer token is required (carecycle api-clients add)", headers=challenge)
+
+    def lookup() -> Principal | None:
+        with UnitOfWork(state.session_factory) as uow:
+            return authenticate(uow.session, token.strip())
+
+    found = await asyncio.to_thread(lookup)
+    if found is None:
+        raise FhirError(401, "the bearer token is unknown or revoked", headers=challenge)
+    if scope not in found.scopes:
+        raise FhirError(403, f"this client lacks the {scope} scope")
+    wait = state.limiter.allow(found.client_id)
+    if wait is not None:
+        raise FhirError(
+            429, "too many requests for this client: slow down", headers={"Retry-After": str(int(wait) + 1)}
+        )
+    return found
+
+
+async def record_call(
+    state: ApiState,
+    who: Principal | None,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    status: int,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The call's audit event and log line: client, action, resource type and id, status; never PHI."""
+    actor = f"api:{who.name}" if who else "api:anonymous"
+    log.info("%s %s %s %s -> %d", actor, action, resource_type, resource_id or "-", status)
+
+    def write() -> None:
+        with UnitOfWork(state.session_factory) as uow:
+            audit.record(
+                uow.session,
+                actor=actor,
+                action=f"api.{action}",
+                entity_type=resource_type[:30],
+                entity_id=(resource_id or "-")[:36],
+                details={"status": status, **(details or {})},
+            )
+            uow.commit()
+
+    try:
+        await asyncio.to_thread(write)
+    except OperationalError as exc:  # the call's own answer stands; the store said busy
+        log.warning("api call not audited: the store was busy", extra={"reason": type(exc).__name__})
+
+
+Audited = Callable[[], Awaitable[Response]]

@@ -1,0 +1,121 @@
+"""Sample FHIR content for the API tests, the end-to-end tests and the benchmark (synthetic people only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NPI = "http://hl7.org/fhir/sid/us-npi"
+MRN = "urn:test:ehr:mrn"
+
+
+def transaction(
+    npi: str,
+    *,
+    mrn: str = "M1",
+    payer: str = "SBXBM",
+    member: str = "BM100200300",
+    day: str = "2026-03-02",
+    codes: tuple[str, ...] = ("99213",),
+    diagnoses: tuple[str, ...] = ("I10",),
+    family: str = "Testcase",
+    given: str = "Ada",
+    birth: str = "1980-05-17",
+    status: str = "finished",
+) -> dict[str, Any]:
+    """A transaction Bundle: patient, coverage, appointment, and an encounter with diagnoses and charges."""
+    conditions = [
+        {
+            "fullUrl": f"urn:uuid:{mrn}-dx-{n}",
+            "resource": {
+                "resourceType": "Condition",
+                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}]},
+                "subject": {"reference": f"urn:uuid:{mrn}-patient"},
+                "encounter": {"reference": f"urn:uuid:{mrn}-encounter"},
+            },
+            "request": {"method": "POST", "url": "Condition"},
+        }
+        for n, code in enumerate(diagnoses)
+    ]
+    charges = [
+        {
+            "fullUrl": f"urn:uuid:{mrn}-charge-{n}",
+            "resource": {
+                "resourceType": "ChargeItem",
+                "identifier": [{"system": "urn:test:ehr:charge", "value": f"{mrn}-{day}-{n}"}],
+                "status": "billable",
+                "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": code}]},
+                "subject": {"reference": f"urn:uuid:{mrn}-patient"},
+                "context": {"reference": f"urn:uuid:{mrn}-encounter"},
+                "quantity": {"value": 1},
+            },
+            "request": {"method": "POST", "url": "ChargeItem"},
+        }
+        for n, code in enumerate(codes)
+    ]
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{mrn}-patient",
+                "resource": {
+                    "resourceType": "Patient",
+                    "identifier": [{"system": MRN, "value": mrn}],
+                    "name": [{"family": family, "given": [given]}],
+                    "gender": "female",
+                    "birthDate": birth,
+                    "address": [{"line": ["1 Test Way"], "city": "Springfield", "state": "OR", "postalCode": "97477"}],
+                    "telecom": [{"system": "phone", "value": "5415550100"}],
+                },
+                "request": {"method": "PUT", "url": f"Patient?identifier={MRN}|{mrn}"},
+            },
+            {
+                "fullUrl": f"urn:uuid:{mrn}-coverage",
+                "resource": {
+                    "resourceType": "Coverage",
+                    "status": "active",
+                    "beneficiary": {"reference": f"urn:uuid:{mrn}-patient"},
+                    "payor": [{"identifier": {"system": "urn:carecycle:payer-id", "value": payer}}],
+                    "subscriberId": member,
+                    "relationship": {"coding": [{"code": "self"}]},
+                    "period": {"start": "2025-01-01"},
+                },
+                "request": {"method": "POST", "url": "Coverage"},
+            },
+            {
+                "fullUrl": f"urn:uuid:{mrn}-appointment",
+                "resource": {
+                    "resourceType": "Appointment",
+                    "identifier": [{"system": "urn:test:ehr:appointment", "value": f"{mrn}-{day}"}],
+                    "status": "fulfilled" if status == "finished" else "booked",
+                    "start": f"{day}T15:00:00Z",
+                    "minutesDuration": 20,
+                    "participant": [
+                        {"actor": {"reference": f"urn:uuid:{mrn}-patient"}, "status": "accepted"},
+                        {"actor": {"identifier": {"system": NPI, "value": npi}}, "status": "accepted"},
+                    ],
+                },
+                "request": {"method": "PUT", "url": f"Appointment?identifier=urn:test:ehr:appointment|{mrn}-{day}"},
+            },
+            {
+                "fullUrl": f"urn:uuid:{mrn}-encounter",
+                "resource": {
+                    "resourceType": "Encounter",
+                    "identifier": [{"system": "urn:test:ehr:encounter", "value": f"{mrn}-{day}"}],
+                    "status": status,
+                    "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                    "subject": {"reference": f"urn:uuid:{mrn}-patient"},
+                    "participant": [{"individual": {"identifier": {"system": NPI, "value": npi}}}],
+                    "appointment": [{"reference": f"urn:uuid:{mrn}-appointment"}],
+                    "period": {"start": day},
+                    "diagnosis": [
+                        {"condition": {"reference": f"urn:uuid:{mrn}-dx-{n}"}, "rank": n + 1}
+                        for n in range(len(diagnoses))
+                    ],
+                },
+                "request": {"method": "PUT", "url": f"Encounter?identifier=urn:test:ehr:encounter|{mrn}-{day}"},
+            },
+            *conditions,
+            *charges,
+        ],
+    }

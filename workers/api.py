@@ -1,0 +1,59 @@
+"""The integration API wired: the store, intake with its Temporal starter, the settings' limits.
+
+``carecycle up`` serves it beside the console; ``carecycle api`` serves it alone (against ``TEMPORAL_ADDRESS`` or
+the embedded stack's dev server, connecting lazily: writes are accepted while Temporal is away and their
+processes start once it answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from temporalio.client import Client
+
+from workers.composition import Container
+from workers.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from activities.contracts.revenue import RevenuePolicy
+    from intake import Intake, VisitHook
+
+
+def build_intake(
+    container: Container, client: Client, policy: RevenuePolicy | None = None, visits: VisitHook | None = None
+) -> Intake:
+    """The one intake every door of this process shares (API, HL7 listener, CSV import, console, demo)."""
+    from intake import Intake, TemporalStarter
+
+    return Intake(container.session_factory, TemporalStarter(client, policy, visits=visits))
+
+
+def build_api_app(settings: Settings, container: Container, intake: Intake) -> FastAPI:
+    from api import create_app
+
+    return create_app(
+        container.session_factory,
+        intake,
+        rate_per_minute=settings.api_rate_per_minute,
+        max_body_bytes=settings.api_max_body_bytes,
+    )
+
+
+def api_url(settings: Settings) -> str:
+    return f"http://{settings.bind_host}:{settings.api_port}/fhir"
+
+
+@asynccontextmanager
+async def serve_api(
+    settings: Settings, container: Container, client: Client, policy: RevenuePolicy | None = None
+) -> AsyncIterator[str]:
+    """Serve the API on ``settings.api_port`` until the block ends; yields its FHIR base URL."""
+    from workers.stack import serve_asgi
+
+    app = build_api_app(settings, container, build_intake(container, client, policy))
+    async with serve_asgi(app, settings.bind_host, settings.api_port, name="integration API"):
+        yield api_url(settings)
