@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -1056,3 +1057,29 @@ class ApiClient(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# --- the HL7 v2 feed ---------------------------------------------------------------------------------------
+
+
+class Hl7Message(Base):
+    """An HL7 v2 message the listener took: who sent it (MSH-3/MSH-4), its control id (MSH-10, unique per
+    sender: a repeat is answered with the stored ACK), where its raw text is kept (sealed, in the document
+    store) and what became of it. The row and the ACK hold no PHI (types, ids, codes)."""
+
+    __tablename__ = "hl7_messages"
+    __table_args__ = (
+        UniqueConstraint("sender", "control_id", name="uq_hl7_messages_sender_control_id"),
+        CheckConstraint("status IN ('received', 'processed', 'failed')", name="status_known"),
+    )
+    id: Mapped[str] = _pk()
+    sender: Mapped[str] = mapped_column(String(120))
+    control_id: Mapped[str] = mapped_column(String(199))
+    message_type: Mapped[str] = mapped_column(String(20))  # e.g. ADT^A04
+    document_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(10), default="received", index=True)
+    ack_code: Mapped[str | None] = mapped_column(String(2), default=None)
+    ack_text: Mapped[str | None] = mapped_column(Text, default=None)  # the application ACK as sent
+    error_code: Mapped[str | None] = mapped_column(String(8), default=None)  # HL7 table 0357
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -109,6 +109,8 @@ class Charge:
     modifiers: tuple[str, ...] = ()
     price_cents: int | None = None  # FT1-11 extended amount / quantity (None: the fee schedule)
     diagnosis_codes: tuple[str, ...] = ()  # FT1-19
+    transaction_id: str = ""  # FT1-2: the sender's id of this charge (keys it)
+    set_id: str = ""  # FT1-1
 
 
 @dataclass(frozen=True)
@@ -395,7 +397,7 @@ def _charge(ft1: Segment) -> Charge:
     diagnoses = tuple(
         c.replace(".", "").upper() for rep in range(ft1.repetitions(19)) if (c := ft1.value(19, repetition=rep))
     )
-    return Charge(code.upper(), quantity, modifiers, _price(ft1, quantity), diagnoses)
+    return Charge(code.upper(), quantity, modifiers, _price(ft1, quantity), diagnoses, ft1.value(2), ft1.value(1))
 
 
 def _price(ft1: Segment, quantity: int) -> int | None:

@@ -156,6 +156,8 @@ class MllpServer:
             self._connections.add(task)
         try:
             await self._handler(connection)
+        except asyncio.CancelledError:
+            pass  # the server is closing: the connection ends here (re-raising would only be logged by asyncio)
         except (ConnectionError, asyncio.IncompleteReadError):
             log.info("hl7 connection from %s dropped", connection.peer)
         except Exception as exc:  # a handler bug must not take the listener down; no payload is logged
@@ -180,3 +182,37 @@ class MllpServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class MllpClient:
+    """A sender's side of one MLLP connection (the demo, the tests, the benchmark): send a message, read ACKs."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connection = MllpConnection(reader, writer)
+        self._frames = self._connection.frames()
+
+    @classmethod
+    async def connect(cls, host: str, port: int) -> MllpClient:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    async def send(self, payload: bytes) -> None:
+        await self._connection.send(payload)
+
+    async def receive(self, timeout: float | None = 30.0) -> bytes:
+        """The next frame the listener sent (ConnectionError when it closed the connection)."""
+        try:
+            item = await asyncio.wait_for(anext(self._frames), timeout)
+        except StopAsyncIteration:
+            raise ConnectionError("the listener closed the connection") from None
+        if isinstance(item, OversizedFrame):
+            raise ConnectionError("the listener sent an oversized frame")
+        return item
+
+    async def exchange(self, payload: bytes, acks: int = 1, timeout: float | None = 30.0) -> list[bytes]:
+        """Send one message and read its ``acks`` answers (2 in enhanced mode: commit, then application)."""
+        await self.send(payload)
+        return [await self.receive(timeout) for _ in range(acks)]
+
+    async def close(self) -> None:
+        await self._connection.close()

@@ -19,11 +19,12 @@ Public API::
     outcome = await intake.submit(actor, command)          # both, for one command, from async code
 
 Commands (``intake.commands``, frozen dataclasses): ``RegisterPatient`` (with its ``CoverageEntry``s),
-``RecordCoverage``, ``ScheduleAppointment``, ``RecordEncounter``, ``RecordCondition``, ``RecordCharge``. A
-record is named by the sender's business identifier (``BusinessId(system, value)``: the EHR's MRN, appointment
-id, encounter id), mapped to our id in ``external_identifiers``; a ``Ref`` names a record by our id or by that
-identifier. ``if_exists`` says what a known identifier means: UPDATE (upsert), KEEP (If-None-Exist) or REFUSE
-(a plain create: the same content again is a retry, other content a conflict). ``expected_version`` is If-Match.
+``MergePatients`` (``intake.merge``), ``RecordCoverage``, ``ScheduleAppointment``, ``RecordEncounter``,
+``RecordCondition``, ``RecordCharge``. A record is named by the sender's business identifier
+(``BusinessId(system, value)``: the EHR's MRN, appointment id, encounter id), mapped to our id in
+``external_identifiers``; a ``Ref`` names a record by our id or by that identifier. ``if_exists`` says what a
+known identifier means: UPDATE (upsert), KEEP (If-None-Exist) or REFUSE (a plain create: the same content again
+is a retry, other content a conflict). ``expected_version`` is If-Match.
 
 Outcomes (``intake.outcomes.Outcome``): kind, our id, ``Change`` (created / updated / unchanged), the record's
 version (FHIR ``meta.versionId``) and the workflow ids queued. A repeated event is ``unchanged`` and queues
@@ -62,6 +63,7 @@ from intake.commands import (
     CoverageEntry,
     EncounterStatus,
     IfExists,
+    MergePatients,
     PatientData,
     RecordCharge,
     RecordCondition,
@@ -72,6 +74,7 @@ from intake.commands import (
     ScheduleAppointment,
 )
 from intake.errors import AlreadyBilled, IdentifierConflict, InvalidEvent, UnknownReference, VersionConflict
+from intake.merge import MergeNeedsReview
 from intake.outcomes import Change, DispatchReport, Kind, Outcome
 from intake.processes import (
     AppointmentChange,
@@ -103,6 +106,8 @@ __all__ = [
     "IntakeUnit",
     "InvalidEvent",
     "Kind",
+    "MergeNeedsReview",
+    "MergePatients",
     "NoVisitProcess",
     "Outcome",
     "PatientData",

@@ -214,4 +214,21 @@ class RecordCharge:
     expected_version: int | None = None
 
 
-Command = RegisterPatient | RecordCoverage | ScheduleAppointment | RecordEncounter | RecordCondition | RecordCharge
+@dataclass(frozen=True)
+class MergePatients:
+    """Two records are one person: ``merged`` (the sender's identifier of the record that goes, e.g. HL7 MRG-1)
+    into ``survivor``. See ``intake.merge`` for what moves and when a person must do it."""
+
+    survivor: Ref
+    merged: BusinessId
+
+
+Command = (
+    MergePatients
+    | RegisterPatient
+    | RecordCoverage
+    | ScheduleAppointment
+    | RecordEncounter
+    | RecordCondition
+    | RecordCharge
+)

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain import models as m
 from domain.errors import DomainError
 from domain.store.uow import UnitOfWork
-from intake import patients, visits
+from intake import merge, patients, visits
 from intake.commands import (
     Actor,
     BusinessId,
     Command,
+    MergePatients,
     RecordCharge,
     RecordCondition,
     RecordCoverage,
@@ -85,6 +86,8 @@ class IntakeUnit:
             return self.record_condition(command)
         if isinstance(command, RecordCharge):
             return self.record_charge(command)
+        if isinstance(command, MergePatients):
+            return self.merge_patients(command)
         raise TypeError(f"not an intake command: {type(command).__name__}")
 
     def register_patient(self, command: RegisterPatient) -> Outcome:
@@ -104,6 +107,9 @@ class IntakeUnit:
 
     def record_charge(self, command: RecordCharge) -> Outcome:
         return visits.record_charge(self._ctx, command)
+
+    def merge_patients(self, command: MergePatients) -> Outcome:
+        return merge.merge(self._ctx, command.survivor, command.merged)
 
     def find(self, kind: Kind, identifier: BusinessId) -> str | None:
         """Our id for a sender's identifier, or None."""

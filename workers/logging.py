@@ -29,6 +29,13 @@ LOGGED_EXTRA_KEYS = frozenset(
         "pid",
         "temporal_workflow",
         "temporal_activity",
+        # the HL7 listener: MSH-10, MSH-9, the ACK code and the HL7 error code (never a value of the message)
+        "control_id",
+        "message_type",
+        "ack",
+        "error_code",
+        "started",
+        "failed",
     }
 )
 

@@ -105,6 +105,12 @@ class Settings:
     portal_eob_interval_minutes: int = 240
     # Minutes between two looks into the clearinghouse mailbox for 835s (RemittanceIntake, started by `up`); 0: none.
     remittance_poll_minutes: int = 60
+    # The HL7 v2 listener (MLLP): port (started by `up`; 0: not started), enhanced acknowledgment mode (commit ACK
+    # first), the time zone of HL7 times without an offset, the largest message taken.
+    hl7_port: int = 2575
+    hl7_enhanced: bool = False
+    hl7_timezone: str = "UTC"
+    hl7_max_message_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     # Workers: concurrent activities per task queue ("revenue=50,edi=10"); unnamed queues get the default.
     worker_concurrency: str | None = None
@@ -204,6 +210,10 @@ def load_settings() -> Settings:
         portal_lease_wait_seconds=_int("CARECYCLE_PORTAL_LEASE_WAIT_SECONDS", 120),
         portal_eob_interval_minutes=_int("CARECYCLE_PORTAL_EOB_INTERVAL_MINUTES", 240),
         remittance_poll_minutes=_int("CARECYCLE_REMITTANCE_POLL_MINUTES", 60),
+        hl7_port=_int("CARECYCLE_HL7_PORT", 2575),
+        hl7_enhanced=(_env("CARECYCLE_HL7_ENHANCED", "0") or "0").lower() in ("1", "true", "yes"),
+        hl7_timezone=_env("CARECYCLE_HL7_TIMEZONE", "UTC") or "UTC",
+        hl7_max_message_bytes=_int("CARECYCLE_HL7_MAX_MESSAGE_BYTES", 1024 * 1024),
         log_level=_env("CARECYCLE_LOG_LEVEL", "INFO") or "INFO",
         worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),

@@ -21,6 +21,7 @@ Sandbox hook: when no external clearinghouse is configured and the module ``sand
 served on ``settings.sandbox_port`` (state under ``$CARECYCLE_HOME/sandbox``), which is where the
 clearinghouse adapter connects by default (``settings.clearinghouse_endpoint``).
 The console is ``console.app.create_app(client, session_factory, session_secret=..., replay=...)``.
+The HL7 v2 listener (``workers.hl7``) listens on ``settings.hl7_port`` (2575; 0: not started).
 """
 
 from __future__ import annotations
@@ -292,6 +293,11 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
 
             info.urls["fhir_api"] = await stack.enter_async_context(serve_api(settings, container, temporal.client))
             info.notes.append("integration API tokens: `carecycle api-clients add NAME --scopes intake,read`")
+            if settings.hl7_port > 0:
+                from workers.hl7 import serve_hl7
+
+                listener = await stack.enter_async_context(serve_hl7(container, temporal.client))
+                info.urls["hl7"] = listener.address
         else:
             container.require_schema()
             temporal = await stack.enter_async_context(embedded_stack(settings))

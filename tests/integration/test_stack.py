@@ -38,6 +38,7 @@ def _env(home: Path) -> dict[str, str]:
         CARECYCLE_CONSOLE_PORT=str(free_port()),
         CARECYCLE_API_PORT=str(free_port()),
         CARECYCLE_SANDBOX_PORT=str(free_port()),
+        CARECYCLE_HL7_PORT=str(free_port()),
         CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS="2",
     )
     return env
@@ -95,6 +96,7 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
         lines = {line.split("http")[0].strip(): line.split()[-1] for line in banner.splitlines() if "http" in line}
         assert lines["temporal ui"] == f"http://127.0.0.1:{env['CARECYCLE_TEMPORAL_UI_PORT']}"
         assert lines["codec server"] == f"http://127.0.0.1:{env['CARECYCLE_CODEC_SERVER_PORT']}"
+        assert f"hl7            mllp://127.0.0.1:{env['CARECYCLE_HL7_PORT']}" in banner
         async with httpx.AsyncClient() as web:  # the Web UI decodes through our codec server
             ui_settings = (await web.get(f"{lines['temporal ui']}/api/v1/settings")).json()
             assert ui_settings["Codec"]["Endpoint"] == lines["codec server"]

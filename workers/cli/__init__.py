@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "workers.cli.users",
     "workers.cli.staff",
     "workers.cli.api",
+    "workers.cli.hl7",
 )
 
 Handler = Callable[[argparse.Namespace], int]

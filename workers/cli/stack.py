@@ -12,6 +12,7 @@ from collections.abc import Iterator
 def temporal_errors() -> Iterator[None]:
     """Turn the infrastructure's expected failures into one line and exit code 1."""
     from workers.cli import CommandFailed
+    from workers.hl7 import ListenerStartError
     from workers.security.codec import PayloadDecryptionError
     from workers.security.keys import CodecKeyError
     from workers.security.secrets import SecretFileError
@@ -28,6 +29,7 @@ def temporal_errors() -> Iterator[None]:
         DevServerError,
         PayloadDecryptionError,
         ServerStartError,
+        ListenerStartError,
     ) as exc:
         raise CommandFailed(str(exc)) from None
     except OSError as exc:

@@ -1,0 +1,74 @@
+"""`carecycle hl7-listener`: the HL7 v2 MLLP listener alone (`carecycle up` runs it too)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from workers.cli import non_negative_int
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    listener = subparsers.add_parser(
+        "hl7-listener",
+        help="run the HL7 v2 MLLP listener (ADT, SIU, DFT into intake) until SIGTERM/SIGINT",
+        description="Takes ADT^A04/A08/A40, SIU^S12/S13/S14/S15 and DFT^P03 over MLLP and hands them to the "
+        "intake module; answers each with an ACK (MSA AA/AE/AR and an ERR segment naming what was wrong). A "
+        "repeated MSH-10 of the same sender is answered with its first ACK. The raw message is kept sealed in "
+        "the document store. Needs the store and, to start the processes, Temporal (without it they start "
+        "once it is back). See docs/integration.md.",
+    )
+    listener.add_argument(
+        "--port", type=non_negative_int, default=None, help="TCP port (default CARECYCLE_HL7_PORT, 2575; 0: any free)"
+    )
+    listener.add_argument(
+        "--enhanced",
+        action="store_true",
+        help="enhanced acknowledgment mode for every message: a commit ACK (CA) once it is stored, then the "
+        "application ACK (default CARECYCLE_HL7_ENHANCED; a message's own MSH-15/16 always switch it on)",
+    )
+    listener.set_defaults(handler=_listen)
+
+
+def _listen(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from workers.cli.stack import temporal_errors
+    from workers.composition import Container
+    from workers.hl7 import ListenerStartError, serve_hl7
+    from workers.logging import configure_logging
+    from workers.runtime import StopSignal
+    from workers.settings import load_settings
+    from workers.temporal.client import TemporalUnavailable, connect
+
+    stop_signal = StopSignal()
+    settings = load_settings()
+    configure_logging("hl7", settings.log_level)
+    container = Container(settings)
+    container.require_schema()
+
+    async def main() -> None:
+        stop = stop_signal.event()
+        try:
+            client = await connect(settings)
+        except TemporalUnavailable as exc:  # messages are still taken; their processes start once Temporal is back
+            print(f"warning: {exc}; processes start once it is reachable", file=sys.stderr)
+            client = None
+        async with serve_hl7(container, client, port=args.port, enhanced=args.enhanced or None) as running:
+            print(
+                f"hl7 listener on {running.address}"
+                + (" (enhanced mode)" if running.application.options.enhanced else "")
+            )
+            sys.stdout.flush()
+            await stop.wait()
+
+    try:
+        with temporal_errors():
+            asyncio.run(main())
+    except ListenerStartError as exc:
+        from workers.cli import CommandFailed
+
+        raise CommandFailed(str(exc)) from None
+    finally:
+        container.close()
+    return 0
