@@ -203,3 +203,21 @@ async def test_a_message_stored_but_never_applied_is_applied_by_recovery(feed: F
         assert row is not None and (row.status, row.ack_code) == ("processed", "AA")
     (again,) = await feed.send(text)
     assert again["MSA"][1] == "AA"
+
+
+async def test_a40_refuses_to_merge_away_a_patient_with_visits(feed: Feed) -> None:
+    await feed.send(s.adt("A04", "N-1", PATIENT, when=WHEN))
+    billed = s.SamplePatient("MRN-7003", "Bo", "Vale", date(1960, 2, 2))
+    await feed.send(s.adt("A04", "N-2", billed, when=WHEN))
+    dft = s.dft("N-3", "V-N", billed, feed.npi, date(2026, 3, 2), ["I10"], [s.SampleCharge("99213")], when=WHEN)
+    assert (await feed.send(dft))[0]["MSA"][1] == "AA"
+    (refused,) = await feed.send(s.merge("N-4", PATIENT, "MRN-7003", when=WHEN))
+    assert refused["MSA"][1] == "AE" and "merge_needs_review" in refused["ERR"][8]
+    assert "Vale" not in refused["ERR"][8]
+    with feed.session_factory() as session:  # type: ignore[operator]
+        owners = session.execute(
+            select(m.ExternalIdentifier.entity_id).where(
+                m.ExternalIdentifier.kind == "patient", m.ExternalIdentifier.value.in_(["MRN-7001", "MRN-7003"])
+            )
+        ).scalars()
+        assert len(set(owners)) == 2  # nothing moved

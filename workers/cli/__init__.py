@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "workers.cli.staff",
     "workers.cli.api",
     "workers.cli.hl7",
+    "workers.cli.imports",
 )
 
 Handler = Callable[[argparse.Namespace], int]
