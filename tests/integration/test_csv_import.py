@@ -52,7 +52,7 @@ def test_the_example_files_import_once(practice: str, capsys: pytest.CaptureFixt
     assert code == 0 and report["created"] == 3 and report["dry_run"] is True
     assert _count(practice, m.Patient) == patients  # a dry run writes nothing
 
-    code, report, err = _import(capsys, "patients", str(EXAMPLES / "patients.csv"))
+    code, report, _ = _import(capsys, "patients", str(EXAMPLES / "patients.csv"))
     assert code == 0 and (report["created"], report["failed"]) == (3, 0), report
     assert report["processes"] == {"queued": 3, "started": 0, "pending": 3}  # type: ignore[comparison-overlap]
     assert _count(practice, m.Patient) == patients + 3
