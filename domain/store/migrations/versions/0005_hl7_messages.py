@@ -1,7 +1,7 @@
 """hl7 messages: what the HL7 v2 listener took (sender, control id, sealed raw text, ACK)
 
-Revision ID: 0004_hl7_messages
-Revises: 0003_front_door, 0003_visits_telehealth
+Revision ID: 0005_hl7_messages
+Revises: 0004_console_access_audit_chain
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_hl7_messages"
-down_revision = ("0003_front_door", "0003_visits_telehealth")  # also joins the two 0003 heads
+revision = "0005_hl7_messages"
+down_revision = "0004_console_access_audit_chain"
 branch_labels = None
 depends_on = None
 
