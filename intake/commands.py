@@ -223,12 +223,5 @@ class MergePatients:
     merged: BusinessId
 
 
-Command = (
-    MergePatients
-    | RegisterPatient
-    | RecordCoverage
-    | ScheduleAppointment
-    | RecordEncounter
-    | RecordCondition
-    | RecordCharge
-)
+# MergePatients is not a ``Command``: it names no record of its own (``IntakeUnit.merge_patients`` applies it).
+Command = RegisterPatient | RecordCoverage | ScheduleAppointment | RecordEncounter | RecordCondition | RecordCharge

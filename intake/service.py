@@ -86,8 +86,6 @@ class IntakeUnit:
             return self.record_condition(command)
         if isinstance(command, RecordCharge):
             return self.record_charge(command)
-        if isinstance(command, MergePatients):
-            return self.merge_patients(command)
         raise TypeError(f"not an intake command: {type(command).__name__}")
 
     def register_patient(self, command: RegisterPatient) -> Outcome:
