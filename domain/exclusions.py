@@ -105,6 +105,9 @@ MATCH_FOUND = "exclusion.match_found"
 MATCH_DECIDED = "exclusion.match_decided"
 SCREENING_COMPLETED = "exclusion.screening_completed"
 
+# An exclusion match is urgent (billing is held): its item's SLA, in days.
+ITEM_SLA_DAYS = 3
+
 # A screening is good for a month: the LEIE and SAM are republished monthly and screening is expected monthly.
 SCREENING_VALID_DAYS = 30
 
@@ -157,7 +160,8 @@ def _rows(lines: Iterable[str], columns: tuple[str, ...], kind: str) -> Iterator
     header = [name.strip().lstrip("\ufeff") for name in header]
     missing = [name for name in columns if name not in header]
     if missing:
-        raise ExclusionFileError(f"not the {kind} layout: missing column(s) {', '.join(missing)}")
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ExclusionFileError(f"not the {kind} layout: missing column(s) {shown}")
     for number, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -346,6 +350,22 @@ def screening_expires_on(screened_on: date) -> date:
     return screened_on + timedelta(days=SCREENING_VALID_DAYS)
 
 
+def match_summary(source: str, basis: str, excluded_on: date) -> str:
+    """The work item's summary: codes and dates only (no name from the list)."""
+    kind = "possible match (names agree, no birth date to compare)" if basis == BASIS_NAME else f"match by {basis}"
+    return f"{source} exclusion list {kind}, excluded from {excluded_on.isoformat()}"
+
+
+def match_context(match_id: str, staff_id: str, source: str, basis: str, excluded_on: date) -> dict[str, str]:
+    return {
+        "match_id": match_id,
+        "staff_id": staff_id,
+        "source": source,
+        "basis": basis,
+        "excluded_on": excluded_on.isoformat(),
+    }
+
+
 def exclusion_item_key(match_id: str) -> str:
     """The dedupe key of the one ``exclusion_match`` work item per recorded match (screening and workflow)."""
     return f"exclusion-match:{match_id}"
@@ -367,6 +387,8 @@ __all__ = [
     "StaffIdentity",
     "blocking_period",
     "exclusion_item_key",
+    "match_context",
+    "match_summary",
     "name_basis",
     "read_leie",
     "read_list",

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from domain.enums import CredentialKind
 from domain.errors import InvalidResolution
 
 # ``credentials.status`` values this area writes: a renewed credential is active again, an unrenewed one at
@@ -20,6 +21,16 @@ from domain.errors import InvalidResolution
 CREDENTIAL_ACTIVE = "active"
 CREDENTIAL_LAPSED = "expired"
 CREDENTIAL_REVOKED = "revoked"
+CREDENTIAL_PENDING = "pending"
+
+# A CAQH ProView profile must be re-attested every 120 days; the attestation item opens this long before.
+CAQH_ATTESTATION_DAYS = 120
+CAQH_LEAD_DAYS = 30
+
+# Work item reasons of a credential (domain.workitems.Reason values; kept as text so this module stays small).
+REASON_EXPIRING = "credential_expiring"
+REASON_EXPIRED = "credential_expired"
+REASON_CAQH = "caqh_attestation_due"
 
 # Audit actions.
 CREDENTIAL_RENEWED = "credential.renewed"
@@ -91,3 +102,62 @@ def training_standing(records: Iterable[tuple[date, date]], hired_on: date) -> T
     if latest is None:
         return TrainingStanding(due_on=hired_on, last_completed_on=None)
     return TrainingStanding(due_on=latest[1], last_completed_on=latest[0])
+
+
+def is_caqh(kind: str) -> bool:
+    return kind == CredentialKind.CAQH.value
+
+
+def next_attestation_due(attested_on: date) -> date:
+    """CAQH ProView: the next re-attestation is due 120 days after the last one."""
+    return attested_on + timedelta(days=CAQH_ATTESTATION_DAYS)
+
+
+def attested_expiry(fields: Mapping[str, str], current_expires_on: date, today: date) -> date:
+    """The new due date of a ``record_attestation`` resolution: attested on a day not in the future, and so
+    late that the next due date (120 days on) is later than the current one."""
+    attested_on = _date_field(fields, "attested_on")
+    if attested_on > today:
+        raise InvalidResolution("attested_on must not be in the future")
+    due = next_attestation_due(attested_on)
+    if due <= current_expires_on:
+        raise InvalidResolution("attested_on must be later than the last attestation (its next due date must move)")
+    return due
+
+
+def is_expired(expires_on: date, today: date) -> bool:
+    """A credential is expired from the day after its expiry date."""
+    return expires_on < today
+
+
+def credential_item_reason(kind: str, expires_on: date, today: date) -> str:
+    """The item a credential needs now: a CAQH attestation, an expired credential (escalated at once), or one
+    that is about to expire."""
+    if is_caqh(kind):
+        return REASON_CAQH
+    return REASON_EXPIRED if is_expired(expires_on, today) else REASON_EXPIRING
+
+
+def credential_item_summary(kind: str, issuer: str, expires_on: date, today: date) -> str:
+    verb = "expired" if is_expired(expires_on, today) else ("attestation due" if is_caqh(kind) else "expires")
+    return f"{kind} ({issuer}) {verb} {expires_on.isoformat()}"
+
+
+def credential_opening_level(expires_on: date, today: date) -> int:
+    """An item for a credential that has already expired opens escalated (level 1), not as an upcoming one."""
+    return 1 if is_expired(expires_on, today) else 0
+
+
+def credential_lead_days(kind: str, default_lead_days: int, caqh_lead_days: int = CAQH_LEAD_DAYS) -> int:
+    return caqh_lead_days if is_caqh(kind) else default_lead_days
+
+
+def credential_state(status: str, expires_on: date | None, today: date, lead_days: int) -> str:
+    """What a person sees: revoked, pending, expired, expiring (within its lead time), or active."""
+    if status in (CREDENTIAL_REVOKED, CREDENTIAL_PENDING):
+        return status
+    if status == CREDENTIAL_LAPSED or (expires_on is not None and is_expired(expires_on, today)):
+        return "expired"
+    if expires_on is not None and (expires_on - today).days <= lead_days:
+        return "expiring"
+    return "active"

@@ -64,6 +64,9 @@ class Action(StrEnum):
     COMPLETE = "complete"
     RECORD_RENEWAL = "record_renewal"
     RECORD_COMPLETION = "record_completion"
+    RECORD_ATTESTATION = "record_attestation"
+    CONFIRM_EXCLUSION = "confirm_exclusion"
+    CLEAR_EXCLUSION = "clear_exclusion"
     ASSIGN = "assign"
     CANCEL = "cancel"
     REASSIGN_PROVIDER = "reassign_provider"
@@ -74,7 +77,7 @@ class Action(StrEnum):
 CORRECTABLE_CLAIM_FIELDS = CORRECTABLE_FIELDS
 
 # Fields that hold a calendar date (ISO ``YYYY-MM-DD``); the process checks the date against its own facts.
-DATE_FIELDS = frozenset({"new_expires_on", "completed_on"})
+DATE_FIELDS = frozenset({"new_expires_on", "completed_on", "attested_on"})
 
 
 WRITE_OFF_REASONS = frozenset(
@@ -139,6 +142,14 @@ ACTIONS: Mapping[Action, ActionSpec] = {
     Action.RECORD_COMPLETION: ActionSpec(
         required_fields=frozenset({"completed_on"}), allowed_fields=frozenset({"completed_on", "document_id"})
     ),
+    # The provider re-attested their CAQH ProView profile on this day: the next attestation is due 120 days later.
+    Action.RECORD_ATTESTATION: ActionSpec(
+        required_fields=frozenset({"attested_on"}), allowed_fields=frozenset({"attested_on", "document_id"})
+    ),
+    # An exclusion-list match, decided by a person who compared the record with the staff member: it is them
+    # (billing stays blocked from the exclusion date), or it is someone else (the block lifts). Both say why.
+    Action.CONFIRM_EXCLUSION: ActionSpec(needs_note=True, allowed_fields=frozenset({"document_id"})),
+    Action.CLEAR_EXCLUSION: ActionSpec(needs_note=True, allowed_fields=frozenset({"document_id"})),
     Action.ASSIGN: ActionSpec(
         required_fields=frozenset({"assignee"}), allowed_fields=frozenset({"assignee"}), terminal=False
     ),
@@ -174,6 +185,9 @@ class Reason(StrEnum):
     PATIENT_DISPUTE = "patient_dispute"
     HARDSHIP_REQUEST = "hardship_request"
     CREDENTIAL_EXPIRING = "credential_expiring"
+    CREDENTIAL_EXPIRED = "credential_expired"
+    CAQH_ATTESTATION_DUE = "caqh_attestation_due"
+    EXCLUSION_MATCH = "exclusion_match"
     TRAINING_DUE = "training_due"
     VISIT_NO_SHOW = "visit_no_show"
     PROVIDER_NOT_LICENSED = "provider_not_licensed"
@@ -306,6 +320,27 @@ REASONS: Mapping[Reason, ReasonSpec] = {
         Action.RECORD_RENEWAL,  # renewed: the new expiry is recorded and the next cycle is scheduled
         Action.COMPLETE,  # handled elsewhere (e.g. the store was updated): the credential is read again
         Action.RETRY_NOW,  # read the credential again now
+    ),
+    Reason.CREDENTIAL_EXPIRED: _spec(
+        WorkQueue.CREDENTIALING,
+        "a credential has expired and was not renewed (escalated at once)",
+        Action.RECORD_RENEWAL,
+        Action.COMPLETE,
+        Action.RETRY_NOW,
+    ),
+    Reason.CAQH_ATTESTATION_DUE: _spec(
+        WorkQueue.CREDENTIALING,
+        "the provider's CAQH ProView attestation is due (every 120 days)",
+        Action.RECORD_ATTESTATION,  # re-attested on a day: the next one is due 120 days later
+        Action.RECORD_RENEWAL,  # the next due date, as CAQH shows it
+        Action.COMPLETE,
+        Action.RETRY_NOW,
+    ),
+    Reason.EXCLUSION_MATCH: _spec(
+        WorkQueue.CREDENTIALING,
+        "a staff member matches an OIG LEIE or SAM exclusion record; billing is held",
+        Action.CONFIRM_EXCLUSION,  # it is this person: the provider's claims stay blocked from the exclusion date
+        Action.CLEAR_EXCLUSION,  # it is someone else: the block lifts
     ),
     Reason.TRAINING_DUE: _spec(
         WorkQueue.CREDENTIALING,

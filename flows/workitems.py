@@ -168,8 +168,9 @@ class WorkItems:
         self._refresh_visibility()
         return work_item_id
 
-    async def wait(self, work_item_id: str, sla: timedelta) -> Resolution:
-        level = 0
+    async def wait(self, work_item_id: str, sla: timedelta, level: int = 0) -> Resolution:
+        """Wait for the item's terminal resolution, escalating one level per SLA passed from ``level`` (an item
+        opened already escalated, e.g. for a credential that has expired, starts above 0)."""
         while work_item_id not in self._resolutions:
             timeout = sla if level < MAX_ESCALATION_LEVEL else None
             try:
@@ -182,6 +183,10 @@ class WorkItems:
                 level += 1
                 await self._escalate(work_item_id, level)
         return self._resolutions.pop(work_item_id)
+
+    async def escalate(self, work_item_id: str, level: int) -> None:
+        """Raise an open item's escalation level now (the SLA timer's own escalations go on from there)."""
+        await self._escalate(work_item_id, level)
 
     async def _escalate(self, work_item_id: str, level: int) -> None:
         recorded = await workflow.execute_activity(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain import models as m
 from domain.claim_status import ClaimStatus
-from flows.batch import AR_AGING_SNAPSHOT, CREDENTIAL_EXPIRY_SWEEP, REMITTANCE_INTAKE
+from flows.batch import AR_AGING_SNAPSHOT, CREDENTIAL_EXPIRY_SWEEP, EXCLUSION_SCREENING, REMITTANCE_INTAKE
 from flows.batch.aging import AgingSnapshotPorts, OpenBalance, build_ar_aging_snapshot
 from flows.batch.credentials import (
     CredentialSweepPorts,
@@ -33,7 +33,9 @@ from flows.batch.credentials import (
     ExpiringTraining,
     build_credential_expiry_sweep,
 )
+from flows.batch.exclusions import ExclusionScreeningPorts, build_exclusion_screening
 from flows.batch.remittance import IntakePorts, build_remittance_intake
+from workers.screening import ExclusionFiles, as_outcome, run_screening
 from workers.settings import Settings
 
 # Claims billed to a payer and not settled: the insurance AR.
@@ -145,16 +147,18 @@ class BatchStore:
         from activities.contracts.staff import credentialing_workflow_id
         from activities.contracts.workitems import OpenWorkItemInput
         from activities.workitems import WorkItemActivities
-        from domain.staff import credential_item_key
-        from domain.workitems import Reason, queue_of
+        from domain.staff import credential_item_key, credential_item_reason, credential_item_summary
+        from domain.workitems import queue_of
 
+        reason = credential_item_reason(credential.kind, credential.expires_on, as_of)
         earliest = datetime.combine(as_of, time(), tzinfo=UTC) + timedelta(days=1)
         due = max(earliest, datetime.combine(credential.expires_on - CREDENTIAL_LEAD, time(), tzinfo=UTC))
         opened = WorkItemActivities(self._session_factory).open(
             OpenWorkItemInput(
-                reason=Reason.CREDENTIAL_EXPIRING.value,
-                queue=queue_of(Reason.CREDENTIAL_EXPIRING).value,
-                summary=f"{credential.kind} ({credential.issuer}) expires {credential.expires_on.isoformat()}",
+                # An expired one is shown as expired (the workflow escalates it when it adopts the item).
+                reason=reason,
+                queue=queue_of(reason).value,
+                summary=credential_item_summary(credential.kind, credential.issuer, credential.expires_on, as_of),
                 entity_type="credential",
                 entity_id=credential.credential_id,
                 # The staff member's StaffCredentialing workflow owns the item: it opens items under the same
@@ -304,10 +308,16 @@ class BatchPaths:
     reports: Path
     inbound: Path
     prefect_home: Path
+    exclusions: ExclusionFiles | None = None  # None: CARECYCLE_HOME/exclusions beside the reports
 
     @classmethod
     def of(cls, settings: Settings) -> BatchPaths:
-        return cls(settings.home / "reports", settings.home / "inbound", settings.home / "prefect")
+        exclusions = ExclusionFiles(
+            settings.home / "exclusions",
+            Path(settings.oig_leie_file) if settings.oig_leie_file else None,
+            Path(settings.sam_exclusions_file) if settings.sam_exclusions_file else None,
+        )
+        return cls(settings.home / "reports", settings.home / "inbound", settings.home / "prefect", exclusions)
 
 
 def build_flows(
@@ -332,6 +342,17 @@ def build_flows(
             )
         ),
     }
+    exclusions = paths.exclusions or ExclusionFiles(paths.reports.parent / "exclusions")
+    flows[EXCLUSION_SCREENING.name] = build_exclusion_screening(
+        ExclusionScreeningPorts(
+            list_files=exclusions.resolve,
+            screen=lambda files, day: as_outcome(
+                run_screening(session_factory, files, day, actor=f"batch:{EXCLUSION_SCREENING.name}")
+            ),
+            write_report=reports.write_json,
+            today=utc_today,
+        )
+    )
     if poster is not None:
         flows[REMITTANCE_INTAKE.name] = build_remittance_intake(
             IntakePorts(
@@ -397,10 +418,19 @@ def stop_prefect_local() -> None:
     SubprocessASGIServer().stop()
 
 
-def flow_parameters(name: str, *, as_of: date | None, within_days: int | None) -> dict[str, Any]:
+def flow_parameters(
+    name: str,
+    *,
+    as_of: date | None,
+    within_days: int | None,
+    oig_file: str | None = None,
+    sam_file: str | None = None,
+) -> dict[str, Any]:
     parameters: dict[str, Any] = {}
-    if name in (CREDENTIAL_EXPIRY_SWEEP.name, AR_AGING_SNAPSHOT.name) and as_of is not None:
+    if name in (CREDENTIAL_EXPIRY_SWEEP.name, AR_AGING_SNAPSHOT.name, EXCLUSION_SCREENING.name) and as_of is not None:
         parameters["as_of"] = as_of
     if name == CREDENTIAL_EXPIRY_SWEEP.name and within_days is not None:
         parameters["within_days"] = within_days
+    if name == EXCLUSION_SCREENING.name:
+        parameters.update({k: v for k, v in (("oig_file", oig_file), ("sam_file", sam_file)) if v})
     return parameters

@@ -111,6 +111,10 @@ class Settings:
     hl7_enhanced: bool = False
     hl7_timezone: str = "UTC"
     hl7_max_message_bytes: int = 1024 * 1024
+    # The exclusion lists the monthly screening reads: the OIG LEIE (UPDATED.csv) and the SAM exclusions extract.
+    # Unset: CARECYCLE_HOME/exclusions/UPDATED.csv and .../SAM_Exclusions_Public_Extract_V2.csv, when present.
+    oig_leie_file: str | None = None
+    sam_exclusions_file: str | None = None
     log_level: str = "INFO"
     # Workers: concurrent activities per task queue ("revenue=50,edi=10"); unnamed queues get the default.
     worker_concurrency: str | None = None
@@ -214,6 +218,8 @@ def load_settings() -> Settings:
         hl7_enhanced=(_env("CARECYCLE_HL7_ENHANCED", "0") or "0").lower() in ("1", "true", "yes"),
         hl7_timezone=_env("CARECYCLE_HL7_TIMEZONE", "UTC") or "UTC",
         hl7_max_message_bytes=_int("CARECYCLE_HL7_MAX_MESSAGE_BYTES", 1024 * 1024),
+        oig_leie_file=_env("CARECYCLE_OIG_LEIE_FILE"),
+        sam_exclusions_file=_env("CARECYCLE_SAM_EXCLUSIONS_FILE"),
         log_level=_env("CARECYCLE_LOG_LEVEL", "INFO") or "INFO",
         worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),

@@ -21,11 +21,12 @@ class TrackingStarted:
 
 def tracked_staff(session_factory: sessionmaker[Session], staff_id: str | None = None) -> dict[str, list[str]]:
     """Active staff id -> the workflow ids they need: credentialing if they hold a credential with an
-    expiry (not revoked), training if a requirement applies to their role."""
+    expiry (not revoked) or an open exclusion match, training if a requirement applies to their role."""
     from sqlalchemy import select
 
     from activities.contracts.staff import credentialing_workflow_id, training_workflow_id
     from domain import models as m
+    from domain.exclusions import MATCH_OPEN
     from domain.staff import CREDENTIAL_REVOKED, training_applies
 
     with session_factory() as session:
@@ -39,6 +40,10 @@ def tracked_staff(session_factory: sessionmaker[Session], staff_id: str | None =
                     m.Credential.expires_on.is_not(None), m.Credential.status != CREDENTIAL_REVOKED
                 )
             ).scalars()
+        )
+        # An exclusion match waits for a person through the staff member's credentialing workflow.
+        holders |= set(
+            session.execute(select(m.ExclusionMatch.staff_id).where(m.ExclusionMatch.status == MATCH_OPEN)).scalars()
         )
         role_lists = [list(roles) for roles in session.execute(select(m.TrainingRequirement.roles)).scalars()]
     wanted: dict[str, list[str]] = {}

@@ -13,8 +13,16 @@ RECORD_RENEWAL = "staff.record_renewal"
 MARK_LAPSED = "staff.mark_credential_lapsed"
 READ_TRAINING = "staff.read_training"
 RECORD_COMPLETION = "staff.record_training_completion"
+RECORD_EXCLUSION_DECISION = "staff.record_exclusion_decision"
 
-ALL_ACTIVITY_NAMES = (READ_CREDENTIALS, RECORD_RENEWAL, MARK_LAPSED, READ_TRAINING, RECORD_COMPLETION)
+ALL_ACTIVITY_NAMES = (
+    READ_CREDENTIALS,
+    RECORD_RENEWAL,
+    MARK_LAPSED,
+    READ_TRAINING,
+    RECORD_COMPLETION,
+    RECORD_EXCLUSION_DECISION,
+)
 
 # The staff workflows run on the revenue task queue (the practice's store-bound back-office work).
 STAFF_TASK_QUEUE = "revenue"
@@ -41,6 +49,8 @@ class StaffPolicy:
     work_item_sla_days: int = 14  # then the item escalates (again one SLA later, up to the mixin's maximum)
     reread_days: float = 1.0  # the store is read again at least this often (items the sweep opened, edits)
     reads_per_run: int = 120  # continue-as-new after this many reads (with no item open) to keep history short
+    caqh_lead_days: int = 30  # the CAQH re-attestation item opens this long before the 120-day attestation is due
+    exclusion_sla_days: float = 3.0  # an exclusion match holds billing: its item escalates after this long
 
     def days(self, count: float) -> timedelta:
         return timedelta(seconds=count * self.day_seconds)
@@ -104,10 +114,24 @@ class CredentialView:
 
 
 @dataclass(frozen=True)
+class ExclusionView:
+    """An exclusion-list match no person has decided yet (opaque ids, list name, basis and dates only)."""
+
+    match_id: str
+    source: str  # OIG, SAM
+    basis: str  # npi, name_dob, name (possible)
+    excluded_on: str  # ISO date
+    found_on: str  # ISO date
+    item_open: bool = False  # its exclusion_match item exists (the screening opened it): adopt it
+    item_done: bool = False  # that item was resolved or cancelled before
+
+
+@dataclass(frozen=True)
 class CredentialSnapshot:
     staff_id: str
     active: bool  # False: the staff member left (or does not exist); nothing more is tracked
     credentials: list[CredentialView] = field(default_factory=list)
+    exclusions: list[ExclusionView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -134,6 +158,15 @@ class MarkLapsedInput:
     credential_id: str
     expires_on: str  # ISO date; only if the credential still expires then (not renewed meanwhile)
     workflow_id: str
+
+
+@dataclass(frozen=True)
+class ExclusionDecisionInput:
+    match_id: str
+    decision: str  # confirmed (it is this person) or cleared (it is someone else)
+    by: str
+    workflow_id: str
+    work_item_id: str
 
 
 # --- training -----------------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import staff as contract
 from domain import audit
+from domain import exclusions as exclusion_rules
 from domain import models as m
 from domain import staff as rules
 from domain.enums import WorkItemState
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, InvalidResolution, NotFound
 from domain.store.uow import UnitOfWork
 
 P = ParamSpec("P")
@@ -73,6 +74,7 @@ class StaffActivities:
             self.mark_lapsed,
             self.read_training,
             self.record_completion,
+            self.record_exclusion_decision,
         ]
 
     # --- credentials ------------------------------------------------------------------------------------
@@ -119,7 +121,10 @@ class StaffActivities:
                 for c in sorted(newest.values(), key=lambda c: (c.expires_on or date.min, c.id))
                 if c.expires_on is not None
             ]
-        return contract.CredentialSnapshot(staff_id=request.staff_id, active=True, credentials=views)
+            exclusions = _open_exclusions(uow.session, request.staff_id)
+        return contract.CredentialSnapshot(
+            staff_id=request.staff_id, active=True, credentials=views, exclusions=exclusions
+        )
 
     @activity.defn(name=contract.RECORD_RENEWAL)
     @_domain_errors_are_final
@@ -185,6 +190,42 @@ class StaffActivities:
             )
             uow.commit()
         activity.logger.info("credential lapsed", extra={"credential_id": request.credential_id})
+        return True
+
+    @activity.defn(name=contract.RECORD_EXCLUSION_DECISION)
+    @_domain_errors_are_final
+    def record_exclusion_decision(self, request: contract.ExclusionDecisionInput) -> bool:
+        """A person decided an exclusion match: confirmed (billing stays blocked) or cleared (the block lifts)."""
+        if request.decision not in (exclusion_rules.MATCH_CONFIRMED, exclusion_rules.MATCH_CLEARED):
+            raise InvalidResolution(f"an exclusion match is confirmed or cleared, not {request.decision!r}")
+        with UnitOfWork(self._session_factory) as uow:
+            match = uow.session.get(m.ExclusionMatch, request.match_id)
+            if match is None:
+                raise NotFound(f"exclusion match {request.match_id} does not exist")
+            if match.status != exclusion_rules.MATCH_OPEN:
+                return False  # decided by an earlier attempt (or by hand): nothing to do twice
+            match.status = request.decision
+            match.decided_by = _actor(request.workflow_id, request.by)
+            match.decided_at = datetime.now(UTC)
+            audit.record(
+                uow.session,
+                actor=match.decided_by,
+                action=exclusion_rules.MATCH_DECIDED,
+                entity_type="staff",
+                entity_id=match.staff_id,
+                workflow_id=request.workflow_id,
+                details={
+                    "match_id": match.id,
+                    "source": match.source,
+                    "basis": match.basis,
+                    "decision": request.decision,
+                    "work_item_id": request.work_item_id,
+                },
+            )
+            uow.commit()
+        activity.logger.info(
+            "exclusion match decided", extra={"match_id": request.match_id, "decision": request.decision}
+        )
         return True
 
     # --- training ---------------------------------------------------------------------------------------
@@ -274,6 +315,31 @@ class StaffActivities:
             recorded = contract.CompletionRecorded(record.id, record.expires_on.isoformat(), created=True)
         activity.logger.info("training completion recorded", extra={"training_record_id": recorded.training_record_id})
         return recorded
+
+
+def _open_exclusions(session: Session, staff_id: str) -> list[contract.ExclusionView]:
+    rows = (
+        session.execute(
+            select(m.ExclusionMatch)
+            .where(m.ExclusionMatch.staff_id == staff_id, m.ExclusionMatch.status == exclusion_rules.MATCH_OPEN)
+            .order_by(m.ExclusionMatch.found_on, m.ExclusionMatch.id)
+        )
+        .scalars()
+        .all()
+    )
+    states = _item_states(session, [exclusion_rules.exclusion_item_key(row.id) for row in rows])
+    return [
+        contract.ExclusionView(
+            match_id=row.id,
+            source=row.source,
+            basis=row.basis,
+            excluded_on=row.excluded_on.isoformat(),
+            found_on=row.found_on.isoformat(),
+            item_open=states.get(exclusion_rules.exclusion_item_key(row.id)) in _OPEN_STATES,
+            item_done=states.get(exclusion_rules.exclusion_item_key(row.id)) in _DONE_STATES,
+        )
+        for row in rows
+    ]
 
 
 def activity_today() -> date:

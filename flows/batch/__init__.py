@@ -30,4 +30,15 @@ REMITTANCE_INTAKE = BatchFlowInfo(
     "remittance-intake", "post every *.835 file in the inbound folder, then move it to processed/ (or failed/)"
 )
 
-BATCH_FLOWS: tuple[BatchFlowInfo, ...] = (CREDENTIAL_EXPIRY_SWEEP, AR_AGING_SNAPSHOT, REMITTANCE_INTAKE)
+EXCLUSION_SCREENING = BatchFlowInfo(
+    "exclusion-screening",
+    "monthly: every active staff member against the OIG LEIE and SAM exclusion files; a report, and one "
+    "credentialing work item per match (billing for a matched provider is held)",
+)
+
+BATCH_FLOWS: tuple[BatchFlowInfo, ...] = (
+    CREDENTIAL_EXPIRY_SWEEP,
+    AR_AGING_SNAPSHOT,
+    REMITTANCE_INTAKE,
+    EXCLUSION_SCREENING,
+)

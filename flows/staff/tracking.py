@@ -92,6 +92,17 @@ class StaffTracking:
     def _lead_days(self) -> int:
         raise NotImplementedError
 
+    def _lead_days_for(self, subject: Subject) -> int:
+        """How long before its due date a subject's item opens (by default the same for every subject)."""
+        return self._lead_days()
+
+    def _sla(self, subject: Subject) -> timedelta:
+        return self._policy.days(self._policy.work_item_sla_days)
+
+    def _opening_level(self, subject: Subject) -> int:
+        """The escalation level an item opens at (above 0: already late, e.g. an expired credential)."""
+        return 0
+
     def _item_request(self, subject: Subject) -> WorkItemRequest:
         raise NotImplementedError
 
@@ -171,7 +182,7 @@ class StaffTracking:
             subject.subject_id not in self._working
             and self._handled.get(subject.subject_id) != subject.due_on.isoformat()
         ):
-            opens_at = self.clock.at(subject.due_on - timedelta(days=self._lead_days()))
+            opens_at = self.clock.at(subject.due_on - timedelta(days=self._lead_days_for(subject)))
             if subject.item_open or now >= opens_at:
                 self._start_work(subject)
             else:
@@ -193,7 +204,10 @@ class StaffTracking:
     async def _work(self, subject: Subject) -> None:
         work_item_id = await self._work_items.open(self._item_request(subject))
         self._item_subject[work_item_id] = subject
-        resolution = await self._work_items.wait(work_item_id, self._policy.days(self._policy.work_item_sla_days))
+        level = self._opening_level(subject)
+        if level:
+            await self._work_items.escalate(work_item_id, level)
+        resolution = await self._work_items.wait(work_item_id, self._sla(subject), level)
         try:
             await self._apply(subject, resolution, work_item_id)
         except ActivityError as exc:

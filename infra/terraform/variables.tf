@@ -297,6 +297,7 @@ variable "batch_schedules" {
     credential-expiry-sweep = "cron(0 6 * * ? *)"
     ar-aging-snapshot       = "cron(30 6 * * ? *)"
     remittance-intake       = "rate(15 minutes)"
+    exclusion-screening     = "cron(0 7 1 * ? *)"
   }
 }
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import models as m
+from domain.staff import credential_item_reason
 from flows.batch.aging import BUCKETS, OpenBalance, age_balances, bucket_of
 from workers.batch import INSURANCE_AR_STATUSES, BatchStore, DropFolder, Reports
 from workers.synthetic import SyntheticPractice, seed_practice
@@ -83,7 +84,14 @@ def test_credential_work_items_open_once_per_credential(
     with session_factory() as session:
         items = session.scalars(select(m.WorkItem)).all()
     assert len(items) == len(expiring)
-    assert {i.queue for i in items} == {"credentialing"} and {i.reason_code for i in items} == {"credential_expiring"}
+    assert {i.queue for i in items} == {"credentialing"}
+    # An expired credential is shown as expired, a CAQH attestation as an attestation (domain.staff's one rule).
+    by_credential = {c.credential_id: c for c in expiring}
+    assert {i.reason_code for i in items} == {"credential_expiring", "credential_expired", "caqh_attestation_due"}
+    for item in items:
+        credential = by_credential[item.entity_id]
+        assert item.reason_code == credential_item_reason(credential.kind, credential.expires_on, AS_OF)
+        assert ("expired" in item.summary) == (credential.expires_on < AS_OF)
     assert {i.entity_id for i in items} == {c.credential_id for c in expiring}
     staff_names = {s["last_name"] for s in _rows(seeded, m.Staff)}
     assert not any(name in item.summary for item in items for name in staff_names)

@@ -129,7 +129,63 @@ async def training_renewal_completed(run: ReplayRun) -> str:
     return handle.id
 
 
+async def staff_credentialing_exclusion_caqh_expired(run: ReplayRun) -> str:
+    """The paths behind the exclusions/CAQH/expired patch: an expired license opens escalated and is renewed; the
+    CAQH attestation is recorded (next due 120 days on); an exclusion match from a screening of a synthetic LEIE
+    file is adopted and cleared with a note; the staff member leaves and the workflow ends."""
+    import tempfile
+    from pathlib import Path
+
+    from activities.staff.screening import ExclusionScreening, ListFile
+    from domain import models as m
+    from sandbox.exclusions import Planted, write_leie
+
+    factory = run.container.session_factory
+    today = datetime.now(UTC).date()
+    staff_id = add_staff(factory)
+    license_id = add_credential(factory, staff_id, today - timedelta(days=10), status="expired")
+    add_credential(factory, staff_id, today + timedelta(days=20), kind=CredentialKind.CAQH, issuer="CAQH")
+    with factory() as session:
+        staff = session.get(m.Staff, staff_id)
+        assert staff is not None
+        staff.birth_date = datetime(1970, 2, 3).date()
+        session.commit()
+        planted = Planted(staff.first_name, staff.last_name, staff.birth_date)
+    with tempfile.TemporaryDirectory() as folder:
+        leie = write_leie(Path(folder) / "UPDATED.csv", count=20, plant=[planted])
+        ExclusionScreening(factory).run([ListFile("OIG", leie)], today, actor="replay")
+    handle = await run.client.start_workflow(
+        StaffCredentialingWorkflow.run,
+        StaffTrackingInput(staff_id=staff_id, policy=POLICY),
+        id=credentialing_workflow_id(staff_id),
+        task_queue=STAFF_TASK_QUEUE,
+    )
+    views = await _open_items(handle, 3)
+    for view in views:
+        entity = await asyncio.to_thread(_entity_of, run, view.work_item_id)
+        if entity == license_id:
+            request = ResolveRequest(
+                view.work_item_id,
+                "record_renewal",
+                "cred",
+                {"new_expires_on": (today + timedelta(days=700)).isoformat()},
+            )
+        elif entity == staff_id:
+            request = ResolveRequest(view.work_item_id, "clear_exclusion", "cred", note="birth date differs on file")
+        else:
+            yesterday = (today - timedelta(days=1)).isoformat()
+            request = ResolveRequest(view.work_item_id, "record_attestation", "cred", {"attested_on": yesterday})
+        await handle.execute_update(StaffCredentialingWorkflow.resolve, request)
+    deactivate(factory, staff_id)
+    await handle.signal(CREDENTIALS_CHANGED_SIGNAL)
+    result: StaffTrackingResult = await handle.result()
+    if result.items_resolved != 3:
+        raise RuntimeError(f"expected three resolved items, got {result.items_resolved}")
+    return handle.id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "staff_credentialing_renewed_and_lapsed": staff_credentialing_renewed_and_lapsed,
+    "staff_credentialing_exclusion_caqh_expired": staff_credentialing_exclusion_caqh_expired,
     "training_renewal_completed": training_renewal_completed,
 }

@@ -80,3 +80,58 @@ def test_the_business_clock_maps_dates_onto_workflow_time_compressed_or_not() ->
     demo = BusinessClock(origin_at=start, origin_day="2026-03-02", day_seconds=6)  # a day in six seconds
     assert demo.at(date(2027, 3, 2)) == start + timedelta(seconds=365 * 6)
     assert demo.today(start + timedelta(seconds=61)) == date(2026, 3, 12)
+
+
+def test_expired_credentials_are_shown_and_escalated_as_expired() -> None:
+    from domain.staff import credential_item_reason, credential_item_summary, credential_opening_level
+
+    today = date(2026, 3, 2)
+    assert credential_item_reason("state_license", date(2026, 3, 1), today) == "credential_expired"
+    assert credential_item_reason("state_license", today, today) == "credential_expiring"  # the last valid day
+    assert credential_item_reason("caqh", date(2026, 3, 1), today) == "caqh_attestation_due"
+    assert credential_item_summary("dea", "DEA", date(2026, 3, 1), today) == "dea (DEA) expired 2026-03-01"
+    assert credential_item_summary("dea", "DEA", date(2026, 4, 1), today) == "dea (DEA) expires 2026-04-01"
+    assert credential_item_summary("caqh", "CAQH", date(2026, 4, 1), today) == "caqh (CAQH) attestation due 2026-04-01"
+    assert (credential_opening_level(date(2026, 3, 1), today), credential_opening_level(today, today)) == (1, 0)
+
+
+def test_caqh_is_reattested_every_120_days() -> None:
+    from domain.staff import attested_expiry, credential_lead_days, next_attestation_due
+
+    today = date(2026, 3, 2)
+    assert next_attestation_due(date(2026, 3, 1)) == date(2026, 6, 29)
+    assert attested_expiry({"attested_on": "2026-03-01"}, date(2026, 3, 20), today) == date(2026, 6, 29)
+    with pytest.raises(InvalidResolution, match="future"):
+        attested_expiry({"attested_on": "2026-03-03"}, date(2026, 3, 20), today)
+    with pytest.raises(InvalidResolution, match="later than the last attestation"):
+        attested_expiry({"attested_on": "2025-11-20"}, date(2026, 3, 20), today)
+    with pytest.raises(InvalidResolution, match="attested_on must be a date"):
+        attested_expiry({}, date(2026, 3, 20), today)
+    assert credential_lead_days("caqh", 90) == 30 and credential_lead_days("dea", 90) == 90
+    ok = Resolution(action="record_attestation", by="cred", fields={"attested_on": "2026-03-01"})
+    assert validate_resolution("caqh_attestation_due", ok) == ok
+    with pytest.raises(InvalidResolution, match="not allowed"):
+        validate_resolution("credential_expiring", ok)
+
+
+def test_credential_states_for_people() -> None:
+    from domain.staff import credential_state
+
+    today = date(2026, 3, 2)
+    assert credential_state("active", date(2027, 1, 1), today, 90) == "active"
+    assert credential_state("active", date(2026, 5, 1), today, 90) == "expiring"
+    assert credential_state("active", date(2026, 3, 1), today, 90) == "expired"  # not yet marked lapsed
+    assert credential_state("expired", date(2026, 3, 1), today, 90) == "expired"
+    assert credential_state("pending", None, today, 90) == "pending"
+    assert credential_state("revoked", date(2027, 1, 1), today, 90) == "revoked"
+    assert credential_state("active", None, today, 90) == "active"
+
+
+def test_exclusion_decisions_need_a_note() -> None:
+    for action in ("confirm_exclusion", "clear_exclusion"):
+        with pytest.raises(InvalidResolution, match="needs a note"):
+            validate_resolution("exclusion_match", Resolution(action=action, by="cred"))
+        ok = Resolution(action=action, by="cred", note="compared the NPI")
+        assert validate_resolution("exclusion_match", ok) == ok
+    with pytest.raises(InvalidResolution, match="not allowed"):
+        validate_resolution("exclusion_match", Resolution(action="complete", by="cred"))

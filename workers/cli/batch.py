@@ -39,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "--within-days", type=non_negative_int, help="credential-expiry-sweep: the look-ahead window (default 60)"
     )
+    run.add_argument("--oig", metavar="FILE", help="exclusion-screening: the OIG LEIE file (UPDATED.csv)")
+    run.add_argument("--sam", metavar="FILE", help="exclusion-screening: the SAM exclusions extract")
     run.add_argument("--json", action="store_true", help="print the flow's summary as JSON")
     run.set_defaults(handler=_run)
 
@@ -63,7 +65,9 @@ def _run(args: argparse.Namespace) -> int:
         container.require_schema()
         paths = BatchPaths.of(container.settings)
         flows = build_flows(container.session_factory, paths, remittance_poster())
-        parameters = flow_parameters(args.name, as_of=args.as_of, within_days=args.within_days)
+        parameters = flow_parameters(
+            args.name, as_of=args.as_of, within_days=args.within_days, oig_file=args.oig, sam_file=args.sam
+        )
         with prefect_local(paths, container.settings.log_level):
             try:
                 summary = flows[args.name](**parameters)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from workers.cli import staff_enrollment
+from workers.cli import staff_enrollment, staff_screening
 from workers.cli.output import print_json, print_table
 from workers.staff import TrackingStarted, start_tracking, tracked_staff
 
@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     changed.set_defaults(handler=_changed)
 
     staff_enrollment.register(commands)
+    staff_screening.register(commands)
 
 
 def _start_tracking(args: argparse.Namespace) -> int:

@@ -1,0 +1,3 @@
+from sandbox.exclusions import main
+
+main()
