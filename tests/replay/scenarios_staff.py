@@ -90,6 +90,17 @@ async def staff_credentialing_renewed_and_lapsed(run: ReplayRun) -> str:
     return handle.id
 
 
+def _signed(
+    run: ReplayRun, workflow_id: str, work_item_id: str, action: str, fields: dict[str, str], note: str
+) -> ResolveRequest:
+    """A resolution as the CLI sends it: signed, so the workers' actor interceptor lets it through."""
+    from workers.security.actors import load_actor_keys, sign_cli_resolution
+
+    keys = load_actor_keys(run.container.settings)
+    actor = sign_cli_resolution(keys, workflow_id, work_item_id, action, fields, note, by="cred")
+    return ResolveRequest(work_item_id, action, actor.label, fields, note, actor=actor)
+
+
 def _entity_of(run: ReplayRun, work_item_id: str) -> str:
     from domain import models as m
 
@@ -164,18 +175,14 @@ async def staff_credentialing_exclusion_caqh_expired(run: ReplayRun) -> str:
     for view in views:
         entity = await asyncio.to_thread(_entity_of, run, view.work_item_id)
         if entity == license_id:
-            request = ResolveRequest(
-                view.work_item_id,
-                "record_renewal",
-                "cred",
-                {"new_expires_on": (today + timedelta(days=700)).isoformat()},
-            )
+            action, fields, note = "record_renewal", {"new_expires_on": (today + timedelta(days=700)).isoformat()}, ""
         elif entity == staff_id:
-            request = ResolveRequest(view.work_item_id, "clear_exclusion", "cred", note="birth date differs on file")
+            action, fields, note = "clear_exclusion", {}, "birth date differs on file"
         else:
-            yesterday = (today - timedelta(days=1)).isoformat()
-            request = ResolveRequest(view.work_item_id, "record_attestation", "cred", {"attested_on": yesterday})
-        await handle.execute_update(StaffCredentialingWorkflow.resolve, request)
+            action, fields, note = "record_attestation", {"attested_on": (today - timedelta(days=1)).isoformat()}, ""
+        await handle.execute_update(
+            StaffCredentialingWorkflow.resolve, _signed(run, handle.id, view.work_item_id, action, fields, note)
+        )
     deactivate(factory, staff_id)
     await handle.signal(CREDENTIALS_CHANGED_SIGNAL)
     result: StaffTrackingResult = await handle.result()
