@@ -26,6 +26,8 @@ CREDENTIAL_PENDING = "pending"
 # A CAQH ProView profile must be re-attested every 120 days; the attestation item opens this long before.
 CAQH_ATTESTATION_DAYS = 120
 CAQH_LEAD_DAYS = 30
+# A monthly exclusion screening's item opens a week before the screening lapses.
+SCREENING_LEAD_DAYS = 7
 
 # Work item reasons of a credential (domain.workitems.Reason values; kept as text so this module stays small).
 REASON_EXPIRING = "credential_expiring"
@@ -149,7 +151,14 @@ def credential_opening_level(expires_on: date, today: date) -> int:
 
 
 def credential_lead_days(kind: str, default_lead_days: int, caqh_lead_days: int = CAQH_LEAD_DAYS) -> int:
-    return caqh_lead_days if is_caqh(kind) else default_lead_days
+    """How long before its expiry a credential's item opens (and it shows as expiring): a CAQH attestation
+    ``caqh_lead_days`` before; a monthly exclusion screening a week before (it is renewed by the next screening,
+    so a longer lead would ask about every screening right after it); anything else ``default_lead_days``."""
+    if is_caqh(kind):
+        return caqh_lead_days
+    if kind == CredentialKind.EXCLUSION_SCREENING.value:
+        return min(SCREENING_LEAD_DAYS, default_lead_days)
+    return default_lead_days
 
 
 def credential_state(status: str, expires_on: date | None, today: date, lead_days: int) -> str:

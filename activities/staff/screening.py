@@ -31,7 +31,7 @@ from domain import models as m
 from domain.enums import CredentialKind
 from domain.errors import NotFound
 from domain.staff import CREDENTIAL_ACTIVE, CREDENTIAL_RENEWED, CREDENTIAL_REVOKED
-from domain.store.uow import UnitOfWork
+from domain.store.uow import UnitOfWork, retry_when_busy
 from domain.workitems import Reason, queue_of
 
 
@@ -126,7 +126,8 @@ class ExclusionScreening:
                 "records": records,
                 "sha256": lines.digest.hexdigest(),
             }
-        summary = self._record(found, described, index.size, today, actor)
+        # One transaction; run again when SQLite's writer lock was taken meanwhile (a worker wrote).
+        summary = retry_when_busy(lambda: self._record(found, described, index.size, today, actor))
         return self._open_items(summary, today)
 
     def _record(

@@ -108,6 +108,7 @@ def test_caqh_is_reattested_every_120_days() -> None:
     with pytest.raises(InvalidResolution, match="attested_on must be a date"):
         attested_expiry({}, date(2026, 3, 20), today)
     assert credential_lead_days("caqh", 90) == 30 and credential_lead_days("dea", 90) == 90
+    assert credential_lead_days("exclusion_screening", 90) == 7
     ok = Resolution(action="record_attestation", by="cred", fields={"attested_on": "2026-03-01"})
     assert validate_resolution("caqh_attestation_due", ok) == ok
     with pytest.raises(InvalidResolution, match="not allowed"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from workers.cli import staff_enrollment, staff_screening
+from workers.cli import staff_enrollment, staff_records, staff_screening
 from workers.cli.output import print_json, print_table
 from workers.staff import TrackingStarted, start_tracking, tracked_staff
 
@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     changed.add_argument("staff_id", help="the staff member's id")
     changed.set_defaults(handler=_changed)
 
+    staff_records.register(commands)
     staff_enrollment.register(commands)
     staff_screening.register(commands)
 

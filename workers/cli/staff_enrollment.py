@@ -57,13 +57,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    from domain.services.enrollments import record_enrollment
+    from domain.services.enrollments import EnrollmentRow, record_enrollment
+    from domain.store.uow import retry_when_busy
     from workers.composition import Container
 
     today = datetime.now(UTC).date()
     container = Container()
-    try:
-        container.require_schema()
+
+    def record() -> EnrollmentRow:
         with container.uow() as uow:
             row = record_enrollment(
                 uow.session,
@@ -77,6 +78,11 @@ def _enroll(args: argparse.Namespace) -> int:
                 today=today,
             )
             uow.commit()
+            return row
+
+    try:
+        container.require_schema()
+        row = retry_when_busy(record)  # the workers may write at the same moment (SQLite)
     finally:
         container.close()
     if args.json:
