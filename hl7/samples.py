@@ -35,6 +35,7 @@ class SampleInsurance:
     payer_id: str  # the payer's X12 payer id
     member_id: str
     group_number: str = ""
+    effective_from: date | None = None  # IN1-12 (plan effective date)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def adt(
     ]
     for number, insurance in enumerate(insurances, start=1):
         in1 = ["IN1", str(number), "PLAN", _e(insurance.payer_id), "", "", "", "", _e(insurance.group_number)]
+        in1 += ["", "", "", insurance.effective_from.strftime("%Y%m%d") if insurance.effective_from else ""]  # IN1-12
         in1 += [""] * (16 - len(in1)) + ["", "SEL"]  # IN1-17 relationship: self
         in1 += [""] * (36 - len(in1)) + [_e(insurance.member_id)]
         segments.append("|".join(in1))

@@ -79,6 +79,15 @@ def seed_practice_with_visits(container: Container, patients: int, seed: int) ->
     return ids
 
 
+def seed_practice_only(container: Container, patients: int, seed: int) -> list[str]:
+    from workers.synthetic import seed_practice
+
+    with container.uow() as uow:
+        seed_practice(uow.session, patients=patients, seed=seed, ledger_history=False)
+        uow.commit()
+        return list(uow.session.execute(select(m.Patient.id)).scalars())
+
+
 def load_rosters(container: Container, admin: SandboxAdmin) -> int:
     with container.uow() as uow:
         rows = uow.session.execute(
@@ -92,8 +101,9 @@ def load_rosters(container: Container, admin: SandboxAdmin) -> int:
 
 @asynccontextmanager
 async def revenue_stack(
-    home: Path, store_url: str, *, patients: int = 3, seed: int = 11
+    home: Path, store_url: str, *, patients: int = 3, seed: int = 11, visits: bool = True
 ) -> AsyncIterator[RevenueStack]:
+    """``visits`` False: the practice only (its history seeded), for tests whose visits come through a door."""
     from sandbox.server import create_app
     from workers.stack import serve_asgi
 
@@ -102,7 +112,10 @@ async def revenue_stack(
         app = create_app(home / "sandbox", seed=seed, time_scale=86400, poll_seconds=0.2)
         async with serve_asgi(app, settings.bind_host, settings.sandbox_port, name="sandbox"):
             admin = SandboxAdmin(settings.clearinghouse_endpoint)
-            ids = await asyncio.to_thread(seed_practice_with_visits, stack.container, patients, seed)
+            if visits:
+                ids = await asyncio.to_thread(seed_practice_with_visits, stack.container, patients, seed)
+            else:
+                ids = await asyncio.to_thread(seed_practice_only, stack.container, patients, seed)
             await asyncio.to_thread(load_rosters, stack.container, admin)
             yield RevenueStack(stack, admin, ids)
 
