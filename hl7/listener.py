@@ -46,7 +46,7 @@ from hl7.ack import (
     build_ack,
 )
 from hl7.events import Event, check_supported, read_event
-from hl7.journal import AlreadyInFlight, Journal
+from hl7.journal import AlreadyInFlight, Journal, Journaled
 from hl7.message import (
     APPLICATION_INTERNAL_ERROR,
     APPLICATION_RECORD_LOCKED,
@@ -61,11 +61,14 @@ from hl7.message import (
     rejected,
 )
 from hl7.mllp import DEFAULT_MAX_FRAME_BYTES, MllpConnection, OversizedFrame
-from intake import Actor, IdentifierConflict, Intake
+from intake import Actor, IdentifierConflict, Intake, IntakeUnit
 
 log = logging.getLogger("carecycle.hl7")
 
 Send = Callable[[Ack], Awaitable[None]]
+
+IN_FLIGHT = Hl7Problem(DUPLICATE_KEY_IDENTIFIER, "MSH-10: this control id is being processed on another connection")
+NOT_STORED = Hl7Problem(APPLICATION_INTERNAL_ERROR, "the message could not be stored: send it again")
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,13 @@ class Hl7Application:
         except Hl7Problem as problem:
             await self._refuse(header, problem, send)
             return
-        prior = await asyncio.to_thread(self.journal.find, header)
+        try:
+            prior = await asyncio.to_thread(self.journal.find, header)
+        except (OperationalError, DocumentError) as exc:
+            reason = type(exc).__name__
+            log.warning("hl7 journal not readable", extra={"control_id": header.control_id, "reason": reason})
+            await self._refuse(header, Hl7Problem(APPLICATION_RECORD_LOCKED, "the store is busy: send it again"), send)
+            return
         if prior is not None and prior.status == "processed" and prior.ack_text:
             await self._answer_again(header, Ack(prior.ack_code or APPLICATION_ACCEPT, prior.ack_text), send)
             return
@@ -149,51 +158,83 @@ class Hl7Application:
         except Hl7Problem as problem:
             await self._refuse(header, problem, send)
             return
+        if self._enhanced(header):
+            await self._commit_then_apply(header, text, event, prior, send)
+        else:
+            await send(await self._apply_once(header, text, event, prior))
+
+    async def _apply_once(self, header: Header, text: str, event: Event, prior: Journaled | None) -> Ack:
+        """Original mode: the journal row is written in intake's own transaction (one commit for the message);
+        the sender's ACK comes after it, so a message never acknowledged is simply sent again."""
+        try:
+            row_id, key = await asyncio.to_thread(self.journal.keep, header, text, prior)
+        except DocumentError as exc:
+            return self._not_stored(header, exc)
+
+        def work(unit: IntakeUnit) -> Ack:
+            commands.apply(unit, event)
+            ack = self._ack(header, APPLICATION_ACCEPT)
+            self.journal.record(unit.session, header, row_id, key, ack, new=prior is None)
+            return ack
+
+        try:
+            applied = await asyncio.to_thread(self.intake.run, self._actor(header), work)
+        except AlreadyInFlight:
+            return self._ack(header, APPLICATION_ERROR, IN_FLIGHT)
+        except Exception as exc:
+            problem = self._problem(header, exc)
+            ack = self._ack(header, APPLICATION_ERROR, problem)
+            try:
+                await asyncio.to_thread(
+                    self.journal.record_alone, header, row_id, key, ack, problem.code, new=prior is None
+                )
+            except (AlreadyInFlight, OperationalError) as journal_error:
+                self._journal_failed(header, journal_error)
+            self._applied(header, ack, problem)
+            return ack
+        self._applied(header, applied.result, None)
+        if applied.start_ids:
+            await self.intake.dispatch(applied.start_ids)
+        return applied.result
+
+    async def _commit_then_apply(
+        self, header: Header, text: str, event: Event, prior: Journaled | None, send: Send
+    ) -> None:
+        """Enhanced mode: stored durably first (``received``), the commit ACK, then the work and its ACK."""
         try:
             row_id = await asyncio.to_thread(self.journal.receive, header, text, prior)
         except AlreadyInFlight:
-            await self._refuse(
-                header,
-                Hl7Problem(
-                    DUPLICATE_KEY_IDENTIFIER, "MSH-10: this control id is being processed on another connection"
-                ),
-                send,
-            )
+            await self._refuse(header, IN_FLIGHT, send)
             return
         except (OperationalError, DocumentError) as exc:
-            log.warning("hl7 message not stored", extra={"control_id": header.control_id, "reason": type(exc).__name__})
-            await self._refuse(
-                header, Hl7Problem(APPLICATION_INTERNAL_ERROR, "the message could not be stored: send it again"), send
-            )
+            self._not_stored(header, exc)
+            await self._refuse(header, NOT_STORED, send)
             return
-        enhanced = self._enhanced(header)
-        if enhanced and _wanted(header.accept_ack_type, COMMIT_ACCEPT):
+        if _wanted(header.accept_ack_type, COMMIT_ACCEPT):
             await send(self._ack(header, COMMIT_ACCEPT))
         ack = await self.apply(header, event, row_id)
-        if not enhanced or _wanted(header.application_ack_type, ack.code):
+        if _wanted(header.application_ack_type, ack.code):
             await send(ack)
 
-    async def _answer_again(self, header: Header, ack: Ack, send: Send) -> None:
-        if self._enhanced(header) and _wanted(header.accept_ack_type, COMMIT_ACCEPT):
-            await send(self._ack(header, COMMIT_ACCEPT))
-        await send(ack)
-        log.info("hl7 control id answered again", extra={"control_id": header.control_id, "ack": ack.code})
+    def _not_stored(self, header: Header, exc: Exception) -> Ack:
+        log.warning("hl7 message not stored", extra={"control_id": header.control_id, "reason": type(exc).__name__})
+        return self._ack(header, APPLICATION_ERROR, NOT_STORED)
 
-    async def apply(self, header: Header, event: Event, row_id: str) -> Ack:
-        """Hand the event to intake (one transaction), journal the outcome, start what intake queued."""
-        actor = Actor("hl7", (header.sending_application or header.sending_facility or "sender")[:50])
-        problem: Hl7Problem | None = None
-        start_ids: tuple[str, ...] = ()
-        try:
-            applied = await asyncio.to_thread(self.intake.run, actor, lambda unit: commands.apply(unit, event))
-            start_ids = applied.start_ids
-        except DomainError as error:
-            problem = problem_of(error)
-        except Exception as exc:  # a bug or the store down: the sender is told to try again, nothing half-written
-            log.error("hl7 message failed", extra={"control_id": header.control_id, "reason": type(exc).__name__})
-            problem = Hl7Problem(APPLICATION_INTERNAL_ERROR, "the message could not be applied: send it again")
-        ack = self._ack(header, APPLICATION_ERROR if problem else APPLICATION_ACCEPT, problem)
-        await asyncio.to_thread(self.journal.finish, row_id, ack, problem.code if problem else None)
+    def _actor(self, header: Header) -> Actor:
+        return Actor("hl7", (header.sending_application or header.sending_facility or "sender")[:50])
+
+    def _problem(self, header: Header, exc: Exception) -> Hl7Problem:
+        if isinstance(exc, DomainError):
+            return problem_of(exc)
+        # A bug or the store down: the sender is told to try again, nothing half-written.
+        log.error("hl7 message failed", extra={"control_id": header.control_id, "reason": type(exc).__name__})
+        return Hl7Problem(APPLICATION_INTERNAL_ERROR, "the message could not be applied: send it again")
+
+    def _journal_failed(self, header: Header, exc: Exception) -> None:
+        reason = type(exc).__name__
+        log.warning("hl7 outcome not journaled", extra={"control_id": header.control_id, "reason": reason})
+
+    def _applied(self, header: Header, ack: Ack, problem: Hl7Problem | None) -> None:
         log.info(
             "hl7 message applied",
             extra={
@@ -203,6 +244,30 @@ class Hl7Application:
                 "error_code": problem.code if problem else None,
             },
         )
+
+    async def _answer_again(self, header: Header, ack: Ack, send: Send) -> None:
+        if self._enhanced(header) and _wanted(header.accept_ack_type, COMMIT_ACCEPT):
+            await send(self._ack(header, COMMIT_ACCEPT))
+        await send(ack)
+        log.info("hl7 control id answered again", extra={"control_id": header.control_id, "ack": ack.code})
+
+    async def apply(self, header: Header, event: Event, row_id: str) -> Ack:
+        """A journaled (``received``) message through intake, its outcome journaled, what intake queued started."""
+        problem: Hl7Problem | None = None
+        start_ids: tuple[str, ...] = ()
+        try:
+            applied = await asyncio.to_thread(
+                self.intake.run, self._actor(header), lambda unit: commands.apply(unit, event)
+            )
+            start_ids = applied.start_ids
+        except Exception as exc:
+            problem = self._problem(header, exc)
+        ack = self._ack(header, APPLICATION_ERROR if problem else APPLICATION_ACCEPT, problem)
+        try:
+            await asyncio.to_thread(self.journal.finish, row_id, ack, problem.code if problem else None)
+        except (OperationalError, DocumentError) as exc:  # left "received": recovery applies it again (idempotent)
+            self._journal_failed(header, exc)
+        self._applied(header, ack, problem)
         if start_ids:
             await self.intake.dispatch(start_ids)
         return ack
@@ -214,7 +279,14 @@ class Hl7Application:
             await connection.send(ack.text.encode("utf-8"))
 
         async for item in connection.frames():
-            await self.process(item, send)
+            try:
+                await self.process(item, send)
+            except ConnectionError:
+                raise
+            except Exception as exc:  # a bug must cost one AE, not the connection; no payload is logged
+                log.error("hl7 message handling failed", extra={"reason": type(exc).__name__})
+                problem = Hl7Problem(APPLICATION_INTERNAL_ERROR, "the message could not be handled: send it again")
+                await send(self._ack(None, APPLICATION_ERROR, problem))
         if connection.truncated:
             log.info("hl7 connection from %s closed inside a frame: nothing taken from it", connection.peer)
 
