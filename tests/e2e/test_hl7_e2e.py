@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 
 from activities.clearinghouse.sandbox_admin import RosterEntry
 from activities.contracts import revenue as c
@@ -121,7 +122,10 @@ async def test_adt_siu_dft_over_mllp_become_a_paid_claim(tmp_path: Path, store_u
                 handle = stack.client.get_workflow_handle(claim_workflow_id(claim_id), result_type=c.ClaimResult)
 
                 async def submitted() -> bool:
-                    state = await handle.query("state", result_type=dict)
+                    try:
+                        state = await handle.query("state", result_type=dict)
+                    except RPCError:  # the claim row comes a moment before its workflow
+                        return False
                     return state.get("stage") in ("awaiting_acknowledgment", "awaiting_remittance")
 
                 await _until(submitted, "the 837P submitted")
