@@ -26,6 +26,26 @@ def _int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a positive number, got {raw!r}")
+    return value
+
+
+def _home_day_seconds(home: Path) -> float:
+    from workers.clock import REAL_TIME, read_clock
+
+    clock = read_clock(home)
+    return clock.seconds_per_day if clock is not None else REAL_TIME
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed."""
 
@@ -65,7 +85,10 @@ class Settings:
     clearinghouse_timeout_seconds: int = 30
     # The embedded sandbox: adjudication seed and real seconds per sandbox day (86400 real time).
     sandbox_seed: int = 0
-    sandbox_time_scale: int = 86400
+    sandbox_time_scale: float = 86400.0
+    # Real seconds per business day of the workflows this process starts: the home's clock (workers.clock),
+    # 86400 unless `carecycle up --time-scale` or the demo compressed it.
+    business_day_seconds: float = 86400.0
     # X12 envelopes we send: ISA06/GS02 (us), ISA08/GS03 and 1000B name (the clearinghouse), ISA15 usage.
     edi_sender_id: str = "CARECYCLE"
     edi_receiver_id: str = "SANDBOXCH"
@@ -144,16 +167,55 @@ class Settings:
         return self.home / "logs"
 
 
-def load_settings() -> Settings:
-    home = Path(_env("CARECYCLE_HOME", "./var") or "./var").resolve()
-    database_url = _env("CARECYCLE_DATABASE_URL") or f"sqlite:///{home / 'carecycle.db'}"
+SUPPORTED_DATABASES = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg")}  # backend -> drivers
+
+
+def _home() -> Path:
+    raw = _env("CARECYCLE_HOME", "./var") or "./var"
+    try:
+        home = Path(raw).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SettingsError(f"CARECYCLE_HOME {raw!r} is not a usable path: {exc}") from None
+    if home.exists() and not home.is_dir():
+        raise SettingsError(f"CARECYCLE_HOME {home} is a file, not a folder: name a folder (it is created if missing)")
+    return home
+
+
+def _database_url(home: Path) -> str:
+    """CARECYCLE_DATABASE_URL checked here, so a typo is one line naming the variable (never a driver traceback)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    raw = _env("CARECYCLE_DATABASE_URL")
+    if raw is None:
+        return f"sqlite:///{home / 'carecycle.db'}"
+    example = "sqlite:////path/to/carecycle.db or postgresql://user@host:5432/carecycle"
+    try:
+        url = make_url(raw)
+        port = url.port  # a port that is not a number fails here
+    except (ArgumentError, ValueError, TypeError):
+        raise SettingsError(f"CARECYCLE_DATABASE_URL is not a database URL (expected {example})") from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend not in SUPPORTED_DATABASES:
+        raise SettingsError(
+            f"CARECYCLE_DATABASE_URL names {backend!r}, which carecycle does not support (use {example})"
+        )
+    if driver not in SUPPORTED_DATABASES[backend]:
+        raise SettingsError(f"CARECYCLE_DATABASE_URL: driver {driver!r} is not supported for {backend} (use {example})")
+    host = url.host or url.query.get("host")  # a Unix socket folder may come as ?host=/run/postgresql
+    if backend == "postgresql" and (not host or not url.database or (port is not None and not 0 < port < 65536)):
+        raise SettingsError(f"CARECYCLE_DATABASE_URL must name a PostgreSQL host and database ({example})")
     database_password = _env("CARECYCLE_DATABASE_PASSWORD")
     if database_password is not None:
         # In production the URL is plain configuration and the password a secret injected on its own
         # (infra/terraform: RDS's managed secret), so that the password never sits in the URL's variable.
-        from sqlalchemy.engine import make_url
+        return url.set(password=database_password).render_as_string(hide_password=False)
+    return raw
 
-        database_url = make_url(database_url).set(password=database_password).render_as_string(hide_password=False)
+
+def load_settings() -> Settings:
+    home = _home()
+    database_url = _database_url(home)
     return Settings(
         home=home,
         database_url=database_url,
@@ -181,7 +243,8 @@ def load_settings() -> Settings:
         clearinghouse_token=_env("CARECYCLE_CLEARINGHOUSE_TOKEN"),
         clearinghouse_timeout_seconds=_int("CARECYCLE_CLEARINGHOUSE_TIMEOUT_SECONDS", 30),
         sandbox_seed=_int("CARECYCLE_SANDBOX_SEED", 0),
-        sandbox_time_scale=_int("CARECYCLE_SANDBOX_TIME_SCALE", 86400),
+        sandbox_time_scale=_float("CARECYCLE_SANDBOX_TIME_SCALE", 86400.0),
+        business_day_seconds=_home_day_seconds(home),
         edi_sender_id=_env("CARECYCLE_EDI_SENDER_ID", "CARECYCLE") or "CARECYCLE",
         edi_receiver_id=_env("CARECYCLE_EDI_RECEIVER_ID", "SANDBOXCH") or "SANDBOXCH",
         edi_receiver_name=_env("CARECYCLE_EDI_RECEIVER_NAME", "CARECYCLE SANDBOX CLEARINGHOUSE")
@@ -225,3 +288,20 @@ def load_settings() -> Settings:
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),
         worker_graceful_shutdown_seconds=_int("CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30),
     )
+
+
+def prepare_home(settings: Settings, *folders: Path) -> None:
+    """Create CARECYCLE_HOME (and ``folders`` inside it) or say in one line why it cannot be written."""
+    for folder in (settings.home, *folders):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(
+                f"CARECYCLE_HOME {settings.home} cannot be written ({folder}: {exc.strerror or exc}): "
+                "name a folder you may write, or fix its permissions"
+            ) from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise SettingsError(
+                f"CARECYCLE_HOME {settings.home} is read-only ({folder}): name a folder you may write, "
+                "or fix its permissions"
+            )

@@ -91,4 +91,4 @@ async def test_replay_timeline_and_export(tmp_path: Path, sqlite_url: str) -> No
         missing = await asyncio.to_thread(cli, stack, "audit", "replay", "no-such-workflow")
         assert missing.returncode == 1 and missing.stderr.strip() == "error: no workflow no-such-workflow"
         nofile = await asyncio.to_thread(cli, stack, "audit", "replay", "--history", str(tmp_path / "nope.json"))
-        assert nofile.returncode == 1 and "no history file" in nofile.stderr
+        assert nofile.returncode == 1 and "no such file" in nofile.stderr

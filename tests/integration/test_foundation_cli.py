@@ -99,7 +99,7 @@ def test_same_seed_gives_the_same_patients(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["db", "seed", "--patients", "-5"], 2, "must not be negative"),
+        (["db", "seed", "--patients", "-5"], 2, "must be a whole number from 0 to 100000"),
         (["db", "seed", "--patients", "many"], 2, "not a whole number"),
         (["db", "frobnicate"], 2, "invalid choice"),
         (["nonsense"], 2, "invalid choice"),

@@ -3,8 +3,15 @@
 Each area registers its sub-commands from its own module (``register(subparsers)``); modules import their
 heavy dependencies inside the handlers so that ``carecycle --help`` stays fast. Handlers return an exit code.
 
-Exit codes: 0 success, 1 failure (a domain rule, a problem found), 2 usage error, 130 interrupted.
+Exit codes: 0 success, 1 failure (a domain rule, a problem found, a file that cannot be used, bad configuration),
+2 usage error, 130 interrupted, 141 the output pipe was closed (``carecycle tasks list | head``).
 A user's mistake prints one line on stderr, never a traceback.
+
+Arguments are checked by the shared types of :mod:`workers.cli.args` (ranges, dates, amounts, text) and files
+by its readers and writers; every reporting command takes ``--json`` (``args.add_json``). The generated-arguments
+test walks this parser, so a new command is covered as soon as it registers. A command that serves until stopped
+(``up``, ``worker``, a web service) says so with ``set_defaults(serves=True)``: that test then only gives it
+arguments that must be refused.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
+
+from workers.cli.args import non_negative_int, positive_int
 
 COMMAND_MODULES = (
     "workers.cli.db",
@@ -39,6 +48,8 @@ COMMAND_MODULES = (
     "workers.cli.imports",
 )
 
+__all__ = ["CommandFailed", "UsageError", "build_parser", "main", "non_negative_int", "positive_int", "run"]
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -60,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="carecycle",
         description="carecycle: durable back-office automation for a medical practice.",
     )
+    parser.add_argument("--version", action="version", version=f"carecycle {package_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in COMMAND_MODULES:
@@ -73,24 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
-    return value
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-
-def non_negative_int(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
+        return version("carecycle")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -119,14 +120,32 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _pipe_closed()
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else 0
 
 
+def _pipe_closed() -> int:
+    """The reader of our output went away (``| head``): stop quietly, as a program killed by SIGPIPE would."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (tests capture it)
+        pass
+    return 141
+
+
 def main() -> NoReturn:
     code = run()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _pipe_closed()
+    try:
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
     # The Temporal SDK's native threads can abort the interpreter's own shutdown (exit 134);
     # everything is flushed and closed by now, so leave without running it.
     os._exit(code)

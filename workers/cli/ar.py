@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
+from workers.cli.args import iso_date
 from workers.cli.output import print_json, print_table
 
 
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     aging = commands.add_parser("aging", help="AR in 0-30, 31-60, 61-90, 91-120, 120+ day buckets")
     aging.add_argument("--by", choices=("payer", "patient"), default="payer", help="group by payer or patient")
     aging.add_argument(
-        "--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD", help="age as of this day (today)"
+        "--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD", help="age as of this day (today)"
     )
     aging.add_argument("--json", action="store_true", help="print as JSON")
     aging.set_defaults(handler=_aging)

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from pathlib import Path
 
-from workers.cli import positive_int
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from workers.cli.args import add_json, iso_date, non_empty, positive_int, read_text, writable_dir
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,14 +16,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "replay", help="replay a history against the current code; print a verdict and a readable timeline"
     )
     source = replay.add_mutually_exclusive_group(required=True)
-    source.add_argument("workflow_id", nargs="?", help="the workflow to fetch from Temporal")
-    source.add_argument("--history", metavar="FILE", help="a history JSON file (from `audit export` or the Web UI)")
-    replay.add_argument("--run-id", help="a specific run (default: the latest)")
+    source.add_argument("workflow_id", nargs="?", type=non_empty, help="the workflow to fetch from Temporal")
+    source.add_argument(
+        "--history", type=Path, metavar="FILE", help="a history JSON file (from `audit export` or the Web UI)"
+    )
+    replay.add_argument("--run-id", type=non_empty, help="a specific run (default: the latest)")
     replay.add_argument("--json", action="store_true", help="print verdict and timeline as JSON")
     replay.set_defaults(handler=_replay)
     export = commands.add_parser("export", help="write closed workflows' histories as JSON files")
-    export.add_argument("--closed-since", type=_date, metavar="DATE", help="only workflows closed on/after YYYY-MM-DD")
-    export.add_argument("--to", required=True, metavar="DIR", help="directory to write into")
+    export.add_argument(
+        "--closed-since", type=iso_date, metavar="DATE", help="only workflows closed on/after YYYY-MM-DD"
+    )
+    export.add_argument(
+        "--to", required=True, type=Path, metavar="DIR", help="folder to write into (created if missing)"
+    )
+    add_json(export)
     export.set_defaults(handler=_export)
     log = commands.add_parser("log", help="read the audit trail: sign-ins, PHI views, resolutions, account changes")
     log.add_argument("--actor", help="only this actor (a user name, cli:<os user>, workflow:<id>, ...)")
@@ -38,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     log.add_argument("--entity-type", help="only this kind of record (claim, patient, console_user, workflow, ...)")
     log.add_argument("--entity-id", help="only this record")
     log.add_argument("--workflow-id", help="only events of this workflow")
-    log.add_argument("--since", type=_date, metavar="DATE", help="on or after YYYY-MM-DD (UTC)")
-    log.add_argument("--until", type=_date, metavar="DATE", help="on or before YYYY-MM-DD (UTC)")
+    log.add_argument("--since", type=iso_date, metavar="DATE", help="on or after YYYY-MM-DD (UTC)")
+    log.add_argument("--until", type=iso_date, metavar="DATE", help="on or before YYYY-MM-DD (UTC)")
     log.add_argument("--limit", type=positive_int, default=100, help="at most this many, newest first (default 100)")
     log.add_argument("--json", action="store_true", help="print as JSON")
     log.set_defaults(handler=_log)
@@ -52,7 +52,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _replay(args: argparse.Namespace) -> int:
     import asyncio
-    from pathlib import Path
 
     from temporalio.client import WorkflowHistory
     from temporalio.service import RPCError, RPCStatusCode
@@ -74,11 +73,10 @@ def _replay(args: argparse.Namespace) -> int:
         converter = encrypted_data_converter(keys)
         history: WorkflowHistory
         if args.history:
-            path = Path(args.history)
-            if not path.is_file():
-                raise CommandFailed(f"no history file {path}")
+            path = args.history
+            text = read_text(path, "history file")
             try:
-                history = read_history_file(path)
+                history = read_history_file(path, text)
             except Exception:
                 raise CommandFailed(f"{path} is not a workflow history JSON file") from None
         else:
@@ -86,9 +84,12 @@ def _replay(args: argparse.Namespace) -> int:
             try:
                 history = await client.get_workflow_handle(args.workflow_id, run_id=args.run_id).fetch_history()
             except RPCError as exc:
+                run = f" run {args.run_id}" if args.run_id else ""
                 if exc.status == RPCStatusCode.NOT_FOUND:
-                    raise CommandFailed(f"no workflow {args.workflow_id}") from None
-                raise
+                    raise CommandFailed(f"no workflow {args.workflow_id}{run}") from None
+                if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+                    raise CommandFailed(f"Temporal refused workflow {args.workflow_id}{run}: {exc.message}") from None
+                raise CommandFailed(f"Temporal could not return the history: {exc.message}") from None
         verdict = await replay(history, converter)
         timeline = [entry_json(e) for e in await build_timeline(history, converter)]
         return verdict, timeline, history.workflow_id
@@ -110,22 +111,26 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     import asyncio
-    from pathlib import Path
 
+    from workers.cli.output import print_json
     from workers.cli.stack import temporal_errors
     from workers.settings import load_settings
     from workers.temporal.client import connect
     from workers.temporal.replay import export_histories
 
     settings = load_settings()
+    folder = writable_dir(args.to)
 
     async def run() -> list[Path]:
         client = await connect(settings)
-        return await export_histories(client, Path(args.to), args.closed_since)
+        return await export_histories(client, folder, args.closed_since)
 
     with temporal_errors():
         written = asyncio.run(run())
-    print(f"exported {len(written)} workflow histories to {args.to}")
+    if args.json:
+        print_json({"folder": str(folder), "exported": len(written), "files": [str(p) for p in written]})
+        return 0
+    print(f"exported {len(written)} workflow histories to {folder}")
     return 0
 
 

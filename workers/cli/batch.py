@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from datetime import date
 from typing import Any
 
-from workers.cli import CommandFailed, non_negative_int
+from workers.cli import CommandFailed
+from workers.cli.args import int_range, iso_date
 from workers.cli.output import print_json, print_table
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,9 +28,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     run = commands.add_parser("run", help="run one batch flow now, on Prefect's local server")
     run.add_argument("name", choices=[f.name for f in BATCH_FLOWS], metavar="NAME", help="a flow from `batch list`")
-    run.add_argument("--as-of", type=_day, help="the day to report on (default today, UTC)")
+    run.add_argument("--as-of", type=iso_date, help="the day to report on (default today, UTC)")
     run.add_argument(
-        "--within-days", type=non_negative_int, help="credential-expiry-sweep: the look-ahead window (default 60)"
+        "--within-days",
+        type=int_range(0, 3660),
+        help="credential-expiry-sweep: the look-ahead window in days (default 60, at most 3660)",
     )
     run.add_argument("--oig", metavar="FILE", help="exclusion-screening: the OIG LEIE file (UPDATED.csv)")
     run.add_argument("--sam", metavar="FILE", help="exclusion-screening: the SAM exclusions extract")

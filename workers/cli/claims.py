@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workers.cli import CommandFailed
+from workers.cli.args import iso_date, writable_file
 from workers.cli.output import print_json
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     scrub = commands.add_parser("scrub", help="run the claim edits (default: every draft and ready claim)")
     scrub.add_argument("--claim", action="append", default=[], metavar="ID", help="a claim id (repeatable)")
-    scrub.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD", help="today's date")
+    scrub.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD", help="today's date")
     scrub.add_argument("--json", action="store_true", help="print the failures as JSON")
     scrub.set_defaults(handler=_scrub)
 
@@ -73,6 +74,7 @@ def _export(args: argparse.Namespace) -> int:
     from domain.x12.envelope import Party
     from workers.composition import Container
 
+    writable_file(args.out)
     container = Container()
     settings = container.settings
     try:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
-from workers.cli import non_negative_int
+from workers.cli.args import int_range, iso_date, non_negative_int
 from workers.cli.output import print_json
 
 
@@ -19,11 +18,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     upgrade.set_defaults(handler=_upgrade)
 
     seed = commands.add_parser("seed", help="fill the store with a synthetic practice (Faker; never real data)")
-    seed.add_argument("--patients", type=non_negative_int, default=200, help="number of patients (default 200)")
-    seed.add_argument("--seed", type=int, default=7, help="random seed: same seed and day, same data (default 7)")
+    seed.add_argument(
+        "--patients", type=int_range(0, 100_000), default=200, help="number of patients (default 200, at most 100000)"
+    )
+    seed.add_argument(
+        "--seed", type=non_negative_int, default=7, help="random seed: same seed and day, same data (default 7)"
+    )
     seed.add_argument(
         "--as-of",
-        type=date.fromisoformat,
+        type=iso_date,
         default=None,
         metavar="YYYY-MM-DD",
         help="the day the practice's dates are relative to (default today)",

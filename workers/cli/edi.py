@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from workers.cli import CommandFailed
+from workers.cli.args import add_json
 from workers.cli.output import print_json
 
 
@@ -21,23 +20,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parse.set_defaults(handler=_parse)
 
     validate = commands.add_parser(
-        "validate", help="check structure, counts and 835 balancing: exit 0 valid, 1 invalid (one line per problem)"
+        "validate",
+        help="check structure, counts, elements and 835 balancing; every problem found, one line each with its "
+        "segment position: exit 0 valid, 1 invalid",
     )
     validate.add_argument("file", type=Path, metavar="FILE")
+    add_json(validate, "print {file, valid, problems: [{position, segment, element, reason, severity}]}")
     validate.set_defaults(handler=_validate)
 
 
 def read_text(path: Path) -> str:
     """The file as text. X12 is ASCII; bytes that are not are kept visible so the parser can name them."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CommandFailed(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise CommandFailed(f"{path} is a directory, not a file") from None
-    except OSError as exc:
-        raise CommandFailed(f"cannot read {path}: {exc.strerror}") from None
-    return data.decode("utf-8", errors="replace")
+    from workers.cli.args import read_bytes
+
+    return read_bytes(path, "X12 file").decode("utf-8", errors="replace")
 
 
 def _parse(args: argparse.Namespace) -> int:
@@ -78,9 +74,29 @@ def _validate(args: argparse.Namespace) -> int:
     from domain.x12.documents import validate_document
 
     problems = validate_document(read_text(args.file))
+    errors = [p for p in problems if p.severity == "error"]
+    if args.json:
+        print_json(
+            {
+                "file": str(args.file),
+                "valid": not errors,
+                "problems": [
+                    {
+                        "position": p.position,
+                        "segment": p.segment_id,
+                        "element": p.element,
+                        "reason": p.reason,
+                        "severity": p.severity,
+                    }
+                    for p in problems
+                ],
+            }
+        )
+        return 1 if errors else 0
     for problem in problems:
-        print(f"{args.file}: {problem}", file=sys.stdout)
-    if problems:
+        print(f"{args.file}: {'warning: ' if problem.severity != 'error' else ''}{problem}")
+    if errors:
+        print(f"{args.file}: invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})")
         return 1
     print(f"{args.file}: valid")
     return 0

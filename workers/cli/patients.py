@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from workers.cli import positive_int
+from workers.cli.args import non_negative_int, positive_int
 from workers.cli.output import print_json, print_table
 
 
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands.required = True
     listing = commands.add_parser("list", help="list patients with their primary coverage")
     listing.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
-    listing.add_argument("--offset", type=int, default=0, help="skip this many first")
+    listing.add_argument("--offset", type=non_negative_int, default=0, help="skip this many first")
     listing.add_argument("--json", action="store_true", help="print as JSON")
     listing.set_defaults(handler=_list)
 

@@ -6,21 +6,8 @@ import argparse
 from pathlib import Path
 
 from workers.cli import CommandFailed
+from workers.cli.args import amount, non_empty, read_text
 from workers.cli.output import print_json
-
-
-def amount(text: str) -> int:
-    """An argparse type: ``25.00`` -> 2500 cents; anything else is a usage error."""
-    from domain.errors import InvalidAmount
-    from domain.money import parse_amount
-
-    try:
-        cents = parse_amount(text)
-    except InvalidAmount as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if cents <= 0:
-        raise argparse.ArgumentTypeError(f"amount must be positive, got {text}")
-    return cents
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,12 +16,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands.required = True
 
     record = commands.add_parser("record", help="record a patient's payment against the guarantor's balance")
-    record.add_argument("--patient", required=True, metavar="ID", help="patient id or account number (P00000001)")
+    record.add_argument(
+        "--patient", required=True, type=non_empty, metavar="ID", help="patient id or account number (P00000001)"
+    )
     record.add_argument("--amount", required=True, type=amount, metavar="25.00", help="amount in dollars and cents")
     record.add_argument("--method", required=True, choices=("card", "cash", "check"), help="how it was paid")
-    record.add_argument("--by", default="cli", metavar="USER", help="who recorded it (default cli)")
+    record.add_argument("--by", type=non_empty, default="cli", metavar="USER", help="who recorded it (default cli)")
     record.add_argument("--reference", default=None, help="check number or card authorisation")
-    record.add_argument("--key", default=None, help="idempotency key: the same key records the payment once")
+    record.add_argument(
+        "--key",
+        type=non_empty,
+        default=None,
+        help="idempotency key: the same key records the payment once; another payment under it is a conflict",
+    )
     record.add_argument("--json", action="store_true", help="print as JSON")
     record.set_defaults(handler=_record)
 
@@ -103,10 +97,7 @@ def _import_bank(args: argparse.Namespace) -> int:
     from domain.reconciliation import import_bank_file
     from workers.composition import Container
 
-    try:
-        text = args.file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CommandFailed(f"no such file: {args.file}") from None
+    text = read_text(args.file, "bank file")
     container = Container()
     try:
         container.require_schema()

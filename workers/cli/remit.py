@@ -42,12 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise CommandFailed(f"no such file: {path}") from None
-    except OSError as exc:
-        raise CommandFailed(f"cannot read {path}: {exc.strerror}") from None
+    from workers.cli.args import read_bytes
+
+    return read_bytes(path, "835 file").decode("utf-8", errors="replace")  # the X12 parser names odd bytes
 
 
 def _hand_in(text: str, remittances: list[Any], key_prefix: str, wait_seconds: float) -> list[dict[str, Any]]:
@@ -96,8 +93,9 @@ def _post(args: argparse.Namespace) -> int:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    if not args.file.exists():
-        raise CommandFailed(f"no such file: {args.file}")
+    from workers.cli.args import read_bytes
+
+    read_bytes(args.file, "PDF file")  # one line for a missing file, a folder or an unreadable one
     try:
         from activities.eob import extract_eob
         from domain.x12.json import remittance_to_json

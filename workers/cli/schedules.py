@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from workers.cli.args import add_json, non_empty
 from workers.cli.output import print_json, print_table
 
 if TYPE_CHECKING:
@@ -39,17 +40,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.set_defaults(handler=_list)
 
     trigger = commands.add_parser("trigger", help="start the schedule's PortalEobIntake now (not if one is running)")
-    trigger.add_argument("id", help="schedule id or payer id")
+    trigger.add_argument("id", type=non_empty, help="schedule id or payer id")
+    add_json(trigger)
     trigger.set_defaults(handler=_trigger)
 
     pause = commands.add_parser("pause", help="stop a schedule from starting runs until it is unpaused")
-    pause.add_argument("id", help="schedule id or payer id")
+    pause.add_argument("id", type=non_empty, help="schedule id or payer id")
     pause.add_argument("--note", help="why (shown in `schedules list` and the Web UI)")
+    add_json(pause)
     pause.set_defaults(handler=_pause)
 
     unpause = commands.add_parser("unpause", help="let a paused schedule start runs again")
-    unpause.add_argument("id", help="schedule id or payer id")
+    unpause.add_argument("id", type=non_empty, help="schedule id or payer id")
     unpause.add_argument("--note", help="why (shown in `schedules list` and the Web UI)")
+    add_json(unpause)
     unpause.set_defaults(handler=_unpause)
 
 
@@ -148,6 +152,16 @@ def _trigger(args: argparse.Namespace) -> int:
     from workers.temporal.schedules import trigger_schedule
 
     view = _with_client(load_settings(), lambda client: trigger_schedule(client, args.id))
+    if args.json:
+        print_json(
+            {
+                "schedule_id": view.schedule_id,
+                "triggered": True,
+                "workflow_type": view.workflow_type,
+                "task_queue": view.task_queue,
+            }
+        )
+        return 0
     print(f"schedule {view.schedule_id} triggered: a {view.workflow_type} run is starting on queue {view.task_queue}")
     return 0
 
@@ -157,6 +171,9 @@ def _pause(args: argparse.Namespace) -> int:
     from workers.temporal.schedules import pause_schedule
 
     sid = _with_client(load_settings(), lambda client: pause_schedule(client, args.id, args.note))
+    if args.json:
+        print_json({"schedule_id": sid, "paused": True})
+        return 0
     print(f"schedule {sid} paused")
     return 0
 
@@ -166,5 +183,8 @@ def _unpause(args: argparse.Namespace) -> int:
     from workers.temporal.schedules import unpause_schedule
 
     sid = _with_client(load_settings(), lambda client: unpause_schedule(client, args.id, args.note))
+    if args.json:
+        print_json({"schedule_id": sid, "paused": False})
+        return 0
     print(f"schedule {sid} unpaused")
     return 0

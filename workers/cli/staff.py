@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from workers.cli import staff_enrollment, staff_records, staff_screening
+from workers.cli.args import add_json, non_empty
 from workers.cli.output import print_json, print_table
 from workers.staff import TrackingStarted, start_tracking, tracked_staff
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "start-tracking",
         help="start both workflows for every active staff member (or one); running ones are left alone",
     )
-    start.add_argument("--staff-id", help="only this staff member")
+    start.add_argument("--staff-id", type=non_empty, help="only this staff member")
     start.add_argument("--json", action="store_true", help="print as JSON")
     start.set_defaults(handler=_start_tracking)
 
@@ -33,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "changed",
         help="tell a staff member's workflows to read credentials and training again (after adding or editing)",
     )
-    changed.add_argument("staff_id", help="the staff member's id")
+    changed.add_argument("staff_id", type=non_empty, help="the staff member's id")
+    add_json(changed)
     changed.set_defaults(handler=_changed)
 
     staff_records.register(commands)
@@ -45,6 +47,7 @@ def _start_tracking(args: argparse.Namespace) -> int:
     import asyncio
     from dataclasses import asdict
 
+    from activities.contracts.staff import StaffPolicy
     from workers.cli import CommandFailed
     from workers.cli.stack import temporal_errors
     from workers.composition import Container
@@ -60,7 +63,8 @@ def _start_tracking(args: argparse.Namespace) -> int:
 
         async def run() -> TrackingStarted:
             client = await connect(settings)
-            return await start_tracking(client, container.session_factory, staff_id=args.staff_id)
+            policy = StaffPolicy(day_seconds=settings.business_day_seconds)  # the home's clock (workers.clock)
+            return await start_tracking(client, container.session_factory, staff_id=args.staff_id, policy=policy)
 
         with temporal_errors():
             outcome = asyncio.run(run())
@@ -117,6 +121,9 @@ def _changed(args: argparse.Namespace) -> int:
         raise CommandFailed(
             f"no staff workflow runs for {args.staff_id} (`carecycle staff start-tracking` starts them)"
         )
+    if args.json:
+        print_json({"staff_id": args.staff_id, "signalled": signalled})
+        return 0
     for workflow_id in signalled:
         print(f"signalled {workflow_id}")
     return 0

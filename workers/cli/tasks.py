@@ -6,8 +6,11 @@ import argparse
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from workers.cli import positive_int
+from domain.workitems import Action, WorkQueue
+from workers.cli.args import add_json, int_range, non_empty
 from workers.cli.output import print_json, print_table
+
+MAX_SLA_HOURS = 24 * 366 * 5  # five years: further than any work item's deadline
 
 if TYPE_CHECKING:
     from domain import models as m
@@ -20,27 +23,53 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands.required = True
 
     listing = commands.add_parser("list", help="open work items, most urgent first")
-    listing.add_argument("--queue", help="only this work queue (eligibility, coding, claim_edits, denials, ...)")
+    listing.add_argument(
+        "--queue",
+        choices=[queue.value for queue in WorkQueue],
+        metavar="QUEUE",
+        help="only this work queue: " + ", ".join(queue.value for queue in WorkQueue),
+    )
     listing.add_argument("--all", action="store_true", help="include resolved and cancelled items")
     listing.add_argument("--json", action="store_true", help="print as JSON")
     listing.set_defaults(handler=_list)
 
-    show = commands.add_parser("show", help="one work item with its allowed actions")
+    show = commands.add_parser(
+        "show", help="one work item with its allowed actions and every field of each (required, optional, format)"
+    )
     show.add_argument("id", help="work item id (or a unique prefix of at least 6 characters)")
     show.add_argument("--json", action="store_true", help="print as JSON")
     show.set_defaults(handler=_show)
 
     opening = commands.add_parser("open", help="open a work item that no process waits on (idempotent)")
-    opening.add_argument("--reason", required=True, help="a work item reason, e.g. manual_task, claim_denied")
-    opening.add_argument("--entity-type", required=True, help="claim, patient, coverage, remittance, ...")
-    opening.add_argument("--entity-id", required=True, help="the entity's opaque id (never a name or member id)")
-    opening.add_argument("--summary", required=True, help="codes and ids only: shown in lists and the Web UI")
-    opening.add_argument("--sla-hours", type=positive_int, default=24, help="hours until it escalates (default 24)")
+    opening.add_argument(
+        "--reason", required=True, type=non_empty, help="a work item reason, e.g. manual_task, claim_denied"
+    )
+    opening.add_argument(
+        "--entity-type", required=True, type=non_empty, help="claim, patient, coverage, remittance, ..."
+    )
+    opening.add_argument(
+        "--entity-id", required=True, type=non_empty, help="the entity's opaque id (never a name or member id)"
+    )
+    opening.add_argument(
+        "--summary", required=True, type=non_empty, help="codes and ids only: shown in lists and the Web UI"
+    )
+    opening.add_argument(
+        "--sla-hours",
+        type=int_range(1, MAX_SLA_HOURS),
+        default=24,
+        help=f"hours until it escalates (default 24, at most {MAX_SLA_HOURS})",
+    )
+    add_json(opening)
     opening.set_defaults(handler=_open)
 
     resolve = commands.add_parser("resolve", help="resolve a work item: the waiting workflow validates and goes on")
     resolve.add_argument("id", help="work item id (or a unique prefix of at least 6 characters)")
-    resolve.add_argument("--action", required=True, help="e.g. correct_and_resubmit, appeal, write_off, retry_now")
+    resolve.add_argument(
+        "--action",
+        required=True,
+        type=non_empty,
+        help="e.g. correct_and_resubmit, appeal, write_off, retry_now (`tasks show` lists the item's actions)",
+    )
     resolve.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="a field of the resolution (repeatable)"
     )
@@ -50,6 +79,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="",
         help="a display note only (e.g. your name): the resolution is signed as the operating-system user running this",
     )
+    add_json(resolve)
     resolve.set_defaults(handler=_resolve)
 
 
@@ -134,7 +164,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from domain.workitems import ACTIONS, Action, allowed_actions
+    from domain.workitems import allowed_actions
     from workers.composition import Container
 
     container = Container()
@@ -150,17 +180,7 @@ def _show(args: argparse.Namespace) -> int:
             view["resolved_at"] = item.resolved_at
     finally:
         container.close()
-    actions: list[dict[str, Any]] = []
-    for name in allowed_actions(view["reason"]):
-        spec = ACTIONS[Action(name)]
-        actions.append(
-            {
-                "action": name,
-                "required_fields": sorted(spec.required_fields),
-                "allowed_fields": None if spec.allowed_fields is None else sorted(spec.allowed_fields),
-                "needs_note": spec.needs_note,
-            }
-        )
+    actions = [action_view(Action(name)) for name in allowed_actions(view["reason"])]
     view["allowed_actions"] = actions
     if args.json:
         print_json(view)
@@ -175,13 +195,34 @@ def _show(args: argparse.Namespace) -> int:
     if view["resolution_action"]:
         print(f"resolved: {view['resolution_action']} by {view['resolved_by']} at {view['resolved_at']}")
     else:
-        print("actions:")
+        print(f"actions (carecycle tasks resolve {view['id'][:8]} --action ACTION --by USER ...):")
         for action in actions:
-            needs = [f"--set {f}=..." for f in action["required_fields"]] + (
-                ["--note ..."] if action["needs_note"] else []
-            )
-            print(f"  {action['action']:<22}{' '.join(needs)}")
+            print(f"  {action['action']}{'  (--note required)' if action['needs_note'] else ''}")
+            if action["any_fields"]:
+                print(f"    --set NAME=VALUE   optional   {action['any_fields']}")
+            for entry in action["fields"]:
+                need = "required" if entry["required"] else "optional"
+                print(f"    --set {entry['field']}=...".ljust(34) + f"{need:<11}{entry['format']}")
     return 0
+
+
+def action_view(action: Action) -> dict[str, Any]:
+    """One action as `tasks show` lists it: every field it takes (required and optional) with its format."""
+    from domain.workitem_fields import ANY_FIELD, action_fields
+    from domain.workitems import ACTIONS
+
+    spec = ACTIONS[action]
+    fields = action_fields(action)
+    return {
+        "action": str(action),
+        "fields": fields,
+        "required_fields": [f["field"] for f in fields if f["required"]],
+        "allowed_fields": None if spec.allowed_fields is None else sorted(spec.allowed_fields),
+        "any_fields": ANY_FIELD if spec.allowed_fields is None else None,
+        "at_least_one_field": spec.at_least_one_field,
+        "needs_note": spec.needs_note,
+        "ends_the_item": spec.terminal,
+    }
 
 
 def _resolve(args: argparse.Namespace) -> int:
@@ -251,6 +292,17 @@ def _resolve(args: argparse.Namespace) -> int:
             raise CommandFailed(f"the workflow {workflow_id} is no longer running") from None
         raise CommandFailed(f"Temporal refused the update: {exc.message}") from None
     state_text = "resolved" if outcome.terminal else "updated (still open)"
+    if args.json:
+        print_json(
+            {
+                "work_item_id": item_id,
+                "workflow_id": workflow_id,
+                "action": outcome.action,
+                "by": resolution.by,
+                "state": "resolved" if outcome.terminal else "open",
+            }
+        )
+        return 0
     print(f"work item {item_id} {state_text}: {outcome.action} by {resolution.by}")
     return 0
 
@@ -282,5 +334,8 @@ def _open(args: argparse.Namespace) -> int:
 
     with temporal_errors():
         workflow_id = asyncio.run(start())
+    if args.json:
+        print_json({"workflow_id": workflow_id, "reason": args.reason, "sla_hours": args.sla_hours})
+        return 0
     print(f"work item workflow {workflow_id} is running; `carecycle tasks list` shows the item once it is open")
     return 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from workers.cli.args import add_json
+
 ROLE_HELP = (
     "operations (dashboard, queues: no patient data), biller (+ claims, accounts, resolves work items), "
     "auditor (+ workflow histories, audit log), admin (everything, users)"
@@ -24,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("name", metavar="NAME", help="user name: lower-case letters, digits, '.', '_' or '-'")
     add.add_argument("--role", required=True, help=ROLE_HELP)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add_json(add)
     add.set_defaults(handler=_add)
 
     listing = commands.add_parser("list", help="list console users with role and state")
@@ -32,24 +35,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     disable = commands.add_parser("disable", help="stop a user from signing in (their open sessions end at once)")
     disable.add_argument("name", metavar="NAME")
+    add_json(disable)
     disable.set_defaults(handler=_disable)
 
     enable = commands.add_parser("enable", help="let a disabled user sign in again")
     enable.add_argument("name", metavar="NAME")
+    add_json(enable)
     enable.set_defaults(handler=_enable)
 
     passwd = commands.add_parser("passwd", help="set a user's password (their open sessions end at once)")
     passwd.add_argument("name", metavar="NAME")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add_json(passwd)
     passwd.set_defaults(handler=_passwd)
 
     role = commands.add_parser("role", help="change a user's role (effective on their next page)")
     role.add_argument("name", metavar="NAME")
     role.add_argument("--role", required=True, help=ROLE_HELP)
+    add_json(role)
     role.set_defaults(handler=_role)
 
     revoke = commands.add_parser("revoke", help="end every open console session of a user now")
     revoke.add_argument("name", metavar="NAME")
+    add_json(revoke)
     revoke.set_defaults(handler=_revoke)
 
 
@@ -78,7 +86,14 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _change(name: str, disabled: bool | None = None, password: str | None = None) -> int:
+def _json(payload: dict[str, object]) -> int:
+    from workers.cli.output import print_json
+
+    print_json(payload)
+    return 0
+
+
+def _change(name: str, as_json: bool, disabled: bool | None = None, password: str | None = None) -> int:
     from console.accounts import set_disabled, set_password
     from workers.composition import Container
 
@@ -95,6 +110,9 @@ def _change(name: str, disabled: bool | None = None, password: str | None = None
     finally:
         container.close()
     state = "disabled" if user.disabled else "enabled"
+    if as_json:
+        changed = {"password_changed": True} if password is not None else {}
+        return _json({"username": user.username, "role": user.role.value, "disabled": user.disabled, **changed})
     print(f"{user.username} ({user.role.value}): {'password changed' if password is not None else state}")
     return 0
 
@@ -114,6 +132,8 @@ def _add(args: argparse.Namespace) -> int:
             uow.commit()
     finally:
         container.close()
+    if args.json:
+        return _json({"username": user.username, "role": user.role.value, "added": True})
     print(f"added console user {user.username} ({user.role.value})")
     return 0
 
@@ -160,15 +180,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _disable(args: argparse.Namespace) -> int:
-    return _change(args.name, disabled=True)
+    return _change(args.name, args.json, disabled=True)
 
 
 def _enable(args: argparse.Namespace) -> int:
-    return _change(args.name, disabled=False)
+    return _change(args.name, args.json, disabled=False)
 
 
 def _passwd(args: argparse.Namespace) -> int:
-    return _change(args.name, password=_read_password(args.password_stdin))
+    return _change(args.name, args.json, password=_read_password(args.password_stdin))
 
 
 def _role(args: argparse.Namespace) -> int:
@@ -184,6 +204,8 @@ def _role(args: argparse.Namespace) -> int:
             uow.commit()
     finally:
         container.close()
+    if args.json:
+        return _json({"username": user.username, "role": user.role.value})
     print(f"{user.username} is now {user.role.value}")
     return 0
 
@@ -200,5 +222,7 @@ def _revoke(args: argparse.Namespace) -> int:
             uow.commit()
     finally:
         container.close()
+    if args.json:
+        return _json({"username": args.name, "sessions_ended": ended})
     print(f"{args.name}: {ended} open session{'' if ended == 1 else 's'} ended")
     return 0

@@ -45,10 +45,10 @@ def history_file_name(workflow_id: str, run_id: str) -> str:
     return f"{re.sub(r'[^A-Za-z0-9._-]', '_', workflow_id)}__{run_id}.json"
 
 
-def read_history_file(path: Path) -> WorkflowHistory:
+def read_history_file(path: Path, text: str | None = None) -> WorkflowHistory:
     """A file written by ``audit export`` (``<workflow id>__<run id>.json``) or downloaded from the Web UI."""
     workflow_id = path.stem.split("__")[0]
-    return WorkflowHistory.from_json(workflow_id, path.read_text())
+    return WorkflowHistory.from_json(workflow_id, path.read_text() if text is None else text)
 
 
 async def export_histories(client: Client, to_dir: Path, closed_since: date | None = None) -> list[Path]:
