@@ -64,3 +64,9 @@ class UnbalancedEntry(DomainError):
 
 class InvalidResolution(ValidationError):
     code = "invalid_resolution"
+
+
+class IdempotencyConflict(DomainError):
+    """An idempotency key already names a different operation: the key was reused for other content."""
+
+    code = "idempotency_conflict"

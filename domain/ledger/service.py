@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from domain import audit
 from domain import models as m
 from domain.enums import CoverageRank, PaymentMethod
-from domain.errors import InvalidAmount, NotFound, ValidationError
+from domain.errors import IdempotencyConflict, InvalidAmount, NotFound, ValidationError
 from domain.ledger import accounts as acc
 from domain.ledger.entries import EntryDraft, EntryKind, build_entry, transfer
 from domain.ledger.store import (
@@ -26,6 +26,7 @@ from domain.ledger.store import (
     patient_balances_of_guarantor,
     write_entries,
 )
+from domain.money import format_cents
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,16 @@ class PaymentRecorded:
     already_posted: bool
 
 
+def _key_conflict(key: str, payment_id: str, held: m.PatientPayment | None) -> str:
+    """Names the payment that holds the key (ids, amount and method only: no PHI)."""
+    if held is None:
+        return f"idempotency key {key!r} is already used by ledger entry {payment_id}, not by a patient payment"
+    return (
+        f"idempotency key {key!r} already holds payment {held.id} ({format_cents(held.amount_cents)} by "
+        f"{held.method} for patient {held.patient_id}): a key records one payment; use a new key for another"
+    )
+
+
 def record_patient_payment(
     session: Session,
     patient_id: str,
@@ -280,8 +291,15 @@ def record_patient_payment(
             select(m.JournalEntry.memo).where(m.JournalEntry.idempotency_key == entry_key)
         ).scalar_one_or_none()
         if existing is not None:
+            held = session.get(m.PatientPayment, existing)
+            if held is None or (held.patient_id, held.amount_cents, held.method) != (
+                patient_id,
+                amount_cents,
+                payment_method.value,
+            ):
+                raise IdempotencyConflict(_key_conflict(key or "", existing, held))
             balance = sum(patient_balances_of_guarantor(session, patient.guarantor_id).values())
-            return PaymentRecorded(existing, patient_id, patient.guarantor_id, amount_cents, balance, True)
+            return PaymentRecorded(held.id, held.patient_id, patient.guarantor_id, held.amount_cents, balance, True)
     payment = m.PatientPayment(
         patient_id=patient_id,
         amount_cents=amount_cents,
