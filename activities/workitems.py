@@ -119,5 +119,7 @@ class WorkItemActivities:
                 item.escalation_level = request.level
                 uow.commit()
             level = item.escalation_level
-        activity.logger.info("work item escalated", extra={"work_item_id": request.work_item_id, "level": level})
+        activity.logger.info(
+            "work item escalated", extra={"work_item_id": request.work_item_id, "escalation_level": level}
+        )
         return level

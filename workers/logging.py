@@ -1,8 +1,12 @@
-"""Structured logs: one JSON object per line, ids and codes only.
+"""Structured logs: one JSON object per line, a plain sentence plus the ids and codes its call site passed.
 
-PHI never reaches a log because nothing logs it (messages and ``extra`` carry opaque ids and codes); as a
-second line of defence the formatter emits only the ``extra`` keys listed in :data:`LOGGED_EXTRA_KEYS`,
-so a stray ``extra={"patient": obj}`` cannot spill a record into the logs.
+Every ``extra`` key a call site passes is kept (``payer_id``, ``code``, ``attempt``, ``error``, ...): nothing is
+dropped silently. PHI stays out by a deny rule instead: a key that names personal data (:data:`PHI_KEYS`, e.g.
+``member_id``, ``birth_date``, ``first_name``) or a value that is not a plain scalar (an object whose repr could
+hold a record) is withheld, and the line says which keys were (``withheld``). The keys of the line itself (``ts``,
+``level``, ``logger``, ``component``, ``msg``) are never overwritten: an extra of the same name is kept as
+``extra_<name>``. The Temporal SDK's activity and workflow context goes into the ``temporal_activity`` /
+``temporal_workflow`` keys (ids and names only), not pasted into the message.
 """
 
 from __future__ import annotations
@@ -13,36 +17,77 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-LOGGED_EXTRA_KEYS = frozenset(
+# Field names that hold a person's data anywhere in carecycle: never logged, whatever the call site passes.
+PHI_KEYS = frozenset(
     {
-        "component",
-        "task_queue",
-        "queue",
-        "work_item_id",
-        "workflow_id",
-        "run_id",
-        "action",
-        "level",
-        "reason",
-        "count",
-        "url",
-        "pid",
-        "temporal_workflow",
-        "temporal_activity",
-        # the HL7 listener: MSH-10, MSH-9, the ACK code and the HL7 error code (never a value of the message)
-        "control_id",
-        "message_type",
-        "ack",
-        "error_code",
-        "started",
-        "failed",
+        "patient",
+        "patient_name",
+        "name",
+        "first_name",
+        "last_name",
+        "middle_name",
+        "full_name",
+        "birth_date",
+        "date_of_birth",
+        "dob",
+        "member_id",
+        "subscriber_id",
+        "ssn",
+        "address",
+        "address_line",
+        "street",
+        "city",
+        "postal_code",
+        "zip",
+        "phone",
+        "email",
+        "note",
+        "notes",
+        "password",
+        "token",
+        "secret",
+        "totp_secret",
     }
 )
+_RESERVED = frozenset({"ts", "level", "logger", "component", "msg", "error_type", "withheld"})
 
 # The Temporal context dicts hold ids, names and counters; keep exactly these keys from them.
 _TEMPORAL_CONTEXT_KEYS = frozenset(
     {"workflow_id", "run_id", "workflow_type", "task_queue", "activity_id", "activity_type", "attempt", "namespace"}
 )
+_TEMPORAL_CONTEXT = frozenset({"temporal_workflow", "temporal_activity"})
+
+# Attributes every LogRecord has: not extras.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+_Scalar = str | int | float | bool
+
+
+def _denied(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in PHI_KEYS or lowered.endswith(("_name", "_birth_date", "_member_id", "_address", "_phone"))
+
+
+def log_fields(record: logging.LogRecord) -> tuple[dict[str, Any], list[str]]:
+    """The extras of ``record`` that may be logged, and the names of those withheld by the PHI deny rule."""
+    kept: dict[str, Any] = {}
+    withheld: list[str] = []
+    for key, value in record.__dict__.items():
+        if key in _RECORD_ATTRIBUTES or key.startswith("_") or value is None:
+            continue
+        if key in _TEMPORAL_CONTEXT and isinstance(value, dict):
+            kept[key] = {k: v for k, v in value.items() if k in _TEMPORAL_CONTEXT_KEYS}
+            continue
+        if _denied(key) or not isinstance(value, _Scalar | list | tuple):
+            withheld.append(key)
+            continue
+        if isinstance(value, list | tuple):
+            if not all(isinstance(item, _Scalar) for item in value):
+                withheld.append(key)
+                continue
+            value = list(value)
+        kept[f"extra_{key}" if key in _RESERVED else key] = value
+    return kept, sorted(withheld)
 
 
 class JsonFormatter(logging.Formatter):
@@ -58,17 +103,22 @@ class JsonFormatter(logging.Formatter):
             "component": self.component,
             "msg": record.getMessage(),
         }
-        for key in LOGGED_EXTRA_KEYS:
-            value = record.__dict__.get(key)
-            if value is None:
-                continue
-            if isinstance(value, dict):
-                value = {k: v for k, v in value.items() if k in _TEMPORAL_CONTEXT_KEYS}
-            entry[key] = value
+        fields, withheld = log_fields(record)
+        entry.update(fields)
+        if withheld:
+            entry["withheld"] = withheld
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: exception texts from third parties may quote input values.
             entry["error_type"] = record.exc_info[0].__name__
         return json.dumps(entry, default=str)
+
+
+def plain_temporal_messages() -> None:
+    """Keep the SDK's activity/workflow details out of the message text (they stay in the extras)."""
+    from temporalio import activity, workflow
+
+    activity.logger.activity_info_on_message = False
+    workflow.logger.workflow_info_on_message = False
 
 
 def configure_logging(component: str, level: str = "INFO", stream: TextIO | None = None) -> None:
@@ -81,3 +131,4 @@ def configure_logging(component: str, level: str = "INFO", stream: TextIO | None
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    plain_temporal_messages()
