@@ -102,10 +102,17 @@ class ServiceLine:
     units: Decimal = Decimal(1)  # SV104: a quantity, up to three decimal places (see units_from_text)
     modifiers: tuple[str, ...] = ()
     diagnosis_pointers: tuple[int, ...] = (1,)
-    service_date: date | None = None
+    service_date: date | None = None  # the day of service, or the first day of a range (DTP*472*RD8)
     place_of_service: str | None = None  # only when it differs from the claim's
     line_control_number: str | None = None  # REF*6R: our ClaimLine.id, echoed back in the 835
     prior_authorization: str | None = None  # 2400 REF*G1: only when it differs from the claim's
+    service_date_end: date | None = None  # the last day of a range of service dates (RD8); None: one day
+
+    def __post_init__(self) -> None:
+        if self.service_date_end is not None and (
+            self.service_date is None or self.service_date_end < self.service_date
+        ):
+            raise X12Error("a service line's date range must start on or before its end (DTP*472*RD8)")
 
 
 @dataclass(frozen=True)
@@ -343,7 +350,9 @@ def _claim_segments(claim: ProfessionalClaim) -> list[Segment]:
                 pointers,
             )
         )
-        if line.service_date:
+        if line.service_date and line.service_date_end and line.service_date_end != line.service_date:
+            segments.append(("DTP", "472", "RD8", f"{d8(line.service_date)}-{d8(line.service_date_end)}"))
+        elif line.service_date:
             segments.append(("DTP", "472", "D8", d8(line.service_date)))
         if line.prior_authorization and line.prior_authorization != claim.prior_authorization:
             segments.append(("REF", "G1", _reference(line.prior_authorization, "the prior authorization number")))
@@ -524,6 +533,21 @@ class _Other:
     sub_name: tuple[str, str, str] = ("", "", "")
     sub_address: Address | None = None
     payer: tuple[str, str] = ("", "")
+
+
+def date_range(text: str, position: int) -> tuple[date, date]:
+    """DTP03 of an RD8 period, ``CCYYMMDD-CCYYMMDD``: the first and the last day (the last not before the first)."""
+    first, dash, last = text.partition("-")
+    if not dash:
+        raise X12Error(
+            f"not a date range (CCYYMMDD-CCYYMMDD): {text[:20]!r}", position=position, segment_id="DTP", element=3
+        )
+    start, end = x12_date(first, position, "DTP", 3), x12_date(last, position, "DTP", 3)
+    if end < start:
+        raise X12Error(
+            f"date range ends before it starts: {text[:20]!r}", position=position, segment_id="DTP", element=3
+        )
+    return start, end
 
 
 def _split(value: str, component: str) -> list[str]:
@@ -771,6 +795,11 @@ def parse_837p_set(transaction: TransactionSet) -> list[ProfessionalClaim]:
                     break
         elif sid == "DTP":
             qualifier = get(el, 1)
+            if get(el, 2) == "RD8":  # a period: a line's service dates (472), or a claim-level one we only check
+                first, last = date_range(get(el, 3), position)
+                if qualifier == "472" and line is not None:
+                    line["date"], line["date_end"] = first, last
+                continue
             day = x12_date(get(el, 3), position, "DTP", 3) if get(el, 3) else None
             if qualifier == "472" and line is not None:
                 line["date"] = day
@@ -811,6 +840,7 @@ def _line_from(line: dict[str, object]) -> ServiceLine:
     except ValueError:
         raise X12Error("diagnosis pointers must be numbers", position=position + 1, segment_id="SV1") from None
     date_value = line.get("date")
+    date_end = line.get("date_end")
     control = line.get("control")
     authorization = line.get("prior_auth")
     return ServiceLine(
@@ -820,6 +850,7 @@ def _line_from(line: dict[str, object]) -> ServiceLine:
         modifiers=tuple(m for m in procedure[2:6] if m),
         diagnosis_pointers=pointers,
         service_date=date_value if isinstance(date_value, date) else None,
+        service_date_end=date_end if isinstance(date_end, date) and date_end != date_value else None,
         place_of_service=get(sv1, 5) or None,
         line_control_number=control if isinstance(control, str) else None,
         prior_authorization=authorization if isinstance(authorization, str) and authorization else None,

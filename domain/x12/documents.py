@@ -74,24 +74,124 @@ def parse_document(text: str) -> list[ParsedSet]:
     return parsed
 
 
+MAX_PROBLEMS = 500  # a file worse than this is reported in part (the list says so)
+_STAND_INS = ("0", "20000101", "1", "20000101-20000101", "X")  # neutral values tried in place of a bad element
+
+
 def validate_document(text: str) -> list[X12Problem]:
-    """Every problem found: envelope counts and control numbers, each set's structure, 835 balancing."""
+    """Every problem found in one pass, in file order: envelope counts and control numbers, segments that are not
+    X12, and within each transaction set every element its codec refuses, 835 balancing.
+
+    A codec stops at its first problem; to go on, the bad element is replaced by a neutral stand-in (a segment
+    that is not X12 at all is left out) and the set is read again, so one run lists them all. When a check of an
+    earlier segment then fails (a claim total against a line amount that was stood in for), the set is not read
+    further and a warning says so: that failure would be the stand-in's, not the file's."""
     try:
         report = read_envelope(text, strict=False)
     except X12Error as exc:
         return [X12Problem.of(exc)]
     problems = list(report.problems)
+    lexical = {p.position for p in problems if p.position is not None}
     for transaction in report.transactions():
-        try:
-            kind = kind_of(transaction)
-            values = PARSERS[kind](transaction)
-        except X12Error as exc:
-            problems.append(X12Problem.of(exc))
-            continue
-        for value in values:
-            if isinstance(value, Remittance):
-                problems += [X12Problem(f"balancing: {warning}") for warning in value.warnings]
+        problems += _set_problems(transaction, lexical)
+        if len(problems) >= MAX_PROBLEMS:
+            problems = problems[:MAX_PROBLEMS]
+            problems.append(X12Problem(f"stopped after {MAX_PROBLEMS} problems", severity="warning"))
+            break
+    return sorted(problems, key=lambda p: p.position if p.position is not None else 1 << 62)
+
+
+def _set_problems(transaction: TransactionSet, lexical: set[int]) -> list[X12Problem]:
+    try:
+        kind = kind_of(transaction)
+    except X12Error as exc:
+        return [X12Problem.of(exc)]
+    parse = PARSERS[kind]
+    raw = list(transaction.raw)
+    kept = list(range(len(raw)))  # the original index of each segment still in the set
+    problems: list[X12Problem] = []
+    last_stand_in = -1  # the original position of the latest stand-in
+    for _ in range(MAX_PROBLEMS):
+        error = _first_error(parse, transaction, raw, kept)
+        if error is None:
+            break
+        if isinstance(error, list):  # read to the end: the values' own warnings
+            problems += [X12Problem(f"balancing: {w}") for v in error if isinstance(v, Remittance) for w in v.warnings]
+            break
+        index = None if error.position is None else error.position - transaction.first_position
+        if index is None or not 0 <= index < len(kept):
+            problems.append(X12Problem.of(error))
+            break
+        position = transaction.first_position + kept[index]
+        if position < last_stand_in:
+            problems.append(
+                X12Problem(
+                    "not checked: a check of this segment depends on values in error further on "
+                    f"(transaction set {transaction.control_number} was not read past them)",
+                    position,
+                    error.segment_id,
+                    severity="warning",
+                )
+            )
+            break
+        if position not in lexical:
+            problems.append(X12Problem(error.reason, position, error.segment_id, error.element))
+        if not _stand_in(parse, transaction, raw, kept, index, error, lexical):
+            break
+        last_stand_in = max(last_stand_in, position)
     return problems
+
+
+def _attempt(transaction: TransactionSet, raw: list[str], kept: list[int]) -> TransactionSet:
+    return dataclasses.replace(transaction, raw=[raw[i] for i in kept])
+
+
+def _first_error(
+    parse: Callable[[TransactionSet], Sequence[Any]], transaction: TransactionSet, raw: list[str], kept: list[int]
+) -> X12Error | list[Any] | None:
+    try:
+        return list(parse(_attempt(transaction, raw, kept)))
+    except X12Error as exc:
+        return exc
+
+
+def _stand_in(
+    parse: Callable[[TransactionSet], Sequence[Any]],
+    transaction: TransactionSet,
+    raw: list[str],
+    kept: list[int],
+    index: int,
+    error: X12Error,
+    lexical: set[int],
+) -> bool:
+    """Put a neutral value in place of the bad element, or leave out a segment that is not X12 at all; False when
+    neither gets past the problem."""
+    original = kept[index]
+    separator = transaction.delimiters.element
+    elements = raw[original].split(separator)
+    if error.element is not None and 0 < error.element < len(elements):
+        for value in _STAND_INS:
+            trial = separator.join([*elements[: error.element], value, *elements[error.element + 1 :]])
+            saved, raw[original] = raw[original], trial
+            after = _first_error(parse, transaction, raw, kept)
+            if not _same_place(after, transaction, kept, index, error.element):
+                return True
+            raw[original] = saved
+    if transaction.first_position + original not in lexical:
+        return False
+    del kept[index]
+    return True
+
+
+def _same_place(
+    after: X12Error | list[Any] | None, transaction: TransactionSet, kept: list[int], index: int, element: int
+) -> bool:
+    """Whether the stand-in left a problem in the same segment that is not about another element."""
+    return (
+        isinstance(after, X12Error)
+        and after.position == transaction.first_position + index
+        and (after.element is None or after.element == element)
+    )
 
 
 # --- JSON -----------------------------------------------------------------------------------------------

@@ -251,6 +251,7 @@ def _read_interchange(
     report_problem = problem  # callable(X12Error)
     e = delimiters.element
     isa = segments[0].split(e)
+    isa += [""] * (17 - len(isa))  # a terminator inside the ISA (reported as the next segment) shortens it
     valid_ids: set[str] = {"ISA", "IEA", "GS", "GE", "ST", "SE"}
     groups: list[FunctionalGroup] = []
     group_header: list[str] | None = None
@@ -258,6 +259,7 @@ def _read_interchange(
     group_sets: list[TransactionSet] = []
     st_header: list[str] | None = None
     st_index = 0
+    empty_in_set = 0
     index = 1
     count = len(segments)
     body_ids: set[str] = set()  # ids already seen inside a set that are not envelope segments
@@ -277,13 +279,21 @@ def _read_interchange(
         if not raw:
             if index == count - 1:
                 break
-            raise X12Error("empty segment", position=base + index + 1)
+            # Not strict (validation): note it and read on; the set's parser then meets it at the same position.
+            report_problem(X12Error("empty segment", position=base + index + 1))  # type: ignore[operator]
+            empty_in_set += st_header is not None
+            index += 1
+            continue
         cut = raw.find(e)
         sid = raw if cut == -1 else raw[:cut]
         if sid not in valid_ids:
             if not _is_segment_id(sid):
                 shown = sid[:10].encode("ascii", "backslashreplace").decode()
-                raise X12Error(f"not a segment identifier: {shown!r}", position=base + index + 1)
+                report_problem(  # type: ignore[operator]
+                    X12Error(f"not a segment identifier: {shown!r}", position=base + index + 1)
+                )
+                index += 1
+                continue
             valid_ids.add(sid)
         if sid not in envelope_ids:
             body_ids.add(sid)
@@ -291,7 +301,7 @@ def _read_interchange(
         if st_header is not None:
             if sid == "SE":
                 se = raw.split(e)
-                segment_count = index - st_index + 1
+                segment_count = index - st_index + 1 - empty_in_set  # an empty one was reported on its own
                 if len(se) < 3 or se[1] != str(segment_count):
                     report_problem(  # type: ignore[operator]
                         X12Error(
@@ -319,6 +329,7 @@ def _read_interchange(
                     )
                 )
                 st_header = None
+                empty_in_set = 0
             elif sid in ("ST", "GE", "IEA", "GS", "ISA"):
                 raise X12Error(
                     f"{sid} before the SE closing transaction set {st_header[2]!r}", position=here, segment_id=sid

@@ -58,6 +58,7 @@ def test_validate_reports_one_line_per_problem(tmp_path: Path, capsys: pytest.Ca
         f"{path}: segment 38 SE01: SE01 says 30, the set has 36 segments",
         f"{path}: balancing: segment 4 BPR02: 55.00 != claims paid 60.00 - provider adjustments 10.00 = 50.00"
         " (set 0001)",
+        f"{path}: invalid (2 problems)",
     ]
 
 
@@ -79,7 +80,7 @@ def test_bad_files_fail_with_one_line(
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
     assert run(["edi", "validate", str(path)]) == 1
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and message in out
+    assert out.count("\n") == 2 and message in out and out.endswith("invalid (1 problem)\n")
 
 
 def test_missing_file_and_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
