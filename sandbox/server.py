@@ -2,7 +2,8 @@
 
 Stable entry points (the embedded stack, `carecycle up`, calls these; keep them backwards compatible):
 
-    create_app(state_dir, seed=0, time_scale=86400.0, *, poll_seconds=1.0, random_mix=True) -> FastAPI
+    create_app(state_dir, seed=0, time_scale=86400.0, *, poll_seconds=1.0, random_mix=True,
+               portal_admin_token=None) -> FastAPI
         state_dir   folder for the sandbox's own records (clearinghouse.sqlite3, the drop folder under
                     state_dir/dropbox); created if missing
         seed        same seed, same adjudication decisions
@@ -10,6 +11,7 @@ Stable entry points (the embedded stack, `carecycle up`, calls these; keep them 
                     adjudication into 28 seconds; 0 releases 835s at once)
         poll_seconds  how often the scheduler releases due 835s and reads the drop folder
         random_mix  False: only the documented forced rules decide (no seeded random denials/reversals)
+        portal_admin_token  the token the payer portal's admin API (/portal/admin/...) demands; None: open
 
     python -m sandbox.server --port P --state-dir D --seed S --time-scale SECONDS_PER_DAY [--host H]
                              [--poll-seconds N] [--no-random-mix]
@@ -58,6 +60,7 @@ def create_app(
     *,
     poll_seconds: float = 1.0,
     random_mix: bool = True,
+    portal_admin_token: str | None = None,
 ) -> FastAPI:
     state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
@@ -87,7 +90,7 @@ def create_app(
     app.state.services = ["clearinghouse", "portal"]
     app.mount("/clearinghouse", create_clearinghouse_app(clearinghouse))
     # The payer portal of the portal-routed payers (SBXCC, SBXHH); the demo loads its members and EOBs.
-    app.state.portal = create_portal_app(seed=seed)
+    app.state.portal = create_portal_app(seed=seed, admin_token=portal_admin_token)
     app.mount("/portal", app.state.portal)
 
     @app.get("/health")

@@ -28,8 +28,11 @@ def build_intake(
 ) -> Intake:
     """The one intake every door of this process shares (API, HL7 listener, CSV import, console, demo)."""
     from intake import Intake, TemporalStarter
+    from workers.clock import revenue_policy
 
-    return Intake(container.session_factory, TemporalStarter(client, policy, visits=visits))
+    # The home's business day (workers.clock): compressed only when `up --time-scale` said so.
+    starter = TemporalStarter(client, policy or revenue_policy(container.settings), visits=visits)
+    return Intake(container.session_factory, starter)
 
 
 def build_api_app(settings: Settings, container: Container, intake: Intake) -> FastAPI:

@@ -6,7 +6,9 @@ starts one PatientRegistration journey per patient plus remittance intake; optio
 resolve work items through the same ``resolve`` Update a person uses; and returns the summary.
 
 Business time is compressed through the workflows' ``RevenuePolicy.day_seconds`` and the sandbox's
-``time_scale`` (both SECONDS_PER_DAY): no clock is touched.
+``time_scale`` (both SECONDS_PER_DAY): no clock is touched. Because a workflow keeps its speed for life, the demo
+runs in a home of its own (``demo_settings``: ``$CARECYCLE_HOME/demo``, its own SQLite store, dev server,
+sandbox and local documents), marked compressed (workers.clock): a practice's home never runs at demo speed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -73,6 +76,31 @@ class Progress:
     failed: int = 0
     open_items: dict[str, int] = field(default_factory=dict)
     resolved: int = 0
+
+
+def demo_settings(settings: Settings, home: Path, time_scale: float) -> Settings:
+    """The demo's own world in ``home``: nothing of the practice's configuration is used (its store, cluster,
+    clearinghouse, portal logins or S3 bucket), so a demo never writes synthetic claims into a practice's
+    systems nor compressed timers into its workflows."""
+    return replace(
+        settings,
+        home=home,
+        database_url=f"sqlite:///{home / 'carecycle.db'}",
+        temporal_address=None,
+        temporal_namespace="default",
+        temporal_api_key=None,
+        temporal_tls_cert=None,
+        temporal_tls_key=None,
+        temporal_tls_ca=None,
+        clearinghouse_url=None,
+        clearinghouse_token=None,
+        portal_url=None,
+        portal_secrets_file=None,
+        portal_credentials_env={},
+        documents_backend="local",
+        business_day_seconds=time_scale,
+        sandbox_time_scale=time_scale,
+    )
 
 
 def demo_policy(time_scale: float) -> c.RevenuePolicy:
@@ -614,14 +642,16 @@ def patients_pay(container: Container, since: datetime) -> list[tuple[str, int]]
         for guarantor_id, patient_id in statements:
             if int(guarantor_id.replace("-", ""), 16) % 3 == 0:
                 continue  # this one does not pay: reminders, final notice, agency
+            key = f"demo:{guarantor_id}"  # each paying guarantor pays once, whatever comes later
+            if session.execute(
+                select(m.JournalEntry.id).where(m.JournalEntry.idempotency_key == f"patient_payment:{key}")
+            ).first():
+                continue
             balance = guarantor_balance(session, guarantor_id)
             if balance <= 0:
                 continue
-            result = record_patient_payment(
-                session, patient_id, balance, "card", recorded_by="demo:patient", key=f"demo:{guarantor_id}"
-            )
-            if not result.already_posted:
-                paid.append((guarantor_id, balance))
+            record_patient_payment(session, patient_id, balance, "card", recorded_by="demo:patient", key=key)
+            paid.append((guarantor_id, balance))
         uow.commit()
     return paid
 

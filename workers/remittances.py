@@ -58,11 +58,6 @@ def read_835(text: str) -> list[Remittance]:
     return remittances
 
 
-def business_policy() -> c.RevenuePolicy:
-    """The revenue policy a posting started from outside a workflow runs with (business days of real length)."""
-    return c.RevenuePolicy()
-
-
 async def start_remittance_intake(client: Client, settings: Settings) -> str | None:
     """RemittanceIntake, polling the clearinghouse mailbox every ``remittance_poll_minutes`` (0: not started).
 
@@ -71,7 +66,9 @@ async def start_remittance_intake(client: Client, settings: Settings) -> str | N
 
     if settings.remittance_poll_minutes <= 0:
         return None
-    policy = replace(business_policy(), remittance_poll_days=settings.remittance_poll_minutes / (24 * 60))
+    from workers.clock import revenue_policy
+
+    policy = replace(revenue_policy(settings), remittance_poll_days=settings.remittance_poll_minutes / (24 * 60))
     handle = await client.start_workflow(
         "RemittanceIntake",
         c.IntakeInput(policy),
@@ -100,7 +97,7 @@ async def hand_in(
     try:
         await client.start_workflow(
             "PaymentPosting",
-            c.PostingInput(key, policy or business_policy()),
+            c.PostingInput(key, policy or _policy_of(container)),
             id=workflow_id,
             task_queue=c.REVENUE_TASK_QUEUE,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -109,6 +106,12 @@ async def hand_in(
     except WorkflowAlreadyStartedError:  # handed in by someone else just now
         return Delivery(key, workflow_id, started=False)
     return Delivery(key, workflow_id, started=True)
+
+
+def _policy_of(container: Container) -> c.RevenuePolicy:
+    from workers.clock import revenue_policy
+
+    return revenue_policy(container.settings)  # the home's business day (workers.clock)
 
 
 async def _exists(client: Client, workflow_id: str) -> bool:

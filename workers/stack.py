@@ -41,6 +41,7 @@ from temporalio.client import Client, WorkflowHistory
 from workers.composition import Container
 from workers.registry import build_workers
 from workers.runtime import run_workers_until
+from workers.sandbox_accounts import accounts_file
 from workers.security.actors import load_actor_keys
 from workers.security.codec import AesGcmCodec
 from workers.security.files import harden_home, private_umask
@@ -184,15 +185,17 @@ def codec_token_note(settings: Settings, codec_url: str) -> str | None:
     )
 
 
-async def _start_staff_tracking(client: Client, container: Container) -> None:
+async def _start_staff_tracking(client: Client, container: Container, settings: Settings) -> None:
     """Each active staff member's StaffCredentialing and TrainingRenewal workflows (workers.staff): running ones
     are left alone, so every start of the stack picks up staff hired since. A refusal is logged, not fatal."""
     from temporalio.service import RPCError
 
+    from activities.contracts.staff import StaffPolicy
     from workers.staff import start_tracking
 
     try:
-        outcome = await start_tracking(client, container.session_factory)
+        policy = StaffPolicy(day_seconds=settings.business_day_seconds)
+        outcome = await start_tracking(client, container.session_factory, policy=policy)
     except RPCError as exc:
         log.warning("staff credentialing and training workflows not started: %s", exc.message)
         return
@@ -240,10 +243,40 @@ async def _start_remittance_intake(client: Client, settings: Settings) -> None:
         log.info("remittance intake: polling the clearinghouse every %d minutes", settings.remittance_poll_minutes)
 
 
+def _sandbox_portal(settings: Settings) -> tuple[Settings, dict[str, dict[str, str]] | None, str | None]:
+    """With the embedded sandbox serving the payer portal: its biller accounts (workers.sandbox_accounts) and
+    settings whose portal credentials hold them, so the EOB schedules and status searches can log in."""
+    if not settings.embedded_temporal or settings.clearinghouse_url is not None or settings.portal_url is not None:
+        return settings, None, None
+    if sandbox_app_factory() is None:
+        return settings, None, None
+    from workers.sandbox_accounts import sandbox_portal_secrets, with_sandbox_portal
+
+    accounts, admin_token = sandbox_portal_secrets(settings)
+    return with_sandbox_portal(settings, accounts), accounts, admin_token
+
+
+async def _open_sandbox_portal(
+    container: Container, portal_url: str, accounts: dict[str, dict[str, str]], admin_token: str
+) -> None:
+    """Open the accounts on the sandbox portal and give it the store's members and waiting claims."""
+    from activities.portals.sandbox_loader import SandboxPortalError, load_sandbox_portal
+
+    try:
+        loaded = await asyncio.to_thread(
+            load_sandbox_portal, container.session_factory, portal_url, admin_token=admin_token, accounts=accounts
+        )
+    except SandboxPortalError as exc:
+        log.warning("sandbox payer portal not loaded: %s", exc)
+        return
+    log.info("sandbox payer portal loaded: %d payers with biller accounts", len(loaded))
+
+
 @asynccontextmanager
 async def running_stack(settings: Settings, *, with_workers: bool = True) -> AsyncIterator[StackInfo]:
     """Start the whole stack; on exit stop it in reverse order. ``run_stack`` adds the wait for Ctrl-C."""
     private_umask()  # everything the stack creates from here on is owner-only (workers.security.files)
+    settings, portal_accounts, portal_admin_token = _sandbox_portal(settings)
     container = Container(settings)
     host = settings.bind_host
     async with AsyncExitStack() as stack:
@@ -271,9 +304,17 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
             if sandbox_factory is not None and settings.clearinghouse_url is None:
                 data_dir = settings.home / "sandbox"
                 data_dir.mkdir(parents=True, exist_ok=True)
-                sandbox = sandbox_factory(data_dir, seed=settings.sandbox_seed, time_scale=settings.sandbox_time_scale)
+                sandbox = sandbox_factory(
+                    data_dir,
+                    seed=settings.sandbox_seed,
+                    time_scale=settings.sandbox_time_scale,
+                    **({"portal_admin_token": portal_admin_token} if portal_admin_token else {}),
+                )
                 await stack.enter_async_context(serve_asgi(sandbox, host, settings.sandbox_port, name="sandbox"))
                 info.urls["sandbox"] = f"http://{host}:{settings.sandbox_port}"
+                if portal_accounts is not None and portal_admin_token is not None:
+                    await _open_sandbox_portal(container, container.portal_url, portal_accounts, portal_admin_token)
+                    info.notes.append(f"sandbox payer portal accounts: {accounts_file(settings)}")
             console_factory = console_app_factory()
             if console_factory is not None:
                 admin_file = await asyncio.to_thread(ensure_first_admin, settings, container.session_factory)
@@ -313,7 +354,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
 
             stack.push_async_callback(drain)
             await _apply_schedules(temporal.client, container, settings)
-            await _start_staff_tracking(temporal.client, container)
+            await _start_staff_tracking(temporal.client, container, settings)
             await _start_remittance_intake(temporal.client, settings)
         yield info
 

@@ -32,7 +32,7 @@ CARECYCLE = [sys.executable, "-c", "from workers.cli import main; main()"]
 
 @dataclass
 class DemoRun:
-    home: Path
+    home: Path  # the demo's own home, $CARECYCLE_HOME/demo: its store, workflows, documents and logs
     env: dict[str, str]
     summary: dict[str, object]
     stdout: str
@@ -61,7 +61,7 @@ def run_demo(home: Path, *args: str, env: dict[str, str] | None = None, timeout:
         [*CARECYCLE, "demo", "--json", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return DemoRun(home, env, json.loads(done.stdout), done.stdout, done.stderr)
+    return DemoRun(home / "demo", env, json.loads(done.stdout), done.stdout, done.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -189,9 +189,13 @@ def worker_processes() -> Iterator[list[subprocess.Popen[str]]]:
 def test_a_worker_killed_mid_run_loses_nothing_and_posts_nothing_twice(
     tmp_path: Path, worker_processes: list[subprocess.Popen[str]]
 ) -> None:
-    home = tmp_path / "home"
-    env = demo_env(home)
-    worker_env = {**env, "TEMPORAL_ADDRESS": f"127.0.0.1:{env['CARECYCLE_TEMPORAL_PORT']}"}
+    env = demo_env(tmp_path / "home")
+    home = tmp_path / "home" / "demo"  # the demo's own home: its workers serve the demo's store
+    worker_env = {
+        **env,
+        "CARECYCLE_HOME": str(home),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{env['CARECYCLE_TEMPORAL_PORT']}",
+    }
     demo = subprocess.Popen(
         [
             *CARECYCLE,
@@ -263,3 +267,47 @@ def test_a_worker_killed_mid_run_loses_nothing_and_posts_nothing_twice(
             == []
         )
         assert db.execute("SELECT count(*) FROM remittances").fetchone()[0] > 0
+
+
+async def _workflow_ids(port: str) -> list[str]:
+    client = await Client.connect(f"127.0.0.1:{port}")  # ids only: no payload is decoded
+    return [execution.id async for execution in client.list_workflows()]
+
+
+def test_up_after_the_demo_keeps_real_time_and_serves_the_demo_only_when_told(
+    demo_run: DemoRun, tmp_path: Path
+) -> None:
+    """`carecycle demo --auto-resolve --json` then `carecycle up` in the same CARECYCLE_HOME: the practice's home
+    runs in real time with none of the demo's compressed workflows; the demo's home is served only at its speed."""
+    from tests.integration.test_stack import _start, _stop
+    from workers.clock import read_clock
+
+    practice = demo_run.home.parent
+    env = dict(demo_run.env)
+    assert read_clock(practice) is None and not (practice / "temporal.db").exists()
+    process, banner = _start(env, tmp_path / "up.log")
+    try:
+        assert "carecycle is up" in banner and "compressed" not in banner
+        ids = asyncio.run(_workflow_ids(env["CARECYCLE_TEMPORAL_PORT"]))
+        assert not [i for i in ids if i.startswith(("registration-", "claim-", "collections-"))]
+    finally:
+        code, _ = _stop(process)
+    assert code == 0 and read_clock(practice) is None
+
+    look_again = demo_run.summary["look_again"]
+    assert look_again == f"CARECYCLE_HOME={demo_run.home} carecycle up --time-scale 0.2"
+    demo_home_env = {**env, "CARECYCLE_HOME": str(demo_run.home)}
+    refused = subprocess.run(
+        [CARECYCLE[0], *CARECYCLE[1:], "up"], env=demo_home_env, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 1 and "carecycle is up" not in refused.stdout
+    assert "runs compressed (0.2 s per business day" in refused.stderr and "--time-scale 0.2" in refused.stderr
+
+    process, banner = _start(demo_home_env, tmp_path / "up-demo.log", "--time-scale", "0.2")
+    try:
+        assert "business clock 0.2 s per business day (compressed)" in banner
+        ids = asyncio.run(_workflow_ids(env["CARECYCLE_TEMPORAL_PORT"]))
+        assert len([i for i in ids if i.startswith("registration-")]) == 10  # the demo's own journeys
+    finally:
+        code, _ = _stop(process)
+    assert code == 0

@@ -44,10 +44,10 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[str], str]:
+def _start(env: dict[str, str], log: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     with log.open("a") as errors:
         process = subprocess.Popen(
-            [CARECYCLE, "up"], env=env, stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True
+            [CARECYCLE, "up", *args], env=env, stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True
         )
     assert process.stdout is not None
     lines = []

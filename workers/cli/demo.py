@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from workers.cli import non_negative_int, positive_int
-
-
-def _seconds_per_day(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0.05 <= value <= 86400:
-        raise argparse.ArgumentTypeError("seconds per business day must be between 0.05 and 86400")
-    return value
+from workers.cli import CommandFailed
+from workers.cli.args import add_json, float_range, int_range, non_negative_int, seconds_per_day
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,26 +16,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo = subparsers.add_parser(
         "demo",
         help="run a synthetic practice through the whole revenue cycle (embedded stack, sandbox payers)",
-        description="Brings up the embedded stack in CARECYCLE_HOME, seeds the synthetic practice if the store is "
-        "empty, and runs every patient's journey (registration, eligibility, coding, claim, remittance, "
-        "posting, collections) with the sandbox adjudicating. Ends with a summary.",
+        description="Brings up the embedded stack in a home of its own ($CARECYCLE_HOME/demo: its own SQLite "
+        "store, Temporal dev server and sandbox; CARECYCLE_DATABASE_URL, TEMPORAL_ADDRESS and the practice's "
+        "clearinghouse, portals and bucket are not used), seeds the synthetic practice if the store is empty, and "
+        "runs every patient's journey (registration, eligibility, coding, claim, remittance, posting, collections) "
+        "with the sandbox adjudicating, at the compressed speed of --time-scale. Ends with a summary and how to "
+        "look at what it did.",
     )
     demo.add_argument(
-        "--patients", type=positive_int, default=DEFAULT_PATIENTS, help="patients to seed (default %(default)s)"
+        "--patients", type=int_range(1, 5000), default=DEFAULT_PATIENTS, help="patients to seed (default %(default)s)"
     )
     demo.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED, help="seed of the practice and the payers")
     demo.add_argument(
         "--time-scale",
-        type=_seconds_per_day,
+        type=seconds_per_day,
         default=DEFAULT_TIME_SCALE,
         metavar="SECONDS_PER_DAY",
         help="real seconds per business day (default %(default)s)",
     )
+    demo.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the demo's own home (default $CARECYCLE_HOME/demo); never a practice's home",
+    )
     demo.add_argument("--auto-resolve", action="store_true", help="a scripted biller resolves the work items")
-    demo.add_argument("--json", action="store_true", help="print one JSON object (the summary) only")
+    add_json(demo, "print one JSON object (the summary) only")
     demo.add_argument("--external-workers", action="store_true", help=argparse.SUPPRESS)
-    demo.add_argument("--max-seconds", type=float, default=170.0, help=argparse.SUPPRESS)
-    demo.set_defaults(handler=_demo)
+    demo.add_argument("--max-seconds", type=float_range(1, 86400), default=170.0, help=argparse.SUPPRESS)
+    demo.set_defaults(handler=_demo, serves=True)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -51,12 +53,18 @@ def _demo(args: argparse.Namespace) -> int:
 
     from workers.cli.output import print_json
     from workers.cli.stack import temporal_errors
-    from workers.demo import DemoOptions, Progress, run_demo
+    from workers.clock import clock_for_demo, demo_home
+    from workers.demo import DemoOptions, Progress, demo_settings, run_demo
     from workers.logging import configure_logging
-    from workers.settings import load_settings
+    from workers.settings import load_settings, prepare_home
 
-    settings = load_settings()
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    practice = load_settings()
+    home = args.home.resolve() if args.home is not None else demo_home(practice.home)
+    if home == practice.home and args.home is not None:
+        raise CommandFailed("--home names CARECYCLE_HOME itself: the demo runs only in a home of its own")
+    settings = demo_settings(practice, home, args.time_scale)
+    prepare_home(settings, settings.logs_dir)
+    clock_for_demo(settings.home, args.time_scale, settings.database_url)
     # The terminal shows progress and the summary; the structured logs (no PHI) go to a file.
     log_file = (settings.logs_dir / "demo.log").open("a", encoding="utf-8")
     configure_logging("demo", settings.log_level, stream=log_file)
@@ -84,6 +92,7 @@ def _demo(args: argparse.Namespace) -> int:
             summary = asyncio.run(run_demo(settings, options, show))
     finally:
         log_file.flush()
+    summary["look_again"] = look_again = _look_again(settings.home, args.time_scale)
     if args.json:
         print_json(summary)
         return 0
@@ -106,6 +115,12 @@ def _demo(args: argparse.Namespace) -> int:
         where = f"{item['queue']}/{item['reason']}"
         print(f"  waiting: {item['workflow_id']} on {where} (carecycle tasks show {item['work_item_id']})")
     print(f"ledger balanced: {'yes' if summary['ledger_balanced'] else 'NO'}")
-    for name, url in summary["ui"].items():
-        print(f"{name}: {url}")
+    print(f"home: {settings.home} (its own store and workflows, {args.time_scale:g} s per business day)")
+    print(f"the demo's servers have stopped; to look at what it did (Web UI, console): {look_again}")
     return 0
+
+
+def _look_again(home: Path, time_scale: float) -> str:
+    import shlex
+
+    return f"CARECYCLE_HOME={shlex.quote(str(home))} carecycle up --time-scale {time_scale:g}"

@@ -6,6 +6,13 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from workers.cli.args import seconds_per_day
+from workers.clock import REAL_TIME
+
+if TYPE_CHECKING:
+    from workers.settings import Settings
 
 
 @contextlib.contextmanager
@@ -35,6 +42,8 @@ def temporal_errors() -> Iterator[None]:
     except OSError as exc:
         if exc.errno == 98:  # EADDRINUSE from a web server
             raise CommandFailed(f"a port is already in use: {exc.strerror}") from None
+        if exc.filename is not None:  # a file or folder that could not be written or read
+            raise CommandFailed(f"cannot use {exc.filename}: {exc.strerror or exc}") from None
         raise
 
 
@@ -43,9 +52,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "up",
         help="start the embedded stack (Temporal, store, workers, sandbox, console, FHIR API); Ctrl-C stops it",
         description="Without TEMPORAL_ADDRESS: everything on this machine, state under CARECYCLE_HOME. "
-        "With TEMPORAL_ADDRESS (and a PostgreSQL CARECYCLE_DATABASE_URL): only the workers, against them.",
+        "With TEMPORAL_ADDRESS (and a PostgreSQL CARECYCLE_DATABASE_URL): only the workers, against them. "
+        "A home whose business clock was compressed (by --time-scale) is served only at that speed, and only "
+        "when --time-scale says it again (workers.clock); `carecycle demo` keeps its own home.",
     )
-    up.set_defaults(handler=_up)
+    up.add_argument(
+        "--time-scale",
+        type=seconds_per_day,
+        default=None,
+        metavar="SECONDS_PER_DAY",
+        help="run the business clock and the sandbox compressed: real seconds per business day (as the demo's); "
+        "recorded in the home, whose workflows keep that speed",
+    )
+    up.add_argument("--json", action="store_true", help="say it is up with one JSON object (home, addresses, notes)")
+    up.set_defaults(handler=_up, serves=True)
     worker = subparsers.add_parser("worker", help="run the worker of one or more task queues until SIGTERM/SIGINT")
     worker.add_argument(
         "--queue",
@@ -54,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="NAME",
         help="task queue to serve (repeatable): revenue, edi, portal, documents, collections, or all",
     )
-    worker.set_defaults(handler=_worker)
+    worker.set_defaults(handler=_worker, serves=True)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -64,15 +84,32 @@ def _up(args: argparse.Namespace) -> int:
     import asyncio
 
     from workers.logging import configure_logging
-    from workers.settings import load_settings
+    from workers.settings import load_settings, prepare_home
     from workers.stack import StackInfo, run_stack
 
-    settings = load_settings()
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    settings = _up_settings(load_settings(), args.time_scale)
+    prepare_home(settings, settings.logs_dir)
     configure_logging("stack", settings.log_level)
 
     def ready(info: StackInfo) -> None:
+        if args.json:
+            from workers.cli.output import print_json
+
+            print_json(
+                {
+                    "up": True,
+                    "home": str(settings.home),
+                    "temporal": info.temporal_target,
+                    "urls": info.urls,
+                    "notes": info.notes,
+                    "business_day_seconds": settings.business_day_seconds,
+                }
+            )
+            sys.stdout.flush()
+            return
         print(f"carecycle is up (home {settings.home})")
+        if settings.business_day_seconds != REAL_TIME:
+            print(f"  business clock {settings.business_day_seconds:g} s per business day (compressed)")
         print(f"  temporal       {info.temporal_target}")
         for name, url in info.urls.items():
             print(f"  {name.replace('_', ' '):<14} {url}")
@@ -86,8 +123,28 @@ def _up(args: argparse.Namespace) -> int:
 
     with temporal_errors():
         asyncio.run(main())
-    print("carecycle stopped")
+    if not args.json:
+        print("carecycle stopped")
     return 0
+
+
+def _up_settings(settings: Settings, time_scale: float | None) -> Settings:
+    """The settings `up` serves with: the home's business clock checked (workers.clock) and applied."""
+    from dataclasses import replace
+
+    from workers.cli import UsageError
+    from workers.clock import clock_for_up
+    from workers.settings import prepare_home
+
+    if not settings.embedded_temporal:
+        if time_scale is not None:
+            raise UsageError("--time-scale is for the embedded stack only (TEMPORAL_ADDRESS is set)")
+        return settings
+    prepare_home(settings)
+    day = clock_for_up(settings, time_scale)
+    if day == REAL_TIME:
+        return replace(settings, business_day_seconds=day)
+    return replace(settings, business_day_seconds=day, sandbox_time_scale=day)
 
 
 def _worker(args: argparse.Namespace) -> int:

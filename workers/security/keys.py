@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
+import contextlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,12 +69,15 @@ def new_key_entry(kid: str) -> str:
 
 
 def generate_key_file(path: Path, kid: str = "k1") -> None:
-    """Write a fresh key file readable by the owner only (0600), never overwriting an existing one."""
+    """Write a fresh key file readable by the owner only (0600), never overwriting an existing one.
+
+    Written whole or not at all (workers.files): a crash mid-write never leaves an empty key file behind. An
+    existing file (another process's, made first) raises FileExistsError and is left as it is."""
+    from workers.files import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("# carecycle payload codec keys: kid:base64key, the first is active\n")
-        handle.write(new_key_entry(kid) + "\n")
+    text = "# carecycle payload codec keys: kid:base64key, the first is active\n" + new_key_entry(kid) + "\n"
+    atomic_write(path, text, mode=0o600, exclusive=True)
 
 
 def load_keys(settings: Settings, *, create_if_missing: bool = False) -> CodecKeys:
@@ -87,7 +90,8 @@ def load_keys(settings: Settings, *, create_if_missing: bool = False) -> CodecKe
             raise CodecKeyError(
                 f"no codec keys: set CARECYCLE_CODEC_KEYS or CARECYCLE_CODEC_KEYS_FILE (missing file {path})"
             )
-        generate_key_file(path)
+        with contextlib.suppress(FileExistsError):  # another process made it a moment ago: use theirs
+            generate_key_file(path)
     if path.stat().st_mode & 0o077:
         raise CodecKeyError(f"codec key file {path} must be readable by its owner only (chmod 600)")
     return parse_keys(path.read_text(), settings.codec_active_key)

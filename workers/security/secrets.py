@@ -9,7 +9,6 @@ console users with ``carecycle users add``.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -39,11 +38,12 @@ def admin_password_file(settings: Settings) -> Path:
 
 
 def write_secret(path: Path, value: str) -> None:
-    """Create ``path`` readable by its owner only; never overwrite (a second writer's O_EXCL fails)."""
+    """Create ``path`` readable by its owner only, whole or not at all; never overwrite (a second writer gets
+    FileExistsError). A crash while writing leaves no file, never an empty or partial one (workers.files)."""
+    from workers.files import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
+    atomic_write(path, value + "\n", mode=0o600, exclusive=True)
 
 
 def read_secret(path: Path) -> str:

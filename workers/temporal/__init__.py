@@ -39,6 +39,7 @@ def dev_server_for(settings: Settings, *, ui: bool = True, codec_endpoint: str |
         codec_endpoint=codec_endpoint,
         log_file=settings.logs_dir / "temporal.log",
         namespace=settings.temporal_namespace,
+        pid_file=settings.home / "run" / "temporal-dev-server.json",
     )
 
 

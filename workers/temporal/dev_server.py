@@ -4,11 +4,18 @@ custom search attributes registered, the UI pointed at our codec server.
 Started in its own session so Ctrl-C reaches us first; we stop it (SIGTERM, then SIGKILL after a grace
 period) once the workers have drained. Its state file persists, so starting again resumes every
 in-flight workflow.
+
+A crash must leave nothing that misleads (workers.processes): the server is started through the orphan guard
+(the kernel stops it when we die, even by SIGKILL) and recorded in a pid file; a start first stops a server
+that a dead owner left on this state file, refuses to start when a live one serves it, refuses ports another
+process holds, and is ready only when the process answering on the port is the one it started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +26,10 @@ from typing import IO, Self
 
 from temporalio.client import Client
 
+from workers import processes
 from workers.temporal.search_attributes import dev_server_flags
+
+log = logging.getLogger("carecycle.temporal")
 
 
 class DevServerError(Exception):
@@ -47,6 +57,7 @@ class DevServer:
         codec_endpoint: str | None = None,
         log_file: Path | None = None,
         namespace: str = "default",
+        pid_file: Path | None = None,
     ) -> None:
         self.db_file = db_file
         self.host = host
@@ -55,6 +66,7 @@ class DevServer:
         self.codec_endpoint = codec_endpoint
         self.log_file = log_file
         self.namespace = namespace
+        self.pid_file = pid_file
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -103,16 +115,61 @@ class DevServer:
 
     def start(self) -> None:
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        self.reap_orphans()
+        self._check_ports()
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_file.open("ab")
         self._process = subprocess.Popen(
-            self.command(),
+            processes.guarded(self.command()),
             stdin=subprocess.DEVNULL,
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self._log else subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C goes to us; we stop it after the workers drained
         )
+        if self.pid_file is not None:
+            processes.write_record(self.pid_file, processes.record_for("temporal", self._process.pid, self._marker))
+
+    @property
+    def _marker(self) -> str:
+        return str(self.db_file)
+
+    def reap_orphans(self) -> list[int]:
+        """Stop dev servers on our state file whose owner died (a SIGKILLed `up`); refuse a live owner's."""
+        record = processes.read_record(self.pid_file) if self.pid_file is not None else None
+        candidates = set(processes.processes_with(self._marker, "temporal"))
+        if record is not None and processes.alive(record.pid, record.started):
+            candidates.add(record.pid)
+        stopped: list[int] = []
+        for pid in sorted(candidates):
+            if record is not None and record.pid == pid:
+                owner, owner_alive = record.owner_pid, processes.alive(record.owner_pid, record.owner_started)
+            else:
+                owner = processes.parent_of(pid) or 0
+                owner_alive = owner > 1 and any(
+                    "carecycle" in part or "python" in Path(part).name for part in processes.command_line(owner)
+                )
+            if owner_alive and owner != os.getpid():
+                raise DevServerError(
+                    f"another carecycle (pid {owner}) already runs the Temporal dev server of {self.db_file} "
+                    f"(pid {pid}): stop it first"
+                )
+            log.warning("stopping a Temporal dev server that a crashed carecycle left running", extra={"pid": pid})
+            processes.stop_group(pid)
+            stopped.append(pid)
+        if self.pid_file is not None:
+            self.pid_file.unlink(missing_ok=True)
+        return stopped
+
+    def _check_ports(self) -> None:
+        for port in (self.port, self.ui_port):
+            if port and not processes.port_free(self.host, port):
+                owners = processes.listening_pids(port) or set()
+                who = ", ".join(f"pid {pid} ({' '.join(processes.command_line(pid)[:3])[:80]})" for pid in owners)
+                raise DevServerError(
+                    f"port {self.host}:{port} is in use{' by ' + who if who else ''}: the Temporal dev server "
+                    "cannot listen there (stop that process, or set CARECYCLE_TEMPORAL_PORT / _UI_PORT)"
+                )
 
     @property
     def pid(self) -> int | None:
@@ -130,12 +187,30 @@ class DevServer:
             try:
                 client = await Client.connect(self.target, namespace=self.namespace)
                 await client.count_workflows()  # visibility answers: the namespace and its attributes exist
-                return
             except Exception as exc:  # not listening yet
                 last = exc
                 await asyncio.sleep(0.25)
+                continue
+            self._check_answering()
+            return
         self.stop()
         raise DevServerError(f"the Temporal dev server did not answer on {self.target} within {timeout:.0f}s: {last}")
+
+    def _check_answering(self) -> None:
+        """The server that answered must be ours: alive, and the one listening on the port (when /proc tells)."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            code = process.returncode if process is not None else None
+            raise DevServerError(
+                f"the Temporal dev server exited (code {code}) while another process answered on {self.target}"
+                + (f"; see {self.log_file}" if self.log_file else "")
+            )
+        owners = processes.listening_pids(self.port)
+        if owners is not None and owners and process.pid not in owners:
+            raise DevServerError(
+                f"another process (pid {', '.join(map(str, sorted(owners)))}) answers on {self.target}, "
+                "not the Temporal dev server carecycle started"
+            )
 
     def stop(self, grace: float = 15.0) -> None:
         process, self._process = self._process, None
@@ -149,6 +224,8 @@ class DevServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if process is not None and self.pid_file is not None:
+            self.pid_file.unlink(missing_ok=True)
 
     async def __aenter__(self) -> Self:
         self.start()

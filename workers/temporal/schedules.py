@@ -77,6 +77,7 @@ class PayerSchedule:
 
     payer_id: str
     interval: timedelta
+    day_seconds: float | None = None  # the home's business day when compressed (workers.clock); None: real
 
     @property
     def schedule_id(self) -> str:
@@ -90,7 +91,7 @@ class PayerSchedule:
         return timedelta(minutes=zlib.crc32(self.payer_id.encode()) % minutes) if minutes > 1 else timedelta(0)
 
     def intake_input(self) -> PortalEobIntakeInput:
-        return PortalEobIntakeInput(self.payer_id)
+        return PortalEobIntakeInput(self.payer_id, day_seconds=self.day_seconds)
 
     def schedule(self, state: ScheduleState | None = None) -> Schedule:
         minutes = int(self.interval.total_seconds() // 60)
@@ -157,7 +158,8 @@ def desired_schedules(payer_ids: Sequence[str], settings: Settings) -> list[Paye
     interval = interval_from(settings)
     if interval is None:
         return []
-    return [PayerSchedule(payer_id, interval) for payer_id in payer_ids]
+    day = settings.business_day_seconds if settings.business_day_seconds != 86400.0 else None
+    return [PayerSchedule(payer_id, interval, day) for payer_id in payer_ids]
 
 
 async def _fingerprint(client: Client, schedule: Schedule) -> tuple[object, ...]:
