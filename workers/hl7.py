@@ -54,7 +54,7 @@ def sealed_documents(container: Container) -> SealedDocuments:
 
 
 def hl7_application(container: Container, client: Client | None, options: ListenerOptions) -> Hl7Application:
-    starter = TemporalStarter(client, business_policy()) if client is not None else None
+    starter = TemporalStarter(client, business_policy(container.settings)) if client is not None else None
     intake = Intake(container.session_factory, starter)
     return Hl7Application(intake, Journal(container.session_factory, sealed_documents(container)), options)
 

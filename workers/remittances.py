@@ -109,9 +109,15 @@ async def hand_in(
 
 
 def _policy_of(container: Container) -> c.RevenuePolicy:
+    return business_policy(container.settings)
+
+
+def business_policy(settings: Settings | None = None) -> c.RevenuePolicy:
+    """The revenue policy of a process started from outside a workflow: the home's business day (workers.clock;
+    real length unless `up --time-scale` compressed the home), or a real day without settings."""
     from workers.clock import revenue_policy
 
-    return revenue_policy(container.settings)  # the home's business day (workers.clock)
+    return revenue_policy(settings) if settings is not None else c.RevenuePolicy()
 
 
 async def _exists(client: Client, workflow_id: str) -> bool:

@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Temporal (TEMPORAL_ADDRESS, or the embedded stack's dev server). Writes are accepted while Temporal "
         "is away; their processes start once it answers. `carecycle up` serves the same API.",
     )
-    serve.set_defaults(handler=_serve)
+    serve.set_defaults(handler=_serve, serves=True)
 
     clients = subparsers.add_parser("api-clients", help="manage the systems allowed to call the integration API")
     commands = clients.add_subparsers(dest="api_clients_command", metavar="COMMAND")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workers.cli import non_negative_int
+from workers.cli.args import int_range
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "once it is back). See docs/integration.md.",
     )
     listener.add_argument(
-        "--port", type=non_negative_int, default=None, help="TCP port (default CARECYCLE_HL7_PORT, 2575; 0: any free)"
+        "--port",
+        type=int_range(0, 65535),
+        default=None,
+        help="TCP port (default CARECYCLE_HL7_PORT, 2575; 0: any free)",
     )
     listener.add_argument(
         "--enhanced",
@@ -27,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="enhanced acknowledgment mode for every message: a commit ACK (CA) once it is stored, then the "
         "application ACK (default CARECYCLE_HL7_ENHANCED; a message's own MSH-15/16 always switch it on)",
     )
-    listener.set_defaults(handler=_listen)
+    listener.set_defaults(handler=_listen, serves=True)
 
 
 def _listen(args: argparse.Namespace) -> int:

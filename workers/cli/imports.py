@@ -58,7 +58,7 @@ def _import(args: argparse.Namespace) -> int:
     if args.timezone:
         try:
             zone = ZoneInfo(args.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
             raise UsageError(f"--timezone: not a time zone name: {args.timezone!r}") from None
     options = Options(mrn_system=args.mrn_system, appointment_system=args.appointment_system, zone=zone)
     try:
@@ -99,7 +99,7 @@ def _start(container: Any, start_ids: list[str]) -> dict[str, int]:
             client = await connect(container.settings)
         except TemporalUnavailable:
             return {"queued": len(start_ids), "started": 0, "pending": len(start_ids)}
-        intake = Intake(container.session_factory, TemporalStarter(client, business_policy()))
+        intake = Intake(container.session_factory, TemporalStarter(client, business_policy(container.settings)))
         dispatched = await intake.dispatch(start_ids)
         return {"queued": len(start_ids), "started": len(dispatched.started), "pending": len(dispatched.failed)}
 
