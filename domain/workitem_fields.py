@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from domain.claim_corrections import LINE_FIELDS
 from domain.workitems import ACTIONS, WRITE_OFF_REASONS, Action
 
 DATE = "a date, YYYY-MM-DD"
@@ -32,19 +33,20 @@ FIELD_FORMATS: Mapping[str, str] = {
     "billing_npi": NPI,
     "prior_authorization": AUTHORIZATION,
     "prior_auth": AUTHORIZATION + " (same as prior_authorization)",
-    "member_id": "the member id on the patient's insurance card",
-    "payer_id": "a payer id carecycle knows (SBXCC)",
+    "member_id": "the member id on the patient's insurance card: 1 to 30 letters, digits or dashes",
+    "payer_id": "a payer id carecycle knows: 1 to 20 letters or digits (SBXCC)",
     "frequency_code": "1 original, 7 replacement of a paid claim, 8 void (7 and 8 need original_claim_number)",
-    "original_claim_number": "the payer's claim number (ICN) of the claim replaced or voided",
+    "original_claim_number": "the payer's claim number (ICN) of the claim replaced or voided: 1 to 50 letters, "
+    "digits or dashes",
     "appeal_level": "the appeal level (text: 1 for a first appeal, 2 for a second)",
     "attachment_id": "a stored document's key (`carecycle documents list`)",
     "reason_code": "one of: " + ", ".join(sorted(WRITE_OFF_REASONS)),
     "amount_cents": CENTS,
     "plan_code": "the plan code the payer gave (text)",
     "reference": "a reference number (call reference, check number; text)",
-    "group_number": "the group number on the patient's insurance card",
+    "group_number": "the group number on the patient's insurance card: 1 to 30 letters, digits, spaces or dashes",
     "effective_from": DATE,
-    "effective_to": DATE,
+    "effective_to": DATE + ", or open (the coverage has no end)",
     "surviving_patient_id": "the id of the patient record that stays (`carecycle patients list --json`)",
     "claim_id": "a claim id (`carecycle claims scrub --json`)",
     "installments": "the number of monthly installments: a positive whole number",
@@ -54,13 +56,18 @@ FIELD_FORMATS: Mapping[str, str] = {
     "number": "the renewed credential's number (text)",
     "document_id": "a stored document's key (`carecycle documents list`)",
     "assignee": "the user name of the person who takes the item",
+    "provider_id": "the id of a provider licensed in the patient's state (`carecycle staff list`)",
 }
 
 ANY_FIELD = "any name=value pairs, kept with the item as notes"
+LINE_PREFIX = " (every line, or one line with a line<N>. prefix: line2.modifiers=25)"
 
 
-def field_format(name: str) -> str:
-    return FIELD_FORMATS.get(name, "text")
+def field_format(name: str, action: Action | None = None) -> str:
+    text = FIELD_FORMATS.get(name, "text")
+    if action is Action.CORRECT_AND_RESUBMIT and name in LINE_FIELDS:
+        return text + LINE_PREFIX
+    return text
 
 
 def action_fields(action: Action) -> list[dict[str, object]]:
@@ -68,5 +75,5 @@ def action_fields(action: Action) -> list[dict[str, object]]:
     spec = ACTIONS[action]
     optional = sorted((spec.allowed_fields or frozenset()) - spec.required_fields)
     return [
-        {"field": name, "required": True, "format": field_format(name)} for name in sorted(spec.required_fields)
-    ] + [{"field": name, "required": False, "format": field_format(name)} for name in optional]
+        {"field": name, "required": True, "format": field_format(name, action)} for name in sorted(spec.required_fields)
+    ] + [{"field": name, "required": False, "format": field_format(name, action)} for name in optional]

@@ -9,8 +9,8 @@ import secrets
 from pathlib import Path
 
 
-def atomic_write(path: Path, text: str, *, mode: int = 0o644, exclusive: bool = False) -> None:
-    """Write ``text`` to ``path`` whole or not at all.
+def atomic_write(path: Path, text: str, *, mode: int = 0o600, exclusive: bool = False) -> None:
+    """Write ``text`` to ``path`` whole or not at all, created with ``mode`` (narrowed by the umask, never widened).
 
     ``exclusive``: never replace an existing file; raises FileExistsError when another writer got there
     first (the link is atomic, so exactly one writer wins and every reader sees a complete file)."""
@@ -22,7 +22,6 @@ def atomic_write(path: Path, text: str, *, mode: int = 0o644, exclusive: bool = 
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, mode)  # the umask may have narrowed it; never widened beyond ``mode``
         if exclusive:
             os.link(temporary, path)  # fails with FileExistsError if the target exists
         else:

@@ -70,7 +70,7 @@ def test_money_text_is_parsed_in_one_place() -> None:
         ("activities/portals/base.py", "parse_money"),  # payer pages
         ("domain/x12/envelope.py", "cents"),  # X12 files
         ("activities/eob/templates.py", "cents"),  # EOB PDFs
-        ("workers/cli/payments.py", "amount"),  # people
+        ("workers/cli/args.py", "_amount"),  # people (every amount argument of the CLI)
         ("domain/reconciliation.py", "parse_bank_csv"),  # bank files
         ("domain/reconciliation.py", "parse_bai2"),  # bank files (whole cents: parse_cents)
     ],
