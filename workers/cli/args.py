@@ -149,7 +149,21 @@ def read_bytes(path: Path, what: str = "file") -> bytes:
     except FileNotFoundError:
         raise _failed(f"no such file: {path}") from None
     except OSError as exc:
-        raise _failed(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise _failed(f"cannot read {str(path)[:200]}: {exc.strerror or exc}") from None
+
+
+def existing_file(path: Path, what: str = "file") -> Path:
+    """A regular file that can be opened for reading (checked before the work starts), or one line saying why not."""
+    try:
+        if path.is_dir():
+            raise _failed(f"{path} is a directory, not a {what}")
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        raise _failed(f"no such file: {path}") from None
+    except OSError as exc:  # permission, a name too long for the file system, ...
+        raise _failed(f"cannot read {str(path)[:200]}: {exc.strerror or exc}") from None
+    return path
 
 
 def read_text(path: Path, what: str = "file") -> str:

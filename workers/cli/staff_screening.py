@@ -37,12 +37,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _screen(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from workers.cli import UsageError
+    from workers.cli.args import existing_file
     from workers.composition import Container
     from workers.screening import ExclusionFiles, run_screening
 
     if not args.oig and not args.sam:
         raise UsageError("give --oig FILE, --sam FILE or both")
+    for named in (args.oig, args.sam):
+        if named:
+            existing_file(Path(named), "exclusion list")  # one line for a missing, unreadable or odd path
     today = args.as_of or datetime.now(UTC).date()
     container = Container()
     try:
