@@ -227,7 +227,10 @@ class Guarantor(Base):
 class Patient(Base):
     __tablename__ = "patients"
     __phi__ = ("first_name", "last_name", "birth_date", "address_line", "city", "postal_code", "phone", "email")
-    __table_args__ = (Index("ix_patients_identity", "last_name", "first_name", "birth_date"),)
+    __table_args__ = (
+        Index("ix_patients_identity", "last_name", "first_name", "birth_date"),
+        Index("ix_patients_birth_date", "birth_date"),  # the duplicate rule's candidates (domain.duplicates)
+    )
     id: Mapped[str] = _pk()
     practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id"), index=True)
     account_number: Mapped[str] = mapped_column(String(20), unique=True)  # MRN-like, opaque
@@ -684,6 +687,18 @@ class Statement(Base):
     balance_cents: Mapped[int] = mapped_column(Integer)
     document_key: Mapped[str | None] = mapped_column(String(255), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CollectionsPolicyVersion(Base):
+    """The practice's collections policy (domain.collections_policy): one row per version, the newest in force.
+    A version is never changed; a change is a new version (``carecycle policy set``)."""
+
+    __tablename__ = "collections_policy_versions"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(60))
+    note: Mapped[str] = mapped_column(String(200), default="")
 
 
 class PaymentPlan(Base):

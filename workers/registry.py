@@ -38,6 +38,7 @@ def workflows_by_queue() -> dict[TaskQueue, list[type]]:
 
 
 def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[..., Any]]]:
+    from activities.collections.messaging import OutboxMessenger
     from activities.portals.activities import EobActivities, PortalActivities
     from activities.revenue import Envelope, revenue_activities
     from activities.staff import StaffActivities
@@ -52,6 +53,7 @@ def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[.
         container.documents,
         Envelope(settings.edi_sender_id, settings.edi_receiver_id, settings.edi_receiver_name, settings.edi_usage),
         portal_payers=frozenset(container.portal_credentials.payers()),
+        messenger=OutboxMessenger.under_home(settings.home),
     )
     portal = PortalActivities(
         container.session_factory, container.portal_sessions, container.portal_credentials, container.documents

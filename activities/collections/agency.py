@@ -14,6 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.collections.statements import DocumentSink
+from activities.documents.records import record_document
+from activities.documents.store import StoredDocument
+from domain import audit
 from domain import models as m
 from domain.errors import NotFound
 from domain.ledger.service import write_off_patient_balance
@@ -123,7 +126,18 @@ class AgencyHandoff:
                 last_statement.isoformat() if last_statement else "",
                 datetime.now(UTC).date().isoformat(),
             )
-            self._documents.put(document_key, agency_csv([placement]), "text/csv")
+            stored = self._documents.put(document_key, agency_csv([placement]), "text/csv")
+            if isinstance(stored, StoredDocument):  # a document store: the Document row beside the bytes
+                record_document(uow, stored, "agency_export", entity_type="guarantor", entity_id=guarantor_id)
+            # Placed with the agency: the balance leaves the books as bad debt (a recovery posts as a payment).
             write_off_patient_balance(session, guarantor_id, balance, "bad_debt", key=f"agency:{key}", actor=actor)
+            audit.record(
+                session,
+                actor=actor,
+                action="collections.agency",
+                entity_type="guarantor",
+                entity_id=guarantor_id,
+                details={"amount_cents": balance, "written_off": "bad_debt", "document": document_key},
+            )
             uow.commit()
         return AgencyResult(guarantor_id, balance, document_key, False)

@@ -20,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.collections.messaging import Message, OutboxMessenger
+from activities.documents.records import record_document
+from activities.documents.store import StoredDocument
 from domain import audit
 from domain import models as m
 from domain.errors import NotFound
@@ -56,7 +58,12 @@ class StatementData:
     balance_cents: int
 
 
-_TITLES = {"first": "Statement", "reminder": "Reminder: balance due", "final": "Final notice"}
+_TITLES = {
+    "first": "Statement",
+    "reminder": "Reminder: balance due",
+    "final": "Final notice",
+    "plan_reminder": "Payment plan: installment missed",
+}
 _DESCRIPTIONS = {
     "transfer_to_patient": "your share after insurance",
     "patient_charge": "self-pay visit",
@@ -200,7 +207,18 @@ class StatementSender:
         self._due_days = due_days
         self._today = today or (lambda: datetime.now(UTC).date())
 
-    def send(self, guarantor_id: str, kind: str, cycle_key: str) -> StatementResult:
+    def send(
+        self,
+        guarantor_id: str,
+        kind: str,
+        cycle_key: str,
+        *,
+        due_date: date | None = None,
+        statement_date: date | None = None,
+    ) -> StatementResult:
+        """``due_date``: the collections policy's (the PatientCollections workflow passes it); otherwise
+        ``due_days`` after the statement date."""
+        cycle_key = cycle_key[:80]  # the column's length: the idempotency lookup must see what was stored
         with UnitOfWork(self._session_factory) as uow:
             session = uow.session
             existing = session.execute(
@@ -208,8 +226,9 @@ class StatementSender:
             ).scalar_one_or_none()
             if existing is not None and existing.sent_at is not None:
                 return StatementResult(existing.id, existing.balance_cents, existing.document_key, True)
-            today = self._today()
-            data = statement_data(session, guarantor_id, kind, today, today + timedelta(days=self._due_days))
+            today = statement_date or self._today()
+            due = due_date or today + timedelta(days=self._due_days)
+            data = statement_data(session, guarantor_id, kind, today, due)
             patient_id = session.execute(
                 select(m.Patient.id).where(m.Patient.guarantor_id == guarantor_id).order_by(m.Patient.id).limit(1)
             ).scalar_one_or_none()
@@ -218,7 +237,7 @@ class StatementSender:
             statement = existing or m.Statement(
                 guarantor_id=guarantor_id,
                 patient_id=patient_id,
-                cycle_key=cycle_key[:80],
+                cycle_key=cycle_key,
                 kind=kind,
                 statement_date=data.statement_date,
                 due_date=data.due_date,
@@ -227,7 +246,9 @@ class StatementSender:
             session.add(statement)
             session.flush()
             key = f"statements/{statement.id}.pdf"  # opaque: no name, no account number
-            self._documents.put(key, self._renderer.render(data), "application/pdf")
+            stored = self._documents.put(key, self._renderer.render(data), "application/pdf")
+            if isinstance(stored, StoredDocument):  # a document store: the Document row beside the bytes
+                record_document(uow, stored, "statement", entity_type="guarantor", entity_id=guarantor_id)
             self._messenger.send(
                 Message(
                     key=f"statement:{statement.id}",

@@ -37,6 +37,7 @@ COLLECTIONS_AGENCY = "collections.agency_handoff"
 COLLECTIONS_CREATE_PLAN = "collections.create_payment_plan"
 COLLECTIONS_CHECK_PLAN = "collections.check_payment_plan"
 COLLECTIONS_UPDATE_PLAN = "collections.update_payment_plan"
+COLLECTIONS_POLICY = "collections.policy"  # the practice's collections policy in force (stored, versioned)
 
 REVENUE_TASK_QUEUE = "revenue"
 
@@ -395,6 +396,12 @@ class CollectionsInput:
     policy: RevenuePolicy = field(default_factory=RevenuePolicy)
     statements_sent: int = 0
     final_sent: bool = False
+    # Carried over continue-as-new by the policy-driven cycle: the business day of the first statement (ISO), and
+    # the calendar the business days are measured in (ISO start day, its epoch seconds, a business day's seconds).
+    first_statement_on: str = ""
+    clock_origin_day: str = ""
+    clock_origin_at: float = 0.0
+    cycle: int = 0  # statement cycles begun again (a plan, a settlement): each cycle's statements have their own keys
 
 
 @dataclass(frozen=True)
@@ -420,6 +427,16 @@ class StatementRequest:
     kind: str  # first, reminder, final
     sequence: int
     cycle_key: str  # idempotency: the workflow id plus the sequence
+    due_on: str = ""  # ISO date the policy gives (domain.collections_policy.statement_schedule); "" = its default
+    statement_on: str = ""  # ISO business date of the statement; "" = today
+
+
+@dataclass(frozen=True)
+class CollectionsPolicyInForce:
+    """The stored collections policy a step is decided by: its version and its settings (whole numbers only)."""
+
+    version: int
+    settings: dict[str, int]
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from activities.clearinghouse.base import Clearinghouse
+from activities.collections.messaging import OutboxMessenger
 from activities.documents.store import DocumentStore
 from activities.revenue.base import Envelope
 from activities.revenue.claims import ClaimActivities
-from activities.revenue.money import CollectionsActivities, PostingActivities
+from activities.revenue.collections import CollectionsActivities
+from activities.revenue.money import PostingActivities
 from activities.revenue.patients import EligibilityActivities, EncounterActivities, RegistrationActivities
 
 
@@ -27,6 +29,7 @@ def revenue_activities(
     envelope: Envelope,
     client: Client | None = None,
     portal_payers: frozenset[str] = frozenset(),
+    messenger: OutboxMessenger | None = None,
 ) -> list[Callable[..., Any]]:
     """``portal_payers``: portal-routed payers with credentials; their eligibility goes through the portal."""
     registration = RegistrationActivities(session_factory)
@@ -34,7 +37,7 @@ def revenue_activities(
     encounters = EncounterActivities(session_factory)
     claims = ClaimActivities(session_factory, clearinghouse, envelope, documents)
     posting = PostingActivities(session_factory, clearinghouse, documents)
-    collections = CollectionsActivities(session_factory, documents, client)
+    collections = CollectionsActivities(session_factory, documents, client, messenger)
     return [
         registration.validate,
         eligibility.check,
@@ -57,6 +60,7 @@ def revenue_activities(
         posting.adjust,
         collections.notify_balance,
         collections.balance,
+        collections.policy,
         collections.send_statement,
         collections.write_off,
         collections.create_payment_plan,

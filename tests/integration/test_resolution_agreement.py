@@ -33,12 +33,13 @@ from domain import models as m
 from domain.claim_corrections import ClaimFacts, check_claim_resolution
 from domain.claim_status import ClaimStatus
 from domain.coding import requested_units, split_codes
-from domain.collections_policy import payment_plan_from_fields, requested_installments
+from domain.collections_policy import requested_installments
+from domain.collections_policy_store import current_policy
 from domain.errors import DomainError
 from domain.ledger.service import post_charge, post_patient_charge
 from domain.store.uow import UnitOfWork
 from domain.workitems import Resolution, validate_resolution
-from flows.revenue.collections import plan_terms
+from flows.revenue.collections_base import check_collections_resolution
 from tests.unit.posting.factory import make_claim, make_patient, make_practice
 
 AGREE = settings(
@@ -238,8 +239,11 @@ def test_payment_plans_agree(
     policy = c.RevenuePolicy()
     balance = 15000  # what the workflow read (the ledger's balance: nothing was paid)
 
-    def check() -> None:
-        payment_plan_from_fields(plan_terms(policy, hardship=False), fields, balance, TODAY)
+    def check() -> None:  # what the PatientCollections workflow's validator runs, with the policy in force
+        with UnitOfWork(store["factory"]) as uow:
+            rules = current_policy(uow.session).policy
+        resolution = Resolution("payment_plan", "biller.ann", dict(fields))
+        check_collections_resolution(resolution, rules=rules, balance=balance, today=TODAY, hardship=False)
 
     verdict = _validator("patient_balance_overdue", "payment_plan", {k: v for k, v in fields.items() if v}, check)
     if first_due == "":

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 
 from activities.clearinghouse.base import InboundDocument, SubmissionResult
+from activities.collections.messaging import OutboxMessenger
 from activities.contracts import revenue as c
 from activities.documents.local import LocalDocumentStore
 from activities.revenue import (
@@ -89,7 +90,9 @@ def test_a_visit_goes_from_eligibility_to_a_posted_remittance(
     encounters = EncounterActivities(factory)
     claims = ClaimActivities(factory, clearinghouse, envelope, documents)
     posting = PostingActivities(factory, clearinghouse, documents)
-    collections = CollectionsActivities(factory, documents)
+    collections = CollectionsActivities(
+        factory, documents, messenger=OutboxMessenger(container.settings.home / "outbox")
+    )
     with container.uow() as uow:
         # A patient with a clearinghouse payer's primary coverage and yesterday's coded visit.
         rows = uow.session.execute(

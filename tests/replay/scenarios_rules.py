@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 from activities.contracts import revenue as c
-from flows.revenue import EligibilityCheckWorkflow
+from flows.revenue import EligibilityCheckWorkflow, PatientCollectionsWorkflow
 from tests.replay.scenarios import ReplayRun, Scenario
 from tests.replay.scenarios_revenue import _harness
 from tests.workflows.test_revenue_cycle import POLICY, World, _paid
@@ -61,8 +61,50 @@ async def eligibility_update_refused(run: ReplayRun) -> str:
         return handle.id
 
 
+async def collections_policy_agency(run: ReplayRun) -> str:
+    """The cycle by the stored policy: a new version mid-cycle, then the agency hand-off after the final notice."""
+    world = World(balance_cents=[8000])
+    async with _harness(run, world) as harness:
+        handle = await run.client.start_workflow(
+            PatientCollectionsWorkflow.run,
+            c.CollectionsInput(f"g-{uuid.uuid4()}", POLICY),
+            id=f"collections-{uuid.uuid4()}",
+            task_queue=harness.queue,
+        )
+        for _ in range(200):
+            if world.called(c.COLLECTIONS_SEND_STATEMENT):
+                break
+            await harness.skip()
+        world.policies.append({"statement_interval_days": 10})
+        await harness.resolve(handle, "patient_balance_overdue", "send_to_agency", note="no answer")
+        await handle.result()
+        return handle.id
+
+
+async def collections_policy_plan(run: ReplayRun) -> str:
+    """A plan the store refuses is asked again; the next one is kept to the end."""
+    world = World(balance_cents=[8000], plan_paid_cents=[4000, 8000], refuse_plans=1)
+    async with _harness(run, world) as harness:
+        handle = await run.client.start_workflow(
+            PatientCollectionsWorkflow.run,
+            c.CollectionsInput(f"g-{uuid.uuid4()}", POLICY),
+            id=f"collections-{uuid.uuid4()}",
+            task_queue=harness.queue,
+        )
+        await harness.resolve(handle, "patient_balance_overdue", "payment_plan", installments="2")
+        for _ in range(200):
+            if sum(item.reason == "patient_balance_overdue" for item in world.work_items.values()) == 2:
+                break
+            await harness.skip()
+        await harness.resolve(handle, "patient_balance_overdue", "payment_plan", installments="2")
+        await handle.result()
+        return handle.id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "rules_claim_correction_refused": claim_correction_refused,
     "rules_claim_ack_item_written_off": claim_ack_item_written_off,
     "rules_eligibility_update_refused": eligibility_update_refused,
+    "rules_collections_policy_agency": collections_policy_agency,
+    "rules_collections_policy_plan": collections_policy_plan,
 }

@@ -65,6 +65,9 @@ class World:
     plan_paid_cents: list[int] = field(default_factory=lambda: [0])  # what each plan check finds paid, in order
     refuse_corrections: int = 0  # how many claims.correct calls the store refuses (a payer code naming no payer)
     refuse_coverage_updates: int = 0  # how many eligibility.update_coverage calls the store refuses
+    refuse_plans: int = 0  # how many collections.create_payment_plan calls the store refuses (the balance changed)
+    # The stored collections policy's versions, newest last; each collections.policy call reads the newest.
+    policies: list[dict[str, int]] = field(default_factory=lambda: [{}])
 
     def called(self, name: str) -> list[Any]:
         return [arg for called, arg in self.calls if called == name]
@@ -232,6 +235,11 @@ class World:
         @activity.defn(name=c.COLLECTIONS_CREATE_PLAN)
         async def create_plan(data: c.PaymentPlanRequest) -> c.PaymentPlanCreated:
             log(c.COLLECTIONS_CREATE_PLAN, data)
+            if world.refuse_plans > 0:
+                world.refuse_plans -= 1
+                raise ApplicationError(
+                    "installments of 2000 cents are below the minimum 2500", type="invalid", non_retryable=True
+                )
             amounts = (world.balance_cents[0] // data.installments,) * data.installments
             return c.PaymentPlanCreated("plan-1", sum(amounts), amounts, data.interval_days, data.interval_days)
 
@@ -242,12 +250,18 @@ class World:
             total = world.balance_cents[0]
             return c.PaymentPlanStanding(data.plan_id, paid, max(0, data.due_cents - paid), paid >= total)
 
+        @activity.defn(name=c.COLLECTIONS_POLICY)
+        async def collections_policy(_: c.Nothing) -> c.CollectionsPolicyInForce:
+            log(c.COLLECTIONS_POLICY, _)
+            return c.CollectionsPolicyInForce(len(world.policies) - 1, dict(world.policies[-1]))
+
         @activity.defn(name=c.COLLECTIONS_UPDATE_PLAN)
         async def update_plan(data: c.PaymentPlanUpdate) -> c.Nothing:
             log(c.COLLECTIONS_UPDATE_PLAN, data)
             return c.Nothing()
 
         return [
+            collections_policy,
             create_plan,
             check_plan,
             update_plan,
@@ -574,7 +588,7 @@ async def test_patient_balance_goes_through_statements_to_the_agency(harness: Ha
 
 async def test_patient_pays_after_the_first_statement(harness: Harness) -> None:
     world = harness.world
-    world.balance_cents = [8000, 0]
+    world.balance_cents = [8000]
     handle = await harness.env.client.start_workflow(
         PatientCollectionsWorkflow.run,
         c.CollectionsInput("g-2", POLICY),
@@ -582,6 +596,7 @@ async def test_patient_pays_after_the_first_statement(harness: Harness) -> None:
         task_queue=harness.queue,
     )
     await harness.env.sleep(timedelta(days=2))
+    world.balance_cents = [0]  # the ledger after the payment
     await handle.signal("payment_received", c.PaymentNotice(8000, "card-1"))
     result = await handle.result()
     assert result.outcome == "paid" and result.statements_sent == 1

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "workers.cli.remit",
     "workers.cli.ledger",
     "workers.cli.ar",
+    "workers.cli.policy",
     "workers.cli.payments",
     "workers.cli.tasks",
     "workers.cli.stack",

@@ -113,9 +113,11 @@ def test_patients_are_matched_for_duplicates_in_one_place() -> None:
         ("domain/workitems.py", "_check_values", "coding_from_fields"),
         ("activities/revenue/patients.py", "update_coverage", "parse_coverage_changes"),
         ("domain/workitems.py", "_check_values", "parse_coverage_changes"),
-        ("activities/revenue/money.py", "create_payment_plan", "payment_plan"),
+        ("activities/revenue/collections.py", "create_payment_plan", "payment_plan"),
         ("domain/collections_policy.py", "payment_plan_from_fields", "payment_plan"),
-        ("flows/revenue/collections.py", "_check_plan_terms", "payment_plan_from_fields"),
+        ("flows/revenue/collections_base.py", "check_plan_terms", "payment_plan_from_fields"),
+        ("flows/revenue/collections_base.py", "check_collections_resolution", "payment_plan_from_fields"),
+        ("flows/revenue/collections_base.py", "check_collections_resolution", "settlement"),
         ("flows/revenue/claim.py", "_check", "check_claim_resolution"),
     ],
 )
@@ -132,3 +134,56 @@ def test_no_activity_or_workflow_checks_codes_on_its_own() -> None:
         if re.search(rf"\b{name}\(", text)
     ]
     assert not own, f"code checks outside the rule modules: {own}"
+
+
+# --- the collections policy ---------------------------------------------------------------------------------
+
+
+def test_no_workflow_decides_collections_on_its_own() -> None:
+    """No second dunning loop in flows: every comparison with a policy setting, and every statement kind, is the
+    domain's (domain.collections_policy); the workflows only keep the timers."""
+    from domain.collections_policy import POLICY_FIELDS
+
+    decisions = []
+    for path, text in _sources("flows"):
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Compare | ast.BoolOp):
+                names = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+                if names & set(POLICY_FIELDS):
+                    decisions.append(f"{path}:{node.lineno}")
+            if isinstance(node, ast.Constant) and node.value in ("first", "reminder", "final"):
+                decisions.append(f"{path}:{node.lineno} ({node.value!r})")
+    assert not decisions, f"collections decisions outside domain.collections_policy: {decisions}"
+
+
+@pytest.mark.parametrize(
+    ("path", "function", "rule"),
+    [
+        ("flows/revenue/collections_cycle.py", "_run_by_policy", "next_step"),
+        ("flows/revenue/collections_legacy.py", "_run_legacy", "notice_kind"),
+        ("flows/revenue/collections_plans.py", "_plan_installments", "plan_breaks"),
+        ("flows/revenue/collections_base.py", "_handoff_step", "handoff"),
+        ("activities/revenue/collections.py", "policy", "current_policy"),
+        ("activities/revenue/collections.py", "send_statement", "send"),  # the PDF renderer and the outbox
+        ("activities/revenue/collections.py", "agency_handoff", "hand_off"),  # with the bad-debt write-off
+        ("activities/collections/agency.py", "hand_off", "write_off_patient_balance"),
+        ("activities/collections/statements.py", "send", "render"),
+    ],
+)
+def test_collections_run_through_the_one_rule_and_the_one_adapter(path: str, function: str, rule: str) -> None:
+    assert rule in _calls(_function(path, function)), f"{path}:{function} does not call {rule}"
+
+
+def test_statements_and_placements_are_written_in_one_place() -> None:
+    writers = [
+        path
+        for path, text in _sources("activities", "workers", "flows")
+        if re.search(r"m\.Statement\(", text) and path != "activities/collections/statements.py"
+    ]
+    assert not writers, f"statements written outside the statement sender: {writers}"
+    placements = [
+        path
+        for path, text in _sources("activities", "workers")
+        if '"agency/' in text and path != "activities/collections/agency.py"
+    ]
+    assert not placements, f"agency files written outside the agency hand-off: {placements}"
