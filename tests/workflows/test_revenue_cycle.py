@@ -742,8 +742,12 @@ async def test_a_reversal_after_the_claim_was_settled_reopens_its_process(harnes
     # Weeks later the payer takes its payment back (835 claim status 22): nobody is listening any more.
     await harness.post("era-2", c.ClaimOutcome(world.claim_id, "era-2", "reversed", -9000, -2500, ("CR-129",)))
     reopened = harness.env.client.get_workflow_handle(claim_workflow_id(world.claim_id), result_type=c.ClaimResult)
-    await harness.wait_stage(reopened, "awaiting_remittance")  # the new run has taken the reversal in
-    state = await reopened.query("state")
+    state: dict[str, Any] = {}
+    for _ in range(200):  # the new run takes the reversal in (under load the server may skip on to a follow-up)
+        state = await reopened.query("state")
+        if state["paid_cents"] == -9000:
+            break
+        await asyncio.sleep(0.05)
     assert state["status"] == "accepted" and state["paid_cents"] == -9000  # waits for the corrected adjudication
     assert world.called(c.CLAIMS_TERMS) and len(world.called(c.CLAIMS_SCRUB)) == 1  # not scrubbed or sent again
     # Its corrected adjudication is a denial: a person decides, as for any denial.
