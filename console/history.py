@@ -253,10 +253,19 @@ class HumanEntry:
     entry: TimelineEntry
 
 
+PHRASES = {
+    "workitems.open": "Opened a work item for a person",
+    "workitems.record_resolution": "Recorded the person's resolution",
+    "workitems.escalate": "Escalated the overdue work item",
+}
+
+
 def _words(name: str) -> str:
+    if name in PHRASES:
+        return PHRASES[name]
     area, _, verb = name.partition(".")
     text = (verb or area).replace("_", " ")
-    return f"{text} ({area})" if verb else text
+    return f"{text.capitalize()} ({area})" if verb else text.capitalize()
 
 
 def amounts_in(value: Any, *, limit: int = 6) -> list[tuple[str, int]]:
@@ -290,7 +299,7 @@ def humanize(entry: TimelineEntry, dollars: Any) -> HumanEntry:
         done = {"activity": "done", "activity_failed": "failed"}[entry.kind]
         if entry.title.endswith("timed out"):
             done = "timed out"
-        what = f"{_words(name).capitalize()}: {done}"
+        what = _words(name) if done == "done" else f"{_words(name)}: {done}"
     elif entry.kind in ("update", "update_failed", "signal"):
         args = detail.get("args") or [{}]
         first = args[0] if args and isinstance(args[0], dict) else {}

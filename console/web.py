@@ -32,8 +32,9 @@ from domain.audit import PHI_VIEW_ACTION, record
 log = logging.getLogger("carecycle.console")
 
 Replay = Callable[[WorkflowHistory], Awaitable[tuple[bool, str | None]]]
-# Mints a short-lived grant the codec server exchanges for a browser credential (item: Web UI decoding).
-CodecGrant = Callable[[str], str]
+# (user name, path in the Web UI) -> the URL of a one-time grant the Web UI's proxy exchanges for a browser
+# credential (workers.security.ui_proxy): the console's sign-in is the Web UI's.
+CodecGrant = Callable[[str, str], str]
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 register_filters(TEMPLATES.env)
@@ -64,6 +65,8 @@ class ConsoleOptions:
     temporal_ui_url: str | None = None
     codec_url: str | None = None
     codec_grant: CodecGrant | None = None
+    # Reads a stored document's bytes by key (the composition root's document store); None: no document links.
+    read_document: Callable[[str], bytes] | None = None
 
 
 class Console:

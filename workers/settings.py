@@ -46,6 +46,9 @@ def _home_day_seconds(home: Path) -> float:
     return clock.seconds_per_day if clock is not None else REAL_TIME
 
 
+LOOPBACK = "127.0.0.1"
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed."""
 
@@ -151,7 +154,8 @@ class Settings:
 
     @property
     def temporal_target(self) -> str:
-        return self.temporal_address or f"{self.bind_host}:{self.temporal_port}"
+        # The embedded dev server listens on loopback only, whatever CARECYCLE_BIND_HOST says (issue 12).
+        return self.temporal_address or f"{LOOPBACK}:{self.temporal_port}"
 
     @property
     def clearinghouse_endpoint(self) -> str:

@@ -2,10 +2,11 @@
 
 Embedded (no TEMPORAL_ADDRESS): the store is upgraded, a codec key file, the codec server's access token,
 the console's session key and (with no console user yet) a first ``admin`` are created under
-CARECYCLE_HOME/secrets on first start (workers.security.secrets), then the codec server, the Temporal dev
-server (SQLite file, WAL, Web UI pointed at the codec server), the workers of every task queue, the sandbox
-services, the console and the integration API (FHIR R4, ``workers.api``) start. Stopping drains the workers
-first, then the web servers, then the dev server; starting again resumes in-flight workflows from
+CARECYCLE_HOME/secrets on first start (workers.security.secrets, workers.security.actors), file modes are made
+owner-only (workers.security.files), then the codec server, the Temporal dev server (SQLite file, WAL, loopback
+only), its Web UI behind the console's sign-in (workers.security.ui_proxy), the workers of every task queue, the
+sandbox services, the console and the integration API (FHIR R4, ``workers.api``) start. Stopping drains the
+workers first, then the web servers, then the dev server; starting again resumes in-flight workflows from
 ``$CARECYCLE_HOME/temporal.db``.
 
 Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and the configured store
@@ -20,7 +21,8 @@ Sandbox hook: when no external clearinghouse is configured and the module ``sand
 ``create_app(state_dir: pathlib.Path, *, seed: int, time_scale: float)`` returning an ASGI app, it is
 served on ``settings.sandbox_port`` (state under ``$CARECYCLE_HOME/sandbox``), which is where the
 clearinghouse adapter connects by default (``settings.clearinghouse_endpoint``).
-The console is ``console.app.create_app(client, session_factory, session_secret=..., replay=...)``.
+The console is ``console.app.create_app(client, session_factory, session_secret=..., replay=..., options=...,
+actor_keys=...)``.
 The HL7 v2 listener (``workers.hl7``) listens on ``settings.hl7_port`` (2575; 0: not started).
 """
 
@@ -30,10 +32,12 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import uvicorn
 from temporalio.client import Client, WorkflowHistory
@@ -48,6 +52,7 @@ from workers.security.files import harden_home, private_umask
 from workers.security.keys import load_keys
 from workers.security.secrets import codec_server_tokens, codec_token_file, console_session_secret, ensure_first_admin
 from workers.security.server import create_codec_app
+from workers.security.ui_proxy import Grants, create_ui_proxy
 from workers.settings import Settings
 from workers.temporal import EmbeddedTemporal, embedded_stack
 from workers.temporal.replay import replay
@@ -136,7 +141,14 @@ def replay_for_console(client: Client) -> Callable[[WorkflowHistory], Awaitable[
     return replay_history
 
 
-def console_options(settings: Settings, *, temporal_ui_url: str | None = None, codec_url: str | None = None) -> Any:
+def console_options(
+    settings: Settings,
+    *,
+    temporal_ui_url: str | None = None,
+    codec_url: str | None = None,
+    read_document: Callable[[str], bytes] | None = None,
+    codec_grant: Callable[[str, str], str] | None = None,
+) -> Any:
     """The console's settings (console.web.ConsoleOptions) from the environment's."""
     from datetime import timedelta
 
@@ -159,7 +171,27 @@ def console_options(settings: Settings, *, temporal_ui_url: str | None = None, c
         secure_cookies=settings.console_secure_cookies,
         temporal_ui_url=temporal_ui_url,
         codec_url=codec_url,
+        read_document=read_document,
+        codec_grant=codec_grant,
     )
+
+
+def ui_grant(public_ui: str | None, grants: Grants) -> Callable[[str, str], str] | None:
+    """The console's way into the Web UI: a one-time grant URL for a signed-in user (workers.security.ui_proxy)."""
+    if public_ui is None:
+        return None
+
+    def url(username: str, next_path: str) -> str:
+        return f"{public_ui}/_carecycle/authorize?grant={quote(grants.mint(username, next_path), safe='')}"
+
+    return url
+
+
+def free_tcp_port() -> int:
+    """A free loopback port for the dev server's own Web UI, which only the proxy reaches."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager
@@ -176,13 +208,11 @@ async def serve_codec_server(settings: Settings) -> AsyncIterator[str]:
 
 
 def codec_token_note(settings: Settings, codec_url: str) -> str | None:
-    """Where the generated codec server token is and how a browser gets authorized (never the token)."""
+    """Where the generated codec server token is (never the token). Browsers need none: the Web UI is opened
+    from the console, which authorizes it (workers.security.ui_proxy)."""
     if settings.codec_server_token:
         return None
-    return (
-        f"codec server token: {codec_token_file(settings)} (open {codec_url}/authorize in the browser "
-        "of the Web UI, or `temporal --codec-auth 'Bearer <token>'`)"
-    )
+    return f"codec server token: {codec_token_file(settings)} (for `temporal --codec-auth 'Bearer <token>'`)"
 
 
 async def _start_staff_tracking(client: Client, container: Container, settings: Settings) -> None:
@@ -291,11 +321,30 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
             else:
                 container.require_schema()
             codec_url = await stack.enter_async_context(serve_codec_server(settings))
-            temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
+            public_ui = f"http://{host}:{settings.temporal_ui_port}" if settings.temporal_ui_port else None
+            temporal = await stack.enter_async_context(
+                embedded_stack(
+                    settings,
+                    ui=public_ui is not None,
+                    codec_endpoint=f"{public_ui}/codec" if public_ui else codec_url,
+                    ui_port=free_tcp_port() if public_ui else None,
+                )
+            )
             harden_home(settings)  # the dev server's database and log, just created
             info = StackInfo(temporal_target=temporal.target, temporal=temporal)
-            if temporal.ui_url:
-                info.urls["temporal_ui"] = temporal.ui_url
+            grants = Grants()
+            if public_ui and temporal.ui_url:
+                proxy = create_ui_proxy(
+                    upstream=temporal.ui_url,
+                    codec_upstream=codec_url,
+                    codec_token=codec_server_tokens(settings)[0],
+                    console_url=f"http://{host}:{settings.console_port}",
+                    grants=grants,
+                )
+                await stack.enter_async_context(
+                    serve_asgi(proxy, host, settings.temporal_ui_port, name="Temporal Web UI")
+                )
+                info.urls["temporal_ui"] = public_ui
             info.urls["codec_server"] = codec_url
             note = codec_token_note(settings, codec_url)
             if note:
@@ -323,7 +372,13 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                     container.session_factory,
                     session_secret=console_session_secret(settings),
                     replay=replay_for_console(temporal.client),
-                    options=console_options(settings, temporal_ui_url=temporal.ui_url, codec_url=codec_url),
+                    options=console_options(
+                        settings,
+                        temporal_ui_url=info.urls.get("temporal_ui"),
+                        codec_url=codec_url,
+                        read_document=container.documents.get,
+                        codec_grant=ui_grant(info.urls.get("temporal_ui"), grants),
+                    ),
                     actor_keys=load_actor_keys(settings),
                 )
                 await stack.enter_async_context(serve_asgi(app, host, settings.console_port, name="console"))

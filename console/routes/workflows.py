@@ -209,7 +209,12 @@ async def _decode_payloads(message: Any, codec: Any) -> None:
     for descriptor, value in message.ListFields():
         if descriptor.message_type is None:
             continue
-        items = value if descriptor.label == descriptor.LABEL_REPEATED else [value]
+        if isinstance(value, Message):
+            items = [value]
+        elif hasattr(value, "values") and callable(value.values):  # a map field: its values
+            items = list(value.values())
+        else:  # a repeated field
+            items = list(value)
         for item in items:
             if not isinstance(item, Message):
                 continue

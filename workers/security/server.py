@@ -4,13 +4,13 @@
 is always on: a caller presents ``Authorization: Bearer <token>`` (the ``temporal`` CLI's ``--codec-auth``, a
 Web UI behind OIDC forwarding a token) or, from a browser, the cookie that ``/authorize`` sets once the user
 typed the token there (the Web UI sends it when its codec setting "Include cross-origin credentials" is
-on). The cookie holds an HMAC of the token, not the token. CORS admits the Web UI origins only.
-See docs/operations.md.
+on). The cookie holds a random credential kept here, which expires here (idle 15 minutes, at most 8 hours),
+whatever the browser does with the cookie. CORS admits the Web UI origins only. The embedded stack's Web UI
+needs none of this: it decodes through its proxy (workers.security.ui_proxy). See docs/operations.md.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 from html import escape
@@ -23,15 +23,9 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from workers.security.codec import AesGcmCodec, PayloadDecryptionError
+from workers.security.ui_proxy import Credentials
 
 COOKIE = "carecycle_codec_access"
-COOKIE_MAX_AGE = 12 * 3600
-_COOKIE_CONTEXT = b"carecycle codec browser access"
-
-
-def browser_credential(token: str) -> str:
-    """What the browser cookie carries for ``token``: proof of it, useless as a bearer token elsewhere."""
-    return hmac.new(token.encode(), _COOKIE_CONTEXT, hashlib.sha256).hexdigest()
 
 
 _AUTHORIZE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -44,11 +38,17 @@ _AUTHORIZE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 Then, in the Web UI's codec server settings, turn on <em>Include cross-origin credentials</em>.</p></body></html>"""
 
 
-def create_codec_app(codec: AesGcmCodec, *, tokens: Sequence[str], allowed_origins: Sequence[str] = ()) -> FastAPI:
+def create_codec_app(
+    codec: AesGcmCodec,
+    *,
+    tokens: Sequence[str],
+    allowed_origins: Sequence[str] = (),
+    credentials: Credentials | None = None,
+) -> FastAPI:
     if not [t for t in tokens if t]:
         raise ValueError("the codec server needs at least one access token")
     valid_tokens = [t for t in tokens if t]
-    cookie_values = [browser_credential(t) for t in valid_tokens]
+    browsers = credentials or Credentials()
     app = FastAPI(title="carecycle codec server", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         CORSMiddleware,
@@ -67,7 +67,7 @@ def create_codec_app(codec: AesGcmCodec, *, tokens: Sequence[str], allowed_origi
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and matches(presented.strip(), valid_tokens):
             return True
-        return matches(request.cookies.get(COOKIE, ""), cookie_values)
+        return browsers.check(request.cookies.get(COOKIE)) is not None
 
     async def transform(request: Request, decode: bool) -> Response:
         if not authorized(request):
@@ -109,9 +109,11 @@ def create_codec_app(codec: AesGcmCodec, *, tokens: Sequence[str], allowed_origi
         if not matches(token, valid_tokens):
             return HTMLResponse(_AUTHORIZE_PAGE.format(message="That token is not valid."), status_code=401)
         page = HTMLResponse(
-            _AUTHORIZE_PAGE.format(message=escape("This browser may now decode payloads for 12 hours."))
+            _AUTHORIZE_PAGE.format(
+                message=escape("This browser may now decode payloads (until 15 minutes idle, at most 8 hours).")
+            )
         )
-        page.set_cookie(COOKIE, browser_credential(token), max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax")
+        page.set_cookie(COOKIE, browsers.issue("codec-token"), httponly=True, samesite="lax")
         return page
 
     @app.get("/health")
