@@ -97,9 +97,9 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
         assert lines["temporal ui"] == f"http://127.0.0.1:{env['CARECYCLE_TEMPORAL_UI_PORT']}"
         assert lines["codec server"] == f"http://127.0.0.1:{env['CARECYCLE_CODEC_SERVER_PORT']}"
         assert f"hl7            mllp://127.0.0.1:{env['CARECYCLE_HL7_PORT']}" in banner
-        async with httpx.AsyncClient() as web:  # the Web UI decodes through our codec server
-            ui_settings = (await web.get(f"{lines['temporal ui']}/api/v1/settings")).json()
-            assert ui_settings["Codec"]["Endpoint"] == lines["codec server"]
+        async with httpx.AsyncClient() as web:
+            # The Web UI is behind the console's sign-in (workers.security.ui_proxy): nothing without it.
+            assert (await web.get(f"{lines['temporal ui']}/api/v1/settings")).status_code == 401
             # Authorization is always on: the codec server wants the generated token, the console a user.
             token_file = home / "secrets" / "codec-server-token"
             admin_file = home / "secrets" / "console-admin-password"
@@ -115,11 +115,18 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
             admin = {"username": "admin", "password": admin_file.read_text().strip(), "csrf": csrf}
             assert (await web.post(f"{lines['console']}/login", data=admin)).status_code == 303
             assert (await web.get(f"{lines['console']}/queues")).status_code == 200
+            # From the console, the Web UI lets the admin in and decodes through its own origin's /codec.
+            grant = await web.get(f"{lines['console']}/temporal-ui")
+            assert grant.status_code == 303 and grant.headers["location"].startswith(lines["temporal ui"])
+            assert (await web.get(grant.headers["location"])).status_code == 303
+            ui_settings = (await web.get(f"{lines['temporal ui']}/api/v1/settings")).json()
+            assert ui_settings["Codec"]["Endpoint"] == f"{lines['temporal ui']}/codec"
             # The integration API: its CapabilityStatement is public, everything else wants a token.
             assert lines["fhir api"] == f"http://127.0.0.1:{env['CARECYCLE_API_PORT']}/fhir"
             assert (await web.get(f"{lines['fhir api']}/metadata")).json()["resourceType"] == "CapabilityStatement"
             assert (await web.get(f"{lines['fhir api']}/Patient")).status_code == 401
-        for secret in ("codec-keys", "codec-server-token", "console-session-key", "console-admin-password"):
+        secrets = ("codec-keys", "codec-server-token", "console-session-key", "console-admin-password", "actor-keys")
+        for secret in secrets:
             assert (home / "secrets" / secret).stat().st_mode & 0o777 == 0o600
         for name, value in env.items():
             if name.startswith("CARECYCLE_"):
