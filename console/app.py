@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from console.routes import admin, audit_log, auth, dashboard, records, temporal_ui, work, workflows
+from console.routes import admin, api_clients, audit_log, auth, dashboard, records, temporal_ui, work, workflows
 from console.sessions import COOKIE
 from console.web import BadRequest, Console, ConsoleOptions, Forbidden, Replay, SignInRequired
 from domain.actors import ActorKeys
@@ -76,7 +76,7 @@ def create_app(
     app = FastAPI(title="carecycle console", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     _install_handlers(app, console)
-    for module in (auth, dashboard, work, records, workflows, audit_log, admin, temporal_ui):
+    for module in (auth, dashboard, work, records, workflows, audit_log, admin, api_clients, temporal_ui):
         module.register(app, console)
 
     @app.get("/health")

@@ -28,4 +28,5 @@ NAV: list[NavEntry] = [
     NavEntry("Workflows", "/workflows", Permission.AUDIT),
     NavEntry("Audit log", "/audit-log", Permission.AUDIT),
     NavEntry("Users", "/admin/users", Permission.ADMIN),
+    NavEntry("API clients", "/admin/api-clients", Permission.ADMIN),
 ]

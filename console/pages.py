@@ -32,6 +32,7 @@ PAGES: tuple[Page, ...] = (
     Page("Audit log", "/audit-log", Permission.AUDIT),
     Page("Audit chain check", "/audit-log/verify", Permission.AUDIT),
     Page("Users", "/admin/users", Permission.ADMIN),
+    Page("API clients", "/admin/api-clients", Permission.ADMIN),
     Page("Temporal Web UI (decoding)", "/temporal-ui", Permission.TEMPORAL_UI),
 )
 

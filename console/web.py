@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from fastapi import Request
@@ -56,6 +56,25 @@ class BadRequest(Exception):
     """A query or form the page cannot use: answered 400 with the message, never a 500."""
 
 
+class ApiClientView(Protocol):
+    name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiClientAdmin(Protocol):
+    """What the API clients page needs (implemented with ``api.clients`` by the composition root)."""
+
+    scopes: tuple[str, ...]
+
+    def list(self, session: Session) -> Sequence[ApiClientView]: ...
+
+    def add(self, session: Session, name: str, scopes: tuple[str, ...], *, actor: str) -> str: ...
+
+    def revoke(self, session: Session, name: str, *, actor: str) -> bool: ...
+
+
 @dataclass
 class ConsoleOptions:
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
@@ -67,6 +86,8 @@ class ConsoleOptions:
     codec_grant: CodecGrant | None = None
     # Reads a stored document's bytes by key (the composition root's document store); None: no document links.
     read_document: Callable[[str], bytes] | None = None
+    # The integration API's client management (api.clients, handed over by the composition root); None: no page.
+    api_clients: ApiClientAdmin | None = None
 
 
 class Console:

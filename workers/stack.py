@@ -148,6 +148,7 @@ def console_options(
     codec_url: str | None = None,
     read_document: Callable[[str], bytes] | None = None,
     codec_grant: Callable[[str, str], str] | None = None,
+    api_clients: Any = None,
 ) -> Any:
     """The console's settings (console.web.ConsoleOptions) from the environment's."""
     from datetime import timedelta
@@ -173,7 +174,33 @@ def console_options(
         codec_url=codec_url,
         read_document=read_document,
         codec_grant=codec_grant,
+        api_clients=api_clients,
     )
+
+
+class ApiClientsForConsole:
+    """The console's API clients page on ``api.clients`` (the console may not import the API package)."""
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        from api.clients import SCOPES
+
+        return tuple(SCOPES)
+
+    def list(self, session: Any) -> Any:
+        from api.clients import list_clients
+
+        return list_clients(session)
+
+    def add(self, session: Any, name: str, scopes: tuple[str, ...], *, actor: str) -> str:
+        from api.clients import add_client
+
+        return add_client(session, name, scopes, actor=actor)
+
+    def revoke(self, session: Any, name: str, *, actor: str) -> bool:
+        from api.clients import revoke_client
+
+        return revoke_client(session, name, actor=actor)
 
 
 def ui_grant(public_ui: str | None, grants: Grants) -> Callable[[str, str], str] | None:
@@ -378,6 +405,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                         codec_url=codec_url,
                         read_document=container.documents.get,
                         codec_grant=ui_grant(info.urls.get("temporal_ui"), grants),
+                        api_clients=ApiClientsForConsole(),
                     ),
                     actor_keys=load_actor_keys(settings),
                 )

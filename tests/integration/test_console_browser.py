@@ -237,6 +237,26 @@ async def test_operations_opens_the_web_ui_and_it_decodes(browser: Any, running:
         await fresh.close()
 
 
+async def test_an_admin_adds_and_revokes_an_api_client(browser: Any, running: Running) -> None:
+    context, page, _ = await _signed_in(browser, running, Role.ADMIN)
+    try:
+        await page.goto(f"{running.console}/admin/api-clients")
+        await page.fill("#client-name", "emr-feed")
+        await page.check("#scope-read")
+        await page.click("text=Add client")
+        token = await page.locator("code.secret").inner_text()
+        assert token.startswith("ccapi_") and "emr-feed" in await page.content()
+        await page.goto(f"{running.console}/admin/api-clients")
+        assert token not in await page.content()  # shown once
+        await page.click("text=Revoke")
+        assert "revoked emr-feed" in await page.content()
+        await page.goto(f"{running.console}/audit-log?action=api_client.&actor=root")
+        text = await page.inner_text("main")
+        assert "api_client.added" in text and "api_client.revoked" in text
+    finally:
+        await context.close()
+
+
 async def test_an_auditor_reads_the_timeline(browser: Any, running: Running) -> None:
     context, page, _ = await _signed_in(browser, running, Role.AUDITOR)
     try:
