@@ -114,7 +114,7 @@ def encounter_command(event: ChargesEvent, appointment_id: str | None) -> Record
 def charge_commands(event: ChargesEvent) -> list[RecordCharge]:
     encounter = Ref(identifier=business_id(event.encounter))
     patient = Ref(identifier=business_id(event.patient))
-    system = event.encounter.system.rsplit(":", 1)[0] + ":charge"
+    system = event.charge_system
     return [
         RecordCharge(
             patient=patient,

@@ -120,6 +120,7 @@ class ChargesEvent:
     patient: Identifier
     encounter: Identifier  # PV1-19 visit number
     appointment: Identifier  # the appointment the visit number names, when it was booked (SIU's SCH-1)
+    charge_system: str  # the system of the charges' identifiers (FT1-2)
     provider_npi: str
     date_of_service: date
     diagnosis_codes: tuple[str, ...]  # DG1-3 by DG1-15 priority (else DG1-1 order)
@@ -166,35 +167,65 @@ def read_event(message: Message, zone: tzinfo = UTC) -> Event:
 # --- identifiers ----------------------------------------------------------------------------------------
 
 
-def _authority(header: Header, stated: str) -> str:
-    """Whose identifier: the assigning authority stated with it, else the sending facility (else application)."""
-    name = stated or header.sending_facility or header.sending_application or "unknown"
-    return "".join(ch if ch.isalnum() or ch in "-._" else "-" for ch in name)[:60]
+@dataclass(frozen=True)
+class Authority:
+    """An assigning authority (HD: namespace id, universal id, universal id type)."""
+
+    namespace: str = ""
+    universal: str = ""
+    universal_type: str = ""
+
+
+def system_of(header: Header, authority: Authority, kind: str) -> str:
+    """Whose identifier, as intake keys it (as the v2-to-FHIR mapping does): an ISO universal id is
+    ``urn:oid:<oid>``, a URI one is itself; else ``urn:carecycle:hl7:<namespace>:<kind>``, the namespace being the
+    one stated, else the sending facility (else application)."""
+    kind_of_id = authority.universal_type.upper()
+    if authority.universal and kind_of_id == "ISO":
+        return f"urn:oid:{authority.universal}"
+    if authority.universal and kind_of_id in ("URI", "URL"):
+        return authority.universal
+    name = authority.namespace or header.sending_facility or header.sending_application or "unknown"
+    return f"{SYSTEM_PREFIX}:{''.join(ch if ch.isalnum() or ch in '-._' else '-' for ch in name)[:60]}:{kind}"
+
+
+def _cx_authority(segment: Segment, field: int, repetition: int = 0) -> Authority:
+    """CX-4 (HD as subcomponents)."""
+    return Authority(*(segment.value(field, 4, sub, repetition) for sub in (1, 2, 3)))
 
 
 def patient_identifier(header: Header, pid: Segment) -> Identifier:
     """The MRN: the first PID-3 repetition typed MR (else the first one), else PID-2 (older senders)."""
-    chosen: tuple[str, str] | None = None
+    chosen: tuple[str, Authority] | None = None
     for rep in range(pid.repetitions(3)):
         value = pid.value(3, 1, repetition=rep)
         if value and (chosen is None or pid.value(3, 5, repetition=rep).upper() == "MR"):
-            chosen = (value, pid.value(3, 4, repetition=rep))
+            chosen = (value, _cx_authority(pid, 3, rep))
             if pid.value(3, 5, repetition=rep).upper() == "MR":
                 break
     if chosen is None and pid.value(2):
-        chosen = (pid.value(2), pid.value(2, 4))
+        chosen = (pid.value(2), _cx_authority(pid, 2))
     if chosen is None:
         raise Hl7Problem(REQUIRED_FIELD_MISSING, "PID-3 (patient identifier list) has no identifier", pid.location(3))
-    return Identifier(f"{SYSTEM_PREFIX}:{_authority(header, chosen[1])}:mrn", chosen[0])
+    return Identifier(system_of(header, chosen[1], "mrn"), chosen[0])
 
 
-def appointment_identifier(header: Header, value: str, namespace: str) -> Identifier:
-    return Identifier(f"{SYSTEM_PREFIX}:{_authority(header, namespace)}:appointment", value)
+def appointment_identifier(header: Header, sch: Segment, field: int) -> Identifier:
+    """SCH-1/SCH-2 (EI: id, namespace, universal id, universal id type)."""
+    authority = Authority(sch.value(field, 2), sch.value(field, 3), sch.value(field, 4))
+    return Identifier(system_of(header, authority, "appointment"), sch.value(field))
 
 
-def visit_identifier(header: Header, pv1: Segment) -> Identifier:
+def visit_identifiers(header: Header, pv1: Segment) -> tuple[Identifier, Identifier, str]:
+    """PV1-19 (CX): the visit, the appointment it names (an EHR's visit number is its appointment id) and the
+    system of the visit's charges."""
     value = pv1.required(19, what="visit number")
-    return Identifier(f"{SYSTEM_PREFIX}:{_authority(header, pv1.value(19, 4))}:visit", value)
+    authority = _cx_authority(pv1, 19)
+    return (
+        Identifier(system_of(header, authority, "visit"), value),
+        Identifier(system_of(header, authority, "appointment"), value),
+        system_of(header, authority, "charge"),
+    )
 
 
 # --- ADT --------------------------------------------------------------------------------------------------
@@ -263,7 +294,7 @@ def _insurance(in1: Segment, number: int) -> Insurance:
 def read_merge(message: Message) -> MergeEvent:
     header, pid, mrg = message.header, message.one("PID"), message.one("MRG")
     prior = mrg.required(1, what="prior patient identifier list")
-    merged = Identifier(f"{SYSTEM_PREFIX}:{_authority(header, mrg.value(1, 4))}:mrn", prior)
+    merged = Identifier(system_of(header, _cx_authority(mrg, 1), "mrn"), prior)
     survivor = patient_identifier(header, pid)
     if merged == survivor:
         raise Hl7Problem(DATA_TYPE_ERROR, "MRG-1 names the surviving patient itself", mrg.location(1))
@@ -276,9 +307,9 @@ def read_merge(message: Message) -> MergeEvent:
 def read_appointment(message: Message, zone: tzinfo) -> AppointmentEvent:
     header, sch, pid = message.header, message.one("SCH"), message.one("PID")
     if sch.value(1):
-        appointment = appointment_identifier(header, sch.value(1), sch.value(1, 2))
+        appointment = appointment_identifier(header, sch, 1)
     elif sch.value(2):
-        appointment = appointment_identifier(header, sch.value(2), sch.value(2, 2))
+        appointment = appointment_identifier(header, sch, 2)
     else:
         raise Hl7Problem(REQUIRED_FIELD_MISSING, "SCH-1 (placer appointment id) is required", sch.location(1))
     starts_at, duration = _timing(message, sch, zone)
@@ -353,8 +384,7 @@ def _telehealth(message: Message) -> bool:
 
 def read_charges(message: Message, zone: tzinfo) -> ChargesEvent:
     header, pid, pv1 = message.header, message.one("PID"), message.one("PV1")
-    encounter = visit_identifier(header, pv1)
-    appointment = appointment_identifier(header, encounter.value, pv1.value(19, 4))
+    encounter, appointment, charge_system = visit_identifiers(header, pv1)
     transactions = message.all("FT1")
     if not transactions:
         raise Hl7Problem(REQUIRED_FIELD_MISSING, "a DFT^P03 needs at least one FT1 (charge)", Location("FT1"))
@@ -374,6 +404,7 @@ def read_charges(message: Message, zone: tzinfo) -> ChargesEvent:
         patient=patient_identifier(header, pid),
         encounter=encounter,
         appointment=appointment,
+        charge_system=charge_system,
         provider_npi=npi,
         date_of_service=date_of_service,
         diagnosis_codes=diagnoses,

@@ -128,3 +128,19 @@ async def test_mllp_frames_noise_split_ends_oversize_and_truncation() -> None:
     assert frames[0].size == len(big) - 1 and frames[1] == one
     frames, truncated = await _frames([START_BLOCK + one + END_BLOCK + START_BLOCK + b"MSH|half"], 100)
     assert frames == [one] and truncated
+
+
+def test_identifier_systems_follow_the_assigning_authority() -> None:
+    oid = "2.16.840.1.113883.3.9999.1"
+    text = s.adt("A04", "C9", PATIENT, when=WHEN).replace("M\\F\\1^^^CLINIC^MR", f"M9^^^EHR&{oid}&ISO^MR")
+    event = read_event(parse(text, read_header(text)))
+    assert isinstance(event, PatientEvent) and event.mrn.system == f"urn:oid:{oid}" and event.mrn.value == "M9"
+    uri = s.adt("A04", "C8", PATIENT, when=WHEN).replace("M\\F\\1^^^CLINIC^MR", "M8^^^&https://ehr.example/mrn&URI^MR")
+    assert read_event(parse(uri, read_header(uri))).mrn.system == "https://ehr.example/mrn"  # type: ignore[union-attr]
+    plain = s.adt("A04", "C7", PATIENT, when=WHEN)
+    assert read_event(parse(plain, read_header(plain))).mrn.system == "urn:carecycle:hl7:CLINIC:mrn"  # type: ignore[union-attr]
+    dft = s.dft("D9", "V1", PATIENT, "1234567893", date(2026, 3, 2), ["I10"], [s.SampleCharge("99213")], when=WHEN)
+    dft = dft.replace("V1^^^CLINIC", f"V1^^^EHR&{oid}&ISO")
+    charges = read_event(parse(dft, read_header(dft)))
+    assert isinstance(charges, ChargesEvent)
+    assert charges.encounter.system == charges.appointment.system == charges.charge_system == f"urn:oid:{oid}"
