@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
 
 # HL7 table 0357 (message error condition codes) as the ACK's ERR segment uses them.
 SEGMENT_SEQUENCE_ERROR = "100"
@@ -212,18 +211,20 @@ def escape_text(value: str, separator: str = "|", encoding: str = "^~\\&") -> st
 
 
 class Segment:
-    """One segment of a parsed message: unescaped field/component access by position (1-based, as the spec)."""
+    """One segment of a parsed message: unescaped field/component access by position (1-based, as the spec).
 
-    def __init__(self, element: Any, header: Header, sequence: int) -> None:
-        self._element = element
+    Values are read from the segment's ER7 text (the line hl7apy accepted), split once: reading a field costs
+    string operations, not a walk of hl7apy's element tree."""
+
+    def __init__(self, name: str, er7: str, header: Header, sequence: int) -> None:
         self._header = header
-        self.name: str = str(element.name)
+        self.name = name
         self.sequence = sequence
-        self._fields: dict[int, list[Any]] = {}
-        for child in element.children:
-            number = _position(str(child.name))
-            if number is not None:
-                self._fields.setdefault(number, []).append(child)
+        repetition = header.encoding[1]
+        self._fields: dict[int, list[str]] = {}
+        for number, text in enumerate(er7.split(header.field_separator)[1:], start=1):
+            if text:
+                self._fields[number] = text.split(repetition)
 
     def location(self, field: int | None = None, component: int | None = None) -> Location:
         return Location(self.name, self.sequence, field, component)
@@ -236,9 +237,8 @@ class Segment:
         reps = self._fields.get(field, [])
         if repetition >= len(reps):
             return ""
-        text = str(reps[repetition].to_er7())
         enc = self._header.encoding
-        parts = text.split(enc[0])
+        parts = reps[repetition].split(enc[0])
         if component > len(parts):
             return ""
         piece = parts[component - 1]
@@ -259,11 +259,6 @@ class Segment:
                 self.location(field, component if component > 1 else None),
             )
         return value
-
-
-def _position(name: str) -> int | None:
-    _, _, number = name.rpartition("_")
-    return int(number) if number.isdigit() else None
 
 
 class Message:
@@ -302,12 +297,19 @@ def parse(text: str, header: Header) -> Message:
         raise rejected(DATA_TYPE_ERROR, f"the message cannot be parsed ({type(exc).__name__})") from None
     except (ValueError, IndexError, KeyError, AttributeError, TypeError) as exc:
         raise rejected(DATA_TYPE_ERROR, f"the message cannot be parsed ({type(exc).__name__})") from None
+    lines = normalised.split("\r")
+    elements = list(parsed.children)
+    # The lines hl7apy read, in order (its ER7 of a segment when it did not keep them one to one).
+    same = len(elements) == len(lines) - 1 and all(
+        line.startswith(str(e.name)) for e, line in zip(elements, lines, strict=False)
+    )
     counts: dict[str, int] = {}
     segments: list[Segment] = []
-    for element in parsed.children:
+    for index, element in enumerate(elements):
         name = str(element.name)
         counts[name] = counts.get(name, 0) + 1
-        segments.append(Segment(element, header, counts[name]))
+        er7 = lines[index] if same else str(element.to_er7())
+        segments.append(Segment(name, er7, header, counts[name]))
     return Message(header, segments)
 
 
