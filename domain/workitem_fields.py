@@ -53,6 +53,7 @@ FIELD_FORMATS: Mapping[str, str] = {
     "first_due": DATE + ", today or later (default: one interval from today)",
     "new_expires_on": DATE + ", later than the credential's current expiry",
     "completed_on": DATE,
+    "attested_on": DATE + ", the day the CAQH profile was re-attested (not in the future)",
     "number": "the renewed credential's number (text)",
     "document_id": "a stored document's key (`carecycle documents list`)",
     "assignee": "the user name of the person who takes the item",
