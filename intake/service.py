@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Generic, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -141,7 +142,7 @@ class Intake:
         starter: ProcessStarter | None = None,
         *,
         today: Callable[[], date] | None = None,
-        attempts: int = 5,
+        attempts: int = 8,
     ) -> None:
         self.session_factory = session_factory
         self.starter = starter
@@ -157,6 +158,7 @@ class Intake:
         for attempt in range(1, self._attempts + 1):
             try:
                 with UnitOfWork(self.session_factory) as uow:
+                    _take_write_lock(uow.session)
                     ctx = UnitContext(uow.session, actor, self._today())
                     unit = IntakeUnit(ctx)
                     result = work(unit)
@@ -173,7 +175,7 @@ class Intake:
                     raise
                 if attempt == self._attempts:
                     raise Busy("the store was busy or another event wrote the same record: send it again") from None
-                time.sleep(0.02 * attempt)
+                time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
         raise AssertionError("unreachable")
 
     def handle(self, actor: Actor, command: Command) -> Applied[Outcome]:
@@ -254,6 +256,14 @@ class Intake:
                 .values(attempts=m.ProcessStart.attempts + 1, last_error=error[:60])
             )
             uow.commit()
+
+
+def _take_write_lock(session: Session) -> None:
+    """On SQLite, take the write lock before the unit reads anything: units then queue on the busy timeout instead
+    of failing when another writer commits between their reads and their first write (a stale snapshot cannot
+    be upgraded). A write statement that touches no row is enough. PostgreSQL needs nothing of the kind."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE process_starts SET attempts = attempts WHERE 1 = 0"))
 
 
 def _retryable(exc: IntegrityError | OperationalError) -> bool:

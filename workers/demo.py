@@ -1,9 +1,13 @@
-"""The main job: a synthetic practice through the whole revenue cycle on the embedded stack.
+"""The main job: a synthetic practice through the whole revenue cycle on the embedded stack, through its doors.
 
-``run_demo`` brings up Temporal (dev server from the wheel), the sandbox clearinghouse and payers, and the
-workers; migrates and seeds the store if it is empty; loads the payers' rosters from the seeded coverages;
-starts one PatientRegistration journey per patient plus remittance intake; optionally lets a scripted biller
-resolve work items through the same ``resolve`` Update a person uses; and returns the summary.
+``run_demo`` brings up Temporal (dev server from the wheel), the sandbox clearinghouse and payers, the workers
+and the integration API; migrates the store and seeds the practice's set-up (practice, locations, providers,
+payers, staff) if it is empty; loads the payers' rosters of their own members; sends every patient, coverage,
+appointment and finished encounter as FHIR transaction Bundles to the API over HTTP with an API client of its
+own (``workers.demo_fhir``), so intake starts each journey (PatientRegistration, the visit's Encounter -> Claim);
+starts remittance intake; optionally lets a scripted biller resolve work items through the same ``resolve``
+Update a person uses; and returns the summary. Nothing here writes a patient or a visit, or starts a patient's
+workflow.
 
 Business time is compressed through the workflows' ``RevenuePolicy.day_seconds`` and the sandbox's
 ``time_scale`` (both SECONDS_PER_DAY): no clock is touched. Because a workflow keeps its speed for life, the demo
@@ -39,6 +43,7 @@ from domain.audit import STATUS_INQUIRY_ACTION
 from domain.claim_status import ClaimStatus
 from domain.enums import PayerRouting, WorkItemState
 from workers.composition import Container
+from workers.demo_fhir import DemoPractice, Sent
 from workers.settings import Settings
 
 log = logging.getLogger("carecycle.demo")
@@ -110,126 +115,42 @@ def demo_policy(time_scale: float) -> c.RevenuePolicy:
 # --- the store: seed, rosters, summary ----------------------------------------------------------------------
 
 
-def prepare_store(container: Container, patients: int, seed: int) -> tuple[list[str], bool]:
-    """Migrate and seed the synthetic practice if the store is empty; returns the patient ids and whether seeded."""
+def prepare_store(container: Container, patients: int, seed: int) -> tuple[DemoPractice, bool]:
+    """Migrate, and seed the practice's set-up (never a patient) if the store is empty; returns the synthetic
+    practice's patients with yesterday's visits (to send through the API) and whether the set-up was seeded."""
     from domain.store.migrate import upgrade
-    from workers.synthetic import seed_practice
+    from workers.demo_fhir import demo_practice, seed_practice_setup
+    from workers.synthetic import SyntheticPractice
 
     upgrade(container.engine)
+    generated = SyntheticPractice(seed).generate(patients)
     with container.uow() as uow:
         session = uow.session
         seeded = False
         if session.execute(select(func.count()).select_from(m.Practice)).scalar_one() == 0:
-            seed_practice(session, patients=patients, seed=seed)
-            session.flush()
-            todays_visits(session, seed)
+            seed_practice_setup(session, generated)
             uow.commit()
             seeded = True
-        ids = list(session.execute(select(m.Patient.id).order_by(m.Patient.account_number)).scalars())
-    return ids, seeded
+        practice = demo_practice(session, generated, seed)
+    return practice, seeded
 
 
-def todays_visits(session: Any, seed: int) -> int:
-    """Yesterday's clinic day: one completed visit per patient, charge-captured at checkout (a few left uncoded
-    for the coders), so every journey has a fresh claim or patient bill to carry through the cycle."""
-    import random
-    from datetime import time as clock
-    from datetime import timedelta
-
-    from domain.catalog import ANCILLARY, DIAGNOSES, EVALUATION_AND_MANAGEMENT, PROCEDURES_BY_CODE
-    from domain.enums import AppointmentKind, AppointmentStatus
-    from domain.services.encounters import EncounterInput, ServiceLineInput, record_encounter
-
-    rng = random.Random(f"visits|{seed}")
-    day = datetime.now(UTC).date() - timedelta(days=1)
-    providers = list(session.execute(select(m.Provider).order_by(m.Provider.npi)).scalars())
-    locations = list(session.execute(select(m.Location).order_by(m.Location.name)).scalars())
-    patients = list(session.execute(select(m.Patient).order_by(m.Patient.account_number)).scalars())
-    for index, patient in enumerate(patients):
-        telehealth = rng.random() < 0.2
-        provider, location = rng.choice(providers), rng.choice(locations)
-        appointment = m.Appointment(
-            patient_id=patient.id,
-            provider_id=provider.id,
-            location_id=location.id,
-            kind=AppointmentKind.TELEHEALTH if telehealth else AppointmentKind.IN_PERSON,
-            status=AppointmentStatus.COMPLETED,
-            starts_at=datetime.combine(day, clock(8 + index % 9, 20 * (index % 3)), tzinfo=UTC),
-        )
-        session.add(appointment)
-        session.flush()
-        if rng.random() < 0.1:
-            continue  # left for the coders: the Encounter workflow opens a coding work item
-        diagnoses = tuple(rng.sample(sorted(set(DIAGNOSES) - {"Z0000"}), k=rng.choice([1, 1, 2])))
-        codes = [rng.choice(EVALUATION_AND_MANAGEMENT)]
-        roll = rng.random()
-        if roll < 0.12:
-            # A problem visit coded with the wellness-exam diagnosis first: payers deny it (CO-50).
-            diagnoses = ("Z0000", *diagnoses[:1])
-        elif roll < 0.24 and not telehealth:
-            codes += ["36415", "85025"]  # venipuncture with a lab panel: some payers bundle it (CO-97)
-        elif not telehealth:
-            codes += rng.sample(ANCILLARY, k=rng.choice([0, 1, 1]))
-        # Now and then the telehealth modifier is forgotten at checkout: the claim edits catch it.
-        telehealth_modifier: tuple[str, ...] = ("95",) if rng.random() < 0.6 else ()
-        lines = tuple(
-            ServiceLineInput(
-                code,
-                PROCEDURES_BY_CODE[code].charge_cents,
-                1,
-                telehealth_modifier if telehealth else (("25",) if number == 1 and len(codes) > 1 else ()),
-                tuple(range(1, len(diagnoses) + 1)) if number == 1 else (1,),
-            )
-            for number, code in enumerate(codes, start=1)
-        )
-        record_encounter(
-            session,
-            EncounterInput(
-                patient_id=patient.id,
-                provider_id=provider.id,
-                location_id=location.id,
-                date_of_service=day,
-                place_of_service="10" if telehealth else location.place_of_service,
-                diagnosis_codes=diagnoses,
-                service_lines=lines,
-                appointment_id=appointment.id,
-            ),
-            actor="demo:checkout",
-        )
-    return len(patients)
-
-
-def roster_entries(container: Container) -> list[dict[str, Any]]:
-    """The payers' enrollment, as the sandbox clearinghouse loads it (stays between our two processes).
-
-    Portal payers are on it too: the clearinghouse forwards their claims (front-end edits, 277CA) though they
-    answer by portal."""
-    entries: list[dict[str, Any]] = []
+def payer_routings(container: Container) -> dict[str, PayerRouting]:
     with container.uow() as uow:
-        rows = uow.session.execute(
-            select(m.Coverage, m.Payer, m.Patient)
-            .join(m.Payer, m.Payer.id == m.Coverage.payer_id)
-            .join(m.Patient, m.Patient.id == m.Coverage.patient_id)
-            .where(m.Payer.routing.in_([PayerRouting.CLEARINGHOUSE, PayerRouting.PORTAL]))
-        ).all()
-        for coverage, payer, patient in rows:
-            is_self = str(coverage.relationship_to_subscriber) == "self"
-            birth = patient.birth_date if is_self else coverage.subscriber_birth_date
-            if birth is None:
-                continue
-            entries.append(
-                {
-                    "payer_id": payer.payer_id,
-                    "member_id": coverage.member_id,
-                    "birth_date": birth.isoformat(),
-                    "effective_from": coverage.effective_from.isoformat(),
-                    "effective_to": coverage.effective_to.isoformat() if coverage.effective_to else None,
-                    "group_number": coverage.group_number,
-                    "last_name": patient.last_name if is_self else coverage.subscriber_last_name,
-                    "first_name": patient.first_name if is_self else coverage.subscriber_first_name,
-                }
-            )
-    return entries
+        rows = uow.session.execute(select(m.Payer.payer_id, m.Payer.routing)).all()
+    return {code: PayerRouting(routing) for code, routing in rows}
+
+
+def demo_api_token(container: Container) -> str:
+    """An API client of the demo's own (a new one per run: a token is shown only when it is made)."""
+    from api.clients import add_client
+
+    with container.uow() as uow:
+        token = add_client(
+            uow.session, f"carecycle-demo-{datetime.now(UTC):%Y%m%d%H%M%S%f}", ("intake", "read"), actor="demo"
+        )
+        uow.commit()
+    return token
 
 
 def load_rosters(clearinghouse_url: str, entries: list[dict[str, Any]]) -> int:
@@ -387,10 +308,14 @@ class SandboxPortal:
             env[f"CARECYCLE_PORTAL_{payer}_TOTP_SECRET"] = account["totp_secret"]
         return env
 
-    def load(self, container: Container) -> None:
-        from activities.portals.sandbox_loader import load_sandbox_portal
+    def load(self, practice: DemoPractice) -> None:
+        """The portal payers' members (what each payer knows of its own members) and our biller accounts."""
+        from activities.portals.sandbox_loader import load_portal_members
+        from workers.demo_fhir import portal_members
 
-        load_sandbox_portal(container.session_factory, self.base_url, admin_token=self.token, accounts=self.accounts)
+        load_portal_members(
+            self.base_url, portal_members(practice, set(self.PAYERS)), admin_token=self.token, accounts=self.accounts
+        )
 
     def stop(self) -> None:
         self.server.stop()
@@ -705,36 +630,47 @@ async def _settling_outside_journeys(client: Client) -> int:
     return await _running(client, "PatientCollections") + await _running(client, "Claim")
 
 
+async def start_remittance_intake(client: Client, options: DemoOptions) -> None:
+    """The clearinghouse's 835s polled by RemittanceIntake (not a patient's process: the demo starts it)."""
+    from flows.revenue import INTAKE_WORKFLOW_ID
+
+    await client.start_workflow(
+        "RemittanceIntake",
+        c.IntakeInput(demo_policy(options.time_scale)),
+        id=INTAKE_WORKFLOW_ID,
+        task_queue=TaskQueue.REVENUE.value,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+def _journey_counts(
+    journeys: list[tuple[str, ...]], statuses: dict[str, WorkflowExecutionStatus | None]
+) -> tuple[int, int]:
+    """(completed, failed) journeys: completed when every workflow of it completed, failed when one failed."""
+    completed = failed = 0
+    for journey in journeys:
+        states = [statuses.get(workflow_id) for workflow_id in journey]
+        if any(state in FAILED_STATES for state in states):
+            failed += 1
+        elif all(state == WorkflowExecutionStatus.COMPLETED for state in states):
+            completed += 1
+    return completed, failed
+
+
 async def drive(
     client: Client,
     container: Container,
-    patient_ids: list[str],
+    journeys: list[tuple[str, ...]],
     options: DemoOptions,
     on_progress: Callable[[Progress], None] | None = None,
     portal_cycle: PortalCycle | None = None,
 ) -> Progress:
-    """Start the journeys and remittance intake, resolve items if asked, and wait until all settle."""
-    from flows.revenue import INTAKE_WORKFLOW_ID, registration_workflow_id
+    """Follow the journeys the front door started (each patient's registration and visit), resolve items if asked,
+    and wait until all settle. The demo starts no patient's workflow: intake did, behind the API."""
+    from flows.revenue import INTAKE_WORKFLOW_ID
 
-    policy = demo_policy(options.time_scale)
-    queue = TaskQueue.REVENUE.value
-    await client.start_workflow(
-        "RemittanceIntake",
-        c.IntakeInput(policy),
-        id=INTAKE_WORKFLOW_ID,
-        task_queue=queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    ids = [registration_workflow_id(pid) for pid in patient_ids]
-    for pid, wf_id in zip(patient_ids, ids, strict=True):
-        await client.start_workflow(
-            "PatientRegistration",
-            c.RegistrationInput(pid, policy),
-            id=wf_id,
-            task_queue=queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-    progress = Progress(started=len(ids))
+    ids = [workflow_id for journey in journeys for workflow_id in journey]
+    progress = Progress(started=len(journeys))
     since = datetime.now(UTC)
     began = time.monotonic()
     last_change = began
@@ -760,10 +696,9 @@ async def drive(
                 )
             except RPCError:  # collections already ended for this guarantor: the payment is on the ledger
                 log.info("payment for a guarantor whose collections ended")
-        statuses = await _statuses(client, ids)
-        progress.completed = sum(1 for s in statuses if s == WorkflowExecutionStatus.COMPLETED)
-        progress.failed = sum(1 for s in statuses if s in FAILED_STATES)
-        progress.waiting = len(ids) - progress.completed - progress.failed
+        statuses = dict(zip(ids, await _statuses(client, ids), strict=True))
+        progress.completed, progress.failed = _journey_counts(journeys, statuses)
+        progress.waiting = len(journeys) - progress.completed - progress.failed
         try:
             progress.open_items, postings = await asyncio.to_thread(_store_progress, container)
         except OperationalError:  # a busy SQLite store: look again next second
@@ -791,13 +726,8 @@ async def drive(
 async def run_demo(
     settings: Settings, options: DemoOptions, on_progress: Callable[[Progress], None] | None = None
 ) -> dict[str, Any]:
-    """Bring the stack up in ``settings.home``, run the practice through the cycle, return the summary."""
-    from sandbox.server import create_app
-    from workers.registry import build_workers
-    from workers.runtime import run_workers_until
-    from workers.stack import serve_asgi, serve_codec_server
-    from workers.temporal import embedded_stack
-
+    """Bring the stack up in ``settings.home``, send the practice through the front door, follow it through the
+    cycle and return the summary."""
     began = time.monotonic()
     since = datetime.now(UTC)
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -812,43 +742,14 @@ async def run_demo(
         settings = replace(settings, portal_url=portal.base_url, portal_credentials_env=portal.credentials_env())
     container = Container(settings)
     try:
-        patient_ids, seeded = await asyncio.to_thread(prepare_store, container, options.patients, options.seed)
-        urls: dict[str, str] = {}
-        async with AsyncExitStack() as stack:
-            sandbox_dir = settings.home / "sandbox"
-            sandbox_dir.mkdir(parents=True, exist_ok=True)
-            app = create_app(sandbox_dir, seed=options.seed, time_scale=options.time_scale, poll_seconds=0.5)
-            await stack.enter_async_context(serve_asgi(app, settings.bind_host, settings.sandbox_port))
-            urls["sandbox"] = f"http://{settings.bind_host}:{settings.sandbox_port}"
-            assert settings.clearinghouse_url is not None
-            loaded = await asyncio.to_thread(load_rosters, settings.clearinghouse_url, roster_entries(container))
-            if portal is not None:
-                urls["payer_portal"] = portal.base_url
-                await asyncio.to_thread(portal.load, container)
-            codec_url = None
-            if settings.embedded_temporal:  # the Web UI decodes through it, for holders of its token only
-                codec_url = await stack.enter_async_context(serve_codec_server(settings))
-                urls["codec_server"] = codec_url
-            temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
-            if temporal.ui_url:
-                urls["temporal_ui"] = temporal.ui_url
-            if options.run_workers:
-                stop = asyncio.Event()
-                workers = build_workers(temporal.client, container)
-                task = asyncio.create_task(run_workers_until(workers, stop))
-
-                async def drain() -> None:
-                    stop.set()
-                    await task
-
-                stack.push_async_callback(drain)
-            cycle = PortalCycle(portal, options.time_scale) if portal is not None else None
-            progress = await drive(temporal.client, container, patient_ids, options, on_progress, cycle)
-            summary = await _with_retries(lambda: store_summary(container, since))
+        practice, seeded = await asyncio.to_thread(prepare_store, container, options.patients, options.seed)
+        result = await _run_stack(settings, container, practice, portal, options, on_progress)
+        summary = await _with_retries(lambda: store_summary(container, since))
     finally:
         container.close()
         if portal is not None:
             portal.stop()
+    progress, sent, loaded, urls = result
     return {
         "journeys": {
             "started": progress.started,
@@ -858,7 +759,13 @@ async def run_demo(
         },
         **summary,
         "work_items_resolved_by_biller": progress.resolved,
-        "patients": len(patient_ids),
+        "patients": len(sent.patient_ids),
+        "front_door": {
+            "fhir_bundles_accepted": len(sent.journeys),
+            "fhir_bundles_refused": len(sent.refused),
+            "entries": sent.entries,
+            "created": sent.created,
+        },
         "seeded": seeded,
         "roster_members_loaded": loaded,
         "seed": options.seed,
@@ -867,3 +774,69 @@ async def run_demo(
         "elapsed_seconds": round(time.monotonic() - began, 1),
         "ui": urls,
     }
+
+
+async def _run_stack(
+    settings: Settings,
+    container: Container,
+    practice: DemoPractice,
+    portal: SandboxPortal | None,
+    options: DemoOptions,
+    on_progress: Callable[[Progress], None] | None,
+) -> tuple[Progress, Sent, int, dict[str, str]]:
+    """The sandbox payers (with their members), Temporal, the workers and the FHIR API; then the practice is sent
+    through the API and followed until it settles."""
+    from sandbox.server import create_app
+    from workers.api import serve_api
+    from workers.demo_fhir import roster_entries, send_practice
+    from workers.stack import serve_asgi, serve_codec_server
+    from workers.temporal import embedded_stack
+
+    urls: dict[str, str] = {}
+    async with AsyncExitStack() as stack:
+        sandbox_dir = settings.home / "sandbox"
+        sandbox_dir.mkdir(parents=True, exist_ok=True)
+        app = create_app(sandbox_dir, seed=options.seed, time_scale=options.time_scale, poll_seconds=0.5)
+        await stack.enter_async_context(serve_asgi(app, settings.bind_host, settings.sandbox_port))
+        urls["sandbox"] = f"http://{settings.bind_host}:{settings.sandbox_port}"
+        assert settings.clearinghouse_url is not None
+        entries = roster_entries(practice, payer_routings(container))
+        loaded = await asyncio.to_thread(load_rosters, settings.clearinghouse_url, entries)
+        if portal is not None:
+            urls["payer_portal"] = portal.base_url
+            await asyncio.to_thread(portal.load, practice)
+        codec_url = None
+        if settings.embedded_temporal:  # the Web UI decodes through it, for holders of its token only
+            codec_url = await stack.enter_async_context(serve_codec_server(settings))
+            urls["codec_server"] = codec_url
+        temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
+        if temporal.ui_url:
+            urls["temporal_ui"] = temporal.ui_url
+        if options.run_workers:
+            await _run_workers(stack, temporal.client, container)
+        api_url = await stack.enter_async_context(
+            serve_api(settings, container, temporal.client, demo_policy(options.time_scale))
+        )
+        urls["fhir_api"] = api_url
+        await start_remittance_intake(temporal.client, options)
+        token = await asyncio.to_thread(demo_api_token, container)
+        sent = await send_practice(api_url, token, practice)
+        if sent.refused:
+            log.warning("the API refused some of the practice's bundles", extra={"count": len(sent.refused)})
+        cycle = PortalCycle(portal, options.time_scale) if portal is not None else None
+        progress = await drive(temporal.client, container, sent.journeys, options, on_progress, cycle)
+    return progress, sent, loaded, urls
+
+
+async def _run_workers(stack: AsyncExitStack, client: Client, container: Container) -> None:
+    from workers.registry import build_workers
+    from workers.runtime import run_workers_until
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_workers_until(build_workers(client, container), stop))
+
+    async def drain() -> None:
+        stop.set()
+        await task
+
+    stack.push_async_callback(drain)

@@ -180,3 +180,20 @@ def issue_eob(base_url: str, payer_id: str, claim_numbers: list[str], *, admin_t
     """Have the payer adjudicate these claims and print one EOB for them; its id, or None if none was due."""
     body = _post(base_url, f"/admin/payers/{payer_id}/eobs", {"claim_numbers": claim_numbers}, admin_token)
     return str(body["eob_id"]) if body.get("issued") else None
+
+
+def load_portal_members(
+    base_url: str,
+    members_by_payer: dict[str, list[dict[str, Any]]],
+    *,
+    admin_token: str | None = None,
+    accounts: dict[str, dict[str, str]] | None = None,
+) -> list[LoadedPortal]:
+    """Give each portal payer its members (as the payer knows them, not read from our store) and our accounts."""
+    loaded = []
+    for payer_id, members in sorted(members_by_payer.items()):
+        if accounts and payer_id in accounts:
+            _post(base_url, f"/admin/payers/{payer_id}/accounts", accounts[payer_id], admin_token)
+        _post(base_url, f"/admin/payers/{payer_id}/members", members, admin_token)
+        loaded.append(LoadedPortal(payer_id, len(members), 0))
+    return loaded

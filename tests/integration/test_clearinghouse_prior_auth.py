@@ -22,8 +22,8 @@ from domain.x12.envelope import ControlNumbers, Party
 from domain.x12.remit835 import parse_835
 from sandbox.clearinghouse.service import ClearinghouseService
 from tests.integration.test_revenue_activities import InProcessClearinghouse
+from tests.support.practice import roster_entries
 from workers.composition import Container
-from workers.demo import roster_entries
 from workers.settings import Settings
 from workers.synthetic import seed_practice
 

@@ -31,8 +31,8 @@ from domain import models as m
 from domain.enums import PayerRouting
 from domain.ledger.checks import run_ledger_checks
 from sandbox.clearinghouse.service import ClearinghouseService
+from tests.support.practice import roster_entries, todays_visits
 from workers.composition import Container
-from workers.demo import roster_entries, todays_visits
 from workers.settings import Settings
 from workers.synthetic import seed_practice
 

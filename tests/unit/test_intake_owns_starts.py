@@ -24,9 +24,6 @@ ALLOWED = {
     # before the front door existed. Intake starts registrations with bill_encounters=False.
     ("flows/revenue/registration.py", "EncounterWorkflow"),
     ("flows/revenue/registration.py", "encounter_workflow_id"),
-    # TEMPORARY: the demo still seeds patients and starts their journeys itself until it sends its practice
-    # through the FHIR API (issue 9, item 6, in progress on the frontdoor branch). Remove with that change.
-    ("workers/demo.py", "PatientRegistration"),
 }
 
 
