@@ -41,16 +41,23 @@ class ApiState:
     max_body_bytes: int
     sweep_seconds: float
     dispatches: set[asyncio.Task[Any]] = field(default_factory=set)
+    waiting: list[str] = field(default_factory=list)  # process starts queued by writes, not dispatched yet
 
     def dispatch_soon(self, start_ids: tuple[str, ...]) -> None:
-        """Start what a write queued, after the response (the sweep retries what fails)."""
+        """Start what a write queued, after the response. Writes arriving together are dispatched together (one
+        read and one update of the outbox for all of them); the sweep retries whatever fails."""
         if not start_ids or self.intake.starter is None:
             return
-        task = asyncio.get_running_loop().create_task(self._dispatch(start_ids))
-        self.dispatches.add(task)
-        task.add_done_callback(self.dispatches.discard)
+        first = not self.waiting
+        self.waiting.extend(start_ids)
+        if first:
+            task = asyncio.get_running_loop().create_task(self._dispatch())
+            self.dispatches.add(task)
+            task.add_done_callback(self.dispatches.discard)
 
-    async def _dispatch(self, start_ids: tuple[str, ...]) -> None:
+    async def _dispatch(self) -> None:
+        await asyncio.sleep(0)  # let the writes answered in this turn of the loop join
+        start_ids, self.waiting = tuple(self.waiting), []
         try:
             await self.intake.dispatch(start_ids)
         except Exception as exc:  # the rows stay pending: the sweep starts them
@@ -156,11 +163,7 @@ async def principal(request: Request, scope: str) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise FhirError(401, "a bearer token is required (carecycle api-clients add)", headers=challenge)
 
-    def lookup() -> Principal | None:
-        with UnitOfWork(state.session_factory) as uow:
-            return authenticate(uow.session, token.strip())
-
-    found = await asyncio.to_thread(lookup)
+    found = await _authenticated(state, token.strip())
     if found is None:
         raise FhirError(401, "the bearer token is unknown or revoked", headers=challenge)
     if scope not in found.scopes:
@@ -173,6 +176,37 @@ async def principal(request: Request, scope: str) -> Principal:
     return found
 
 
+async def _authenticated(state: ApiState, token: str) -> Principal | None:
+    """The client of a token, looked up on every call (a revocation takes effect at once)."""
+
+    def lookup() -> Principal | None:
+        with UnitOfWork(state.session_factory) as uow:
+            return authenticate(uow.session, token)
+
+    return await asyncio.to_thread(lookup)
+
+
+def audit_call(
+    session: Session,
+    who: Principal | None,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    status: int,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The call's audit event, in the caller's transaction (a write records it in its own unit)."""
+    actor = f"api:{who.name}" if who else "api:anonymous"
+    audit.record(
+        session,
+        actor=actor,
+        action=f"api.{action}",
+        entity_type=resource_type[:30],
+        entity_id=(resource_id or "-")[:36],
+        details={"status": status, **(details or {})},
+    )
+
+
 async def record_call(
     state: ApiState,
     who: Principal | None,
@@ -181,21 +215,19 @@ async def record_call(
     resource_id: str | None,
     status: int,
     details: dict[str, Any] | None = None,
+    *,
+    audited: bool = False,
 ) -> None:
-    """The call's audit event and log line: client, action, resource type and id, status; never PHI."""
+    """The call's audit event (unless its own transaction ``audited`` it already) and log line: client, action,
+    resource type and id, status; never PHI."""
     actor = f"api:{who.name}" if who else "api:anonymous"
     log.info("%s %s %s %s -> %d", actor, action, resource_type, resource_id or "-", status)
+    if audited:
+        return
 
     def write() -> None:
         with UnitOfWork(state.session_factory) as uow:
-            audit.record(
-                uow.session,
-                actor=actor,
-                action=f"api.{action}",
-                entity_type=resource_type[:30],
-                entity_id=(resource_id or "-")[:36],
-                details={"status": status, **(details or {})},
-            )
+            audit_call(uow.session, who, action, resource_type, resource_id, status, details)
             uow.commit()
 
     try:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api import batch
-from api.app import ApiState, fhir_response, principal, record_call, state_of
+from api.app import ApiState, audit_call, fhir_response, principal, record_call, state_of
 from api.clients import Principal
 from api.fhir import parse
 from api.fhir.resources import REGISTRY, definition
@@ -23,6 +23,7 @@ from domain.errors import DomainError
 from domain.store.uow import UnitOfWork
 from intake import Actor
 from intake.outcomes import Outcome
+from intake.service import IntakeUnit
 
 router = APIRouter(prefix="/fhir")
 MAX_COUNT = 200
@@ -42,7 +43,10 @@ async def audited(request: Request, scope: str, action: str, resource_type: str,
         converted = from_domain(error)
         await record_call(state, who, action, resource_type, None, converted.status, {"issue": converted.code})
         raise converted from None
-    await record_call(state, who, action, resource_type, resource_id, response.status_code, details)
+    audited_in_unit = bool(details.pop("_audited", False))
+    await record_call(
+        state, who, action, resource_type, resource_id, response.status_code, details, audited=audited_in_unit
+    )
     return response
 
 
@@ -87,11 +91,18 @@ async def transaction(request: Request) -> Response:
         data = await read_body(request, state.max_body_bytes)
         parse.validate("Bundle", data, expected="Bundle")
         entries = batch.entries_of(data)
-        applied = await asyncio.to_thread(state.intake.run, actor_of(who), lambda unit: batch.process(unit, entries))
+
+        def work(unit: IntakeUnit) -> dict[int, Outcome]:
+            results = batch.process(unit, entries)
+            changed = sum(o.changed for o in results.values())
+            details = {"entries": len(entries), "changed": changed}
+            audit_call(unit.session, who, "transaction", "Bundle", None, 200, details)
+            return results
+
+        applied = await asyncio.to_thread(state.intake.run, actor_of(who), work)
         state.dispatch_soon(applied.start_ids)
         body = batch.response(entries, applied.result, base_url(request))
-        changes = [o.change.value for o in applied.result.values()]
-        return fhir_response(body), None, {"entries": len(entries), "changed": sum(c != "unchanged" for c in changes)}
+        return fhir_response(body), None, {"_audited": True}
 
     return await audited(request, "intake", "transaction", "Bundle", handle)
 
@@ -119,9 +130,13 @@ async def _write(request: Request, resource_type: str, method: str, target: str 
             resource_type,
         )
 
-        def work(unit: Any) -> Outcome:
+        def work(unit: IntakeUnit) -> Outcome:
             command = command_for(resource_type, data, write, None, unit.session, keyed_by=keyed_by)
-            return unit.handle(command)  # type: ignore[no-any-return]
+            outcome = unit.handle(command)
+            code, _ = status_line(outcome)
+            action = "create" if method == "POST" else "update"
+            audit_call(unit.session, who, action, resource_type, outcome.id, code, {"change": outcome.change.value})
+            return outcome
 
         applied = await asyncio.to_thread(state.intake.run, actor_of(who), work)
         state.dispatch_soon(applied.start_ids)
@@ -132,10 +147,10 @@ async def _write(request: Request, resource_type: str, method: str, target: str 
             "Location": f"{base_url(request)}/{location(resource_type, outcome)}",
         }
         if "return=minimal" in request.headers.get("prefer", ""):
-            return Response(status_code=status, headers=headers), outcome.id, {"change": outcome.change.value}
+            return Response(status_code=status, headers=headers), outcome.id, {"_audited": True}
         body = await asyncio.to_thread(_read, state, resource_type, outcome.id)
         assert body is not None
-        return fhir_response(body, status, headers), outcome.id, {"change": outcome.change.value}
+        return fhir_response(body, status, headers), outcome.id, {"_audited": True}
 
     action = "create" if method == "POST" else "update"
     return await audited(request, "intake", action, resource_type, handle)

@@ -17,11 +17,13 @@ HL7 v2 (``--part hl7``, the feeds half):
 
 Goal: the listener accepts at least 0.5 of the bare socket's messages per second.
 
-The FHIR half (FHIR Bundles/s against a bare FastAPI endpoint, and Encounter POST to claim submitted latency)
-is the frontdoor team's part of this file.
+FHIR (``--part fhir``, in ``bench/_intake_fhir.py``): transaction Bundles accepted per second by ``carecycle api``
+against a bare FastAPI endpoint that only parses them (goal: at least 0.5 of it), and the latency from the
+Encounter POST to the claim submitted (p50/p95) against the same visit started directly; see that module.
 
-    .venv/bin/python bench/intake.py                         # PostgreSQL (throwaway, fsync off), 3 rounds
-    .venv/bin/python bench/intake.py --store sqlite --patients 100 --rounds 2
+    .venv/bin/python bench/intake.py                         # both halves, PostgreSQL (throwaway, fsync off)
+    .venv/bin/python bench/intake.py --part hl7 --store sqlite --patients 100 --rounds 2
+    .venv/bin/python bench/intake.py --part fhir --store sqlite --bundles 40 --rounds 4 --visits 16
     .venv/bin/python bench/intake.py --json
 """
 
@@ -63,9 +65,9 @@ WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @contextmanager
-def store(kind: str, folder: Path) -> Iterator[str]:
+def store(kind: str, folder: Path, name: str = "bench_intake") -> Iterator[str]:
     if kind == "sqlite":
-        yield f"sqlite:///{folder / 'bench.db'}"
+        yield f"sqlite:///{folder / f'{name}.db'}"
         return
     from sqlalchemy import text
 
@@ -75,9 +77,9 @@ def store(kind: str, folder: Path) -> Iterator[str]:
     try:
         admin = make_engine(server.admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text("CREATE DATABASE bench_intake"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
         admin.dispose()
-        yield server.url("bench_intake")
+        yield server.url(name)
     finally:
         server.stop()
 
@@ -206,24 +208,49 @@ async def hl7_part(url: str, folder: Path, patients: int, rounds: int, connectio
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["hl7"], default="hl7")
+    parser.add_argument("--part", choices=["all", "hl7", "fhir"], default="all")
     parser.add_argument("--store", choices=["postgres", "sqlite"], default="postgres")
-    parser.add_argument("--patients", type=int, default=150, help="patients per round (three messages each)")
+    parser.add_argument("--patients", type=int, default=150, help="HL7: patients per round (three messages each)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=4, help="HL7: MLLP connections")
+    parser.add_argument("--bundles", type=int, default=40, help="FHIR: Bundles per side per round")
+    parser.add_argument("--concurrency", type=int, default=8, help="FHIR: requests in flight")
+    parser.add_argument("--visits", type=int, default=16, help="FHIR: visits per side for the latency")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, store(args.store, Path(tmp)) as url:
-        print(f"HL7 v2 over MLLP ({args.store}, {args.patients * 3} messages a round, {args.connections} connections)")
-        figures = asyncio.run(hl7_part(url, Path(tmp), args.patients, args.rounds, args.connections))
-    print(
-        f"HL7: listener {figures['listener_msgs_per_s']} msg/s vs bare parse {figures['bare_msgs_per_s']} msg/s: "
-        f"ratio {figures['ratio']:.2f} (goal >= 0.5: {'met' if figures['goal_met'] else 'not met'})"
-    )
-    if figures["not_accepted"]:
-        print(f"warning: {figures['not_accepted']} message(s) were not accepted (AE/AR): the figures include them")
+    out: dict[str, Any] = {"store": args.store}
+    if args.part in ("all", "hl7"):
+        with tempfile.TemporaryDirectory() as tmp, store(args.store, Path(tmp)) as url:
+            print(
+                f"HL7 v2 over MLLP ({args.store}, {args.patients * 3} messages a round, {args.connections} connections)"
+            )
+            figures = asyncio.run(hl7_part(url, Path(tmp), args.patients, args.rounds, args.connections))
+        print(
+            f"HL7: listener {figures['listener_msgs_per_s']} msg/s vs bare parse {figures['bare_msgs_per_s']} msg/s: "
+            f"ratio {figures['ratio']:.2f} (goal >= 0.5: {'met' if figures['goal_met'] else 'not met'})"
+        )
+        if figures["not_accepted"]:
+            print(f"warning: {figures['not_accepted']} message(s) were not accepted (AE/AR): the figures include them")
+        out["hl7"] = figures
+    if args.part in ("all", "fhir"):
+        from bench._intake_fhir import fhir_part
+
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            store(args.store, Path(tmp), "bench_fhir") as throughput_url,
+            store(args.store, Path(tmp), "bench_fhir_latency") as latency_url,
+        ):
+            print(f"FHIR ({args.store}, {args.bundles} Bundles a side a round, {args.concurrency} in flight)")
+            fhir = fhir_part(throughput_url, latency_url, Path(tmp), args)
+        print(
+            f"FHIR: API {fhir['api_bundles_per_s']} Bundles/s vs bare parse {fhir['bare_bundles_per_s']} Bundles/s: "
+            f"ratio {fhir['ratio']:.2f} (goal >= 0.5: {'met' if fhir['goal_met'] else 'not met'}); Encounter POST "
+            f"to claim submitted p50 {fhir['latency_p50_s']} s (direct {fhir['latency_p50_direct_s']} s), "
+            f"p95 {fhir['latency_p95_s']} s (direct {fhir['latency_p95_direct_s']} s)"
+        )
+        out["fhir"] = fhir
     if args.json:
-        print(json.dumps({"hl7": figures, "store": args.store}))
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":

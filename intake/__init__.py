@@ -50,7 +50,9 @@ Writes happen in one transaction with the ``process_starts`` rows (a transaction
 happen after commit and are idempotent (business workflow ids, ``USE_EXISTING``), so a crash in between is
 repaired by the next dispatch: a retried event, or any door's periodic ``dispatch()`` sweep.
 
-Every accepted event is an audit event (``intake.<kind>.<change>``) naming the actor's label and codes only.
+Every change is an audit event naming the actor's label and codes only: ``patient.registered`` (the domain's)
+for a new patient, ``intake.<kind>.<change>`` for the rest (a diagnosis or charge is named by its encounter's
+event). A repeat that changed nothing is not an event of its own: the door records the call.
 """
 
 from __future__ import annotations

@@ -23,20 +23,23 @@ class UnitContext:
     start_ids: list[str] = field(default_factory=list)
     queued: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (process, entity, detail) -> workflow id
     closing: dict[str, None] = field(default_factory=dict)  # encounters to close for billing at commit, in order
+    audits: list[tuple[Kind, str, Change, dict[str, Any]]] = field(default_factory=list)
 
     def _queue(self, process: str, entity_id: str, detail: str = "") -> str:
         key = (process, entity_id, detail)
         if key not in self.queued:
             workflow_id = workflow_id_for(process, entity_id)
             row = records.queue_start(self.session, process, entity_id, workflow_id, detail)
-            self.session.flush()
             self.start_ids.append(row.id)
             self.queued[key] = workflow_id
         return self.queued[key]
 
-    def queue_registration(self, patient_id: str) -> str:
-        """PatientRegistration for a new or changed patient (or coverage), once this unit commits."""
-        return self._queue(REGISTRATION, patient_id)
+    def queue_registration(self, patient_id: str, *, new: bool = False) -> str:
+        """PatientRegistration for a new or changed patient (or coverage), once this unit commits. ``new``: the
+        patient was created by this unit (no earlier run can exist)."""
+        if not new and (REGISTRATION, patient_id, "created") in self.queued:
+            return self.queued[(REGISTRATION, patient_id, "created")]
+        return self._queue(REGISTRATION, patient_id, "created" if new else "")
 
     def queue_encounter(self, appointment_id: str) -> str:
         """The Encounter workflow (coding, then the Claim) of a visit closed for billing."""
@@ -47,12 +50,25 @@ class UnitContext:
         return self._queue(APPOINTMENT, appointment_id, detail)
 
     def audit(self, kind: Kind, entity_id: str, change: Change, details: dict[str, Any] | None = None) -> None:
-        """The audit event of one accepted event: who sent it and what changed (codes and ids only, no PHI)."""
-        audit.record(
-            self.session,
-            actor=self.actor.label,
-            action=f"intake.{kind.value}.{change.value}",
-            entity_type=kind.value,
-            entity_id=entity_id,
-            details={"source": self.actor.kind, **(details or {})},
-        )
+        """The audit event of one accepted change (codes and ids only, no PHI), written when the unit ends. A
+        repeat that changed nothing is not an event of its own: the door's record of the call names it."""
+        if change is not Change.UNCHANGED:
+            self.audits.append((kind, entity_id, change, details or {}))
+
+    def write_audits(self) -> None:
+        """Append the unit's audit events, last of all: the audit chain's head is held only until the commit. One
+        event per record: a record created and closed in one unit is one event with both facts."""
+        merged: dict[tuple[Kind, str], tuple[Change, dict[str, Any]]] = {}
+        for kind, entity_id, change, details in self.audits:
+            first = merged.get((kind, entity_id))
+            merged[(kind, entity_id)] = (first[0], {**first[1], **details}) if first else (change, dict(details))
+        for (kind, entity_id), (change, details) in merged.items():
+            audit.record(
+                self.session,
+                actor=self.actor.label,
+                action=f"intake.{kind.value}.{change.value}",
+                entity_type=kind.value,
+                entity_id=entity_id,
+                details={"source": self.actor.kind, **details},
+            )
+        self.audits.clear()

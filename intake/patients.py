@@ -31,6 +31,7 @@ from intake.outcomes import Change, Kind, Outcome
 
 
 def _patient_input(data: PatientData, coverages: tuple[CoverageInput, ...] = ()) -> PatientInput:
+    records.check_lengths(m.Patient, dict(vars(data)), "patient")
     return PatientInput(
         first_name=data.first_name.strip(),
         last_name=data.last_name.strip(),
@@ -47,6 +48,16 @@ def _patient_input(data: PatientData, coverages: tuple[CoverageInput, ...] = ())
 
 
 def _coverage_input(data: CoverageData) -> CoverageInput:
+    records.check_lengths(
+        m.Coverage,
+        {
+            "member_id": data.member_id.strip(),
+            "group_number": data.group_number,
+            "subscriber_first_name": data.subscriber_first_name,
+            "subscriber_last_name": data.subscriber_last_name,
+        },
+        "coverage",
+    )
     return CoverageInput(
         payer_code=data.payer_code.strip(),
         member_id=data.member_id.strip(),
@@ -117,9 +128,8 @@ def _create(ctx: UnitContext, cmd: RegisterPatient) -> Outcome:
             records.link_identifier(session, Kind.COVERAGE, entry.identifier, coverage_id)
         records.accept(session, Kind.COVERAGE, coverage_id, _coverage_digest(entry.data), ctx.actor.label, new=True)
         related.append(Outcome(Kind.COVERAGE, coverage_id, Change.CREATED, 1))
-        ctx.audit(Kind.COVERAGE, coverage_id, Change.CREATED, {"payer": entry.data.payer_code.strip()})
-    starts = (ctx.queue_registration(patient_id),)
-    ctx.audit(Kind.PATIENT, patient_id, Change.CREATED, {"coverages": len(related)})
+    starts = (ctx.queue_registration(patient_id, new=True),)
+    # register_patient recorded "patient.registered" by this actor, with the coverages' payers: no second event.
     return Outcome(Kind.PATIENT, patient_id, Change.CREATED, version, starts, tuple(related))
 
 

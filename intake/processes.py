@@ -4,9 +4,10 @@
 Workflow ids are business keys (``registration-<patient id>``, ``encounter-<appointment id>``), and every start
 uses ``USE_EXISTING`` for a running workflow, so a repeated dispatch starts nothing new:
 
-- PatientRegistration is started again for a changed patient or coverage once the earlier run has closed
-  (``ALLOW_DUPLICATE``): the new run validates the record and checks the new coverage's eligibility. It never
-  bills encounters (``bill_encounters=False``): intake starts each visit's Encounter itself.
+- PatientRegistration runs once for a new patient (``ALLOW_DUPLICATE_FAILED_ONLY``) and again for a changed
+  patient or coverage once the earlier run has closed (``ALLOW_DUPLICATE``, unless a run that began after the
+  change was queued already covered it): the new run validates the record and checks the new coverage's
+  eligibility. It never bills encounters (``bill_encounters=False``): intake starts each visit's Encounter.
 - Encounter (coding, then Claim) is started once per visit (``ALLOW_DUPLICATE_FAILED_ONLY``): a visit that was
   billed is never billed again by a repeated event; only a run that failed or was terminated may be replaced.
 - An appointment booked, rescheduled, changed or cancelled goes to the ``VisitHook``. The default hook does
@@ -118,7 +119,8 @@ class TemporalStarter:
         process, entity_id, workflow_id = pending.process, pending.entity_id, pending.workflow_id
         try:
             if process == REGISTRATION:
-                if await self._ran_since(workflow_id, pending.queued_at):
+                new_patient = pending.detail == "created"
+                if not new_patient and await self._ran_since(workflow_id, pending.queued_at):
                     return  # a run that began after this change was queued has covered it
                 await self.client.start_workflow(
                     PatientRegistrationWorkflow.run,
@@ -126,7 +128,10 @@ class TemporalStarter:
                     id=workflow_id,
                     task_queue=self.task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                    # A new patient's first registration runs once; a change's runs again once the last one closed.
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+                    if new_patient
+                    else WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 )
             elif process == ENCOUNTER:
                 await self.client.start_workflow(

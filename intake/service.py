@@ -128,6 +128,7 @@ class IntakeUnit:
     def _close(self) -> None:
         for encounter_id in list(self._ctx.closing):
             self.close(encounter_id)
+        self._ctx.write_audits()
 
 
 class Intake:
@@ -198,26 +199,30 @@ class Intake:
         if self.starter is None:
             return DispatchReport()
         pending = await asyncio.to_thread(self._pending, start_ids, limit, older_than)
-        started: list[str] = []
-        failed: list[str] = []
-        done: list[str] = []
-        for item in pending:
-            row_id, workflow_id = item.id, item.workflow_id
-            try:
-                await self.starter.start(item)
-            except Exception as exc:  # any failure leaves the start pending for the next dispatch
-                failed.append(workflow_id)
-                log.warning(
-                    "process start failed; it stays pending",
-                    extra={"workflow_id": workflow_id, "reason": type(exc).__name__},
-                )
-                await asyncio.to_thread(self._mark_failed, row_id, type(exc).__name__)
-                continue
-            started.append(workflow_id)
-            done.append(row_id)
-        if done:
-            await asyncio.to_thread(self._mark_started, done)
-        return DispatchReport(tuple(started), tuple(failed))
+        gate = asyncio.Semaphore(16)
+
+        async def start(item: PendingStart) -> str | None:
+            async with gate:
+                try:
+                    await self.starter.start(item)  # type: ignore[union-attr]
+                except Exception as exc:  # any failure leaves the start pending for the next dispatch
+                    log.warning(
+                        "process start failed; it stays pending",
+                        extra={"workflow_id": item.workflow_id, "reason": type(exc).__name__},
+                    )
+                    await asyncio.to_thread(self._mark_failed, item.id, type(exc).__name__)
+                    return None
+                return item.id
+
+        done = await asyncio.gather(*(start(item) for item in pending))
+        started_ids = [row_id for row_id in done if row_id is not None]
+        if started_ids:
+            await asyncio.to_thread(self._mark_started, started_ids)
+        by_id = {item.id: item.workflow_id for item in pending}
+        return DispatchReport(
+            tuple(by_id[i] for i in started_ids),
+            tuple(item.workflow_id for item in pending if item.id not in started_ids),
+        )
 
     def pending_count(self) -> int:
         with UnitOfWork(self.session_factory) as uow:

@@ -29,9 +29,13 @@ FINISHED = "finished"
 
 
 def provider_by_npi(session: Session, npi: str) -> m.Provider:
+    cache: dict[str, m.Provider] = session.info.setdefault("intake_providers", {})
+    if npi.strip() in cache:
+        return cache[npi.strip()]
     provider = session.execute(select(m.Provider).where(m.Provider.npi == npi.strip())).scalar_one_or_none()
     if provider is None:
         raise UnknownReference(f"no provider of the practice has NPI {npi.strip()!r}")
+    cache[npi.strip()] = provider
     return provider
 
 
@@ -102,6 +106,7 @@ def schedule_appointment(ctx: UnitContext, cmd: ScheduleAppointment) -> Outcome:
     if row is None:
         row = m.Appointment(patient_id=patient_id)
         session.add(row)
+        records.keep(session, row)
     row.provider_id, row.location_id = provider.id, place.id
     row.kind, row.status = AppointmentKind(cmd.kind), wanted
     row.starts_at, row.duration_minutes = cmd.starts_at, cmd.duration_minutes
@@ -225,6 +230,7 @@ def _write_encounter(
             raise IdentifierConflict(f"appointment {appointment.id} already has encounter {taken}")
         encounter = m.Encounter(patient_id=patient_id, coded=False, **values)
         session.add(encounter)
+        records.keep(session, encounter)
     else:
         found = session.get(m.Encounter, encounter_id)
         assert found is not None
@@ -266,6 +272,7 @@ def _appointment_for(ctx: UnitContext, cmd: RecordEncounter, patient_id: str, pr
     )
     session.add(walk_in)
     session.flush()
+    records.keep(session, walk_in)
     return walk_in
 
 
@@ -443,7 +450,8 @@ def _record_entry(
     if cmd.identifier is not None:
         records.link_identifier(session, kind, cmd.identifier, row.id)
     change, version = records.accept(session, kind, row.id, digest, ctx.actor.label, new=entry_id is None)
-    ctx.audit(kind, row.id, change, {"code": row.code} if kind is Kind.CHARGE else None)
+    if row.encounter_id is None or not ctx.closing or row.encounter_id not in ctx.closing:
+        ctx.audit(kind, row.id, change, {"code": row.code} if kind is Kind.CHARGE else None)
     return Outcome(kind, row.id, change, version)
 
 

@@ -168,6 +168,7 @@ def _bad_bundles(npi: str) -> list[tuple[str, Any, int, str | None]]:
     bad_code = transaction(npi, codes=("99213", "9921X"))
     wrong_type = transaction(npi)
     wrong_type["entry"][0]["resource"]["resourceType"] = "Practitioner"
+    too_long = transaction(npi, family="x" * 61)
     half = transaction(npi)
     half["entry"][3]["resource"]["participant"][0]["individual"]["identifier"]["value"] = "1234567893"
     return [
@@ -176,6 +177,7 @@ def _bad_bundles(npi: str) -> list[tuple[str, Any, int, str | None]]:
         ("malformed CPT", bad_code, 422, "Bundle.entry[6]"),
         ("wrong resource type", wrong_type, 422, "Bundle.entry[0].resource"),
         ("unknown provider", half, 422, "Bundle.entry[3]"),
+        ("a name longer than its column", too_long, 422, "Bundle.entry[0]"),
         ("not a transaction", {**transaction(npi), "type": "batch"}, 400, "Bundle.type"),
         ("not a Bundle", {"resourceType": "Patient"}, 400, "resourceType"),
     ]

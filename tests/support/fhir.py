@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 NPI = "http://hl7.org/fhir/sid/us-npi"
@@ -14,7 +15,7 @@ def transaction(
     mrn: str = "M1",
     payer: str = "SBXBM",
     member: str = "BM100200300",
-    day: str = "2026-03-02",
+    day: str | None = None,
     codes: tuple[str, ...] = ("99213",),
     diagnoses: tuple[str, ...] = ("I10",),
     family: str = "Testcase",
@@ -22,7 +23,9 @@ def transaction(
     birth: str = "1980-05-17",
     status: str = "finished",
 ) -> dict[str, Any]:
-    """A transaction Bundle: patient, coverage, appointment, and an encounter with diagnoses and charges."""
+    """A transaction Bundle: patient, coverage, appointment, and an encounter with diagnoses and charges (the visit
+    was yesterday unless ``day`` says otherwise)."""
+    day = day or (date.today() - timedelta(days=1)).isoformat()
     conditions = [
         {
             "fullUrl": f"urn:uuid:{mrn}-dx-{n}",
