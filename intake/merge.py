@@ -71,6 +71,7 @@ def _move(ctx: UnitContext, merged_id: str, survivor_id: str) -> None:
         .where(m.ExternalIdentifier.kind == Kind.PATIENT.value, m.ExternalIdentifier.entity_id == merged_id)
         .values(entity_id=survivor_id)
     )
+    records.forget_identifiers(session)
     session.execute(
         update(m.Appointment)
         .where(m.Appointment.patient_id == merged_id, m.Appointment.status == AppointmentStatus.BOOKED)

@@ -57,7 +57,8 @@ def workflow_id_for(process: str, entity_id: str) -> str:
 
 @dataclass(frozen=True)
 class AppointmentChange:
-    """What happened to an appointment: booked, rescheduled, updated, cancelled, checked_in, completed, no_show.
+    """What happened to an appointment: booked, rescheduled, updated, cancelled, or its new status (arrived,
+    fulfilled, noshow: ``AppointmentStatus`` values; fulfilled when its encounter was closed for billing).
 
     Opaque ids only: the hook reads the appointment (time, provider, kind) from the store."""
 

@@ -68,6 +68,11 @@ def _known(session: Session) -> dict[tuple[str, str, str], str | None]:
     return known
 
 
+def forget_identifiers(session: Session) -> None:
+    """After a bulk change of identifiers (a merge), look them up in the store again."""
+    session.info.pop("intake_identifiers", None)
+
+
 def find_identifier(session: Session, kind: Kind, identifier: BusinessId) -> str | None:
     key = (kind.value, identifier.system.strip(), identifier.value.strip())
     known = _known(session)

@@ -195,7 +195,7 @@ def record_encounter(ctx: UnitContext, cmd: RecordEncounter) -> Outcome:
         ctx.queue_appointment(appointment.id, "cancelled")
     elif status == "open" and appointment.status == AppointmentStatus.SCHEDULED:
         appointment.status = AppointmentStatus.CHECKED_IN
-        ctx.queue_appointment(appointment.id, "checked_in")
+        ctx.queue_appointment(appointment.id, AppointmentStatus.CHECKED_IN.value)
     ctx.audit(Kind.ENCOUNTER, encounter.id, change, {"status": status, "diagnoses": len(diagnoses)})
     return Outcome(Kind.ENCOUNTER, encounter.id, change, version, starts)
 
@@ -313,7 +313,7 @@ def close_encounter(ctx: UnitContext, encounter_id: str) -> None:
     assert appointment is not None
     if appointment.status != AppointmentStatus.COMPLETED:
         appointment.status = AppointmentStatus.COMPLETED
-        ctx.queue_appointment(appointment.id, "completed")
+        ctx.queue_appointment(appointment.id, AppointmentStatus.COMPLETED.value)
     session.flush()
     ctx.audit(
         Kind.ENCOUNTER, encounter_id, Change.UPDATED, {"closed": True, "coded": encounter.coded, "lines": len(charges)}

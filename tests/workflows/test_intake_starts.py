@@ -133,7 +133,7 @@ async def test_each_process_starts_once_and_a_repeat_starts_nothing(
         described = await encounter.describe()
         assert described.run_id == run and described.status == WorkflowExecutionStatus.COMPLETED
         assert len(world.called(c.ENCOUNTER_PREPARE)) == 1
-        assert [change.change for change in hook.changes] == ["completed"]
+        assert [change.change for change in hook.changes] == ["fulfilled"]
 
 
 async def _visit(intake: Intake, who: Ref, npi: str) -> Outcome:
