@@ -7,7 +7,6 @@ first. Days in AR is the total receivable divided by the average daily charges o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,38 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain import models as m
+from domain.aging_rules import BUCKETS, DAYS_IN_AR_WINDOW, bucket_of, days_in_ar, fifo_open_items
 from domain.ledger import accounts as acc
-
-BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
-DAYS_IN_AR_WINDOW = 90
-
-
-def bucket_of(age_days: int) -> str:
-    if age_days <= 30:
-        return BUCKETS[0]
-    if age_days <= 60:
-        return BUCKETS[1]
-    if age_days <= 90:
-        return BUCKETS[2]
-    if age_days <= 120:
-        return BUCKETS[3]
-    return BUCKETS[4]
-
-
-def fifo_open_items(debits: Iterable[tuple[date, int]], credits_cents: int) -> list[tuple[date, int]]:
-    """The debits still open after ``credits_cents`` settled the oldest first; a credit beyond every debit is
-    returned as one negative item dated at the newest debit (a credit balance)."""
-    ordered = sorted(debits)
-    left = credits_cents
-    open_items: list[tuple[date, int]] = []
-    for day, cents in ordered:
-        settled = min(cents, max(left, 0))
-        left -= settled
-        if cents - settled:
-            open_items.append((day, cents - settled))
-    if left > 0:
-        open_items.append((ordered[-1][0] if ordered else date.min, -left))
-    return open_items
 
 
 @dataclass
@@ -94,17 +63,26 @@ class AgingReport:
         }
 
 
-def days_in_ar(total_ar_cents: int, charges_in_window_cents: int, window_days: int = DAYS_IN_AR_WINDOW) -> float | None:
-    if charges_in_window_cents <= 0:
-        return None
-    return round(total_ar_cents / (charges_in_window_cents / window_days), 1)
-
-
 def _net() -> Any:
     return func.sum(m.JournalLine.debit_cents - m.JournalLine.credit_cents)
 
 
-def _payer_rows(session: Session, as_of: date) -> list[AgingRow]:
+@dataclass(frozen=True)
+class ClaimBalance:
+    """What a payer still owes on one claim, by the ledger (the claim's insurance AR)."""
+
+    claim_id: str
+    payer_code: str  # the payer's code (the id the clearinghouse knows), not PHI
+    payer_name: str
+    date_of_service: date
+    open_cents: int
+
+
+def insurance_open_balances(session: Session, as_of: date) -> list[ClaimBalance]:
+    """Every claim's insurance AR on the ledger that is not zero, for claims of service on or before ``as_of``.
+
+    The one source of the payers' AR: ``ar aging`` and the AR-aging snapshot batch both read it, so they agree to
+    the cent with each other and with the ledger (charges, payments, contractual adjustments, transfers)."""
     stmt = (
         select(m.JournalEntry.claim_id, m.Claim.date_of_service, m.Payer.payer_id, m.Payer.name, _net())
         .select_from(m.JournalLine)
@@ -112,15 +90,22 @@ def _payer_rows(session: Session, as_of: date) -> list[AgingRow]:
         .join(m.Account, m.Account.id == m.JournalLine.account_id)
         .join(m.Claim, m.Claim.id == m.JournalEntry.claim_id)
         .join(m.Payer, m.Payer.id == m.Claim.payer_id)
-        .where(m.Account.code.like(f"{acc.INSURANCE_AR}:%"))
+        .where(m.Account.code.like(f"{acc.INSURANCE_AR}:%"), m.Claim.date_of_service <= as_of)
         .group_by(m.JournalEntry.claim_id, m.Claim.date_of_service, m.Payer.payer_id, m.Payer.name)
     )
+    balances = [
+        ClaimBalance(str(claim_id), payer_code, payer_name, service_date, int(net))
+        for claim_id, service_date, payer_code, payer_name, net in session.execute(stmt)
+        if net
+    ]
+    return sorted(balances, key=lambda b: (b.payer_code, b.date_of_service, b.claim_id))
+
+
+def _payer_rows(session: Session, as_of: date) -> list[AgingRow]:
     rows: dict[str, AgingRow] = {}
-    for _claim_id, service_date, payer_code, payer_name, net in session.execute(stmt):
-        if not net:
-            continue
-        row = rows.setdefault(payer_code, AgingRow(payer_code, payer_name))
-        row.add((as_of - service_date).days, int(net))
+    for balance in insurance_open_balances(session, as_of):
+        row = rows.setdefault(balance.payer_code, AgingRow(balance.payer_code, balance.payer_name))
+        row.add((as_of - balance.date_of_service).days, balance.open_cents)
     return sorted(rows.values(), key=lambda r: r.key)
 
 
@@ -184,3 +169,17 @@ def ar_aging(session: Session, *, by: str = "payer", as_of: date | None = None) 
     everything = sum(r.total for r in _payer_rows(session, day)) + sum(r.total for r in _patient_rows(session, day))
     window_start = date.fromordinal(day.toordinal() - DAYS_IN_AR_WINDOW)
     return AgingReport(by, day, tuple(rows), days_in_ar(everything, _charges_since(session, window_start)))
+
+
+__all__ = [
+    "BUCKETS",
+    "DAYS_IN_AR_WINDOW",
+    "AgingReport",
+    "AgingRow",
+    "ClaimBalance",
+    "ar_aging",
+    "bucket_of",
+    "days_in_ar",
+    "fifo_open_items",
+    "insurance_open_balances",
+]

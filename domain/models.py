@@ -903,6 +903,33 @@ class AuditChain(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
+class ClaimSubmission(Base):
+    """One 837P interchange sent (or about to be sent) for a claim (domain.services.submissions).
+
+    Built and recorded in one transaction (``built``), sent to the clearinghouse outside any transaction, its
+    outcome recorded in another (``sent``, idempotent on the interchange control number); a built one the claim
+    changed after is ``superseded``. The X12 text holds PHI: it stays in the store."""
+
+    __tablename__ = "claim_submissions"
+    __table_args__ = (
+        UniqueConstraint("interchange_control_number", name="uq_claim_submissions_interchange"),
+        Index("ix_claim_submissions_claim_state", "claim_id", "state"),
+    )
+    __phi__ = ("x12",)
+    id: Mapped[str] = _pk()
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"))
+    interchange_control_number: Mapped[int] = mapped_column(Integer)  # ISA13
+    group_control_number: Mapped[int] = mapped_column(Integer)  # GS06: a 999's AK102 names it
+    frequency_code: Mapped[str] = mapped_column(String(1))
+    claim_version: Mapped[int] = mapped_column(Integer)  # the claim's version_id when the 837P was built
+    x12: Mapped[str] = mapped_column(Text)
+    document_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    state: Mapped[str] = mapped_column(String(12), default="built")  # built, sent, superseded
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    batch_id: Mapped[str | None] = mapped_column(String(80), default=None)  # the clearinghouse's id of the batch
+
+
 class ControlNumber(Base):
     """The last X12 control number we used, per kind (ISA13, GS06, ST02), so every file we send is unique."""
 

@@ -19,10 +19,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import models as m
+from domain.aging import insurance_open_balances
 from domain.claim_status import ClaimStatus
 from flows.batch import AR_AGING_SNAPSHOT, CREDENTIAL_EXPIRY_SWEEP, EXCLUSION_SCREENING, REMITTANCE_INTAKE
 from flows.batch.aging import AgingSnapshotPorts, OpenBalance, build_ar_aging_snapshot
@@ -178,25 +179,15 @@ class BatchStore:
         return opened.created
 
     def open_balances(self, as_of: date) -> list[OpenBalance]:
-        open_cents = m.Claim.total_charge_cents - m.Claim.paid_cents - m.Claim.patient_responsibility_cents
+        """The ledger's insurance AR by payer and date of service (domain.aging: the one source of payers' AR)."""
+        grouped: dict[tuple[str, str, date], list[int]] = {}
         with self._session() as session:
-            rows = session.execute(
-                select(
-                    m.Payer.payer_id,
-                    m.Payer.name,
-                    m.Claim.date_of_service,
-                    func.count(),
-                    func.sum(open_cents),
-                )
-                .join(m.Payer, m.Payer.id == m.Claim.payer_id)
-                .where(
-                    m.Claim.status.in_([s.value for s in INSURANCE_AR_STATUSES]),
-                    open_cents > 0,
-                    m.Claim.date_of_service <= as_of,
-                )
-                .group_by(m.Payer.payer_id, m.Payer.name, m.Claim.date_of_service)
-            ).all()
-        return [OpenBalance(payer, name, day, int(count), int(cents)) for payer, name, day, count, cents in rows]
+            for balance in insurance_open_balances(session, as_of):
+                key = (balance.payer_code, balance.payer_name, balance.date_of_service)
+                entry = grouped.setdefault(key, [0, 0])
+                entry[0] += 1
+                entry[1] += balance.open_cents
+        return [OpenBalance(payer, name, day, count, cents) for (payer, name, day), (count, cents) in grouped.items()]
 
 
 # --- reports and the drop folder ---------------------------------------------------------------------

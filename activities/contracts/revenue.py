@@ -211,6 +211,7 @@ class ClaimOutcome:
     adjustment_codes: tuple[str, ...] = ()  # "CO-45", "PR-1", ...
     remark_codes: tuple[str, ...] = ()  # RARC
     explanation: tuple[str, ...] = ()  # CARC/RARC meanings, no PHI
+    claim_status: str = ""  # the claim's ClaimStatus in the store after posting ("" in older histories)
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ class ScrubResult:
     lines: int = 0  # the claim's service lines (0: not said): a correction's line numbers are checked against it
     diagnoses: int = 0  # the claim's diagnoses (0: not said): a correction's diagnosis pointers are checked too
     line_pointers: tuple[int, ...] = ()  # each line's highest diagnosis pointer
+    claim_status: str = ""  # the claim's ClaimStatus in the store after the scrub ("" in older histories)
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,7 @@ class SubmitResult:
     interchange_control_number: str
     batch_key: str  # the clearinghouse's id (or document key) of the batch
     frequency_code: str
+    claim_status: str = ""  # the claim's ClaimStatus in the store after the submission ("" in older histories)
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,7 @@ class AckResult:
     claim_id: str
     state: str  # pending, accepted, rejected
     codes: tuple[str, ...] = ()  # 999 IK3/IK4 errors or 277CA STC category:status codes
+    claim_status: str = ""  # the claim's ClaimStatus in the store ("" in older histories)
 
 
 @dataclass(frozen=True)
@@ -388,6 +392,7 @@ class AdjustmentResult:
     claim_id: str
     amount_cents: int
     guarantor_id: str
+    claim_status: str = ""  # the claim's ClaimStatus in the store after the adjustment ("" in older histories)
 
 
 @dataclass(frozen=True)

@@ -15,22 +15,28 @@ from activities.documents.store import DocumentStore
 from activities.revenue.base import Envelope, StoreActivities, domain_errors_are_final, record_status_inquiry
 from domain import audit
 from domain import models as m
-from domain.claim_edits import ScrubContext, fingerprint, scrub
 from domain.claim_status import ClaimStatus, can_transition
 from domain.enums import PayerRouting
 from domain.errors import NotFound, ValidationError
 from domain.services.corrections import apply_claim_changes
 from domain.services.encounters import create_claim
 from domain.services.professional import load_professional_claim
-from domain.services.provider_standing import provider_standing
+from domain.services.scrubbing import scrub_claim
+from domain.services.submissions import (
+    SUBMITTED_ACTION,
+    apply_277ca,
+    apply_999,
+    last_sent,
+    move_claim,
+    pending_submission,
+    record_built,
+    record_sent,
+)
 from domain.store.control_numbers import next_numbers
-from domain.x12.ack277ca import parse_277ca
-from domain.x12.ack999 import parse_999
+from domain.store.uow import UnitOfWork
 from domain.x12.claim837 import Submitter, write_837p
 from domain.x12.envelope import Party
 from domain.x12.status276 import ClaimStatusInquiry, parse_277, write_276
-
-OPEN_CLAIM_STATUSES = (ClaimStatus.READY, ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED, ClaimStatus.ACCEPTED)
 
 
 def _claim(session: Session, claim_id: str) -> m.Claim:
@@ -38,22 +44,6 @@ def _claim(session: Session, claim_id: str) -> m.Claim:
     if claim is None:
         raise NotFound(f"unknown claim {claim_id}")
     return claim
-
-
-def _move(session: Session, claim: m.Claim, target: ClaimStatus, actor: str, **details: object) -> None:
-    """Transition when the lifecycle allows it (a retried activity finds it already there: fine)."""
-    current = ClaimStatus(claim.status)
-    if current == target:
-        return
-    claim.transition(target)
-    audit.record(
-        session,
-        actor=actor,
-        action="claim.status",
-        entity_type="claim",
-        entity_id=claim.id,
-        details={"from": current.value, "to": target.value, **details},
-    )
 
 
 def _scrub_result(claim: m.Claim, payer: m.Payer, edits: tuple[c.ClaimEdit, ...], diagnoses: int = 0) -> c.ScrubResult:
@@ -70,6 +60,7 @@ def _scrub_result(claim: m.Claim, payer: m.Payer, edits: tuple[c.ClaimEdit, ...]
         lines=len(claim.lines),
         diagnoses=diagnoses,
         line_pointers=tuple(max(line.diagnosis_pointers or [0]) for line in claim.lines),
+        claim_status=str(claim.status),
     )
 
 
@@ -117,34 +108,14 @@ class ClaimActivities(StoreActivities):
             claim = _claim(session, ref.claim_id)
             payer = session.get(m.Payer, claim.payer_id)
             assert payer is not None
-            professional = load_professional_claim(session, claim)
-            others = session.execute(
-                select(m.Claim).where(
-                    m.Claim.patient_id == claim.patient_id,
-                    m.Claim.id != claim.id,
-                    m.Claim.status.in_([s.value for s in OPEN_CLAIM_STATUSES]),
-                    m.Claim.date_of_service == claim.date_of_service,
-                    m.Claim.original_claim_id.is_(None),
-                )
-            ).scalars()
-            others_fp = [fingerprint(load_professional_claim(session, other), other.patient_id) for other in others]
-            today = datetime.now(UTC).date()
-            failures = scrub(
-                professional,
-                ScrubContext(
-                    today=today,
-                    timely_filing_days=payer.timely_filing_days,
-                    open_claims=others_fp,
-                    self_fingerprint=fingerprint(professional, claim.patient_id),
-                    provider=provider_standing(session, claim),
-                ),
-            )
+            scrubbed = scrub_claim(session, claim, datetime.now(UTC).date())
+            failures, professional = scrubbed.failures, scrubbed.claim
             if not failures and ClaimStatus(claim.status) in (
                 ClaimStatus.DRAFT,
                 ClaimStatus.REJECTED,
                 ClaimStatus.DENIED,
             ):
-                _move(session, claim, ClaimStatus.READY, "workflow:claim")
+                move_claim(session, claim, ClaimStatus.READY, "workflow:claim")
             uow.commit()
             edits = tuple(c.ClaimEdit(f.code, f.message, f.fix_hint) for f in failures)
             return _scrub_result(claim, payer, edits, len(professional.diagnoses))
@@ -181,7 +152,7 @@ class ClaimActivities(StoreActivities):
                 today=datetime.now(UTC).date(),
             )
             if status not in (ClaimStatus.DRAFT, ClaimStatus.READY):
-                _move(session, claim, ClaimStatus.READY, data.actor, corrected=sorted(data.changes))
+                move_claim(session, claim, ClaimStatus.READY, data.actor, corrected=sorted(data.changes))
             if claim.status == ClaimStatus.READY:
                 claim.transition(ClaimStatus.DRAFT)
             audit.record(
@@ -203,108 +174,103 @@ class ClaimActivities(StoreActivities):
     @activity.defn(name=c.CLAIMS_SUBMIT)
     @domain_errors_are_final
     def submit(self, data: c.ClaimCorrection) -> c.SubmitResult:
-        """Build the 837P, send it, and read the 999 and 277CA the clearinghouse answers with."""
+        """Build and record the 837P (one transaction), send it (no transaction open), record the outcome and the
+        999 the clearinghouse answered with (another transaction, idempotent on the interchange control number).
+        The 277CA is read by ``claims.acknowledgments``, the one place acknowledgments are applied from the
+        mailbox."""
         with self.uow() as uow:
             session = uow.session
             claim = _claim(session, data.claim_id)
             if ClaimStatus(claim.status) != ClaimStatus.READY:
-                previous = self._last_submission(session, claim.id)
-                if previous is not None:  # a retried attempt after the batch was sent: do not send twice
+                previous = self._last_submission(session, claim)
+                if previous is not None:  # a retried attempt after the outcome was recorded: do not send twice
                     return previous
                 raise ValidationError(f"claim {claim.id} is {claim.status}, not ready to submit")
-            professional = load_professional_claim(session, claim)
-            control = next_numbers(session)
-            text = write_837p(
-                [professional],
-                sender=Party("ZZ", self._envelope.sender_id),
-                receiver=Party("ZZ", self._envelope.receiver_id),
-                control=control,
-                submitter=Submitter(professional.billing_provider.last_or_organization_name, self._envelope.sender_id),
-                receiver_name=self._envelope.receiver_name,
-                usage=self._envelope.usage,
+            pending = pending_submission(session, claim) or self._build(uow, claim)
+            interchange, text, frequency = pending.interchange_control_number, pending.x12, pending.frequency_code
+            uow.commit()
+        receipt = self._clearinghouse.submit_837(text)
+        with self.uow() as uow:
+            submission = record_sent(
+                uow.session, interchange, receipt.batch_id, receipt.ack_999, actor="workflow:claim"
             )
-            receipt = self._clearinghouse.submit_837(text)
-            actor = "workflow:claim"
-            claim.submitted_at = datetime.now(UTC)
-            _move(session, claim, ClaimStatus.SUBMITTED, actor, batch=receipt.batch_id)
-            codes: list[str] = []
-            if receipt.ack_999:
-                acks = parse_999(receipt.ack_999)
-                if acks and all(t.accepted for a in acks for t in a.transactions):
-                    _move(session, claim, ClaimStatus.ACKNOWLEDGED, actor)
-                elif acks:
-                    codes = ["999:R"]
-                    _move(session, claim, ClaimStatus.REJECTED, actor, codes=codes)
-            if receipt.ack_277ca and ClaimStatus(claim.status) != ClaimStatus.REJECTED:
-                self._apply_277ca(session, receipt.ack_277ca)
-            if self._documents is not None:
-                store_and_record(
-                    self._documents,
-                    uow,
-                    f"edi/837/{receipt.batch_id}.x12",
-                    text.encode("ascii", errors="replace"),
-                    "application/edi-x12",
-                    "claim_837",
-                    entity_type="claim",
-                    entity_id=claim.id,
-                )
-            audit.record(
-                session,
-                actor=actor,
-                action="claim.submitted",
+            claim = _claim(uow.session, submission.claim_id)
+            uow.commit()
+            return c.SubmitResult(claim.id, f"{interchange:09d}", receipt.batch_id, frequency, str(claim.status))
+
+    def _build(self, uow: UnitOfWork, claim: m.Claim) -> m.ClaimSubmission:
+        session = uow.session
+        professional = load_professional_claim(session, claim)
+        control = next_numbers(session)
+        text = write_837p(
+            [professional],
+            sender=Party("ZZ", self._envelope.sender_id),
+            receiver=Party("ZZ", self._envelope.receiver_id),
+            control=control,
+            submitter=Submitter(professional.billing_provider.last_or_organization_name, self._envelope.sender_id),
+            receiver_name=self._envelope.receiver_name,
+            usage=self._envelope.usage,
+        )
+        key = None
+        if self._documents is not None:
+            key = f"edi/837/{control.interchange:09d}.x12"
+            store_and_record(
+                self._documents,
+                uow,
+                key,
+                text.encode("ascii", errors="replace"),
+                "application/edi-x12",
+                "claim_837",
                 entity_type="claim",
                 entity_id=claim.id,
-                details={"batch": receipt.batch_id, "isa13": control.interchange, "frequency": claim.frequency_code},
             )
-            uow.commit()
-            return c.SubmitResult(claim.id, f"{control.interchange:09d}", receipt.batch_id, claim.frequency_code)
+        return record_built(session, claim, control, text, key)
 
-    def _last_submission(self, session: Session, claim_id: str) -> c.SubmitResult | None:
-        event = session.execute(
+    def _last_submission(self, session: Session, claim: m.Claim) -> c.SubmitResult | None:
+        sent = last_sent(session, claim.id)
+        if sent is not None and sent.batch_id is not None:
+            isa13 = f"{sent.interchange_control_number:09d}"
+            return c.SubmitResult(claim.id, isa13, sent.batch_id, sent.frequency_code, str(claim.status))
+        event = session.execute(  # claims sent before submissions were recorded: their audit event
             select(m.AuditEvent)
-            .where(m.AuditEvent.entity_id == claim_id, m.AuditEvent.action == "claim.submitted")
+            .where(m.AuditEvent.entity_id == claim.id, m.AuditEvent.action == SUBMITTED_ACTION)
             .order_by(m.AuditEvent.occurred_at.desc())
         ).scalar()
         if event is None:
             return None
         details = event.details
         return c.SubmitResult(
-            claim_id, f"{int(details['isa13']):09d}", str(details["batch"]), str(details.get("frequency", "1"))
+            claim.id,
+            f"{int(details['isa13']):09d}",
+            str(details["batch"]),
+            str(details.get("frequency", "1")),
+            str(claim.status),
         )
-
-    def _apply_277ca(self, session: Session, text: str) -> int:
-        """Move every claim a 277CA names to ACCEPTED or REJECTED (with its STC codes); returns how many."""
-        moved = 0
-        for ack in parse_277ca(text):
-            for claim_ack in ack.claims:
-                claim = session.get(m.Claim, claim_ack.claim_id)
-                if claim is None or ClaimStatus(claim.status) not in (ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED):
-                    continue
-                codes = [":".join(s.text()) for s in claim_ack.statuses]
-                if claim_ack.accepted:
-                    if claim_ack.payer_claim_number:
-                        claim.payer_claim_control_number = claim_ack.payer_claim_number
-                    _move(session, claim, ClaimStatus.ACCEPTED, "clearinghouse:277CA", codes=codes)
-                else:
-                    _move(session, claim, ClaimStatus.REJECTED, "clearinghouse:277CA", codes=codes)
-                moved += 1
-        return moved
 
     @activity.defn(name=c.CLAIMS_ACKNOWLEDGMENTS)
     @domain_errors_are_final
     def acknowledgments(self, query: c.AckQuery) -> c.AckResult:
-        """Where the claim stands after its 999/277CA: read the mailbox for late ones, then the claim's status."""
+        """Where the claim stands after its 999/277CA: the mailbox read (no transaction open while the
+        clearinghouse answers), every acknowledgment in it applied (domain.services.submissions), then the claim's
+        status in the store."""
+        with self.uow() as uow:
+            waiting = ClaimStatus(_claim(uow.session, query.claim_id).status) in (
+                ClaimStatus.SUBMITTED,
+                ClaimStatus.ACKNOWLEDGED,
+            )
+        if waiting:
+            documents = self._clearinghouse.fetch_acknowledgments()
+            with self.uow() as uow:
+                for document in documents:
+                    if document.kind == "277CA":
+                        apply_277ca(uow.session, document.x12)
+                    elif document.kind == "999":
+                        apply_999(uow.session, document.x12)
+                uow.commit()
+            self._clearinghouse.confirm([d.id for d in documents])
         with self.uow() as uow:
             session = uow.session
             claim = _claim(session, query.claim_id)
-            if ClaimStatus(claim.status) in (ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED):
-                documents = self._clearinghouse.fetch_acknowledgments()
-                for document in documents:
-                    if document.kind == "277CA":
-                        self._apply_277ca(session, document.x12)
-                uow.commit()
-                self._clearinghouse.confirm([d.id for d in documents])
-                session.refresh(claim)
             status = ClaimStatus(claim.status)
             if status == ClaimStatus.REJECTED:
                 event = session.execute(
@@ -313,10 +279,10 @@ class ClaimActivities(StoreActivities):
                     .order_by(m.AuditEvent.occurred_at.desc())
                 ).scalar()
                 codes = tuple(event.details.get("codes", ())) if event else ()
-                return c.AckResult(claim.id, "rejected", codes)
+                return c.AckResult(claim.id, "rejected", codes, status.value)
             if status in (ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED):
-                return c.AckResult(claim.id, "pending")
-            return c.AckResult(claim.id, "accepted")
+                return c.AckResult(claim.id, "pending", (), status.value)
+            return c.AckResult(claim.id, "accepted", (), status.value)
 
     @activity.defn(name=c.CLAIMS_STATUS_INQUIRY)
     @domain_errors_are_final
@@ -373,6 +339,6 @@ class ClaimActivities(StoreActivities):
     def set_status(self, data: c.SetClaimStatus) -> c.Nothing:
         with self.uow() as uow:
             claim = _claim(uow.session, data.claim_id)
-            _move(uow.session, claim, ClaimStatus(data.status), data.actor, note=data.note[:200])
+            move_claim(uow.session, claim, ClaimStatus(data.status), data.actor, note=data.note[:200])
             uow.commit()
         return c.Nothing()

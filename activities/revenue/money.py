@@ -110,6 +110,7 @@ class PostingActivities(StoreActivities):
                         else (),
                     )
                 )
+        outcomes = self._with_claim_statuses(outcomes)
         if not (already and remittances) or read_report(self._documents, ref.remittance_key) is None:
             # What this posting did, for `remit post` (a retried attempt that posts nothing keeps the first report).
             write_report(self._documents, ref.remittance_key, reports)
@@ -123,6 +124,18 @@ class PostingActivities(StoreActivities):
             guarantors_with_balance=tuple(sorted(guarantors)),
             secondary_claims=tuple(secondaries),
         )
+
+    def _with_claim_statuses(self, outcomes: list[c.ClaimOutcome]) -> list[c.ClaimOutcome]:
+        """Each outcome with its claim's status in the store after posting (the Claim workflow's status)."""
+        if not outcomes:
+            return outcomes
+        with self.uow() as uow:
+            statuses = dict(
+                uow.session.execute(
+                    select(m.Claim.id, m.Claim.status).where(m.Claim.id.in_({o.claim_id for o in outcomes}))
+                ).all()
+            )
+        return [replace(o, claim_status=str(statuses.get(o.claim_id, ""))) for o in outcomes]
 
     @activity.defn(name=c.POSTING_CHARGE)
     @domain_errors_are_final
@@ -193,4 +206,4 @@ class PostingActivities(StoreActivities):
                     details={"from": current.value, "to": target.value, "reason": data.reason},
                 )
             uow.commit()
-            return c.AdjustmentResult(data.claim_id, moved.amount_cents, moved.guarantor_id)
+            return c.AdjustmentResult(data.claim_id, moved.amount_cents, moved.guarantor_id, str(claim.status))

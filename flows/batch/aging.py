@@ -1,7 +1,8 @@
 """AR-aging snapshot: open claim balances by payer and age bucket, as of a day, written as a report.
 
-The store query (a port) returns balances grouped by payer and date of service; bucketing is done here,
-so the bucket rule is one pure function whatever store sits behind the port.
+The store query (a port) returns the ledger's insurance AR grouped by payer and date of service
+(``domain.aging.insurance_open_balances``: the same source as ``carecycle ar aging``, so the two agree to the
+cent); the buckets are the domain's one rule (``domain.aging_rules.bucket_of``).
 """
 
 from __future__ import annotations
@@ -14,23 +15,8 @@ from typing import Any
 from prefect import Flow, flow, task
 from prefect.cache_policies import NO_CACHE
 
+from domain.aging_rules import BUCKETS, bucket_of
 from flows.batch import AR_AGING_SNAPSHOT
-
-# (label, first day, last day); the last bucket is open-ended. Age counts days since the date of service.
-BUCKETS: tuple[tuple[str, int, int | None], ...] = (
-    ("0-30", 0, 30),
-    ("31-60", 31, 60),
-    ("61-90", 61, 90),
-    ("91-120", 91, 120),
-    ("120+", 121, None),
-)
-
-
-def bucket_of(age_days: int) -> str:
-    for label, first, last in BUCKETS:
-        if age_days >= first and (last is None or age_days <= last):
-            return label
-    return BUCKETS[0][0]  # a future date of service (negative age) counts as current
 
 
 @dataclass(frozen=True)
@@ -79,7 +65,7 @@ def age_balances(balances: Sequence[OpenBalance], as_of: date) -> list[AgingRow]
         counts = totals.setdefault(key, [0, 0])
         counts[0] += balance.claims
         counts[1] += balance.open_cents
-    order = {label: index for index, (label, _, _) in enumerate(BUCKETS)}
+    order = {label: index for index, label in enumerate(BUCKETS)}
     rows = [AgingRow(p, n, b, claims, cents) for (p, n, b), (claims, cents) in totals.items()]
     return sorted(rows, key=lambda r: (r.payer_id, order[r.bucket]))
 
@@ -93,12 +79,12 @@ def build_ar_aging_snapshot(ports: AgingSnapshotPorts) -> Flow[..., AgingSnapsho
     def ar_aging_snapshot(as_of: date | None = None) -> AgingSnapshotSummary:
         day = as_of or ports.today()
         rows = age_balances(open_balances(day), day)
-        by_bucket = {label: 0 for label, _, _ in BUCKETS}
+        by_bucket = dict.fromkeys(BUCKETS, 0)
         for row in rows:
             by_bucket[row.bucket] += row.open_cents
         document = {
             "as_of": day.isoformat(),
-            "buckets": [label for label, _, _ in BUCKETS],
+            "buckets": list(BUCKETS),
             "totals_cents": by_bucket,
             "rows": [row.__dict__ for row in rows],
         }

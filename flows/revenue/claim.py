@@ -27,9 +27,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import portal as portal_contract
     from activities.contracts import revenue as c
     from domain.claim_corrections import ClaimFacts, check_claim_resolution
+    from domain.claim_status import ClaimStatus
     from domain.workitems import Action, Reason, Resolution
 
-FINAL_STATUSES = frozenset({"paid", "partially_paid", "closed", "written_off", "void", "billed_to_patient"})
 
 # A payer without a 276/277 route is asked on its web portal (a browser on the portal workers).
 PORTAL_STATUS_RETRY = portal_retry(maximum_attempts=6)
@@ -52,7 +52,7 @@ class ClaimWorkflow(RevenueWorkflow):
     def __init__(self) -> None:
         super().__init__()
         self._claim_id = ""
-        self._status = "draft"
+        self._status = ClaimStatus.DRAFT.value  # the store's ClaimStatus, from every activity's answer (_take)
         self._outcomes: list[c.ClaimOutcome] = []
         self._last_outcome: c.ClaimOutcome | None = None
         self._submissions = 0
@@ -84,10 +84,13 @@ class ClaimWorkflow(RevenueWorkflow):
             "work_items": list(self._work_log),
         }
 
-    def _enter(self, stage: str, status: str | None = None) -> None:
+    def _take(self, store_status: str, older_history: str) -> None:
+        """The claim's status is the store's (each claim activity answers with it). ``older_history``: what
+        histories recorded before the answers carried it had here, so that they replay as they ran."""
+        self._status = store_status or older_history
+
+    def _enter(self, stage: str) -> None:
         self._stage = stage
-        if status is not None:
-            self._status = status
         age_days = 0.0
         if self._submitted_at is not None:
             age_days = (workflow.now().timestamp() - self._submitted_at) / self._policy.day_seconds
@@ -99,7 +102,7 @@ class ClaimWorkflow(RevenueWorkflow):
             c.SetClaimStatus(self._claim_id, status, actor=f"workflow:{workflow.info().workflow_id}", note=note),
             c.Nothing,
         )
-        self._status = status
+        self._status = status  # the activity moved the store's claim there (an illegal move is refused)
 
     @workflow.run
     async def run(self, data: c.ClaimInput) -> c.ClaimResult:
@@ -131,6 +134,7 @@ class ClaimWorkflow(RevenueWorkflow):
                 policy, c.CLAIMS_SCRUB, ref, c.ScrubResult, entity_type="claim", entity_id=data.claim_id
             )
             self._payer_id = scrub.payer_id
+            self._take(scrub.claim_status, self._status)
             self._lines, self._diagnoses, self._line_pointers = scrub.lines, scrub.diagnoses, scrub.line_pointers
             set_visibility(payer_id=scrub.payer_id)
             if not scrub.passed:
@@ -160,7 +164,7 @@ class ClaimWorkflow(RevenueWorkflow):
             )
             self._submissions += 1
             self._submitted_at = workflow.now().timestamp()
-            self._status = "submitted"
+            self._take(submitted.claim_status, ClaimStatus.SUBMITTED.value)
             # 3. the 999 and 277CA
             ack = await self._wait_for_acknowledgment(policy, submitted)
             verdict, self._ack_verdict = self._ack_verdict, None
@@ -170,7 +174,8 @@ class ClaimWorkflow(RevenueWorkflow):
                 frequency = "7"
                 continue
             if ack is not None and ack.state == "rejected":
-                self._enter("rejected", "rejected")
+                self._take(ack.claim_status, ClaimStatus.REJECTED.value)
+                self._enter("rejected")
                 decision = await self._decide(
                     policy,
                     Reason.CLAIM_REJECTED,
@@ -182,7 +187,9 @@ class ClaimWorkflow(RevenueWorkflow):
                     continue
                 return self._result()
             # 4. the remittance, with follow-up and the timely-filing deadline as durable timers
-            self._enter("awaiting_remittance", "accepted" if ack else self._status)
+            if ack is not None:
+                self._take(ack.claim_status, ClaimStatus.ACCEPTED.value)
+            self._enter("awaiting_remittance")
             outcome = await self._wait_for_remittance(policy, scrub)
             if outcome == "resubmit":
                 frequency = "7"
@@ -207,7 +214,7 @@ class ClaimWorkflow(RevenueWorkflow):
 
     async def _wait_for_acknowledgment(self, policy: c.RevenuePolicy, submitted: c.SubmitResult) -> c.AckResult | None:
         """Poll for the 999/277CA on a durable timer; a remittance arriving first also ends the wait."""
-        self._enter("awaiting_acknowledgment", "submitted")
+        self._enter("awaiting_acknowledgment")
         deadline = workflow.now() + policy.days(policy.ack_timeout_days)
         query = c.AckQuery(self._claim_id, submitted.batch_key)
         while True:
@@ -273,9 +280,10 @@ class ClaimWorkflow(RevenueWorkflow):
             inquiries += 1
             if self._outcomes:
                 continue
-            if status.finalized and self._status != "appealed" and inquiries <= policy.max_status_inquiries:
+            appealed = self._status == ClaimStatus.APPEALED
+            if status.finalized and not appealed and inquiries <= policy.max_status_inquiries:
                 continue  # the payer says it is paid or denied: the 835 is on its way
-            if workflow.now() >= filing_deadline and self._status not in ("accepted", "appealed"):
+            if workflow.now() >= filing_deadline and self._status not in (ClaimStatus.ACCEPTED, ClaimStatus.APPEALED):
                 return await self._timely_filing_missed(policy)
             self._enter("follow_up")
             if status.route == "portal":
@@ -329,14 +337,17 @@ class ClaimWorkflow(RevenueWorkflow):
         self._last_outcome = outcome
         self._paid_cents = outcome.paid_cents
         self._patient_cents = outcome.patient_responsibility_cents
-        if outcome.status == "reversed":
-            self._enter("awaiting_remittance", "accepted")
-            return "wait"  # the corrected claim payment follows
-        if outcome.status in ("paid", "partially_paid"):
-            self._enter("done", outcome.status)
+        if outcome.status == "reversed":  # posting took the claim back to ACCEPTED: the corrected payment follows
+            self._take(outcome.claim_status, ClaimStatus.ACCEPTED.value)
+            self._enter("awaiting_remittance")
+            return "wait"
+        if outcome.status in (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID):
+            self._take(outcome.claim_status, outcome.status)
+            self._enter("done")
             return "done"
         # Denied: a person decides, knowing what the codes mean.
-        self._enter("denied", "denied")
+        self._take(outcome.claim_status, ClaimStatus.DENIED.value)
+        self._enter("denied")
         explained = "; ".join(outcome.explanation) or ", ".join(outcome.adjustment_codes)
         codes = ",".join(outcome.adjustment_codes + outcome.remark_codes)
         verdict = await self._resolve(
@@ -437,8 +448,8 @@ class ClaimWorkflow(RevenueWorkflow):
                 )
             return "resubmit"
         if resolution.action == Action.APPEAL:
-            await self._set_status("appealed", resolution.note)
-            self._enter("appealed", "appealed")
+            await self._set_status(ClaimStatus.APPEALED.value, resolution.note)
+            self._enter("appealed")
             return "wait"
         if resolution.action in (Action.WRITE_OFF, Action.BILL_PATIENT):
             reason = resolution.fields.get("reason_code", str(resolution.action))
@@ -465,9 +476,10 @@ class ClaimWorkflow(RevenueWorkflow):
             await self.run_activity(
                 c.COLLECTIONS_NOTIFY, c.BalanceNotice(adjusted.guarantor_id, self._policy), c.Nothing
             )
-            self._enter("done", "billed_to_patient")
+            self._take(adjusted.claim_status, "billed_to_patient")
         else:
-            self._enter("done", "written_off")
+            self._take(adjusted.claim_status, ClaimStatus.WRITTEN_OFF.value)
+        self._enter("done")
 
     async def _timely_filing_missed(self, policy: c.RevenuePolicy) -> str:
         self._enter("timely_filing")

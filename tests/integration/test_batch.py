@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain import models as m
+from domain.aging import ar_aging, insurance_open_balances
 from domain.staff import credential_item_reason
 from flows.batch.aging import BUCKETS, OpenBalance, age_balances, bucket_of
-from workers.batch import INSURANCE_AR_STATUSES, BatchStore, DropFolder, Reports
+from workers.batch import BatchStore, DropFolder, Reports
 from workers.synthetic import SyntheticPractice, seed_practice
 
 AS_OF = date(2026, 3, 2)
@@ -97,21 +98,20 @@ def test_credential_work_items_open_once_per_credential(
     assert not any(name in item.summary for item in items for name in staff_names)
 
 
-def test_open_balances_are_the_insurance_ar(session_factory: sessionmaker[Session], seeded: SyntheticPractice) -> None:
+def test_open_balances_are_the_ledgers_insurance_ar(
+    session_factory: sessionmaker[Session], seeded: SyntheticPractice
+) -> None:
+    """The snapshot's source is the one `ar aging --by payer` reads (issue 11: the snapshot said 145,500 cents where
+    the ledger and `ar aging` said 141,000; contractual adjustments of partly paid claims were missed)."""
     balances = BatchStore(session_factory).open_balances(AS_OF)
-    ar = [
-        c
-        for c in _rows(seeded, m.Claim)
-        if c["status"] in {s.value for s in INSURANCE_AR_STATUSES}
-        and c["total_charge_cents"] - c["paid_cents"] - c["patient_responsibility_cents"] > 0
-    ]
-    assert ar
-    assert sum(b.claims for b in balances) == len(ar)
-    assert sum(b.open_cents for b in balances) == sum(
-        c["total_charge_cents"] - c["paid_cents"] - c["patient_responsibility_cents"] for c in ar
-    )
+    with session_factory() as session:
+        report = ar_aging(session, by="payer", as_of=AS_OF)
+        per_claim = insurance_open_balances(session, AS_OF)
+    assert balances and sum(b.open_cents for b in balances) == report.total_cents > 0
+    assert sum(b.claims for b in balances) == len(per_claim)
     rows = age_balances(balances, AS_OF)
-    assert sum(r.open_cents for r in rows) == sum(b.open_cents for b in balances)
+    for bucket in BUCKETS:
+        assert sum(r.open_cents for r in rows if r.bucket == bucket) == report.totals[bucket]
 
 
 def test_age_buckets() -> None:
@@ -136,7 +136,7 @@ def test_age_buckets() -> None:
     ]
     rows = [(r.payer_id, r.bucket, r.claims, r.open_cents) for r in age_balances(balances, AS_OF)]
     assert rows == [("P0", "31-60", 3, 900), ("P1", "0-30", 3, 1500), ("P1", "120+", 1, 700)]
-    assert [label for label, _, _ in BUCKETS] == ["0-30", "31-60", "61-90", "91-120", "120+"]
+    assert list(BUCKETS) == ["0-30", "31-60", "61-90", "91-120", "120+"]
 
 
 def test_drop_folder_claims_each_file_once_and_files_it_away(tmp_path: Path) -> None:
@@ -221,7 +221,6 @@ def one_prefect_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.e2e
 @pytest.mark.usefixtures("one_prefect_server")
 def test_every_batch_flow_runs_through_prefect(carecycle_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from sqlalchemy import text
 
     from domain.x12.remit835 import parse_835
     from flows.batch.remittance import PostingDeferred
@@ -249,21 +248,16 @@ def test_every_batch_flow_runs_through_prefect(carecycle_home: Path, capsys: pyt
     code, out, err = _run_cli("batch", "run", "ar-aging-snapshot", "--as-of", as_of, "--json", capsys=capsys)
     assert code == 0, err
     snapshot = json.loads(out)
+    code, out, err = _run_cli("ar", "aging", "--by", "payer", "--as-of", as_of, "--json", capsys=capsys)
+    assert code == 0, err
+    aging = json.loads(out)
     container = Container()
     try:
         with container.session_factory() as session:
-            open_cents = session.execute(
-                text(
-                    "SELECT coalesce(sum(total_charge_cents - paid_cents - patient_responsibility_cents), 0) "
-                    "FROM claims WHERE status IN ("
-                    + ", ".join(f"'{s.value}'" for s in INSURANCE_AR_STATUSES)
-                    + ") AND total_charge_cents - paid_cents - patient_responsibility_cents > 0"
-                )
-            ).scalar_one()
             items = Counter(session.scalars(select(m.WorkItem.queue)).all())
             assert session.execute(select(func.count()).select_from(m.WorkItem)).scalar_one() == sum(items.values())
-        assert snapshot["open_cents"] == open_cents > 0
-        assert sum(snapshot["by_bucket_cents"].values()) == open_cents
+        assert snapshot["open_cents"] == aging["total_cents"] > 0  # the same cents as `ar aging`, bucket by bucket
+        assert snapshot["by_bucket_cents"] == aging["totals"]
         assert Path(snapshot["csv"]).read_text().startswith("payer_id,payer_name,bucket,claims,open_cents\n")
         assert items == {"credentialing": first["credentials_expiring"]}
 

@@ -152,3 +152,15 @@ async def test_an_appeal_before_adjudication_is_refused_by_the_claim_lifecycle(h
     message = await _refused(harness, handle, "no_payer_response", "appeal")
     assert "cannot go from submitted to appealed" in message
     await handle.terminate()
+
+
+async def test_the_claims_status_is_the_stores(harness: Harness) -> None:
+    """Issue 11, item 4: the Claim workflow keeps no status of its own; it takes the one the store answers with
+    (here the 999 already acknowledged the claim: before, the workflow said "submitted")."""
+    world = harness.world
+    world.ack_answers = ["pending"] * 100
+    world.status_after_submit = "acknowledged"
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_acknowledgment")
+    assert (await handle.query("state"))["status"] == "acknowledged"
+    await handle.terminate()

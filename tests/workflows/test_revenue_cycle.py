@@ -66,6 +66,7 @@ class World:
     refuse_corrections: int = 0  # how many claims.correct calls the store refuses (a payer code naming no payer)
     refuse_coverage_updates: int = 0  # how many eligibility.update_coverage calls the store refuses
     refuse_plans: int = 0  # how many collections.create_payment_plan calls the store refuses (the balance changed)
+    status_after_submit: str = ""  # the claim's status in the store after claims.submit ("" like older histories)
     # The stored collections policy's versions, newest last; each collections.policy call reads the newest.
     policies: list[dict[str, int]] = field(default_factory=lambda: [{}])
 
@@ -173,7 +174,9 @@ class World:
         async def submit(data: c.ClaimCorrection) -> c.SubmitResult:
             log(c.CLAIMS_SUBMIT, data)
             number = len(world.called(c.CLAIMS_SUBMIT))
-            return c.SubmitResult(data.claim_id, f"{number:09d}", f"batch-{number}", data.frequency_code)
+            return c.SubmitResult(
+                data.claim_id, f"{number:09d}", f"batch-{number}", data.frequency_code, world.status_after_submit
+            )
 
         @activity.defn(name=c.CLAIMS_ACKNOWLEDGMENTS)
         async def acks(query: c.AckQuery) -> c.AckResult:

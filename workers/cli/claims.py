@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,13 +124,9 @@ def _export(args: argparse.Namespace) -> int:
 def _scrub(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from sqlalchemy import select
-
-    from domain import models as m
-    from domain.claim_edits import ClaimFingerprint, ScrubContext, fingerprint, scrub
-    from domain.claim_status import OPEN_STATUSES, ClaimStatus
+    from domain.claim_status import ClaimStatus
     from domain.errors import DomainError
-    from domain.services.provider_standing import provider_standing
+    from domain.services.scrubbing import open_claim_fingerprints, scrub_claim
     from workers.composition import Container
 
     today = args.as_of or datetime.now(UTC).date()
@@ -142,35 +137,14 @@ def _scrub(args: argparse.Namespace) -> int:
         with container.uow() as uow:
             session = uow.session
             rows = _claims_to_use(session, args.claim, [ClaimStatus.DRAFT, ClaimStatus.READY])
-            others = session.execute(
-                select(m.Claim.id, m.Claim.patient_id, m.ClaimLine.date_of_service, m.ClaimLine.procedure_code)
-                .join(m.ClaimLine, m.ClaimLine.claim_id == m.Claim.id)
-                .where(m.Claim.status.in_([*OPEN_STATUSES, ClaimStatus.READY]))
-            ).all()
-            grouped: dict[str, tuple[str, set[date], set[str]]] = {}
-            for claim_id, patient_id, day, code in others:
-                entry = grouped.setdefault(claim_id, (patient_id, set(), set()))
-                entry[1].add(day)
-                entry[2].add(code)
-            open_claims = [
-                ClaimFingerprint(cid, patient, frozenset(days), frozenset(codes))
-                for cid, (patient, days, codes) in grouped.items()
-            ]
+            patients = {row.patient_id for row in rows}
+            open_claims = open_claim_fingerprints(session, patients if len(patients) <= 500 else None)
             for row in rows:
-                payer = session.get(m.Payer, row.payer_id)
                 try:
-                    value = load_professional_claim(session, row)
+                    failures = scrub_claim(session, row, today, open_claims).failures
                 except DomainError as exc:
                     report.append({"claim_id": row.id, "failures": [{"code": "LOAD", "message": str(exc)}]})
                     continue
-                context = ScrubContext(
-                    today=today,
-                    timely_filing_days=payer.timely_filing_days if payer else None,
-                    open_claims=open_claims,
-                    self_fingerprint=fingerprint(value, row.patient_id),
-                    provider=provider_standing(session, row),
-                )
-                failures = scrub(value, context)
                 report.append({"claim_id": row.id, "failures": [f.as_dict() for f in failures]})
     finally:
         container.close()

@@ -187,3 +187,56 @@ def test_statements_and_placements_are_written_in_one_place() -> None:
         if '"agency/' in text and path != "activities/collections/agency.py"
     ]
     assert not placements, f"agency files written outside the agency hand-off: {placements}"
+
+
+# --- claims: the open-claim set, acknowledgments, the status; AR aging ------------------------------------------
+
+
+def _callers(name: str, *packages: str) -> list[str]:
+    return [
+        f"{path}:{function.name}"
+        for path, text in _sources(*packages)
+        for function in _functions(text)
+        if name in _calls(function)
+        and not any(
+            name in _calls(inner)
+            for inner in ast.walk(function)
+            if inner is not function and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef)
+        )
+    ]
+
+
+def test_acknowledgments_are_applied_in_one_place() -> None:
+    for parser in ("parse_277ca", "parse_999"):
+        callers = {c.split(":")[0] for c in _callers(parser, "activities", "workers", "flows", "console")}
+        callers |= {c.split(":")[0] for c in _callers(parser, "domain") if "services" in c or "posting" in c}
+        # The clearinghouse adapters read a 999 to say whether a batch arrived; they move no claim.
+        callers = {c for c in callers if not c.startswith("activities/clearinghouse/")}
+        assert callers == {"domain/services/submissions.py"}, (parser, callers)
+
+
+def test_the_open_claim_set_and_the_scrub_context_are_built_in_one_place() -> None:
+    builders = [c for c in _callers("ScrubContext", *PACKAGES) if not c.startswith("domain/claim_edits.py")]
+    assert {b.split(":")[0] for b in builders} == {"domain/services/scrubbing.py"}, builders
+    assert "scrub_claim" in _calls(_function("activities/revenue/claims.py", "scrub"))
+    assert "scrub_claim" in _calls(_function("workers/cli/claims.py", "_scrub"))
+
+
+def test_ar_is_aged_by_one_rule_from_one_source() -> None:
+    definitions = [path for path, text in _sources() for function in _functions(text) if function.name == "bucket_of"]
+    assert definitions == ["domain/aging_rules.py"], definitions
+    assert "insurance_open_balances" in _calls(_function("workers/batch.py", "open_balances"))
+    assert "insurance_open_balances" in _calls(_function("domain/aging.py", "_payer_rows"))
+
+
+def test_the_claim_workflow_keeps_no_status_of_its_own() -> None:
+    tree = ast.parse((ROOT / "flows/revenue/claim.py").read_text())
+    writers = {
+        function.name
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Attribute) and t.attr == "_status" for t in node.targets)
+    }
+    assert writers == {"__init__", "_take", "_set_status"}, writers

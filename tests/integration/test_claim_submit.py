@@ -1,0 +1,197 @@
+"""Issue 11, item 4: claim submit builds and records the 837P in one transaction, calls the clearinghouse with no
+transaction open, and records the outcome in another, idempotent on the interchange control number; the 277CA is
+applied in one place (``claims.acknowledgments``). SQLite and PostgreSQL.
+
+Before: the clearinghouse call ran inside the unit of work that held the control-number lock (on SQLite the whole
+write lock) for up to 30 s, and the 277CA was applied by submit and again by the acknowledgments activity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+from activities.clearinghouse.base import ClearinghouseUnavailable, InboundDocument, SubmissionResult
+from activities.contracts import revenue as c
+from activities.revenue import ClaimActivities, Envelope
+from domain import models as m
+from domain.claim_status import ClaimStatus
+from domain.store.control_numbers import next_numbers
+from domain.store.engine import make_engine
+from domain.store.uow import UnitOfWork
+from domain.x12.ack277ca import ClaimAck, ClaimAcknowledgment, StatusCode, write_277ca
+from domain.x12.ack999 import Acknowledgment999, TransactionAck, parse_999, write_999
+from domain.x12.envelope import ControlNumbers, Party, read_envelope
+from tests.unit.posting.factory import make_claim, make_patient, make_practice
+
+WHEN = datetime(2026, 3, 3, 9, 0)
+
+
+class Clearinghouse:
+    """The clearinghouse port, answering like the sandbox; each call checks that the store is free meanwhile."""
+
+    def __init__(self, store_url: str, *, fail_first: bool = False) -> None:
+        self.store_url = store_url
+        self.fail_first = fail_first
+        self.sent: list[str] = []
+        self.mailbox: list[InboundDocument] = []
+        self.store_was_free: list[bool] = []
+
+    def _store_is_free(self) -> bool:
+        """Another connection takes the control numbers' lock at once: nobody holds it across this call."""
+        sqlite = self.store_url.startswith("sqlite")
+        engine: Engine = (
+            create_engine(self.store_url, connect_args={"timeout": 1}) if sqlite else make_engine(self.store_url)
+        )
+        try:
+            with Session(engine) as session:
+                if engine.dialect.name == "postgresql":
+                    session.execute(text("SET lock_timeout = '1s'"))
+                next_numbers(session)
+                session.rollback()
+            return True
+        except Exception:
+            return False
+        finally:
+            engine.dispose()
+
+    def submit_837(self, x12: str) -> SubmissionResult:
+        self.store_was_free.append(self._store_is_free())
+        self.sent.append(x12)
+        if self.fail_first:
+            self.fail_first = False
+            raise ClearinghouseUnavailable("the clearinghouse timed out (the batch may or may not have arrived)")
+        group = read_envelope(x12).interchanges[0].groups[0]
+        claim_id = next(s[1] for s in (seg.split("*") for seg in x12.split("~")) if s[0] == "CLM")
+        ack = Acknowledgment999.for_transactions(
+            "HC", str(group.control_number), "005010X222A1", [TransactionAck("837", "0001", "A")]
+        )
+        accepted = ClaimAcknowledgment(
+            "CLEARINGHOUSE", "CH", "CLINIC", "CARECYCLE", "T1", WHEN.date(), WHEN.date(),
+            (ClaimAck(claim_id, (StatusCode("A2", "20"),), 15000, "1234567893", "CLINIC", "M1", "DOE", "JO",
+                      payer_claim_number="ICN-77"),),
+        )  # fmt: skip
+        envelope = {"sender": Party("ZZ", "CH"), "receiver": Party("ZZ", "CARECYCLE"), "control": ControlNumbers(5, 5)}
+        ack_277 = write_277ca([accepted], when=WHEN, **envelope)  # type: ignore[arg-type]
+        self.mailbox.append(InboundDocument(f"doc-{len(self.mailbox)}", "277CA", ack_277, WHEN))
+        return SubmissionResult(f"B{len(self.sent):04d}", True, write_999([ack], **envelope), ack_277)  # type: ignore[arg-type]
+
+    def fetch_acknowledgments(self) -> list[InboundDocument]:
+        return list(self.mailbox)
+
+    def confirm(self, document_ids: Sequence[str]) -> None:
+        self.mailbox = [d for d in self.mailbox if d.id not in document_ids]
+
+
+@pytest.fixture
+def claim(uow: UnitOfWork) -> str:
+    with uow:
+        practice = make_practice(uow.session)
+        patient = make_patient(uow.session, practice)
+        claim_id = make_claim(uow.session, practice, patient, status=ClaimStatus.READY).claim_id
+        uow.commit()
+    return claim_id
+
+
+def _status(uow: UnitOfWork, claim_id: str) -> str:
+    with uow:
+        found = uow.session.get(m.Claim, claim_id)
+        assert found is not None
+        return str(found.status)
+
+
+def _submissions(uow: UnitOfWork) -> list[tuple[int, str, str | None]]:
+    with uow:
+        rows = uow.session.execute(
+            select(m.ClaimSubmission.interchange_control_number, m.ClaimSubmission.state, m.ClaimSubmission.batch_id)
+        ).all()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_the_clearinghouse_is_called_with_no_transaction_open(
+    uow: UnitOfWork, session_factory: Any, store_url: str, claim: str
+) -> None:
+    clearinghouse = Clearinghouse(store_url)
+    claims = ClaimActivities(session_factory, clearinghouse, Envelope())  # type: ignore[arg-type]
+    result = claims.submit(c.ClaimCorrection(claim, {}, "1", "test"))
+    assert clearinghouse.store_was_free == [True]
+    assert result.claim_status == "acknowledged"  # the 999 applied with the outcome; the 277CA not yet
+    assert _status(uow, claim) == ClaimStatus.ACKNOWLEDGED
+    assert _submissions(uow) == [(int(result.interchange_control_number), "sent", "B0001")]
+    # The one place that applies the 277CA: the acknowledgments activity, from the mailbox.
+    ack = claims.acknowledgments(c.AckQuery(claim, result.batch_key))
+    assert (ack.state, ack.claim_status) == ("accepted", "accepted") and not clearinghouse.mailbox
+    with uow:
+        row = uow.session.get(m.Claim, claim)
+        assert row is not None and row.payer_claim_control_number == "ICN-77"
+    # A retried submit after the outcome was recorded sends nothing and answers the same.
+    assert claims.submit(c.ClaimCorrection(claim, {}, "1", "test")).batch_key == result.batch_key
+    assert len(clearinghouse.sent) == 1
+
+
+def test_a_lost_answer_sends_the_same_interchange_again_and_records_it_once(
+    uow: UnitOfWork, session_factory: Any, store_url: str, claim: str
+) -> None:
+    clearinghouse = Clearinghouse(store_url, fail_first=True)
+    claims = ClaimActivities(session_factory, clearinghouse, Envelope())  # type: ignore[arg-type]
+    with pytest.raises(ClearinghouseUnavailable):
+        claims.submit(c.ClaimCorrection(claim, {}, "1", "test"))
+    ((icn, state, batch),) = _submissions(uow)
+    assert state == "built" and batch is None and _status(uow, claim) == ClaimStatus.READY
+    result = claims.submit(c.ClaimCorrection(claim, {}, "1", "test"))  # Temporal's retry
+    assert int(result.interchange_control_number) == icn and clearinghouse.sent[0] == clearinghouse.sent[1]
+    assert _submissions(uow) == [(icn, "sent", result.batch_key)]
+    with uow:
+        submitted = uow.session.execute(
+            select(func.count())
+            .select_from(m.AuditEvent)
+            .where(m.AuditEvent.entity_id == claim, m.AuditEvent.action == "claim.submitted")
+        ).scalar_one()
+        assert submitted == 1
+
+
+def test_a_claim_changed_after_its_837p_was_built_is_built_again(
+    uow: UnitOfWork, session_factory: Any, store_url: str, claim: str
+) -> None:
+    clearinghouse = Clearinghouse(store_url, fail_first=True)
+    claims = ClaimActivities(session_factory, clearinghouse, Envelope())  # type: ignore[arg-type]
+    with pytest.raises(ClearinghouseUnavailable):
+        claims.submit(c.ClaimCorrection(claim, {}, "1", "test"))
+    with uow:
+        row = uow.session.get(m.Claim, claim)
+        assert row is not None
+        row.lines[0].units = 2  # corrected meanwhile (claims.correct, then the scrub: its version moves on)
+        row.transition(ClaimStatus.DRAFT)
+        uow.session.flush()
+        row.transition(ClaimStatus.READY)
+        uow.commit()
+    result = claims.submit(c.ClaimCorrection(claim, {}, "1", "test"))
+    states = sorted(state for _, state, _ in _submissions(uow))
+    assert states == ["sent", "superseded"] and clearinghouse.sent[0] != clearinghouse.sent[1]
+    assert "SV1*HC:99213*100*UN*2" in clearinghouse.sent[1] and result.claim_status == "acknowledged"
+
+
+def test_a_999_from_the_mailbox_is_applied_by_the_group_it_names(
+    uow: UnitOfWork, session_factory: Any, store_url: str, claim: str
+) -> None:
+    """A drop-folder clearinghouse answers the 999 later, in the mailbox: the same one place applies it."""
+    from domain.services.submissions import apply_999, record_built, record_sent
+
+    with uow:
+        row = uow.session.get(m.Claim, claim)
+        assert row is not None
+        record_built(uow.session, row, ControlNumbers(7001, 8001), "ISA*...", None)
+        record_sent(uow.session, 7001, "drop-1", None, actor="test")
+        uow.commit()
+    rejected = Acknowledgment999.for_transactions("HC", "8001", "005010X222A1", [TransactionAck("837", "0001", "R")])
+    envelope = {"sender": Party("ZZ", "CH"), "receiver": Party("ZZ", "CARECYCLE"), "control": ControlNumbers(6, 6)}
+    text_999 = write_999([rejected], **envelope)  # type: ignore[arg-type]
+    assert parse_999(text_999)[0].group_control_number == "8001"
+    with uow:
+        assert apply_999(uow.session, text_999) == 1
+        uow.commit()
+    assert _status(uow, claim) == ClaimStatus.REJECTED
