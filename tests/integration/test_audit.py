@@ -11,10 +11,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from domain import models as m
 from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemWorkflow
 from tests.support.actors import signed_resolve
 from tests.support.dev_stack import CliResult, DevStack, dev_stack, run_cli
+from workers.security.actors import os_user
 
 pytestmark = pytest.mark.temporal
 
@@ -69,6 +72,13 @@ async def test_replay_timeline_and_export(tmp_path: Path, sqlite_url: str) -> No
         assert "search attributes: WorkQueue=eligibility" in out
         assert "workflow completed" in out
 
+        with stack.container.uow() as uow:  # printing a decoded history is a PHI view, by the OS user
+            views = uow.session.execute(
+                select(m.AuditEvent.actor, m.AuditEvent.details).where(
+                    m.AuditEvent.action == "phi.view", m.AuditEvent.workflow_id == handle.id
+                )
+            ).all()
+        assert views == [(f"cli:{os_user()}", {"via": "cli", "command": "audit replay"})]
         as_json = await asyncio.to_thread(cli, stack, "audit", "replay", handle.id, "--json")
         parsed = json.loads(as_json.stdout)
         assert parsed["ok"] is True and any(e["kind"] == "update" and e.get("by") == "ann" for e in parsed["timeline"])

@@ -173,8 +173,15 @@ def test_audit_log_and_verify_log_commands(tmp_path: Path, sqlite_url: str) -> N
     table = run_cli(env, "audit", "log", "--action", "phi.")
     assert table.returncode == 0 and "aud" in table.stdout and "ann" in table.stdout
 
+    patients = run_cli(env, "patients", "list", "--json")  # a command that prints PHI leaves a trace
+    assert patients.returncode == 0, patients.stderr
+    logged = run_cli(env, "audit", "log", "--action", "phi.view", "--entity-type", "patient", "--json")
+    viewed = json.loads(logged.stdout)
+    assert [e["details"]["command"] for e in viewed["events"]] == ["patients list"]
+    assert viewed["events"][0]["actor"].startswith("cli:")
+
     ok = run_cli(env, "audit", "verify-log")
-    assert ok.returncode == 0 and ok.stdout.startswith("OK: 4 audit events")
+    assert ok.returncode == 0 and ok.stdout.startswith("OK: 5 audit events")
     _unprotected(engine, "UPDATE audit_events SET details = '{}' WHERE seq = 2")
     broken = run_cli(env, "audit", "verify-log", "--json")
     assert broken.returncode == 1

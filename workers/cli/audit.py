@@ -92,6 +92,7 @@ def _replay(args: argparse.Namespace) -> int:
                 raise CommandFailed(f"Temporal could not return the history: {exc.message}") from None
         verdict = await replay(history, converter)
         timeline = [entry_json(e) for e in await build_timeline(history, converter)]
+        _record_decoded_view(settings, history.workflow_id, "audit replay")
         return verdict, timeline, history.workflow_id
 
     with temporal_errors():
@@ -107,6 +108,26 @@ def _replay(args: argparse.Namespace) -> int:
             if key in entry and entry[key] not in ([], None, ""):
                 print(f"{'':>30}{key}: {format_value(entry[key])}")
     return 0 if verdict.ok else 1
+
+
+def _record_decoded_view(settings: Settings, workflow_id: str, command: str) -> None:
+    """A decoded history holds PHI: its printing is an audit event (when the store is reachable: a history file
+    read without one still says so in the log)."""
+    import logging
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from workers.cli.phi import record_phi_view
+    from workers.composition import Container, StoreNotReady
+
+    container = Container(settings)
+    try:
+        container.require_schema()
+        record_phi_view(container, command, "workflow", workflow_id[:36], workflow_id=workflow_id)
+    except (StoreNotReady, SQLAlchemyError):
+        logging.getLogger("carecycle.cli").warning("a decoded history was printed without a store to audit it in")
+    finally:
+        container.close()
 
 
 def _export(args: argparse.Namespace) -> int:

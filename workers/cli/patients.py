@@ -24,6 +24,7 @@ def _list(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
     from domain import models as m
+    from workers.cli.phi import record_phi_view
     from workers.composition import Container
 
     container = Container()
@@ -44,6 +45,7 @@ def _list(args: argparse.Namespace) -> int:
                 .join(m.Payer, m.Payer.id == m.Coverage.payer_id)
                 .where(m.Coverage.patient_id.in_([p.id for p in patients]))
             ).all()
+        record_phi_view(container, "patients list", "patient", "list", shown=len(patients), offset=args.offset)
     finally:
         container.close()
     by_patient: dict[str, list[dict[str, Any]]] = {}

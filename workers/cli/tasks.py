@@ -165,6 +165,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from domain.workitems import allowed_actions
+    from workers.cli.phi import record_phi_view
     from workers.composition import Container
 
     container = Container()
@@ -178,6 +179,8 @@ def _show(args: argparse.Namespace) -> int:
             view["resolution"] = item.resolution
             view["resolved_by"] = item.resolved_by
             view["resolved_at"] = item.resolved_at
+        # the item's context and resolution can hold patient data (member ids, dates, amounts)
+        record_phi_view(container, "tasks show", "work_item", view["id"], workflow_id=view["workflow_id"])
     finally:
         container.close()
     actions = [action_view(Action(name)) for name in allowed_actions(view["reason"])]
