@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workers.cli.args import add_json, iso_date, non_empty, positive_int, read_text, writable_dir
+
+if TYPE_CHECKING:
+    from workers.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
