@@ -28,6 +28,7 @@ class SamplePatient:
     state: str = "IL"
     postal_code: str = "62701"
     phone: str = "5550100"
+    authority: str = SENDING_FACILITY  # PID-3.4, the MRN's assigning authority (HD: "EHR&2.16.840...&ISO")
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _pid(patient: SamplePatient) -> str:
             "PID",
             "1",
             "",
-            f"{_e(patient.mrn)}^^^{SENDING_FACILITY}^MR",
+            f"{_e(patient.mrn)}^^^{patient.authority}^MR",
             "",
             f"{_e(patient.last_name)}^{_e(patient.first_name)}",
             "",
@@ -125,7 +126,7 @@ def merge(control_id: str, survivor: SamplePatient, merged_mrn: str, *, when: da
                 _msh("ADT^A40^ADT_A39", control_id, when),
                 f"EVN|A40|{when:%Y%m%d%H%M%S}",
                 _pid(survivor),
-                f"MRG|{_e(merged_mrn)}^^^{SENDING_FACILITY}^MR",
+                f"MRG|{_e(merged_mrn)}^^^{survivor.authority}^MR",
             ]
         )
         + "\r"
@@ -143,12 +144,14 @@ def siu(
     minutes: int = 20,
     when: datetime,
     telehealth: bool = False,
+    authority: str = SENDING_FACILITY,
 ) -> str:
-    """SIU^S12 (book), S13 (reschedule), S14 (modify) or S15 (cancel). ``starts_at`` in UTC."""
+    """SIU^S12 (book), S13 (reschedule), S14 (modify) or S15 (cancel). ``starts_at`` in UTC; ``authority`` is the
+    appointment id's (HD, ``EHR&<oid>&ISO``; SCH-1 spells it as components)."""
     status = "Cancelled" if trigger == "S15" else "Booked"
     sch = [
         "SCH",
-        f"{_e(appointment_id)}^{SENDING_FACILITY}",
+        f"{_e(appointment_id)}^{authority.replace('&', '^')}",
         "",
         "",
         "",
@@ -187,10 +190,13 @@ def dft(
     charges: Sequence[SampleCharge],
     *,
     when: datetime,
+    telehealth: bool = False,
+    authority: str = SENDING_FACILITY,
 ) -> str:
-    """DFT^P03: the visit's charges (FT1) with its diagnoses (DG1); PV1-19 is the visit (= the SIU's SCH-1)."""
-    pv1 = ["PV1", "1", "O", "", "", "", "", f"{provider_npi}^^^^^^^^^^^^NPI"]
-    pv1 += [""] * (19 - len(pv1)) + [f"{_e(visit_number)}^^^{SENDING_FACILITY}"]
+    """DFT^P03: the visit's charges (FT1) with its diagnoses (DG1); PV1-19 is the visit (= the SIU's SCH-1, under
+    the same ``authority``)."""
+    pv1 = ["PV1", "1", "O", "VIRTUAL" if telehealth else "", "", "", "", f"{provider_npi}^^^^^^^^^^^^NPI"]
+    pv1 += [""] * (19 - len(pv1)) + [f"{_e(visit_number)}^^^{authority}"]
     segments = [
         _msh("DFT^P03^DFT_P03", control_id, when),
         f"EVN|P03|{when:%Y%m%d%H%M%S}",
