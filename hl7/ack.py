@@ -2,7 +2,8 @@
 refusal, an ERR segment that says what was wrong: where (segment, sequence, field), the HL7 error code (table
 0357) and a text naming fields and codes only, never a value of the message.
 
-An ACK holds no PHI: it may be logged and is stored as it was sent, to answer a repeated control id the same way.
+An ACK repeats nothing of the message but its control id (MSA-2, as the protocol wants); it is stored as it was
+sent, to answer a repeated control id the same way.
 """
 
 from __future__ import annotations

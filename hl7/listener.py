@@ -17,13 +17,15 @@ Original mode (no MSH-15/16 and the listener not in enhanced mode): one applicat
 mode (``--enhanced``, or MSH-15/16 sent): a commit ACK once the message is stored, then the application ACK, each
 as MSH-15/16 ask (AL, NE, ER, SU). Messages of one connection are handled in order.
 
-Logs name the control id, the message type and the ACK and error codes: never a value of the message.
+Logs name a digest of the sender and control id (``message_ref``), the message type and the ACK and error codes:
+never a value of the message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -79,6 +81,12 @@ class ListenerOptions:
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
 
 
+def message_ref(header: Header) -> str:
+    """What the logs name a message by: a digest of its sender and control id (MSH-10 is the sender's free text;
+    it may hold anything, so it is not logged as such). ``hl7_messages`` maps it back for an operator."""
+    return hashlib.sha256(f"{header.sender}|{header.control_id}".encode()).hexdigest()[:16]
+
+
 def decode(payload: bytes) -> str:
     try:
         return payload.decode("utf-8")
@@ -125,7 +133,7 @@ class Hl7Application:
             await send(self._ack(header, APPLICATION_REJECT if problem.reject else APPLICATION_ERROR, problem))
         log.info(
             "hl7 message refused",
-            extra={"control_id": header.control_id if header else None, "error_code": problem.code},
+            extra={"message_ref": message_ref(header) if header else None, "error_code": problem.code},
         )
 
     async def process(self, item: bytes | OversizedFrame, send: Send) -> None:
@@ -147,7 +155,7 @@ class Hl7Application:
             prior = await asyncio.to_thread(self.journal.find, header)
         except (OperationalError, DocumentError) as exc:
             reason = type(exc).__name__
-            log.warning("hl7 journal not readable", extra={"control_id": header.control_id, "reason": reason})
+            log.warning("hl7 journal not readable", extra={"message_ref": message_ref(header), "reason": reason})
             await self._refuse(header, Hl7Problem(APPLICATION_RECORD_LOCKED, "the store is busy: send it again"), send)
             return
         if prior is not None and prior.status == "processed" and prior.ack_text:
@@ -217,7 +225,7 @@ class Hl7Application:
             await send(ack)
 
     def _not_stored(self, header: Header, exc: Exception) -> Ack:
-        log.warning("hl7 message not stored", extra={"control_id": header.control_id, "reason": type(exc).__name__})
+        log.warning("hl7 message not stored", extra={"message_ref": message_ref(header), "reason": type(exc).__name__})
         return self._ack(header, APPLICATION_ERROR, NOT_STORED)
 
     def _actor(self, header: Header) -> Actor:
@@ -227,18 +235,18 @@ class Hl7Application:
         if isinstance(exc, DomainError):
             return problem_of(exc)
         # A bug or the store down: the sender is told to try again, nothing half-written.
-        log.error("hl7 message failed", extra={"control_id": header.control_id, "reason": type(exc).__name__})
+        log.error("hl7 message failed", extra={"message_ref": message_ref(header), "reason": type(exc).__name__})
         return Hl7Problem(APPLICATION_INTERNAL_ERROR, "the message could not be applied: send it again")
 
     def _journal_failed(self, header: Header, exc: Exception) -> None:
         reason = type(exc).__name__
-        log.warning("hl7 outcome not journaled", extra={"control_id": header.control_id, "reason": reason})
+        log.warning("hl7 outcome not journaled", extra={"message_ref": message_ref(header), "reason": reason})
 
     def _applied(self, header: Header, ack: Ack, problem: Hl7Problem | None) -> None:
         log.info(
             "hl7 message applied",
             extra={
-                "control_id": header.control_id,
+                "message_ref": message_ref(header),
                 "message_type": header.message_type,
                 "ack": ack.code,
                 "error_code": problem.code if problem else None,
@@ -249,7 +257,7 @@ class Hl7Application:
         if self._enhanced(header) and _wanted(header.accept_ack_type, COMMIT_ACCEPT):
             await send(self._ack(header, COMMIT_ACCEPT))
         await send(ack)
-        log.info("hl7 control id answered again", extra={"control_id": header.control_id, "ack": ack.code})
+        log.info("hl7 control id answered again", extra={"message_ref": message_ref(header), "ack": ack.code})
 
     async def apply(self, header: Header, event: Event, row_id: str) -> Ack:
         """A journaled (``received``) message through intake, its outcome journaled, what intake queued started."""

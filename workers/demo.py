@@ -4,8 +4,9 @@
 and the integration API; migrates the store and seeds the practice's set-up (practice, locations, providers,
 payers, staff) if it is empty; loads the payers' rosters of their own members; sends every patient, coverage,
 appointment and finished encounter as FHIR transaction Bundles to the API over HTTP with an API client of its
-own (``workers.demo_fhir``), so intake starts each journey (PatientRegistration, the visit's Encounter -> Claim);
-starts remittance intake; optionally lets a scripted biller resolve work items through the same ``resolve``
+own (``workers.demo_fhir``), and some visits and their charges as HL7 SIU^S12 and DFT^P03 over MLLP to the HL7
+listener (``workers.demo_hl7``), so intake starts each journey (PatientRegistration, the visit's Encounter ->
+Claim); starts remittance intake; optionally lets a scripted biller resolve work items through the same ``resolve``
 Update a person uses; and returns the summary. Nothing here writes a patient or a visit, or starts a patient's
 workflow.
 
@@ -44,6 +45,7 @@ from domain.claim_status import ClaimStatus
 from domain.enums import PayerRouting, WorkItemState
 from workers.composition import Container
 from workers.demo_fhir import DemoPractice, Sent
+from workers.demo_hl7 import Hl7Sent
 from workers.settings import Settings
 
 log = logging.getLogger("carecycle.demo")
@@ -749,7 +751,7 @@ async def run_demo(
         container.close()
         if portal is not None:
             portal.stop()
-    progress, sent, loaded, urls = result
+    progress, sent, loaded, urls, hl7_sent = result
     return {
         "journeys": {
             "started": progress.started,
@@ -765,6 +767,9 @@ async def run_demo(
             "fhir_bundles_refused": len(sent.refused),
             "entries": sent.entries,
             "created": sent.created,
+            "hl7_visits_sent": len(hl7_sent.visits),
+            "hl7_messages_accepted": hl7_sent.accepted,
+            "hl7_messages_refused": hl7_sent.refused,
         },
         "seeded": seeded,
         "roster_members_loaded": loaded,
@@ -783,12 +788,14 @@ async def _run_stack(
     portal: SandboxPortal | None,
     options: DemoOptions,
     on_progress: Callable[[Progress], None] | None,
-) -> tuple[Progress, Sent, int, dict[str, str]]:
-    """The sandbox payers (with their members), Temporal, the workers and the FHIR API; then the practice is sent
-    through the API and followed until it settles."""
+) -> tuple[Progress, Sent, int, dict[str, str], Hl7Sent]:
+    """The sandbox payers (with their members), Temporal, the workers, the FHIR API and the HL7 listener; then the
+    practice is sent through the API (some visits as HL7 SIU/DFT over MLLP) and followed until it settles."""
     from sandbox.server import create_app
     from workers.api import serve_api
     from workers.demo_fhir import roster_entries, send_practice
+    from workers.demo_hl7 import encounter_workflows, hl7_share, send_visits
+    from workers.hl7 import serve_hl7
     from workers.stack import serve_asgi, serve_codec_server
     from workers.temporal import embedded_stack
 
@@ -820,12 +827,23 @@ async def _run_stack(
         urls["fhir_api"] = api_url
         await start_remittance_intake(temporal.client, options)
         token = await asyncio.to_thread(demo_api_token, container)
-        sent = await send_practice(api_url, token, practice)
+        listener = await stack.enter_async_context(
+            serve_hl7(container, temporal.client, port=0, policy=demo_policy(options.time_scale))
+        )
+        urls["hl7"] = listener.address
+        share = hl7_share(practice)
+        sent = await send_practice(api_url, token, practice, visits_elsewhere=share)
         if sent.refused:
             log.warning("the API refused some of the practice's bundles", extra={"count": len(sent.refused)})
+        hl7_sent = await send_visits(listener.server.host, listener.server.port, practice, share)
+        encounters = await asyncio.to_thread(encounter_workflows, container, practice, hl7_sent.visits)
+        for mrn, workflow_id in encounters.items():  # the HL7 visit's Encounter joins its patient's journey
+            if mrn in sent.journey_of_mrn:
+                place = sent.journey_of_mrn[mrn]
+                sent.journeys[place] = (*sent.journeys[place], workflow_id)
         cycle = PortalCycle(portal, options.time_scale) if portal is not None else None
         progress = await drive(temporal.client, container, sent.journeys, options, on_progress, cycle)
-    return progress, sent, loaded, urls
+    return progress, sent, loaded, urls, hl7_sent
 
 
 async def _run_workers(stack: AsyncExitStack, client: Client, container: Container) -> None:

@@ -210,9 +210,10 @@ def _coverage_resource(row: dict[str, Any], patient_url: str) -> dict[str, Any]:
     return resource
 
 
-def bundle(demo: DemoPatient, day: date) -> dict[str, Any]:
+def bundle(demo: DemoPatient, day: date, *, with_visit: bool = True) -> dict[str, Any]:
     """One patient's transaction: the patient, their coverages, yesterday's appointment and its finished encounter
-    with diagnoses (Condition) and charges (ChargeItem). Conditional writes: sending it again changes nothing."""
+    with diagnoses (Condition) and charges (ChargeItem). Conditional writes: sending it again changes nothing.
+    ``with_visit`` False: the patient and coverages only (the visit comes another way: HL7, workers.demo_hl7)."""
     key = f"{demo.mrn}-{day.isoformat()}"
     patient_url, appointment_url, encounter_url = (f"urn:uuid:{demo.mrn}-{x}" for x in ("p", "a", "e"))
     visit = demo.visit
@@ -223,6 +224,8 @@ def bundle(demo: DemoPatient, day: date) -> dict[str, Any]:
             for n, row in enumerate(demo.coverages)
         ),
     ]
+    if not with_visit:
+        return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
     appointment: dict[str, Any] = {
         "resourceType": "Appointment",
         "identifier": [{"system": APPOINTMENT_SYSTEM, "value": key}],
@@ -309,18 +312,29 @@ class Sent:
     refused: list[int] = field(default_factory=list)
     entries: int = 0
     created: int = 0
+    journey_of_mrn: dict[str, int] = field(default_factory=dict)  # a patient's MRN -> its place in ``journeys``
 
 
 def journey_of(answer: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
     """(patient id, the journey's workflow ids) from a transaction-response: registration and the visit's Encounter."""
     locations = [e["response"]["location"].split("/") for e in answer["entry"]]
     patient = next(parts[1] for parts in locations if parts[0] == "Patient")
-    appointment = next(parts[1] for parts in locations if parts[0] == "Appointment")
+    appointment = next((parts[1] for parts in locations if parts[0] == "Appointment"), None)
+    if appointment is None:  # the visit comes another way (HL7): its Encounter joins the journey then
+        return patient, (f"registration-{patient}",)
     return patient, (f"registration-{patient}", f"encounter-{appointment}")
 
 
-async def send_practice(api_url: str, token: str, practice: DemoPractice, *, concurrency: int = 4) -> Sent:
-    """POST each patient's Bundle to ``api_url`` (the FHIR base), a few at a time, in patient order."""
+async def send_practice(
+    api_url: str,
+    token: str,
+    practice: DemoPractice,
+    *,
+    concurrency: int = 4,
+    visits_elsewhere: frozenset[int] = frozenset(),
+) -> Sent:
+    """POST each patient's Bundle to ``api_url`` (the FHIR base), a few at a time, in patient order; the patients
+    whose index is in ``visits_elsewhere`` go without their visit (it is sent as HL7)."""
     sent = Sent()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
     gate = asyncio.Semaphore(concurrency)
@@ -328,16 +342,18 @@ async def send_practice(api_url: str, token: str, practice: DemoPractice, *, con
 
         async def one(demo: DemoPatient) -> httpx.Response:
             async with gate:
-                return await client.post(api_url, json=bundle(demo, practice.day), headers=headers)
+                content = bundle(demo, practice.day, with_visit=demo.index not in visits_elsewhere)
+                return await client.post(api_url, json=content, headers=headers)
 
         answers = await asyncio.gather(*(one(demo) for demo in practice.patients))
-    for answer in answers:
+    for demo, answer in zip(practice.patients, answers, strict=True):
         if answer.status_code != 200:
             sent.refused.append(answer.status_code)
             continue
         body = answer.json()
         patient_id, journey = journey_of(body)
         sent.patient_ids.append(patient_id)
+        sent.journey_of_mrn[demo.mrn] = len(sent.journeys)
         sent.journeys.append(journey)
         sent.entries += len(body["entry"])
         sent.created += sum(e["response"]["status"].startswith("201") for e in body["entry"])

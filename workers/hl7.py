@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from temporalio.client import Client
 
+from activities.contracts.revenue import RevenuePolicy
 from activities.documents.sealed import SealedDocuments
 from hl7.journal import Journal
 from hl7.listener import Hl7Application, ListenerOptions
 from hl7.mllp import MllpServer
-from intake import Intake, TemporalStarter
+from intake import Intake
 from workers.composition import Container
-from workers.remittances import business_policy
 from workers.security.keys import load_keys
 from workers.settings import Settings, SettingsError
 
@@ -53,9 +53,14 @@ def sealed_documents(container: Container) -> SealedDocuments:
     return SealedDocuments(container.documents, keys.keys, keys.active_key_id)
 
 
-def hl7_application(container: Container, client: Client | None, options: ListenerOptions) -> Hl7Application:
-    starter = TemporalStarter(client, business_policy(container.settings)) if client is not None else None
-    intake = Intake(container.session_factory, starter)
+def hl7_application(
+    container: Container, client: Client | None, options: ListenerOptions, policy: RevenuePolicy | None = None
+) -> Hl7Application:
+    """The listener's application over the intake every door shares (``workers.api.build_intake``: the home's
+    business day, the visit seam); without a client intake queues the starts for the housekeeping."""
+    from workers.api import build_intake
+
+    intake = build_intake(container, client, policy) if client is not None else Intake(container.session_factory)
     return Hl7Application(intake, Journal(container.session_factory, sealed_documents(container)), options)
 
 
@@ -71,12 +76,17 @@ class RunningListener:
 
 @asynccontextmanager
 async def serve_hl7(
-    container: Container, client: Client | None, *, port: int | None = None, enhanced: bool | None = None
+    container: Container,
+    client: Client | None,
+    *,
+    port: int | None = None,
+    enhanced: bool | None = None,
+    policy: RevenuePolicy | None = None,
 ) -> AsyncIterator[RunningListener]:
     """The listener on ``bind_host:port`` until the block ends (then it stops taking connections)."""
     settings = container.settings
     options = listener_options(settings, enhanced=enhanced)
-    application = hl7_application(container, client, options)
+    application = hl7_application(container, client, options, policy)
     server = MllpServer(
         application.serve,
         settings.bind_host,

@@ -83,6 +83,17 @@ def test_demo_runs_the_practice_through_the_cycle(demo_run: DemoRun) -> None:
     assert int(summary["remittances_posted"]) > 0  # type: ignore[call-overload]
     for key in ("patient_balance_cents", "open_work_items", "elapsed_seconds", "ui"):
         assert key in summary
+    # Some visits came as HL7 SIU^S12 + DFT^P03 over MLLP, all accepted, and joined their patients' journeys.
+    front_door = summary["front_door"]
+    assert isinstance(front_door, dict) and front_door["hl7_visits_sent"] >= 1
+    assert (
+        front_door["hl7_messages_refused"] == []
+        and front_door["hl7_messages_accepted"] == 2 * front_door["hl7_visits_sent"]
+    )
+    with sqlite3.connect(demo_run.home / "carecycle.db") as db:
+        journaled = db.execute("SELECT message_type, status FROM hl7_messages").fetchall()
+    assert sorted(set(journaled)) == [("DFT^P03", "processed"), ("SIU^S12", "processed")]
+    assert list((demo_run.home / "documents" / "hl7").rglob("*.hl7"))  # the raw messages, sealed
     # Real X12 went through the sandbox: 837P batches and 835s are in the document store.
     documents = demo_run.home / "documents" / "edi"
     assert list((documents / "837").glob("*.x12")) and list((documents / "835").glob("*.x12"))

@@ -14,9 +14,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands.required = True
     aging = commands.add_parser("aging", help="AR in 0-30, 31-60, 61-90, 91-120, 120+ day buckets")
     aging.add_argument("--by", choices=("payer", "patient"), default="payer", help="group by payer or patient")
-    aging.add_argument(
-        "--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD", help="age as of this day (today)"
-    )
+    aging.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD", help="age as of this day (today)")
     aging.add_argument("--json", action="store_true", help="print as JSON")
     aging.set_defaults(handler=_aging)
 

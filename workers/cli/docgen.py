@@ -1,6 +1,6 @@
 """Write the CLI reference (docs/cli.md) from the parser itself, so it cannot drift from the code.
 
-    .venv/bin/python -m workers.cli.docgen > docs/cli.md
+.venv/bin/python -m workers.cli.docgen > docs/cli.md
 """
 
 from __future__ import annotations

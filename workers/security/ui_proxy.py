@@ -145,9 +145,7 @@ def create_ui_proxy(
         yield
         await client.aclose()
 
-    app = FastAPI(
-        title="carecycle Temporal Web UI", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
-    )
+    app = FastAPI(title="carecycle Temporal Web UI", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
     @app.get("/_carecycle/authorize", response_model=None)
     async def authorize(grant: str = "") -> Response:
