@@ -325,6 +325,11 @@ class WorkItemsMixin:
     @resolve.validator
     def validate_resolve(self, request: ResolveRequest) -> None:
         self.work_items.validate(request)
+        self.validate_own_resolution(request)
+
+    def validate_own_resolution(self, request: ResolveRequest) -> None:
+        """A workflow's own check of a resolution, beyond its reason's fields (e.g. that a reassigned provider is
+        licensed): raise an ApplicationError of type ``InvalidResolution`` to refuse. Runs in the validator."""
 
     @workflow.query(name=WORK_ITEMS_QUERY)
     def open_work_items(self) -> list[OpenWorkItemView]:

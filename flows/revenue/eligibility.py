@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 from flows.revenue._common import (
     CLEARINGHOUSE,
     PORTAL,
+    ActivityOptions,
     DomainFailure,
     RevenueWorkflow,
     refusal_context,
@@ -23,6 +26,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Marks the histories in which a refused coverage update asks the eligibility question again, saying why.
 COVERAGE_UPDATE_REFUSED_PATCH = "coverage-update-refused"
+
+
+T = TypeVar("T")
 
 
 def eligibility_workflow_id(coverage_id: str) -> str:
@@ -56,19 +62,7 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
         while True:
             self._stage = "checking"
             set_visibility(stage="eligibility")
-            answer = await self.run_or_ask(
-                policy,
-                c.ELIGIBILITY_CHECK,
-                c.CoverageRef(data.coverage_id),
-                c.EligibilityAnswer,
-                entity_type="coverage",
-                entity_id=data.coverage_id,
-                options=CLEARINGHOUSE,
-            )
-            if answer.route == "portal" and answer.status == "unrouted":
-                # The payer answers only on its web portal: a browser session on the portal workers.
-                self._stage = "portal"
-                answer = await self._through_portal(data, answer.payer_id)
+            answer = await ask_payer(self, policy, data.coverage_id, data.portal_task_queue)
             self._answer = answer
             set_visibility(payer_id=answer.payer_id)
             if answer.status == "active":
@@ -116,27 +110,6 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
             )
         return {}
 
-    async def _through_portal(self, data: c.EligibilityInput, payer_id: str) -> c.EligibilityAnswer:
-        coverage_id = data.coverage_id
-        result = await self.run_or_ask(
-            data.policy,
-            portal_contract.CHECK_ELIGIBILITY,
-            portal_contract.PortalEligibilityInput(coverage_id),
-            portal_contract.PortalEligibilityResult,
-            entity_type="coverage",
-            entity_id=coverage_id,
-            options=replace(PORTAL, task_queue=data.portal_task_queue),
-        )
-        return c.EligibilityAnswer(
-            coverage_id,
-            result.payer_id or payer_id,
-            result.status,
-            "portal",
-            result.copay_cents,
-            result.deductible_remaining_cents,
-            result.reject_reason,
-        )
-
     async def _record(
         self, data: c.EligibilityInput, answer: c.EligibilityAnswer, status: str, decided_by: str
     ) -> c.EligibilityResult:
@@ -146,3 +119,74 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
         self._stage = "done"
         set_visibility(stage="eligibility_done")
         return c.EligibilityResult(data.coverage_id, answer.payer_id, status, decided_by)
+
+
+async def ask_payer(
+    wf: RevenueWorkflow,
+    policy: c.RevenuePolicy,
+    coverage_id: str,
+    portal_task_queue: str,
+    *,
+    refusal_is_answer: bool = False,
+) -> c.EligibilityAnswer:
+    """Ask the coverage's payer: a 270/271 through the clearinghouse, or its web portal when it answers only there.
+
+    The one way a workflow asks eligibility (EligibilityCheck, and the Visit before a visit). A refusal of the
+    activity (bad data) or a payer out of reach goes to a person, or, with ``refusal_is_answer``, comes back as an
+    ``inconclusive`` answer for the caller's own work item."""
+    try:
+        answer = await _ask(
+            wf,
+            policy,
+            c.ELIGIBILITY_CHECK,
+            c.CoverageRef(coverage_id),
+            c.EligibilityAnswer,
+            coverage_id,
+            CLEARINGHOUSE,
+            refusal_is_answer,
+        )
+        if answer.route == "portal" and answer.status == "unrouted":
+            # The payer answers only on its web portal: a browser session on the portal workers.
+            wf._stage = "portal"
+            result = await _ask(
+                wf,
+                policy,
+                portal_contract.CHECK_ELIGIBILITY,
+                portal_contract.PortalEligibilityInput(coverage_id),
+                portal_contract.PortalEligibilityResult,
+                coverage_id,
+                replace(PORTAL, task_queue=portal_task_queue),
+                refusal_is_answer,
+            )
+            answer = c.EligibilityAnswer(
+                coverage_id,
+                result.payer_id or answer.payer_id,
+                result.status,
+                "portal",
+                result.copay_cents,
+                result.deductible_remaining_cents,
+                result.reject_reason,
+            )
+    except (DomainFailure, ActivityError) as failure:
+        if not refusal_is_answer:
+            raise
+        code = failure.code if isinstance(failure, DomainFailure) else "payer_unreachable"
+        return c.EligibilityAnswer(coverage_id, "", "inconclusive", "clearinghouse", reject_reason=code)
+    return answer
+
+
+async def _ask(
+    wf: RevenueWorkflow,
+    policy: c.RevenuePolicy,
+    name: str,
+    arg: object,
+    result_type: type[T],
+    coverage_id: str,
+    options: ActivityOptions,
+    refusal_is_answer: bool,
+) -> T:
+    if refusal_is_answer:
+        return await wf.run_activity(name, arg, result_type, options)
+    return await wf.run_or_ask(
+        policy, name, arg, result_type, entity_type="coverage", entity_id=coverage_id, options=options
+    )
