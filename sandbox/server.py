@@ -20,7 +20,12 @@ Mounted services (prefixes are part of the contract; settings point at them):
 
     /clearinghouse   the clearinghouse and its payers (sandbox.clearinghouse.api): 837P, 999, 277CA,
                      270/271, 276/277, 835 mailbox, admin; settings.clearinghouse_url = http://H:P/clearinghouse
+    /twilio          SMS, shaped after Twilio's Messaging API (sandbox.messaging); status callbacks signed
+    /postmark        e-mail, shaped after Postmark's API (sandbox.messaging); Delivery and Bounce webhooks
+    /daily           video visits, shaped after Daily's REST API under /daily/v1 (sandbox.video); signed webhooks
     /health          {"status": "ok", "services": [...]}
+
+The vendors' webhooks wait in one queue (sandbox.webhooks) that the scheduler delivers every ``poll_seconds``.
 
 The drop folder (SFTP-like mailbox folders) is at state_dir/dropbox; point a DropFolderClearinghouse at it
 (settings.clearinghouse_url = file:///…/dropbox).
@@ -46,7 +51,10 @@ from starlette.concurrency import run_in_threadpool
 from sandbox.clearinghouse.api import create_clearinghouse_app
 from sandbox.clearinghouse.dropfolder import ensure_layout, process_drop_folder
 from sandbox.clearinghouse.service import ClearinghouseService
+from sandbox.messaging import create_postmark_app, create_twilio_app
 from sandbox.portal.app import create_app as create_portal_app
+from sandbox.video import create_daily_app
+from sandbox.webhooks import WebhookQueue
 
 log = logging.getLogger("sandbox")
 
@@ -67,9 +75,11 @@ def create_app(
     clearinghouse = ClearinghouseService(state, seed=seed, time_scale=time_scale, random_mix=random_mix)
     dropbox = state / "dropbox"
     ensure_layout(dropbox)
+    webhooks = WebhookQueue()
     periodic: list[Callable[[], object]] = [
         clearinghouse.release_due,
         lambda: process_drop_folder(clearinghouse, dropbox),
+        webhooks.deliver_due,
     ]
 
     @asynccontextmanager
@@ -87,11 +97,19 @@ def create_app(
     app.state.clearinghouse = clearinghouse
     app.state.dropbox = dropbox
     app.state.periodic = periodic
-    app.state.services = ["clearinghouse", "portal"]
+    app.state.services = ["clearinghouse", "portal", "twilio", "postmark", "daily"]
+    app.state.webhooks = webhooks
     app.mount("/clearinghouse", create_clearinghouse_app(clearinghouse))
     # The payer portal of the portal-routed payers (SBXCC, SBXHH); the demo loads its members and EOBs.
     app.state.portal = create_portal_app(seed=seed, admin_token=portal_admin_token)
     app.mount("/portal", app.state.portal)
+    # The patients' messaging and video vendors (sandbox credentials: sandbox.messaging, sandbox.video).
+    app.state.twilio = create_twilio_app(webhooks)
+    app.state.postmark = create_postmark_app(webhooks)
+    app.state.daily = create_daily_app(webhooks)
+    app.mount("/twilio", app.state.twilio)
+    app.mount("/postmark", app.state.postmark)
+    app.mount("/daily", app.state.daily)
 
     @app.get("/health")
     async def health() -> dict[str, object]:
