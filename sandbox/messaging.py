@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 
 from domain.messages import is_opt_out_reply
 from domain.webhook_signatures import twilio_signature
-from sandbox.webhooks import WebhookQueue
+from sandbox.webhooks import WebhookQueue, parse_form
 
 SANDBOX_ACCOUNT_SID = "AC00000000000000000000000000sandbox"
 SANDBOX_AUTH_TOKEN = "sandbox-twilio-auth-token"  # the sandbox's own, documented
@@ -101,7 +101,7 @@ def create_twilio_app(
     async def create_message(sid: str, request: Request) -> JSONResponse:
         if not authorized(request, sid):
             return _twilio_error(401, "20003", "Authenticate")
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = parse_form(await request.body())
         to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
         if not to.startswith("+1") or len(to) != 12 or not to[1:].isdigit():
             return _twilio_error(400, "21211", f"The 'To' number {to[:3]}... is not a valid phone number.")
@@ -179,14 +179,14 @@ def create_twilio_app(
         number = state.numbers.get(pn_sid)
         if number is None:
             return _twilio_error(404, "20404", f"The requested resource {pn_sid} was not found")
-        form = await request.form()
+        form = parse_form(await request.body())
         number["sms_url"] = str(form.get("SmsUrl", number["sms_url"]))
         return JSONResponse({"sid": pn_sid, **number})
 
     @app.post("/_sandbox/reply")
     async def reply(request: Request) -> JSONResponse:
         """A patient texts back (e.g. STOP): posted to the SmsUrl of the number they reply to."""
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = parse_form(await request.body())
         sender, body = form.get("From", ""), form.get("Body", "")
         to = form.get("To", SANDBOX_FROM)
         if is_opt_out_reply(body):

@@ -30,7 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from domain.webhook_signatures import daily_signature
-from sandbox.webhooks import WebhookQueue
+from sandbox.webhooks import WebhookQueue, parse_form
 
 SANDBOX_DAILY_KEY = "sandbox-daily-api-key"  # the sandbox's own, documented
 
@@ -108,8 +108,7 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
             )
 
     def room_view(request: Request, room: dict[str, Any]) -> dict[str, Any]:
-        base = str(request.base_url).rstrip("/")
-        base = base[: -len("/v1")] if base.endswith("/v1") else base
+        base = str(request.url).split("?")[0].split("/v1/", 1)[0]  # the vendor's root, wherever it is mounted
         return {**room, "url": f"{base}/{room['name']}"}
 
     @app.post("/v1/rooms")
@@ -216,7 +215,7 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
     @app.post("/_sandbox/join")
     async def join(request: Request) -> JSONResponse:
         form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
-        data = dict(await request.form()) if form else await request.json()
+        data: dict[str, Any] = parse_form(await request.body()) if form else await request.json()
         claims, problem = _valid(state, str(data.get("token") or ""))
         if claims is None:
             return _error(403, "not-allowed", problem)

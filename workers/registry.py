@@ -26,10 +26,11 @@ def workflows_by_queue() -> dict[TaskQueue, list[type]]:
     from flows.portal import WORKFLOWS as PORTAL_WORKFLOWS
     from flows.revenue import WORKFLOWS as REVENUE_WORKFLOWS
     from flows.staff import WORKFLOWS as STAFF_WORKFLOWS
+    from flows.visits import WORKFLOWS as VISIT_WORKFLOWS
     from flows.workitems import StandaloneWorkItemWorkflow
 
     return {
-        TaskQueue.REVENUE: [StandaloneWorkItemWorkflow, *REVENUE_WORKFLOWS, *STAFF_WORKFLOWS],
+        TaskQueue.REVENUE: [StandaloneWorkItemWorkflow, *REVENUE_WORKFLOWS, *STAFF_WORKFLOWS, *VISIT_WORKFLOWS],
         TaskQueue.EDI: [],
         TaskQueue.PORTAL: [*PORTAL_WORKFLOWS],
         TaskQueue.DOCUMENTS: [],
@@ -43,6 +44,7 @@ def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[.
     from activities.revenue import Envelope, revenue_activities
     from activities.staff import StaffActivities
     from activities.workitems import WorkItemActivities
+    from workers.visits import visit_activities
 
     # Workflows on any queue open work items, and an activity runs on its workflow's queue by default.
     work_items = WorkItemActivities(container.session_factory)
@@ -60,7 +62,12 @@ def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[.
     )
     eob = EobActivities(container.documents)
     return {
-        TaskQueue.REVENUE: [*work_items.all(), *revenue, *StaffActivities(container.session_factory).all()],
+        TaskQueue.REVENUE: [
+            *work_items.all(),
+            *revenue,
+            *StaffActivities(container.session_factory).all(),
+            *visit_activities(container.session_factory, settings),
+        ],
         TaskQueue.EDI: [*work_items.all()],
         TaskQueue.PORTAL: [*work_items.all(), *portal.all()],
         TaskQueue.DOCUMENTS: [*work_items.all(), *eob.all()],

@@ -146,6 +146,27 @@ class Settings:
     worker_concurrency: str | None = None
     worker_default_concurrency: int = 20
     worker_graceful_shutdown_seconds: int = 30
+    # Visits: the patients' SMS (Twilio API), e-mail (Postmark API) and video (Daily API) vendors. An unset URL means
+    # the embedded sandbox's stand-in at /twilio, /postmark, /daily (with the sandbox's own credentials).
+    sms_url: str | None = None
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = field(default=None, repr=False)
+    sms_from: str | None = None
+    email_url: str | None = None
+    email_server_token: str | None = field(default=None, repr=False)
+    email_from: str = "visits@practice.example"
+    video_url: str | None = None
+    video_api_key: str | None = field(default=None, repr=False)
+    # The webhook receiver (workers.webhooks): its port, the public base URL the vendors call back, and the secret
+    # of the e-mail (basic auth) and video (HMAC) webhooks; unset: generated under home/secrets.
+    webhooks_port: int = 8095
+    webhooks_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    practice_timezone: str = "America/Los_Angeles"  # how patients read a visit's time in their messages
+    visit_eligibility_days: int = 3  # eligibility is asked this many days before a visit (and the day before)
+    no_show_fee_cents: int = 0  # the practice's no-show fee (0: none; the front desk still gets an item)
+    no_show_grace_minutes: int = 15
+    virtual_no_show_minutes: int = 10
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -161,6 +182,15 @@ class Settings:
     def clearinghouse_endpoint(self) -> str:
         """Where the clearinghouse adapter connects: the configured one, else the embedded sandbox's."""
         return self.clearinghouse_url or f"http://{self.bind_host}:{self.sandbox_port}/clearinghouse"
+
+    @property
+    def webhooks_base_url(self) -> str:
+        """Where the vendors post their webhooks: the configured public URL, else the embedded receiver."""
+        return (self.webhooks_url or f"http://{self.bind_host}:{self.webhooks_port}").rstrip("/")
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://{self.bind_host}:{self.sandbox_port}"
 
     @property
     def documents_dir(self) -> Path:
@@ -291,6 +321,23 @@ def load_settings() -> Settings:
         worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),
         worker_graceful_shutdown_seconds=_int("CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30),
+        sms_url=_env("CARECYCLE_SMS_URL"),
+        sms_account_sid=_env("CARECYCLE_SMS_ACCOUNT_SID"),
+        sms_auth_token=_env("CARECYCLE_SMS_AUTH_TOKEN"),
+        sms_from=_env("CARECYCLE_SMS_FROM"),
+        email_url=_env("CARECYCLE_EMAIL_URL"),
+        email_server_token=_env("CARECYCLE_EMAIL_SERVER_TOKEN"),
+        email_from=_env("CARECYCLE_EMAIL_FROM", "visits@practice.example") or "visits@practice.example",
+        video_url=_env("CARECYCLE_VIDEO_URL"),
+        video_api_key=_env("CARECYCLE_VIDEO_API_KEY"),
+        webhooks_port=_int("CARECYCLE_WEBHOOKS_PORT", 8095),
+        webhooks_url=_env("CARECYCLE_WEBHOOKS_URL"),
+        webhook_secret=_env("CARECYCLE_WEBHOOK_SECRET"),
+        practice_timezone=_env("CARECYCLE_PRACTICE_TIMEZONE", "America/Los_Angeles") or "America/Los_Angeles",
+        visit_eligibility_days=_int("CARECYCLE_VISIT_ELIGIBILITY_DAYS", 3),
+        no_show_fee_cents=_int("CARECYCLE_NO_SHOW_FEE_CENTS", 0),
+        no_show_grace_minutes=_int("CARECYCLE_NO_SHOW_GRACE_MINUTES", 15),
+        virtual_no_show_minutes=_int("CARECYCLE_VIRTUAL_NO_SHOW_MINUTES", 10),
     )
 
 

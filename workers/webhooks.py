@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -61,7 +62,7 @@ def create_webhooks_app(
     base = secrets.public_url.rstrip("/")
 
     async def twilio_form(request: Request, path: str) -> dict[str, str] | None:
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
         expected = twilio_signature(secrets.twilio_auth_token, base + path, form)
         return form if same(expected, request.headers.get("x-twilio-signature")) else None
 

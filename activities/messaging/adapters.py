@@ -54,6 +54,17 @@ class TwilioSms:
             raise VendorRefused("sms: the provider accepted the message without a sid")
         return Accepted(self.provider, sid, str(answer.get("status") or "queued"))
 
+    def set_reply_url(self, url: str) -> None:
+        """Where patients' replies (STOP) to our number go: the number's SmsUrl (IncomingPhoneNumbers API)."""
+        from urllib.parse import quote
+
+        base = f"/2010-04-01/Accounts/{self._account_sid}/IncomingPhoneNumbers"
+        found = self._client.json("GET", f"{base}.json?PhoneNumber={quote(self._from)}")
+        numbers = found.get("incoming_phone_numbers") or []
+        if not numbers:
+            raise VendorRefused("sms: our sending number is not on the account", code="21452")
+        self._client.form("POST", f"{base}/{numbers[0]['sid']}.json", {"SmsUrl": url, "SmsMethod": "POST"})
+
 
 class PostmarkEmail:
     provider = "postmark"

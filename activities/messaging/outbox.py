@@ -75,19 +75,30 @@ class MessagingActivities(StoreActivities):
         """Write the outbox rows (once per key and channel); returns the rows still to send and the opted-out
         channels."""
         keys = [f"{data.key}:{SMS}", f"{data.key}:{EMAIL}"]
+        query = select(m.OutboundMessage).where(m.OutboundMessage.key.in_(keys))
+        with self.uow() as uow:
+            known = uow.session.execute(query).first() is not None
+        # A virtual visit's join link is minted (a vendor call, its own transaction) before the rows are written.
+        link = self._link(data) if not known else None
         with self.uow() as uow:
             session = uow.session
-            query = select(m.OutboundMessage).where(m.OutboundMessage.key.in_(keys))
             existing = {row.channel: row for row in session.execute(query).scalars()}
             if not existing:
-                self._render_rows(session, data)
+                self._render_rows(session, data, link)
                 uow.commit()
                 existing = {row.channel: row for row in session.execute(query).scalars()}
             pending = [(row.id, row.channel) for row in existing.values() if row.status == MessageStatus.QUEUED]
             opted_out = sorted(row.channel for row in existing.values() if row.status == MessageStatus.OPTED_OUT)
         return sorted(pending, key=lambda p: p[1], reverse=True), opted_out
 
-    def _render_rows(self, session: Session, data: c.PatientMessage) -> None:
+    def _link(self, data: c.PatientMessage) -> str | None:
+        if data.template != TELEHEALTH_INVITE:
+            return None
+        if self._join_link is None:
+            raise ValidationError("no video vendor is configured to make a join link")
+        return self._join_link(data.appointment_id)
+
+    def _render_rows(self, session: Session, data: c.PatientMessage, link: str | None) -> None:
         appointment = session.get(m.Appointment, data.appointment_id)
         if appointment is None:
             raise NotFound(f"unknown appointment {data.appointment_id}")
@@ -103,10 +114,8 @@ class MessagingActivities(StoreActivities):
             "place": "online (video visit)" if virtual else f"{location.name}, {location.address_line}",
             "practice_phone": practice.phone,
         }
-        if data.template == TELEHEALTH_INVITE:
-            if self._join_link is None:
-                raise ValidationError("no video vendor is configured to make a join link")
-            values["link"] = self._join_link(appointment.id)
+        if link is not None:
+            values["link"] = link
         rendered = render(data.template, values)
         opted = set(
             session.execute(select(m.MessageOptOut.channel).where(m.MessageOptOut.patient_id == patient.id)).scalars()

@@ -13,7 +13,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio.client import Client
 
@@ -26,6 +26,8 @@ class ReplayRun:
     client: Client
     container: Container
     skip_time: Callable[[timedelta], Awaitable[None]]  # the time-skipping server's clock
+    # The server's time (ahead of the wall clock once time was skipped): what a signed actor must be signed at.
+    current_time: Callable[[], Awaitable[datetime]] | None = None
 
 
 Scenario = Callable[[ReplayRun], Awaitable[str]]
