@@ -106,7 +106,9 @@ def engine(store_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)
+    from activities.storage import bulk_writer_for
+
+    return make_session_factory(engine, bulk_writer=bulk_writer_for(engine))
 
 
 @pytest.fixture

@@ -35,7 +35,9 @@ class Container:
 
     @cached_property
     def session_factory(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine)
+        from activities.storage import bulk_writer_for
+
+        return make_session_factory(self.engine, bulk_writer=bulk_writer_for(self.engine))
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -68,7 +69,24 @@ def _charge_draft(claim_id: str, payer_row_id: str, patient_id: str, total_cents
     )
 
 
-def _charge_drafts(session: Session, claims: Sequence[m.Claim]) -> list[EntryDraft]:
+class ChargeableClaim(Protocol):
+    """What a claim's charge is made of (an ORM claim, or posting's plain claim record)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def payer_id(self) -> str: ...
+    @property
+    def patient_id(self) -> str: ...
+    @property
+    def total_charge_cents(self) -> int: ...
+    @property
+    def primary_claim_id(self) -> str | None: ...
+    @property
+    def rank(self) -> str: ...
+
+
+def _charge_drafts(session: Session, claims: Sequence[ChargeableClaim]) -> list[EntryDraft]:
     drafts: list[EntryDraft] = []
     for claim in claims:
         if claim.primary_claim_id is not None and claim.rank != CoverageRank.PRIMARY:
@@ -98,7 +116,7 @@ def post_charges(session: Session, claim_ids: Sequence[str]) -> LedgerPosting:
     return _result(_charge_drafts(session, claims), session)
 
 
-def missing_charges(session: Session, claims: Sequence[m.Claim]) -> list[EntryDraft]:
+def missing_charges(session: Session, claims: Sequence[ChargeableClaim]) -> list[EntryDraft]:
     """Charge entries for the claims whose charge was never posted (posting an ERA posts them first)."""
     known = existing_keys(session, [charge_key(c.id) for c in claims])
     return [d for d in _charge_drafts(session, claims) if d.key not in known]

@@ -1,19 +1,19 @@
 """Writing entries and reading balances: batched, so posting 10,000 claims is a handful of round trips.
 
 Accounts are found or created by code in one query; entries whose idempotency key is already in the store are
-skipped (that is what makes every posting safe to repeat); the rest go in as two bulk inserts.
+skipped (that is what makes every posting safe to repeat); the rest go in as two bulk inserts (through the
+session's bulk writer, ``domain.store.bulk``: COPY on PostgreSQL when the composition root wired it).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, String, Table, any_, bindparam, func, insert, select
+from sqlalchemy import String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from domain import models as m
 from domain.ledger import accounts as acc
 from domain.ledger.accounts import AccountRef
 from domain.ledger.entries import EntryDraft
+from domain.store.bulk import bulk_insert, bulk_insert_missing
 
 CHUNK = 1000  # keys per IN (...) query: far below every backend's parameter limit
 
@@ -76,37 +77,6 @@ class IdPool:
         return self._ids.pop()
 
 
-COPY_THRESHOLD = 50  # below this many rows a plain executemany is as quick as COPY
-
-
-def bulk_insert(session: Session, model: type[m.Base], rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows (each carrying its own id) in the current transaction without per-row round trips.
-
-    On PostgreSQL this is one ``COPY ... FROM STDIN`` per table, the server's own bulk path; elsewhere (SQLite,
-    small batches) a Core executemany. Either way no ORM bookkeeping per row.
-    """
-    if not rows:
-        return
-    table: Table = model.__table__  # type: ignore[assignment]
-    connection = session.connection()
-    if connection.dialect.name != "postgresql" or len(rows) < COPY_THRESHOLD:
-        connection.execute(insert(table), list(rows))
-        return
-    columns = list(rows[0])
-    as_json = [isinstance(table.c[name].type, JSON) for name in columns]
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(
-                    [
-                        json.dumps(row[name]) if is_json and row[name] is not None else row[name]
-                        for name, is_json in zip(columns, as_json, strict=True)
-                    ]
-                )
-
-
 def ensure_accounts(session: Session, refs: Iterable[AccountRef]) -> dict[str, str]:
     """The account id of every ref, creating the missing accounts; code -> id."""
     wanted = {ref.code: ref for ref in refs}
@@ -127,8 +97,11 @@ def ensure_accounts(session: Session, refs: Iterable[AccountRef]) -> dict[str, s
             }
             for ref in missing
         ]
-        bulk_insert(session, m.Account, rows)
-        found.update({row["code"]: row["id"] for row in rows})
+        if bulk_insert_missing(session, m.Account, rows, ("code",)) == len(rows):
+            found.update({row["code"]: row["id"] for row in rows})
+        else:  # another transaction created some of them meanwhile: theirs are the accounts
+            stmt = select(m.Account.code, m.Account.id)
+            found.update(select_in(session, m.Account.code, [ref.code for ref in missing], stmt))
     return found
 
 
@@ -149,8 +122,14 @@ class WriteResult:
     cents_debited: int = 0  # total of the written entries' debits
 
 
-def write_entries(session: Session, drafts: Sequence[EntryDraft], *, now: datetime | None = None) -> WriteResult:
-    """Write the drafts not posted before (by idempotency key); two bulk inserts, no per-line round trip."""
+def write_entries(
+    session: Session, drafts: Sequence[EntryDraft], *, now: datetime | None = None, new_prefix: str | None = None
+) -> WriteResult:
+    """Write the drafts not posted before (by idempotency key); two bulk inserts, no per-line round trip.
+
+    ``new_prefix``: the caller knows that no key starting so is in the store (posting a remittance: its keys
+    carry its payer and trace number, unique to the remittance row it has just inserted); those are not looked
+    up. Should one be there all the same, the unique key refuses the write and nothing is posted twice."""
     if not drafts:
         return WriteResult(0, 0)
     seen: set[str] = set()
@@ -158,7 +137,8 @@ def write_entries(session: Session, drafts: Sequence[EntryDraft], *, now: dateti
         if draft.key in seen:
             raise ValueError(f"two entries in one posting share the idempotency key {draft.key}")
         seen.add(draft.key)
-    known = existing_keys(session, seen)
+    lookup = seen if new_prefix is None else {key for key in seen if not key.startswith(new_prefix)}
+    known = existing_keys(session, lookup)
     fresh = [d for d in drafts if d.key not in known]
     if not fresh:
         return WriteResult(0, len(drafts), dict(known))

@@ -10,6 +10,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from domain.store.bulk import BulkWriter, with_bulk_writer
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # pysqlite's own transaction handling is turned off so that SQLAlchemy's BEGIN is the one that counts.
@@ -62,8 +64,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, bulk_writer: BulkWriter | None = None) -> sessionmaker[Session]:
+    """Sessions of ``engine``; ``bulk_writer`` is how they write many rows at once (domain.store.bulk: the
+    composition root passes the one for the engine's dialect; without it the portable writer is used)."""
+    return with_bulk_writer(sessionmaker(bind=engine, expire_on_commit=False), bulk_writer)
 
 
 def redact_url(url: str) -> str:
