@@ -13,7 +13,8 @@ HL7 v2 (``--part hl7``, the feeds half):
 * payloads: per synthetic patient an ADT^A04 (with an IN1), an SIU^S12 and a DFT^P03 (two charges, a DG1),
   sent over ``--connections`` MLLP connections, each in order (a patient's three messages on one connection);
   every round uses new patients, so nothing is answered from the journal.
-* rounds alternate bare and measured, so load from elsewhere on the machine weighs on both alike.
+* rounds alternate bare and measured, so load from elsewhere on the machine weighs on both alike; the ratio is the
+  median of the rounds' own ratios (each pair ran under the same load), the ratio of the medians is shown beside it.
 
 Goal: the listener accepts at least 0.5 of the bare socket's messages per second.
 
@@ -193,13 +194,16 @@ async def hl7_part(url: str, folder: Path, patients: int, rounds: int, connectio
             flush=True,
         )
     engine.dispose()
-    ratio = statistics.median(ours) / statistics.median(bare)
+    # Each round's two runs share the machine's load of the moment: the ratio is the median of the paired rounds'.
+    ratio = statistics.median(o / b for o, b in zip(ours, bare, strict=True))
     return {
         "messages_per_round": patients * 3,
         "connections": connections,
         "listener_msgs_per_s": round(statistics.median(ours), 1),
         "bare_msgs_per_s": round(statistics.median(bare), 1),
         "ratio": round(ratio, 3),
+        "ratio_of_medians": round(statistics.median(ours) / statistics.median(bare), 3),
+        "rounds": [round(o / b, 3) for o, b in zip(ours, bare, strict=True)],
         "goal": 0.5,
         "goal_met": ratio >= 0.5,
         "not_accepted": refused,
@@ -227,7 +231,8 @@ def main() -> None:
             figures = asyncio.run(hl7_part(url, Path(tmp), args.patients, args.rounds, args.connections))
         print(
             f"HL7: listener {figures['listener_msgs_per_s']} msg/s vs bare parse {figures['bare_msgs_per_s']} msg/s: "
-            f"ratio {figures['ratio']:.2f} (goal >= 0.5: {'met' if figures['goal_met'] else 'not met'})"
+            f"ratio {figures['ratio']:.2f} (median of the paired rounds; of the medians "
+            f"{figures['ratio_of_medians']:.2f}; goal >= 0.5: {'met' if figures['goal_met'] else 'not met'})"
         )
         if figures["not_accepted"]:
             print(f"warning: {figures['not_accepted']} message(s) were not accepted (AE/AR): the figures include them")
