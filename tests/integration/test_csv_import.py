@@ -131,3 +131,26 @@ def test_a_file_that_cannot_be_imported_is_one_line(
     assert run(["import", "patients", str(tmp_path / "none.csv")]) == 1
     assert "no such file" in capsys.readouterr().err
     assert run(["import", "visits", str(missing)]) == 2
+
+
+@pytest.mark.temporal
+async def test_imported_patients_are_registered_by_their_workflows(tmp_path: Path, sqlite_url: str) -> None:
+    import asyncio
+
+    from tests.support.dev_stack import dev_stack, run_cli
+    from workers.synthetic import seed_practice
+
+    engine = make_engine(sqlite_url)
+    with make_session_factory(engine)() as session:
+        seed_practice(session, patients=1, seed=0, ledger_history=False)
+        session.commit()
+    engine.dispose()
+    async with dev_stack(tmp_path / "home", sqlite_url) as stack:
+        result = await asyncio.to_thread(
+            run_cli, stack.env, "import", "patients", str(EXAMPLES / "patients.csv"), "--json"
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["processes"] == {"queued": 3, "started": 3, "pending": 0}
+        registrations = [w.id async for w in stack.client.list_workflows("WorkflowType = 'PatientRegistration'")]
+        assert len(registrations) == 3

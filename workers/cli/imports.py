@@ -90,8 +90,7 @@ def _start(container: Any, start_ids: list[str]) -> dict[str, int]:
     start at the next dispatch of any door (`carecycle up` runs one)."""
     import asyncio
 
-    from intake import Intake, TemporalStarter
-    from workers.remittances import business_policy
+    from workers.api import build_intake
     from workers.temporal.client import TemporalUnavailable, connect
 
     async def run() -> dict[str, int]:
@@ -99,8 +98,7 @@ def _start(container: Any, start_ids: list[str]) -> dict[str, int]:
             client = await connect(container.settings)
         except TemporalUnavailable:
             return {"queued": len(start_ids), "started": 0, "pending": len(start_ids)}
-        intake = Intake(container.session_factory, TemporalStarter(client, business_policy(container.settings)))
-        dispatched = await intake.dispatch(start_ids)
+        dispatched = await build_intake(container, client).dispatch(start_ids)
         return {"queued": len(start_ids), "started": len(dispatched.started), "pending": len(dispatched.failed)}
 
     return asyncio.run(run())
