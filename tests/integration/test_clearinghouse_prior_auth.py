@@ -129,5 +129,8 @@ def test_authorization_on_file_is_paid_missing_is_caught_then_corrected(sqlite_u
     assert _codes(remittances, "NO-EDIT-1") == ["CO-197"]
     with container.uow() as uow:
         sent = [uow.session.get(m.Claim, claim_id) for claim_id in (authorized, missing)]
-        assert all(claim is not None and claim.status == "accepted" for claim in sent)
+        assert all(claim is not None and claim.status == "acknowledged" for claim in sent)
+    # The payers' 277CAs are applied where every acknowledgment is (claims.acknowledgments): both accepted.
+    answers = [claims.acknowledgments(c.AckQuery(claim_id, "1")) for claim_id in (authorized, missing)]
+    assert [a.state for a in answers] == ["accepted", "accepted"]
     service.close()
