@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         queue_of,
         validate_resolution,
     )
+    from flows import calls
     from flows.search_attributes import ESCALATED, STAGE, WORK_QUEUE
 
 MAX_ESCALATION_LEVEL = 3
@@ -143,8 +144,8 @@ class WorkItems:
         self._opened_per_reason[request.reason] = count
         dedupe_key = request.dedupe_key or f"{info.workflow_id}/{info.run_id}/{request.reason}/{request.key or count}"
         sla_due_at = workflow.now() + request.sla
-        opened: contract.OpenedWorkItem = await workflow.execute_activity(
-            contract.OPEN,
+        opened: contract.OpenedWorkItem = await calls.execute(
+            contract.workitems_open,
             contract.OpenWorkItemInput(
                 reason=str(request.reason),
                 queue=str(queue),
@@ -156,7 +157,6 @@ class WorkItems:
                 sla_due_at=sla_due_at,
                 context=dict(request.context),
             ),
-            result_type=contract.OpenedWorkItem,
             start_to_close_timeout=STORE_ACTIVITY_TIMEOUT,
             retry_policy=STORE_RETRY,
             summary=f"open work item ({request.reason})",
@@ -189,10 +189,9 @@ class WorkItems:
         await self._escalate(work_item_id, level)
 
     async def _escalate(self, work_item_id: str, level: int) -> None:
-        recorded = await workflow.execute_activity(
-            contract.ESCALATE,
+        recorded = await calls.execute(
+            contract.workitems_escalate,
             contract.EscalateInput(work_item_id=work_item_id, level=level),
-            result_type=int,
             start_to_close_timeout=STORE_ACTIVITY_TIMEOUT,
             retry_policy=STORE_RETRY,
             summary=f"escalate work item to level {level}",
@@ -257,8 +256,8 @@ class WorkItems:
         if terminal:
             item.resolving = True
         try:
-            await workflow.execute_activity(
-                contract.RECORD_RESOLUTION,
+            await calls.execute(
+                contract.workitems_record_resolution,
                 contract.RecordResolutionInput(
                     work_item_id=request.work_item_id,
                     action=resolution.action,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from activities.contracts.reference import ActivityRef
+
 CHECK_ELIGIBILITY = "portal.check_eligibility"
 CLAIM_STATUS = "portal.claim_status"
 DOWNLOAD_EOBS = "portal.download_eobs"
@@ -132,3 +134,11 @@ class PortalEobIntakeResult:
     posted: tuple[str, ...]  # remittance keys handed to PaymentPosting
     reviewed: tuple[str, ...]  # document keys a person looked at (needs_review or rejected)
     gave_up: bool = False  # a person cancelled after the portal failed
+
+
+# --- typed references: how a workflow names these activities (flows.calls); mypy checks the types -----------
+
+portal_check_eligibility = ActivityRef(CHECK_ELIGIBILITY, PortalEligibilityInput, PortalEligibilityResult)
+portal_claim_status = ActivityRef(CLAIM_STATUS, PortalClaimStatusInput, PortalClaimStatusResult)
+portal_download_eobs = ActivityRef(DOWNLOAD_EOBS, PortalEobDownloadInput, PortalEobDownloadResult)
+eob_read = ActivityRef(READ_EOB, EobReadInput, EobReadResult)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from activities.contracts.reference import ActivityRef
+
 READ_CREDENTIALS = "staff.read_credentials"
 RECORD_RENEWAL = "staff.record_renewal"
 MARK_LAPSED = "staff.mark_credential_lapsed"
@@ -211,3 +213,13 @@ class CompletionRecorded:
     training_record_id: str
     expires_on: str  # ISO date
     created: bool  # False: this completion was already recorded (a retry)
+
+
+# --- typed references: how a workflow names these activities (flows.calls); mypy checks the types -----------
+
+staff_read_credentials = ActivityRef(READ_CREDENTIALS, ReadCredentialsInput, CredentialSnapshot)
+staff_record_renewal = ActivityRef(RECORD_RENEWAL, RecordRenewalInput, RenewalRecorded)
+staff_mark_credential_lapsed = ActivityRef(MARK_LAPSED, MarkLapsedInput, bool)
+staff_read_training = ActivityRef(READ_TRAINING, ReadTrainingInput, TrainingSnapshot)
+staff_record_training_completion = ActivityRef(RECORD_COMPLETION, RecordCompletionInput, CompletionRecorded)
+staff_record_exclusion_decision = ActivityRef(RECORD_EXCLUSION_DECISION, ExclusionDecisionInput, bool)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from activities.contracts.reference import ActivityRef
+
 OPEN = "workitems.open"
 RECORD_RESOLUTION = "workitems.record_resolution"
 ESCALATE = "workitems.escalate"
@@ -47,3 +49,10 @@ class RecordResolutionInput:
 class EscalateInput:
     work_item_id: str
     level: int
+
+
+# --- typed references: how a workflow names these activities (flows.calls); mypy checks the types -----------
+
+workitems_open = ActivityRef(OPEN, OpenWorkItemInput, OpenedWorkItem)
+workitems_record_resolution = ActivityRef(RECORD_RESOLUTION, RecordResolutionInput, type(None))
+workitems_escalate = ActivityRef(ESCALATE, EscalateInput, int)

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import portal as contract
     from activities.contracts import revenue as revenue_contract
     from domain.workitems import Action, Reason
+    from flows import calls
 
 PORTAL_RETRY = portal_retry(maximum_attempts=8)
 READ_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)
@@ -67,10 +68,9 @@ class PortalEobIntakeWorkflow(WorkItemsMixin):
         while True:
             self._stage = "downloading"
             try:
-                result: contract.PortalEobDownloadResult = await workflow.execute_activity(
-                    contract.DOWNLOAD_EOBS,
+                result: contract.PortalEobDownloadResult = await calls.execute(
+                    contract.portal_download_eobs,
                     contract.PortalEobDownloadInput(data.payer_id, code),
-                    result_type=contract.PortalEobDownloadResult,
                     task_queue=data.portal_task_queue,
                     start_to_close_timeout=timedelta(minutes=15),
                     retry_policy=PORTAL_RETRY,
@@ -131,10 +131,9 @@ class PortalEobIntakeWorkflow(WorkItemsMixin):
         return None
 
     async def _read(self, data: contract.PortalEobIntakeInput, key: str) -> contract.EobReadResult:
-        read: contract.EobReadResult = await workflow.execute_activity(
-            contract.READ_EOB,
+        read: contract.EobReadResult = await calls.execute(
+            contract.eob_read,
             contract.EobReadInput(key, data.payer_id),
-            result_type=contract.EobReadResult,
             task_queue=data.documents_task_queue,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=READ_RETRY,

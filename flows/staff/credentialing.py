@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import staff as rules
     from domain.staff import credential_item_key, renewed_expiry
     from domain.workitems import Action, Reason, Resolution
+    from flows import calls
     from flows.staff.tracking import STORE_RETRY, STORE_TIMEOUT, Snapshot, StaffTracking, Subject
     from flows.workitems import WorkItemRequest
 
@@ -57,10 +58,9 @@ class StaffCredentialingWorkflow(StaffTracking):
         self._changed = True
 
     async def _read(self) -> Snapshot:
-        snapshot: contract.CredentialSnapshot = await workflow.execute_activity(
-            contract.READ_CREDENTIALS,
+        snapshot: contract.CredentialSnapshot = await calls.execute(
+            contract.staff_read_credentials,
             contract.ReadCredentialsInput(staff_id=self._staff_id),
-            result_type=contract.CredentialSnapshot,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
             summary="read credentials",
@@ -168,8 +168,8 @@ class StaffCredentialingWorkflow(StaffTracking):
             new_expires_on = resolution.fields["new_expires_on"]  # checked by the Update validator
         else:
             return  # complete / retry_now / cancel: the next read shows the credential as it is now
-        await workflow.execute_activity(
-            contract.RECORD_RENEWAL,
+        await calls.execute(
+            contract.staff_record_renewal,
             contract.RecordRenewalInput(
                 credential_id=subject.subject_id,
                 expected_expires_on=subject.due_on.isoformat(),
@@ -180,15 +180,14 @@ class StaffCredentialingWorkflow(StaffTracking):
                 number=resolution.fields.get("number", ""),
                 document_id=resolution.fields.get("document_id", ""),
             ),
-            result_type=contract.RenewalRecorded,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
             summary="record renewal",
         )
 
     async def _record_decision(self, subject: Subject, resolution: Resolution, work_item_id: str) -> None:
-        await workflow.execute_activity(
-            contract.RECORD_EXCLUSION_DECISION,
+        await calls.execute(
+            contract.staff_record_exclusion_decision,
             contract.ExclusionDecisionInput(
                 match_id=subject.subject_id.removeprefix(_EXCLUSION_PREFIX),
                 decision=(
@@ -200,21 +199,19 @@ class StaffCredentialingWorkflow(StaffTracking):
                 workflow_id=workflow.info().workflow_id,
                 work_item_id=work_item_id,
             ),
-            result_type=bool,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
             summary="record exclusion decision",
         )
 
     async def _at_due(self, subject: Subject) -> None:
-        await workflow.execute_activity(
-            contract.MARK_LAPSED,
+        await calls.execute(
+            contract.staff_mark_credential_lapsed,
             contract.MarkLapsedInput(
                 credential_id=subject.subject_id,
                 expires_on=subject.due_on.isoformat(),
                 workflow_id=workflow.info().workflow_id,
             ),
-            result_type=bool,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
             summary="mark credential lapsed",

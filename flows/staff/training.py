@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import staff as contract
     from domain.staff import completion_date, training_item_key
     from domain.workitems import Action, Reason, Resolution
+    from flows import calls
     from flows.staff.tracking import STORE_RETRY, STORE_TIMEOUT, Snapshot, StaffTracking, Subject
     from flows.workitems import WorkItemRequest
 
@@ -38,10 +39,9 @@ class TrainingRenewalWorkflow(StaffTracking):
         self._changed = True
 
     async def _read(self) -> Snapshot:
-        snapshot: contract.TrainingSnapshot = await workflow.execute_activity(
-            contract.READ_TRAINING,
+        snapshot: contract.TrainingSnapshot = await calls.execute(
+            contract.staff_read_training,
             contract.ReadTrainingInput(staff_id=self._staff_id),
-            result_type=contract.TrainingSnapshot,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
             summary="read training",
@@ -93,8 +93,8 @@ class TrainingRenewalWorkflow(StaffTracking):
     async def _apply(self, subject: Subject, resolution: Resolution, work_item_id: str) -> None:
         if resolution.action != Action.RECORD_COMPLETION:
             return
-        await workflow.execute_activity(
-            contract.RECORD_COMPLETION,
+        await calls.execute(
+            contract.staff_record_training_completion,
             contract.RecordCompletionInput(
                 staff_id=self._staff_id,
                 requirement_id=subject.subject_id,
@@ -105,7 +105,6 @@ class TrainingRenewalWorkflow(StaffTracking):
                 work_item_id=work_item_id,
                 document_id=resolution.fields.get("document_id", ""),
             ),
-            result_type=contract.CompletionRecorded,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
             summary="record training completion",
