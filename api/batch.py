@@ -17,7 +17,7 @@ from api.fhir.inbound import Write, coverage_data
 from api.fhir.parse import WRITABLE
 from api.fhir.refs import business_identifiers, items, text
 from api.outcome import FhirError, from_domain
-from api.writes import command_for, location, status_line, write_mode
+from api.writes import command_for, kind_of, location, status_line, write_mode
 from domain.errors import DomainError
 from intake.commands import CoverageEntry, Ref
 from intake.outcomes import Outcome
@@ -128,6 +128,7 @@ def check_references(entries: list[Entry], full_urls: set[str]) -> None:
 def process(unit: IntakeUnit, entries: list[Entry]) -> dict[int, Outcome]:
     """Write every entry through the unit (the caller's ``Intake.run``); returns each entry's outcome."""
     refs = BundleRefs(types={e.full_url: e.type for e in entries if e.full_url})
+    unit.prefetch((kind_of(e.type), i) for e in entries for i in business_identifiers(e.resource))
     conditions = {e.full_url: e.resource for e in entries if e.full_url and e.type == "Condition"}
     grouped = _coverages_by_patient(entries)
     results: dict[int, Outcome] = {}

@@ -10,21 +10,27 @@ with an ``UPDATE ... RETURNING`` before it computes the new hash. On PostgreSQL 
 writer's transaction ends, so a second writer waits and then reads the first one's committed head; on SQLite
 the UPDATE takes the database's write lock, which serialises writers the same way. A writer that rolls back
 leaves no trace (its head update rolls back with it). Keep the time between ``record`` and the commit short.
+
+A unit of work that records several events can append them as one: inside :func:`batched`, ``record`` keeps the
+session's events and they are chained when the block ends (one head update for all of them, the rows inserted
+together, in the order they were recorded), so the head is held only from then to the commit. The rows are the
+same as one ``record`` at a time would have written: each with its own number, link and hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
-from domain.models import AuditChain, AuditEvent
+from domain.models import AuditChain, AuditEvent, new_id
 
 # A claim-status inquiry (276/277 or a portal search) and what the payer answered: route, category, status.
 STATUS_INQUIRY_ACTION = "claim.status_inquiry"
@@ -35,6 +41,9 @@ RESOLUTION_ACTION = "work_item.resolve"
 
 GENESIS_HASH = "0" * 64
 CHAIN_HEAD_ID = 1
+_BATCH = "audit_batch"  # Session.info key: the events ``record`` keeps inside ``batched``
+_TABLE = cast(Table, AuditEvent.__table__)
+_COLUMNS = tuple(c.key for c in _TABLE.columns)
 
 
 def canonical_time(value: datetime) -> str:
@@ -84,17 +93,52 @@ def event_hash(event: AuditEvent, prev_hash: str) -> str:
     )
 
 
-def _take_head(session: Session) -> tuple[int, str]:
-    """Lock the chain's head and return (the next sequence number, the previous hash)."""
+def _take_head(session: Session, count: int = 1) -> tuple[int, str]:
+    """Lock the chain's head, reserve ``count`` sequence numbers and return (the first of them, the previous hash)."""
     taken = session.execute(
-        text("UPDATE audit_chain SET last_seq = last_seq + 1 WHERE id = :id RETURNING last_seq, last_hash"),
-        {"id": CHAIN_HEAD_ID},
+        text("UPDATE audit_chain SET last_seq = last_seq + :n WHERE id = :id RETURNING last_seq, last_hash"),
+        {"n": count, "id": CHAIN_HEAD_ID},
     ).one_or_none()
     if taken is None:  # a store made before the chain (tests that build the schema from the models)
         session.add(AuditChain(id=CHAIN_HEAD_ID, last_seq=0, last_hash=GENESIS_HASH))
         session.flush()
-        return _take_head(session)
-    return int(taken[0]), str(taken[1])
+        return _take_head(session, count)
+    return int(taken[0]) - count + 1, str(taken[1])
+
+
+def _append(session: Session, events: list[AuditEvent]) -> None:
+    """Chain ``events`` (in order) after the head, move the head to the last of them, add them to the session."""
+    seq, prev_hash = _take_head(session, len(events))
+    now = datetime.now(UTC)  # taken with the head: times never go back along the chain
+    rows = []
+    for event in events:
+        event.id = event.id or new_id()
+        event.seq, event.prev_hash, event.occurred_at = seq, prev_hash, now
+        event.row_hash = event_hash(event, prev_hash)
+        seq, prev_hash = seq + 1, event.row_hash
+        rows.append({column: getattr(event, column) for column in _COLUMNS})
+    session.execute(
+        text("UPDATE audit_chain SET last_hash = :hash WHERE id = :id"), {"hash": prev_hash, "id": CHAIN_HEAD_ID}
+    )
+    session.execute(insert(_TABLE), rows)  # one statement for the batch, in this transaction
+
+
+@contextmanager
+def batched(session: Session) -> Iterator[None]:
+    """Events recorded in ``session`` inside the block are appended to the chain together when it ends without an
+    error (nothing is appended when it raises: the caller's transaction is to roll back). Nested blocks join the
+    outer one."""
+    if _BATCH in session.info:
+        yield
+        return
+    session.info[_BATCH] = []
+    try:
+        yield
+        events: list[AuditEvent] = session.info[_BATCH]
+        if events:
+            _append(session, events)
+    finally:
+        session.info.pop(_BATCH, None)
 
 
 def record(
@@ -107,24 +151,22 @@ def record(
     workflow_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an audit event to the current transaction. Details hold codes, ids and amounts, never PHI."""
-    seq, prev_hash = _take_head(session)
+    """Append an audit event to the current transaction. Details hold codes, ids and amounts, never PHI.
+
+    Inside :func:`batched` the event gets its number and hash when the block ends."""
     event = AuditEvent(
-        seq=seq,
-        occurred_at=datetime.now(UTC),
         actor=actor[:60],
         action=action[:60],
         entity_type=entity_type[:30],
         entity_id=entity_id[:36],
         workflow_id=workflow_id,
         details=dict(details or {}),
-        prev_hash=prev_hash,
     )
-    event.row_hash = event_hash(event, prev_hash)
-    session.execute(
-        text("UPDATE audit_chain SET last_hash = :hash WHERE id = :id"), {"hash": event.row_hash, "id": CHAIN_HEAD_ID}
-    )
-    session.add(event)
+    batch: list[AuditEvent] | None = session.info.get(_BATCH)
+    if batch is not None:
+        batch.append(event)
+    else:
+        _append(session, [event])
     return event
 
 

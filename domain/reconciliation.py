@@ -115,9 +115,7 @@ def parse_bai2(text: str) -> list[DepositLine]:
                 continue  # debits are not deposits
             found = _TRN.search(description)
             trace = customer_ref.strip() or (found.group(1).strip() if found else "") or None
-            lines.append(
-                DepositLine(len(lines) + 1, as_of, cents, trace, (description or bank_ref).strip()[:200])
-            )
+            lines.append(DepositLine(len(lines) + 1, as_of, cents, trace, (description or bank_ref).strip()[:200]))
     return lines
 
 

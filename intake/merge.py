@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from domain import models as m
 from domain.enums import AppointmentStatus
 from domain.errors import DomainError
-from intake import records
+from intake import records, rows
 from intake.commands import BusinessId, Ref
 from intake.context import UnitContext
 from intake.outcomes import Change, Kind, Outcome
@@ -28,6 +28,8 @@ class MergeNeedsReview(DomainError):
 
 def merge(ctx: UnitContext, survivor: Ref, merged: BusinessId) -> Outcome:
     session = ctx.session
+    # What this unit wrote so far goes to the store first: the checks and moves below read and update it there.
+    rows.write_later(session, keep_tracking=True)
     survivor_id = records.resolve(session, Kind.PATIENT, survivor, m.Patient)
     merged_id = records.find_identifier(session, Kind.PATIENT, records.check_identifier(merged, "patient"))
     version = records.version_of(session, Kind.PATIENT, survivor_id)

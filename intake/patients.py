@@ -18,16 +18,18 @@ from domain.enums import CoverageRank, PayerKind, SubscriberRelationship
 from domain.errors import DuplicatePatient, UnknownPayer, ValidationError
 from domain.services.registration import (
     CoverageInput,
+    KnownPayer,
     PatientInput,
     register_patient,
     validate_coverage,
     validate_registration,
 )
-from intake import records
+from intake import records, reference, rows
 from intake.commands import CoverageData, CoverageEntry, IfExists, PatientData, RecordCoverage, Ref, RegisterPatient
 from intake.context import UnitContext
 from intake.errors import IdentifierConflict
 from intake.outcomes import Change, Kind, Outcome
+from intake.reference import PayerRef
 
 
 def _patient_input(data: PatientData, coverages: tuple[CoverageInput, ...] = ()) -> PatientInput:
@@ -109,11 +111,21 @@ def _create(ctx: UnitContext, cmd: RegisterPatient) -> Outcome:
     for entry in cmd.coverages:
         if entry.identifier is not None and records.find_identifier(session, Kind.COVERAGE, entry.identifier):
             raise IdentifierConflict("that coverage identifier already names a coverage of another patient")
-        _payer(session, entry.data.payer_code)
+    payers = {p.payer_id: KnownPayer(p.id, p.kind) for p in (_payer(session, e.data.payer_code) for e in cmd.coverages)}
     active = [e for e in cmd.coverages if e.data.active]
     data = _patient_input(cmd.patient, tuple(_coverage_input(e.data) for e in active))
-    registered = register_patient(session, data, actor=ctx.actor.label, today=ctx.today)
+    registered = register_patient(
+        session,
+        data,
+        actor=ctx.actor.label,
+        today=ctx.today,
+        payers=payers,
+        practice_id=reference.practice_id(session),
+    )
     patient_id = registered.patient_id
+    rows.known_to_exist(session, m.Patient, patient_id)
+    for registered_coverage in registered.coverage_ids:
+        rows.known_to_exist(session, m.Coverage, registered_coverage)
     records.link_identifier(session, Kind.PATIENT, cmd.identifier, patient_id)
     digest = records.content_hash(cmd.patient)
     _, version = records.accept(session, Kind.PATIENT, patient_id, digest, ctx.actor.label, new=True)
@@ -141,7 +153,7 @@ def _update(ctx: UnitContext, patient_id: str, data: PatientData) -> None:
     """Apply a change of demographics under the same rules as a registration: its validation, then the domain's
     one duplicate-patient rule (``domain.duplicates``) against every other patient."""
     session = ctx.session
-    patient = session.get(m.Patient, patient_id)
+    patient = rows.get(session, m.Patient, patient_id)
     assert patient is not None
     wanted = _patient_input(data)
     validate_registration(wanted, ctx.today)
@@ -157,11 +169,10 @@ def _update(ctx: UnitContext, patient_id: str, data: PatientData) -> None:
         setattr(patient, name, getattr(wanted, name))
     patient.phone = wanted.phone
     patient.email = wanted.email
-    session.flush()
 
 
-def _payer(session: Session, payer_code: str) -> m.Payer:
-    payer = session.execute(select(m.Payer).where(m.Payer.payer_id == payer_code.strip())).scalar_one_or_none()
+def _payer(session: Session, payer_code: str) -> PayerRef:
+    payer = reference.payer(session, payer_code.strip())
     if payer is None:
         raise UnknownPayer(f"unknown payer {payer_code.strip()!r}")
     if payer.kind == PayerKind.SELF_PAY:
@@ -192,7 +203,7 @@ def record_coverage(ctx: UnitContext, cmd: RecordCoverage, *, register_after: bo
     row: m.Coverage | None = None
     if coverage_id is not None:
         records.check_version(session, Kind.COVERAGE, coverage_id, cmd.expected_version)
-        row = session.get(m.Coverage, coverage_id)
+        row = rows.get(session, m.Coverage, coverage_id)
         assert row is not None
         if row.patient_id != patient_id:
             raise IdentifierConflict(f"coverage {coverage_id} belongs to another patient")
@@ -207,10 +218,8 @@ def record_coverage(ctx: UnitContext, cmd: RecordCoverage, *, register_after: bo
             raise IdentifierConflict(f"coverage {coverage_id} already exists: update it instead of creating")
     new = row is None
     if row is None:
-        row = m.Coverage(patient_id=patient_id)
-        session.add(row)
+        row = rows.add(session, m.Coverage(patient_id=patient_id))
     change_row = _apply_coverage(ctx, row, payer, cmd.coverage)
-    session.flush()
     coverage_id = row.id
     if cmd.identifier is not None:
         records.link_identifier(session, Kind.COVERAGE, cmd.identifier, coverage_id)
@@ -224,7 +233,7 @@ def record_coverage(ctx: UnitContext, cmd: RecordCoverage, *, register_after: bo
     return Outcome(Kind.COVERAGE, coverage_id, change, version, starts)
 
 
-def _apply_coverage(ctx: UnitContext, row: m.Coverage, payer: m.Payer, data: CoverageData) -> bool:
+def _apply_coverage(ctx: UnitContext, row: m.Coverage, payer: PayerRef, data: CoverageData) -> bool:
     """Write the sender's values on the row; True when anything differs. A cancelled coverage ends today."""
     given = _coverage_input(data)
     effective_from = given.effective_from or row.effective_from or ctx.today

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import models as m
+from intake import rows
 from intake.commands import BusinessId, Ref
 from intake.errors import IdentifierConflict, InvalidEvent, UnknownReference, VersionConflict
 from intake.outcomes import Change, Kind
@@ -73,8 +75,12 @@ def forget_identifiers(session: Session) -> None:
     session.info.pop("intake_identifiers", None)
 
 
+def _key(kind: Kind, identifier: BusinessId) -> tuple[str, str, str]:
+    return (kind.value, identifier.system.strip(), identifier.value.strip())
+
+
 def find_identifier(session: Session, kind: Kind, identifier: BusinessId) -> str | None:
-    key = (kind.value, identifier.system.strip(), identifier.value.strip())
+    key = _key(kind, identifier)
     known = _known(session)
     if key in known:
         return known[key]
@@ -92,6 +98,39 @@ def find_identifier(session: Session, kind: Kind, identifier: BusinessId) -> str
     return found
 
 
+def prefetch_identifiers(session: Session, wanted: Iterable[tuple[Kind, BusinessId]]) -> None:
+    """Look up, in one query, every identifier a unit is about to ask for (``find_identifier`` then answers from
+    memory, found or not). Identifiers that cannot be valid are left for the command to refuse."""
+    known = _known(session)
+    keys = {
+        key
+        for kind, identifier in wanted
+        if (key := _key(kind, identifier)) not in known
+        and key[1]
+        and key[2]
+        and len(key[1]) <= MAX_SYSTEM
+        and len(key[2]) <= MAX_VALUE
+    }
+    if not keys:
+        return
+    found: dict[tuple[str, str, str], str] = {}
+    values = sorted({key[2] for key in keys})
+    with session.no_autoflush:
+        for start in range(0, len(values), 500):
+            rows = session.execute(
+                select(
+                    m.ExternalIdentifier.kind,
+                    m.ExternalIdentifier.system,
+                    m.ExternalIdentifier.value,
+                    m.ExternalIdentifier.entity_id,
+                ).where(m.ExternalIdentifier.value.in_(values[start : start + 500]))
+            )
+            for kind, system, value, entity_id in rows:
+                found[(kind, system, value)] = entity_id
+    for key in keys:
+        known[key] = found.get(key)
+
+
 def link_identifier(session: Session, kind: Kind, identifier: BusinessId, entity_id: str) -> None:
     """Map the sender's identifier to our row (idempotent; an identifier never moves to another row)."""
     identifier = check_identifier(identifier, kind.value)
@@ -100,10 +139,18 @@ def link_identifier(session: Session, kind: Kind, identifier: BusinessId, entity
         return
     if current is not None:
         raise IdentifierConflict(f"that {kind.value} identifier already names {kind.value} {current}")
-    session.add(
-        m.ExternalIdentifier(kind=kind.value, system=identifier.system, value=identifier.value, entity_id=entity_id)
+    rows.later(
+        session,
+        m.ExternalIdentifier(
+            id=m.new_id(),
+            kind=kind.value,
+            system=identifier.system,
+            value=identifier.value,
+            entity_id=entity_id,
+            created_at=datetime.now(UTC),
+        ),
     )
-    _known(session)[(kind.value, identifier.system, identifier.value)] = entity_id
+    _known(session)[_key(kind, identifier)] = entity_id
 
 
 def identifiers_of(session: Session, kind: Kind, entity_id: str) -> list[BusinessId]:
@@ -115,19 +162,11 @@ def identifiers_of(session: Session, kind: Kind, entity_id: str) -> list[Busines
     return [BusinessId(system, value) for system, value in rows]
 
 
-def keep(session: Session, row: object) -> None:
-    """Hold a row for the unit's life: the session's identity map holds unchanged rows only weakly, and each
-    entry of a Bundle looks its patient and encounter up again."""
-    session.info.setdefault("intake_rows", []).append(row)
-
-
 def resolve(session: Session, kind: Kind, ref: Ref, model: type[m.Base]) -> str:
     """Our id for a reference (our id or the sender's identifier); UnknownReference when there is none."""
     if ref.id is not None:
-        row = session.get(model, ref.id)
-        if row is None:
+        if not rows.exists(session, model, ref.id):
             raise UnknownReference(f"unknown {kind.value} {ref.id}")
-        keep(session, row)
         return ref.id
     if ref.identifier is None:
         raise InvalidEvent(f"a {kind.value} reference needs an id or an identifier")
@@ -144,20 +183,19 @@ def existing(
     by_identifier = find_identifier(session, kind, check_identifier(identifier, kind.value)) if identifier else None
     if target is None:
         return by_identifier
-    row = session.get(model, target)
-    if row is None:
+    if rows.get(session, model, target) is None:
         raise UnknownReference(f"unknown {kind.value} {target}")
-    keep(session, row)
     if by_identifier is not None and by_identifier != target:
         raise IdentifierConflict(f"that {kind.value} identifier names {kind.value} {by_identifier}, not {target}")
     return target
 
 
 def record_of(session: Session, kind: Kind, entity_id: str) -> m.IntakeRecord | None:
-    record = session.get(m.IntakeRecord, (kind.value, entity_id))
-    if record is not None:
-        keep(session, record)
-    return record
+    records: dict[tuple[str, str], m.IntakeRecord | None] = session.info.setdefault("intake_records", {})
+    key = (kind.value, entity_id)
+    if key not in records:
+        records[key] = session.get(m.IntakeRecord, key)
+    return records[key]
 
 
 def version_of(session: Session, kind: Kind, entity_id: str) -> int:
@@ -191,8 +229,8 @@ def accept(
             updated_at=now,
             updated_by=actor,
         )
-        session.add(record)
-        keep(session, record)
+        rows.later(session, record)
+        session.info.setdefault("intake_records", {})[(kind.value, entity_id)] = record
         return (Change.CREATED if new else Change.UPDATED), version
     if record.content_hash == digest and (status is None or record.source_status == status):
         return Change.UNCHANGED, record.version
@@ -206,6 +244,14 @@ def accept(
 
 def queue_start(session: Session, process: str, entity_id: str, workflow_id: str, detail: str = "") -> m.ProcessStart:
     """A process to start once this transaction commits (see ``ProcessStart``)."""
-    row = m.ProcessStart(id=m.new_id(), process=process, entity_id=entity_id, workflow_id=workflow_id, detail=detail)
-    session.add(row)
+    row = m.ProcessStart(
+        id=m.new_id(),
+        process=process,
+        entity_id=entity_id,
+        workflow_id=workflow_id,
+        detail=detail,
+        created_at=datetime.now(UTC),
+        attempts=0,
+    )
+    rows.later(session, row)
     return row

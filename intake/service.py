@@ -6,19 +6,22 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Generic, TypeVar
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain import audit
 from domain import models as m
 from domain.errors import DomainError
+from domain.store.engine import one_writer
 from domain.store.uow import UnitOfWork
-from intake import merge, patients, visits
+from intake import merge, patients, rows, visits
 from intake.commands import (
     Actor,
     BusinessId,
@@ -35,7 +38,7 @@ from intake.context import UnitContext
 from intake.errors import InvalidEvent
 from intake.outcomes import DispatchReport, Kind, Outcome
 from intake.processes import PendingStart, ProcessStarter
-from intake.records import find_identifier
+from intake.records import find_identifier, prefetch_identifiers
 
 log = logging.getLogger("carecycle.intake")
 
@@ -125,10 +128,16 @@ class IntakeUnit:
             visits.close_encounter(self._ctx, encounter_id)
             del self._ctx.closing[encounter_id]
 
+    def prefetch(self, wanted: Iterable[tuple[Kind, BusinessId]]) -> None:
+        """Look up, in one query, the sender's identifiers the coming commands name (a door that knows them all
+        up front: a Bundle, a message); each command then finds them without the store."""
+        prefetch_identifiers(self._ctx.session, wanted)
+
     def _close(self) -> None:
         for encounter_id in list(self._ctx.closing):
             self.close(encounter_id)
         self._ctx.write_audits()
+        rows.write_later(self._ctx.session)
 
 
 class Intake:
@@ -158,12 +167,13 @@ class Intake:
         is written and nothing will start (a door's validation without side effects)."""
         for attempt in range(1, self._attempts + 1):
             try:
-                with UnitOfWork(self.session_factory) as uow:
+                with self._writer(), UnitOfWork(self.session_factory) as uow:
                     _take_write_lock(uow.session)
                     ctx = UnitContext(uow.session, actor, self._today())
                     unit = IntakeUnit(ctx)
-                    result = work(unit)
-                    unit._close()
+                    with audit.batched(uow.session):  # the unit's events: one append to the chain, at the end
+                        result = work(unit)
+                        unit._close()
                     if dry_run:
                         uow.session.rollback()
                         return Applied(result, ())
@@ -178,6 +188,11 @@ class Intake:
                     raise Busy("the store was busy or another event wrote the same record: send it again") from None
                 time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
         raise AssertionError("unreachable")
+
+    def _writer(self) -> AbstractContextManager[None]:
+        """This process's turn to write (SQLite: units of one process queue in order, see ``one_writer``)."""
+        bind = self.session_factory.kw.get("bind")
+        return one_writer(bind) if isinstance(bind, Engine) else nullcontext()
 
     def handle(self, actor: Actor, command: Command) -> Applied[Outcome]:
         return self.run(actor, lambda unit: unit.handle(command))
@@ -245,7 +260,7 @@ class Intake:
 
     def _mark_started(self, row_ids: list[str]) -> None:
         # One UPDATE, no read first: a write-only transaction waits for SQLite's lock instead of losing a race.
-        with UnitOfWork(self.session_factory) as uow:
+        with self._writer(), UnitOfWork(self.session_factory) as uow:
             uow.session.execute(
                 update(m.ProcessStart)
                 .where(m.ProcessStart.id.in_(row_ids), m.ProcessStart.started_at.is_(None))
@@ -254,7 +269,7 @@ class Intake:
             uow.commit()
 
     def _mark_failed(self, row_id: str, error: str) -> None:
-        with UnitOfWork(self.session_factory) as uow:
+        with self._writer(), UnitOfWork(self.session_factory) as uow:
             uow.session.execute(
                 update(m.ProcessStart)
                 .where(m.ProcessStart.id == row_id)
@@ -275,3 +290,4 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
     if isinstance(exc, IntegrityError):
         return "unique" in str(exc.orig).lower() or "duplicate" in str(exc.orig).lower()
     return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower() or "deadlock" in str(exc.orig).lower()
+

@@ -9,9 +9,10 @@ correction goes through the claim.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from domain import models as m
@@ -19,36 +20,31 @@ from domain.catalog import PROCEDURES_BY_CODE
 from domain.codes import validate_hcpcs, validate_icd10, validate_modifier, validate_place_of_service
 from domain.enums import AppointmentKind, AppointmentStatus
 from domain.services.encounters import ServiceLineInput, validate_coding
-from intake import records
+from intake import records, reference, rows
 from intake.commands import IfExists, RecordCharge, RecordCondition, RecordEncounter, Ref, ScheduleAppointment
 from intake.context import UnitContext
 from intake.errors import AlreadyBilled, IdentifierConflict, InvalidEvent, UnknownReference
 from intake.outcomes import Change, Kind, Outcome
+from intake.reference import LocationRef, ProviderRef
 
 FINISHED = "finished"
 
 
-def provider_by_npi(session: Session, npi: str) -> m.Provider:
-    cache: dict[str, m.Provider] = session.info.setdefault("intake_providers", {})
-    if npi.strip() in cache:
-        return cache[npi.strip()]
-    provider = session.execute(select(m.Provider).where(m.Provider.npi == npi.strip())).scalar_one_or_none()
+def provider_by_npi(session: Session, npi: str) -> ProviderRef:
+    provider = reference.provider(session, npi.strip())
     if provider is None:
         raise UnknownReference(f"no provider of the practice has NPI {npi.strip()!r}")
-    cache[npi.strip()] = provider
     return provider
 
 
-def location(session: Session, location_id: str | None) -> m.Location:
-    if location_id is not None:
-        found = session.get(m.Location, location_id)
-        if found is None:
+def location(session: Session, location_id: str | None) -> LocationRef:
+    """A location of the practice by id, or (none named) its first by name."""
+    found = reference.location(session, location_id)
+    if found is None:
+        if location_id is not None:
             raise UnknownReference(f"unknown location {location_id}")
-        return found
-    first = session.execute(select(m.Location).order_by(m.Location.name, m.Location.id).limit(1)).scalar()
-    if first is None:
         raise InvalidEvent("the practice has no location yet: set the practice up first")
-    return first
+    return found
 
 
 def _keep_or_refuse(ctx: UnitContext, kind: Kind, entity_id: str, digest: str, if_exists: IfExists) -> Outcome | None:
@@ -93,7 +89,7 @@ def schedule_appointment(ctx: UnitContext, cmd: ScheduleAppointment) -> Outcome:
         if record is not None and record.content_hash == digest:
             ctx.audit(Kind.APPOINTMENT, appointment_id, Change.UNCHANGED, {"status": wanted.value})
             return Outcome(Kind.APPOINTMENT, appointment_id, Change.UNCHANGED, record.version)
-        row = session.get(m.Appointment, appointment_id)
+        row = rows.get(session, m.Appointment, appointment_id)
         assert row is not None
         if row.patient_id != patient_id:
             raise IdentifierConflict(f"appointment {appointment_id} belongs to another patient")
@@ -104,13 +100,10 @@ def schedule_appointment(ctx: UnitContext, cmd: ScheduleAppointment) -> Outcome:
     new = row is None
     previous = (None, None) if row is None else (row.starts_at, AppointmentStatus(row.status))
     if row is None:
-        row = m.Appointment(patient_id=patient_id)
-        session.add(row)
-        records.keep(session, row)
+        row = rows.add(session, m.Appointment(patient_id=patient_id))
     row.provider_id, row.location_id = provider.id, place.id
     row.kind, row.status = AppointmentKind(cmd.kind), wanted
     row.starts_at, row.duration_minutes = cmd.starts_at, cmd.duration_minutes
-    session.flush()
     records.link_identifier(session, Kind.APPOINTMENT, cmd.identifier, row.id)
     change, version = records.accept(session, Kind.APPOINTMENT, row.id, digest, ctx.actor.label, new=new)
     starts = (ctx.queue_appointment(row.id, _appointment_change(new, previous, cmd)),)
@@ -139,10 +132,20 @@ def _appointment_change(
 
 
 def _billed_appointment(session: Session, appointment_id: str) -> bool:
-    encounter_id = session.execute(
+    encounter_id = _encounter_of(session, appointment_id)
+    return encounter_id is not None and _closed(session, encounter_id)
+
+
+def _encounter_of(session: Session, appointment_id: str) -> str | None:
+    """The encounter of an appointment (one at most): one this unit created, else the store's (an appointment
+    this unit created has none there)."""
+    mine = [e.id for e in rows.created_rows(session, m.Encounter) if e.appointment_id == appointment_id]
+    if mine or rows.created(session, m.Appointment, appointment_id):
+        return mine[0] if mine else None
+    found: str | None = session.execute(
         select(m.Encounter.id).where(m.Encounter.appointment_id == appointment_id)
     ).scalar_one_or_none()
-    return encounter_id is not None and _closed(session, encounter_id)
+    return found
 
 
 # --- encounters ------------------------------------------------------------------------------------------
@@ -185,7 +188,7 @@ def record_encounter(ctx: UnitContext, cmd: RecordEncounter) -> Outcome:
         session, Kind.ENCOUNTER, encounter.id, digest, ctx.actor.label, new=encounter_id is None, status=status
     )
     starts: tuple[str, ...] = ()
-    appointment = session.get(m.Appointment, encounter.appointment_id) if encounter.appointment_id else None
+    appointment = rows.get(session, m.Appointment, encounter.appointment_id) if encounter.appointment_id else None
     assert appointment is not None
     if status == FINISHED:
         ctx.closing[encounter.id] = None
@@ -205,7 +208,7 @@ def _write_encounter(
     cmd: RecordEncounter,
     encounter_id: str | None,
     patient_id: str,
-    provider: m.Provider,
+    provider: ProviderRef,
     diagnoses: list[str],
 ) -> m.Encounter:
     session = ctx.session
@@ -223,16 +226,12 @@ def _write_encounter(
         "diagnosis_codes": diagnoses,
     }
     if encounter_id is None:
-        taken = session.execute(
-            select(m.Encounter.id).where(m.Encounter.appointment_id == appointment.id)
-        ).scalar_one_or_none()
+        taken = _encounter_of(session, appointment.id)
         if taken is not None:
             raise IdentifierConflict(f"appointment {appointment.id} already has encounter {taken}")
-        encounter = m.Encounter(patient_id=patient_id, coded=False, **values)
-        session.add(encounter)
-        records.keep(session, encounter)
+        encounter = rows.add(session, m.Encounter(patient_id=patient_id, coded=False, **values))
     else:
-        found = session.get(m.Encounter, encounter_id)
+        found = rows.get(session, m.Encounter, encounter_id)
         assert found is not None
         encounter = found
         if encounter.patient_id != patient_id:
@@ -241,25 +240,24 @@ def _write_encounter(
             raise IdentifierConflict(f"encounter {encounter_id} belongs to another appointment")
         for name, value in values.items():
             setattr(encounter, name, value)
-    session.flush()
     return encounter
 
 
-def _appointment_for(ctx: UnitContext, cmd: RecordEncounter, patient_id: str, provider: m.Provider) -> m.Appointment:
+def _appointment_for(ctx: UnitContext, cmd: RecordEncounter, patient_id: str, provider: ProviderRef) -> m.Appointment:
     """The encounter's appointment: the one it names, else a walk-in appointment made for it."""
     session = ctx.session
     if cmd.appointment is not None:
         appointment_id = records.resolve(session, Kind.APPOINTMENT, cmd.appointment, m.Appointment)
-        appointment = session.get(m.Appointment, appointment_id)
+        appointment = rows.get(session, m.Appointment, appointment_id)
         assert appointment is not None
         if appointment.patient_id != patient_id:
             raise IdentifierConflict(f"appointment {appointment_id} belongs to another patient")
         return appointment
     existing_id = records.find_identifier(session, Kind.ENCOUNTER, cmd.identifier)
     if existing_id is not None:
-        encounter = session.get(m.Encounter, existing_id)
+        encounter = rows.get(session, m.Encounter, existing_id)
         if encounter is not None and encounter.appointment_id is not None:
-            walk_in = session.get(m.Appointment, encounter.appointment_id)
+            walk_in = rows.get(session, m.Appointment, encounter.appointment_id)
             assert walk_in is not None
             return walk_in
     walk_in = m.Appointment(
@@ -270,34 +268,21 @@ def _appointment_for(ctx: UnitContext, cmd: RecordEncounter, patient_id: str, pr
         status=AppointmentStatus.CHECKED_IN,
         starts_at=datetime.combine(cmd.date_of_service, time(12, 0), tzinfo=UTC),
     )
-    session.add(walk_in)
-    session.flush()
-    records.keep(session, walk_in)
-    return walk_in
+    return rows.add(session, walk_in)
 
 
 def close_encounter(ctx: UnitContext, encounter_id: str) -> None:
     """Code a finished encounter from its diagnoses and charges (or leave it for the coders when either is
     missing: the Encounter workflow opens a coding work item) and complete its appointment."""
     session = ctx.session
-    encounter = session.get(m.Encounter, encounter_id)
+    encounter = rows.get(session, m.Encounter, encounter_id)
     assert encounter is not None and encounter.appointment_id is not None
-    charges = list(
-        session.execute(
-            select(m.ClinicalEntry)
-            .where(
-                m.ClinicalEntry.kind == "charge",
-                m.ClinicalEntry.encounter_id == encounter_id,
-                m.ClinicalEntry.status == "active",
-            )
-            .order_by(m.ClinicalEntry.created_at, m.ClinicalEntry.id)
-        ).scalars()
-    )
+    charges = _active_charges(session, encounter_id)
     diagnoses = tuple(encounter.diagnosis_codes or ())
     if diagnoses and charges:
         lines = tuple(_service_line(entry, diagnoses) for entry in charges)
         validate_coding(diagnoses, lines, encounter.place_of_service)
-        encounter.service_lines = [
+        service_lines = [
             m.ServiceLine(
                 line_number=number,
                 procedure_code=line.procedure_code,
@@ -308,16 +293,43 @@ def close_encounter(ctx: UnitContext, encounter_id: str) -> None:
             )
             for number, line in enumerate(lines, start=1)
         ]
+        if rows.created(session, m.Encounter, encounter_id):  # inserted with the encounter, when the unit ends
+            for service_line in service_lines:
+                service_line.encounter_id = encounter_id
+                rows.add(session, service_line)
+        else:
+            encounter.service_lines = service_lines
         encounter.coded = True
-    appointment = session.get(m.Appointment, encounter.appointment_id)
+    appointment = rows.get(session, m.Appointment, encounter.appointment_id)
     assert appointment is not None
     if appointment.status != AppointmentStatus.COMPLETED:
         appointment.status = AppointmentStatus.COMPLETED
         ctx.queue_appointment(appointment.id, AppointmentStatus.COMPLETED.value)
-    session.flush()
     ctx.audit(
         Kind.ENCOUNTER, encounter_id, Change.UPDATED, {"closed": True, "coded": encounter.coded, "lines": len(charges)}
     )
+
+
+def _active_charges(session: Session, encounter_id: str) -> list[m.ClinicalEntry]:
+    """An encounter's active charges in the order they were recorded: the store's, then this unit's."""
+    mine = [
+        e
+        for e in rows.created_rows(session, m.ClinicalEntry)
+        if e.kind == "charge" and e.encounter_id == encounter_id and e.status == "active"
+    ]
+    if rows.created(session, m.Encounter, encounter_id):
+        return mine
+    stored = session.execute(
+        select(m.ClinicalEntry)
+        .where(
+            m.ClinicalEntry.kind == "charge",
+            m.ClinicalEntry.encounter_id == encounter_id,
+            m.ClinicalEntry.status == "active",
+        )
+        .order_by(m.ClinicalEntry.created_at, m.ClinicalEntry.id)
+    ).scalars()
+    kept = [rows.keep_row(session, e) for e in stored if not rows.created(session, m.ClinicalEntry, e.id)]
+    return [*kept, *mine]
 
 
 def _service_line(entry: m.ClinicalEntry, diagnoses: tuple[str, ...]) -> ServiceLineInput:
@@ -345,7 +357,7 @@ def _open_encounter(ctx: UnitContext, ref: Ref | None, patient_id: str) -> str |
     if ref is None:
         return None
     encounter_id = records.resolve(ctx.session, Kind.ENCOUNTER, ref, m.Encounter)
-    encounter = ctx.session.get(m.Encounter, encounter_id)
+    encounter = rows.get(ctx.session, m.Encounter, encounter_id)
     assert encounter is not None
     if encounter.patient_id != patient_id:
         raise IdentifierConflict(f"encounter {encounter_id} belongs to another patient")
@@ -366,7 +378,12 @@ def record_condition(ctx: UnitContext, cmd: RecordCondition) -> Outcome:
         m.ClinicalEntry.code == code,
     )
     digest = records.content_hash(patient_id, encounter_id, code, cmd.active)
-    return _record_entry(ctx, cmd, Kind.CONDITION, natural, digest, patient_id, encounter_id, code=code)
+
+    def same(e: m.ClinicalEntry) -> bool:
+        same_place = e.patient_id == patient_id and e.encounter_id == encounter_id
+        return e.kind == "condition" and same_place and e.code == code
+
+    return _record_entry(ctx, cmd, Kind.CONDITION, (natural, same), digest, patient_id, encounter_id, code=code)
 
 
 def record_charge(ctx: UnitContext, cmd: RecordCharge) -> Outcome:
@@ -390,11 +407,15 @@ def record_charge(ctx: UnitContext, cmd: RecordCharge) -> Outcome:
     digest = records.content_hash(
         patient_id, encounter_id, code, modifiers, reasons, cmd.quantity, cmd.price_cents, cmd.active
     )
+
+    def same(e: m.ClinicalEntry) -> bool:
+        return e.kind == "charge" and e.encounter_id == encounter_id and e.code == code and e.status == "active"
+
     return _record_entry(
         ctx,
         cmd,
         Kind.CHARGE,
-        natural,
+        (natural, same),
         digest,
         patient_id,
         encounter_id,
@@ -410,7 +431,7 @@ def _record_entry(
     ctx: UnitContext,
     cmd: RecordCondition | RecordCharge,
     kind: Kind,
-    natural: object,
+    natural: tuple[Select[str], Callable[[m.ClinicalEntry], bool]],
     digest: str,
     patient_id: str,
     encounter_id: str | None,
@@ -421,7 +442,7 @@ def _record_entry(
     if entry_id is None and cmd.identifier is None:
         candidates = [
             row_id
-            for row_id in session.execute(natural).scalars()  # type: ignore[call-overload]
+            for row_id in _natural_matches(session, encounter_id, *natural)
             if kind is Kind.CONDITION or _same_charge(session, row_id, values)
         ]
         entry_id = candidates[0] if candidates else None
@@ -430,7 +451,7 @@ def _record_entry(
         early = _keep_or_refuse(ctx, kind, entry_id, digest, cmd.if_exists)
         if early is not None:
             return early
-    row = session.get(m.ClinicalEntry, entry_id) if entry_id is not None else None
+    row = rows.get(session, m.ClinicalEntry, entry_id) if entry_id is not None else None
     if row is not None and row.patient_id != patient_id:
         raise IdentifierConflict(f"{kind.value} {row.id} belongs to another patient")
     record = records.record_of(session, kind, entry_id) if entry_id is not None else None
@@ -439,14 +460,13 @@ def _record_entry(
         if not unchanged and _closed(session, str(touched)) and touched not in ctx.closing:
             raise AlreadyBilled(f"encounter {touched} was closed for billing: correct the claim instead")
     if row is None:
-        row = m.ClinicalEntry(kind="condition" if kind is Kind.CONDITION else "charge", patient_id=patient_id)
-        session.add(row)
+        entry_kind = "condition" if kind is Kind.CONDITION else "charge"
+        row = rows.add(session, m.ClinicalEntry(kind=entry_kind, patient_id=patient_id, created_at=datetime.now(UTC)))
     if not unchanged:
         row.encounter_id = encounter_id
         row.status = "active" if cmd.active else "inactive"
         for name, value in values.items():
             setattr(row, name, value)
-    session.flush()
     if cmd.identifier is not None:
         records.link_identifier(session, kind, cmd.identifier, row.id)
     change, version = records.accept(session, kind, row.id, digest, ctx.actor.label, new=entry_id is None)
@@ -455,8 +475,20 @@ def _record_entry(
     return Outcome(kind, row.id, change, version)
 
 
+def _natural_matches(
+    session: Session, encounter_id: str | None, query: Select[str], same: Callable[[m.ClinicalEntry], bool]
+) -> list[str]:
+    """Entries with the same natural key (no identifier sent): in the store (unless the encounter is this unit's),
+    then among the ones this unit recorded."""
+    mine = [e.id for e in rows.created_rows(session, m.ClinicalEntry) if same(e)]
+    if rows.created(session, m.Encounter, encounter_id):
+        return mine
+    stored = [row_id for row_id in session.execute(query).scalars() if row_id not in mine]
+    return [*stored, *mine]
+
+
 def _same_charge(session: Session, entry_id: str, values: dict[str, object]) -> bool:
-    row = session.get(m.ClinicalEntry, entry_id)
+    row = rows.get(session, m.ClinicalEntry, entry_id)
     return (
         row is not None
         and list(row.modifiers or []) == values.get("modifiers")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -96,10 +97,27 @@ def _next_account_number(session: Session, model: type[m.Patient] | type[m.Guara
     return f"{prefix}{number:08d}"
 
 
+@dataclass(frozen=True)
+class KnownPayer:
+    """A payer as a caller that looked it up already knows it (its row id and kind)."""
+
+    id: str
+    kind: PayerKind
+
+
 def register_patient(
-    session: Session, data: PatientInput, *, actor: str, today: date | None = None
+    session: Session,
+    data: PatientInput,
+    *,
+    actor: str,
+    today: date | None = None,
+    payers: Mapping[str, KnownPayer] | None = None,
+    practice_id: str | None = None,
 ) -> RegisteredPatient:
-    """Create the patient (as their own guarantor) with coverages. Raises before writing on any problem."""
+    """Create the patient (as their own guarantor) with coverages. Raises before writing on any problem.
+
+    A caller that has the coverages' payers (by payer id) and the practice's id at hand passes them (intake keeps
+    them for every event); the same checks apply to them."""
     today = today or date.today()
     validate_registration(data, today)
     duplicates = find_duplicates(session, data)
@@ -107,23 +125,29 @@ def register_patient(
         raise DuplicatePatient(
             f"a patient with the same name, birth date and member id exists: {duplicates[0]} ({DUPLICATE_RULE})"
         )
-    payers = {
-        p.payer_id: p
-        for p in session.execute(
-            select(m.Payer).where(m.Payer.payer_id.in_([c.payer_code for c in data.coverages]))
-        ).scalars()
-    }
+    if payers is None:
+        payers = {
+            p.payer_id: KnownPayer(p.id, PayerKind(p.kind))
+            for p in session.execute(
+                select(m.Payer).where(m.Payer.payer_id.in_([c.payer_code for c in data.coverages]))
+            ).scalars()
+        }
     for coverage in data.coverages:
         payer = payers.get(coverage.payer_code)
         if payer is None:
             raise UnknownPayer(f"unknown payer {coverage.payer_code!r}")
         if payer.kind == PayerKind.SELF_PAY:
             raise ValidationError("self-pay is not a coverage: register the patient without one")
-    practice_id = session.execute(select(m.Practice.id).limit(1)).scalar_one_or_none()
+    if practice_id is None:
+        practice_id = session.execute(select(m.Practice.id).limit(1)).scalar_one_or_none()
     if practice_id is None:
         raise ValidationError("the store has no practice yet: seed or create one first")
+    # Both numbers are read before anything is added (a read flushes what is pending first).
+    guarantor_number = _next_account_number(session, m.Guarantor, "G")
+    patient_number = _next_account_number(session, m.Patient, "P")
     guarantor = m.Guarantor(
-        account_number=_next_account_number(session, m.Guarantor, "G"),
+        id=m.new_id(),
+        account_number=guarantor_number,
         first_name=data.first_name.strip(),
         last_name=data.last_name.strip(),
         birth_date=data.birth_date,
@@ -135,10 +159,11 @@ def register_patient(
         email=data.email,
     )
     session.add(guarantor)
-    session.flush()
+    session.flush()  # the patient refers to it, and no relationship() orders the two within one flush
     patient = m.Patient(
+        id=m.new_id(),
         practice_id=practice_id,
-        account_number=_next_account_number(session, m.Patient, "P"),
+        account_number=patient_number,
         first_name=data.first_name.strip(),
         last_name=data.last_name.strip(),
         birth_date=data.birth_date,
@@ -152,10 +177,10 @@ def register_patient(
         guarantor_id=guarantor.id,
     )
     session.add(patient)
-    session.flush()
     coverage_rows = []
     for coverage in data.coverages:
-        row = m.Coverage(
+        row = m.Coverage(  # Patient.coverages orders these after the patient in the flush below
+            id=m.new_id(),
             patient_id=patient.id,
             payer_id=payers[coverage.payer_code].id,
             rank=coverage.rank,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -73,3 +78,33 @@ def make_session_factory(engine: Engine, *, bulk_writer: BulkWriter | None = Non
 def redact_url(url: str) -> str:
     """The URL without its password, for printing."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
+WRITER_WAIT_SECONDS = 30.0  # as long as the busy timeout
+
+
+@contextmanager
+def one_writer(engine: Engine) -> Iterator[None]:
+    """Hold this process's turn to write to a SQLite store for the block (PostgreSQL: nothing to do).
+
+    SQLite takes one writer at a time, and a writer that finds the database locked waits in SQLite's busy
+    handler, which polls with sleeps growing to 100 ms: the database sits idle after each commit until the next
+    writer wakes up. Writers of one process that take their turn here queue on a lock instead and start the
+    moment the one before them is done; writers of other processes still meet on the busy handler. Take it before
+    the transaction begins and keep it until it has ended (committed or rolled back). Not reentrant: a block
+    must not wait for a second write transaction of its own (SQLite would refuse that one anyway)."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _WRITERS_GUARD:
+        lock = _WRITERS.setdefault(engine, threading.Lock())
+    if not lock.acquire(timeout=WRITER_WAIT_SECONDS):
+        raise OperationalError(
+            "(waiting for this process's turn to write)", None, sqlite3.OperationalError("database is locked")
+        )
+    try:
+        yield
+    finally:
+        lock.release()
