@@ -290,4 +290,3 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
     if isinstance(exc, IntegrityError):
         return "unique" in str(exc.orig).lower() or "duplicate" in str(exc.orig).lower()
     return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower() or "deadlock" in str(exc.orig).lower()
-
