@@ -1,6 +1,5 @@
 """The double-entry patient and insurance ledger: accounts, balanced entries, the services that post them."""
 
-from domain.ledger import checks as _checks  # registers the ledger checks with `carecycle db check`
 from domain.ledger.accounts import AccountRef
 from domain.ledger.entries import EntryDraft, EntryKind, build_entry, reversal_of, transfer
 from domain.ledger.service import (
@@ -36,7 +35,6 @@ __all__ = [
     "HistoricalClaim",
     "LedgerPosting",
     "PaymentRecorded",
-    "_checks",
     "account_balance",
     "adjust_claim_balance",
     "balances_by_account",

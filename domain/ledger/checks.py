@@ -1,11 +1,11 @@
-"""The ledger's integrity checks, added to ``carecycle db check`` through ``domain.store.integrity.EXTRA_CHECKS``.
+"""The ledger's integrity checks: part of ``carecycle db check`` (``domain.store.integrity`` runs them) and run
+on their own by :func:`run_ledger_checks` (``carecycle ledger check``, the demo's summary).
 
 Each returns (problems, example ids); ids only, never PHI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,13 +13,25 @@ from sqlalchemy.orm import Session, aliased
 
 from domain import models as m
 from domain.ledger import accounts as acc
-from domain.store import integrity
-
-EXAMPLES = integrity.EXAMPLES
+from domain.store.check_report import EXAMPLES, Check, IntegrityReport, count_and_examples, run_checks
 
 
 def _net() -> Any:
     return func.coalesce(func.sum(m.JournalLine.debit_cents - m.JournalLine.credit_cents), 0)
+
+
+def unbalanced_entries(session: Session) -> tuple[int, list[str]]:
+    stmt = (
+        select(m.JournalLine.entry_id)
+        .group_by(m.JournalLine.entry_id)
+        .having(func.sum(m.JournalLine.debit_cents) != func.sum(m.JournalLine.credit_cents))
+    )
+    return count_and_examples(session, stmt)
+
+
+def entries_without_lines(session: Session) -> tuple[int, list[str]]:
+    line_count = select(func.count()).where(m.JournalLine.entry_id == m.JournalEntry.id).scalar_subquery()
+    return count_and_examples(session, select(m.JournalEntry.id).where(line_count < 2))
 
 
 def patient_ar_control(session: Session) -> tuple[int, list[str]]:
@@ -110,7 +122,13 @@ def cob_crossover_clears(session: Session) -> tuple[int, list[str]]:
     return (0, []) if net == 0 else (1, [acc.COB_CROSSOVER.code])
 
 
-LEDGER_CHECKS: tuple[tuple[str, str, Callable[[Session], tuple[int, list[str]]]], ...] = (
+# The core of double entry: the store's check runs these first.
+CORE_LEDGER_CHECKS: tuple[Check, ...] = (
+    ("ledger_balanced", "every journal entry's debits equal its credits", unbalanced_entries),
+    ("entries_have_two_lines", "every journal entry has at least two lines", entries_without_lines),
+)
+
+LEDGER_CHECKS: tuple[Check, ...] = (
     (
         "patient_ar_control",
         "each guarantor's patient AR account equals the sum of its patients' balances",
@@ -127,20 +145,6 @@ LEDGER_CHECKS: tuple[tuple[str, str, Callable[[Session], tuple[int, list[str]]]]
 )
 
 
-def register() -> None:
-    """Add the ledger checks to ``carecycle db check`` (once, however often it is called)."""
-    names = {name for name, _, _ in integrity.EXTRA_CHECKS}
-    integrity.EXTRA_CHECKS.extend(check for check in LEDGER_CHECKS if check[0] not in names)
-
-
-def run_ledger_checks(session: Session) -> integrity.IntegrityReport:
+def run_ledger_checks(session: Session) -> IntegrityReport:
     """The core ledger checks (balanced, two lines) and the ledger's own, as one report."""
-    core = [c for c in integrity.CHECKS if c[0] in ("ledger_balanced", "entries_have_two_lines")]
-    results = []
-    for name, description, check in (*core, *LEDGER_CHECKS):
-        problems, examples = check(session)
-        results.append(integrity.CheckResult(name, description, problems, examples))
-    return integrity.IntegrityReport(results)
-
-
-register()
+    return run_checks(session, (*CORE_LEDGER_CHECKS, *LEDGER_CHECKS))
