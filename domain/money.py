@@ -1,10 +1,14 @@
-"""Money is integer cents. :func:`parse_amount` is the one way text becomes money, wherever the text comes from:
-a person (CLI, console, a work item's field), a file (X12 835/837, a bank CSV, an EOB PDF) or a payer's web page.
+"""Money is integer cents, and this module is the one place anything becomes money, wherever it comes from: a
+person (CLI, console, a work item's field), a file (X12 835/837, a bank CSV, an EOB PDF, an HL7 charge), a payer's
+web page or a JSON number. :func:`parse_amount` reads dollars written as text; :func:`parse_cents` a whole number
+of cents written as text (a BAI2 amount, a resolution's ``amount_cents``), by the same rule without a decimal
+point; :func:`to_cents` an exact number already read (a FHIR ``Money.value``), refusing fractions of a cent and
+anything not finite (text it hands to :func:`parse_amount`).
 
-The rule: ASCII digits ``0-9`` with at most one decimal point; at most two decimal places that are not zero
-("12.345" is refused, never truncated; "12.340" is 12.34); at most :data:`MAX_WHOLE_DIGITS` digits before the
-point; a minus sign only where the caller allows negatives; a dollar sign and thousands separators only where
-the caller reads formatted text (``formatted=True``: web pages and PDFs). Anything else raises
+:func:`parse_amount`'s rule: ASCII digits ``0-9`` with at most one decimal point; at most two decimal places that
+are not zero ("12.345" is refused, never truncated; "12.340" is 12.34); at most :data:`MAX_WHOLE_DIGITS` digits
+before the point; a minus sign only where the caller allows negatives; a dollar sign and thousands separators only
+where the caller reads formatted text (``formatted=True``: web pages and PDFs). Anything else raises
 :class:`InvalidAmount` with a one-line message: never ``None``, never a bare ``ValueError``, whatever the input
 (Unicode digits such as "١٢" or "²", thousands of digits, control characters).
 """

@@ -1,26 +1,30 @@
 """Work items from inside a workflow: open one, wait for a person's validated resolution, escalate when late.
 
-Usage (any workflow)::
+Usage (any workflow; this is :class:`StandaloneWorkItemWorkflow` below, trimmed)::
 
     from flows.workitems import WorkItemRequest, WorkItemsMixin
-    from domain.workitems import Action, Reason
 
-    @workflow.defn(name="Claim")
-    class ClaimWorkflow(WorkItemsMixin):          # adds the `resolve` Update (+ validator) and a query
+    @workflow.defn(name="StandaloneWorkItem")
+    class StandaloneWorkItemWorkflow(WorkItemsMixin):   # adds the `resolve` Update (+ validator) and a query
         @workflow.run
-        async def run(self, job: ClaimInput) -> ClaimResult:
-            ...
+        async def run(self, job: StandaloneWorkItemInput) -> StandaloneWorkItemResult:
             resolution = await self.work_items.open_and_wait(
                 WorkItemRequest(
-                    reason=Reason.CLAIM_DENIED,
-                    entity_type="claim",
-                    entity_id=job.claim_id,          # opaque id, never PHI
-                    summary="CO-50 on line 1",       # codes only: shown in lists and the Web UI
-                    context={"carc": "50"},          # codes/ids only
-                    sla=job.policy.denial_sla,       # business durations come from the workflow input
+                    reason=job.reason,                  # a domain.workitems.Reason value; it picks the queue
+                    entity_type=job.entity_type,
+                    entity_id=job.entity_id,            # opaque id, never PHI
+                    summary=job.summary,                # codes only: shown in lists and the Web UI
+                    sla=timedelta(seconds=job.sla_seconds),  # business durations come from the workflow input
+                    context=dict(job.context),          # codes/ids only
                 )
             )
-            if resolution.action == Action.APPEAL: ...   # resolution: domain.workitems.Resolution
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return StandaloneWorkItemResult(resolution.action, resolution.by, dict(resolution.fields))
+
+The revenue workflows open theirs through ``RevenueWorkflow.ask`` (``flows/revenue/_common.py``), which builds
+the request from the run's :class:`~activities.contracts.revenue.RevenuePolicy` (SLA in business days) and can
+stop waiting when something else answers first. ``check`` on the request is the workflow's own rule for a
+resolution (with the facts only it knows), run by the Update validator.
 
 ``open_and_wait`` runs the ``workitems.open`` activity (idempotent through a dedupe key made of the
 workflow id, run id, reason and a per-run counter), sets the ``WorkQueue`` search attribute and the
