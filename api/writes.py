@@ -133,11 +133,3 @@ def kind_of(resource_type: str) -> Kind:
 
 def location(resource_type: str, outcome: Outcome) -> str:
     return f"{resource_type}/{outcome.id}/_history/{outcome.version}"
-
-
-def with_related(outcome: Outcome) -> list[Outcome]:
-    return [outcome, *outcome.related]
-
-
-def replace_identifier(command: Command, value: BusinessId) -> Command:
-    return dataclasses.replace(command, identifier=value)

@@ -37,11 +37,6 @@ PAGES: tuple[Page, ...] = (
 )
 
 
-def matrix() -> dict[str, dict[Role, bool]]:
-    """Page name -> role -> may open it."""
-    return {page.name: {role: page.permission in PERMISSIONS[role] for role in Role} for page in PAGES}
-
-
 def markdown_table() -> str:
     roles = list(Role)
     lines = ["| page | path | " + " | ".join(r.value for r in roles) + " |", "|---|---|" + "---|" * len(roles)]

@@ -44,7 +44,6 @@ _ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 # HCPCS level I (CPT: 5 digits, or 4 digits + F/T/U) and level II (a letter A-V and 4 digits).
 _HCPCS = re.compile(r"^([0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4})$")
 _MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
-_TAXONOMY = re.compile(r"^[0-9]{3}[0-9A-Z]{6}X$")
 
 
 def normalize_icd10(code: str) -> str:
@@ -71,12 +70,6 @@ def validate_modifier(code: str) -> str:
     if not _MODIFIER.fullmatch(cleaned):
         raise InvalidCode(f"malformed modifier {code!r}")
     return cleaned
-
-
-def validate_taxonomy(code: str) -> str:
-    if not _TAXONOMY.fullmatch(code):
-        raise InvalidCode(f"malformed provider taxonomy {code!r}")
-    return code
 
 
 PLACES_OF_SERVICE: dict[str, str] = {

@@ -19,7 +19,6 @@ from domain.errors import ValidationError
 
 SMS = "sms"
 EMAIL = "email"
-CHANNELS = (SMS, EMAIL)
 
 ALLOWED_PLACEHOLDERS = frozenset({"first_name", "when", "place", "link", "practice_phone"})
 

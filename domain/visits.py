@@ -214,10 +214,6 @@ def needs_recheck(last_status: str | None, coverage_changed: bool) -> bool:
     return coverage_changed or last_status != "active"
 
 
-def is_stale(checked_at: datetime | None, now: datetime, max_age: timedelta) -> bool:
-    return checked_at is None or now - checked_at > max_age
-
-
 # --- virtual visits: how they are billed -----------------------------------------------------------------
 
 

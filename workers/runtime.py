@@ -40,15 +40,6 @@ class StopSignal:
         return self._event
 
 
-def stop_event_on_signals() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM (installed on the running loop)."""
-    event = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, event.set)
-    return event
-
-
 async def run_workers_until(workers: Sequence[Worker], stop: asyncio.Event) -> None:
     tasks = [asyncio.create_task(worker.run(), name=f"worker-{worker.task_queue}") for worker in workers]
     for worker in workers:

@@ -16,9 +16,6 @@ CLAIM_STATUS = "portal.claim_status"
 DOWNLOAD_EOBS = "portal.download_eobs"
 READ_EOB = "eob.read"
 
-PORTAL_ACTIVITY_NAMES = (CHECK_ELIGIBILITY, CLAIM_STATUS, DOWNLOAD_EOBS)
-DOCUMENT_ACTIVITY_NAMES = (READ_EOB,)
-
 # ApplicationError types the activities raise (non-retryable unless noted), for the workflow's work items.
 ERROR_LOGIN_FAILED = "portal_login_failed"
 ERROR_LAYOUT_CHANGED = "portal_layout_changed"

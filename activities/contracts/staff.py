@@ -17,14 +17,6 @@ READ_TRAINING = "staff.read_training"
 RECORD_COMPLETION = "staff.record_training_completion"
 RECORD_EXCLUSION_DECISION = "staff.record_exclusion_decision"
 
-ALL_ACTIVITY_NAMES = (
-    READ_CREDENTIALS,
-    RECORD_RENEWAL,
-    MARK_LAPSED,
-    READ_TRAINING,
-    RECORD_COMPLETION,
-    RECORD_EXCLUSION_DECISION,
-)
 
 # The staff workflows run on the revenue task queue (the practice's store-bound back-office work).
 STAFF_TASK_QUEUE = "revenue"

@@ -11,8 +11,6 @@ OPEN = "workitems.open"
 RECORD_RESOLUTION = "workitems.record_resolution"
 ESCALATE = "workitems.escalate"
 
-ALL_ACTIVITY_NAMES = (OPEN, RECORD_RESOLUTION, ESCALATE)
-
 
 @dataclass(frozen=True)
 class OpenWorkItemInput:

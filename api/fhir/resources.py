@@ -15,9 +15,7 @@ from api.fhir import financial, views
 from api.outcome import FhirError
 from domain import models as m
 from domain.enums import WorkItemState
-from intake.commands import BusinessId
 from intake.outcomes import Kind
-from intake.records import find_identifier
 
 Row = Any
 Clause = Callable[[Select[Any], str], Select[Any]]
@@ -342,7 +340,3 @@ def definition(resource_type: str) -> ResourceDef:
     if found is None:
         raise FhirError(404, f"this server has no resource type {resource_type!r}", code="not-supported")
     return found
-
-
-def resolve_identifier(session: Session, kind: Kind, identifier: BusinessId) -> str | None:
-    return find_identifier(session, kind, identifier)

@@ -60,7 +60,3 @@ def write_off(reason: str) -> AccountRef:
 
 def is_patient_ar(code: str) -> bool:
     return code.startswith(PATIENT_AR + ":")
-
-
-def is_insurance_ar(code: str) -> bool:
-    return code.startswith(INSURANCE_AR + ":")

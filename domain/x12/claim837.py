@@ -43,7 +43,6 @@ KNOWN_SEGMENTS = frozenset(
     "LX SV1 SV5 CR3 QTY MEA PS1 HSD LIN CTP SVD LQ FRM MIA".split()
 )
 RELATIONSHIP_CODES = {"self": "18", "spouse": "01", "child": "19", "other": "G8"}
-RESPONSIBILITY_CODES = {"primary": "P", "secondary": "S", "tertiary": "T"}
 UNIT_QUANTUM = Decimal("0.001")  # the finest quantity we carry: three decimal places
 MAX_REFERENCE_LENGTH = 50  # REF02
 
@@ -163,10 +162,6 @@ class ProfessionalClaim:
     def authorization_for(self, line: ServiceLine) -> str | None:
         """The authorization number that covers ``line``: its own (2400) or else the claim's (2300)."""
         return line.prior_authorization or self.prior_authorization
-
-    @property
-    def is_secondary(self) -> bool:
-        return self.subscriber.responsibility != "P"
 
 
 @dataclass(frozen=True)

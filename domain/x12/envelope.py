@@ -425,11 +425,6 @@ def _read_interchange(
     raise X12Error("file ends before IEA: the interchange is truncated", position=base + count)
 
 
-def read_transactions(text: str) -> list[TransactionSet]:
-    """Every transaction set in the file, strictly (any envelope problem raises X12Error)."""
-    return list(read_envelope(text).transactions())
-
-
 # --- writing --------------------------------------------------------------------------------------------
 
 # A composite element is a tuple of components; a repeated element is a list of its repetitions.

@@ -54,7 +54,6 @@ class ClaimWorkflow(RevenueWorkflow):
         self._claim_id = ""
         self._status = ClaimStatus.DRAFT.value  # the store's ClaimStatus, from every activity's answer (_take)
         self._outcomes: list[c.ClaimOutcome] = []
-        self._last_outcome: c.ClaimOutcome | None = None
         self._submissions = 0
         self._paid_cents = 0
         self._patient_cents = 0
@@ -334,7 +333,6 @@ class ClaimWorkflow(RevenueWorkflow):
         return c.StatusInquiryResult(self._claim_id, answer.category, status, answer.finalized, "portal"), {}
 
     async def _on_outcome(self, policy: c.RevenuePolicy, outcome: c.ClaimOutcome) -> str:
-        self._last_outcome = outcome
         self._paid_cents = outcome.paid_cents
         self._patient_cents = outcome.patient_responsibility_cents
         if outcome.status == "reversed":  # posting took the claim back to ACCEPTED: the corrected payment follows

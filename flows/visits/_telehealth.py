@@ -26,9 +26,6 @@ VENDOR_RETRY = RetryPolicy(
 )
 VENDOR = ActivityOptions(timedelta(seconds=60), VENDOR_RETRY)
 
-# States a coordinator sees before anyone is in the room (the room's own events move past them).
-BASE_STATES = ("invited", "consented", "checked_in")
-
 
 @dataclass
 class VisitState:

@@ -27,10 +27,6 @@ class CodecKeys:
     keys: dict[str, bytes]
     active_key_id: str
 
-    @property
-    def active_key(self) -> bytes:
-        return self.keys[self.active_key_id]
-
 
 def parse_keys(text: str, active: str | None = None) -> CodecKeys:
     """Parse ``kid:base64key`` entries separated by commas or new lines; ``#`` starts a comment line."""
