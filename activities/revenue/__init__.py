@@ -18,8 +18,11 @@ from activities.documents.store import DocumentStore
 from activities.revenue.base import Envelope
 from activities.revenue.claims import ClaimActivities
 from activities.revenue.collections import CollectionsActivities
-from activities.revenue.money import PostingActivities
-from activities.revenue.patients import EligibilityActivities, EncounterActivities, RegistrationActivities
+from activities.revenue.eligibility import EligibilityActivities
+from activities.revenue.encounters import EncounterActivities
+from activities.revenue.ledger import LedgerActivities
+from activities.revenue.posting import PostingActivities
+from activities.revenue.registration import RegistrationActivities
 
 
 def revenue_activities(
@@ -37,6 +40,7 @@ def revenue_activities(
     encounters = EncounterActivities(session_factory)
     claims = ClaimActivities(session_factory, clearinghouse, envelope, documents)
     posting = PostingActivities(session_factory, clearinghouse, documents)
+    ledger = LedgerActivities(session_factory)
     collections = CollectionsActivities(session_factory, documents, client, messenger)
     return [
         registration.validate,
@@ -56,8 +60,8 @@ def revenue_activities(
         claims.set_status,
         posting.fetch_remittances,
         posting.post_remittance,
-        posting.charge,
-        posting.adjust,
+        ledger.charge,
+        ledger.adjust,
         collections.notify_balance,
         collections.balance,
         collections.policy,
@@ -76,6 +80,7 @@ __all__ = [
     "EligibilityActivities",
     "EncounterActivities",
     "Envelope",
+    "LedgerActivities",
     "PostingActivities",
     "RegistrationActivities",
     "revenue_activities",

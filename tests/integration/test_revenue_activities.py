@@ -24,6 +24,7 @@ from activities.revenue import (
     EligibilityActivities,
     EncounterActivities,
     Envelope,
+    LedgerActivities,
     PostingActivities,
     RegistrationActivities,
 )
@@ -90,6 +91,7 @@ def test_a_visit_goes_from_eligibility_to_a_posted_remittance(
     encounters = EncounterActivities(factory)
     claims = ClaimActivities(factory, clearinghouse, envelope, documents)
     posting = PostingActivities(factory, clearinghouse, documents)
+    ledger = LedgerActivities(factory)
     collections = CollectionsActivities(
         factory, documents, messenger=OutboxMessenger(container.settings.home / "outbox")
     )
@@ -116,7 +118,7 @@ def test_a_visit_goes_from_eligibility_to_a_posted_remittance(
             created = claims.create(c.EncounterRef(prepared.encounter_id))
             assert created.claim_id is not None
             assert claims.create(c.EncounterRef(prepared.encounter_id)).claim_id == created.claim_id  # once
-            posting.charge(c.PatientCharge(prepared.encounter_id, "test"))
+            ledger.charge(c.PatientCharge(prepared.encounter_id, "test"))
             scrubbed = claims.scrub(c.ClaimRef(created.claim_id))
             if not scrubbed.passed:
                 continue

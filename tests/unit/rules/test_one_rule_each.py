@@ -93,7 +93,7 @@ def test_patients_are_matched_for_duplicates_in_one_place() -> None:
         if re.search(r"Patient\.birth_date\s*==", text) and path != "domain/duplicates.py"
     ]
     assert not comparing, f"a second duplicate-patient rule in {comparing} (use domain.duplicates)"
-    assert "find_duplicate_patients" in _calls(_function("activities/revenue/patients.py", "validate"))
+    assert "find_duplicate_patients" in _calls(_function("activities/revenue/registration.py", "validate"))
     assert "find_duplicate_patients" in _calls(_function("domain/services/registration.py", "find_duplicates"))
 
 
@@ -107,11 +107,11 @@ def test_patients_are_matched_for_duplicates_in_one_place() -> None:
         ("domain/services/corrections.py", "apply_claim_changes", "parse_claim_changes"),
         ("domain/claim_corrections.py", "check_claim_resolution", "parse_claim_changes"),
         ("domain/workitems.py", "_check_values", "parse_claim_changes"),
-        ("activities/revenue/patients.py", "record_codes", "validate_coding"),
-        ("activities/revenue/patients.py", "record_codes", "coding_lines"),
+        ("activities/revenue/encounters.py", "record_codes", "validate_coding"),
+        ("activities/revenue/encounters.py", "record_codes", "coding_lines"),
         ("domain/coding.py", "coding_from_fields", "coding_lines"),
         ("domain/workitems.py", "_check_values", "coding_from_fields"),
-        ("activities/revenue/patients.py", "update_coverage", "parse_coverage_changes"),
+        ("activities/revenue/eligibility.py", "update_coverage", "parse_coverage_changes"),
         ("domain/workitems.py", "_check_values", "parse_coverage_changes"),
         ("activities/revenue/collections.py", "create_payment_plan", "payment_plan"),
         ("domain/collections_policy.py", "payment_plan_from_fields", "payment_plan"),
