@@ -65,7 +65,7 @@ class ApiState:
 
 
 def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    from api.fhir.json import dumps
+    from api.fhir.json_out import dumps
 
     return Response(dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
 

@@ -15,7 +15,7 @@ from workers.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from activities.clearinghouse import Clearinghouse
     from activities.documents import DocumentStore
-    from activities.portals.secrets import PortalCredentials
+    from activities.portals.credentials import PortalCredentials
     from activities.portals.session import PortalSessions
 
 
@@ -79,7 +79,7 @@ class Container:
 
     @cached_property
     def portal_credentials(self) -> PortalCredentials:
-        from activities.portals.secrets import PortalCredentials
+        from activities.portals.credentials import PortalCredentials
 
         return PortalCredentials.from_sources(
             self.settings.portal_credentials_env, self.settings.portal_secrets_file, default_url=self.portal_url

@@ -39,7 +39,7 @@ def workflows_by_queue() -> dict[TaskQueue, list[type]]:
 
 
 def activities_by_queue(container: Container) -> dict[TaskQueue, list[Callable[..., Any]]]:
-    from activities.collections.messaging import OutboxMessenger
+    from activities.patient_collections.messaging import OutboxMessenger
     from activities.portals.activities import EobActivities, PortalActivities
     from activities.revenue import Envelope, revenue_activities
     from activities.staff import StaffActivities

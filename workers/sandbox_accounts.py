@@ -38,7 +38,7 @@ def new_accounts(prefix: str = "biller") -> dict[str, dict[str, str]]:
 
 
 def credentials_env(accounts: dict[str, dict[str, str]]) -> dict[str, str]:
-    """The accounts as the workers' credential variables (activities.portals.secrets)."""
+    """The accounts as the workers' credential variables (activities.portals.credentials)."""
     env: dict[str, str] = {}
     for payer, account in accounts.items():
         env[f"CARECYCLE_PORTAL_{payer}_USERNAME"] = account["username"]
@@ -49,7 +49,7 @@ def credentials_env(accounts: dict[str, dict[str, str]]) -> dict[str, str]:
 
 def sandbox_portal_secrets(settings: Settings) -> tuple[dict[str, dict[str, str]], str]:
     """The home's sandbox portal accounts and admin token: made on first use (0600 file), then read back."""
-    from workers.security.secrets import SecretFileError, read_secret, write_secret
+    from workers.security.stack_secrets import SecretFileError, read_secret, write_secret
 
     path = accounts_file(settings)
     if not path.exists():

@@ -2,7 +2,7 @@
 
 Embedded (no TEMPORAL_ADDRESS): the store is upgraded, a codec key file, the codec server's access token,
 the console's session key and (with no console user yet) a first ``admin`` are created under
-CARECYCLE_HOME/secrets on first start (workers.security.secrets, workers.security.actors), file modes are made
+CARECYCLE_HOME/secrets on first start (workers.security.stack_secrets, workers.security.actors), file modes are made
 owner-only (workers.security.files), then the codec server, the Temporal dev server (SQLite file, WAL, loopback
 only), its Web UI behind the console's sign-in (workers.security.ui_proxy), the workers of every task queue, the
 sandbox services, the console and the integration API (FHIR R4, ``workers.api``) start. Stopping drains the
@@ -50,8 +50,13 @@ from workers.security.actors import load_actor_keys
 from workers.security.codec import AesGcmCodec
 from workers.security.files import harden_home, private_umask
 from workers.security.keys import load_keys
-from workers.security.secrets import codec_server_tokens, codec_token_file, console_session_secret, ensure_first_admin
 from workers.security.server import create_codec_app
+from workers.security.stack_secrets import (
+    codec_server_tokens,
+    codec_token_file,
+    console_session_secret,
+    ensure_first_admin,
+)
 from workers.security.ui_proxy import Grants, create_ui_proxy
 from workers.settings import Settings
 from workers.temporal import EmbeddedTemporal, embedded_stack

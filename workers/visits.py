@@ -71,7 +71,7 @@ def webhook_secret(settings: Settings) -> str:
     """The secret of the e-mail and video webhooks: configured, else one generated once under home/secrets."""
     if settings.webhook_secret:
         return settings.webhook_secret
-    from workers.security.secrets import read_or_create_secret, secrets_dir
+    from workers.security.stack_secrets import read_or_create_secret, secrets_dir
 
     return read_or_create_secret(secrets_dir(settings) / "webhook-secret")
 

@@ -23,7 +23,7 @@ from activities.clearinghouse.base import (
     remittances_of,
 )
 from activities.clearinghouse.dropfolder import DropFolderClearinghouse, LocalMailbox, Mailbox
-from activities.clearinghouse.http import HttpClearinghouse
+from activities.clearinghouse.http_api import HttpClearinghouse
 from activities.clearinghouse.sandbox_admin import RosterEntry, SandboxAdmin, roster_entry
 
 

@@ -1,6 +1,6 @@
 """The clearinghouse port: what the platform's activities need from a clearinghouse, whoever runs it.
 
-Two implementations: :class:`~activities.clearinghouse.http.HttpClearinghouse` (the sandbox's HTTP API, or a
+Two implementations: :class:`~activities.clearinghouse.http_api.HttpClearinghouse` (the sandbox's HTTP API, or a
 real clearinghouse speaking the same shape) and :class:`~activities.clearinghouse.dropfolder.DropFolderClearinghouse`
 (SFTP-style mailbox folders). Both deal in X12 text; the helpers at the bottom turn documents into the
 domain.x12 value types. Calls are synchronous with timeouts: run them from sync activities (thread pool).

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from activities.clearinghouse.base import ClearinghouseRejected
-from activities.clearinghouse.http import HttpClearinghouse
+from activities.clearinghouse.http_api import HttpClearinghouse
 from domain import models as m
 from domain.enums import PayerRouting, SubscriberRelationship
 

@@ -24,8 +24,8 @@ from activities.documents import DocumentCorrupted, DocumentNotFound, DocumentSt
 from activities.documents.records import store_and_record
 from activities.eob import EobError, EobNeedsReview, extract_eob_details, page_png
 from activities.portals.base import OtpProvider, OtpRequest, PayerPortal, PortalAccount
+from activities.portals.credentials import PortalCredentials
 from activities.portals.errors import PortalError, PortalOtpUnavailable
-from activities.portals.secrets import PortalCredentials
 from activities.portals.session import PortalSessions
 from activities.revenue.base import record_status_inquiry
 from domain import models as m

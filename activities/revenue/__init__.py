@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from activities.clearinghouse.base import Clearinghouse
-from activities.collections.messaging import OutboxMessenger
 from activities.documents.store import DocumentStore
+from activities.patient_collections.messaging import OutboxMessenger
 from activities.revenue.base import Envelope
 from activities.revenue.claims import ClaimActivities
 from activities.revenue.collections import CollectionsActivities

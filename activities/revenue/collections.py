@@ -1,7 +1,7 @@
 """Collections activities: a guarantor's balance, the practice's collections policy in force, statements (PDF
 through the messaging outbox), write-offs, the agency hand-off (with the bad-debt write-off) and payment plans.
 
-Statements and the agency placement are the adapters of ``activities.collections`` (the PDF renderer, the outbox
+Statements and the agency placement are the adapters of ``activities.patient_collections`` (the PDF renderer, the outbox
 messenger, the agency file): this is their running path. Due dates come from the collections policy.
 """
 
@@ -15,11 +15,11 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.collections.agency import AgencyHandoff
-from activities.collections.messaging import OutboxMessenger
-from activities.collections.statements import StatementSender
 from activities.contracts import revenue as c
 from activities.documents.store import DocumentStore
+from activities.patient_collections.agency import AgencyHandoff
+from activities.patient_collections.messaging import OutboxMessenger
+from activities.patient_collections.statements import StatementSender
 from activities.revenue.base import StoreActivities, domain_errors_are_final
 from domain import audit
 from domain import models as m

@@ -20,9 +20,9 @@ from domain.x12.ack999 import Acknowledgment999, parse_999_set
 from domain.x12.claim837 import ProfessionalClaim, parse_837p_set, units_text
 from domain.x12.eligibility import parse_270_set, parse_271_set
 from domain.x12.envelope import TransactionSet, X12Error, X12Problem, read_envelope
-from domain.x12.json import remittance_set_to_json
 from domain.x12.remit835 import parse_835_set
 from domain.x12.status276 import parse_276_set, parse_277_set
+from domain.x12.to_json import remittance_set_to_json
 
 
 def kind_of(transaction: TransactionSet) -> str:

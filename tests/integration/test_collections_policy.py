@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from activities.collections.messaging import OutboxMessenger
 from activities.contracts import revenue as c
 from activities.documents.local import LocalDocumentStore
+from activities.patient_collections.messaging import OutboxMessenger
 from activities.revenue import CollectionsActivities
 from domain import models as m
 from domain.collections_policy import CollectionsPolicy, policy_settings

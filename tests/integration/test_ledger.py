@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from activities.collections import AgencyHandoff, OutboxMessenger, StatementSender
+from activities.patient_collections import AgencyHandoff, OutboxMessenger, StatementSender
 from domain import models as m
 from domain.errors import InvalidAmount, ValidationError
 from domain.ledger import accounts as acc

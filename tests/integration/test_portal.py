@@ -20,10 +20,10 @@ from activities.documents.local import LocalDocumentStore
 from activities.eob import extract_eob
 from activities.portals.activities import EobActivities, PortalActivities
 from activities.portals.base import OtpRequest, PayerPortal, PortalAccount
+from activities.portals.credentials import PortalCredentials
 from activities.portals.errors import PortalLayoutChanged, PortalLoginFailed, PortalOtpUnavailable, PortalUnavailable
 from activities.portals.lease import LeasePolicy, LeaseStore, PortalLeases
 from activities.portals.sandbox_loader import load_sandbox_portal
-from activities.portals.secrets import PortalCredentials
 from activities.portals.session import PortalSessions
 from domain import models as m
 from domain.store.engine import make_engine, make_session_factory

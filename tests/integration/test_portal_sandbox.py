@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from activities.portals.credentials import PortalCredentials
 from activities.portals.errors import PortalCredentialsMissing
-from activities.portals.secrets import PortalCredentials
 from domain.totp import InvalidTotpSecret, new_secret, totp, verify_totp
 from sandbox.portal.app import create_app
 from sandbox.portal.serve import PortalServer

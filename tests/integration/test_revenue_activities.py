@@ -15,9 +15,9 @@ from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 
 from activities.clearinghouse.base import InboundDocument, SubmissionResult
-from activities.collections.messaging import OutboxMessenger
 from activities.contracts import revenue as c
 from activities.documents.local import LocalDocumentStore
+from activities.patient_collections.messaging import OutboxMessenger
 from activities.revenue import (
     ClaimActivities,
     CollectionsActivities,

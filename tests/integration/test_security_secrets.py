@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from console.accounts import Role, add_user, authenticate, list_users
 from domain.store.engine import make_engine, make_session_factory
-from workers.security.secrets import (
+from workers.security.stack_secrets import (
     SecretFileError,
     admin_password_file,
     codec_server_tokens,

@@ -12,7 +12,7 @@ import pytest
 
 from workers.files import atomic_write
 from workers.security.keys import load_keys
-from workers.security.secrets import codec_server_tokens, console_session_secret
+from workers.security.stack_secrets import codec_server_tokens, console_session_secret
 from workers.settings import Settings
 
 

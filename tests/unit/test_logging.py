@@ -13,7 +13,7 @@ import pytest
 from temporalio import activity
 from temporalio.testing import ActivityEnvironment
 
-from workers.logging import PHI_KEYS, JsonFormatter, configure_logging
+from workers.logs import PHI_KEYS, JsonFormatter, configure_logging
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("activities", "flows", "workers", "console", "sandbox", "domain")

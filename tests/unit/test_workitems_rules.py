@@ -22,7 +22,7 @@ from domain.workitems import (
     queue_of,
     validate_resolution,
 )
-from workers.logging import JsonFormatter
+from workers.logs import JsonFormatter
 from workers.registry import concurrency_for
 from workers.settings import Settings
 

@@ -55,7 +55,7 @@ def _demo(args: argparse.Namespace) -> int:
     from workers.cli.stack import temporal_errors
     from workers.clock import clock_for_demo, demo_home
     from workers.demo import DemoOptions, Progress, demo_settings, run_demo
-    from workers.logging import configure_logging
+    from workers.logs import configure_logging
     from workers.settings import load_settings, prepare_home
 
     practice = load_settings()

@@ -39,7 +39,7 @@ def _listen(args: argparse.Namespace) -> int:
     from workers.cli.stack import temporal_errors
     from workers.composition import Container
     from workers.hl7 import ListenerStartError, serve_hl7
-    from workers.logging import configure_logging
+    from workers.logs import configure_logging
     from workers.runtime import StopSignal
     from workers.settings import load_settings
     from workers.temporal.client import TemporalUnavailable, connect

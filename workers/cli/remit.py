@@ -98,7 +98,7 @@ def _extract(args: argparse.Namespace) -> int:
     read_bytes(args.file, "PDF file")  # one line for a missing file, a folder or an unreadable one
     try:
         from activities.eob import extract_eob
-        from domain.x12.json import remittance_to_json
+        from domain.x12.to_json import remittance_to_json
     except ImportError:
         raise CommandFailed("EOB extraction is not available in this installation") from None
     remittance = extract_eob(args.file, args.payer)

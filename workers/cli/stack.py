@@ -22,7 +22,7 @@ def temporal_errors() -> Iterator[None]:
     from workers.hl7 import ListenerStartError
     from workers.security.codec import PayloadDecryptionError
     from workers.security.keys import CodecKeyError
-    from workers.security.secrets import SecretFileError
+    from workers.security.stack_secrets import SecretFileError
     from workers.stack import ServerStartError
     from workers.temporal.client import TemporalUnavailable
     from workers.temporal.dev_server import DevServerError
@@ -83,7 +83,7 @@ def _up(args: argparse.Namespace) -> int:
     stop_signal = StopSignal()
     import asyncio
 
-    from workers.logging import configure_logging
+    from workers.logs import configure_logging
     from workers.settings import load_settings, prepare_home
     from workers.stack import StackInfo, run_stack
 
@@ -156,7 +156,7 @@ def _worker(args: argparse.Namespace) -> int:
     from activities.contracts.queues import TaskQueue, parse_task_queue
     from workers.cli import UsageError
     from workers.composition import Container
-    from workers.logging import configure_logging
+    from workers.logs import configure_logging
     from workers.registry import build_workers
     from workers.runtime import run_workers_until
     from workers.settings import load_settings

@@ -104,7 +104,7 @@ def _hand_over(container: Any, staff_ids: list[str]) -> dict[str, Any]:
 
     from workers.screening import hand_to_workflows
     from workers.security.keys import CodecKeyError
-    from workers.security.secrets import SecretFileError
+    from workers.security.stack_secrets import SecretFileError
     from workers.temporal.client import TemporalUnavailable, connect
 
     async def run() -> dict[str, Any]:

@@ -166,8 +166,8 @@ def test_no_workflow_decides_collections_on_its_own() -> None:
         ("activities/revenue/collections.py", "policy", "current_policy"),
         ("activities/revenue/collections.py", "send_statement", "send"),  # the PDF renderer and the outbox
         ("activities/revenue/collections.py", "agency_handoff", "hand_off"),  # with the bad-debt write-off
-        ("activities/collections/agency.py", "hand_off", "write_off_patient_balance"),
-        ("activities/collections/statements.py", "send", "render"),
+        ("activities/patient_collections/agency.py", "hand_off", "write_off_patient_balance"),
+        ("activities/patient_collections/statements.py", "send", "render"),
     ],
 )
 def test_collections_run_through_the_one_rule_and_the_one_adapter(path: str, function: str, rule: str) -> None:
@@ -178,13 +178,13 @@ def test_statements_and_placements_are_written_in_one_place() -> None:
     writers = [
         path
         for path, text in _sources("activities", "workers", "flows")
-        if re.search(r"m\.Statement\(", text) and path != "activities/collections/statements.py"
+        if re.search(r"m\.Statement\(", text) and path != "activities/patient_collections/statements.py"
     ]
     assert not writers, f"statements written outside the statement sender: {writers}"
     placements = [
         path
         for path, text in _sources("activities", "workers")
-        if '"agency/' in text and path != "activities/collections/agency.py"
+        if '"agency/' in text and path != "activities/patient_collections/agency.py"
     ]
     assert not placements, f"agency files written outside the agency hand-off: {placements}"
 

@@ -9,8 +9,8 @@ import pytest
 
 from domain.remittance import Adjustment, ClaimPayment, ProviderAdjustment, Remittance, ServiceLinePayment
 from domain.x12.envelope import X12Error
-from domain.x12.json import remittance_to_json
 from domain.x12.remit835 import parse_835, write_835
+from domain.x12.to_json import remittance_to_json
 from tests.unit.x12.helpers import CONTROL, RECEIVER, SENDER, WHEN, fixture, remittance
 from tests.unit.x12.pyx12_check import pyx12_errors
 

@@ -19,9 +19,9 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.collections.messaging import Message, OutboxMessenger
 from activities.documents.records import record_document
 from activities.documents.store import StoredDocument
+from activities.patient_collections.messaging import Message, OutboxMessenger
 from domain import audit
 from domain import models as m
 from domain.errors import NotFound

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.collections.statements import DocumentSink
 from activities.documents.records import record_document
 from activities.documents.store import StoredDocument
+from activities.patient_collections.statements import DocumentSink
 from domain import audit
 from domain import models as m
 from domain.errors import NotFound

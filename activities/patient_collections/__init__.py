@@ -3,9 +3,9 @@
 Plain classes with constructor-injected adapters; the revenue worker wraps them as Temporal activities.
 """
 
-from activities.collections.agency import AgencyHandoff, AgencyResult, Placement, agency_csv
-from activities.collections.messaging import Message, OutboxMessenger
-from activities.collections.statements import (
+from activities.patient_collections.agency import AgencyHandoff, AgencyResult, Placement, agency_csv
+from activities.patient_collections.messaging import Message, OutboxMessenger
+from activities.patient_collections.statements import (
     DocumentSink,
     StatementData,
     StatementLine,
