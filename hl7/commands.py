@@ -138,13 +138,21 @@ def _charge_key(event: ChargesEvent, charge: Charge, number: int) -> str:
 def apply(unit: IntakeUnit, event: Event) -> list[Outcome]:
     """Hand one HL7 event to intake inside ``unit`` (the caller's transaction)."""
     if isinstance(event, PatientEvent):
-        return [unit.register_patient(patient_command(event))]
+        registration = patient_command(event)
+        unit.prefetch_for([registration])  # the sender's identifiers of the message: one look-up
+        return [unit.register_patient(registration)]
     if isinstance(event, AppointmentEvent):
-        return [unit.schedule_appointment(appointment_command(event))]
+        appointment = appointment_command(event)
+        unit.prefetch_for([appointment])
+        return [unit.schedule_appointment(appointment)]
     if isinstance(event, ChargesEvent):
+        charges = charge_commands(event)
+        unit.prefetch_for(
+            [encounter_command(event, None), *charges], [(Kind.APPOINTMENT, business_id(event.appointment))]
+        )
         appointment_id = unit.find(Kind.APPOINTMENT, business_id(event.appointment))
         outcomes = [unit.record_encounter(encounter_command(event, appointment_id))]
-        outcomes += [unit.record_charge(command) for command in charge_commands(event)]
+        outcomes += [unit.record_charge(command) for command in charges]
         return outcomes
     if isinstance(event, MergeEvent):
         return [_merge(unit, event)]

@@ -31,6 +31,7 @@ from intake.commands import (
     RecordCondition,
     RecordCoverage,
     RecordEncounter,
+    Ref,
     RegisterPatient,
     ScheduleAppointment,
 )
@@ -133,11 +134,41 @@ class IntakeUnit:
         up front: a Bundle, a message); each command then finds them without the store."""
         prefetch_identifiers(self._ctx.session, wanted)
 
+    def prefetch_for(self, commands: Iterable[Command], also: Iterable[tuple[Kind, BusinessId]] = ()) -> None:
+        """``prefetch`` every sender's identifier ``commands`` name (and ``also``)."""
+        self.prefetch([*also, *(named for command in commands for named in named_identifiers(command))])
+
     def _close(self) -> None:
         for encounter_id in list(self._ctx.closing):
             self.close(encounter_id)
         self._ctx.write_audits()
         rows.write_later(self._ctx.session)
+
+
+_OWN_KIND: dict[type, Kind] = {
+    RegisterPatient: Kind.PATIENT,
+    RecordCoverage: Kind.COVERAGE,
+    ScheduleAppointment: Kind.APPOINTMENT,
+    RecordEncounter: Kind.ENCOUNTER,
+    RecordCondition: Kind.CONDITION,
+    RecordCharge: Kind.CHARGE,
+}
+_REF_KINDS = (("patient", Kind.PATIENT), ("appointment", Kind.APPOINTMENT), ("encounter", Kind.ENCOUNTER))
+
+
+def named_identifiers(command: Command) -> list[tuple[Kind, BusinessId]]:
+    """The sender's identifiers a command names: its own, its references' and (a registration) its coverages'."""
+    named: list[tuple[Kind, BusinessId]] = []
+    own = getattr(command, "identifier", None)
+    if own is not None:
+        named.append((_OWN_KIND[type(command)], own))
+    for field_name, kind in _REF_KINDS:
+        ref = getattr(command, field_name, None)
+        if isinstance(ref, Ref) and ref.identifier is not None:
+            named.append((kind, ref.identifier))
+    if isinstance(command, RegisterPatient):
+        named += [(Kind.COVERAGE, e.identifier) for e in command.coverages if e.identifier is not None]
+    return named
 
 
 class Intake:
@@ -186,7 +217,9 @@ class Intake:
                     raise
                 if attempt == self._attempts:
                     raise Busy("the store was busy or another event wrote the same record: send it again") from None
-                time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+                if isinstance(exc, OperationalError):  # busy: give the other writer time; a unique key lost to a
+                    # committed writer (PostgreSQL raises it once that one has committed) is read again at once
+                    time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
         raise AssertionError("unreachable")
 
     def _writer(self) -> AbstractContextManager[None]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from domain import audit
@@ -91,6 +91,18 @@ def find_duplicates(session: Session, data: PatientInput) -> list[str]:
     return find_duplicate_patients(session, person)
 
 
+# Registrations of one PostgreSQL store take turns from the duplicate check to their commit (a transaction-level
+# advisory lock): two writers checked each other's patient as absent and took the same next account number, one of
+# them then failing on the unique constraint and running its whole transaction again. SQLite has one writer anyway.
+REGISTRATION_LOCK = 0x43435247  # "CCRG"
+
+
+def take_registration_turn(session: Session) -> None:
+    """Wait for this store's registrations in progress to end (PostgreSQL; held until this transaction ends)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REGISTRATION_LOCK})
+
+
 def _next_account_number(session: Session, model: type[m.Patient] | type[m.Guarantor], prefix: str) -> str:
     current = session.execute(select(func.max(model.account_number))).scalar_one_or_none()
     number = int(current[1:]) + 1 if current and current[1:].isdigit() else 1
@@ -120,6 +132,7 @@ def register_patient(
     them for every event); the same checks apply to them."""
     today = today or date.today()
     validate_registration(data, today)
+    take_registration_turn(session)
     duplicates = find_duplicates(session, data)
     if duplicates:
         raise DuplicatePatient(
