@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -21,7 +21,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import portal as portal_contract
     from activities.contracts import revenue as c
     from activities.contracts import workitems as workitems_contract
+    from activities.contracts.reference import ActivityRef
     from domain.workitems import Reason, Resolution
+    from flows import calls
     from flows.search_attributes import (
         AGING_BUCKET,
         CLAIM_ID,
@@ -35,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from flows.search_attributes import aging_bucket as _aging_bucket
 
 T = TypeVar("T")
+InputT = TypeVar("InputT")
+OutputT = TypeVar("OutputT")
 
 # Domain errors are raised by activities as non-retryable ApplicationErrors whose type is the error's code;
 # the workflow turns them into work items instead of failing.
@@ -142,12 +146,23 @@ class RevenueWorkflow(WorkItemsMixin):
         self._work_log: list[str] = []
         self._stage = "started"
 
-    async def run_activity(self, name: str, arg: Any, result_type: type[T], options: ActivityOptions = STORE) -> T:
+    @overload
+    async def run_activity(
+        self, activity: ActivityRef[InputT, OutputT], arg: InputT, options: ActivityOptions = STORE, /
+    ) -> OutputT: ...
+
+    @overload
+    async def run_activity(
+        self, activity: str, arg: Any, result_type: type[T], options: ActivityOptions = STORE, /
+    ) -> T: ...  # by name: only until flows/visits and flows/revenue/posting.py call through references
+
+    async def run_activity(self, activity: ActivityRef[Any, Any] | str, arg: Any, /, *more: Any) -> Any:
+        """Run an activity through the typed layer; a domain refusal (non-retryable) raises :class:`DomainFailure`."""
+        activity, options = _by_reference(activity, more)
         try:
-            result: T = await workflow.execute_activity(
-                name,
+            return await calls.execute(
+                activity,
                 arg,
-                result_type=result_type,
                 start_to_close_timeout=options.start_to_close,
                 retry_policy=options.retry,
                 task_queue=options.task_queue,
@@ -157,7 +172,6 @@ class RevenueWorkflow(WorkItemsMixin):
             if isinstance(cause, ApplicationError) and cause.non_retryable:
                 raise DomainFailure(cause.type or "domain_error", cause.message) from None
             raise
-        return result
 
     async def ask(
         self,
@@ -203,8 +217,8 @@ class RevenueWorkflow(WorkItemsMixin):
 
     async def _withdraw(self, work_item_id: str) -> None:
         """Something else answered first (e.g. the remittance came): the item is cancelled, recorded as such."""
-        await workflow.execute_activity(
-            workitems_contract.RECORD_RESOLUTION,
+        await calls.execute(
+            workitems_contract.workitems_record_resolution,
             workitems_contract.RecordResolutionInput(
                 work_item_id=work_item_id,
                 action="cancel",
@@ -216,23 +230,51 @@ class RevenueWorkflow(WorkItemsMixin):
             retry_policy=STORE.retry,
         )
 
+    @overload
     async def run_or_ask(
         self,
         policy: c.RevenuePolicy,
-        name: str,
-        arg: Any,
-        result_type: type[T],
+        activity: ActivityRef[InputT, OutputT],
+        arg: InputT,
+        /,
         *,
         entity_type: str,
         entity_id: str,
         options: ActivityOptions = STORE,
-    ) -> T:
+    ) -> OutputT: ...
+
+    @overload
+    async def run_or_ask(
+        self,
+        policy: c.RevenuePolicy,
+        activity: str,
+        arg: Any,
+        result_type: type[T],
+        /,
+        *,
+        entity_type: str,
+        entity_id: str,
+        options: ActivityOptions = STORE,
+    ) -> T: ...  # by name: only until flows/revenue/posting.py calls through references
+
+    async def run_or_ask(
+        self,
+        policy: c.RevenuePolicy,
+        activity: ActivityRef[Any, Any] | str,
+        arg: Any,
+        /,
+        *more: Any,
+        entity_type: str,
+        entity_id: str,
+        options: ActivityOptions = STORE,
+    ) -> Any:
         """Run an activity; a domain refusal becomes a work item, and the activity runs again once resolved."""
+        reference, _ = _by_reference(activity, more)
         while True:
             try:
-                return await self.run_activity(name, arg, result_type, options)
+                return await self.run_activity(reference, arg, options)
             except DomainFailure as failure:
-                await self.manual_task(policy, name, failure, entity_type=entity_type, entity_id=entity_id)
+                await self.manual_task(policy, reference.name, failure, entity_type=entity_type, entity_id=entity_id)
 
     async def manual_task(
         self, policy: c.RevenuePolicy, name: str, failure: DomainFailure, *, entity_type: str, entity_id: str
@@ -247,3 +289,14 @@ class RevenueWorkflow(WorkItemsMixin):
             entity_id=entity_id,
             context={"activity": name, "error": failure.code, "refused_because": failure.message[:300]},
         )
+
+
+def _by_reference(
+    activity: ActivityRef[Any, Any] | str, more: tuple[Any, ...]
+) -> tuple[ActivityRef[Any, Any], ActivityOptions]:
+    """The reference and options of a ``run_activity`` call; a call by name (``name, arg, result_type[, options]``)
+    is given a reference of that name and result type: it schedules exactly what it scheduled before."""
+    if isinstance(activity, str):
+        result_type, *options = more
+        return ActivityRef(activity, object, result_type), (options[0] if options else STORE)
+    return activity, (more[0] if more else STORE)

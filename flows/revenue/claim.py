@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.claim_corrections import ClaimFacts, check_claim_resolution
     from domain.claim_status import ClaimStatus
     from domain.workitems import Action, Reason, Resolution
+    from flows import calls
 
 
 # A payer without a 276/277 route is asked on its web portal (a browser on the portal workers).
@@ -97,9 +98,8 @@ class ClaimWorkflow(RevenueWorkflow):
 
     async def _set_status(self, status: str, note: str = "") -> None:
         await self.run_activity(
-            c.CLAIMS_SET_STATUS,
+            c.claims_set_status,
             c.SetClaimStatus(self._claim_id, status, actor=f"workflow:{workflow.info().workflow_id}", note=note),
-            c.Nothing,
         )
         self._status = status  # the activity moved the store's claim there (an illegal move is refused)
 
@@ -129,9 +129,7 @@ class ClaimWorkflow(RevenueWorkflow):
                 )
             # 1. the claim edits
             self._enter("scrub")
-            scrub = await self.run_or_ask(
-                policy, c.CLAIMS_SCRUB, ref, c.ScrubResult, entity_type="claim", entity_id=data.claim_id
-            )
+            scrub = await self.run_or_ask(policy, c.claims_scrub, ref, entity_type="claim", entity_id=data.claim_id)
             self._payer_id = scrub.payer_id
             self._take(scrub.claim_status, self._status)
             self._lines, self._diagnoses, self._line_pointers = scrub.lines, scrub.diagnoses, scrub.line_pointers
@@ -154,9 +152,8 @@ class ClaimWorkflow(RevenueWorkflow):
             self._enter("submit")
             submitted = await self.run_or_ask(
                 policy,
-                c.CLAIMS_SUBMIT,
+                c.claims_submit,
                 c.ClaimCorrection(data.claim_id, {}, frequency, actor="workflow"),
-                c.SubmitResult,
                 entity_type="claim",
                 entity_id=data.claim_id,
                 options=CLEARINGHOUSE,
@@ -203,7 +200,7 @@ class ClaimWorkflow(RevenueWorkflow):
         from the outcome, as the ended run would have (a reversal waits for the corrected payment, a denial asks a
         person, a payment settles it)."""
         self._enter("reopened")
-        terms = await self.run_activity(c.CLAIMS_TERMS, c.ClaimRef(self._claim_id), c.ScrubResult)
+        terms = await self.run_activity(c.claims_terms, c.ClaimRef(self._claim_id))
         self._payer_id = terms.payer_id
         self._lines, self._diagnoses, self._line_pointers = terms.lines, terms.diagnoses, terms.line_pointers
         set_visibility(payer_id=terms.payer_id)
@@ -217,7 +214,7 @@ class ClaimWorkflow(RevenueWorkflow):
         deadline = workflow.now() + policy.days(policy.ack_timeout_days)
         query = c.AckQuery(self._claim_id, submitted.batch_key)
         while True:
-            ack = await self.run_activity(c.CLAIMS_ACKNOWLEDGMENTS, query, c.AckResult, CLEARINGHOUSE)
+            ack = await self.run_activity(c.claims_acknowledgments, query, CLEARINGHOUSE)
             if ack.state != "pending":
                 return ack
             if self._outcomes:
@@ -273,9 +270,7 @@ class ClaimWorkflow(RevenueWorkflow):
             if scrub.route == "portal" and workflow.patched(PORTAL_CLAIM_STATUS_PATCH):
                 status, evidence = await self._ask_portal()
             else:
-                status = await self.run_activity(
-                    c.CLAIMS_STATUS_INQUIRY, c.ClaimRef(self._claim_id), c.StatusInquiryResult, CLEARINGHOUSE
-                )
+                status = await self.run_activity(c.claims_status_inquiry, c.ClaimRef(self._claim_id), CLEARINGHOUSE)
             inquiries += 1
             if self._outcomes:
                 continue
@@ -315,10 +310,9 @@ class ClaimWorkflow(RevenueWorkflow):
         A portal that cannot be asked (refused login, changed page, no code) is an answer too: the follow-up item
         says so and links the screenshot and HTML the activity stored, for the person who picks it up."""
         try:
-            answer: portal_contract.PortalClaimStatusResult = await workflow.execute_activity(
-                portal_contract.CLAIM_STATUS,
+            answer: portal_contract.PortalClaimStatusResult = await calls.execute(
+                portal_contract.portal_claim_status,
                 portal_contract.PortalClaimStatusInput(self._claim_id),
-                result_type=portal_contract.PortalClaimStatusResult,
                 task_queue=self._portal_task_queue,
                 start_to_close_timeout=PORTAL.start_to_close,
                 retry_policy=PORTAL_STATUS_RETRY,
@@ -434,7 +428,7 @@ class ClaimWorkflow(RevenueWorkflow):
             frequency = "7" if self._submissions else "1"
             correction = c.ClaimCorrection(self._claim_id, dict(resolution.fields), frequency, actor)
             try:
-                await self.run_activity(c.CLAIMS_CORRECT, correction, c.Nothing)
+                await self.run_activity(c.claims_correct, correction)
             except DomainFailure as failure:
                 if workflow.patched(CORRECTION_REFUSED_PATCH):
                     self._refusal = refusal_context(failure)
@@ -442,7 +436,7 @@ class ClaimWorkflow(RevenueWorkflow):
                 # Histories before the patch: a manual task, then the same correction again until it passes.
                 await self.manual_task(policy, c.CLAIMS_CORRECT, failure, entity_type="claim", entity_id=self._claim_id)
                 await self.run_or_ask(
-                    policy, c.CLAIMS_CORRECT, correction, c.Nothing, entity_type="claim", entity_id=self._claim_id
+                    policy, c.claims_correct, correction, entity_type="claim", entity_id=self._claim_id
                 )
             return "resubmit"
         if resolution.action == Action.APPEAL:
@@ -463,17 +457,14 @@ class ClaimWorkflow(RevenueWorkflow):
     async def _close(self, kind: str, reason: str, actor: str) -> None:
         adjusted = await self.run_or_ask(
             self._policy,
-            c.POSTING_ADJUST,
+            c.posting_adjust,
             c.ClaimAdjustment(self._claim_id, kind, reason, actor),
-            c.AdjustmentResult,
             entity_type="claim",
             entity_id=self._claim_id,
         )
         if kind == "bill_patient":
             self._patient_cents += adjusted.amount_cents
-            await self.run_activity(
-                c.COLLECTIONS_NOTIFY, c.BalanceNotice(adjusted.guarantor_id, self._policy), c.Nothing
-            )
+            await self.run_activity(c.collections_notify_balance, c.BalanceNotice(adjusted.guarantor_id, self._policy))
             self._take(adjusted.claim_status, "billed_to_patient")
         else:
             self._take(adjusted.claim_status, ClaimStatus.WRITTEN_OFF.value)

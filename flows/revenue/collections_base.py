@@ -116,7 +116,7 @@ class CollectionsBase(RevenueWorkflow):
 
     async def _read_balance(self, guarantor_id: str) -> int:
         self._balance_changed = False
-        balance = await self.run_activity(c.COLLECTIONS_BALANCE, c.GuarantorRef(guarantor_id), c.GuarantorBalance)
+        balance = await self.run_activity(c.collections_balance, c.GuarantorRef(guarantor_id))
         self._balance = balance.balance_cents
         return self._balance
 
@@ -127,7 +127,7 @@ class CollectionsBase(RevenueWorkflow):
 
     async def _read_rules(self) -> CollectionsPolicy:
         """The practice's collections policy in force (``collections.policy``: the newest stored version)."""
-        in_force = await self.run_activity(c.COLLECTIONS_POLICY, c.Nothing(), c.CollectionsPolicyInForce)
+        in_force = await self.run_activity(c.collections_policy, c.Nothing())
         self._rules = policy_from_settings(in_force.settings)
         self._rules_version = in_force.version
         return self._rules
@@ -151,9 +151,7 @@ class CollectionsBase(RevenueWorkflow):
             pass
 
     async def _write_off(self, data: c.CollectionsInput, amount: int, reason: str, key: str) -> None:
-        await self.run_activity(
-            c.COLLECTIONS_WRITE_OFF, c.CollectionsWriteOff(data.guarantor_id, amount, reason, key), c.Nothing
-        )
+        await self.run_activity(c.collections_write_off, c.CollectionsWriteOff(data.guarantor_id, amount, reason, key))
         self._balance = 0
 
     async def _hand_over(self, data: c.CollectionsInput, step: Step, key: str) -> str:
@@ -161,7 +159,7 @@ class CollectionsBase(RevenueWorkflow):
         bad-debt write-off of a balance below the agency's minimum, or a small balance's write-off."""
         if step.action == "agency":
             await self.run_activity(
-                c.COLLECTIONS_AGENCY, c.AgencyHandoff(data.guarantor_id, step.amount_cents, key), c.AgencyResult
+                c.collections_agency_handoff, c.AgencyHandoff(data.guarantor_id, step.amount_cents, key)
             )
             self._balance = 0
             return "agency"
@@ -175,9 +173,7 @@ class CollectionsBase(RevenueWorkflow):
         return handoff(self._rules, balance)
 
     async def _check_plan(self, plan_id: str, due_cents: int) -> c.PaymentPlanStanding:
-        return await self.run_activity(
-            c.COLLECTIONS_CHECK_PLAN, c.PaymentPlanCheck(plan_id, due_cents), c.PaymentPlanStanding
-        )
+        return await self.run_activity(c.collections_check_payment_plan, c.PaymentPlanCheck(plan_id, due_cents))
 
     def _plan_completed(self) -> str:
         self._balance = 0

@@ -119,7 +119,7 @@ class PolicyCycle(PlanFollower):
         assert step.kind is not None
         self._stage = f"statement:{step.kind}"
         await self.run_activity(
-            c.COLLECTIONS_SEND_STATEMENT,
+            c.collections_send_statement,
             c.StatementRequest(
                 data.guarantor_id,
                 step.kind,
@@ -128,7 +128,6 @@ class PolicyCycle(PlanFollower):
                 due_on=statement_due_on(rules, first_on, step.sequence).isoformat(),
                 statement_on=today.isoformat(),
             ),
-            c.StatementSent,
         )
 
     def _cycle_key(self, sequence: int) -> str:
@@ -235,7 +234,7 @@ class PolicyCycle(PlanFollower):
     ) -> c.PaymentPlanCreated:
         terms = hardship_terms(rules) if hardship else rules
         plan: c.PaymentPlanCreated = await self.run_activity(
-            c.COLLECTIONS_CREATE_PLAN,
+            c.collections_create_payment_plan,
             c.PaymentPlanRequest(
                 data.guarantor_id,
                 requested_installments(resolution.fields),
@@ -245,7 +244,6 @@ class PolicyCycle(PlanFollower):
                 terms.installment_interval_days,
                 key,
             ),
-            c.PaymentPlanCreated,
         )
         return plan
 

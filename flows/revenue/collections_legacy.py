@@ -67,9 +67,8 @@ class LegacyCycle(PlanFollower):
                 return self._done(data, "credit")
             if is_small_balance(rules, balance):
                 await self.run_activity(
-                    c.COLLECTIONS_WRITE_OFF,
+                    c.collections_write_off,
                     c.CollectionsWriteOff(data.guarantor_id, balance, "small_balance", f"{wf_id}/small/{balance}"),
-                    c.Nothing,
                 )
                 self._balance = 0
                 return self._done(data, "written_off")
@@ -82,9 +81,8 @@ class LegacyCycle(PlanFollower):
             kind = notice_kind(rules, self._statements + 1)
             self._stage = f"statement:{kind}"
             await self.run_activity(
-                c.COLLECTIONS_SEND_STATEMENT,
+                c.collections_send_statement,
                 c.StatementRequest(data.guarantor_id, kind, self._statements + 1, f"{wf_id}/{self._statements + 1}"),
-                c.StatementSent,
             )
             self._statements += 1
             final_sent = is_final_notice(kind)
@@ -107,16 +105,13 @@ class LegacyCycle(PlanFollower):
         key = f"{workflow.info().workflow_id}/{resolution.action}/{self._statements}"
         if resolution.action == Action.WRITE_OFF:
             await self.run_activity(
-                c.COLLECTIONS_WRITE_OFF,
+                c.collections_write_off,
                 c.CollectionsWriteOff(data.guarantor_id, balance, resolution.fields["reason_code"], key),
-                c.Nothing,
             )
             self._balance = 0
             return "written_off"
         if resolution.action in (Action.SEND_TO_AGENCY, Action.CANCEL):
-            await self.run_activity(
-                c.COLLECTIONS_AGENCY, c.AgencyHandoff(data.guarantor_id, balance, key), c.AgencyResult
-            )
+            await self.run_activity(c.collections_agency_handoff, c.AgencyHandoff(data.guarantor_id, balance, key))
             return "agency"
         # Histories recorded before installments were followed restarted the statement cycle on a plan.
         if resolution.action == Action.PAYMENT_PLAN and workflow.patched(PLAN_INSTALLMENTS_PATCH):
@@ -131,7 +126,7 @@ class LegacyCycle(PlanFollower):
         rules = legacy_rules(policy)
         try:
             plan = await self.run_activity(
-                c.COLLECTIONS_CREATE_PLAN,
+                c.collections_create_payment_plan,
                 c.PaymentPlanRequest(
                     data.guarantor_id,
                     requested_installments(fields),
@@ -141,7 +136,6 @@ class LegacyCycle(PlanFollower):
                     rules.installment_interval_days,
                     key,
                 ),
-                c.PaymentPlanCreated,
             )
         except DomainFailure:
             # A plan the rules refuse (too many installments, too small): the statement cycle starts again.
@@ -164,14 +158,13 @@ class LegacyCycle(PlanFollower):
                 continue
             # Missed: a reminder, then the grace period; still behind after it, the miss counts.
             await self.run_activity(
-                c.COLLECTIONS_SEND_STATEMENT,
+                c.collections_send_statement,
                 c.StatementRequest(
                     data.guarantor_id,
                     "plan_reminder",
                     number,
                     f"{workflow.info().workflow_id}/plan/{self._statements}/{number}",
                 ),
-                c.StatementSent,
             )
             self._stage = f"plan:grace:{number}"
             await workflow.sleep(policy.days(rules.installment_grace_days))
@@ -184,7 +177,7 @@ class LegacyCycle(PlanFollower):
             broken = plan_breaks(rules, missed, number, len(plan.amounts_cents))
             status = "broken" if broken else "active"
             await self.run_activity(
-                c.COLLECTIONS_UPDATE_PLAN, c.PaymentPlanUpdate(plan.plan_id, status, missed), c.Nothing
+                c.collections_update_payment_plan, c.PaymentPlanUpdate(plan.plan_id, status, missed)
             )
             if broken:
                 return await self._plan_broken(data, key)

@@ -64,7 +64,7 @@ class PlanFollower(CollectionsBase):
             self._statements = 0
             return None  # the main loop writes a small remainder off (or finds it paid)
         await self.run_activity(
-            c.COLLECTIONS_AGENCY, c.AgencyHandoff(data.guarantor_id, balance, f"{key}/broken"), c.AgencyResult
+            c.collections_agency_handoff, c.AgencyHandoff(data.guarantor_id, balance, f"{key}/broken")
         )
         return "agency"
 
@@ -104,14 +104,13 @@ class PlanFollower(CollectionsBase):
                 continue
             # Missed: a reminder, then the grace period (a payment in it is seen at once).
             await self.run_activity(
-                c.COLLECTIONS_SEND_STATEMENT,
+                c.collections_send_statement,
                 c.StatementRequest(
                     data.guarantor_id,
                     "plan_reminder",
                     number,
                     f"{workflow.info().workflow_id}/plan/{self._statements}/{run.key}/{number}",
                 ),
-                c.StatementSent,
             )
             self._stage = f"plan:grace:{number}"
             grace_ends = run.deadline + policy.days(rules.installment_grace_days)
@@ -129,7 +128,7 @@ class PlanFollower(CollectionsBase):
             broken = plan_breaks(rules, run.missed, number, len(plan.amounts_cents))
             status = "broken" if broken else "active"
             await self.run_activity(
-                c.COLLECTIONS_UPDATE_PLAN, c.PaymentPlanUpdate(plan.plan_id, status, run.missed), c.Nothing
+                c.collections_update_payment_plan, c.PaymentPlanUpdate(plan.plan_id, status, run.missed)
             )
             if broken:
                 return await self._plan_broken(data, run.key)
@@ -175,9 +174,7 @@ class PlanFollower(CollectionsBase):
         run.pauses += 1
         started = workflow.now()
         resumed_stage, self._stage = self._stage, f"plan:paused:{signal}"
-        await self.run_activity(
-            c.COLLECTIONS_UPDATE_PLAN, c.PaymentPlanUpdate(plan_id, "paused", run.missed), c.Nothing
-        )
+        await self.run_activity(c.collections_update_payment_plan, c.PaymentPlanUpdate(plan_id, "paused", run.missed))
         key = f"{run.key}/{signal}/{run.pauses}"
         refused = ""
         try:
@@ -204,9 +201,8 @@ class PlanFollower(CollectionsBase):
                 if resolution.action == Action.WRITE_OFF:
                     if balance > 0:
                         await self.run_activity(
-                            c.COLLECTIONS_WRITE_OFF,
+                            c.collections_write_off,
                             c.CollectionsWriteOff(data.guarantor_id, balance, resolution.fields["reason_code"], key),
-                            c.Nothing,
                         )
                     await self._end_plan(plan_id, run.missed)
                     self._balance = 0
@@ -219,7 +215,7 @@ class PlanFollower(CollectionsBase):
                 terms = hardship_terms(self._rules if self._by_policy and self._rules else legacy_rules(policy))
                 try:
                     replanned = await self.run_activity(
-                        c.COLLECTIONS_CREATE_PLAN,
+                        c.collections_create_payment_plan,
                         c.PaymentPlanRequest(
                             data.guarantor_id,
                             requested_installments(resolution.fields),
@@ -229,7 +225,6 @@ class PlanFollower(CollectionsBase):
                             terms.installment_interval_days,
                             f"{key}/replan",
                         ),
-                        c.PaymentPlanCreated,
                     )
                 except DomainFailure as failure:
                     refused = f"{failure.code}: {failure.message}"[:300]  # the person is asked again, told why
@@ -240,9 +235,7 @@ class PlanFollower(CollectionsBase):
             self._paused.discard(signal)
         run.deadline += workflow.now() - started
         self._stage = resumed_stage
-        await self.run_activity(
-            c.COLLECTIONS_UPDATE_PLAN, c.PaymentPlanUpdate(plan_id, "active", run.missed), c.Nothing
-        )
+        await self.run_activity(c.collections_update_payment_plan, c.PaymentPlanUpdate(plan_id, "active", run.missed))
         return None
 
     def _hardship_check(self, policy: c.RevenuePolicy, balance: int) -> Callable[[Resolution], None]:
@@ -257,4 +250,4 @@ class PlanFollower(CollectionsBase):
         return functools.partial(check_plan_terms, policy=policy, balance=balance, hardship=True)
 
     async def _end_plan(self, plan_id: str, missed: int) -> None:
-        await self.run_activity(c.COLLECTIONS_UPDATE_PLAN, c.PaymentPlanUpdate(plan_id, "cancelled", missed), c.Nothing)
+        await self.run_activity(c.collections_update_payment_plan, c.PaymentPlanUpdate(plan_id, "cancelled", missed))

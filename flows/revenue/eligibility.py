@@ -21,6 +21,7 @@ from flows.revenue._common import (
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import portal as portal_contract
     from activities.contracts import revenue as c
+    from activities.contracts.reference import ActivityRef
     from domain.workitems import Action, Reason, Resolution
 
 
@@ -28,7 +29,8 @@ with workflow.unsafe.imports_passed_through():
 COVERAGE_UPDATE_REFUSED_PATCH = "coverage-update-refused"
 
 
-T = TypeVar("T")
+InputT = TypeVar("InputT")
+OutputT = TypeVar("OutputT")
 
 
 def eligibility_workflow_id(coverage_id: str) -> str:
@@ -93,7 +95,7 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
         which asks again (histories before the patch: a manual task, then the same update again until it passes)."""
         update = c.CoverageUpdate(data.coverage_id, dict(resolution.fields), resolution.by)
         try:
-            await self.run_activity(c.ELIGIBILITY_UPDATE_COVERAGE, update, c.Nothing)
+            await self.run_activity(c.eligibility_update_coverage, update)
         except DomainFailure as failure:
             if workflow.patched(COVERAGE_UPDATE_REFUSED_PATCH):
                 return refusal_context(failure)
@@ -102,9 +104,8 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
             )
             await self.run_or_ask(
                 data.policy,
-                c.ELIGIBILITY_UPDATE_COVERAGE,
+                c.eligibility_update_coverage,
                 update,
-                c.Nothing,
                 entity_type="coverage",
                 entity_id=data.coverage_id,
             )
@@ -114,7 +115,7 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
         self, data: c.EligibilityInput, answer: c.EligibilityAnswer, status: str, decided_by: str
     ) -> c.EligibilityResult:
         await self.run_activity(
-            c.ELIGIBILITY_RECORD, c.EligibilityRecord(data.coverage_id, status, decided_by, answer.route), c.Nothing
+            c.eligibility_record, c.EligibilityRecord(data.coverage_id, status, decided_by, answer.route)
         )
         self._stage = "done"
         set_visibility(stage="eligibility_done")
@@ -138,9 +139,8 @@ async def ask_payer(
         answer = await _ask(
             wf,
             policy,
-            c.ELIGIBILITY_CHECK,
+            c.eligibility_check,
             c.CoverageRef(coverage_id),
-            c.EligibilityAnswer,
             coverage_id,
             CLEARINGHOUSE,
             refusal_is_answer,
@@ -151,9 +151,8 @@ async def ask_payer(
             result = await _ask(
                 wf,
                 policy,
-                portal_contract.CHECK_ELIGIBILITY,
+                portal_contract.portal_check_eligibility,
                 portal_contract.PortalEligibilityInput(coverage_id),
-                portal_contract.PortalEligibilityResult,
                 coverage_id,
                 replace(PORTAL, task_queue=portal_task_queue),
                 refusal_is_answer,
@@ -178,15 +177,12 @@ async def ask_payer(
 async def _ask(
     wf: RevenueWorkflow,
     policy: c.RevenuePolicy,
-    name: str,
-    arg: object,
-    result_type: type[T],
+    activity: ActivityRef[InputT, OutputT],
+    arg: InputT,
     coverage_id: str,
     options: ActivityOptions,
     refusal_is_answer: bool,
-) -> T:
+) -> OutputT:
     if refusal_is_answer:
-        return await wf.run_activity(name, arg, result_type, options)
-    return await wf.run_or_ask(
-        policy, name, arg, result_type, entity_type="coverage", entity_id=coverage_id, options=options
-    )
+        return await wf.run_activity(activity, arg, options)
+    return await wf.run_or_ask(policy, activity, arg, entity_type="coverage", entity_id=coverage_id, options=options)

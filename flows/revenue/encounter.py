@@ -45,9 +45,8 @@ class EncounterWorkflow(RevenueWorkflow):
         set_visibility(stage="coding")
         prepared = await self.run_or_ask(
             policy,
-            c.ENCOUNTER_PREPARE,
+            c.encounter_prepare,
             c.AppointmentRef(data.appointment_id),
-            c.PreparedEncounter,
             entity_type="appointment",
             entity_id=data.appointment_id,
         )
@@ -68,7 +67,7 @@ class EncounterWorkflow(RevenueWorkflow):
             assert resolution is not None
             try:
                 prepared = await self.run_activity(
-                    c.ENCOUNTER_RECORD_CODES,
+                    c.encounter_record_codes,
                     c.RecordCodes(
                         encounter_id=prepared.encounter_id,
                         diagnosis_codes=split_codes(resolution.fields["diagnosis_codes"]),
@@ -77,7 +76,6 @@ class EncounterWorkflow(RevenueWorkflow):
                         actor=resolution.by,
                         units=requested_units(resolution.fields.get("units", "")),
                     ),
-                    c.PreparedEncounter,
                 )
                 refusal = {}
             except DomainFailure as failure:  # a fact only the store knows (the encounter's place of service)
@@ -91,20 +89,17 @@ class EncounterWorkflow(RevenueWorkflow):
         if claim_id is None:
             created = await self.run_or_ask(
                 policy,
-                c.CLAIMS_CREATE,
+                c.claims_create,
                 c.EncounterRef(prepared.encounter_id),
-                c.CreatedClaim,
                 entity_type="encounter",
                 entity_id=prepared.encounter_id,
             )
             claim_id = created.claim_id
-        charge = await self.run_activity(
-            c.POSTING_CHARGE, c.PatientCharge(prepared.encounter_id, "workflow"), c.ChargeResult
-        )
+        charge = await self.run_activity(c.posting_charge, c.PatientCharge(prepared.encounter_id, "workflow"))
         if claim_id is None:  # no active coverage: the patient is billed directly
             self._stage = "billed_to_patient"
             set_visibility(stage="billed_to_patient")
-            await self.run_activity(c.COLLECTIONS_NOTIFY, c.BalanceNotice(charge.guarantor_id, policy), c.Nothing)
+            await self.run_activity(c.collections_notify_balance, c.BalanceNotice(charge.guarantor_id, policy))
             return c.EncounterResult(data.appointment_id, prepared.encounter_id, None, charge.charge_cents)
         self._claim_id = claim_id
         self._stage = "claim"

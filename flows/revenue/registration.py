@@ -51,9 +51,8 @@ class PatientRegistrationWorkflow(RevenueWorkflow):
         set_visibility(stage="registration")
         check = await self.run_or_ask(
             policy,
-            c.REGISTRATION_VALIDATE,
+            c.registration_validate,
             c.PatientRef(data.patient_id),
-            c.RegistrationCheck,
             entity_type="patient",
             entity_id=data.patient_id,
         )
@@ -93,9 +92,7 @@ class PatientRegistrationWorkflow(RevenueWorkflow):
         )
         encounters: list[c.EncounterResult] = []
         if data.bill_encounters:
-            billable = await self.run_activity(
-                c.ENCOUNTER_LIST_BILLABLE, c.PatientRef(data.patient_id), c.BillableAppointments
-            )
+            billable = await self.run_activity(c.encounter_list_billable, c.PatientRef(data.patient_id))
             self._encounters_total = len(billable.appointment_ids)
             self._stage = "encounters"
             set_visibility(stage="encounters")
