@@ -32,7 +32,7 @@ SCHEDULING = {
 TYPED_ENTRY_POINTS = {"execute", "run_activity", "run_or_ask"}
 
 
-# Modules whose workflows still call activities by name, and the revenue base's by-name path they use (being moved onto the typed layer area by area): each is an
+# Modules whose workflows still call activities by name (being moved onto the typed layer area by area): each is an
 # expected failure, strict, so a module that becomes typed must leave this list.
 NOT_YET_TYPED = {
     "revenue/posting.py",
