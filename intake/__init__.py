@@ -74,6 +74,7 @@ from intake.commands import (
     Ref,
     RegisterPatient,
     ScheduleAppointment,
+    StartVisit,
 )
 from intake.errors import AlreadyBilled, IdentifierConflict, InvalidEvent, UnknownReference, VersionConflict
 from intake.merge import MergeNeedsReview
@@ -122,6 +123,7 @@ __all__ = [
     "Ref",
     "RegisterPatient",
     "ScheduleAppointment",
+    "StartVisit",
     "TemporalStarter",
     "UnknownReference",
     "VersionConflict",

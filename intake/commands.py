@@ -153,6 +153,17 @@ class ScheduleAppointment:
     if_exists: IfExists = IfExists.UPDATE
     target: str | None = None
     expected_version: int | None = None
+    visit_type: str | None = None  # domain.visits.VISIT_TYPES; None: follow_up for a new one, else unchanged
+    cancel_reason: str | None = None  # domain.visits.CANCEL_REASONS, with status CANCELLED
+
+
+@dataclass(frozen=True)
+class StartVisit:
+    """Start (again) the visit process of an appointment that is stored and booked: its Visit, or its VirtualVisit
+    for a virtual one (``carecycle telehealth start``, the console's telehealth page). Idempotent: a running one is
+    left as it is."""
+
+    appointment: Ref
 
 
 class EncounterStatus(StrEnum):
@@ -224,4 +235,5 @@ class MergePatients:
 
 
 # MergePatients is not a ``Command``: it names no record of its own (``IntakeUnit.merge_patients`` applies it).
+# StartVisit neither: it names an appointment already stored (``IntakeUnit.start_visit`` applies it).
 Command = RegisterPatient | RecordCoverage | ScheduleAppointment | RecordEncounter | RecordCondition | RecordCharge

@@ -34,6 +34,7 @@ from intake.commands import (
     Ref,
     RegisterPatient,
     ScheduleAppointment,
+    StartVisit,
 )
 from intake.context import UnitContext
 from intake.errors import InvalidEvent
@@ -78,13 +79,15 @@ class IntakeUnit:
     def actor(self) -> Actor:
         return self._ctx.actor
 
-    def handle(self, command: Command) -> Outcome:
+    def handle(self, command: Command | StartVisit) -> Outcome:
         if isinstance(command, RegisterPatient):
             return self.register_patient(command)
         if isinstance(command, RecordCoverage):
             return self.record_coverage(command)
         if isinstance(command, ScheduleAppointment):
             return self.schedule_appointment(command)
+        if isinstance(command, StartVisit):
+            return self.start_visit(command)
         if isinstance(command, RecordEncounter):
             return self.record_encounter(command)
         if isinstance(command, RecordCondition):
@@ -101,6 +104,9 @@ class IntakeUnit:
 
     def schedule_appointment(self, command: ScheduleAppointment) -> Outcome:
         return visits.schedule_appointment(self._ctx, command)
+
+    def start_visit(self, command: StartVisit) -> Outcome:
+        return visits.start_visit(self._ctx, command)
 
     def record_encounter(self, command: RecordEncounter) -> Outcome:
         return visits.record_encounter(self._ctx, command)
@@ -227,10 +233,10 @@ class Intake:
         bind = self.session_factory.kw.get("bind")
         return one_writer(bind) if isinstance(bind, Engine) else nullcontext()
 
-    def handle(self, actor: Actor, command: Command) -> Applied[Outcome]:
+    def handle(self, actor: Actor, command: Command | StartVisit) -> Applied[Outcome]:
         return self.run(actor, lambda unit: unit.handle(command))
 
-    async def submit(self, actor: Actor, command: Command) -> Outcome:
+    async def submit(self, actor: Actor, command: Command | StartVisit) -> Outcome:
         """Store the event (in a worker thread), then start what it queued."""
         applied = await asyncio.to_thread(self.handle, actor, command)
         await self.dispatch(applied.start_ids)

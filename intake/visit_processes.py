@@ -3,9 +3,9 @@
 Intake calls it after commit for every appointment change it stored (at least once per change). Each call reads the
 appointment (kind, status) from the store and acts on Temporal idempotently:
 
-- booked (or changed while still booked): the workflow is started under its business id (``visit-<id>`` for an
-  in-person visit, ``virtual-visit-<id>`` for a virtual one) with ``USE_EXISTING``; a running one is told to read
-  the appointment again (``appointment_changed``: a reschedule moves its timers);
+- booked (or changed while still booked) and not over yet: the workflow is started under its business id
+  (``visit-<id>`` for an in-person visit, ``virtual-visit-<id>`` for a virtual one) with ``USE_EXISTING``; a running
+  one is told to read the appointment again (``appointment_changed``: a reschedule moves its timers);
 - cancelled: the running workflow is told (``appointment_cancelled``: timers dropped, a virtual visit's room
   deleted); none running: nothing to do;
 - arrived / fulfilled (the EHR's check-in and check-out, or ``carecycle visits arrive|close``): an in-person
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -41,6 +42,7 @@ CLOSES = frozenset({"completed", "fulfilled"})
 class _Appointment:
     kind: str
     status: str
+    ends_at: datetime
 
 
 def workflow_id_of(appointment_id: str, kind: str) -> str:
@@ -66,7 +68,10 @@ class VisitProcesses:
     def _read(self, appointment_id: str) -> _Appointment | None:
         with self._session_factory() as session:
             row = session.get(m.Appointment, appointment_id)
-            return None if row is None else _Appointment(str(row.kind), str(row.status))
+            if row is None:
+                return None
+            ends = row.ends_at if row.ends_at.tzinfo else row.ends_at.replace(tzinfo=UTC)
+            return _Appointment(str(row.kind), str(row.status), ends)
 
     async def appointment_changed(self, client: Client, change: AppointmentChange) -> None:
         appointment = await asyncio.to_thread(self._read, change.appointment_id)
@@ -78,6 +83,12 @@ class VisitProcesses:
             await _quietly(handle.signal(c.CANCELLED_SIGNAL))
             return
         if appointment.status == AppointmentStatus.BOOKED:
+            if appointment.ends_at < datetime.now(UTC):
+                # A late entry of a visit already over (an EHR feed): no reminders, no no-show fee for it.
+                log.info(
+                    "no visit process for an appointment already over", extra={"appointment_id": change.appointment_id}
+                )
+                return
             await self.start(client, change.appointment_id, appointment.kind)
             if change.change != "booked":  # a reschedule: a running workflow reads the appointment again
                 await _quietly(handle.signal(c.CHANGED_SIGNAL))

@@ -19,9 +19,19 @@ from domain import models as m
 from domain.catalog import PROCEDURES_BY_CODE
 from domain.codes import validate_hcpcs, validate_icd10, validate_modifier, validate_place_of_service
 from domain.enums import AppointmentKind, AppointmentStatus
+from domain.services.appointments import check_booking
 from domain.services.encounters import ServiceLineInput, validate_coding
+from domain.visits import Slot, check_cancel_reason, check_contact, check_visit_type
 from intake import records, reference, rows
-from intake.commands import IfExists, RecordCharge, RecordCondition, RecordEncounter, Ref, ScheduleAppointment
+from intake.commands import (
+    IfExists,
+    RecordCharge,
+    RecordCondition,
+    RecordEncounter,
+    Ref,
+    ScheduleAppointment,
+    StartVisit,
+)
 from intake.context import UnitContext
 from intake.errors import AlreadyBilled, IdentifierConflict, InvalidEvent, UnknownReference
 from intake.outcomes import Change, Kind, Outcome
@@ -99,16 +109,76 @@ def schedule_appointment(ctx: UnitContext, cmd: ScheduleAppointment) -> Outcome:
             raise AlreadyBilled(f"appointment {row.id} was billed: correct the claim instead")
     new = row is None
     previous = (None, None) if row is None else (row.starts_at, AppointmentStatus(row.status))
+    _check_visit_rules(ctx, cmd, row, patient_id, provider.id)
     if row is None:
-        row = rows.add(session, m.Appointment(patient_id=patient_id))
+        row = rows.add(session, m.Appointment(patient_id=patient_id, source=ctx.actor.kind[:20]))
     row.provider_id, row.location_id = provider.id, place.id
     row.kind, row.status = AppointmentKind(cmd.kind), wanted
     row.starts_at, row.duration_minutes = cmd.starts_at, cmd.duration_minutes
+    if cmd.visit_type is not None or new:
+        row.visit_type = check_visit_type(cmd.visit_type or "follow_up")
+    if wanted is AppointmentStatus.CANCELLED:
+        row.cancel_reason = check_cancel_reason(cmd.cancel_reason) if cmd.cancel_reason else row.cancel_reason
     records.link_identifier(session, Kind.APPOINTMENT, cmd.identifier, row.id)
     change, version = records.accept(session, Kind.APPOINTMENT, row.id, digest, ctx.actor.label, new=new)
     starts = (ctx.queue_appointment(row.id, _appointment_change(new, previous, cmd)),)
     ctx.audit(Kind.APPOINTMENT, row.id, change, {"status": wanted.value})
     return Outcome(Kind.APPOINTMENT, row.id, change, version, starts)
+
+
+# Doors that mirror the EHR's own schedule, which is the book of record and may carry a late entry of a visit already
+# past (the FHIR API, HL7 SIU, CSV exports); a person booking through carecycle (the CLI, the console, the demo)
+# books only what is still ahead. Every door gets the provider's double booking and a virtual visit's contact refused.
+SCHEDULE_MIRRORS = frozenset({"api", "hl7", "csv"})
+
+
+def _check_visit_rules(
+    ctx: UnitContext, cmd: ScheduleAppointment, row: m.Appointment | None, patient_id: str, provider_id: str
+) -> None:
+    """The domain's booking rules (domain.services.appointments.check_booking) for an appointment booked new, or
+    still booked and moved to another time, provider or kind: a future slot, the provider free, a contact for a
+    virtual visit's invite. A visit that already happened (arrived, fulfilled...) is history, not a booking."""
+    if AppointmentStatus(cmd.status) is not AppointmentStatus.BOOKED:
+        return
+    if row is not None and not (
+        _moved(row.starts_at, cmd.starts_at)
+        or row.provider_id != provider_id
+        or row.kind != AppointmentKind(cmd.kind)
+        or row.duration_minutes != cmd.duration_minutes
+        or row.status != AppointmentStatus.BOOKED
+    ):
+        return
+    patient = ctx.session.get(m.Patient, patient_id)
+    assert patient is not None
+    slot = Slot(cmd.starts_at, cmd.duration_minutes)
+    check_booking(
+        ctx.session,
+        patient,
+        provider_id,
+        slot,
+        cmd.kind,
+        now=datetime.now(UTC),
+        excluding=row.id if row else None,
+        past_allowed=ctx.actor.kind in SCHEDULE_MIRRORS,
+    )
+
+
+def start_visit(ctx: UnitContext, cmd: StartVisit) -> Outcome:
+    """Queue a stored, booked appointment's visit process again (the hook starts it unless it runs)."""
+    session = ctx.session
+    appointment_id = records.resolve(session, Kind.APPOINTMENT, cmd.appointment, m.Appointment)
+    row = session.get(m.Appointment, appointment_id)
+    assert row is not None
+    if row.status != AppointmentStatus.BOOKED:
+        raise InvalidEvent(f"appointment {appointment_id} is {row.status}: only a booked one has a visit to start")
+    patient = session.get(m.Patient, row.patient_id)
+    assert patient is not None
+    check_contact(str(row.kind), patient.phone, patient.email)
+    starts = (ctx.queue_appointment(row.id, "booked"),)
+    ctx.audit(Kind.APPOINTMENT, row.id, Change.UNCHANGED, {"status": str(row.status), "visit": "started"})
+    return Outcome(
+        Kind.APPOINTMENT, row.id, Change.UNCHANGED, records.version_of(session, Kind.APPOINTMENT, row.id), starts
+    )
 
 
 def _moved(before: datetime, after: datetime) -> bool:

@@ -29,9 +29,12 @@ def build_intake(
     """The one intake every door of this process shares (API, HL7 listener, CSV import, console, demo)."""
     from intake import Intake, TemporalStarter
     from workers.clock import revenue_policy
+    from workers.visits import visit_hook
 
     # The home's business day (workers.clock): compressed only when `up --time-scale` said so.
-    starter = TemporalStarter(client, policy or revenue_policy(container.settings), visits=visits)
+    day = policy or revenue_policy(container.settings)
+    # The visit seam: each booked appointment's Visit or VirtualVisit (intake.visit_processes) on the same day.
+    starter = TemporalStarter(client, day, visits=visits or visit_hook(container, day))
     return Intake(container.session_factory, starter)
 
 

@@ -427,6 +427,11 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
 
                 listener = await stack.enter_async_context(serve_hl7(container, temporal.client))
                 info.urls["hl7"] = listener.address
+            from workers.visits import serve_webhooks
+
+            # The messaging and video vendors' webhooks (delivery receipts, STOP replies, who is in a video room).
+            webhooks = serve_webhooks(settings, container, temporal.client)
+            info.urls["webhooks"] = await stack.enter_async_context(webhooks)
         else:
             container.require_schema()
             temporal = await stack.enter_async_context(embedded_stack(settings))

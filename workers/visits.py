@@ -7,14 +7,17 @@ credentials; a configured URL needs its real credentials, or the settings are re
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 
 from activities.contracts.revenue import RevenuePolicy
 from activities.contracts.visits import VisitPolicy
@@ -23,6 +26,10 @@ from activities.telehealth import DailyVideo, TelehealthActivities
 from activities.vendors import VendorError
 from activities.visits import VisitActivities
 from workers.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from intake.visit_processes import VisitProcesses
+    from workers.composition import Container
 
 log = logging.getLogger("carecycle.visits")
 
@@ -94,6 +101,16 @@ def visit_policy(settings: Settings, revenue: RevenuePolicy | None = None) -> Vi
     )
 
 
+def visit_hook(container: Container, revenue: RevenuePolicy | None = None) -> VisitProcesses:
+    """Intake's visit seam for this deployment: the settings' visit rules on the home's business day."""
+    from intake.visit_processes import VisitProcesses
+    from workers.clock import revenue_policy
+
+    return VisitProcesses(
+        container.session_factory, visit_policy(container.settings, revenue or revenue_policy(container.settings))
+    )
+
+
 def visit_activities(
     session_factory: sessionmaker[Session], settings: Settings, found: Vendors | None = None
 ) -> list[Callable[..., Any]]:
@@ -129,3 +146,18 @@ def register_webhooks(settings: Settings, found: Vendors | None = None) -> list[
             log.warning("the %s vendor did not take our webhook: %s", name, exc)
             failed.append(name)
     return failed
+
+
+@asynccontextmanager
+async def serve_webhooks(settings: Settings, container: Container, client: Client | None) -> AsyncIterator[str]:
+    """Serve the webhook receiver on ``settings.webhooks_port`` and tell the vendors where it is; yields its URL."""
+    from workers.stack import serve_asgi
+    from workers.webhooks import create_webhooks_app
+
+    found = vendors(settings)
+    app = create_webhooks_app(client, container.session_factory, webhook_secrets(settings, found.sms_auth_token))
+    async with serve_asgi(app, settings.bind_host, settings.webhooks_port, name="webhook receiver"):
+        failed = await asyncio.to_thread(register_webhooks, settings, found)
+        if failed:
+            log.warning("webhooks not registered with: %s (delivery receipts from them will not arrive)", failed)
+        yield settings.webhooks_base_url

@@ -65,7 +65,7 @@ def book(session: Session, request: BookingRequest, *, now: datetime, actor: str
             return BookedAppointment(existing.id, str(existing.kind), existing.starts_at, created=False)
     kind = check_kind(str(request.kind))
     check_visit_type(request.visit_type)
-    slot = check_slot(Slot(request.starts_at, request.duration_minutes), now)
+    slot = Slot(request.starts_at, request.duration_minutes)
     patient = session.get(m.Patient, request.patient_id)
     if patient is None:
         raise NotFound(f"unknown patient {request.patient_id}")
@@ -73,8 +73,7 @@ def book(session: Session, request: BookingRequest, *, now: datetime, actor: str
     if provider is None:
         raise NotFound(f"unknown provider {request.provider_id}")
     location_id = _location_for(session, request.location_id, provider.practice_id)
-    check_contact(kind, patient.phone, patient.email)
-    check_no_double_booking(provider.id, slot, provider_booked_slots(session, provider.id, slot))
+    check_booking(session, patient, provider.id, slot, kind, now=now)
     appointment = m.Appointment(
         patient_id=patient.id,
         provider_id=provider.id,
@@ -101,6 +100,30 @@ def book(session: Session, request: BookingRequest, *, now: datetime, actor: str
         details={"kind": str(kind), "visit_type": request.visit_type, "source": request.source},
     )
     return BookedAppointment(appointment.id, str(kind), appointment.starts_at, created=True)
+
+
+def check_booking(
+    session: Session,
+    patient: m.Patient,
+    provider_id: str,
+    slot: Slot,
+    kind: str,
+    *,
+    now: datetime,
+    excluding: str | None = None,
+    past_allowed: bool = False,
+) -> None:
+    """Every rule a booked (or moved) appointment must satisfy: a future slot of a sane length, a phone or e-mail for
+    a virtual visit's join link, and no other appointment of the provider at that time. The intake module applies
+    it to every booking from every door; :func:`book` and :func:`reschedule` too. ``past_allowed``: a mirror of
+    the EHR's own schedule (an HL7 or CSV feed) may record a late entry; nothing is started for a visit that is
+    over (intake.visit_processes)."""
+    if past_allowed:
+        check_slot(slot, slot.starts_at - timedelta(minutes=1))  # the length only
+    else:
+        check_slot(slot, now)
+    check_contact(kind, patient.phone, patient.email)
+    check_no_double_booking(provider_id, slot, provider_booked_slots(session, provider_id, slot, excluding=excluding))
 
 
 def _location_for(session: Session, location_id: str | None, practice_id: str) -> str:

@@ -48,6 +48,7 @@ def stack_settings(home: Path, database_url: str, codec_keys: str | None = None,
         api_port=free_port(),
         sandbox_port=free_port(),
         hl7_port=free_port(),
+        webhooks_port=free_port(),
         worker_graceful_shutdown_seconds=2,
     )
 
@@ -60,6 +61,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         CARECYCLE_TEMPORAL_PORT=str(settings.temporal_port),
         CARECYCLE_CODEC_KEYS=settings.codec_keys or "",
         CARECYCLE_HL7_PORT=str(settings.hl7_port),
+        CARECYCLE_WEBHOOKS_PORT=str(settings.webhooks_port),
     )
     return env
 

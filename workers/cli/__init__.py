@@ -47,6 +47,9 @@ COMMAND_MODULES = (
     "workers.cli.api",
     "workers.cli.hl7",
     "workers.cli.imports",
+    "workers.cli.visits",
+    "workers.cli.telehealth",
+    "workers.cli.webhooks",
 )
 
 __all__ = ["CommandFailed", "UsageError", "build_parser", "main", "non_negative_int", "positive_int", "run"]
