@@ -22,6 +22,7 @@ from flows.revenue.encounter import EncounterWorkflow, encounter_workflow_id
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as rc
     from activities.contracts import visits as c
+    from domain.messages import REMINDER as REMINDER_TEMPLATE
     from domain.visits import (
         ELIGIBILITY,
         ELIGIBILITY_RECHECK,
@@ -57,7 +58,7 @@ class PreVisitWorkflow(RevenueWorkflow):
     """Base of Visit and VirtualVisit. Subclasses say which template a reminder uses and how long the no-show
     grace is; they call :meth:`pre_visit` and the hand-over helpers from their ``run``."""
 
-    reminder_template = "reminder"
+    reminder_template = REMINDER_TEMPLATE
 
     def __init__(self) -> None:
         super().__init__()

@@ -30,7 +30,6 @@ VENDOR = ActivityOptions(timedelta(seconds=60), VENDOR_RETRY)
 @dataclass
 class VisitState:
     name: str = "started"
-    before_block: str = "invited"
     consented: bool = False
     checked_in: bool = False
     patient_location: str | None = None

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import workitems as wc
     from domain.errors import ValidationError
     from domain.licensure import License
+    from domain.messages import TELEHEALTH_INVITE
     from domain.visits import (
         check_consent_method,
         check_patient_location,
@@ -45,7 +46,7 @@ ENDED_STATES = ("done", "no_show", "cancelled", "failed")
 
 @workflow.defn(name="VirtualVisit")
 class VirtualVisitWorkflow(PreVisitWorkflow):
-    reminder_template = "telehealth_invite"
+    reminder_template = TELEHEALTH_INVITE
 
     def __init__(self) -> None:
         super().__init__()
@@ -344,9 +345,7 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
                 )
             # cancel: the item is closed; the visit stays blocked until reassigned or cancelled through intake
             if self._plan is not None and self._plan.problem is None:
-                await self._set_state(
-                    self._state.base() if self._state.checked_in else self._state.before_block, "workflow"
-                )
+                await self._set_state(self._unblocked_state(), "workflow")
             return True
         waiting.cancel()
         if self._cancelled:
@@ -359,8 +358,14 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
             "reassigned through the visit's reassign Update",
             {"provider_id": self._reassigned_to or ""},
         )
-        await self._set_state(self._state.base() if self._state.checked_in else self._state.before_block, "workflow")
+        await self._set_state(self._unblocked_state(), "workflow")
         return True
+
+    def _unblocked_state(self) -> str:
+        """Where a visit goes back to once a licensed provider has it: the coordinator's state it had, but never
+        "invited" before the room is open and the invite sent (a visit blocked from the start goes back to
+        "started"; the run loop opens the room, invites and only then says "invited")."""
+        return self._state.base() if self._room_open else "started"
 
     async def _record_item(
         self, item_id: str, action: str, by: str, note: str, fields: dict[str, str] | None = None
@@ -444,8 +449,6 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
         self._room_open = False
 
     async def _set_state(self, name: str, actor: str, detail: str = "") -> None:
-        if name == "blocked" and self._state.name != "blocked":
-            self._state.before_block = self._state.name if self._state.name != "started" else "invited"
         self._state.name = name
         await self._event("state", name, actor, workflow.now(), detail)
 

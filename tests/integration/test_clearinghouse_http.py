@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from starlette.routing import Mount
 
 from activities.clearinghouse import (
     ClearinghouseRejected,
@@ -172,7 +173,12 @@ def test_the_servers_scheduler_answers_the_drop_folder(tmp_path: Path) -> None:
     with serve(app) as base:
         post_json(f"{base}/clearinghouse/admin/roster", {"members": [member(deductible_met_cents=50000)]})
         with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
-            assert json.loads(response.read())["services"] == ["clearinghouse", "portal"]
+            services = json.loads(response.read())["services"]
+        # The clearinghouse, the payer portal and the patients' messaging (Twilio SMS, Postmark e-mail) and video
+        # (Daily) vendors: exactly the apps mounted on the server, nothing listed that does not answer.
+        assert services == ["clearinghouse", "portal", "twilio", "postmark", "daily"]
+        mounted = [route.path.strip("/") for route in app.routes if isinstance(route, Mount)]
+        assert sorted(services) == sorted(mounted)
         clearinghouse = connect_clearinghouse(f"file://{app.state.dropbox}", timeout_seconds=15)
         assert isinstance(clearinghouse, DropFolderClearinghouse)
         result = clearinghouse.submit_837(batch(claim("DROP1")))

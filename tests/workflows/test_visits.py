@@ -501,6 +501,20 @@ async def test_a_licensure_block_is_resolved_by_a_validated_reassignment(harness
     await harness.state(handle, "state", "invited")
     assert [r.provider_id for r in world.called(c.TELEHEALTH_REASSIGN)] == ["prov-2"]
     assert len(world.called(c.TELEHEALTH_OPEN_ROOM)) == 1
+    # "invited" is said only once the room is open and the invite went out: never on the way out of the block.
+    steps = [
+        name if name != c.TELEHEALTH_RECORD else f"{arg.kind}:{arg.state}"
+        for name, arg, _ in world.calls
+        if name in (c.TELEHEALTH_OPEN_ROOM, c.MESSAGING_SEND, c.TELEHEALTH_RECORD)
+    ]
+    after_block = steps[steps.index("state:blocked") + 1 :]
+    assert after_block == [
+        "state:started",
+        c.TELEHEALTH_OPEN_ROOM,
+        c.MESSAGING_SEND,
+        "invite_sent:started",
+        "state:invited",
+    ]
     assert (await handle.query(c.STATE_QUERY))["provider_id"] == "prov-2"
     await handle.signal(c.CANCELLED_SIGNAL)
     result = await handle.result()
