@@ -30,6 +30,7 @@ VENDOR = ActivityOptions(timedelta(seconds=60), VENDOR_RETRY)
 @dataclass
 class VisitState:
     name: str = "started"
+    before_block: str = "invited"  # only for histories from before the "unblocked before the room" patch
     consented: bool = False
     checked_in: bool = False
     patient_location: str | None = None

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from flows.workitems import WorkItemRequest
 
 ENDED_STATES = ("done", "no_show", "cancelled", "failed")
+UNBLOCKED_BEFORE_THE_ROOM = "virtual-visit-unblocked-before-the-room"
 
 
 @workflow.defn(name="VirtualVisit")
@@ -345,7 +346,7 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
                 )
             # cancel: the item is closed; the visit stays blocked until reassigned or cancelled through intake
             if self._plan is not None and self._plan.problem is None:
-                await self._set_state(self._unblocked_state(), "workflow")
+                await self._leave_block()
             return True
         waiting.cancel()
         if self._cancelled:
@@ -358,14 +359,19 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
             "reassigned through the visit's reassign Update",
             {"provider_id": self._reassigned_to or ""},
         )
-        await self._set_state(self._unblocked_state(), "workflow")
+        await self._leave_block()
         return True
 
-    def _unblocked_state(self) -> str:
-        """Where a visit goes back to once a licensed provider has it: the coordinator's state it had, but never
-        "invited" before the room is open and the invite sent (a visit blocked from the start goes back to
-        "started"; the run loop opens the room, invites and only then says "invited")."""
-        return self._state.base() if self._room_open else "started"
+    async def _leave_block(self) -> None:
+        """Back to the coordinator's state the visit had once a licensed provider has it; but never "invited"
+        before the room is open and the invite sent: a visit blocked from the start records nothing here (the
+        run loop opens the room, invites, and only then says "invited")."""
+        if self._room_open:
+            await self._set_state(self._state.base(), "workflow")
+        elif workflow.patched(UNBLOCKED_BEFORE_THE_ROOM):
+            self._state.name = "started"
+        else:  # histories from before the patch said "invited" here, before the room was open
+            await self._set_state(self._state.before_block, "workflow")
 
     async def _record_item(
         self, item_id: str, action: str, by: str, note: str, fields: dict[str, str] | None = None
@@ -449,6 +455,8 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
         self._room_open = False
 
     async def _set_state(self, name: str, actor: str, detail: str = "") -> None:
+        if name == "blocked" and self._state.name != "blocked":
+            self._state.before_block = self._state.name if self._state.name != "started" else "invited"
         self._state.name = name
         await self._event("state", name, actor, workflow.now(), detail)
 

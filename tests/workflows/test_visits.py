@@ -509,7 +509,6 @@ async def test_a_licensure_block_is_resolved_by_a_validated_reassignment(harness
     ]
     after_block = steps[steps.index("state:blocked") + 1 :]
     assert after_block == [
-        "state:started",
         c.TELEHEALTH_OPEN_ROOM,
         c.MESSAGING_SEND,
         "invite_sent:started",
