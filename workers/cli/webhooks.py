@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from workers.cli.stack import temporal_errors
     from workers.composition import Container
-    from workers.logging import configure_logging
+    from workers.logs import configure_logging
     from workers.runtime import StopSignal
     from workers.settings import load_settings
     from workers.temporal.client import connect
