@@ -48,7 +48,7 @@ forward its own ``@workflow.update(name=RESOLVE_UPDATE)`` handler and validator 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -101,6 +101,10 @@ class WorkItemRequest:
     # claim's lines, today): the Update validator runs it after validate_resolution, so a resolution the process
     # would refuse is refused before it is accepted. It raises a DomainError; it must not touch workflow state.
     check: Callable[[Resolution], object] | None = field(default=None, compare=False, repr=False)
+    # The same rule with facts the workflow reads from the store when the resolution names something it holds no
+    # facts of (a claim a person typed): awaited by the Update handler before the resolution is recorded; a
+    # DomainError rejects the Update with the rule's message (the item stays open, nothing is recorded).
+    confirm: Callable[[Resolution], Awaitable[object]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class _OpenItem:
     assignee: str | None = None
     resolving: bool = False
     check: Callable[[Resolution], object] | None = None
+    confirm: Callable[[Resolution], Awaitable[object]] | None = None
 
 
 class WorkItems:
@@ -167,7 +172,11 @@ class WorkItems:
         )
         work_item_id: str = opened.work_item_id
         self._open[work_item_id] = _OpenItem(
-            reason=str(request.reason), queue=str(queue), sla_due_at=sla_due_at, check=request.check
+            reason=str(request.reason),
+            queue=str(queue),
+            sla_due_at=sla_due_at,
+            check=request.check,
+            confirm=request.confirm,
         )
         self._refresh_visibility()
         return work_item_id
@@ -260,6 +269,8 @@ class WorkItems:
         if terminal:
             item.resolving = True
         try:
+            if terminal and item.confirm is not None:
+                await _confirmed(item.confirm, resolution)
             await calls.execute(
                 contract.workitems_record_resolution,
                 contract.RecordResolutionInput(
@@ -301,6 +312,18 @@ class WorkItems:
             workflow.upsert_search_attributes([ESCALATED.value_set(True)])
         else:
             workflow.upsert_search_attributes([ESCALATED.value_unset()])
+
+
+async def _confirmed(confirm: Callable[[Resolution], Awaitable[object]], resolution: Resolution) -> None:
+    """Run a request's ``confirm``; the rule's refusal fails the Update with its message."""
+    try:
+        await confirm(resolution)
+    except InvalidResolution as exc:
+        raise ApplicationError(str(exc), type="InvalidResolution", non_retryable=True) from None
+    except DomainError as exc:
+        raise ApplicationError(
+            f"{resolution.action}: {exc.message}", type="InvalidResolution", non_retryable=True
+        ) from None
 
 
 def _resolution_of(request: ResolveRequest) -> Resolution:

@@ -364,6 +364,9 @@ class PostingResult:
     unmatched: tuple[str, ...] = ()  # patient control numbers we could not match
     guarantors_with_balance: tuple[str, ...] = ()
     secondary_claims: tuple[str, ...] = ()  # claims the crossover created: each gets its Claim workflow
+    # The work items posting opened (parked claim payments, a payment total that differs, an unknown payer):
+    # each gets its PostingException workflow ("" in older histories: none were started).
+    exception_items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

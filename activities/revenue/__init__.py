@@ -22,6 +22,7 @@ from activities.revenue.eligibility import EligibilityActivities
 from activities.revenue.encounters import EncounterActivities
 from activities.revenue.ledger import LedgerActivities
 from activities.revenue.posting import PostingActivities
+from activities.revenue.posting_exceptions import PostingExceptionActivities
 from activities.revenue.registration import RegistrationActivities
 
 
@@ -42,6 +43,7 @@ def revenue_activities(
     posting = PostingActivities(session_factory, clearinghouse, documents)
     ledger = LedgerActivities(session_factory)
     collections = CollectionsActivities(session_factory, documents, client, messenger)
+    exceptions = PostingExceptionActivities(session_factory, documents, client)
     return [
         registration.validate,
         eligibility.check,
@@ -62,6 +64,9 @@ def revenue_activities(
         posting.post_remittance,
         ledger.charge,
         ledger.adjust,
+        exceptions.start_exceptions,
+        exceptions.exception_facts,
+        exceptions.resolve_exception,
         collections.notify_balance,
         collections.balance,
         collections.policy,
@@ -82,6 +87,7 @@ __all__ = [
     "Envelope",
     "LedgerActivities",
     "PostingActivities",
+    "PostingExceptionActivities",
     "RegistrationActivities",
     "revenue_activities",
 ]

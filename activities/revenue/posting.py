@@ -66,6 +66,7 @@ class PostingActivities(StoreActivities):
         unmatched: list[str] = []
         guarantors: set[str] = set()
         secondaries: list[str] = []
+        exception_items: list[str] = []
         posted_cents = 0
         already = True
         payer_id = ""
@@ -81,9 +82,12 @@ class PostingActivities(StoreActivities):
             posted_cents += result.paid_cents
             guarantors.update(result.guarantors_with_balance)
             secondaries.extend(result.secondary_claims_created)
+            exception_items.extend(result.work_items_opened)  # each gets its PostingException workflow
             for posted in result.claims:
                 if posted.outcome in ("unmatched", "ambiguous", "exception"):
-                    if not posted.work_item_id:  # posting opens its own item with the candidates
+                    if posted.work_item_id:  # posting opens its own item with the candidates
+                        exception_items.append(posted.work_item_id)
+                    else:
                         unmatched.append(posted.patient_control_number[:38])
                     continue
                 if posted.claim_id is None or not posted.posted:
@@ -115,6 +119,7 @@ class PostingActivities(StoreActivities):
             unmatched=tuple(unmatched),
             guarantors_with_balance=tuple(sorted(guarantors)),
             secondary_claims=tuple(secondaries),
+            exception_items=tuple(dict.fromkeys(exception_items)),
         )
 
     def _with_claim_statuses(self, outcomes: list[c.ClaimOutcome]) -> list[c.ClaimOutcome]:

@@ -33,6 +33,10 @@ class EntryKind(StrEnum):
     PROVIDER_ADJUSTMENT = "provider_adjustment"
     UNAPPLIED_CASH = "unapplied_cash"
     APPLY_UNAPPLIED = "apply_unapplied"
+    # A parked claim payment a person wrote off (unapplied cash to the write-off account of the reason), and a
+    # remittance's payment total that differs from its claims minus PLB, written off so cash matches the payment.
+    UNAPPLIED_WRITE_OFF = "unapplied_write_off"
+    PAYMENT_DIFFERENCE = "payment_difference"
     NO_SHOW_FEE = "no_show_fee"
     CHARGE_CORRECTION = "charge_correction"  # a biller corrected a charged claim's line charges
     PAYER_CHANGE = "payer_change"  # a biller corrected a charged claim to another payer: its AR moves along

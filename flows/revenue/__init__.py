@@ -1,8 +1,9 @@
 """The revenue cycle as durable Temporal workflows.
 
 PatientRegistration -> EligibilityCheck -> Encounter -> Claim -> PaymentPosting -> PatientCollections,
-with RemittanceIntake polling the clearinghouse for 835s. Workflow ids are business keys, so starting twice
-is idempotent; every business duration comes from the ``RevenuePolicy`` in the input.
+with RemittanceIntake polling the clearinghouse for 835s and a PostingException per item posting opens.
+Workflow ids are business keys, so starting twice is idempotent; every business duration comes from the
+``RevenuePolicy`` in the input.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flows.revenue.posting import (
     RemittanceIntakeWorkflow,
     posting_workflow_id,
 )
+from flows.revenue.posting_exceptions import PostingExceptionWorkflow
 from flows.revenue.registration import PatientRegistrationWorkflow, registration_workflow_id
 
 WORKFLOWS: tuple[type, ...] = (
@@ -25,6 +27,7 @@ WORKFLOWS: tuple[type, ...] = (
     EncounterWorkflow,
     ClaimWorkflow,
     PaymentPostingWorkflow,
+    PostingExceptionWorkflow,
     RemittanceIntakeWorkflow,
     PatientCollectionsWorkflow,
 )
@@ -38,6 +41,7 @@ __all__ = [
     "PatientCollectionsWorkflow",
     "PatientRegistrationWorkflow",
     "PaymentPostingWorkflow",
+    "PostingExceptionWorkflow",
     "RemittanceIntakeWorkflow",
     "claim_workflow_id",
     "collections_workflow_id",

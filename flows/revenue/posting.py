@@ -2,8 +2,9 @@
 
 RemittanceIntake polls the clearinghouse for 835s on a durable timer (continue-as-new keeps its history short)
 and starts one PaymentPosting per remittance (``posting-<remittance key>``: a re-delivered 835 is a no-op).
-PaymentPosting posts it exactly once, signals each claim's workflow with its outcome and tells collections
-about new patient balances.
+PaymentPosting posts it exactly once, signals each claim's workflow with its outcome, tells collections
+about new patient balances, and gives each work item posting opened its PostingException workflow
+(flows.revenue.posting_exceptions), which waits for the biller and carries the resolution out.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from flows.revenue._common import CLEARINGHOUSE, RevenueWorkflow, set_visibility
 from flows.revenue.claim import claim_workflow_id
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import posting_exceptions as xc
     from activities.contracts import revenue as c
     from domain.workitems import Reason
 
 INTAKE_WORKFLOW_ID = "remittance-intake"
 # Marks the histories in which a claim without a running process is reopened by its remittance.
 LATE_REMITTANCE_PATCH = "late-remittance-reopens-claim"
+# Marks the histories in which each work item posting opened gets its PostingException workflow (before: the items
+# waited on no process, and nothing carried a person's resolution out).
+EXCEPTION_WORKFLOWS_PATCH = "posting-exception-workflows"
 
 
 def posting_workflow_id(remittance_key: str) -> str:
@@ -91,6 +96,13 @@ class PaymentPostingWorkflow(RevenueWorkflow):
                 pass
         for guarantor_id in result.guarantors_with_balance:
             await self.run_activity(c.COLLECTIONS_NOTIFY, c.BalanceNotice(guarantor_id, policy), c.Nothing)
+        if result.exception_items and workflow.patched(EXCEPTION_WORKFLOWS_PATCH):
+            # One activity starts them all (posting-exception-<item>): this history stays short on a large ERA.
+            await self.run_activity(
+                xc.START,
+                xc.StartExceptions(result.exception_items, data.remittance_key, policy),
+                xc.StartedExceptions,
+            )
         if result.unmatched:
             await self.ask(
                 policy,
