@@ -432,8 +432,14 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
     ``portal_payers_answer``: the portal payers send EOBs in this run, so a claim they still have in process
     (277 P1) is worth another wait rather than a write-off; secondaries too, as the portal pays them under
     coordination of benefits."""
+    from workers.demo_posting import posting_choice
+
     reason = item.reason_code
     context = item.context or {}
+    posting = posting_choice(item, session)  # posting's own items: worked like a person at the posting desk
+    if posting is not None:
+        action, fields, note = posting
+        return Decision(action, fields, note=note)
     if reason == "claim_denied":
         codes = str(context.get("codes", ""))
         if "-197" in codes and (number := _authorization_on_file(session, item)):

@@ -290,6 +290,27 @@ async def _apply_schedules(client: Client, container: Container, settings: Setti
     )
 
 
+async def _adopt_posting_items(client: Client, container: Container, settings: Settings) -> None:
+    """Posting's open work items that wait on no workflow (a store from before PostingException) get theirs, so
+    `carecycle tasks resolve` works them. A refusal is logged, not fatal: `carecycle tasks adopt` retries."""
+    from temporalio.service import RPCError
+
+    from workers.remittances import business_policy
+    from workers.temporal.posting_exceptions import adopt, open_posting_items
+
+    item_ids = await asyncio.to_thread(open_posting_items, container)
+    if not item_ids:
+        return
+    try:
+        started = await adopt(client, item_ids, business_policy(settings))
+    except RPCError as exc:
+        log.warning("posting work items not adopted: %s", exc.message)
+        return
+    log.info(
+        "posting work items: %d workflows started, %d already running", started.started, started.already_started
+    )
+
+
 async def _start_remittance_intake(client: Client, settings: Settings) -> None:
     """RemittanceIntake (one per namespace; a running one is left alone). A refusal is logged, not fatal."""
     from temporalio.service import RPCError
@@ -449,6 +470,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
             await _apply_schedules(temporal.client, container, settings)
             await _start_staff_tracking(temporal.client, container, settings)
             await _start_remittance_intake(temporal.client, settings)
+            await _adopt_posting_items(temporal.client, container, settings)
         yield info
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from temporalio import activity
 from temporalio.client import Client
@@ -21,11 +22,11 @@ from activities.documents.store import DocumentStore
 from activities.revenue.base import StoreActivities, domain_errors_are_final
 from activities.revenue.remittances import document_key
 from domain import models as m
-from domain.errors import NotFound, ValidationError
+from domain.errors import DomainError, NotFound, ValidationError
 from domain.posting.parked import ExceptionKind, exception_kind, is_posting_item
 from domain.remittance import payment_key
 from domain.services.denials import explain
-from domain.services.posting_exceptions import load_facts, resolve_posting_item
+from domain.services.posting_exceptions import load_facts, record_refusal, resolve_posting_item
 from domain.workitems import Action
 
 # What an item asked again repeats of posting's context (codes, ids and cents; never the patient control number).
@@ -120,7 +121,7 @@ class PostingExceptionActivities(StoreActivities):
                 entity_id=item.entity_id,
                 summary=item.summary,
                 dedupe_key=item.dedupe_key,
-                sla_due_at=item.sla_due_at,
+                sla_due_at=_utc(item.sla_due_at),
                 facts=facts,
                 context=_codes(item.context or {}),
             )
@@ -141,14 +142,25 @@ class PostingExceptionActivities(StoreActivities):
         with self.uow() as uow:
             session = uow.session
             key = ""
+            refusal: DomainError | None = None
             if data.action == Action.RETRY_NOW:
                 item = session.get(m.WorkItem, data.work_item_id)
                 if item is not None and exception_kind(item.context or {}) is ExceptionKind.UNKNOWN_PAYER:
                     key = self._stored_835(data.remittance_key, item)
-            applied = resolve_posting_item(
-                session, data.work_item_id, data.action, dict(data.fields), actor=data.by, remittance_key=key
-            )
-            uow.commit()
+            try:
+                applied = resolve_posting_item(
+                    session, data.work_item_id, data.action, dict(data.fields), actor=data.by, remittance_key=key
+                )
+            except DomainError as exc:  # nothing of it was written; the item says why, the workflow asks again
+                uow.session.rollback()
+                refusal = exc
+            else:
+                uow.commit()
+        if refusal is not None:
+            with self.uow() as uow:
+                record_refusal(uow.session, data.work_item_id, data.action, refusal.message)
+                uow.commit()
+            raise refusal
         activity.logger.info(
             "posting exception resolved", extra={"work_item_id": data.work_item_id, "action": data.action}
         )
@@ -175,6 +187,10 @@ class PostingExceptionActivities(StoreActivities):
             written_off_cents=applied.written_off_cents,
             repost_key=applied.repost_key,
         )
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
 def _codes(context: dict[str, object]) -> dict[str, str]:

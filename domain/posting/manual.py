@@ -32,7 +32,7 @@ from domain.posting.secondary import secondary_setup
 from domain.remittance import Adjustment, ClaimPayment, Remittance, ServiceLinePayment
 
 
-def _stored_payment(session: Session, row: m.RemittanceClaim) -> ClaimPayment:
+def stored_payment(session: Session, row: m.RemittanceClaim) -> ClaimPayment:
     """The claim payment as stored with the remittance (what the 835 said), for posting it later."""
     lines = session.execute(
         select(m.RemittanceServiceLine).where(m.RemittanceServiceLine.remittance_claim_id == row.id)
@@ -89,7 +89,7 @@ def latest_adjudication(session: Session, claim_id: str) -> tuple[ClaimPayment, 
     if row is None:
         return None
     stored, paid_on, received_at = row
-    return _stored_payment(session, stored), paid_on or received_at.date()
+    return stored_payment(session, stored), paid_on or received_at.date()
 
 
 def post_manually(
@@ -130,7 +130,7 @@ def post_manually(
         )
     if claim.payer_id != stored.payer_id:
         raise ValidationError(f"claim {claim_id} was billed to another payer than remittance {stored.trace_number}")
-    payment = _stored_payment(session, row)
+    payment = stored_payment(session, row)
     if payment.is_reversal:
         raise ValidationError("a reversal is posted by reposting its remittance, not by hand")
     line_ids, lines_ok = match_lines(candidate_of(claim), payment.service_lines)

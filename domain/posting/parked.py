@@ -245,7 +245,7 @@ def _retry_now(facts: ExceptionFacts) -> None:
 def _write_off(facts: ExceptionFacts) -> None:
     if facts.kind is ExceptionKind.PAYMENT_TOTAL:
         if facts.difference_written_off:
-            raise ValidationError(f"the payment difference of remittance {facts.trace_number} is written off already")
+            return  # written off already (a retried activity finds its own work done): nothing more to do
         if facts.difference_cents == 0:
             raise ValidationError(f"remittance {facts.trace_number}: nothing to write off (no payment difference)")
         return
@@ -256,7 +256,7 @@ def _write_off(facts: ExceptionFacts) -> None:
             "nothing is left in unapplied cash to write off"
         )
     if parked.written_off:
-        raise ValidationError(f"remittance claim {parked.remittance_claim_id} is written off already")
+        return  # written off already (a retried activity finds its own work done): nothing more to do
     if parked.paid_cents <= 0:
         raise ValidationError(
             f"remittance claim {parked.remittance_claim_id} parked no money ({parked.paid_cents} cents): "

@@ -25,6 +25,8 @@ from domain.ledger.entries import EntryKind, transfer
 from domain.ledger.service import missing_charges
 from domain.ledger.store import claim_insurance_balances, existing_keys, write_entries
 from domain.posting import ClaimPosted, post_manually, rules
+from domain.posting.adjudication import target_status
+from domain.posting.manual import stored_payment
 from domain.posting.matching import ClaimCandidate, LineCandidate, match_lines
 from domain.posting.parked import (
     ExceptionFacts,
@@ -36,7 +38,6 @@ from domain.posting.parked import (
     exception_kind,
     looks_like_claim_id,
 )
-from domain.posting.service import _stored_payment, _target_status
 from domain.remittance import ClaimPayment
 from domain.workitems import WRITE_OFF_REASONS, Action
 
@@ -59,7 +60,7 @@ def parked_payment(session: Session, row: m.RemittanceClaim) -> tuple[ParkedPaym
     stored = session.get(m.Remittance, row.remittance_id)
     if stored is None:
         raise NotFound(f"unknown remittance of remittance claim {row.id}")
-    payment = _stored_payment(session, row)
+    payment = stored_payment(session, row)
     amounts = rules.classify(payment)
     written_off = bool(existing_keys(session, [parked_write_off_key(row.id)]))
     parked = ParkedPayment(
@@ -70,7 +71,7 @@ def parked_payment(session: Session, row: m.RemittanceClaim) -> tuple[ParkedPaym
         written_off=written_off,
         reversal=payment.is_reversal,
         problems=tuple(rules.problems(payment)),
-        target_status=_target_status(payment, amounts).value,
+        target_status=target_status(payment, amounts).value,
         paid_cents=amounts.paid_cents,
         patient_responsibility_cents=amounts.patient_responsibility_cents,
         contractual_cents=amounts.contractual_cents,
@@ -290,6 +291,20 @@ def resolve_posting_item(
         facts = load_facts(session, item, [claim_id])
     facts = replace(facts, remittance_key=remittance_key)
     check_resolution(action, fields, facts)  # the same rule the Update validator ran, on the store's facts
+    applied = _carry_out(session, item, facts, action, fields, claim_id, actor)
+    record_applied(item, applied)
+    return applied
+
+
+def _carry_out(
+    session: Session,
+    item: m.WorkItem,
+    facts: ExceptionFacts,
+    action: str,
+    fields: dict[str, str],
+    claim_id: str,
+    actor: str,
+) -> AppliedResolution:
     if action in (Action.POST_MANUALLY, Action.RETRY_NOW) and facts.parked is not None:
         applied = _post(session, action, facts.parked.remittance_claim_id, claim_id, actor)
         return replace(applied, target_status=facts.parked.target_status, trace_number=facts.trace_number)
@@ -314,3 +329,52 @@ def _post(session: Session, action: str, remittance_claim_id: str, claim_id: str
         patient = session.get(m.Patient, claim.patient_id)
         guarantor = patient.guarantor_id if patient is not None else ""
     return AppliedResolution(action, posted=posted, claim_status=str(claim.status), guarantor_id=guarantor)
+
+
+# --- what the person is told ------------------------------------------------------------------------------
+
+
+def applied_text(applied: AppliedResolution) -> str:
+    """One sentence: what carrying the resolution out did (shown by `tasks resolve`, `tasks show`, the console)."""
+    posted = applied.posted
+    if posted is not None and posted.claim_id:
+        money = f"{posted.paid_cents // 100}.{posted.paid_cents % 100:02d}"
+        return f"posted {money} to claim {posted.claim_id} (claim now {applied.claim_status or posted.outcome})"
+    if applied.written_off_cents:
+        cents = applied.written_off_cents
+        return f"wrote off {cents // 100}.{cents % 100:02d}"
+    if applied.repost_key:
+        return "the payer is known now: its remittance is posted again"
+    if applied.action == Action.WRITE_OFF:
+        return "nothing left to write off (written off already)"
+    return "nothing to post: the money stays in unapplied cash"
+
+
+def record_applied(item: m.WorkItem, applied: AppliedResolution) -> None:
+    """Mark the item's recorded resolution as carried out (same transaction as the postings: both or neither)."""
+    if ((item.resolution or {}).get("applied") or {}).get("state") == "applied":
+        return  # a retry finds its own work done: the first account of it stays
+    posted = applied.posted
+    item.resolution = {  # a new dict: the JSON column sees the change
+        **(item.resolution or {}),
+        "applied": {
+            "state": "applied",
+            "action": applied.action,
+            "outcome": applied_text(applied),
+            "claim_id": (posted.claim_id or "") if posted is not None else "",
+            "claim_status": applied.claim_status,
+            "written_off_cents": applied.written_off_cents,
+        },
+    }
+
+
+def record_refusal(session: Session, work_item_id: str, action: str, message: str) -> None:
+    """The store refused a resolution the rule had passed (it changed in between): the item says so; the workflow
+    asks again in a new item."""
+    item = session.get(m.WorkItem, work_item_id)
+    if item is None:
+        return
+    item.resolution = {
+        **(item.resolution or {}),
+        "applied": {"state": "refused", "action": action, "outcome": f"refused when applied: {message}"[:300]},
+    }

@@ -120,7 +120,9 @@ class Exceptions:
             if data.action != "post_manually":
                 return xc.ExceptionApplied(data.action, written_off_cents=9000 if data.action == "write_off" else 0)
             claim_id = data.fields["claim_id"]
-            outcome = c.ClaimOutcome(claim_id, data.remittance_key, "paid", 9000, 2500, ("CO-45", "PR-2"), (), (), "paid")
+            outcome = c.ClaimOutcome(
+                claim_id, data.remittance_key, "paid", 9000, 2500, ("CO-45", "PR-2"), (), (), "paid"
+            )
             return xc.ExceptionApplied(data.action, outcome=outcome, guarantor_id="g-1")
 
         return [start, facts, resolve, *world.activities()]

@@ -15,6 +15,7 @@ MAX_SLA_HOURS = 24 * 366 * 5  # five years: further than any work item's deadlin
 if TYPE_CHECKING:
     from domain import models as m
     from domain.store.uow import UnitOfWork
+    from workers.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,8 +80,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="",
         help="a display note only (e.g. your name): the resolution is signed as the operating-system user running this",
     )
+    resolve.add_argument(
+        "--wait",
+        type=_wait_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="posting's items: how long to wait for the workflow to carry the resolution out (default 30; "
+        "0: do not wait, `tasks show` tells the outcome)",
+    )
     add_json(resolve)
     resolve.set_defaults(handler=_resolve)
+
+    adopting = commands.add_parser(
+        "adopt",
+        help="start the waiting workflow of every open posting item that has none (items of an older store)",
+    )
+    add_json(adopting)
+    adopting.set_defaults(handler=_adopt)
 
 
 def find_item(uow: UnitOfWork, ident: str) -> m.WorkItem:
@@ -99,6 +115,29 @@ def find_item(uow: UnitOfWork, ident: str) -> m.WorkItem:
         if len(found) > 1:
             raise CommandFailed(f"work item prefix {ident} is ambiguous: give more characters")
     raise CommandFailed(f"no work item {ident}")
+
+
+def _posting_item(item: m.WorkItem) -> bool:
+    from workers.temporal.posting_exceptions import adoptable
+
+    return adoptable(item)
+
+
+def applied_view(item: m.WorkItem) -> dict[str, Any] | None:
+    """What carrying a posting item's resolution out did (None: not posting's, or not resolved)."""
+    from domain.posting.parked import is_posting_item
+
+    if not item.resolution_action or not is_posting_item(item.reason_code, item.dedupe_key):
+        return None
+    applied = (item.resolution or {}).get("applied")
+    if isinstance(applied, dict):
+        return applied
+    return {"state": "applying", "outcome": "accepted; its workflow is carrying it out"}
+
+
+def posting_outcome(view: dict[str, Any]) -> str | None:
+    applied = view.get("applied")
+    return None if applied is None else f"{applied['state']}: {applied['outcome']}"
 
 
 def item_view(item: m.WorkItem, now: datetime) -> dict[str, Any]:
@@ -179,6 +218,8 @@ def _show(args: argparse.Namespace) -> int:
             view["resolution"] = item.resolution
             view["resolved_by"] = item.resolved_by
             view["resolved_at"] = item.resolved_at
+            view["adopt_on_resolve"] = not item.workflow_id and _posting_item(item)
+            view["applied"] = applied_view(item)
         # the item's context and resolution can hold patient data (member ids, dates, amounts)
         record_phi_view(container, "tasks show", "work_item", view["id"], workflow_id=view["workflow_id"])
     finally:
@@ -190,6 +231,8 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     for key in ("id", "queue", "reason", "state", "summary", "entity_type", "entity_id", "workflow_id"):
         print(f"{key:<18}{view[key]}")
+    if view["adopt_on_resolve"]:
+        print(f"{'':<18}(posting's item: `tasks resolve` starts the workflow that carries the resolution out)")
     print(f"{'sla_due_at':<18}{view['sla_due_at']:%Y-%m-%d %H:%M} UTC{'  OVERDUE' if view['overdue'] else ''}")
     print(f"{'escalation_level':<18}{view['escalation_level']}")
     print(f"{'assignee':<18}{view['assignee'] or '-'}")
@@ -197,6 +240,8 @@ def _show(args: argparse.Namespace) -> int:
         print(f"  {key}: {value}")
     if view["resolution_action"]:
         print(f"resolved: {view['resolution_action']} by {view['resolved_by']} at {view['resolved_at']}")
+        if posting_outcome(view) is not None:
+            print(f"{'applied':<18}{posting_outcome(view)}")
     else:
         print(f"actions (carecycle tasks resolve {view['id'][:8]} --action ACTION --by USER ...):")
         for action in actions:
@@ -243,6 +288,7 @@ def _resolve(args: argparse.Namespace) -> int:
     from workers.security.actors import ActorKeyError, load_actor_keys, sign_cli_resolution
     from workers.settings import load_settings
     from workers.temporal.client import connect
+    from workers.temporal.posting_exceptions import adoptable
 
     settings = load_settings()
     container = Container(settings)
@@ -251,13 +297,19 @@ def _resolve(args: argparse.Namespace) -> int:
         with container.uow() as uow:
             item = find_item(uow, args.id)
             item_id, reason, state, workflow_id = item.id, item.reason_code, item.state, item.workflow_id
+            posting_item = adoptable(item)
     finally:
         container.close()
     if state not in ("open", "claimed"):
         raise CommandFailed(f"work item {item_id} is already {state}")
+    fields = parse_assignments(args.set)
+    validate_resolution(reason, Resolution(action=args.action, by="cli", fields=fields, note=args.note))
+    adopted = False
+    if posting_item:  # posting's item: its PostingException workflow works it (started now if it has none)
+        with temporal_errors():
+            workflow_id, adopted = asyncio.run(_adopt_posting_item(settings, item_id))
     if not workflow_id:
         raise CommandFailed(f"work item {item_id} has no waiting workflow")
-    fields = parse_assignments(args.set)
     try:
         actor = sign_cli_resolution(
             load_actor_keys(settings), workflow_id, item_id, args.action, fields, args.note, by=args.by
@@ -265,7 +317,6 @@ def _resolve(args: argparse.Namespace) -> int:
     except (ActorKeyError, ForgedActor) as exc:
         raise CommandFailed(str(exc)) from None
     resolution = Resolution(action=args.action, by=actor.label, fields=fields, note=args.note)
-    validate_resolution(reason, resolution)  # the same rule as the workflow's validator, checked here first
 
     async def send() -> ResolveOutcome:
         client = await connect(settings)
@@ -294,7 +345,11 @@ def _resolve(args: argparse.Namespace) -> int:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise CommandFailed(f"the workflow {workflow_id} is no longer running") from None
         raise CommandFailed(f"Temporal refused the update: {exc.message}") from None
-    state_text = "resolved" if outcome.terminal else "updated (still open)"
+    applied = _await_applied(item_id, args.wait) if posting_item and outcome.terminal else None
+    told = "resolved" if outcome.terminal else "open"
+    if posting_item and outcome.terminal and (applied is None or applied["state"] != "applied"):
+        # "resolved" only once the workflow carried it out (the store says so), never for nothing
+        told = "refused" if applied is not None and applied["state"] == "refused" else "accepted"
     if args.json:
         print_json(
             {
@@ -302,12 +357,75 @@ def _resolve(args: argparse.Namespace) -> int:
                 "workflow_id": workflow_id,
                 "action": outcome.action,
                 "by": resolution.by,
-                "state": "resolved" if outcome.terminal else "open",
+                "state": told,
+                "adopted": adopted,
+                "applied": applied,
             }
         )
+        return 1 if told == "refused" else 0
+    if adopted:
+        print(f"work item {item_id} had no waiting workflow: {workflow_id} now works it")
+    if told == "refused":
+        raise CommandFailed(
+            f"work item {item_id}: {outcome.action} was accepted but {applied['outcome'] if applied else ''}; "
+            "a new work item asks again"
+        )
+    if told == "accepted":
+        print(
+            f"work item {item_id} accepted: {outcome.action} by {resolution.by} is being applied; "
+            f"`carecycle tasks show {item_id[:8]}` tells the outcome"
+        )
         return 0
-    print(f"work item {item_id} {state_text}: {outcome.action} by {resolution.by}")
+    state_text = "resolved" if outcome.terminal else "updated (still open)"
+    tail = f" ({applied['outcome']})" if applied is not None else ""
+    print(f"work item {item_id} {state_text}: {outcome.action} by {resolution.by}{tail}")
     return 0
+
+
+def _wait_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of seconds") from None
+    if not 0 <= seconds <= 600:
+        raise argparse.ArgumentTypeError("between 0 and 600 seconds")
+    return seconds
+
+
+def _await_applied(item_id: str, seconds: float) -> dict[str, Any] | None:
+    """A posting item's outcome once its workflow carried the resolution out (the store says so), or None."""
+    import time
+
+    from domain import models
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            with container.uow() as uow:
+                item = uow.session.get(models.WorkItem, item_id)
+                applied = ((item.resolution or {}) if item is not None else {}).get("applied")
+            if isinstance(applied, dict) or time.monotonic() >= deadline:
+                return applied if isinstance(applied, dict) else None
+            time.sleep(0.25)
+    finally:
+        container.close()
+
+
+async def _adopt_posting_item(settings: Settings, item_id: str) -> tuple[str, bool]:
+    """Start (or find) the item's PostingException workflow and wait until it waits on the item."""
+    from activities.contracts.posting_exceptions import posting_exception_workflow_id
+    from workers.cli import CommandFailed
+    from workers.remittances import business_policy
+    from workers.temporal.client import connect
+    from workers.temporal.posting_exceptions import adopt, wait_until_waiting
+
+    client = await connect(settings)
+    started = await adopt(client, [item_id], business_policy(settings))
+    if not await wait_until_waiting(client, item_id):
+        raise CommandFailed(f"work item {item_id}: its workflow is not waiting on it (are the workers running?)")
+    return posting_exception_workflow_id(item_id), started.started > 0
 
 
 def _open(args: argparse.Namespace) -> int:
@@ -341,4 +459,36 @@ def _open(args: argparse.Namespace) -> int:
         print_json({"workflow_id": workflow_id, "reason": args.reason, "sla_hours": args.sla_hours})
         return 0
     print(f"work item workflow {workflow_id} is running; `carecycle tasks list` shows the item once it is open")
+    return 0
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from workers.cli.stack import temporal_errors
+    from workers.composition import Container
+    from workers.remittances import business_policy
+    from workers.settings import load_settings
+    from workers.temporal.client import connect
+    from workers.temporal.posting_exceptions import adopt, open_posting_items
+
+    settings = load_settings()
+    container = Container(settings)
+    try:
+        container.require_schema()
+        item_ids = open_posting_items(container)
+    finally:
+        container.close()
+
+    async def start() -> tuple[int, int]:
+        client = await connect(settings)
+        started = await adopt(client, item_ids, business_policy(settings))
+        return started.started, started.already_started
+
+    with temporal_errors():
+        started, running = asyncio.run(start()) if item_ids else (0, 0)
+    if args.json:
+        print_json({"open_posting_items": len(item_ids), "started": started, "already_running": running})
+        return 0
+    print(f"{len(item_ids)} open posting item(s): {started} workflow(s) started, {running} already running")
     return 0
