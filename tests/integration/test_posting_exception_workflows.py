@@ -96,7 +96,7 @@ async def test_unmatched_lines_are_posted_by_hand_and_the_claims_move_on(tmp_pat
 
         async def all_waiting() -> dict[str, dict[str, object]] | None:
             waiting = await claims_in_stage(revenue, WAITING)
-            return waiting if len(waiting) >= len(revenue.patient_ids) else None
+            return waiting if len(waiting) >= 2 else None  # two claims to mistype (not every visit bills now)
 
         waiting = await _until(all_waiting, "claim workflows waiting for their payment")
         remittances: list[Remittance] = []

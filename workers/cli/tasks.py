@@ -15,6 +15,7 @@ MAX_SLA_HOURS = 24 * 366 * 5  # five years: further than any work item's deadlin
 if TYPE_CHECKING:
     from domain import models as m
     from domain.store.uow import UnitOfWork
+    from flows.workitems import ResolveOutcome, ResolveRequest
     from workers.settings import Settings
 
 
@@ -276,18 +277,14 @@ def action_view(action: Action) -> dict[str, Any]:
 def _resolve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError, RPCStatusCode
-
     from domain.actors import ForgedActor
     from domain.workitems import Resolution, parse_assignments, validate_resolution
-    from flows.workitems import RESOLVE_UPDATE, ResolveOutcome, ResolveRequest
+    from flows.workitems import ResolveRequest
     from workers.cli import CommandFailed
     from workers.cli.stack import temporal_errors
     from workers.composition import Container
     from workers.security.actors import ActorKeyError, load_actor_keys, sign_cli_resolution
     from workers.settings import load_settings
-    from workers.temporal.client import connect
     from workers.temporal.posting_exceptions import adoptable
 
     settings = load_settings()
@@ -317,34 +314,15 @@ def _resolve(args: argparse.Namespace) -> int:
     except (ActorKeyError, ForgedActor) as exc:
         raise CommandFailed(str(exc)) from None
     resolution = Resolution(action=args.action, by=actor.label, fields=fields, note=args.note)
-
-    async def send() -> ResolveOutcome:
-        client = await connect(settings)
-        handle = client.get_workflow_handle(workflow_id)
-        outcome: ResolveOutcome = await handle.execute_update(
-            RESOLVE_UPDATE,
-            ResolveRequest(
-                work_item_id=item_id,
-                action=resolution.action,
-                by=resolution.by,
-                fields=dict(resolution.fields),
-                note=resolution.note,
-                actor=actor,
-            ),
-            result_type=ResolveOutcome,
-        )
-        return outcome
-
-    try:
-        with temporal_errors():
-            outcome = asyncio.run(send())
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        raise CommandFailed(f"resolution rejected: {getattr(cause, 'message', None) or cause}") from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise CommandFailed(f"the workflow {workflow_id} is no longer running") from None
-        raise CommandFailed(f"Temporal refused the update: {exc.message}") from None
+    request = ResolveRequest(
+        work_item_id=item_id,
+        action=resolution.action,
+        by=resolution.by,
+        fields=dict(resolution.fields),
+        note=resolution.note,
+        actor=actor,
+    )
+    outcome = _send_resolution(settings, workflow_id, request)
     applied = _await_applied(item_id, args.wait) if posting_item and outcome.terminal else None
     told = "resolved" if outcome.terminal else "open"
     if posting_item and outcome.terminal and (applied is None or applied["state"] != "applied"):
@@ -365,20 +343,56 @@ def _resolve(args: argparse.Namespace) -> int:
         return 1 if told == "refused" else 0
     if adopted:
         print(f"work item {item_id} had no waiting workflow: {workflow_id} now works it")
+    return _tell(item_id, outcome.action, resolution.by, told, applied)
+
+
+def _send_resolution(settings: Settings, workflow_id: str, request: ResolveRequest) -> ResolveOutcome:
+    """The ``resolve`` Update (its validator runs the activity's rule); a refusal is one line, exit 1."""
+    import asyncio
+
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from flows.workitems import RESOLVE_UPDATE, ResolveOutcome
+    from workers.cli import CommandFailed
+    from workers.cli.stack import temporal_errors
+    from workers.temporal.client import connect
+
+    async def send() -> ResolveOutcome:
+        client = await connect(settings)
+        handle = client.get_workflow_handle(workflow_id)
+        outcome: ResolveOutcome = await handle.execute_update(RESOLVE_UPDATE, request, result_type=ResolveOutcome)
+        return outcome
+
+    try:
+        with temporal_errors():
+            return asyncio.run(send())
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise CommandFailed(f"resolution rejected: {getattr(cause, 'message', None) or cause}") from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise CommandFailed(f"the workflow {workflow_id} is no longer running") from None
+        raise CommandFailed(f"Temporal refused the update: {exc.message}") from None
+
+
+def _tell(item_id: str, action: str, by: str, told: str, applied: dict[str, Any] | None) -> int:
+    from workers.cli import CommandFailed
+
     if told == "refused":
         raise CommandFailed(
-            f"work item {item_id}: {outcome.action} was accepted but {applied['outcome'] if applied else ''}; "
+            f"work item {item_id}: {action} was accepted but {applied['outcome'] if applied else ''}; "
             "a new work item asks again"
         )
     if told == "accepted":
         print(
-            f"work item {item_id} accepted: {outcome.action} by {resolution.by} is being applied; "
+            f"work item {item_id} accepted: {action} by {by} is being applied; "
             f"`carecycle tasks show {item_id[:8]}` tells the outcome"
         )
         return 0
-    state_text = "resolved" if outcome.terminal else "updated (still open)"
+    state_text = "resolved" if told == "resolved" else "updated (still open)"
     tail = f" ({applied['outcome']})" if applied is not None else ""
-    print(f"work item {item_id} {state_text}: {outcome.action} by {resolution.by}{tail}")
+    print(f"work item {item_id} {state_text}: {action} by {by}{tail}")
     return 0
 
 
