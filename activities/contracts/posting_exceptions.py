@@ -7,10 +7,10 @@ one PostingException workflow, ``posting-exception-<work item id>``: an opaque b
 per remittance line and problem, so posting a remittance again starts nothing new).
 """
 
-
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from activities.contracts.reference import ActivityRef
 from activities.contracts.revenue import ClaimOutcome, RevenuePolicy
 from domain.posting.parked import ExceptionFacts
 
@@ -99,3 +99,9 @@ class ExceptionApplied:
     secondary_claim_id: str = ""  # the crossover created a secondary claim: it gets its Claim workflow
     written_off_cents: int = 0
     repost_key: str = ""  # an unknown payer's 835, to post again now that the payer is known
+
+
+# Typed references (flows.calls): the workflow schedules each activity through one of these.
+posting_start_exceptions = ActivityRef(START, StartExceptions, StartedExceptions)
+posting_exception_facts = ActivityRef(FACTS, FactsRequest, ExceptionItem)
+posting_resolve_exception = ActivityRef(RESOLVE, ExceptionResolution, ExceptionApplied)

@@ -23,12 +23,13 @@ names the rule and the value that failed; nothing repeats by itself.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
-from flows.revenue._common import DomainFailure, RevenueWorkflow, refusal_context, set_visibility
+from flows.revenue._common import STORE, DomainFailure, RevenueWorkflow, refusal_context, set_visibility
 from flows.revenue.claim import claim_workflow_id
 from flows.revenue.posting import posting_workflow_id
 from flows.workitems import WorkItemRequest
@@ -36,11 +37,15 @@ from flows.workitems import WorkItemRequest
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import posting_exceptions as xc
     from activities.contracts import revenue as c
+    from activities.contracts.reference import ActivityRef
     from domain.errors import ValidationError
     from domain.posting.parked import ExceptionFacts, ExceptionKind, check_resolution, needs_claim_facts
     from domain.workitems import Action, Resolution
+    from flows import calls
 
 OPEN_STATES = ("open", "claimed")
+InputT = TypeVar("InputT")
+OutputT = TypeVar("OutputT")
 
 
 @workflow.defn(name=xc.WORKFLOW_TYPE)
@@ -108,8 +113,8 @@ class PostingExceptionWorkflow(RevenueWorkflow):
                 return xc.PostingExceptionResult(data.work_item_id, resolution.action, resolution.by)
             self._stage = f"applying:{resolution.action}"
             try:
-                applied = await self.run_activity(
-                    xc.RESOLVE,
+                applied = await self._call(
+                    xc.posting_resolve_exception,
                     xc.ExceptionResolution(
                         data.work_item_id,
                         resolution.action,
@@ -117,7 +122,6 @@ class PostingExceptionWorkflow(RevenueWorkflow):
                         dict(resolution.fields),
                         data.remittance_key,
                     ),
-                    xc.ExceptionApplied,
                 )
             except DomainFailure as failure:  # the store changed since the rule passed: ask again, saying why
                 self._refusals += 1
@@ -147,11 +151,22 @@ class PostingExceptionWorkflow(RevenueWorkflow):
 
     async def _read(self, claim_ids: tuple[str, ...]) -> xc.ExceptionItem:
         """The item and its facts (the activity also makes the item's row name this workflow: adoption)."""
-        return await self.run_activity(
-            xc.FACTS,
+        return await self._call(
+            xc.posting_exception_facts,
             xc.FactsRequest(self._data.work_item_id, workflow.info().workflow_id, claim_ids, self._data.remittance_key),
-            xc.ExceptionItem,
         )
+
+    async def _call(self, activity: ActivityRef[InputT, OutputT], arg: InputT) -> OutputT:
+        """A store activity through the typed layer; a domain refusal comes back as a DomainFailure."""
+        try:
+            return await calls.execute(
+                activity, arg, start_to_close_timeout=STORE.start_to_close, retry_policy=STORE.retry
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                raise DomainFailure(cause.type or "domain_error", cause.message) from None
+            raise
 
     async def _reread(self) -> xc.ExceptionItem:
         try:
@@ -193,7 +208,7 @@ class PostingExceptionWorkflow(RevenueWorkflow):
         if applied.secondary_claim_id:
             await self._start_claim(c.ClaimInput(applied.secondary_claim_id, policy))
         if applied.guarantor_id:
-            await self.run_activity(c.COLLECTIONS_NOTIFY, c.BalanceNotice(applied.guarantor_id, policy), c.Nothing)
+            await self._call(c.collections_notify_balance, c.BalanceNotice(applied.guarantor_id, policy))
         if applied.repost_key:  # the payer is known now: the stored 835 is posted again, by PaymentPosting
             try:
                 await workflow.start_child_workflow(
