@@ -53,6 +53,7 @@ from temporalio.worker import Worker
 
 from activities.contracts import revenue as c
 from activities.contracts import workitems as wi
+from bench._costs import workflow_costs
 from bench._revenue_bare import BareWorkflow, noop
 from flows.revenue import WORKFLOWS, PaymentPostingWorkflow, registration_workflow_id
 from workers.registry import workflow_runner
@@ -138,6 +139,70 @@ def _instant_activities(queue: str) -> list[Any]:
     ]  # fmt: skip
 
 
+def _worker(client: Client, queue: str, slots: int) -> Worker:
+    """One worker process's worker: the revenue workflows and the bare one, instant activities."""
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=[*WORKFLOWS, BareWorkflow],
+        activities=[*_instant_activities(queue), noop],
+        workflow_runner=_runner(),
+        max_concurrent_activities=100,
+        max_concurrent_workflow_tasks=slots,
+    )
+
+
+async def _serve_worker(target: str, queue: str, slots: int) -> None:
+    """``--serve-worker``: a further worker process on the bench's queue, until it is terminated."""
+    import signal
+
+    client = await Client.connect(target)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        async with _worker(client, queue, slots):
+            print("ready", flush=True)
+            await stop.wait()
+    finally:
+        if sys.pycache_prefix and sys.pycache_prefix.startswith(tempfile.gettempdir()):
+            shutil.rmtree(sys.pycache_prefix, ignore_errors=True)
+
+
+class _ExtraWorkers:
+    """``count`` further worker processes (this file with ``--serve-worker``) polling the bench's queue."""
+
+    def __init__(self, target: str, queue: str, count: int, slots: int) -> None:
+        self.command = [sys.executable, __file__, "--serve-worker", target, queue, "--slots", str(slots)]
+        self.count = count
+        self.processes: list[asyncio.subprocess.Process] = []
+
+    async def __aenter__(self) -> _ExtraWorkers:
+        for _ in range(self.count):
+            process = await asyncio.create_subprocess_exec(*self.command, stdout=asyncio.subprocess.PIPE)
+            self.processes.append(process)
+            assert process.stdout is not None
+            await asyncio.wait_for(process.stdout.readline(), 120)  # "ready": its worker polls
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            await process.wait()
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for process in self.processes:
+            with open(f"/proc/{process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+
+def _extra_workers(target: str, queue: str, count: int, slots: int) -> _ExtraWorkers:
+    return _ExtraWorkers(target, queue, count, slots)
+
+
 def _runner() -> Any:
     """The workers' sandboxed runner; BENCH_PASSTHROUGH_FLOWS=1 also passes the deterministic flows through."""
     import os
@@ -211,10 +276,13 @@ def _process_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _measure(side: _Side, server: _MeteredDevServer, starts: list[Any], concurrency: int) -> None:
-    requests0, server0, worker0 = server.persistence_requests(), server.cpu_seconds(), _process_cpu()
+async def _measure(
+    side: _Side, server: _MeteredDevServer, extra: _ExtraWorkers, starts: list[Any], concurrency: int
+) -> None:
+    requests0, server0 = server.persistence_requests(), server.cpu_seconds()
+    worker0 = _process_cpu() + extra.cpu_seconds()
     seconds = await _run_batch(starts, concurrency, timeout=60.0 + 10.0 * len(starts))
-    side.worker_cpu += _process_cpu() - worker0
+    side.worker_cpu += _process_cpu() + extra.cpu_seconds() - worker0
     side.server_cpu += server.cpu_seconds() - server0
     side.requests += server.persistence_requests() - requests0
     side.units += len(starts)
@@ -228,12 +296,25 @@ async def _engine_latency(client: Client, workflow_id: str) -> float:
     return (events[-1].event_time.ToDatetime() - events[0].event_time.ToDatetime()).total_seconds()
 
 
+def _journey_ids(patient: str) -> list[str]:
+    """The workflows of one journey: registration, its children, and the posting the 835 started."""
+    ids = [registration_workflow_id(patient), f"eligibility-cov-{patient}", f"encounter-ap-{patient}"]
+    return [*ids, f"claim-cl-{patient}", f"posting-cl-{patient}"]
+
+
+def _report_costs(journey: Counter[str], bare: Counter[str], sample: int) -> None:
+    """Per journey and per bare workflow, from the histories (bench/_costs.py: Temporal Cloud's Actions)."""
+    print(f"what one costs (histories of {sample} of each)      per journey   per bare workflow")
+    keys = ["executions", "workflow_tasks", "events", "actions"]
+    keys += sorted(k for k in journey.keys() | bare.keys() if k.startswith("action."))
+    for key in keys:
+        print(f"  {key:<44}{journey[key] / sample:>11.1f}   {bare[key] / sample:>11.1f}")
+
+
 async def _activities_per_journey(client: Client, patient: str) -> int:
     """Activities (normal and local) the whole tree of one journey ran (each workflow's history counted)."""
     total = 0
-    ids = [registration_workflow_id(patient), f"eligibility-cov-{patient}", f"encounter-ap-{patient}"]
-    ids += [f"claim-cl-{patient}", f"posting-cl-{patient}"]
-    for workflow_id in ids:
+    for workflow_id in _journey_ids(patient):
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         total += sum(
             1
@@ -247,7 +328,7 @@ async def _activities_per_journey(client: Client, patient: str) -> int:
     return total
 
 
-async def main(journeys: int, concurrency: int, rounds: int) -> None:
+async def main(journeys: int, concurrency: int, rounds: int, workers: int = 1, slots: int = 100) -> None:
     from tests.support.dev_stack import free_port  # the bench shares the tests' free-port helper
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -256,15 +337,7 @@ async def main(journeys: int, concurrency: int, rounds: int) -> None:
             client = await Client.connect(server.target)
             await ensure_search_attributes(client)
             queue = f"bench-{uuid.uuid4()}"
-            async with Worker(
-                client,
-                task_queue=queue,
-                workflows=[*WORKFLOWS, BareWorkflow],
-                activities=[*_instant_activities(queue), noop],
-                workflow_runner=_runner(),
-                max_concurrent_activities=100,
-                max_concurrent_workflow_tasks=100,
-            ):
+            async with _worker(client, queue, slots), _extra_workers(server.target, queue, workers - 1, slots) as extra:
                 # Warm up both paths (sandbox imports, bytecode, connections) before measuring.
                 warm = f"warm-{uuid.uuid4()}"
                 await client.execute_workflow(
@@ -292,22 +365,29 @@ async def main(journeys: int, concurrency: int, rounds: int) -> None:
                     )
 
                 patients = [f"p{uuid.uuid4().hex[:12]}" for _ in range(journeys)]
+                bare_ids = [f"bare-{uuid.uuid4()}" for _ in range(journeys)]
                 journey_side, bare_side = _Side(), _Side()
                 size = -(-journeys // rounds)
                 for index, first in enumerate(range(0, journeys, size)):
                     batch = patients[first : first + size]
                     runs = [
                         (journey_side, [journey(p) for p in batch]),
-                        (bare_side, [bare(f"bare-{uuid.uuid4()}") for _ in batch]),
+                        (bare_side, [bare(bare_id) for bare_id in bare_ids[first : first + size]]),
                     ]
                     for side, starts in runs if index % 2 == 0 else reversed(runs):
-                        await _measure(side, server, starts, concurrency)
+                        await _measure(side, server, extra, starts, concurrency)
                 latencies = sorted(
                     await asyncio.gather(*(_engine_latency(client, registration_workflow_id(p)) for p in patients))
                 )
+                sample = min(10, journeys)  # the histories of a few journeys and bare workflows, added up
+                journey_costs = await workflow_costs(client, [i for p in patients[:sample] for i in _journey_ids(p)])
+                bare_costs = await workflow_costs(client, bare_ids[:sample])
+                costs = (journey_costs, bare_costs, sample)
     if sys.pycache_prefix and sys.pycache_prefix.startswith(tempfile.gettempdir()):
         shutil.rmtree(sys.pycache_prefix, ignore_errors=True)
+    print(f"worker processes: {workers}, workflow-task slots per worker: {slots}")
     _report(journeys, concurrency, per_journey, journey_side, bare_side, latencies)
+    _report_costs(*costs)
 
 
 def _report(
@@ -356,5 +436,19 @@ if __name__ == "__main__":
     parser.add_argument(
         "--no-bytecode-cache", action="store_true", help="let the sandbox compile flows from source (see docstring)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on the queue (this one and more)")
+    parser.add_argument("--slots", type=int, default=100, help="max concurrent workflow tasks per worker")
+    parser.add_argument("--serve-worker", nargs=2, metavar=("TARGET", "QUEUE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.journeys, arguments.concurrency, max(1, arguments.rounds)))
+    if arguments.serve_worker:
+        asyncio.run(_serve_worker(*arguments.serve_worker, arguments.slots))
+    else:
+        asyncio.run(
+            main(
+                arguments.journeys,
+                arguments.concurrency,
+                max(1, arguments.rounds),
+                max(1, arguments.workers),
+                arguments.slots,
+            )
+        )

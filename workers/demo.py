@@ -71,8 +71,14 @@ class DemoOptions:
     time_scale: float = DEFAULT_TIME_SCALE
     auto_resolve: bool = False
     run_workers: bool = True  # False: workers run elsewhere (`carecycle worker`), e.g. the fault test
-    max_seconds: float = 170.0  # stop waiting after this long and report what still waits
+    max_seconds: float | None = None  # stop waiting after this long and report what still waits (None: wait_for)
     stall_seconds: float = 20.0  # without auto-resolve: nothing moved this long and work items wait: done
+
+
+def wait_for(patients: int) -> float:
+    """The default wait for a practice of ``patients``: the 24-patient demo's 170 s, growing with the practice,
+    since one worker process and one dev server take the journeys through at a pace of their own."""
+    return 110.0 + 2.5 * patients
 
 
 @dataclass
@@ -465,9 +471,7 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
             return Decision("correct_and_resubmit", {"prior_auth": number}, note="the payer extended the authorization")
         return Decision("write_off", {"reason_code": "administrative"})
     if reason == "no_payer_response":
-        if portal_payers_answer and str(context.get("category", "")) == "P1" and _portal_claim(session, item):
-            return Decision("retry_now", note="the payer has it in process: its EOB will come")
-        return Decision("write_off", {"reason_code": "administrative"})
+        return _no_payer_response(item, session, portal_payers_answer)
     if reason == "timely_filing_risk":
         return Decision("write_off", {"reason_code": "timely_filing"})
     if reason == "missing_codes":
@@ -492,6 +496,20 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
     if reason == "posting_exception":
         return Decision("write_off", {"reason_code": "administrative"})
     return None
+
+
+def _no_payer_response(item: m.WorkItem, session: Any, portal_payers_answer: bool) -> Decision:
+    """A payer that has adjudicated the claim (277 category F: finalized) has its remittance on the way: writing the
+    claim off would leave that payment nowhere to go (it arrives as ``exceeds_claim_balance``, or
+    ``secondary_exceeds_crossover`` for a secondary). The demo's portal payers answer every claim with an EOB:
+    one they have in process (P1) or have not been handed yet (A4: the portal cycle pushes accepted claims a
+    second at a time) will be paid too. A payer that has not got the claim any other way: write it off."""
+    category = str((item.context or {}).get("category", ""))
+    if category.startswith("F"):
+        return Decision("retry_now", note="the payer finalized it: its remittance is on the way")
+    if portal_payers_answer and category in ("P1", "A4") and _portal_claim(session, item):
+        return Decision("retry_now", note="the payer's portal has it in process (or will): its EOB will come")
+    return Decision("write_off", {"reason_code": "administrative"})
 
 
 def _authorization_on_file(session: Any, item: m.WorkItem) -> str | None:
@@ -678,6 +696,8 @@ async def drive(
     from flows.revenue import INTAKE_WORKFLOW_ID
 
     ids = [workflow_id for journey in journeys for workflow_id in journey]
+    closed: dict[str, WorkflowExecutionStatus | None] = {}  # a closed workflow is never asked about again
+    max_seconds = options.max_seconds if options.max_seconds is not None else wait_for(len(journeys))
     progress = Progress(started=len(journeys))
     since = datetime.now(UTC)
     began = time.monotonic()
@@ -704,7 +724,11 @@ async def drive(
                 )
             except RPCError:  # collections already ended for this guarantor: the payment is on the ledger
                 log.info("payment for a guarantor whose collections ended")
-        statuses = dict(zip(ids, await _statuses(client, ids), strict=True))
+        asking = [workflow_id for workflow_id in ids if workflow_id not in closed]
+        for workflow_id, status in zip(asking, await _statuses(client, asking), strict=True):
+            if status is not None and status != RUNNING:
+                closed[workflow_id] = status
+        statuses = {workflow_id: closed.get(workflow_id, RUNNING) for workflow_id in ids}
         progress.completed, progress.failed = _journey_counts(journeys, statuses)
         progress.waiting = len(journeys) - progress.completed - progress.failed
         try:
@@ -725,7 +749,7 @@ async def drive(
             break  # everything left waits on a person
         if journeys_done and options.auto_resolve and now - last_change > options.stall_seconds:
             break  # collections wait on people too
-        if now - began > options.max_seconds:
+        if now - began > max_seconds:
             break
     await client.get_workflow_handle(INTAKE_WORKFLOW_ID).signal("stop")
     return progress

@@ -13,13 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.contracts.queues import TaskQueue
 from workers.composition import Container
 from workers.security.actors import ActorInterceptor, load_actor_keys
 from workers.settings import Settings
+from workers.store_retry import SqliteBusyRetryInterceptor
 
 
 def workflows_by_queue() -> dict[TaskQueue, list[type]]:
@@ -117,7 +118,8 @@ def build_workers(
     limits = {queue: concurrency_for(settings, queue) for queue in wanted}
     pool = executor or ThreadPoolExecutor(max_workers=max(1, sum(limits.values())), thread_name_prefix="activity")
     # Every person's resolution is checked for a signed actor before the workflow's validator (issue 12).
-    interceptors = [ActorInterceptor(load_actor_keys(settings))]
+    # A unit that lost a SQLite write race runs again at once with the write lock first (workers.store_retry).
+    interceptors: list[Interceptor] = [ActorInterceptor(load_actor_keys(settings)), SqliteBusyRetryInterceptor()]
     workers = []
     for queue in wanted:
         if not workflows.get(queue) and not activities.get(queue):
@@ -132,6 +134,7 @@ def build_workers(
                 max_concurrent_activities=limits[queue],
                 graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
                 workflow_runner=workflow_runner(),
+                max_concurrent_workflow_tasks=settings.worker_workflow_task_slots or None,
                 interceptors=interceptors,
             )
         )

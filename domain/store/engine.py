@@ -7,6 +7,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -29,12 +30,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+# Set (by :func:`sqlite_write_lock_first`) for a unit that already lost a write race once: its transactions take the
+# write lock when they begin, so they queue on busy_timeout instead of losing again.
+_WRITE_LOCK_FIRST: ContextVar[bool] = ContextVar("carecycle_sqlite_write_lock_first", default=False)
+
+
+@contextmanager
+def sqlite_write_lock_first() -> Iterator[None]:
+    """Within this context (and the threads it hands its context to), SQLite transactions begin IMMEDIATE."""
+    token = _WRITE_LOCK_FIRST.set(True)
+    try:
+        yield
+    finally:
+        _WRITE_LOCK_FIRST.reset(token)
+
+
+def is_sqlite_busy(exc: BaseException) -> bool:
+    """SQLite refused a unit because another writer held or had just taken the write lock ("database is locked")."""
+    original = getattr(exc, "orig", None)
+    return original is not None and type(original).__module__.startswith("sqlite3") and "locked" in str(original)
+
+
 def _sqlite_begin(conn: Any) -> None:
     # A deferred BEGIN: in WAL mode readers never wait for a writer, so a transaction that only reads (or
     # that calls an outside system before it writes) never holds the write lock. Two writers still queue on
     # busy_timeout; a read-then-write that lost the race fails with "database is locked" before writing
-    # anything, and the activity that ran it is retried.
-    conn.exec_driver_sql("BEGIN")
+    # anything, and the unit is run again (workers.store_retry: with the write lock taken first).
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _WRITE_LOCK_FIRST.get() else "BEGIN")
 
 
 def _redact_server_detail(context: ExceptionContext) -> BaseException | None:

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument("--auto-resolve", action="store_true", help="a scripted biller resolves the work items")
     add_json(demo, "print one JSON object (the summary) only")
     demo.add_argument("--external-workers", action="store_true", help=argparse.SUPPRESS)
-    demo.add_argument("--max-seconds", type=float_range(1, 86400), default=170.0, help=argparse.SUPPRESS)
+    demo.add_argument("--max-seconds", type=float_range(1, 86400), default=None, help=argparse.SUPPRESS)
     demo.set_defaults(handler=_demo, serves=True)
 
 
