@@ -146,9 +146,10 @@ class Settings:
     worker_concurrency: str | None = None
     worker_default_concurrency: int = 20
     worker_graceful_shutdown_seconds: int = 30
-    # Workflow tasks a worker process runs at once per task queue (0: the SDK's default of 100). Workflow code is
-    # pure CPU under one GIL: more in flight than a few per core only makes each one slower (bench/README.md).
-    worker_workflow_task_slots: int = 0
+    # Workflow tasks a worker runs at once per task queue (0: the SDK's default, 100). Workflow code is pure CPU
+    # under one GIL: with 100 in flight each took 8-16 s in a 100-patient demo and timed out (10 s), so the server
+    # handed them out again; with 8, none did (bench/README.md, the demo's figures).
+    worker_workflow_task_slots: int = 8
     # Visits: the patients' SMS (Twilio API), e-mail (Postmark API) and video (Daily API) vendors. An unset URL means
     # the embedded sandbox's stand-in at /twilio, /postmark, /daily (with the sandbox's own credentials).
     sms_url: str | None = None
@@ -324,7 +325,7 @@ def load_settings() -> Settings:
         worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),
         worker_graceful_shutdown_seconds=_int("CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30),
-        worker_workflow_task_slots=_int("CARECYCLE_WORKFLOW_TASK_SLOTS", 0),
+        worker_workflow_task_slots=_int("CARECYCLE_WORKFLOW_TASK_SLOTS", 8),
         sms_url=_env("CARECYCLE_SMS_URL"),
         sms_account_sid=_env("CARECYCLE_SMS_ACCOUNT_SID"),
         sms_auth_token=_env("CARECYCLE_SMS_AUTH_TOKEN"),
