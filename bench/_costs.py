@@ -19,8 +19,9 @@ _E = EventType
 
 
 def history_costs(events: list[Any]) -> Counter[str]:
-    """Events, workflow tasks and billable Actions (by kind, and ``actions`` in all) of one history."""
-    costs: Counter[str] = Counter(events=len(events))
+    """Events (and their bytes), workflow tasks and billable Actions (by kind, ``actions`` in all) of a history."""
+    # history_bytes: the events as the server keeps them (protobuf), the base of Temporal Cloud's storage.
+    costs: Counter[str] = Counter(events=len(events), history_bytes=sum(e.ByteSize() for e in events))
     local_activity_tasks: set[int] = set()
     for event in events:
         kind = event.event_type

@@ -156,7 +156,7 @@ def report(home: Path, as_json: bool, postgres: bool) -> dict[str, Any]:
         return result
     print(f"{patients} patients, {claims} claims (primary and secondary)")
     print(f"{'per claim':<40}{'value':>10}")
-    for key in ["executions", "workflow_tasks", "events", "actions"]:
+    for key in ["executions", "workflow_tasks", "events", "history_bytes", "actions"]:
         print(f"  temporal {key:<31}{total[key] / claims:>10.1f}")
     for key in sorted(k for k in total if k.startswith("action.")):
         print(f"    {key:<36}{total[key] / claims:>10.1f}")

@@ -305,7 +305,7 @@ def _journey_ids(patient: str) -> list[str]:
 def _report_costs(journey: Counter[str], bare: Counter[str], sample: int) -> None:
     """Per journey and per bare workflow, from the histories (bench/_costs.py: Temporal Cloud's Actions)."""
     print(f"what one costs (histories of {sample} of each)      per journey   per bare workflow")
-    keys = ["executions", "workflow_tasks", "events", "actions"]
+    keys = ["executions", "workflow_tasks", "events", "history_bytes", "actions"]
     keys += sorted(k for k in journey.keys() | bare.keys() if k.startswith("action."))
     for key in keys:
         print(f"  {key:<44}{journey[key] / sample:>11.1f}   {bare[key] / sample:>11.1f}")

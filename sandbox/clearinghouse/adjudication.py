@@ -155,11 +155,14 @@ def adjudicate(
             adjustments.append(Adjustment("CO", "45", line.charge_cents - allowed))
         remaining = allowed
         if claim.prior_payer_paid_cents is not None:
-            # A secondary payer pays its allowed amount less what the primary paid (CO-23); the 837 tells it only
-            # AMT*D, spread over the lines by charge (domain.cob).
-            settled = settle_secondary_line(
-                remaining, prior_paid_share(claim.prior_payer_paid_cents, line.charge_cents, claim.charge_cents), None
-            )
+            # A secondary payer pays its allowed amount less what the primary paid (CO-23), at most what the primary
+            # left to the patient, when the 837 says so line by line (2430 SVD/CAS); with AMT*D alone, the primary's
+            # payment spread over the lines by charge and no such bound (domain.cob).
+            if line.prior_paid_cents is not None:
+                settled = settle_secondary_line(remaining, line.prior_paid_cents, line.prior_patient_cents)
+            else:
+                prior = prior_paid_share(claim.prior_payer_paid_cents, line.charge_cents, claim.charge_cents)
+                settled = settle_secondary_line(remaining, prior, None)
             adjustments.extend(settled.adjustments("CO"))
             remaining = settled.paid_cents
         elif line.procedure not in PREVENTIVE and plan.kind != "medicaid":

@@ -25,6 +25,9 @@ class SubmittedLine:
     line_control_number: str | None = None
     place_of_service: str | None = None
     prior_authorization: str | None = None  # 2400 REF*G1, when the line's differs from the claim's
+    # A secondary claim's 2430 loop: what the prior payer paid on this line (SVD02) and left to the patient (CAS PR).
+    prior_paid_cents: int | None = None
+    prior_patient_cents: int | None = None
 
 
 @dataclass(frozen=True)

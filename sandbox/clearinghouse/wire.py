@@ -186,8 +186,9 @@ def submitted_claim(claim: ProfessionalClaim) -> SubmittedClaim:
                 line_control_number=line.line_control_number,
                 place_of_service=line.place_of_service,
                 prior_authorization=line.prior_authorization,
+                **_prior_line(claim, index, subscriber.responsibility),
             )
-            for line in claim.lines
+            for index, line in enumerate(claim.lines)
         ),
         original_reference=claim.original_claim_number,
         prior_authorization=claim.prior_authorization,
@@ -198,6 +199,20 @@ def submitted_claim(claim: ProfessionalClaim) -> SubmittedClaim:
         payer_responsibility=subscriber.responsibility or "P",
         prior_payer_paid_cents=prior_paid if subscriber.responsibility not in ("", "P") else None,
     )
+
+
+def _prior_line(claim: ProfessionalClaim, index: int, responsibility: str) -> dict[str, int]:
+    """A secondary line's 2430 adjudications by the prior payers: what they paid and left to the patient (CAS PR);
+    nothing when no prior payer reported the line (the payer then goes by AMT*D alone)."""
+    if responsibility in ("", "P"):
+        return {}
+    found = [o.lines[index] for o in claim.other_payers if index < len(o.lines) and o.lines[index] is not None]
+    adjudications = [a for a in found if a is not None]
+    if not adjudications:
+        return {}
+    paid = sum(a.paid_cents for a in adjudications)
+    patient = sum(adj.amount_cents for a in adjudications for adj in a.adjustments if adj.group == "PR")
+    return {"prior_paid_cents": paid, "prior_patient_cents": patient}
 
 
 def write_999(batch: ReceivedBatch, *, control: ControlNumbers, when: datetime) -> str:

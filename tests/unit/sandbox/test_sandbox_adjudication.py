@@ -120,6 +120,18 @@ def test_secondary_payer_pays_what_the_primary_left() -> None:
     assert line.paid_cents == (line.allowed_cents or 0) - 5000
 
 
+def test_secondary_payer_pays_at_most_what_the_primary_left_to_the_patient_when_the_837_says_it() -> None:
+    # The primary paid nothing and left 2000 to the patient on the line (2430 SVD/CAS PR): the secondary's own allowed
+    # amount would leave room for more, but it pays the patient's balance and no more (the crossover).
+    line = SubmittedLine("99213", (), 13500, 1, DOS, prior_paid_cents=0, prior_patient_cents=2000)
+    claim = submitted("SBXMD", ("99213", 13500), payer_responsibility="S", prior_payer_paid_cents=0)
+    payment = secondary(decide(replace(claim, lines=(line,)), enrolled("SBXMD")).payment)
+    [paid] = payment.service_lines
+    assert (paid.allowed_cents or 0) > 2000
+    assert paid.paid_cents == 2000
+    assert sum(a.amount_cents for a in paid.adjustments if a.group == "PR") == 0
+
+
 def test_coverage_ended_after_acceptance_is_denied_co27() -> None:
     decision = decide(submitted("SBXBM", ("99213", 13500)), enrolled("SBXBM", effective_to=DOS - timedelta(days=1)))
     assert decision.payment.status_code == "4"
