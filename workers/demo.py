@@ -503,8 +503,12 @@ def _no_payer_response(item: m.WorkItem, session: Any, portal_payers_answer: boo
     claim off would leave that payment nowhere to go (it arrives as ``exceeds_claim_balance``, or
     ``secondary_exceeds_crossover`` for a secondary). The demo's portal payers answer every claim with an EOB:
     one they have in process (P1) or have not been handed yet (A4: the portal cycle pushes accepted claims a
-    second at a time) will be paid too. A payer that has not got the claim any other way: write it off."""
-    category = str((item.context or {}).get("category", ""))
+    second at a time) will be paid too. No acknowledgment yet (the item names the batch, not a 277 category): the
+    clearinghouse took the batch, so wait for it. A payer that has not got the claim any other way: write it off."""
+    context = item.context or {}
+    category = str(context.get("category", ""))
+    if "batch" in context and not category:  # no 999/277CA yet: the clearinghouse has the batch, so poll on
+        return Decision("retry_now", note="the clearinghouse took the batch: its acknowledgment will come")
     if category.startswith("F"):
         return Decision("retry_now", note="the payer finalized it: its remittance is on the way")
     if portal_payers_answer and category in ("P1", "A4") and _portal_claim(session, item):

@@ -44,6 +44,14 @@ def test_a_portal_payer_that_answers_is_waited_for_while_it_has_or_will_have_the
     assert _action("A4", PayerRouting.PORTAL, portal_payers_answer=False) == "write_off"
 
 
+def test_a_batch_not_acknowledged_yet_is_polled_on() -> None:
+    item = m.WorkItem(
+        reason_code="no_payer_response", entity_type="claim", entity_id="cl-1", context={"batch": "b-1"}, summary=""
+    )
+    decision = biller_decision(item, _Session(PayerRouting.CLEARINGHOUSE), True)
+    assert decision is not None and decision.action == "retry_now"
+
+
 def test_a_payer_that_does_not_have_the_claim_is_written_off() -> None:
     assert _action("A4", PayerRouting.CLEARINGHOUSE) == "write_off"
     assert _action("P1", PayerRouting.CLEARINGHOUSE) == "write_off"
