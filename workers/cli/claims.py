@@ -38,23 +38,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _claims_to_use(session: Session, ids: Sequence[str], statuses: Sequence[str]) -> list[m.Claim]:
-    from sqlalchemy import select
-
-    from domain import models as m
+    from domain.services.lookups import claims_by_id, claims_in_status
 
     if ids:
-        found = {c.id: c for c in session.execute(select(m.Claim).where(m.Claim.id.in_(ids))).scalars()}
+        found = claims_by_id(session, ids)
         missing = [i for i in ids if i not in found]
         if missing:
             raise CommandFailed(
                 f"no claim with id {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
             )
         return [found[i] for i in dict.fromkeys(ids)]
-    return list(
-        session.execute(select(m.Claim).where(m.Claim.status.in_(statuses)).order_by(m.Claim.created_at, m.Claim.id))
-        .scalars()
-        .all()
-    )
+    return claims_in_status(session, statuses)
 
 
 def load_professional_claim(session: Session, claim: m.Claim) -> ProfessionalClaim:

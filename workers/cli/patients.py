@@ -21,9 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _list(args: argparse.Namespace) -> int:
-    from sqlalchemy import func, select
-
-    from domain import models as m
+    from domain.services.lookups import patient_page
     from workers.cli.phi import record_phi_view
     from workers.composition import Container
 
@@ -31,20 +29,8 @@ def _list(args: argparse.Namespace) -> int:
     try:
         container.require_schema()
         with container.uow() as uow:
-            session = uow.session
-            total = session.execute(select(func.count()).select_from(m.Patient)).scalar_one()
-            patients = (
-                session.execute(
-                    select(m.Patient).order_by(m.Patient.account_number).limit(args.limit).offset(args.offset)
-                )
-                .scalars()
-                .all()
-            )
-            coverages = session.execute(
-                select(m.Coverage, m.Payer.payer_id)
-                .join(m.Payer, m.Payer.id == m.Coverage.payer_id)
-                .where(m.Coverage.patient_id.in_([p.id for p in patients]))
-            ).all()
+            page = patient_page(uow.session, args.limit, args.offset)
+            total, patients, coverages = page.total, page.patients, page.coverages
         record_phi_view(container, "patients list", "patient", "list", shown=len(patients), offset=args.offset)
     finally:
         container.close()

@@ -44,20 +44,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _record(args: argparse.Namespace) -> int:
-    from sqlalchemy import or_, select
-
-    from domain import models as m
     from domain.ledger.service import record_patient_payment
     from domain.money import format_cents
+    from domain.services.lookups import patient_id_for
     from workers.composition import Container
 
     container = Container()
     try:
         container.require_schema()
         with container.uow() as uow:
-            patient_id = uow.session.execute(
-                select(m.Patient.id).where(or_(m.Patient.id == args.patient, m.Patient.account_number == args.patient))
-            ).scalar_one_or_none()
+            patient_id = patient_id_for(uow.session, args.patient)
             if patient_id is None:
                 raise CommandFailed(f"no patient with id or account number {args.patient}")
             recorded = record_patient_payment(

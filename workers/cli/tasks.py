@@ -101,20 +101,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def find_item(uow: UnitOfWork, ident: str) -> m.WorkItem:
-    from sqlalchemy import select
-
-    from domain import models as m
+    from domain.services.lookups import work_items_by_id_or_prefix
     from workers.cli import CommandFailed
 
-    item = uow.session.get(m.WorkItem, ident)
-    if item is not None:
-        return item
-    if len(ident) >= 6:
-        found = uow.session.execute(select(m.WorkItem).where(m.WorkItem.id.startswith(ident)).limit(2)).scalars().all()
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise CommandFailed(f"work item prefix {ident} is ambiguous: give more characters")
+    found = work_items_by_id_or_prefix(uow.session, ident)
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise CommandFailed(f"work item prefix {ident} is ambiguous: give more characters")
     raise CommandFailed(f"no work item {ident}")
 
 
@@ -161,22 +155,16 @@ def item_view(item: m.WorkItem, now: datetime) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from domain import models as m
+    from domain.services.lookups import work_items
     from workers.composition import Container
 
     container = Container()
     try:
         container.require_schema()
-        query = select(m.WorkItem).order_by(m.WorkItem.sla_due_at, m.WorkItem.created_at)
-        if not args.all:
-            query = query.where(m.WorkItem.state.in_(["open", "claimed"]))
-        if args.queue:
-            query = query.where(m.WorkItem.queue == args.queue)
         with container.uow() as uow:
             now = datetime.now(UTC)
-            rows = [item_view(item, now) for item in uow.session.execute(query).scalars()]
+            found = work_items(uow.session, include_closed=args.all, queue=args.queue)
+            rows = [item_view(item, now) for item in found]
     finally:
         container.close()
     if args.json:
