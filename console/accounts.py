@@ -31,6 +31,7 @@ class Role(StrEnum):
     BILLER = "biller"  # + claims and patient accounts, resolve work items
     AUDITOR = "auditor"  # + workflow histories (decoded), the audit log, replay
     ADMIN = "admin"  # everything, and users and API clients
+    COORDINATOR = "coordinator"  # the telehealth coordinator: the dashboard, queues and the telehealth page
 
 
 class Permission(StrEnum):
@@ -40,6 +41,7 @@ class Permission(StrEnum):
     AUDIT = "audit"  # workflow browser, timelines, replay, export, the audit log
     ADMIN = "admin"  # users, API clients
     TEMPORAL_UI = "temporal_ui"  # decode payloads in the Temporal Web UI
+    TELEHEALTH = "telehealth"  # the day's virtual visits and their actions (cancel, resend invite, reassign)
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -47,6 +49,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.BILLER: frozenset({Permission.VIEW, Permission.PHI, Permission.RESOLVE}),
     Role.AUDITOR: frozenset({Permission.VIEW, Permission.PHI, Permission.AUDIT, Permission.TEMPORAL_UI}),
     Role.ADMIN: frozenset(Permission),
+    Role.COORDINATOR: frozenset({Permission.VIEW, Permission.TELEHEALTH}),
 }
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")

@@ -22,6 +22,7 @@ PAGES: tuple[Page, ...] = (
     Page("Work item", "/work-items/{work_item}", Permission.VIEW),
     Page("Resolve a work item (form)", "/work-items/{work_item}#resolve", Permission.RESOLVE),
     Page("Running processes", "/processes", Permission.VIEW),
+    Page("Telehealth: the day's virtual visits", "/telehealth", Permission.TELEHEALTH),
     Page("Your account and password", "/account", Permission.VIEW),
     Page("Claims", "/claims", Permission.PHI),
     Page("Claim", "/claims/{claim}", Permission.PHI),

@@ -75,6 +75,18 @@ class ApiClientAdmin(Protocol):
     def revoke(self, session: Session, name: str, *, actor: str) -> bool: ...
 
 
+class TelehealthDesk(Protocol):
+    """The telehealth coordinator's actions, the CLI's own (``workers.visit_desk``, handed over by the composition
+    root): a cancel goes through intake, a resend and a reassignment are the VirtualVisit's validated Updates.
+    ``user`` is the signed-in console user; a refusal is a ``domain.errors.DomainError`` with the reason."""
+
+    async def cancel(self, user: str, appointment_id: str, reason: str) -> str: ...
+
+    async def resend_invite(self, user: str, appointment_id: str) -> int: ...
+
+    async def reassign(self, user: str, appointment_id: str, provider_id: str) -> str: ...
+
+
 @dataclass
 class ConsoleOptions:
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
@@ -88,6 +100,8 @@ class ConsoleOptions:
     read_document: Callable[[str], bytes] | None = None
     # The integration API's client management (api.clients, handed over by the composition root); None: no page.
     api_clients: ApiClientAdmin | None = None
+    # The telehealth coordinator's actions (workers.visit_desk); None: the telehealth page shows, without actions.
+    telehealth: TelehealthDesk | None = None
 
 
 class Console:

@@ -214,6 +214,41 @@ def needs_recheck(last_status: str | None, coverage_changed: bool) -> bool:
     return coverage_changed or last_status != "active"
 
 
+def is_stale(checked_at: datetime | None, now: datetime, max_age: timedelta) -> bool:
+    return checked_at is None or now - checked_at > max_age
+
+
+SELF_PAY = "self_pay"  # no coverage in force on the visit day: nothing to ask a payer
+
+
+def combined_eligibility(statuses: Iterable[str]) -> str:
+    """A visit's answer from its coverages' answers: active when every one is, inactive when one is, else
+    inconclusive; self_pay with no coverage (the Visit workflow and the nightly batch record this)."""
+    answers = list(statuses)
+    if not answers:
+        return SELF_PAY
+    if all(s == "active" for s in answers):
+        return "active"
+    return "inactive" if "inactive" in answers else "inconclusive"
+
+
+def nightly_check_reason(
+    last_status: str | None, checked_at: datetime | None, coverage_changed: bool, now: datetime, max_age: timedelta
+) -> str | None:
+    """Why the nightly batch asks about a visit of tomorrow again (None: it need not): the coverage on file changed
+    since it was asked, it was never asked (unknown), the answer was not a clear 'active', or it is older than
+    ``max_age`` (stale). A self-pay visit with unchanged coverage has nobody to ask."""
+    if coverage_changed:
+        return "coverage_changed"
+    if last_status is None:
+        return "unknown"
+    if last_status == SELF_PAY:
+        return None
+    if last_status != "active":
+        return last_status
+    return "stale" if is_stale(checked_at, now, max_age) else None
+
+
 # --- virtual visits: how they are billed -----------------------------------------------------------------
 
 

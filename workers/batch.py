@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain import models as m
 from domain.aging import insurance_open_balances
 from domain.claim_status import ClaimStatus
-from flows.batch import AR_AGING_SNAPSHOT, CREDENTIAL_EXPIRY_SWEEP, EXCLUSION_SCREENING, REMITTANCE_INTAKE
+from flows.batch import (
+    AR_AGING_SNAPSHOT,
+    CREDENTIAL_EXPIRY_SWEEP,
+    EXCLUSION_SCREENING,
+    REMITTANCE_INTAKE,
+    VISIT_ELIGIBILITY,
+)
 from flows.batch.aging import AgingSnapshotPorts, OpenBalance, build_ar_aging_snapshot
 from flows.batch.credentials import (
     CredentialSweepPorts,
@@ -36,6 +42,7 @@ from flows.batch.credentials import (
 )
 from flows.batch.exclusions import ExclusionScreeningPorts, build_exclusion_screening
 from flows.batch.remittance import IntakePorts, build_remittance_intake
+from flows.batch.visit_eligibility import VisitEligibilityPorts, VisitEligibilityResult, build_visit_eligibility
 from workers.screening import ExclusionFiles, as_outcome, run_screening
 from workers.settings import Settings
 
@@ -311,8 +318,20 @@ class BatchPaths:
         return cls(settings.home / "reports", settings.home / "inbound", settings.home / "prefect", exclusions)
 
 
+@dataclass(frozen=True)
+class VisitEligibilityWiring:
+    """The nightly visit-eligibility batch's store query and 270/271 (workers.visit_eligibility)."""
+
+    due: Callable[[date, int], Sequence[Any]]
+    check: Callable[[str], VisitEligibilityResult]
+    concurrency: int = 4
+
+
 def build_flows(
-    session_factory: sessionmaker[Session], paths: BatchPaths, poster: Poster | None
+    session_factory: sessionmaker[Session],
+    paths: BatchPaths,
+    poster: Poster | None,
+    visit_eligibility: VisitEligibilityWiring | None = None,
 ) -> dict[str, Callable[..., Any]]:
     store, reports, drop = BatchStore(session_factory), Reports(paths.reports), DropFolder(paths.inbound)
     flows: dict[str, Callable[..., Any]] = {
@@ -344,6 +363,16 @@ def build_flows(
             today=utc_today,
         )
     )
+    if visit_eligibility is not None:
+        flows[VISIT_ELIGIBILITY.name] = build_visit_eligibility(
+            VisitEligibilityPorts(
+                due=visit_eligibility.due,
+                check=visit_eligibility.check,
+                write_report=reports.write_json,
+                today=utc_today,
+                concurrency=visit_eligibility.concurrency,
+            )
+        )
     if poster is not None:
         flows[REMITTANCE_INTAKE.name] = build_remittance_intake(
             IntakePorts(
@@ -418,7 +447,8 @@ def flow_parameters(
     sam_file: str | None = None,
 ) -> dict[str, Any]:
     parameters: dict[str, Any] = {}
-    if name in (CREDENTIAL_EXPIRY_SWEEP.name, AR_AGING_SNAPSHOT.name, EXCLUSION_SCREENING.name) and as_of is not None:
+    dated = (CREDENTIAL_EXPIRY_SWEEP.name, AR_AGING_SNAPSHOT.name, EXCLUSION_SCREENING.name, VISIT_ELIGIBILITY.name)
+    if name in dated and as_of is not None:
         parameters["as_of"] = as_of
     if name == CREDENTIAL_EXPIRY_SWEEP.name and within_days is not None:
         parameters["within_days"] = within_days

@@ -154,6 +154,7 @@ def console_options(
     read_document: Callable[[str], bytes] | None = None,
     codec_grant: Callable[[str, str], str] | None = None,
     api_clients: Any = None,
+    telehealth: Any = None,
 ) -> Any:
     """The console's settings (console.web.ConsoleOptions) from the environment's."""
     from datetime import timedelta
@@ -180,6 +181,7 @@ def console_options(
         read_document=read_document,
         codec_grant=codec_grant,
         api_clients=api_clients,
+        telehealth=telehealth,
     )
 
 
@@ -419,6 +421,8 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                     info.notes.append(f"sandbox payer portal accounts: {accounts_file(settings)}")
             console_factory = console_app_factory()
             if console_factory is not None:
+                from workers.visit_desk import TelehealthDeskForConsole
+
                 admin_file = await asyncio.to_thread(ensure_first_admin, settings, container.session_factory)
                 app = console_factory(
                     temporal.client,
@@ -432,6 +436,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                         read_document=container.documents.get,
                         codec_grant=ui_grant(info.urls.get("temporal_ui"), grants),
                         api_clients=ApiClientsForConsole(),
+                        telehealth=TelehealthDeskForConsole(container, temporal.client),
                     ),
                     actor_keys=load_actor_keys(settings),
                 )

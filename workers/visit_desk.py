@@ -147,8 +147,38 @@ class VisitDesk:
             return None
         return result
 
+    async def resend_invite(self, appointment_id: str, by: str) -> int:
+        """The join link again (a fresh token), through the VirtualVisit's validated Update; the invites sent."""
+        result: int = await self.update(appointment_id, c.RESEND_INVITE_UPDATE, c.ActorRequest(by))
+        return result
+
     async def reassign(self, appointment_id: str, provider_id: str, by: str) -> str:
         if not provider_id.strip():
             raise ValidationError("name the provider to give the visit to")
         result: str = await self.update(appointment_id, c.REASSIGN_UPDATE, c.ReassignRequest(provider_id, by))
         return result
+
+
+class TelehealthDeskForConsole:
+    """The console's telehealth page's actions (console.web.TelehealthDesk) on the CLI's desk: the same intake
+    command and the same Updates, the signed-in console user acting as ``console:<user name>``."""
+
+    def __init__(self, container: Container, client: Client) -> None:
+        self._container = container
+        self._client = client
+        self._desk: VisitDesk | None = None
+
+    def _visit_desk(self) -> VisitDesk:
+        if self._desk is None:
+            self._desk = VisitDesk(self._container, self._client)
+        return self._desk
+
+    async def cancel(self, user: str, appointment_id: str, reason: str) -> str:
+        outcome = await self._visit_desk().cancel(Actor("console", user), appointment_id, reason)
+        return str(outcome.change)
+
+    async def resend_invite(self, user: str, appointment_id: str) -> int:
+        return await self._visit_desk().resend_invite(appointment_id, Actor("console", user).label)
+
+    async def reassign(self, user: str, appointment_id: str, provider_id: str) -> str:
+        return await self._visit_desk().reassign(appointment_id, provider_id, Actor("console", user).label)

@@ -36,9 +36,16 @@ EXCLUSION_SCREENING = BatchFlowInfo(
     "credentialing work item per match (billing for a matched provider is held)",
 )
 
+VISIT_ELIGIBILITY = BatchFlowInfo(
+    "eligibility-for-tomorrow",
+    "nightly: every booked visit of tomorrow whose coverage answer is unknown, stale or about a changed coverage is "
+    "asked again (270/271, a few at a time); the answers recorded on the appointments and reported",
+)
+
 BATCH_FLOWS: tuple[BatchFlowInfo, ...] = (
     CREDENTIAL_EXPIRY_SWEEP,
     AR_AGING_SNAPSHOT,
     REMITTANCE_INTAKE,
     EXCLUSION_SCREENING,
+    VISIT_ELIGIBILITY,
 )

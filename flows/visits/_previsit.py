@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         NO_SHOW,
         REMINDER,
         VisitStep,
+        combined_eligibility,
         needs_recheck,
         pre_visit_steps,
     )
@@ -187,7 +188,7 @@ class PreVisitWorkflow(RevenueWorkflow):
             for coverage_id in coverage.coverage_ids
         ]
         await self._settle([a for a in answers if a.status == "active"], "payer")
-        status = _combined([a.status for a in answers])
+        status = combined_eligibility([a.status for a in answers])
         await self._record(status, {a.coverage_id: a.status for a in answers})
         problem = next((a for a in answers if a.status != "active"), None)
         if problem is not None:
@@ -290,14 +291,6 @@ class PreVisitWorkflow(RevenueWorkflow):
         if self._eligibility_task is not None:
             await self._eligibility_task
         await workflow.wait_condition(workflow.all_handlers_finished)
-
-
-def _combined(statuses: list[str]) -> str:
-    if not statuses:
-        return "self_pay"
-    if all(s == "active" for s in statuses):
-        return "active"
-    return "inactive" if "inactive" in statuses else "inconclusive"
 
 
 def _actor() -> str:

@@ -294,10 +294,11 @@ variable "batch_schedules" {
   description = "Batch flows run on a schedule (flow name => EventBridge Scheduler expression), each as a one-off ECS task running `carecycle batch run NAME`."
   type        = map(string)
   default = {
-    credential-expiry-sweep = "cron(0 6 * * ? *)"
-    ar-aging-snapshot       = "cron(30 6 * * ? *)"
-    remittance-intake       = "rate(15 minutes)"
-    exclusion-screening     = "cron(0 7 1 * ? *)"
+    credential-expiry-sweep  = "cron(0 6 * * ? *)"
+    ar-aging-snapshot        = "cron(30 6 * * ? *)"
+    remittance-intake        = "rate(15 minutes)"
+    exclusion-screening      = "cron(0 7 1 * ? *)"
+    eligibility-for-tomorrow = "cron(0 23 * * ? *)"
   }
 }
 

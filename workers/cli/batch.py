@@ -59,7 +59,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         container.require_schema()
         paths = BatchPaths.of(container.settings)
-        flows = build_flows(container.session_factory, paths, remittance_poster())
+        from workers.visit_eligibility import wiring
+
+        flows = build_flows(container.session_factory, paths, remittance_poster(), wiring(container))
         parameters = flow_parameters(
             args.name, as_of=args.as_of, within_days=args.within_days, oig_file=args.oig, sam_file=args.sam
         )

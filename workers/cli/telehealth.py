@@ -134,7 +134,10 @@ def _step(args: argparse.Namespace) -> int:
     from activities.contracts import visits as c
 
     name = {"resend-invite": c.RESEND_INVITE_UPDATE, "audio-fallback": c.AUDIO_FALLBACK_UPDATE, "end": c.END_UPDATE}
-    answer = with_desk(lambda desk: desk.update(args.appointment_id, name[args.step], c.ActorRequest(_by())))
+    if args.step == "resend-invite":  # the console's page sends it the same way (VisitDesk.resend_invite)
+        answer = with_desk(lambda desk: desk.resend_invite(args.appointment_id, _by()))
+    else:
+        answer = with_desk(lambda desk: desk.update(args.appointment_id, name[args.step], c.ActorRequest(_by())))
     return _done(args, {"appointment_id": args.appointment_id, "answer": answer}, f"{args.step}: {answer}")
 
 
