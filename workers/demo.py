@@ -785,7 +785,7 @@ async def run_demo(
         container.close()
         if portal is not None:
             portal.stop()
-    progress, sent, loaded, urls, hl7_sent = result
+    progress, sent, loaded, urls, hl7_sent, visits = result
     return {
         "journeys": {
             "started": progress.started,
@@ -805,6 +805,7 @@ async def run_demo(
             "hl7_messages_accepted": hl7_sent.accepted,
             "hl7_messages_refused": hl7_sent.refused,
         },
+        "visits": visits,
         "seeded": seeded,
         "roster_members_loaded": loaded,
         "seed": options.seed,
@@ -822,10 +823,11 @@ async def _run_stack(
     portal: SandboxPortal | None,
     options: DemoOptions,
     on_progress: Callable[[Progress], None] | None,
-) -> tuple[Progress, Sent, int, dict[str, str], Hl7Sent]:
+) -> tuple[Progress, Sent, int, dict[str, str], Hl7Sent, dict[str, Any]]:
     """The sandbox payers (with their members), Temporal, the workers, the FHIR API and the HL7 listener; then the
     practice is sent through the API (some visits as HL7 SIU/DFT over MLLP) and followed until it settles."""
     from sandbox.server import create_app
+    from workers import demo_visits
     from workers.api import serve_api
     from workers.demo_fhir import roster_entries, send_practice
     from workers.demo_hl7 import encounter_workflows, hl7_share, send_visits
@@ -876,8 +878,15 @@ async def _run_stack(
                 place = sent.journey_of_mrn[mrn]
                 sent.journeys[place] = (*sent.journeys[place], workflow_id)
         cycle = PortalCycle(portal, options.time_scale) if portal is not None else None
+        # Visits booked through the API, the virtual ones' steps through the CLI's services (workers.demo_visits).
+        day = demo_visits.visit_day(options.time_scale)
+        casting = await asyncio.to_thread(demo_visits.cast, container, sent.patient_ids, day)
+        shown = await demo_visits.book(api_url, token, casting, options.time_scale)
+        steps = asyncio.create_task(demo_visits.play(container, temporal.client, casting, shown))
         progress = await drive(temporal.client, container, sent.journeys, options, on_progress, cycle)
-    return progress, sent, loaded, urls, hl7_sent
+        await steps
+        visits = await demo_visits.wait_for_outcomes(container, shown, seconds=60)
+    return progress, sent, loaded, urls, hl7_sent, visits
 
 
 async def _run_workers(stack: AsyncExitStack, client: Client, container: Container) -> None:

@@ -269,7 +269,7 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
             if not self._room_open:
                 await self._open_room()
                 await self._invite()
-                await self._set_state("invited", "workflow")
+                await self._set_state(self._state.base(), "workflow")  # invited, or consented/checked in already
             outcome = await self.pre_visit(
                 data.policy.virtual_no_show_minutes,
                 lambda: self._people.showed or (self._plan is not None and self._plan.problem is not None),
@@ -352,13 +352,18 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
         if self._cancelled:
             await self._record_item(item_id, "cancel", "workflow", "the visit was cancelled")
             return False
-        await self._record_item(
-            item_id,
-            Action.REASSIGN_PROVIDER,
-            self._reassigned_by or "coordinator",
-            "reassigned through the visit's reassign Update",
-            {"provider_id": self._reassigned_to or ""},
-        )
+        if self._reassigned_to is None:  # the patient checked in from a state the provider is licensed in
+            await self._record_item(
+                item_id, Action.RETRY_NOW, "workflow", "licensed in the patient's state at check-in"
+            )
+        else:
+            await self._record_item(
+                item_id,
+                Action.REASSIGN_PROVIDER,
+                self._reassigned_by or "coordinator",
+                "reassigned through the visit's reassign Update",
+                {"provider_id": self._reassigned_to},
+            )
         await self._leave_block()
         return True
 

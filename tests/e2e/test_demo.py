@@ -93,6 +93,13 @@ def test_demo_runs_the_practice_through_the_cycle(demo_run: DemoRun) -> None:
     with sqlite3.connect(demo_run.home / "carecycle.db") as db:
         journaled = db.execute("SELECT message_type, status FROM hl7_messages").fetchall()
     assert sorted(set(journaled)) == [("DFT^P03", "processed"), ("SIU^S12", "processed")]
+    # Visits booked as FHIR Appointments: in person and virtual, a no-show, an audio-only fallback, a licensure
+    # block resolved by reassigning the visit (the virtual steps through the CLI's services).
+    visits = summary["visits"]
+    assert isinstance(visits, dict) and visits["refused"] == [], visits
+    assert (visits["in_person"], visits["virtual"]) == (2, 2), visits
+    assert (visits["in_person_fulfilled"], visits["no_shows"]) == (1, 1), visits
+    assert (visits["audio_only"], visits["licensure_blocks_resolved_by_reassignment"]) == (1, 1), visits
     assert list((demo_run.home / "documents" / "hl7").rglob("*.hl7"))  # the raw messages, sealed
     # Real X12 went through the sandbox: 837P batches and 835s are in the document store.
     documents = demo_run.home / "documents" / "edi"

@@ -114,6 +114,12 @@ def _demo(args: argparse.Namespace) -> int:
     for item in summary["waiting_on"][:20]:
         where = f"{item['queue']}/{item['reason']}"
         print(f"  waiting: {item['workflow_id']} on {where} (carecycle tasks show {item['work_item_id']})")
+    visits = summary["visits"]
+    print(
+        f"visits through the front door: {visits['in_person']} in person, {visits['virtual']} virtual; "
+        f"no-shows {visits['no_shows']}, audio-only {visits['audio_only']}, licensure blocks resolved by "
+        f"reassignment {visits['licensure_blocks_resolved_by_reassignment']}"
+    )
     print(f"ledger balanced: {'yes' if summary['ledger_balanced'] else 'NO'}")
     print(f"home: {settings.home} (its own store and workflows, {args.time_scale:g} s per business day)")
     print(f"the demo's servers have stopped; to look at what it did (Web UI, console): {look_again}")
