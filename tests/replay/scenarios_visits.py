@@ -240,9 +240,59 @@ async def virtual_visit_cancelled(run: ReplayRun) -> str:
     return handle.id
 
 
+async def virtual_visit_reassigned_before_the_room(run: ReplayRun) -> str:
+    """Blocked from the start (the patient in WA, the provider licensed only in OR) and reassigned before any room
+    was open: no state is recorded on the way out of the block, the room opens, the invite goes, "invited"
+    (patch virtual-visit-unblocked-before-the-room); then cancelled."""
+    clinic = _clinic(run)
+    patient = add_patient(run.container.session_factory, clinic, "ria", state="WA", coverage=False)
+    appointment_id = await _book(run, patient, clinic.providers["ana"], "telehealth", timedelta(days=1))
+    with sandbox_served(run.container.settings.sandbox_port):
+        handle = await run.client.start_workflow(
+            VirtualVisitWorkflow.run,
+            c.VisitInput(appointment_id, POLICY),
+            id=c.virtual_visit_workflow_id(appointment_id),
+            task_queue=c.VISIT_TASK_QUEUE,
+        )
+        await _query(handle, c.STATE_QUERY, "state", "blocked", run)
+        await handle.execute_update(c.REASSIGN_UPDATE, c.ReassignRequest(clinic.providers["wes"], "coord"))
+        await _query(handle, c.STATE_QUERY, "state", "invited", run)
+        with UnitOfWork(run.container.session_factory) as uow:
+            svc.cancel(uow.session, appointment_id, "patient", now=await _now(run), actor="scenario")
+            uow.commit()
+        await handle.signal(c.CANCELLED_SIGNAL)
+        await handle.result()
+    return handle.id
+
+
+async def virtual_visit_unblocked_by_check_in(run: ReplayRun) -> str:
+    """Blocked from the start (the patient's address in WA, the provider licensed only in OR); the patient checks
+    in from Oregon: the block lifts (its item recorded as retry_now), the room opens, checked in; audio only."""
+    clinic = _clinic(run)
+    patient = add_patient(run.container.session_factory, clinic, "oda", state="WA", coverage=False)
+    appointment_id = await _book(run, patient, clinic.providers["ana"], "telehealth", timedelta(days=1))
+    with sandbox_served(run.container.settings.sandbox_port):
+        handle = await run.client.start_workflow(
+            VirtualVisitWorkflow.run,
+            c.VisitInput(appointment_id, POLICY),
+            id=c.virtual_visit_workflow_id(appointment_id),
+            task_queue=c.VISIT_TASK_QUEUE,
+        )
+        await _query(handle, c.STATE_QUERY, "state", "blocked", run)
+        await handle.execute_update(c.CONSENT_UPDATE, c.ConsentRequest("verbal", "OR", "coord"))
+        await handle.execute_update(c.CHECK_IN_UPDATE, c.CheckInRequest("other", "OR", "coord"))
+        await _query(handle, c.STATE_QUERY, "state", "checked_in", run)
+        await handle.execute_update(c.AUDIO_FALLBACK_UPDATE, c.ActorRequest("dr.ana"))
+        await handle.execute_update(c.END_UPDATE, c.ActorRequest("dr.ana"))
+        await handle.result()
+    return handle.id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "visit_fulfilled": visit_fulfilled,
     "visit_no_show_after_eligibility_item": visit_no_show_after_eligibility_item,
     "virtual_visit_reassigned_audio_only": virtual_visit_reassigned_audio_only,
     "virtual_visit_cancelled": virtual_visit_cancelled,
+    "virtual_visit_reassigned_before_the_room": virtual_visit_reassigned_before_the_room,
+    "virtual_visit_unblocked_by_check_in": virtual_visit_unblocked_by_check_in,
 }
