@@ -1,6 +1,6 @@
 """Work items from inside a workflow: open one, wait for a person's validated resolution, escalate when late.
 
-Usage (any workflow; this is :class:`StandaloneWorkItemWorkflow` below, trimmed)::
+Usage (any workflow; this is :class:`flows.standalone_work_item.StandaloneWorkItemWorkflow`, trimmed)::
 
     from flows.workitems import WorkItemRequest, WorkItemsMixin
 
@@ -51,6 +51,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -70,7 +71,7 @@ with workflow.unsafe.imports_passed_through():
         validate_resolution,
     )
     from flows import calls
-    from flows.search_attributes import ESCALATED, STAGE, WORK_QUEUE
+    from flows.search_attributes import ESCALATED, WORK_QUEUE
 
 MAX_ESCALATION_LEVEL = 3
 
@@ -362,47 +363,14 @@ class WorkItemsMixin:
         return self.work_items.views()
 
 
-@dataclass(frozen=True)
-class StandaloneWorkItemInput:
-    """A work item with no process around it (opened by a batch sweep, the console or by hand)."""
+def __getattr__(name: str) -> Any:
+    """StandaloneWorkItem has its own module now (flows.standalone_work_item); its names are still found here for
+    the imports that named this module."""
+    if name in ("StandaloneWorkItemInput", "StandaloneWorkItemResult", "StandaloneWorkItemWorkflow"):
+        from flows import standalone_work_item
 
-    reason: str
-    entity_type: str
-    entity_id: str
-    summary: str
-    sla_seconds: int
-    context: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class StandaloneWorkItemResult:
-    action: str
-    by: str
-    fields: dict[str, str]
-
-
-@workflow.defn(name="StandaloneWorkItem")
-class StandaloneWorkItemWorkflow(WorkItemsMixin):
-    """Owns one work item's SLA and escalation when no business process waits on it.
-
-    Workflow id: ``workitem-<entity_type>-<entity_id>-<reason>``, so opening twice is idempotent.
-    """
-
-    @workflow.run
-    async def run(self, job: StandaloneWorkItemInput) -> StandaloneWorkItemResult:
-        workflow.upsert_search_attributes([STAGE.value_set("work_item")])
-        resolution = await self.work_items.open_and_wait(
-            WorkItemRequest(
-                reason=job.reason,
-                entity_type=job.entity_type,
-                entity_id=job.entity_id,
-                summary=job.summary,
-                sla=timedelta(seconds=job.sla_seconds),
-                context=dict(job.context),
-            )
-        )
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return StandaloneWorkItemResult(action=resolution.action, by=resolution.by, fields=dict(resolution.fields))
+        return getattr(standalone_work_item, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -412,9 +380,6 @@ __all__ = [
     "OpenWorkItemView",
     "ResolveOutcome",
     "ResolveRequest",
-    "StandaloneWorkItemInput",
-    "StandaloneWorkItemResult",
-    "StandaloneWorkItemWorkflow",
     "WorkItemRequest",
     "WorkItems",
     "WorkItemsMixin",

@@ -27,8 +27,8 @@ def workflows_by_queue() -> dict[TaskQueue, list[type]]:
     from flows.portal import WORKFLOWS as PORTAL_WORKFLOWS
     from flows.revenue import WORKFLOWS as REVENUE_WORKFLOWS
     from flows.staff import WORKFLOWS as STAFF_WORKFLOWS
+    from flows.standalone_work_item import StandaloneWorkItemWorkflow
     from flows.visits import WORKFLOWS as VISIT_WORKFLOWS
-    from flows.workitems import StandaloneWorkItemWorkflow
 
     return {
         TaskQueue.REVENUE: [StandaloneWorkItemWorkflow, *REVENUE_WORKFLOWS, *STAFF_WORKFLOWS, *VISIT_WORKFLOWS],

@@ -62,7 +62,7 @@ async def start_remittance_intake(client: Client, settings: Settings) -> str | N
     """RemittanceIntake, polling the clearinghouse mailbox every ``remittance_poll_minutes`` (0: not started).
 
     Returns its run id; a running intake is kept as it is (its own poll interval included)."""
-    from flows.revenue.posting import INTAKE_WORKFLOW_ID
+    from flows.revenue.remittance_intake import INTAKE_WORKFLOW_ID
 
     if settings.remittance_poll_minutes <= 0:
         return None

@@ -8,7 +8,8 @@ Calendar dates travel as ISO strings. Activity names are stable ``<area>.<verb>`
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from activities.contracts.revenue import RevenuePolicy
+from activities.contracts.reference import ActivityRef
+from activities.contracts.revenue import Nothing, RevenuePolicy
 
 # --- stable names ------------------------------------------------------------------------------------------
 
@@ -336,3 +337,21 @@ class VirtualVisitResult:
     duration_minutes: int = 0
     encounter_workflow_id: str | None = None
     reassigned_to: str | None = None
+
+
+# --- typed references: how a workflow names these activities (flows.calls); mypy checks the types -----------
+
+visits_load = ActivityRef(VISITS_LOAD, AppointmentRef, VisitSchedule)
+visits_coverage = ActivityRef(VISITS_COVERAGE, AppointmentRef, VisitCoverage)
+visits_record_eligibility = ActivityRef(VISITS_RECORD_ELIGIBILITY, VisitEligibility, Nothing)
+visits_set_status = ActivityRef(VISITS_SET_STATUS, StatusChange, VisitSchedule)
+visits_no_show = ActivityRef(VISITS_NO_SHOW, NoShow, NoShowResult)
+messaging_send = ActivityRef(MESSAGING_SEND, PatientMessage, MessageOutcome)
+telehealth_prepare = ActivityRef(TELEHEALTH_PREPARE, AppointmentRef, VirtualVisitPlan)
+telehealth_reassign = ActivityRef(TELEHEALTH_REASSIGN, Reassignment, VirtualVisitPlan)
+telehealth_open_room = ActivityRef(TELEHEALTH_OPEN_ROOM, RoomRequest, RoomOpened)
+telehealth_close_room = ActivityRef(TELEHEALTH_CLOSE_ROOM, AppointmentRef, RoomClosed)
+telehealth_record = ActivityRef(TELEHEALTH_RECORD, TelehealthEvent, Nothing)
+telehealth_consent = ActivityRef(TELEHEALTH_CONSENT, ConsentRecord, Nothing)
+telehealth_check_in = ActivityRef(TELEHEALTH_CHECK_IN, CheckInRecord, VirtualVisitPlan)
+telehealth_finish = ActivityRef(TELEHEALTH_FINISH, VisitFinish, FinishedVisit)

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, overload
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -34,9 +34,7 @@ with workflow.unsafe.imports_passed_through():
         PAYER_ID,
         STAGE,
     )
-    from flows.search_attributes import aging_bucket as _aging_bucket
 
-T = TypeVar("T")
 InputT = TypeVar("InputT")
 OutputT = TypeVar("OutputT")
 
@@ -100,10 +98,6 @@ def portal_failure_evidence(cause: ApplicationError) -> dict[str, str]:
 # --- visibility: search attributes and summaries never hold PHI -----------------------------------------
 
 
-def aging_bucket(days: float) -> str:
-    return _aging_bucket(int(days))
-
-
 def set_visibility(**values: str | None) -> None:
     """Upsert the named search attributes (stage, payer_id, claim_status, aging_bucket, ids); None unsets."""
     keys: dict[str, SearchAttributeKey[str]] = {
@@ -146,19 +140,10 @@ class RevenueWorkflow(WorkItemsMixin):
         self._work_log: list[str] = []
         self._stage = "started"
 
-    @overload
     async def run_activity(
-        self, activity: ActivityRef[InputT, OutputT], arg: InputT, options: ActivityOptions = STORE, /
-    ) -> OutputT: ...
-
-    @overload
-    async def run_activity(
-        self, activity: str, arg: Any, result_type: type[T], options: ActivityOptions = STORE, /
-    ) -> T: ...  # by name: only until flows/visits and flows/revenue/posting.py call through references
-
-    async def run_activity(self, activity: ActivityRef[Any, Any] | str, arg: Any, /, *more: Any) -> Any:
+        self, activity: ActivityRef[InputT, OutputT], arg: InputT, options: ActivityOptions = STORE
+    ) -> OutputT:
         """Run an activity through the typed layer; a domain refusal (non-retryable) raises :class:`DomainFailure`."""
-        activity, options = _by_reference(activity, more)
         try:
             return await calls.execute(
                 activity,
@@ -230,51 +215,22 @@ class RevenueWorkflow(WorkItemsMixin):
             retry_policy=STORE.retry,
         )
 
-    @overload
     async def run_or_ask(
         self,
         policy: c.RevenuePolicy,
         activity: ActivityRef[InputT, OutputT],
         arg: InputT,
-        /,
         *,
         entity_type: str,
         entity_id: str,
         options: ActivityOptions = STORE,
-    ) -> OutputT: ...
-
-    @overload
-    async def run_or_ask(
-        self,
-        policy: c.RevenuePolicy,
-        activity: str,
-        arg: Any,
-        result_type: type[T],
-        /,
-        *,
-        entity_type: str,
-        entity_id: str,
-        options: ActivityOptions = STORE,
-    ) -> T: ...  # by name: only until flows/revenue/posting.py calls through references
-
-    async def run_or_ask(
-        self,
-        policy: c.RevenuePolicy,
-        activity: ActivityRef[Any, Any] | str,
-        arg: Any,
-        /,
-        *more: Any,
-        entity_type: str,
-        entity_id: str,
-        options: ActivityOptions = STORE,
-    ) -> Any:
+    ) -> OutputT:
         """Run an activity; a domain refusal becomes a work item, and the activity runs again once resolved."""
-        reference, _ = _by_reference(activity, more)
         while True:
             try:
-                return await self.run_activity(reference, arg, options)
+                return await self.run_activity(activity, arg, options)
             except DomainFailure as failure:
-                await self.manual_task(policy, reference.name, failure, entity_type=entity_type, entity_id=entity_id)
+                await self.manual_task(policy, activity.name, failure, entity_type=entity_type, entity_id=entity_id)
 
     async def manual_task(
         self, policy: c.RevenuePolicy, name: str, failure: DomainFailure, *, entity_type: str, entity_id: str
@@ -289,14 +245,3 @@ class RevenueWorkflow(WorkItemsMixin):
             entity_id=entity_id,
             context={"activity": name, "error": failure.code, "refused_because": failure.message[:300]},
         )
-
-
-def _by_reference(
-    activity: ActivityRef[Any, Any] | str, more: tuple[Any, ...]
-) -> tuple[ActivityRef[Any, Any], ActivityOptions]:
-    """The reference and options of a ``run_activity`` call; a call by name (``name, arg, result_type[, options]``)
-    is given a reference of that name and result type: it schedules exactly what it scheduled before."""
-    if isinstance(activity, str):
-        result_type, *options = more
-        return ActivityRef(activity, object, result_type), (options[0] if options else STORE)
-    return activity, (more[0] if more else STORE)

@@ -2,6 +2,11 @@
 
 One workflow per claim (``claim-<claim uuid>``). People decide through work items: failed edits, rejections,
 denials (with their CARC/RARC explained), claims the payer does not answer, the timely-filing deadline.
+
+The module reads as the process: ``run`` and its numbered steps first, then each step's own method in the order
+the claim meets them (a reopened claim, the acknowledgment, the remittance with its follow-ups, a person's
+decision and how it is carried out, the timely-filing deadline), then the signal and query, then the claim's own
+state. The work-item mechanics (``ask``, the ``resolve`` Update) are ``RevenueWorkflow``'s and ``flows.workitems``'.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from flows.revenue._common import (
     PORTAL,
     DomainFailure,
     RevenueWorkflow,
-    aging_bucket,
     portal_failure_evidence,
     portal_retry,
     refusal_context,
@@ -30,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.claim_status import ClaimStatus
     from domain.workitems import Action, Reason, Resolution
     from flows import calls
+    from flows.search_attributes import aging_bucket
 
 
 # A payer without a 276/277 route is asked on its web portal (a browser on the portal workers).
@@ -66,42 +71,6 @@ class ClaimWorkflow(RevenueWorkflow):
         self._line_pointers: tuple[int, ...] = ()
         self._refusal: dict[str, str] = {}  # why the last resolution could not be applied (for the next item)
         self._ack_verdict: str | None = None  # what a person decided on the no-acknowledgment item
-
-    @workflow.signal(name="remittance")
-    def remittance(self, outcome: c.ClaimOutcome) -> None:
-        """Posting tells the claim what the payer decided (signalled once per remittance and claim)."""
-        self._outcomes.append(outcome)
-
-    @workflow.query(name="state")
-    def state(self) -> dict[str, object]:
-        return {
-            "claim_id": self._claim_id,
-            "stage": self._stage,
-            "status": self._status,
-            "submissions": self._submissions,
-            "paid_cents": self._paid_cents,
-            "patient_responsibility_cents": self._patient_cents,
-            "work_items": list(self._work_log),
-        }
-
-    def _take(self, store_status: str, older_history: str) -> None:
-        """The claim's status is the store's (each claim activity answers with it). ``older_history``: what
-        histories recorded before the answers carried it had here, so that they replay as they ran."""
-        self._status = store_status or older_history
-
-    def _enter(self, stage: str) -> None:
-        self._stage = stage
-        age_days = 0.0
-        if self._submitted_at is not None:
-            age_days = (workflow.now().timestamp() - self._submitted_at) / self._policy.day_seconds
-        set_visibility(stage=stage, claim_status=self._status, aging_bucket=aging_bucket(age_days))
-
-    async def _set_status(self, status: str, note: str = "") -> None:
-        await self.run_activity(
-            c.claims_set_status,
-            c.SetClaimStatus(self._claim_id, status, actor=f"workflow:{workflow.info().workflow_id}", note=note),
-        )
-        self._status = status  # the activity moved the store's claim there (an illegal move is refused)
 
     @workflow.run
     async def run(self, data: c.ClaimInput) -> c.ClaimResult:
@@ -480,6 +449,46 @@ class ClaimWorkflow(RevenueWorkflow):
         )
         assert verdict is not None
         return verdict
+
+    # --- what the claim hears and tells ----------------------------------------------------------------------
+
+    @workflow.signal(name="remittance")
+    def remittance(self, outcome: c.ClaimOutcome) -> None:
+        """Posting tells the claim what the payer decided (signalled once per remittance and claim)."""
+        self._outcomes.append(outcome)
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, object]:
+        return {
+            "claim_id": self._claim_id,
+            "stage": self._stage,
+            "status": self._status,
+            "submissions": self._submissions,
+            "paid_cents": self._paid_cents,
+            "patient_responsibility_cents": self._patient_cents,
+            "work_items": list(self._work_log),
+        }
+
+    # --- the claim's own state -------------------------------------------------------------------------------
+
+    def _take(self, store_status: str, older_history: str) -> None:
+        """The claim's status is the store's (each claim activity answers with it). ``older_history``: what
+        histories recorded before the answers carried it had here, so that they replay as they ran."""
+        self._status = store_status or older_history
+
+    def _enter(self, stage: str) -> None:
+        self._stage = stage
+        age_days = 0.0
+        if self._submitted_at is not None:
+            age_days = (workflow.now().timestamp() - self._submitted_at) / self._policy.day_seconds
+        set_visibility(stage=stage, claim_status=self._status, aging_bucket=aging_bucket(int(age_days)))
+
+    async def _set_status(self, status: str, note: str = "") -> None:
+        await self.run_activity(
+            c.claims_set_status,
+            c.SetClaimStatus(self._claim_id, status, actor=f"workflow:{workflow.info().workflow_id}", note=note),
+        )
+        self._status = status  # the activity moved the store's claim there (an illegal move is refused)
 
     def _result(self) -> c.ClaimResult:
         return c.ClaimResult(

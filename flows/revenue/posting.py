@@ -1,20 +1,20 @@
-"""Remittance intake and PaymentPosting.
+"""PaymentPosting: one remittance (an 835 or an EOB read as one), posted exactly once.
 
-RemittanceIntake polls the clearinghouse for 835s on a durable timer (continue-as-new keeps its history short)
-and starts one PaymentPosting per remittance (``posting-<remittance key>``: a re-delivered 835 is a no-op).
-PaymentPosting posts it exactly once, signals each claim's workflow with its outcome, tells collections
-about new patient balances, and gives each work item posting opened its PostingException workflow
-(flows.revenue.posting_exceptions), which waits for the biller and carries the resolution out.
+It is started per remittance as ``posting-<remittance key>`` (by RemittanceIntake, flows.revenue.remittance_intake,
+by the portal EOB intake or by ``remit post``), so a re-delivered 835 is a no-op. It signals each claim's workflow
+with its outcome, tells collections about new patient balances, and gives each work item posting opened its
+PostingException workflow (flows.revenue.posting_exceptions), which waits for the biller and carries it out.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
-from flows.revenue._common import CLEARINGHOUSE, RevenueWorkflow, set_visibility
+from flows.revenue._common import RevenueWorkflow, set_visibility
 from flows.revenue.claim import claim_workflow_id
 
 with workflow.unsafe.imports_passed_through():
@@ -22,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
     from domain.workitems import Reason
 
-INTAKE_WORKFLOW_ID = "remittance-intake"
 # Marks the histories in which a claim without a running process is reopened by its remittance.
 LATE_REMITTANCE_PATCH = "late-remittance-reopens-claim"
 # Marks the histories in which each work item posting opened gets its PostingException workflow (before: the items
@@ -64,9 +63,8 @@ class PaymentPostingWorkflow(RevenueWorkflow):
         set_visibility(stage="posting")
         result = await self.run_or_ask(
             policy,
-            c.POSTING_POST_REMITTANCE,
+            c.posting_post_remittance,
             c.RemittanceRef(data.remittance_key),
-            c.PostingResult,
             entity_type="remittance",
             entity_id=data.remittance_key[:36],
         )
@@ -95,13 +93,11 @@ class PaymentPostingWorkflow(RevenueWorkflow):
             except WorkflowAlreadyStartedError:
                 pass
         for guarantor_id in result.guarantors_with_balance:
-            await self.run_activity(c.COLLECTIONS_NOTIFY, c.BalanceNotice(guarantor_id, policy), c.Nothing)
+            await self.run_activity(c.collections_notify_balance, c.BalanceNotice(guarantor_id, policy))
         if result.exception_items and workflow.patched(EXCEPTION_WORKFLOWS_PATCH):
             # One activity starts them all (posting-exception-<item>): this history stays short on a large ERA.
             await self.run_activity(
-                xc.START,
-                xc.StartExceptions(result.exception_items, data.remittance_key, policy),
-                xc.StartedExceptions,
+                xc.posting_start_exceptions, xc.StartExceptions(result.exception_items, data.remittance_key, policy)
             )
         if result.unmatched:
             await self.ask(
@@ -131,50 +127,11 @@ class PaymentPostingWorkflow(RevenueWorkflow):
             )
 
 
-@workflow.defn(name="RemittanceIntake")
-class RemittanceIntakeWorkflow(RevenueWorkflow):
-    def __init__(self) -> None:
-        super().__init__()
-        self._stop = False
-        self._posted = 0
+def __getattr__(name: str) -> Any:
+    """RemittanceIntake has its own module now (flows.revenue.remittance_intake); its names are still found here for
+    the imports that named this module (``flows.revenue`` re-exports them)."""
+    if name in ("INTAKE_WORKFLOW_ID", "RemittanceIntakeWorkflow"):
+        from flows.revenue import remittance_intake
 
-    @workflow.signal(name="stop")
-    def stop(self) -> None:
-        self._stop = True
-
-    @workflow.query(name="state")
-    def state(self) -> dict[str, object]:
-        return {"stage": self._stage, "remittances_started": self._posted}
-
-    @workflow.run
-    async def run(self, data: c.IntakeInput) -> int:
-        policy = data.policy
-        iterations = 0
-        left = data.iterations_left
-        self._stage = "polling"
-        set_visibility(stage="remittance_intake")
-        while not self._stop and left != 0:
-            fetched = await self.run_activity(
-                c.POSTING_FETCH_REMITTANCES, c.Nothing(), c.FetchedRemittances, CLEARINGHOUSE
-            )
-            for key in fetched.remittance_keys:
-                try:
-                    await workflow.start_child_workflow(
-                        PaymentPostingWorkflow.run,
-                        c.PostingInput(key, policy),
-                        id=posting_workflow_id(key),
-                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                        parent_close_policy=ParentClosePolicy.ABANDON,
-                    )
-                    self._posted += 1
-                except WorkflowAlreadyStartedError:
-                    pass  # posted (or being posted) already: posting is keyed by the remittance
-            iterations += 1
-            left -= 1 if left > 0 else 0
-            if iterations >= policy.intake_iterations_per_run or workflow.info().is_continue_as_new_suggested():
-                workflow.continue_as_new(c.IntakeInput(policy, left))
-            try:
-                await workflow.wait_condition(lambda: self._stop, timeout=policy.days(policy.remittance_poll_days))
-            except TimeoutError:
-                pass
-        return self._posted
+        return getattr(remittance_intake, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

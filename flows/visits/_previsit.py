@@ -104,7 +104,7 @@ class PreVisitWorkflow(RevenueWorkflow):
         set_visibility(entity_type="appointment", entity_id=data.appointment_id)
 
     async def load(self, appointment_id: str) -> c.VisitSchedule:
-        self._schedule = await self.run_activity(c.VISITS_LOAD, c.AppointmentRef(appointment_id), c.VisitSchedule)
+        self._schedule = await self.run_activity(c.visits_load, c.AppointmentRef(appointment_id))
         return self._schedule
 
     def _key(self, step: VisitStep) -> str:
@@ -161,13 +161,12 @@ class PreVisitWorkflow(RevenueWorkflow):
     async def remind(self, label: str) -> None:
         schedule = self.schedule
         outcome = await self.run_activity(
-            c.MESSAGING_SEND,
+            c.messaging_send,
             c.PatientMessage(
                 schedule.appointment_id,
                 self.reminder_template,
                 f"{label}:{schedule.appointment_id}:{schedule.starts_at.isoformat()}",
             ),
-            c.MessageOutcome,
         )
         if outcome.sent:
             self._reminders_sent += 1
@@ -176,7 +175,7 @@ class PreVisitWorkflow(RevenueWorkflow):
 
     async def check_eligibility(self, *, recheck: bool) -> None:
         appointment_id = self.schedule.appointment_id
-        coverage = await self.run_activity(c.VISITS_COVERAGE, c.AppointmentRef(appointment_id), c.VisitCoverage)
+        coverage = await self.run_activity(c.visits_coverage, c.AppointmentRef(appointment_id))
         if recheck and not needs_recheck(self._eligibility or coverage.last_status, coverage.changed):
             return
         if self._eligibility_task is not None and not self._eligibility_task.done():
@@ -197,17 +196,15 @@ class PreVisitWorkflow(RevenueWorkflow):
     async def _settle(self, answers: list[rc.EligibilityAnswer], decided_by: str, status: str = "active") -> None:
         for answer in answers:
             await self.run_activity(
-                rc.ELIGIBILITY_RECORD,
+                rc.eligibility_record,
                 rc.EligibilityRecord(answer.coverage_id, status, decided_by, answer.route),
-                rc.Nothing,
             )
 
     async def _record(self, status: str, statuses: dict[str, str]) -> None:
         self._eligibility = status
         await self.run_activity(
-            c.VISITS_RECORD_ELIGIBILITY,
+            c.visits_record_eligibility,
             c.VisitEligibility(self.schedule.appointment_id, status, statuses),
-            rc.Nothing,
         )
 
     async def _eligibility_item(self, answer: rc.EligibilityAnswer) -> None:
@@ -229,9 +226,8 @@ class PreVisitWorkflow(RevenueWorkflow):
             if resolution.action in (Action.RETRY_NOW, Action.UPDATE_COVERAGE):
                 if resolution.action == Action.UPDATE_COVERAGE:
                     await self.run_activity(
-                        rc.ELIGIBILITY_UPDATE_COVERAGE,
+                        rc.eligibility_update_coverage,
                         rc.CoverageUpdate(answer.coverage_id, dict(resolution.fields), resolution.by),
-                        rc.Nothing,
                     )
                 answer = await ask_payer(
                     self, policy, answer.coverage_id, self._policy.portal_task_queue, refusal_is_answer=True
@@ -251,9 +247,8 @@ class PreVisitWorkflow(RevenueWorkflow):
     async def apply_no_show(self) -> c.NoShowResult:
         """The practice's no-show policy: the appointment marked, the fee (if any) on the guarantor's ledger."""
         return await self.run_activity(
-            c.VISITS_NO_SHOW,
+            c.visits_no_show,
             c.NoShow(self.schedule.appointment_id, self._policy.no_show_fee_cents, _actor()),
-            c.NoShowResult,
         )
 
     async def no_show_item(self, fee_cents: int, until: Callable[[], bool]) -> None:

@@ -24,7 +24,6 @@ from flows.visits._previsit import CANCELLED, NO_SHOW_REACHED, PreVisitWorkflow
 from flows.visits._telehealth import VENDOR, Participants, VisitState
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import revenue as rc
     from activities.contracts import visits as c
     from activities.contracts import workitems as wc
     from domain.errors import ValidationError
@@ -82,11 +81,10 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
     @workflow.update(name=c.CONSENT_UPDATE)
     async def consent(self, request: c.ConsentRequest) -> str:
         await self.run_activity(
-            c.TELEHEALTH_CONSENT,
+            c.telehealth_consent,
             c.ConsentRecord(
                 self.schedule.appointment_id, request.method, request.patient_state.upper(), workflow.now(), request.by
             ),
-            rc.Nothing,
         )
         self._state.consented = True
         if self._state.name in ("started", "invited"):
@@ -101,7 +99,7 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
     @workflow.update(name=c.CHECK_IN_UPDATE)
     async def check_in(self, request: c.CheckInRequest) -> str:
         plan = await self.run_activity(
-            c.TELEHEALTH_CHECK_IN,
+            c.telehealth_check_in,
             c.CheckInRecord(
                 self.schedule.appointment_id,
                 request.patient_location,
@@ -109,7 +107,6 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
                 workflow.now(),
                 request.by,
             ),
-            c.VirtualVisitPlan,
         )
         self._plan = plan
         self._state.patient_location = request.patient_location
@@ -237,9 +234,8 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
     async def _reassign(self, provider_id: str, by: str) -> None:
         assert self._plan is not None
         self._plan = await self.run_activity(
-            c.TELEHEALTH_REASSIGN,
+            c.telehealth_reassign,
             c.Reassignment(self.schedule.appointment_id, provider_id, self._plan.patient_state, by),
-            c.VirtualVisitPlan,
         )
         self._reassigned_to = provider_id
 
@@ -260,7 +256,7 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
     async def _run(self, data: c.VisitInput) -> c.VirtualVisitResult:
         appointment_id = data.appointment_id
         set_visibility(stage="telehealth_invited")
-        self._plan = await self.run_activity(c.TELEHEALTH_PREPARE, c.AppointmentRef(appointment_id), c.VirtualVisitPlan)
+        self._plan = await self.run_activity(c.telehealth_prepare, c.AppointmentRef(appointment_id))
         while True:
             if self._plan.problem is not None and self._people.started_at is None:
                 if not await self._blocked():
@@ -296,22 +292,19 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
     async def _open_room(self) -> None:
         schedule = self.schedule
         expires = schedule.starts_at + timedelta(minutes=schedule.duration_minutes) + timedelta(hours=12)
-        await self.run_activity(
-            c.TELEHEALTH_OPEN_ROOM, c.RoomRequest(schedule.appointment_id, expires), c.RoomOpened, VENDOR
-        )
+        await self.run_activity(c.telehealth_open_room, c.RoomRequest(schedule.appointment_id, expires), VENDOR)
         self._room_open = True
 
     async def _invite(self) -> None:
         self._invites += 1
         schedule = self.schedule
         await self.run_activity(
-            c.MESSAGING_SEND,
+            c.messaging_send,
             c.PatientMessage(
                 schedule.appointment_id,
                 "telehealth_invite",
                 f"invite-{self._invites}:{schedule.appointment_id}:{schedule.starts_at.isoformat()}",
             ),
-            c.MessageOutcome,
         )
         await self._event("invite_sent", self._state.name, "workflow", workflow.now(), str(self._invites))
 
@@ -341,9 +334,7 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
             if resolution.action == Action.REASSIGN_PROVIDER:
                 await self._reassign(resolution.fields["provider_id"], resolution.by)
             elif resolution.action == Action.RETRY_NOW:
-                self._plan = await self.run_activity(
-                    c.TELEHEALTH_PREPARE, c.AppointmentRef(plan.appointment_id), c.VirtualVisitPlan
-                )
+                self._plan = await self.run_activity(c.telehealth_prepare, c.AppointmentRef(plan.appointment_id))
             # cancel: the item is closed; the visit stays blocked until reassigned or cancelled through intake
             if self._plan is not None and self._plan.problem is None:
                 await self._leave_block()
@@ -382,9 +373,8 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
         self, item_id: str, action: str, by: str, note: str, fields: dict[str, str] | None = None
     ) -> None:
         await self.run_activity(
-            wc.RECORD_RESOLUTION,
+            wc.workitems_record_resolution,
             wc.RecordResolutionInput(item_id, action, by, True, fields or {}, note),
-            rc.Nothing,
         )
 
     async def _no_show(self) -> c.VirtualVisitResult:
@@ -399,7 +389,7 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
         people = self._people
         assert people.ended_at is not None
         finished = await self.run_activity(
-            c.TELEHEALTH_FINISH,
+            c.telehealth_finish,
             c.VisitFinish(
                 self.schedule.appointment_id,
                 people.audio_only,
@@ -407,7 +397,6 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
                 people.ended_at,
                 people.ended_by or "vendor",
             ),
-            c.FinishedVisit,
         )
         await self._close_room()
         await self._set_state("done", "workflow")
@@ -428,9 +417,8 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
             await self._set_state("cancelled", "workflow")
             schedule = self.schedule
             await self.run_activity(
-                c.MESSAGING_SEND,
+                c.messaging_send,
                 c.PatientMessage(schedule.appointment_id, "cancellation", f"cancellation:{schedule.appointment_id}"),
-                c.MessageOutcome,
             )
         return self._result("cancelled")
 
@@ -454,9 +442,7 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
     async def _close_room(self) -> None:
         if not self._room_open:
             return
-        await self.run_activity(
-            c.TELEHEALTH_CLOSE_ROOM, c.AppointmentRef(self.schedule.appointment_id), c.RoomClosed, VENDOR
-        )
+        await self.run_activity(c.telehealth_close_room, c.AppointmentRef(self.schedule.appointment_id), VENDOR)
         self._room_open = False
 
     async def _set_state(self, name: str, actor: str, detail: str = "") -> None:
@@ -467,9 +453,8 @@ class VirtualVisitWorkflow(PreVisitWorkflow):
 
     async def _event(self, kind: str, state: str, actor: str, at: datetime, detail: str = "") -> None:
         await self.run_activity(
-            c.TELEHEALTH_RECORD,
+            c.telehealth_record,
             c.TelehealthEvent(self.schedule.appointment_id, kind, state, at, actor, detail),
-            rc.Nothing,
         )
 
     def _result(self, outcome: str) -> c.VirtualVisitResult:

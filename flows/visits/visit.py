@@ -68,7 +68,7 @@ class VisitWorkflow(PreVisitWorkflow):
 
     async def _move(self, target: str, by: str) -> str:
         schedule = await self.run_activity(
-            c.VISITS_SET_STATUS, c.StatusChange(self.schedule.appointment_id, target, by), c.VisitSchedule
+            c.visits_set_status, c.StatusChange(self.schedule.appointment_id, target, by)
         )
         self._schedule = schedule
         self._status = schedule.status
@@ -124,9 +124,8 @@ class VisitWorkflow(PreVisitWorkflow):
         self._status = "cancelled"
         schedule = self.schedule
         await self.run_activity(
-            c.MESSAGING_SEND,
+            c.messaging_send,
             c.PatientMessage(schedule.appointment_id, "cancellation", f"cancellation:{schedule.appointment_id}"),
-            c.MessageOutcome,
         )
         return self._result("cancelled")
 

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 from temporalio.client import Client
 
-from flows.workitems import ResolveRequest, StandaloneWorkItemInput, StandaloneWorkItemWorkflow
+from flows.standalone_work_item import StandaloneWorkItemInput, StandaloneWorkItemWorkflow
+from flows.workitems import ResolveRequest
 from workers.composition import Container
 
 

@@ -62,14 +62,8 @@ REFERENCES = _references()
 IMPLEMENTATIONS = _implementations()
 
 
-# Areas whose contracts have no typed references yet (their workflows still call them by name).
-NOT_YET_REFERENCED = ("messaging.", "telehealth.", "visits.")
-
-
 def test_every_activity_has_a_typed_reference() -> None:
-    missing = sorted(set(IMPLEMENTATIONS) - set(REFERENCES))
-    assert [name for name in missing if not name.startswith(NOT_YET_REFERENCED)] == []
-    assert {name.split(".")[0] + "." for name in missing} == set(NOT_YET_REFERENCED), "an area got its references"
+    assert sorted(set(IMPLEMENTATIONS) - set(REFERENCES)) == []
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
@@ -82,6 +76,4 @@ def test_a_reference_keeps_the_stable_name_and_the_implementations_types(name: s
     hints = typing.get_type_hints(method)
     (parameter,) = [p for p in inspect.signature(method).parameters if p != "self"]
     assert hints[parameter] is reference.input, f"{name} takes {hints[parameter]}, the reference says {reference.input}"
-    assert hints["return"] is reference.output, (
-        f"{name} returns {hints['return']}, not {reference.output}"
-    )
+    assert hints["return"] is reference.output, f"{name} returns {hints['return']}, not {reference.output}"

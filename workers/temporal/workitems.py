@@ -14,7 +14,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from activities.contracts.queues import TaskQueue
 from domain.workitems import REASONS, parse_reason
 from flows.search_attributes import ENTITY_ID, ENTITY_TYPE, STAGE
-from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemResult, StandaloneWorkItemWorkflow
+from flows.standalone_work_item import StandaloneWorkItemInput, StandaloneWorkItemResult, StandaloneWorkItemWorkflow
 
 
 def standalone_workflow_id(entity_type: str, entity_id: str, reason: str) -> str:
