@@ -89,6 +89,9 @@ class ExceptionResolution:
     by: str  # the verified actor's label: the ledger's audit names who posted
     fields: dict[str, str] = field(default_factory=dict)
     remittance_key: str = ""
+    # The item the person answered (a new one after a refusal asked again; "": ``work_item_id``): what carrying it
+    # out did is recorded on it (``resolution.applied``), for `tasks resolve`, `tasks show` and the console.
+    answered_item_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,13 @@ class PostingExceptionActivities(StoreActivities):
                     key = self._stored_835(data.remittance_key, item)
             try:
                 applied = resolve_posting_item(
-                    session, data.work_item_id, data.action, dict(data.fields), actor=data.by, remittance_key=key
+                    session,
+                    data.work_item_id,
+                    data.action,
+                    dict(data.fields),
+                    actor=data.by,
+                    remittance_key=key,
+                    answered_item_id=data.answered_item_id,
                 )
             except DomainError as exc:  # nothing of it was written; the item says why, the workflow asks again
                 uow.session.rollback()
@@ -158,7 +164,7 @@ class PostingExceptionActivities(StoreActivities):
                 uow.commit()
         if refusal is not None:
             with self.uow() as uow:
-                record_refusal(uow.session, data.work_item_id, data.action, refusal.message)
+                record_refusal(uow.session, data.answered_item_id or data.work_item_id, data.action, refusal.message)
                 uow.commit()
             raise refusal
         activity.logger.info(

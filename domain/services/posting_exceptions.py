@@ -278,6 +278,7 @@ def resolve_posting_item(
     *,
     actor: str,
     remittance_key: str = "",
+    answered_item_id: str = "",
 ) -> AppliedResolution:
     """Carry out a person's resolution of a posting item, after the rule passes on the store's facts (raises its
     DomainError otherwise, nothing written). ``remittance_key``: an unknown payer's stored 835, if found.
@@ -292,7 +293,8 @@ def resolve_posting_item(
     facts = replace(facts, remittance_key=remittance_key)
     check_resolution(action, fields, facts)  # the same rule the Update validator ran, on the store's facts
     applied = _carry_out(session, item, facts, action, fields, claim_id, actor)
-    record_applied(item, applied)
+    answered = session.get(m.WorkItem, answered_item_id) if answered_item_id else None
+    record_applied(answered or item, applied)  # on the item the person answered (asked again: the new one)
     return applied
 
 

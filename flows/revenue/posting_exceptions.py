@@ -121,6 +121,7 @@ class PostingExceptionWorkflow(RevenueWorkflow):
                         resolution.by,
                         dict(resolution.fields),
                         data.remittance_key,
+                        work_item_id,
                     ),
                 )
             except DomainFailure as failure:  # the store changed since the rule passed: ask again, saying why

@@ -247,6 +247,10 @@ async def test_a_store_refusal_asks_once_again_saying_why(exceptions: ExceptionH
     result = await exceptions.handle().result()
     assert (result.action, result.refusals) == ("complete", 1)
     assert [r.action for r in store.resolutions] == ["post_manually", "complete"]  # once each: no loop
+    # each outcome is recorded on the item the person answered: the first, then the one that asked again
+    reopened_id = next(i for i, item in base.world.work_items.items() if item is again)
+    assert [r.answered_item_id for r in store.resolutions] == [ITEM, reopened_id]
+    assert {r.work_item_id for r in store.resolutions} == {ITEM}  # the facts stay the parked payment's item's
     assert len([i for i in base.world.work_items.values() if i.reason == "unmatched_remittance"]) == 2
 
 

@@ -120,9 +120,9 @@ def _posting_item(item: m.WorkItem) -> bool:
 
 def applied_view(item: m.WorkItem) -> dict[str, Any] | None:
     """What carrying a posting item's resolution out did (None: not posting's, or not resolved)."""
-    from domain.posting.parked import is_posting_item
+    from workers.temporal.posting_exceptions import carried_out_by_workflow
 
-    if not item.resolution_action or not is_posting_item(item.reason_code, item.dedupe_key):
+    if not item.resolution_action or not carried_out_by_workflow(item):
         return None
     applied = (item.resolution or {}).get("applied")
     if isinstance(applied, dict):
@@ -273,7 +273,7 @@ def _resolve(args: argparse.Namespace) -> int:
     from workers.composition import Container
     from workers.security.actors import ActorKeyError, load_actor_keys, sign_cli_resolution
     from workers.settings import load_settings
-    from workers.temporal.posting_exceptions import adoptable
+    from workers.temporal.posting_exceptions import adoptable, carried_out_by_workflow
 
     settings = load_settings()
     container = Container(settings)
@@ -283,6 +283,7 @@ def _resolve(args: argparse.Namespace) -> int:
             item = find_item(uow, args.id)
             item_id, reason, state, workflow_id = item.id, item.reason_code, item.state, item.workflow_id
             posting_item = adoptable(item)
+            carried_out_later = carried_out_by_workflow(item)
     finally:
         container.close()
     if state not in ("open", "claimed"):
@@ -311,9 +312,10 @@ def _resolve(args: argparse.Namespace) -> int:
         actor=actor,
     )
     outcome = _send_resolution(settings, workflow_id, request)
-    applied = _await_applied(item_id, args.wait) if posting_item and outcome.terminal else None
+    later = carried_out_later and outcome.terminal
+    applied = _await_applied(item_id, args.wait) if later else None
     told = "resolved" if outcome.terminal else "open"
-    if posting_item and outcome.terminal and (applied is None or applied["state"] != "applied"):
+    if later and (applied is None or applied["state"] != "applied"):
         # "resolved" only once the workflow carried it out (the store says so), never for nothing
         told = "refused" if applied is not None and applied["state"] == "refused" else "accepted"
     if args.json:

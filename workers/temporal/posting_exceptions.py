@@ -35,6 +35,16 @@ def adoptable(item: m.WorkItem) -> bool:
     )
 
 
+def carried_out_by_workflow(item: m.WorkItem) -> bool:
+    """Posting's item, or one its PostingException workflow asked again: a resolution of it is carried out after it
+    is accepted (the outcome lands in ``resolution.applied``)."""
+    owner = item.workflow_id or ""
+    return is_posting_item(item.reason_code, item.dedupe_key) or owner.startswith(WORKFLOW_ID_PREFIX)
+
+
+WORKFLOW_ID_PREFIX = xc.posting_exception_workflow_id("")
+
+
 def open_posting_items(container: Container) -> list[str]:
     """The ids of every open item posting opened (and no other workflow owns)."""
     query = select(m.WorkItem).where(
