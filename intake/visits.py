@@ -148,6 +148,9 @@ def _check_visit_rules(
         or row.status != AppointmentStatus.BOOKED
     ):
         return
+    if rows.created_rows(ctx.session, m.Appointment):
+        # The double-booking rule reads the provider's appointments from the store: this unit's go there first.
+        rows.write_later(ctx.session, keep_tracking=True)
     patient = ctx.session.get(m.Patient, patient_id)
     assert patient is not None
     slot = Slot(cmd.starts_at, cmd.duration_minutes)

@@ -322,3 +322,25 @@ def test_a_start_that_fails_stays_pending_until_the_next_dispatch(
     with session_factory() as session:
         row = session.execute(select(m.ProcessStart)).scalar_one()
         assert row.attempts == 2 and row.last_error == "ConnectionError"
+
+
+def test_two_bookings_of_one_provider_at_one_time_in_one_unit_are_refused_whole(
+    intake: Intake, session_factory: sessionmaker[Session], practice: dict[str, str]
+) -> None:
+    """A unit writes its visit rows at its end: the double-booking rule still sees the unit's own appointments."""
+    from domain.errors import DomainError
+
+    intake.handle(ACTOR, register())
+    intake.handle(ACTOR, register("B2", "BM223456789", first_name="Other", birth_date=date(1960, 5, 6)))
+    at = datetime(2026, 3, 9, 16, tzinfo=UTC)
+    before = count(session_factory, m.Appointment)
+
+    def both(unit: IntakeUnit) -> None:
+        for mrn in ("A1", "B2"):
+            unit.schedule_appointment(
+                ScheduleAppointment(BusinessId(SYSTEM, f"appt-{mrn}"), Ref.by(SYSTEM, mrn), practice["npi"], at)
+            )
+
+    with pytest.raises(DomainError, match="already has appointment"):
+        intake.run(ACTOR, both)
+    assert count(session_factory, m.Appointment) == before
