@@ -97,7 +97,6 @@ def practice(factory: sessionmaker[Session]) -> tuple[str, str]:
 
 def payloads(round_number: int, patients: int, payer: str, npi: str) -> list[list[bytes]]:
     """Per patient: ADT^A04, SIU^S12, DFT^P03 (new MRNs, appointment ids and control ids every round)."""
-    day = date(2026, 3, 2)
     out: list[list[bytes]] = []
     for number in range(patients):
         key = f"R{round_number}P{number}"
@@ -107,7 +106,9 @@ def payloads(round_number: int, patients: int, payer: str, npi: str) -> list[lis
             f"Bench{round_number}x{number}",
             date(1970, 1, 1) + timedelta(days=number * 37 + round_number),
         )
-        starts = datetime(2026, 3, 2, 8, tzinfo=UTC) + timedelta(minutes=number)
+        # A slot of its own per visit (round and patient): the provider is never double-booked.
+        starts = datetime(2026, 3, 2, 8, tzinfo=UTC) + timedelta(hours=round_number * 1000 + number)
+        day = starts.date()
         charges = [s.SampleCharge("99213", diagnoses=("I10",)), s.SampleCharge("36415")]
         out.append(
             [
