@@ -31,7 +31,7 @@ from domain.x12.remit835 import parse_835, write_835
 from flows.revenue.claim import claim_workflow_id
 from tests.support.dev_stack import run_cli
 from tests.support.revenue_stack import RevenueStack, claims_in_stage, revenue_stack, start_registrations
-from workers.demo import resolve_open_items
+from workers.demo_biller import resolve_open_items
 
 pytestmark = [pytest.mark.temporal, pytest.mark.e2e]
 

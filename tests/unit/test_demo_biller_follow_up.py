@@ -7,7 +7,7 @@ from typing import Any
 
 from domain import models as m
 from domain.enums import PayerRouting
-from workers.demo import biller_decision
+from workers.demo_biller import biller_decision
 
 
 class _Session:

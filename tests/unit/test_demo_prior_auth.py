@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import models as m
-from workers.demo import biller_decision
+from workers.demo_biller import biller_decision
 
 
 class _Result:
