@@ -441,7 +441,8 @@ if __name__ == "__main__":
     parser.add_argument("--serve-worker", nargs=2, metavar=("TARGET", "QUEUE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve_worker:
-        asyncio.run(_serve_worker(*arguments.serve_worker, arguments.slots))
+        target, queue = arguments.serve_worker
+        asyncio.run(_serve_worker(target, queue, arguments.slots))
     else:
         asyncio.run(
             main(
