@@ -42,14 +42,15 @@ class Permission(StrEnum):
     ADMIN = "admin"  # users, API clients
     TEMPORAL_UI = "temporal_ui"  # decode payloads in the Temporal Web UI
     TELEHEALTH = "telehealth"  # the day's virtual visits and their actions (cancel, resend invite, reassign)
+    FRONT_DESK = "front_desk"  # register a patient and book a visit (through intake: their processes start)
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATIONS: frozenset({Permission.VIEW, Permission.TEMPORAL_UI}),
+    Role.OPERATIONS: frozenset({Permission.VIEW, Permission.TEMPORAL_UI, Permission.FRONT_DESK}),
     Role.BILLER: frozenset({Permission.VIEW, Permission.PHI, Permission.RESOLVE}),
     Role.AUDITOR: frozenset({Permission.VIEW, Permission.PHI, Permission.AUDIT, Permission.TEMPORAL_UI}),
     Role.ADMIN: frozenset(Permission),
-    Role.COORDINATOR: frozenset({Permission.VIEW, Permission.TELEHEALTH}),
+    Role.COORDINATOR: frozenset({Permission.VIEW, Permission.TELEHEALTH, Permission.FRONT_DESK}),
 }
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")

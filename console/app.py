@@ -8,9 +8,9 @@ signed-in user (domain.actors), so the workflow's validator has the last word an
 Pages (console.routes.*): sign-in and password (auth), dashboard, work queues and work items (work), claims
 and patient accounts (records), workflows and their timelines (workflows), the audit log (audit_log), users
 and API clients (admin), the Temporal Web UI's codec authorization (temporal_ui), the telehealth coordinator's
-day of virtual visits (telehealth). Who may open what is the
-role x page matrix in docs/operations.md (console.accounts.PERMISSIONS). Every page but ``/login``,
-``/health`` and ``/static`` needs a signed-in user; sessions are server-side with idle logoff
+day of virtual visits (telehealth), the front desk's registration and booking through intake (front_desk).
+Who may open what is the role x page matrix in docs/operations.md (console.accounts.PERMISSIONS). Every page but
+``/login``, ``/health`` and ``/static`` needs a signed-in user; sessions are server-side with idle logoff
 (console.sessions); forms that change something carry a CSRF token; the CSP allows nothing but this origin.
 """
 
@@ -36,6 +36,7 @@ from console.routes import (
     audit_log,
     auth,
     dashboard,
+    front_desk,
     records,
     telehealth,
     temporal_ui,
@@ -88,7 +89,19 @@ def create_app(
     app = FastAPI(title="carecycle console", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     _install_handlers(app, console)
-    for module in (auth, dashboard, work, records, workflows, audit_log, admin, api_clients, temporal_ui, telehealth):
+    for module in (
+        auth,
+        dashboard,
+        work,
+        records,
+        workflows,
+        audit_log,
+        admin,
+        api_clients,
+        temporal_ui,
+        telehealth,
+        front_desk,
+    ):
         module.register(app, console)
 
     @app.get("/health")

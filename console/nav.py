@@ -23,6 +23,7 @@ NAV: list[NavEntry] = [
     NavEntry("Work queues", "/queues", Permission.VIEW),
     NavEntry("Processes", "/processes", Permission.VIEW),
     NavEntry("Telehealth", "/telehealth", Permission.TELEHEALTH),
+    NavEntry("Front desk", "/front-desk", Permission.FRONT_DESK),
     NavEntry("Claims", "/claims", Permission.PHI),
     NavEntry("Workflows", "/workflows", Permission.AUDIT),
     NavEntry("Audit log", "/audit-log", Permission.AUDIT),

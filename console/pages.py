@@ -23,6 +23,7 @@ PAGES: tuple[Page, ...] = (
     Page("Resolve a work item (form)", "/work-items/{work_item}#resolve", Permission.RESOLVE),
     Page("Running processes", "/processes", Permission.VIEW),
     Page("Telehealth: the day's virtual visits", "/telehealth", Permission.TELEHEALTH),
+    Page("Front desk: register a patient, book a visit", "/front-desk", Permission.FRONT_DESK),
     Page("Your account and password", "/account", Permission.VIEW),
     Page("Claims", "/claims", Permission.PHI),
     Page("Claim", "/claims/{claim}", Permission.PHI),

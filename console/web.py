@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHistory
 
 from console.accounts import ConsoleUserView, Permission, active_user
+from console.desk import FrontDesk
 from console.format import register_filters
 from console.nav import NAV
 from console.sessions import COOKIE, SessionData, SessionEnded, SessionPolicy, Signer, resume_session
@@ -102,6 +103,8 @@ class ConsoleOptions:
     api_clients: ApiClientAdmin | None = None
     # The telehealth coordinator's actions (workers.visit_desk); None: the telehealth page shows, without actions.
     telehealth: TelehealthDesk | None = None
+    # Registration and booking through intake (workers.front_desk); None: the front desk page shows, without forms.
+    front_desk: FrontDesk | None = None
 
 
 class Console:

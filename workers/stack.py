@@ -155,6 +155,7 @@ def console_options(
     codec_grant: Callable[[str, str], str] | None = None,
     api_clients: Any = None,
     telehealth: Any = None,
+    front_desk: Any = None,
 ) -> Any:
     """The console's settings (console.web.ConsoleOptions) from the environment's."""
     from datetime import timedelta
@@ -182,6 +183,7 @@ def console_options(
         codec_grant=codec_grant,
         api_clients=api_clients,
         telehealth=telehealth,
+        front_desk=front_desk,
     )
 
 
@@ -421,6 +423,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                     info.notes.append(f"sandbox payer portal accounts: {accounts_file(settings)}")
             console_factory = console_app_factory()
             if console_factory is not None:
+                from workers.front_desk import FrontDeskForConsole
                 from workers.visit_desk import TelehealthDeskForConsole
 
                 admin_file = await asyncio.to_thread(ensure_first_admin, settings, container.session_factory)
@@ -437,6 +440,7 @@ async def running_stack(settings: Settings, *, with_workers: bool = True) -> Asy
                         codec_grant=ui_grant(info.urls.get("temporal_ui"), grants),
                         api_clients=ApiClientsForConsole(),
                         telehealth=TelehealthDeskForConsole(container, temporal.client),
+                        front_desk=FrontDeskForConsole(container, temporal.client),
                     ),
                     actor_keys=load_actor_keys(settings),
                 )
