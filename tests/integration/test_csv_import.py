@@ -152,5 +152,11 @@ async def test_imported_patients_are_registered_by_their_workflows(tmp_path: Pat
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
         assert report["processes"] == {"queued": 3, "started": 3, "pending": 0}
-        registrations = [w.id async for w in stack.client.list_workflows("WorkflowType = 'PatientRegistration'")]
+        query = "WorkflowType = 'PatientRegistration'"
+        registrations = [w.id async for w in stack.client.list_workflows(query)]
+        for _ in range(60):  # the list is Temporal's visibility store: it catches up after the starts
+            if len(registrations) >= 3:
+                break
+            await asyncio.sleep(0.5)
+            registrations = [w.id async for w in stack.client.list_workflows(query)]
         assert len(registrations) == 3
