@@ -46,7 +46,7 @@ class Permission(StrEnum):
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATIONS: frozenset({Permission.VIEW, Permission.TEMPORAL_UI, Permission.FRONT_DESK}),
+    Role.OPERATIONS: frozenset({Permission.VIEW, Permission.TEMPORAL_UI}),  # no patient data: not the front desk
     Role.BILLER: frozenset({Permission.VIEW, Permission.PHI, Permission.RESOLVE}),
     Role.AUDITOR: frozenset({Permission.VIEW, Permission.PHI, Permission.AUDIT, Permission.TEMPORAL_UI}),
     Role.ADMIN: frozenset(Permission),

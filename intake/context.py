@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from domain import audit
+from domain.enums import AppointmentKind
 from intake import records
 from intake.commands import Actor
 from intake.outcomes import Change, Kind
@@ -25,10 +26,10 @@ class UnitContext:
     closing: dict[str, None] = field(default_factory=dict)  # encounters to close for billing at commit, in order
     audits: list[tuple[Kind, str, Change, dict[str, Any]]] = field(default_factory=list)
 
-    def _queue(self, process: str, entity_id: str, detail: str = "") -> str:
+    def _queue(self, process: str, entity_id: str, detail: str = "", kind: str = AppointmentKind.IN_PERSON) -> str:
         key = (process, entity_id, detail)
         if key not in self.queued:
-            workflow_id = workflow_id_for(process, entity_id)
+            workflow_id = workflow_id_for(process, entity_id, kind)
             row = records.queue_start(self.session, process, entity_id, workflow_id, detail)
             self.start_ids.append(row.id)
             self.queued[key] = workflow_id
@@ -45,9 +46,10 @@ class UnitContext:
         """The Encounter workflow (coding, then the Claim) of a visit closed for billing."""
         return self._queue(ENCOUNTER, appointment_id)
 
-    def queue_appointment(self, appointment_id: str, detail: str) -> str:
-        """The appointment seam: booked, rescheduled, cancelled... handed to the visit hook after commit."""
-        return self._queue(APPOINTMENT, appointment_id, detail)
+    def queue_appointment(self, appointment_id: str, detail: str, kind: str) -> str:
+        """The appointment seam: booked, rescheduled, cancelled... handed to the visit hook after commit, recorded
+        under the workflow id the hook acts on (the appointment's kind names it)."""
+        return self._queue(APPOINTMENT, appointment_id, detail, kind)
 
     def audit(self, kind: Kind, entity_id: str, change: Change, details: dict[str, Any] | None = None) -> None:
         """The audit event of one accepted change (codes and ids only, no PHI), written when the unit ends. A

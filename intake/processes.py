@@ -27,7 +27,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import revenue as c
+from activities.contracts import visits as visits_contract
 from activities.contracts.queues import TaskQueue
+from domain.enums import AppointmentKind
 from flows.revenue import (
     EncounterWorkflow,
     PatientRegistrationWorkflow,
@@ -40,18 +42,21 @@ ENCOUNTER = "encounter"
 APPOINTMENT = "appointment"
 
 
-def visit_workflow_id(appointment_id: str) -> str:
-    """The business id of an appointment's visit process (the hook's to start; recorded with each event)."""
-    return f"visit-{appointment_id}"
+def visit_workflow_id(appointment_id: str, kind: str = AppointmentKind.IN_PERSON) -> str:
+    """The business id of an appointment's visit process (the hook's to start; recorded with each event): the
+    Visit's ``visit-<id>`` for an in-person appointment, the VirtualVisit's ``virtual-visit-<id>`` for a virtual one."""
+    if kind == AppointmentKind.TELEHEALTH:
+        return visits_contract.virtual_visit_workflow_id(appointment_id)
+    return visits_contract.visit_workflow_id(appointment_id)
 
 
-def workflow_id_for(process: str, entity_id: str) -> str:
+def workflow_id_for(process: str, entity_id: str, kind: str = AppointmentKind.IN_PERSON) -> str:
     if process == REGISTRATION:
         return registration_workflow_id(entity_id)
     if process == ENCOUNTER:
         return encounter_workflow_id(entity_id)
     if process == APPOINTMENT:
-        return visit_workflow_id(entity_id)
+        return visit_workflow_id(entity_id, kind)
     raise ValueError(f"unknown process {process!r}")
 
 

@@ -30,7 +30,7 @@ from activities.contracts import visits as c
 from domain import models as m
 from domain.enums import AppointmentKind, AppointmentStatus
 from flows.visits import VirtualVisitWorkflow, VisitWorkflow
-from intake.processes import AppointmentChange
+from intake.processes import AppointmentChange, visit_workflow_id
 
 log = logging.getLogger("carecycle.intake.visits")
 
@@ -46,9 +46,8 @@ class _Appointment:
 
 
 def workflow_id_of(appointment_id: str, kind: str) -> str:
-    if kind == AppointmentKind.TELEHEALTH:
-        return c.virtual_visit_workflow_id(appointment_id)
-    return c.visit_workflow_id(appointment_id)
+    """The workflow id the hook acts on: the one intake records for the appointment (intake.processes)."""
+    return visit_workflow_id(appointment_id, kind)
 
 
 class VisitProcesses:

@@ -121,7 +121,7 @@ def schedule_appointment(ctx: UnitContext, cmd: ScheduleAppointment) -> Outcome:
         row.cancel_reason = check_cancel_reason(cmd.cancel_reason) if cmd.cancel_reason else row.cancel_reason
     records.link_identifier(session, Kind.APPOINTMENT, cmd.identifier, row.id)
     change, version = records.accept(session, Kind.APPOINTMENT, row.id, digest, ctx.actor.label, new=new)
-    starts = (ctx.queue_appointment(row.id, _appointment_change(new, previous, cmd)),)
+    starts = (ctx.queue_appointment(row.id, _appointment_change(new, previous, cmd), str(row.kind)),)
     ctx.audit(Kind.APPOINTMENT, row.id, change, {"status": wanted.value})
     return Outcome(Kind.APPOINTMENT, row.id, change, version, starts)
 
@@ -177,7 +177,7 @@ def start_visit(ctx: UnitContext, cmd: StartVisit) -> Outcome:
     patient = session.get(m.Patient, row.patient_id)
     assert patient is not None
     check_contact(str(row.kind), patient.phone, patient.email)
-    starts = (ctx.queue_appointment(row.id, "booked"),)
+    starts = (ctx.queue_appointment(row.id, "booked", str(row.kind)),)
     ctx.audit(Kind.APPOINTMENT, row.id, Change.UNCHANGED, {"status": str(row.status), "visit": "started"})
     return Outcome(
         Kind.APPOINTMENT, row.id, Change.UNCHANGED, records.version_of(session, Kind.APPOINTMENT, row.id), starts
@@ -268,10 +268,10 @@ def record_encounter(ctx: UnitContext, cmd: RecordEncounter) -> Outcome:
         starts = (ctx.queue_encounter(appointment.id),)
     elif status == "cancelled" and appointment.status != AppointmentStatus.CANCELLED:
         appointment.status = AppointmentStatus.CANCELLED
-        ctx.queue_appointment(appointment.id, "cancelled")
+        ctx.queue_appointment(appointment.id, "cancelled", str(appointment.kind))
     elif status == "open" and appointment.status == AppointmentStatus.SCHEDULED:
         appointment.status = AppointmentStatus.CHECKED_IN
-        ctx.queue_appointment(appointment.id, AppointmentStatus.CHECKED_IN.value)
+        ctx.queue_appointment(appointment.id, AppointmentStatus.CHECKED_IN.value, str(appointment.kind))
     ctx.audit(Kind.ENCOUNTER, encounter.id, change, {"status": status, "diagnoses": len(diagnoses)})
     return Outcome(Kind.ENCOUNTER, encounter.id, change, version, starts)
 
@@ -377,7 +377,7 @@ def close_encounter(ctx: UnitContext, encounter_id: str) -> None:
     assert appointment is not None
     if appointment.status != AppointmentStatus.COMPLETED:
         appointment.status = AppointmentStatus.COMPLETED
-        ctx.queue_appointment(appointment.id, AppointmentStatus.COMPLETED.value)
+        ctx.queue_appointment(appointment.id, AppointmentStatus.COMPLETED.value, str(appointment.kind))
     ctx.audit(
         Kind.ENCOUNTER, encounter_id, Change.UPDATED, {"closed": True, "coded": encounter.coded, "lines": len(charges)}
     )

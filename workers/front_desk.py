@@ -33,9 +33,7 @@ from intake import (
     Ref,
     RegisterPatient,
     ScheduleAppointment,
-    visit_workflow_id,
 )
-from intake.visit_processes import workflow_id_of
 from workers.composition import Container
 from workers.visit_desk import CARECYCLE_APPOINTMENTS
 
@@ -98,12 +96,7 @@ class FrontDeskForConsole:
             visit_type=booking.visit_type,
         )
         outcome = await self.intake().submit(Actor("console", user), command)
-        # intake's outbox names the appointment seam ``visit-<id>``; the visit hook starts the VirtualVisit of a
-        # virtual one under its own id: name the workflow that really runs.
-        kind = AppointmentKind.TELEHEALTH if booking.virtual else AppointmentKind.IN_PERSON
-        seam = visit_workflow_id(outcome.id)
-        starts = tuple(workflow_id_of(outcome.id, kind) if s == seam else s for s in outcome.starts)
-        return DeskResult(outcome.id, starts)
+        return DeskResult(outcome.id, tuple(outcome.starts))
 
 
 def _result(outcome: Outcome) -> DeskResult:

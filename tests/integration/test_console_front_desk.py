@@ -155,7 +155,10 @@ async def test_a_coordinator_registers_and_books_and_the_processes_start(browser
         row = session.get(m.Appointment, appointment_id)
         assert row is not None and row.patient_id == patient_id and row.kind == AppointmentKind.TELEHEALTH
         rows = session.execute(select(m.ProcessStart).where(m.ProcessStart.entity_id == appointment_id)).scalars()
-        assert all(r.started_at is not None for r in rows)  # intake's outbox dispatched it
+        recorded = list(rows)
+        assert all(r.started_at is not None for r in recorded)  # intake's outbox dispatched it
+        # the outbox names the workflow that really runs: a virtual visit's VirtualVisit, not the Visit
+        assert {r.workflow_id for r in recorded} == {f"virtual-visit-{appointment_id}"}
         audits = session.execute(select(m.AuditEvent.action, m.AuditEvent.actor)).all()
     assert f"virtual-visit-{appointment_id}" in started
     assert await page.locator("#dispatch").inner_text() == "Started."
