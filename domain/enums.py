@@ -54,6 +54,7 @@ class AppointmentStatus(StrEnum):
 class VirtualVisitState(StrEnum):
     """Where a telehealth visit stands, as its coordinator sees it (the console groups today's visits by it)."""
 
+    BOOKED = "booked"  # booked; its VirtualVisit has recorded nothing yet (not started, or just starting): no invite
     INVITED = "invited"
     CONSENTED = "consented"
     CHECKED_IN = "checked_in"

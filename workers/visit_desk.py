@@ -177,6 +177,11 @@ class TelehealthDeskForConsole:
         outcome = await self._visit_desk().cancel(Actor("console", user), appointment_id, reason)
         return str(outcome.change)
 
+    async def start(self, user: str, appointment_id: str) -> str:
+        """``carecycle telehealth start``'s intake command: the booked visit's VirtualVisit, unless it runs."""
+        outcome = await self._visit_desk().start(Actor("console", user), appointment_id)
+        return ", ".join(outcome.starts)
+
     async def resend_invite(self, user: str, appointment_id: str) -> int:
         return await self._visit_desk().resend_invite(appointment_id, Actor("console", user).label)
 

@@ -26,7 +26,7 @@ from domain.services.visit_board import BOARD_STATES, telehealth_board
 from domain.visits import CANCEL_REASONS
 
 APPOINTMENT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-ACTIONS = ("cancel", "resend-invite", "reassign")
+ACTIONS = ("start", "cancel", "resend-invite", "reassign")
 
 
 def _day(value: str | None, today: date) -> date:
@@ -77,7 +77,9 @@ def register(app: FastAPI, console: Console) -> None:
             return console.error(request, "this console runs without the visit desk", 404)
         details: dict[str, Any] = {"via": "console"}
         try:
-            if action == "cancel":
+            if action == "start":
+                result = await desk.start(user.username, appointment_id)
+            elif action == "cancel":
                 details["reason"] = form.get("reason", "")
                 result: object = await desk.cancel(user.username, appointment_id, details["reason"])
             elif action == "resend-invite":

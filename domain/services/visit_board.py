@@ -20,6 +20,7 @@ from domain.errors import NotFound
 
 # The coordinator's board, in the order a day goes.
 BOARD_STATES = (
+    VirtualVisitState.BOOKED,
     VirtualVisitState.INVITED,
     VirtualVisitState.CONSENTED,
     VirtualVisitState.CHECKED_IN,
@@ -110,10 +111,11 @@ def visits(
 
 
 def telehealth_board(session: Session, day: date) -> dict[str, list[VisitLine]]:
-    """The day's virtual visits grouped by state (every state present, in the board's order)."""
+    """The day's virtual visits grouped by state (every state present, in the board's order). A visit whose
+    VirtualVisit has recorded nothing yet is ``booked``: no room, no invite (never shown as invited before it is)."""
     board: dict[str, list[VisitLine]] = {str(s): [] for s in BOARD_STATES}
     for line in visits(session, day=day, kind=AppointmentKind.TELEHEALTH):
-        board.setdefault(line.telehealth_state or VirtualVisitState.INVITED.value, []).append(line)
+        board.setdefault(line.telehealth_state or VirtualVisitState.BOOKED.value, []).append(line)
     return board
 
 

@@ -25,6 +25,7 @@ from tests.support.dev_stack import dev_stack, free_port
 from tests.support.visits import add_provider, make_clinic
 from workers.front_desk import FrontDeskForConsole
 from workers.stack import serve_asgi
+from workers.visit_desk import TelehealthDeskForConsole
 
 pytestmark = [pytest.mark.browser, pytest.mark.temporal]
 
@@ -56,7 +57,10 @@ async def desk(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Desk]:
             stack.client,
             factory,
             session_secret=b"front-desk-test-secret-0123456789",
-            options=ConsoleOptions(front_desk=FrontDeskForConsole(stack.container, stack.client)),
+            options=ConsoleOptions(
+                front_desk=FrontDeskForConsole(stack.container, stack.client),
+                telehealth=TelehealthDeskForConsole(stack.container, stack.client),
+            ),
         )
         port = free_port()
         async with serve_asgi(app, "127.0.0.1", port, name="console"):
@@ -166,6 +170,20 @@ async def test_a_coordinator_registers_and_books_and_the_processes_start(browser
     assert visit.workflow_type == "VirtualVisit"
     assert ("front_desk.book", "cora") in [(a, b) for a, b in audits]
     assert any(actor == "console:cora" for _, actor in audits)  # intake's own events name the console user
+
+    # The coordinator's board: the visit's VirtualVisit has recorded nothing yet (no workers here), so it is
+    # "booked", never "invited" before an invite went out; Start is intake's StartVisit (the running one is kept).
+    day = (datetime.now(UTC) + timedelta(days=5)).date().isoformat()
+    await page.goto(f"{desk.url}/telehealth?day={day}")
+    row = page.locator(f"#visit-{appointment_id}")
+    assert await row.get_attribute("data-state") == "booked"
+    assert await row.locator("button.resend").count() == 0
+    await row.locator("button.start").click()
+    await page.wait_for_url("**done=start")
+    assert (await desk.client.get_workflow_handle(f"virtual-visit-{appointment_id}").describe()).run_id == visit.run_id
+    with desk.factory() as session:
+        actions = session.execute(select(m.AuditEvent.action).where(m.AuditEvent.actor == "cora")).scalars().all()
+    assert "telehealth.start" in actions
 
 
 async def test_an_auditor_may_not_use_the_front_desk(browser: Any, desk: Desk) -> None:
