@@ -77,11 +77,12 @@ def register(app: FastAPI, console: Console) -> None:
             return console.error(request, "this console runs without the visit desk", 404)
         details: dict[str, Any] = {"via": "console"}
         try:
+            result: object
             if action == "start":
                 result = await desk.start(user.username, appointment_id)
             elif action == "cancel":
                 details["reason"] = form.get("reason", "")
-                result: object = await desk.cancel(user.username, appointment_id, details["reason"])
+                result = await desk.cancel(user.username, appointment_id, details["reason"])
             elif action == "resend-invite":
                 result = await desk.resend_invite(user.username, appointment_id)
             else:
