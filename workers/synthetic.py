@@ -378,18 +378,23 @@ class SyntheticPractice:
         rng = self._credentialing_rng
         for provider in providers:
             for payer in payers:
+                enrollment_id = self._credentialing_id()
+                effective_from = self.as_of - timedelta(days=rng.randrange(3 * 365, 6 * 365))
+                # Recorded when the payer approved it, years ago: never later than an enrollment recorded today
+                # (at 08:00 on the day of seeding it was in the future before 08:00 UTC).
+                recorded_at = self._at(effective_from, 8)
                 self._add(
                     m.PayerEnrollment,
                     {
-                        "id": self._credentialing_id(),
+                        "id": enrollment_id,
                         "provider_id": provider["id"],
                         "payer_id": payer["id"],
                         "status": "active",
-                        "effective_from": self.as_of - timedelta(days=rng.randrange(3 * 365, 6 * 365)),
+                        "effective_from": effective_from,
                         "effective_to": None,
                         "number": f"{payer['payer_id'][-2:]}{rng.randrange(10**7, 10**8)}",
-                        "created_at": self._at(self.as_of, 8),
-                        "updated_at": self._at(self.as_of, 8),
+                        "created_at": recorded_at,
+                        "updated_at": recorded_at,
                     },
                 )
 
