@@ -58,8 +58,11 @@ async def serve_api(
     settings: Settings, container: Container, client: Client, policy: RevenuePolicy | None = None
 ) -> AsyncIterator[str]:
     """Serve the API on ``settings.api_port`` until the block ends; yields its FHIR base URL."""
+    from workers.observability import store_check, temporal_check
+    from workers.observability.probes import add_probe_routes
     from workers.stack import serve_asgi
 
     app = build_api_app(settings, container, build_intake(container, client, policy))
+    add_probe_routes(app, [store_check(container.engine), temporal_check(client)])  # /health, /ready
     async with serve_asgi(app, settings.bind_host, settings.api_port, name="integration API"):
         yield api_url(settings)

@@ -1,5 +1,5 @@
-"""The batch side's I/O and wiring: the ports of ``flows.batch`` over the store and the folders under
-``CARECYCLE_HOME``, and running one flow on Prefect's local (ephemeral) server.
+"""The batch side's I/O: the ports of ``flows.batch`` over the store and the folders under ``CARECYCLE_HOME``,
+and Prefect's settings for a run in this process. Which flows exist and when they run: workers.batch_plane.
 
 Prefect keeps its own state (an SQLite database) under ``CARECYCLE_HOME/prefect``; the first run in a fresh
 home starts and migrates that server, which takes some seconds. Reports go to ``CARECYCLE_HOME/reports``; the
@@ -25,25 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain import models as m
 from domain.aging import insurance_open_balances
 from domain.claim_status import ClaimStatus
-from flows.batch import (
-    AR_AGING_SNAPSHOT,
-    CREDENTIAL_EXPIRY_SWEEP,
-    EXCLUSION_SCREENING,
-    REMITTANCE_INTAKE,
-    VISIT_ELIGIBILITY,
-)
-from flows.batch.aging import AgingSnapshotPorts, OpenBalance, build_ar_aging_snapshot
-from flows.batch.credentials import (
-    CredentialSweepPorts,
-    ExpiringCredential,
-    ExpiringSet,
-    ExpiringTraining,
-    build_credential_expiry_sweep,
-)
-from flows.batch.exclusions import ExclusionScreeningPorts, build_exclusion_screening
-from flows.batch.remittance import IntakePorts, build_remittance_intake
-from flows.batch.visit_eligibility import VisitEligibilityPorts, VisitEligibilityResult, build_visit_eligibility
-from workers.screening import ExclusionFiles, as_outcome, run_screening
+from flows.batch.aging import OpenBalance
+from flows.batch.credentials import ExpiringCredential, ExpiringSet, ExpiringTraining
+from flows.batch.visit_eligibility import VisitEligibilityResult
+from workers.screening import ExclusionFiles
 from workers.settings import Settings
 
 # Claims billed to a payer and not settled: the insurance AR.
@@ -327,72 +312,23 @@ class VisitEligibilityWiring:
     concurrency: int = 4
 
 
-def build_flows(
-    session_factory: sessionmaker[Session],
-    paths: BatchPaths,
-    poster: Poster | None,
-    visit_eligibility: VisitEligibilityWiring | None = None,
-) -> dict[str, Callable[..., Any]]:
-    store, reports, drop = BatchStore(session_factory), Reports(paths.reports), DropFolder(paths.inbound)
-    flows: dict[str, Callable[..., Any]] = {
-        CREDENTIAL_EXPIRY_SWEEP.name: build_credential_expiry_sweep(
-            CredentialSweepPorts(
-                find_expiring=store.find_expiring,
-                open_work_item=store.open_credential_work_item,
-                write_report=reports.write_json,
-                today=utc_today,
-            )
-        ),
-        AR_AGING_SNAPSHOT.name: build_ar_aging_snapshot(
-            AgingSnapshotPorts(
-                open_balances=store.open_balances,
-                write_report=reports.write_json,
-                write_csv=reports.write_csv,
-                today=utc_today,
-            )
-        ),
-    }
-    exclusions = paths.exclusions or ExclusionFiles(paths.reports.parent / "exclusions")
-    flows[EXCLUSION_SCREENING.name] = build_exclusion_screening(
-        ExclusionScreeningPorts(
-            list_files=exclusions.resolve,
-            screen=lambda files, day: as_outcome(
-                run_screening(session_factory, files, day, actor=f"batch:{EXCLUSION_SCREENING.name}")
-            ),
-            write_report=reports.write_json,
-            today=utc_today,
-        )
-    )
-    if visit_eligibility is not None:
-        flows[VISIT_ELIGIBILITY.name] = build_visit_eligibility(
-            VisitEligibilityPorts(
-                due=visit_eligibility.due,
-                check=visit_eligibility.check,
-                write_report=reports.write_json,
-                today=utc_today,
-                concurrency=visit_eligibility.concurrency,
-            )
-        )
-    if poster is not None:
-        flows[REMITTANCE_INTAKE.name] = build_remittance_intake(
-            IntakePorts(
-                pending=drop.pending, claim=drop.claim, post=poster, file_away=drop.file_away, put_back=drop.put_back
-            )
-        )
-    return flows
-
-
 @contextlib.contextmanager
-def prefect_local(paths: BatchPaths, log_level: str = "INFO") -> Iterator[None]:
-    """Prefect against its local ephemeral server with its state under CARECYCLE_HOME, analytics off."""
+def prefect_local(paths: BatchPaths, log_level: str = "INFO", api_url: str | None = None) -> Iterator[None]:
+    """Prefect with its state under CARECYCLE_HOME, analytics off, recording in ``api_url`` (a running Prefect
+    server) or, without one, in its ephemeral in-process server over the same local database."""
     paths.prefect_home.mkdir(parents=True, exist_ok=True)
-    # Prefect reads these when it is first imported (the CLI imports it only here), so that not even its
-    # profile lands outside CARECYCLE_HOME; they are put back afterwards.
-    saved = {name: os.environ.get(name) for name in ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED")}
+    # Prefect reads these when it is first imported, so that not even its profile lands outside CARECYCLE_HOME;
+    # they are put back afterwards.
+    names = ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_API_URL")
+    saved = {name: os.environ.get(name) for name in names}
     os.environ["PREFECT_HOME"] = str(paths.prefect_home)
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    if api_url:
+        os.environ["PREFECT_API_URL"] = api_url
+    else:
+        os.environ.pop("PREFECT_API_URL", None)
     try:
-        with _prefect_settings(paths, log_level):
+        with _prefect_settings(paths, log_level, api_url):
             yield
     finally:
         for name, value in saved.items():
@@ -403,8 +339,9 @@ def prefect_local(paths: BatchPaths, log_level: str = "INFO") -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _prefect_settings(paths: BatchPaths, log_level: str) -> Iterator[None]:
+def _prefect_settings(paths: BatchPaths, log_level: str, api_url: str | None) -> Iterator[None]:
     from prefect.settings import (
+        PREFECT_API_URL,
         PREFECT_HOME,
         PREFECT_LOGGING_LEVEL,
         PREFECT_SERVER_ANALYTICS_ENABLED,
@@ -412,15 +349,18 @@ def _prefect_settings(paths: BatchPaths, log_level: str) -> Iterator[None]:
         temporary_settings,
     )
 
-    # ... and these hold even when it was imported earlier in the process (tests, the embedded stack).
+    # ... and these hold even when it was imported earlier in the process (tests, the embedded stack). Without an
+    # API URL, any one set earlier in the process is dropped: the ephemeral server is meant.
     with temporary_settings(
+        restore_defaults=[] if api_url else [PREFECT_API_URL],
         updates={
             PREFECT_HOME: paths.prefect_home,
             PREFECT_SERVER_ANALYTICS_ENABLED: False,
             # The first start migrates a new database: slow on a busy machine.
             PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 180,
             PREFECT_LOGGING_LEVEL: log_level,
-        }
+            **({PREFECT_API_URL: api_url} if api_url else {}),
+        },
     ):
         yield
 
@@ -436,22 +376,3 @@ def stop_prefect_local() -> None:
 
     APILogWorker.drain_all(timeout=5)  # the run's last log lines reach the server before it goes
     SubprocessASGIServer().stop()
-
-
-def flow_parameters(
-    name: str,
-    *,
-    as_of: date | None,
-    within_days: int | None,
-    oig_file: str | None = None,
-    sam_file: str | None = None,
-) -> dict[str, Any]:
-    parameters: dict[str, Any] = {}
-    dated = (CREDENTIAL_EXPIRY_SWEEP.name, AR_AGING_SNAPSHOT.name, EXCLUSION_SCREENING.name, VISIT_ELIGIBILITY.name)
-    if name in dated and as_of is not None:
-        parameters["as_of"] = as_of
-    if name == CREDENTIAL_EXPIRY_SWEEP.name and within_days is not None:
-        parameters["within_days"] = within_days
-    if name == EXCLUSION_SCREENING.name:
-        parameters.update({k: v for k, v in (("oig_file", oig_file), ("sam_file", sam_file)) if v})
-    return parameters

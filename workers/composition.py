@@ -82,7 +82,10 @@ class Container:
         from activities.portals.credentials import PortalCredentials
 
         return PortalCredentials.from_sources(
-            self.settings.portal_credentials_env, self.settings.portal_secrets_file, default_url=self.portal_url
+            self.settings.portal_credentials_env,
+            self.settings.portal_secrets_file,
+            default_url=self.portal_url,
+            secrets_json=self.settings.portal_credentials_json,
         )
 
     @cached_property

@@ -6,7 +6,9 @@ dropped silently. PHI stays out by a deny rule instead: a key that names persona
 hold a record) is withheld, and the line says which keys were (``withheld``). The keys of the line itself (``ts``,
 ``level``, ``logger``, ``component``, ``msg``) are never overwritten: an extra of the same name is kept as
 ``extra_<name>``. The Temporal SDK's activity and workflow context goes into the ``temporal_activity`` /
-``temporal_workflow`` keys (ids and names only), not pasted into the message.
+``temporal_workflow`` keys (ids and names only), not pasted into the message. A line written inside an
+OpenTelemetry span (an activity, a workflow start: the tracing interceptor makes them) carries the span's
+``trace_id`` and ``span_id``.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(fields)
         if withheld:
             entry["withheld"] = withheld
+        entry.update(_trace_ids())
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: exception texts from third parties may quote input values.
             entry["error_type"] = record.exc_info[0].__name__
@@ -119,6 +122,17 @@ def plain_temporal_messages() -> None:
 
     activity.logger.activity_info_on_message = False
     workflow.logger.workflow_info_on_message = False
+
+
+def _trace_ids() -> dict[str, str]:
+    """The current OpenTelemetry span's ids (hex), so a line can be found from its trace and back; none outside a
+    span or without a tracer provider (workers.observability installs one in the service processes)."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
 
 
 def configure_logging(component: str, level: str = "INFO", stream: TextIO | None = None) -> None:

@@ -171,6 +171,30 @@ class Settings:
     no_show_fee_cents: int = 0  # the practice's no-show fee (0: none; the front desk still gets an item)
     no_show_grace_minutes: int = 15
     virtual_no_show_minutes: int = 10
+    # Worker versioning (Worker Deployments): the deployment's name and this build's id; no name: unversioned.
+    # `carecycle up` versions its workers itself (workers.versioning).
+    worker_deployment: str | None = None
+    build_id: str | None = None
+    # Observability: each worker process serves /metrics, /health and /ready here (0: none); the store's
+    # application metrics are sampled this often; traces and metrics go to an OTLP collector when one is named.
+    metrics_port: int = 9464
+    metrics_interval_seconds: int = 30
+    otlp_endpoint: str | None = None
+    # Origins (the Temporal Web UI's) allowed to call the codec server from a browser; unset: the embedded UI.
+    codec_cors_origins: str | None = None
+    # Prefect: the long-lived local server of the embedded stack (UI and API) unless an API URL is configured
+    # (a Prefect server or Prefect Cloud); cron schedules of the batch flows are read in this time zone.
+    prefect_port: int = 4200
+    prefect_api_url: str | None = None
+    # `carecycle batch server` on a PostgreSQL store: Prefect's own database on the same server, created if missing.
+    prefect_database: str = "prefect"
+    batch_serve: bool = True  # `carecycle up` serves the batch flows (a local Prefect server and `batch serve`)
+    batch_timezone: str = "UTC"
+    # The history archive: file:///path (embedded default: home/archive) or s3://bucket/prefix (object lock).
+    archive_url: str | None = None
+    archive_retention_days: int = 2190
+    # Payer portal accounts as one JSON object (production: injected from a secret).
+    portal_credentials_json: str | None = field(default=None, repr=False)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -203,6 +227,10 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def archive_location(self) -> str:
+        return self.archive_url or (self.home / "archive").as_uri()
 
 
 SUPPORTED_DATABASES = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg")}  # backend -> drivers
@@ -343,6 +371,20 @@ def load_settings() -> Settings:
         no_show_fee_cents=_int("CARECYCLE_NO_SHOW_FEE_CENTS", 0),
         no_show_grace_minutes=_int("CARECYCLE_NO_SHOW_GRACE_MINUTES", 15),
         virtual_no_show_minutes=_int("CARECYCLE_VIRTUAL_NO_SHOW_MINUTES", 10),
+        worker_deployment=_env("CARECYCLE_WORKER_DEPLOYMENT"),
+        build_id=_env("CARECYCLE_BUILD_ID"),
+        metrics_port=_int("CARECYCLE_METRICS_PORT", 9464),
+        metrics_interval_seconds=_int("CARECYCLE_METRICS_INTERVAL_SECONDS", 30),
+        otlp_endpoint=_env("CARECYCLE_OTLP_ENDPOINT"),
+        codec_cors_origins=_env("CARECYCLE_CODEC_CORS_ORIGINS"),
+        prefect_port=_int("CARECYCLE_PREFECT_PORT", 4200),
+        prefect_api_url=_env("PREFECT_API_URL"),
+        prefect_database=_env("CARECYCLE_PREFECT_DATABASE", "prefect") or "prefect",
+        batch_serve=(_env("CARECYCLE_BATCH_SERVE", "1") or "1").lower() not in ("0", "false", "no"),
+        batch_timezone=_env("CARECYCLE_BATCH_TIMEZONE", "UTC") or "UTC",
+        archive_url=_env("CARECYCLE_ARCHIVE_URL"),
+        archive_retention_days=_int("CARECYCLE_ARCHIVE_RETENTION_DAYS", 2190),
+        portal_credentials_json=_env("CARECYCLE_PORTAL_CREDENTIALS"),
     )
 
 

@@ -1,6 +1,7 @@
 """Portal credentials from a secrets source: a JSON file and/or environment-style variables.
 
-File: ``{"SBXCC": {"username": "...", "password": "...", "totp_secret": "...", "url": "..."}}``.
+File: ``{"SBXCC": {"username": "...", "password": "...", "totp_secret": "...", "url": "..."}}``; the same JSON
+may come as text (``CARECYCLE_PORTAL_CREDENTIALS``, injected from a secret in production), which wins over the file.
 Variables: ``CARECYCLE_PORTAL_<PAYER>_USERNAME``, ``_PASSWORD``, ``_TOTP_SECRET``, ``_URL`` (win over the file).
 Nothing here logs or prints a value; ``PortalAccount`` hides the password and secret from its repr.
 """
@@ -25,20 +26,23 @@ class PortalCredentials:
 
     @classmethod
     def from_sources(
-        cls, environ: Mapping[str, str], secrets_file: str | Path | None = None, default_url: str | None = None
+        cls,
+        environ: Mapping[str, str],
+        secrets_file: str | Path | None = None,
+        default_url: str | None = None,
+        *,
+        secrets_json: str | None = None,
     ) -> PortalCredentials:
         entries: dict[str, dict[str, str]] = {}
         if secrets_file:
             path = Path(secrets_file)
             try:
-                loaded = json.loads(path.read_text())
-            except (OSError, ValueError):
+                text = path.read_text()
+            except OSError:
                 raise PortalCredentialsMissing(f"the portal secrets file {path} cannot be read as JSON") from None
-            if not isinstance(loaded, dict):
-                raise PortalCredentialsMissing(f"the portal secrets file {path} must hold an object per payer")
-            for payer, values in loaded.items():
-                if isinstance(values, dict):
-                    entries[str(payer).upper()] = {str(k): str(v) for k, v in values.items() if v is not None}
+            _merge_json(entries, text, f"the portal secrets file {path}")
+        if secrets_json:
+            _merge_json(entries, secrets_json, "CARECYCLE_PORTAL_CREDENTIALS")
         for name, value in environ.items():
             if not name.startswith(_PREFIX):
                 continue
@@ -65,3 +69,15 @@ class PortalCredentials:
             password=entry["password"],
             totp_secret=entry.get("totp_secret") or None,
         )
+
+
+def _merge_json(entries: dict[str, dict[str, str]], text: str, source: str) -> None:
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        raise PortalCredentialsMissing(f"{source} cannot be read as JSON") from None
+    if not isinstance(loaded, dict):
+        raise PortalCredentialsMissing(f"{source} must hold an object per payer")
+    for payer, values in loaded.items():
+        if isinstance(values, dict):
+            entries[str(payer).upper()] = {str(k): str(v) for k, v in values.items() if v is not None}

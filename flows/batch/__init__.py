@@ -5,7 +5,7 @@ that the composition root (``workers.batch``) supplies: the store queries, the f
 posting all live there. So these modules import neither SQLAlchemy nor the store nor an I/O library, and a
 flow can be run against any implementation of its ports.
 
-Every flow's name is its CLI name: ``carecycle batch run NAME``.
+Every flow's name is its CLI name (``carecycle batch run NAME``) and its Prefect deployment's name.
 """
 
 from __future__ import annotations
@@ -42,10 +42,24 @@ VISIT_ELIGIBILITY = BatchFlowInfo(
     "asked again (270/271, a few at a time); the answers recorded on the appointments and reported",
 )
 
+AR_KPI_REPORT = BatchFlowInfo(
+    "ar-kpi-report",
+    "the daily AR/KPI report: AR by payer and age, claims by status, days in AR, denial rate, collections "
+    "(JSON, CSV and a PDF with charts)",
+)
+HISTORY_ARCHIVE = BatchFlowInfo(
+    "history-archive",
+    "closed workflow histories (still encrypted) and the audit log to the write-once archive, with a manifest "
+    "of checksums",
+)
+
+# Every batch flow this package defines; what runs, and when, is the batch plane (workers.batch_plane).
 BATCH_FLOWS: tuple[BatchFlowInfo, ...] = (
     CREDENTIAL_EXPIRY_SWEEP,
     AR_AGING_SNAPSHOT,
     REMITTANCE_INTAKE,
     EXCLUSION_SCREENING,
     VISIT_ELIGIBILITY,
+    AR_KPI_REPORT,
+    HISTORY_ARCHIVE,
 )

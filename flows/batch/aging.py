@@ -5,7 +5,8 @@ The store query (a port) returns the ledger's insurance AR grouped by payer and 
 cent); the buckets are the domain's one rule (``domain.aging_rules.bucket_of``).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: a served flow is pickled into a process of its own, and Prefect
+# reads its parameters' types from the function, so they must be objects, not names to look up there.
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,9 +72,14 @@ def age_balances(balances: Sequence[OpenBalance], as_of: date) -> list[AgingRow]
 
 
 def build_ar_aging_snapshot(ports: AgingSnapshotPorts) -> Flow[..., AgingSnapshotSummary]:
-    open_balances = task(name="ar.open_balances", cache_policy=NO_CACHE)(ports.open_balances)
-    write_report = task(name="reports.write", cache_policy=NO_CACHE)(ports.write_report)
-    write_csv = task(name="reports.write_csv", cache_policy=NO_CACHE)(ports.write_csv)
+    retrying: dict[str, Any] = {
+        "cache_policy": NO_CACHE,
+        "retries": 2,
+        "retry_delay_seconds": 10,
+    }  # a read; files rewritten whole
+    open_balances = task(name="ar.open_balances", **retrying)(ports.open_balances)
+    write_report = task(name="reports.write", **retrying)(ports.write_report)
+    write_csv = task(name="reports.write_csv", **retrying)(ports.write_csv)
 
     @flow(name=AR_AGING_SNAPSHOT.name, description=AR_AGING_SNAPSHOT.description)
     def ar_aging_snapshot(as_of: date | None = None) -> AgingSnapshotSummary:

@@ -4,7 +4,8 @@ Work items are deduplicated by credential and expiry date (the port's dedupe key
 an item once and a renewed credential, with its new expiry date, gets a new one when its time comes.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: a served flow is pickled into a process of its own, and Prefect
+# reads its parameters' types from the function, so they must be objects, not names to look up there.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,9 +96,11 @@ def sweep_report(expiring: ExpiringSet, as_of: date, within_days: int) -> dict[s
 
 
 def build_credential_expiry_sweep(ports: CredentialSweepPorts) -> Flow[..., CredentialSweepSummary]:
-    find_expiring = task(name="credentials.find_expiring", cache_policy=NO_CACHE)(ports.find_expiring)
-    open_work_item = task(name="credentials.open_work_item", cache_policy=NO_CACHE)(ports.open_work_item)
-    write_report = task(name="reports.write", cache_policy=NO_CACHE)(ports.write_report)
+    # Every step is safe to repeat (a read; an item opened once per dedupe key; a report rewritten whole).
+    retrying: dict[str, Any] = {"cache_policy": NO_CACHE, "retries": 2, "retry_delay_seconds": 10}
+    find_expiring = task(name="credentials.find_expiring", **retrying)(ports.find_expiring)
+    open_work_item = task(name="credentials.open_work_item", **retrying)(ports.open_work_item)
+    write_report = task(name="reports.write", **retrying)(ports.write_report)
 
     @flow(name=CREDENTIAL_EXPIRY_SWEEP.name, description=CREDENTIAL_EXPIRY_SWEEP.description)
     def credential_expiry_sweep(as_of: date | None = None, within_days: int = 60) -> CredentialSweepSummary:

@@ -7,7 +7,8 @@ staff screen` runs too). Runs without Temporal, like the credential-expiry sweep
 StaffCredentialing workflow adopts the item at its next read.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: a served flow is pickled into a process of its own, and Prefect
+# reads its parameters' types from the function, so they must be objects, not names to look up there.
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass

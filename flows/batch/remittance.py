@@ -8,7 +8,8 @@ the workflow engine is down) the file goes back to the inbound folder for the ne
 (the delivery's business key, then payer + trace number + claim + line), so a file delivered twice posts once.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: a served flow is pickled into a process of its own, and Prefect
+# reads its parameters' types from the function, so they must be objects, not names to look up there.
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ class RemittanceIntakeSummary:
 
 
 def build_remittance_intake(ports: IntakePorts) -> Flow[..., RemittanceIntakeSummary]:
-    pending = task(name="intake.pending", cache_policy=NO_CACHE)(ports.pending)
+    pending = task(name="intake.pending", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)(ports.pending)
     claim = task(name="intake.claim", cache_policy=NO_CACHE)(ports.claim)
     # No retries here: a failed file goes to failed/ for a person, and the next sweep takes new files only.
     post = task(name="intake.post", cache_policy=NO_CACHE)(ports.post)

@@ -1,6 +1,7 @@
-# Fargate services: one per worker task queue (revenue, edi, portal, documents, collections) and the console,
-# plus a batch task definition the scheduler runs for each batch flow. One image for all: its entrypoint is
-# `carecycle`, and the command picks the process (`worker --queue NAME`, `console`, `batch run NAME`).
+# Fargate: one service per worker task queue (this file), one per other process (services.tf), and a task
+# definition for one-off commands (`carecycle db upgrade`, `carecycle batch run NAME`). One image for all, its
+# entrypoint `carecycle`; the command picks the process. Every command here is a `carecycle` command, and
+# tests/integration/test_terraform.py parses each with the CLI's own parser.
 
 resource "aws_ecr_repository" "carecycle" {
   name                 = local.name
@@ -64,12 +65,15 @@ resource "aws_ecs_cluster_capacity_providers" "main" {
 locals {
   database_url = "postgresql+psycopg://${var.db_username}@${aws_db_instance.main.address}:${aws_db_instance.main.port}/${var.db_name}?sslmode=require"
 
+  # The vendors' addresses and sender names (not secret), for the queues that reach them.
+  vendor_environment = [for name, value in var.visit_vendor_settings : { name = name, value = value }]
+
   # Non-secret settings only (workers/settings.py reads them). Secrets come from locals in secrets.tf.
   base_environment = [
     { name = "CARECYCLE_HOME", value = local.carecycle_home },
     { name = "CARECYCLE_DATABASE_URL", value = local.database_url },
-    { name = "TEMPORAL_ADDRESS", value = var.temporal_address },
-    { name = "TEMPORAL_NAMESPACE", value = var.temporal_namespace },
+    { name = "TEMPORAL_ADDRESS", value = local.temporal_address },
+    { name = "TEMPORAL_NAMESPACE", value = local.temporal_namespace },
     { name = "CARECYCLE_DOCUMENTS_BACKEND", value = "s3" },
     { name = "CARECYCLE_S3_BUCKET", value = aws_s3_bucket.documents.id },
     { name = "CARECYCLE_S3_REGION", value = local.region },
@@ -94,12 +98,37 @@ locals {
     linuxParameters        = { initProcessEnabled = true }
   }
 
+  # Liveness: the process's own /health (the image has python, no curl); readiness is the load balancers' /ready.
+  python = "/app/.venv/bin/python"
+  worker_health_check = {
+    command     = ["CMD", local.python, "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/health', timeout=4)"]
+    interval    = 30
+    timeout     = 5
+    retries     = 3
+    startPeriod = 60
+  }
+
   worker_containers = {
     for queue, spec in var.worker_queues : queue => merge(local.container_defaults, {
-      name        = "worker"
-      command     = ["worker", "--queue", queue]
-      environment = local.base_environment
-      secrets     = concat(local.common_secrets, spec.portal_credentials ? local.portal_secrets : [])
+      name    = "worker"
+      image   = contains(local.queue_needs[queue], "browser") ? local.browser_image : local.image
+      command = ["worker", "--queue", queue]
+      environment = concat(
+        local.base_environment,
+        [
+          { name = "CARECYCLE_WORKER_DEPLOYMENT", value = var.worker_deployment_name },
+          { name = "CARECYCLE_BUILD_ID", value = var.image_tag },
+          { name = "CARECYCLE_METRICS_PORT", value = "9464" },
+          { name = "CARECYCLE_METRICS_INTERVAL_SECONDS", value = "30" },
+        ],
+        contains(local.queue_needs[queue], "messaging_vendors") ? local.vendor_environment : [],
+      )
+      secrets = concat(
+        local.common_secrets,
+        contains(local.queue_needs[queue], "portal_credentials") ? local.portal_secrets : [],
+        contains(local.queue_needs[queue], "messaging_vendors") ? local.vendor_secrets : [],
+      )
+      healthCheck = local.worker_health_check
       # Workers finish their running activities on SIGTERM (graceful shutdown) before they are killed.
       stopTimeout = 120
       logConfiguration = {
@@ -113,31 +142,11 @@ locals {
     })
   }
 
-  console_container = merge(local.container_defaults, {
-    name    = "console"
-    command = var.console_command
-    environment = concat(local.base_environment, [
-      { name = "CARECYCLE_BIND_HOST", value = "0.0.0.0" },
-      { name = "CARECYCLE_CONSOLE_PORT", value = tostring(var.console.port) },
-    ])
-    secrets      = concat(local.common_secrets, local.console_secrets)
-    portMappings = [{ containerPort = var.console.port, protocol = "tcp" }]
-    stopTimeout  = 30
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.console.name
-        awslogs-region        = local.region
-        awslogs-stream-prefix = "console"
-      }
-    }
-  })
-
   batch_container = merge(local.container_defaults, {
     name        = "batch"
-    command     = ["batch", "list"] # each schedule overrides it with `batch run NAME`
-    environment = concat(local.base_environment, [{ name = "CARECYCLE_AUDIT_EXPORT_BUCKET", value = aws_s3_bucket.audit_exports.id }])
-    secrets     = local.common_secrets
+    command     = ["batch", "list"] # a one-off run overrides it: ["db", "upgrade"], ["batch", "run", "NAME"]
+    environment = local.batch_environment
+    secrets     = concat(local.common_secrets, local.prefect_secrets)
     stopTimeout = 120
     logConfiguration = {
       logDriver = "awslogs"
@@ -162,31 +171,8 @@ resource "aws_ecs_task_definition" "worker" {
   memory                   = each.value.memory
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task["worker-${each.key}"].arn
-  container_definitions    = jsonencode([local.worker_containers[each.key]])
-
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = var.cpu_architecture
-  }
-
-  volume {
-    name = "home"
-  }
-
-  volume {
-    name = "tmp"
-  }
-}
-
-resource "aws_ecs_task_definition" "console" {
-  family                   = "${local.name}-console"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = var.console.cpu
-  memory                   = var.console.memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task["console"].arn
-  container_definitions    = jsonencode([local.console_container])
+  # The worker and its metrics sidecar (observability.tf), which ships /metrics to CloudWatch.
+  container_definitions = jsonencode([local.worker_containers[each.key], local.metrics_sidecar[each.key]])
 
   runtime_platform {
     operating_system_family = "LINUX"
@@ -209,7 +195,7 @@ resource "aws_ecs_task_definition" "batch" {
   cpu                      = var.batch_task.cpu
   memory                   = var.batch_task.memory
   execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task["batch"].arn
+  task_role_arn            = aws_iam_role.task["batch-serve"].arn
   container_definitions    = jsonencode([local.batch_container])
 
   runtime_platform {
@@ -226,7 +212,7 @@ resource "aws_ecs_task_definition" "batch" {
   }
 }
 
-# --- services --------------------------------------------------------------------------------------
+# --- worker services -------------------------------------------------------------------------------------
 
 resource "aws_ecs_service" "worker" {
   for_each = var.worker_queues
@@ -256,40 +242,7 @@ resource "aws_ecs_service" "worker" {
   }
 }
 
-resource "aws_ecs_service" "console" {
-  name                   = "console"
-  cluster                = aws_ecs_cluster.main.id
-  task_definition        = aws_ecs_task_definition.console.arn
-  desired_count          = var.console.desired_count
-  launch_type            = "FARGATE"
-  enable_execute_command = true
-  propagate_tags         = "SERVICE"
-
-  network_configuration {
-    subnets          = aws_subnet.private_app[*].id
-    security_groups  = [aws_security_group.tasks.id]
-    assign_public_ip = false
-  }
-
-  load_balancer {
-    target_group_arn = aws_lb_target_group.console.arn
-    container_name   = "console"
-    container_port   = var.console.port
-  }
-
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
-  }
-
-  lifecycle {
-    ignore_changes = [desired_count]
-  }
-
-  depends_on = [aws_lb_listener.https]
-}
-
-# --- autoscaling: each queue within its own range, on CPU ----------------------------------------------
+# --- autoscaling: each queue on its backlog per running task --------------------------------------------
 
 resource "aws_appautoscaling_target" "worker" {
   for_each = var.worker_queues
@@ -301,86 +254,78 @@ resource "aws_appautoscaling_target" "worker" {
   max_capacity       = each.value.max_count
 }
 
-resource "aws_appautoscaling_policy" "worker_cpu" {
+# The queue's approximate backlog (activity tasks waiting, as the workers sample it from Temporal and the
+# sidecar ships it to CloudWatch) divided by the tasks running: scale out when each task has more than its
+# target waiting, in when less.
+resource "aws_appautoscaling_policy" "worker_backlog" {
   for_each = var.worker_queues
 
-  name               = "${local.name}-worker-${each.key}-cpu"
+  name               = "${local.name}-${each.key}-backlog"
   policy_type        = "TargetTrackingScaling"
   service_namespace  = aws_appautoscaling_target.worker[each.key].service_namespace
   resource_id        = aws_appautoscaling_target.worker[each.key].resource_id
   scalable_dimension = aws_appautoscaling_target.worker[each.key].scalable_dimension
 
   target_tracking_scaling_policy_configuration {
-    target_value       = each.value.cpu_target_percent
+    target_value       = each.value.backlog_per_task_target
     scale_in_cooldown  = 300
     scale_out_cooldown = 60
 
-    predefined_metric_specification {
-      predefined_metric_type = "ECSServiceAverageCPUUtilization"
-    }
-  }
-}
+    customized_metric_specification {
+      metrics {
+        id          = "backlog"
+        return_data = false
 
-resource "aws_appautoscaling_target" "console" {
-  service_namespace  = "ecs"
-  resource_id        = "service/${aws_ecs_cluster.main.name}/${aws_ecs_service.console.name}"
-  scalable_dimension = "ecs:service:DesiredCount"
-  min_capacity       = var.console.min_count
-  max_capacity       = var.console.max_count
-}
+        metric_stat {
+          stat = "Maximum"
 
-resource "aws_appautoscaling_policy" "console_cpu" {
-  name               = "${local.name}-console-cpu"
-  policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.console.service_namespace
-  resource_id        = aws_appautoscaling_target.console.resource_id
-  scalable_dimension = aws_appautoscaling_target.console.scalable_dimension
+          metric {
+            namespace   = local.metrics_namespace
+            metric_name = "carecycle_task_queue_backlog"
 
-  target_tracking_scaling_policy_configuration {
-    target_value       = var.console.cpu_target_percent
-    scale_in_cooldown  = 300
-    scale_out_cooldown = 60
+            dimensions {
+              name  = "task_queue"
+              value = each.key
+            }
 
-    predefined_metric_specification {
-      predefined_metric_type = "ECSServiceAverageCPUUtilization"
-    }
-  }
-}
-
-# --- batch: one schedule per flow -------------------------------------------------------------------
-
-resource "aws_scheduler_schedule" "batch" {
-  #checkov:skip=CKV_AWS_297:the schedule holds only a flow name and a task definition ARN: nothing confidential to encrypt with a CMK
-  for_each = var.batch_schedules
-
-  name                = "${local.name}-${each.key}"
-  schedule_expression = each.value
-
-  flexible_time_window {
-    mode = "OFF"
-  }
-
-  target {
-    arn      = aws_ecs_cluster.main.arn
-    role_arn = aws_iam_role.scheduler.arn
-
-    ecs_parameters {
-      task_definition_arn = aws_ecs_task_definition.batch.arn
-      launch_type         = "FARGATE"
-
-      network_configuration {
-        subnets          = aws_subnet.private_app[*].id
-        security_groups  = [aws_security_group.tasks.id]
-        assign_public_ip = false
+            dimensions {
+              name  = "task_type"
+              value = "activity"
+            }
+          }
+        }
       }
-    }
 
-    input = jsonencode({
-      containerOverrides = [{ name = "batch", command = ["batch", "run", each.key, "--json"] }]
-    })
+      metrics {
+        id          = "tasks"
+        return_data = false
 
-    retry_policy {
-      maximum_retry_attempts = 2
+        metric_stat {
+          stat = "Average"
+
+          metric {
+            namespace   = "ECS/ContainerInsights"
+            metric_name = "RunningTaskCount"
+
+            dimensions {
+              name  = "ClusterName"
+              value = aws_ecs_cluster.main.name
+            }
+
+            dimensions {
+              name  = "ServiceName"
+              value = aws_ecs_service.worker[each.key].name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "backlog_per_task"
+        expression  = "backlog / IF(tasks > 0, tasks, 1)"
+        label       = "activity backlog per running task"
+        return_data = true
+      }
     }
   }
 }

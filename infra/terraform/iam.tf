@@ -1,8 +1,9 @@
 # Roles, least privilege:
-# - one execution role (ECS agent): pull the image, write the task logs, read exactly the secrets injected;
-# - one task role per worker queue, one for the console and one for batch: only the buckets and keys that
-#   process touches (documents for the queues that store files; audit-export writes for batch only);
-# - service roles for RDS enhanced monitoring, VPC flow logs and EventBridge Scheduler.
+# - one execution role (ECS agent): pull the images, write the task logs, read exactly the secrets injected;
+# - one task role per worker queue and per service: only the buckets and keys that process touches. A worker
+#   queue's document access follows queue_needs.json, which the code derives from what the queue's activities
+#   take (workers/registry.py); the batch plane writes (and reads back the manifests of) the archive;
+# - service roles for RDS enhanced monitoring and VPC flow logs.
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -44,17 +45,15 @@ data "aws_iam_policy_document" "execution" {
     actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = concat(
       [for group in aws_cloudwatch_log_group.workers : "${group.arn}:*"],
-      ["${aws_cloudwatch_log_group.console.arn}:*", "${aws_cloudwatch_log_group.batch.arn}:*"],
+      [for group in aws_cloudwatch_log_group.services : "${group.arn}:*"],
+      ["${aws_cloudwatch_log_group.batch.arn}:*"],
     )
   }
 
   statement {
-    sid     = "ReadInjectedSecrets"
-    actions = ["secretsmanager:GetSecretValue"]
-    resources = concat(
-      local.common_secret_arns,
-      [aws_secretsmanager_secret.portal_credentials.arn, aws_secretsmanager_secret.codec_server_token.arn],
-    )
+    sid       = "ReadInjectedSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.injected_secret_arns
   }
 
   statement {
@@ -80,10 +79,20 @@ resource "aws_iam_role_policy" "execution" {
 
 locals {
   task_roles = merge(
-    { for queue, spec in var.worker_queues : "worker-${queue}" => { documents = spec.documents_access, audit_exports = false } },
     {
-      console = { documents = true, audit_exports = false } # download links for documents
-      batch   = { documents = true, audit_exports = true }  # remittance intake files, audit exports
+      for queue in keys(var.worker_queues) : "worker-${queue}" => {
+        documents = contains(local.queue_needs[queue], "documents")
+        archive   = false
+        metrics   = true # its metrics sidecar writes to CloudWatch
+      }
+    },
+    {
+      console          = { documents = true, archive = false, metrics = false } # download links for documents
+      api              = { documents = false, archive = false, metrics = false }
+      "codec-server"   = { documents = false, archive = false, metrics = false }
+      "hl7-listener"   = { documents = false, archive = false, metrics = false }
+      "batch-serve"    = { documents = true, archive = true, metrics = false } # intake files, reports, the archive
+      "prefect-server" = { documents = false, archive = false, metrics = false }
     },
   )
 }
@@ -143,19 +152,47 @@ data "aws_iam_policy_document" "task" {
     }
   }
 
-  # Write-only: nothing in carecycle reads back or deletes an audit export (object lock forbids it anyway).
+  # The archive: put objects (with their object-lock retention) and read them back (the newest manifest starts the
+  # next run; `carecycle audit verify-archive`). Never delete: object lock in compliance mode forbids it anyway.
   dynamic "statement" {
-    for_each = each.value.audit_exports ? [1] : []
+    for_each = each.value.archive ? [1] : []
 
     content {
-      sid       = "WriteAuditExports"
-      actions   = ["s3:PutObject"]
-      resources = ["${aws_s3_bucket.audit_exports.arn}/*"]
+      sid       = "WriteAndReadTheArchive"
+      actions   = ["s3:PutObject", "s3:PutObjectRetention", "s3:GetObject", "s3:GetObjectVersion"]
+      resources = ["${aws_s3_bucket.audit_exports.arn}/archive/*"]
     }
   }
 
   dynamic "statement" {
-    for_each = each.value.documents || each.value.audit_exports ? [1] : []
+    for_each = each.value.archive ? [1] : []
+
+    content {
+      sid       = "ListTheArchive"
+      actions   = ["s3:ListBucket"]
+      resources = [aws_s3_bucket.audit_exports.arn]
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["archive/*"]
+      }
+    }
+  }
+
+  # The metrics sidecar's embedded-metric-format lines, to the metrics log group only.
+  dynamic "statement" {
+    for_each = each.value.metrics ? [1] : []
+
+    content {
+      sid       = "WriteMetrics"
+      actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+      resources = ["${aws_cloudwatch_log_group.metrics.arn}:*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.value.documents || each.value.archive ? [1] : []
 
     content {
       sid       = "DataKeyThroughS3"
@@ -235,58 +272,4 @@ resource "aws_iam_role_policy" "flow_logs" {
   name   = "write-flow-logs"
   role   = aws_iam_role.flow_logs.id
   policy = data.aws_iam_policy_document.flow_logs.json
-}
-
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "scheduler" {
-  name               = "${local.name}-scheduler"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
-}
-
-data "aws_iam_policy_document" "scheduler" {
-  statement {
-    sid       = "RunTheBatchTask"
-    actions   = ["ecs:RunTask"]
-    resources = ["${aws_ecs_task_definition.batch.arn_without_revision}:*"]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [aws_ecs_cluster.main.arn]
-    }
-  }
-
-  statement {
-    sid       = "PassTheBatchRoles"
-    actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.execution.arn, aws_iam_role.task["batch"].arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PassedToService"
-      values   = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "scheduler" {
-  name   = "run-batch"
-  role   = aws_iam_role.scheduler.id
-  policy = data.aws_iam_policy_document.scheduler.json
 }

@@ -9,8 +9,23 @@ resource "aws_cloudwatch_log_group" "workers" {
   kms_key_id        = aws_kms_key.logs.arn
 }
 
-resource "aws_cloudwatch_log_group" "console" {
-  name              = "/carecycle/${var.environment}/console"
+resource "aws_cloudwatch_log_group" "services" {
+  for_each = local.services
+
+  name              = "/carecycle/${var.environment}/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.logs.arn
+}
+
+moved {
+  from = aws_cloudwatch_log_group.console
+  to   = aws_cloudwatch_log_group.services["console"]
+}
+
+# The workers' metrics as CloudWatch embedded-metric-format lines (observability.tf): CloudWatch turns them into
+# the metrics of namespace carecycle that scaling and alarms read. Counts and codes only.
+resource "aws_cloudwatch_log_group" "metrics" {
+  name              = "/carecycle/${var.environment}/metrics"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.logs.arn
 }

@@ -28,9 +28,9 @@ output "documents_bucket" {
   value       = aws_s3_bucket.documents.id
 }
 
-output "audit_exports_bucket" {
-  description = "Object-locked S3 bucket for audit exports."
-  value       = aws_s3_bucket.audit_exports.id
+output "archive_url" {
+  description = "The history archive (CARECYCLE_ARCHIVE_URL): the object-locked bucket's archive/ prefix; check it with `carecycle audit verify-archive --archive URL`."
+  value       = "s3://${aws_s3_bucket.audit_exports.id}/archive"
 }
 
 output "kms_key_arns" {
@@ -47,7 +47,11 @@ output "secret_arns" {
   value = {
     codec_keys         = aws_secretsmanager_secret.codec_keys.arn
     codec_server_token = aws_secretsmanager_secret.codec_server_token.arn
+    actor_keys         = aws_secretsmanager_secret.actor_keys.arn
+    visit_vendors      = aws_secretsmanager_secret.visit_vendors.arn
+    console_session    = aws_secretsmanager_secret.console_session_secret.arn
     portal_credentials = aws_secretsmanager_secret.portal_credentials.arn
+    prefect_api_key    = try(aws_secretsmanager_secret.prefect_api_key[0].arn, null)
     temporal_api_key   = local.temporal_api_key_secret_arn
     temporal_mtls      = try(aws_secretsmanager_secret.temporal_mtls[0].arn, null)
   }
@@ -68,20 +72,42 @@ output "worker_services" {
   value       = { for queue, service in aws_ecs_service.worker : queue => service.name }
 }
 
+output "services" {
+  description = "ECS service name of each other process (console, api, codec-server, hl7-listener, batch-serve, prefect-server)."
+  value       = { for name, service in aws_ecs_service.service : name => service.name }
+}
+
 output "batch_task_definition_arn" {
   description = "Task definition to run `carecycle batch run NAME` or `carecycle db upgrade` by hand."
   value       = aws_ecs_task_definition.batch.arn
 }
 
-output "console_url" {
-  description = "HTTPS address of the console's load balancer (point a DNS name with the certificate's name at it)."
-  value       = "https://${aws_lb.console.dns_name}"
+output "urls" {
+  description = "Where people and the EHR reach carecycle (point public_hostname's DNS at the load balancers)."
+  value = {
+    console      = "https://${local.web_host}"
+    codec_server = "https://${local.web_host}:8443"
+    fhir_api     = "https://${local.web_host}:8081"
+    prefect_ui   = var.prefect_mode == "server" ? "https://${local.web_host}:4200" : null
+    hl7_mllp     = "${local.hl7_host}:2575 (${var.hl7_listener_protocol})"
+  }
+}
+
+output "load_balancer_dns_names" {
+  description = "DNS names of the web and the HL7 load balancers (public_hostname's records point here)."
+  value       = { web = aws_lb.console.dns_name, hl7 = aws_lb.hl7.dns_name }
+}
+
+output "temporal" {
+  description = "The Temporal namespace and endpoint the tasks use."
+  value       = { namespace = local.temporal_namespace, address = local.temporal_address }
 }
 
 output "log_groups" {
   description = "CloudWatch log groups of the carecycle processes."
   value = merge(
     { for queue, group in aws_cloudwatch_log_group.workers : "worker-${queue}" => group.name },
-    { console = aws_cloudwatch_log_group.console.name, batch = aws_cloudwatch_log_group.batch.name },
+    { for name, group in aws_cloudwatch_log_group.services : name => group.name },
+    { batch = aws_cloudwatch_log_group.batch.name, metrics = aws_cloudwatch_log_group.metrics.name },
   )
 }

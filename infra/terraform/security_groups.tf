@@ -3,49 +3,113 @@
 
 resource "aws_security_group" "alb" {
   name        = "${local.name}-console-alb"
-  description = "Console load balancer: HTTPS in from the allowed ranges, out only to the console tasks"
+  description = "Web load balancer: HTTPS in from the allowed ranges, out only to the web services' tasks"
   vpc_id      = aws_vpc.main.id
 
   tags = { Name = "${local.name}-console-alb" }
 }
 
+# Each listener (443 console, 8443 codec server, 8081 API, 4200 Prefect) from each allowed range.
 resource "aws_vpc_security_group_ingress_rule" "alb_https" {
-  for_each = toset(var.console_allowed_cidrs)
+  for_each = { for pair in setproduct(var.console_allowed_cidrs, keys(local.web_listeners)) : "${pair[1]}:${pair[0]}" => pair }
 
   security_group_id = aws_security_group.alb.id
-  description       = "HTTPS from an allowed range"
+  description       = "HTTPS (${each.value[1]}) from an allowed range"
   ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
-  cidr_ipv4         = each.value
+  from_port         = local.web_listeners[each.value[1]].listener_port
+  to_port           = local.web_listeners[each.value[1]].listener_port
+  cidr_ipv4         = each.value[0]
 }
 
-resource "aws_vpc_security_group_egress_rule" "alb_to_console" {
+resource "aws_vpc_security_group_egress_rule" "alb_to_services" {
+  for_each = local.web_listeners
+
   security_group_id            = aws_security_group.alb.id
-  description                  = "To the console tasks"
+  description                  = "To the ${each.key} tasks"
   ip_protocol                  = "tcp"
-  from_port                    = var.console.port
-  to_port                      = var.console.port
+  from_port                    = local.service_ports[each.key]
+  to_port                      = local.service_ports[each.key]
   referenced_security_group_id = aws_security_group.tasks.id
 }
 
-# Every carecycle task (workers, console, batch) shares one group: none accepts traffic except the console
-# port from the load balancer, and all leave only for the database, Temporal and HTTPS.
+resource "aws_security_group" "nlb" {
+  name        = "${local.name}-hl7-nlb"
+  description = "HL7 load balancer: MLLP in from the allowed ranges, out only to the HL7 listener tasks"
+  vpc_id      = aws_vpc.main.id
+
+  tags = { Name = "${local.name}-hl7-nlb" }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "nlb_mllp" {
+  for_each = toset(var.console_allowed_cidrs)
+
+  security_group_id = aws_security_group.nlb.id
+  description       = "MLLP from an allowed range"
+  ip_protocol       = "tcp"
+  from_port         = 2575
+  to_port           = 2575
+  cidr_ipv4         = each.value
+}
+
+resource "aws_vpc_security_group_egress_rule" "nlb_to_hl7" {
+  security_group_id            = aws_security_group.nlb.id
+  description                  = "To the HL7 listener tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = 2575
+  to_port                      = 2575
+  referenced_security_group_id = aws_security_group.tasks.id
+}
+
+# Every carecycle task shares one group: none accepts traffic except its service port from its load balancer
+# (and the Prefect API from the other tasks), and all leave only for the database, Temporal, HTTPS and Prefect.
 resource "aws_security_group" "tasks" {
   name        = "${local.name}-tasks"
-  description = "carecycle Fargate tasks: in only from the console load balancer; out to the database, Temporal and HTTPS"
+  description = "carecycle Fargate tasks: in only from their load balancers; out to the database, Temporal and HTTPS"
   vpc_id      = aws_vpc.main.id
 
   tags = { Name = "${local.name}-tasks" }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "tasks_from_alb" {
+  for_each = local.web_listeners
+
   security_group_id            = aws_security_group.tasks.id
-  description                  = "Console port from the load balancer"
+  description                  = "${each.key} port from the web load balancer"
   ip_protocol                  = "tcp"
-  from_port                    = var.console.port
-  to_port                      = var.console.port
+  from_port                    = local.service_ports[each.key]
+  to_port                      = local.service_ports[each.key]
   referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "tasks_from_nlb" {
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "MLLP from the HL7 load balancer"
+  ip_protocol                  = "tcp"
+  from_port                    = 2575
+  to_port                      = 2575
+  referenced_security_group_id = aws_security_group.nlb.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "tasks_prefect_api" {
+  count = var.prefect_mode == "server" ? 1 : 0
+
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "Prefect API from the batch tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = 4200
+  to_port                      = 4200
+  referenced_security_group_id = aws_security_group.tasks.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_prefect_api" {
+  count = var.prefect_mode == "server" ? 1 : 0
+
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "Prefect API (the prefect-server service)"
+  ip_protocol                  = "tcp"
+  from_port                    = 4200
+  to_port                      = 4200
+  referenced_security_group_id = aws_security_group.tasks.id
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_to_database" {
@@ -112,4 +176,14 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_tasks" {
   from_port                    = 443
   to_port                      = 443
   referenced_security_group_id = aws_security_group.tasks.id
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.tasks_from_alb
+  to   = aws_vpc_security_group_ingress_rule.tasks_from_alb["console"]
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.alb_to_console
+  to   = aws_vpc_security_group_egress_rule.alb_to_services["console"]
 }

@@ -34,6 +34,18 @@ variable "container_image" {
   default     = null
 }
 
+variable "browser_image_tag" {
+  description = "Tag (or sha256: digest) of the image with Chromium, run by the task queues that need a browser (the portal queue); null: image_tag with -chromium appended (scripts/build-image tags both)."
+  type        = string
+  default     = null
+}
+
+variable "browser_container_image" {
+  description = "Full reference of the Chromium image to run instead of the module's repository (null: use the repository)."
+  type        = string
+  default     = null
+}
+
 variable "cpu_architecture" {
   description = "CPU architecture of the Fargate tasks: X86_64 or ARM64."
   type        = string
@@ -89,18 +101,34 @@ variable "flow_log_retention_days" {
 
 # --- Temporal -------------------------------------------------------------------------------------------
 
-variable "temporal_address" {
-  description = "Temporal frontend host:port: Temporal Cloud (<namespace>.<account>.tmprl.cloud:7233) or a self-hosted cluster."
-  type        = string
+variable "temporal_cloud" {
+  description = "Manage the Temporal Cloud namespace here (name, region as aws-<region>, retention in days): its search attributes and codec server come with it, and the tasks connect to its endpoint. null: a namespace managed elsewhere or a self-hosted cluster, reached at temporal_address / temporal_namespace."
+  type = object({
+    namespace      = string
+    region         = string
+    retention_days = number
+  })
+  default = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9.-]+:[0-9]{2,5}$", var.temporal_address))
+    condition     = var.temporal_cloud == null || try(var.temporal_cloud.retention_days >= 1 && var.temporal_cloud.retention_days <= 90, false)
+    error_message = "temporal_cloud.retention_days must be between 1 and 90 (closed histories older than that are in the archive)."
+  }
+}
+
+variable "temporal_address" {
+  description = "Temporal frontend host:port when temporal_cloud is null: Temporal Cloud (<namespace>.<account>.tmprl.cloud:7233) or a self-hosted cluster."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.temporal_address == null || can(regex("^[A-Za-z0-9.-]+:[0-9]{2,5}$", var.temporal_address))
     error_message = "temporal_address must be host:port."
   }
 }
 
 variable "temporal_namespace" {
-  description = "Temporal namespace the workers and the console use."
+  description = "Temporal namespace the tasks use when temporal_cloud is null."
   type        = string
   default     = "default"
 }
@@ -112,7 +140,7 @@ variable "temporal_api_key_secret_arn" {
 }
 
 variable "temporal_auth" {
-  description = "How the workers authenticate to Temporal: api_key (Temporal Cloud), mtls (client certificate from Secrets Manager) or none (self-hosted inside the VPC)."
+  description = "How the tasks authenticate to Temporal: api_key (Temporal Cloud), mtls (client certificate from Secrets Manager) or none (self-hosted inside the VPC)."
   type        = string
   default     = "api_key"
 
@@ -120,6 +148,12 @@ variable "temporal_auth" {
     condition     = contains(["api_key", "mtls", "none"], var.temporal_auth)
     error_message = "temporal_auth must be api_key, mtls or none."
   }
+}
+
+variable "temporal_client_ca_pem" {
+  description = "With temporal_cloud and temporal_auth = mtls: the CA certificate (PEM) the namespace accepts client certificates from."
+  type        = string
+  default     = null
 }
 
 variable "temporal_self_hosted_cidrs" {
@@ -132,6 +166,18 @@ variable "temporal_port" {
   description = "TCP port of the Temporal frontend (Temporal Cloud and the default self-hosted port are 7233)."
   type        = number
   default     = 7233
+}
+
+variable "temporal_ui_origins" {
+  description = "Origins of the Temporal Web UI allowed to call the codec server from a browser (Temporal Cloud's, or a self-hosted UI's)."
+  type        = list(string)
+  default     = ["https://cloud.temporal.io"]
+}
+
+variable "worker_deployment_name" {
+  description = "Name of the Worker Deployment the workers run as versions of (their build id is image_tag); promote a new build with `carecycle deployment promote` (docs/deployment.md)."
+  type        = string
+  default     = "carecycle"
 }
 
 # --- database -------------------------------------------------------------------------------------------
@@ -229,23 +275,19 @@ variable "access_log_retention_days" {
 # --- services -------------------------------------------------------------------------------------------
 
 variable "worker_queues" {
-  description = "Task queues served by worker services, with each queue's size and autoscaling range."
+  description = "Size and autoscaling range of each task queue's worker service. The keys are the task queues (activities/contracts/queues.py); what each queue may touch comes from queue_needs.json, which the code writes (workers/registry.py). Scaling follows the queue's backlog per running task."
   type = map(object({
-    cpu                = number
-    memory             = number
-    desired_count      = number
-    min_count          = number
-    max_count          = number
-    cpu_target_percent = number
-    documents_access   = bool
-    portal_credentials = bool
+    cpu                     = number
+    memory                  = number
+    desired_count           = number
+    min_count               = number
+    max_count               = number
+    backlog_per_task_target = number
   }))
   default = {
-    revenue     = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 10, cpu_target_percent = 60, documents_access = false, portal_credentials = false }
-    edi         = { cpu = 512, memory = 1024, desired_count = 2, min_count = 1, max_count = 6, cpu_target_percent = 60, documents_access = true, portal_credentials = false }
-    portal      = { cpu = 1024, memory = 4096, desired_count = 1, min_count = 1, max_count = 4, cpu_target_percent = 50, documents_access = true, portal_credentials = true }
-    documents   = { cpu = 512, memory = 2048, desired_count = 1, min_count = 1, max_count = 4, cpu_target_percent = 60, documents_access = true, portal_credentials = false }
-    collections = { cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 3, cpu_target_percent = 60, documents_access = true, portal_credentials = false }
+    revenue   = { cpu = 1024, memory = 2048, desired_count = 2, min_count = 2, max_count = 10, backlog_per_task_target = 50 }
+    portal    = { cpu = 1024, memory = 4096, desired_count = 1, min_count = 1, max_count = 4, backlog_per_task_target = 5 }
+    documents = { cpu = 512, memory = 2048, desired_count = 1, min_count = 1, max_count = 4, backlog_per_task_target = 20 }
   }
 
   validation {
@@ -254,61 +296,123 @@ variable "worker_queues" {
   }
 }
 
-variable "console" {
-  description = "Size and autoscaling range of the web console service."
-  type = object({
+variable "services" {
+  description = "Size and autoscaling range (on CPU) of the other long-running services: console, api, codec-server, hl7-listener, batch-serve and prefect-server (the last only with prefect_mode = server)."
+  type = map(object({
     cpu                = number
     memory             = number
     desired_count      = number
     min_count          = number
     max_count          = number
     cpu_target_percent = number
-    port               = number
-  })
-  default = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6, cpu_target_percent = 60, port = 8080 }
+  }))
+  default = {
+    console          = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6, cpu_target_percent = 60 }
+    api              = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 6, cpu_target_percent = 60 }
+    "codec-server"   = { cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, cpu_target_percent = 60 }
+    "hl7-listener"   = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 4, cpu_target_percent = 60 }
+    "batch-serve"    = { cpu = 1024, memory = 2048, desired_count = 1, min_count = 1, max_count = 1, cpu_target_percent = 80 }
+    "prefect-server" = { cpu = 512, memory = 1024, desired_count = 1, min_count = 1, max_count = 2, cpu_target_percent = 60 }
+  }
+
+  validation {
+    condition = alltrue([
+      for name in ["console", "api", "codec-server", "hl7-listener", "batch-serve", "prefect-server"] : contains(keys(var.services), name)
+    ])
+    error_message = "services needs an entry for each of console, api, codec-server, hl7-listener, batch-serve and prefect-server."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.services) : s.min_count <= s.desired_count && s.desired_count <= s.max_count])
+    error_message = "each service needs min_count <= desired_count <= max_count."
+  }
 }
 
-variable "console_command" {
-  description = "Command (after the `carecycle` entrypoint) that serves the web console on CARECYCLE_CONSOLE_PORT."
-  type        = list(string)
-  default     = ["console"]
+variable "public_hostname" {
+  description = "DNS name (the certificate's) that people and the EHR use for the load balancers: the console on 443, the codec server on 8443, the FHIR API on 8081, the Prefect UI on 4200, HL7 on 2575. null: the load balancers' own DNS names."
+  type        = string
+  default     = null
 }
 
 variable "console_internet_facing" {
-  description = "Put the console's load balancer on the internet (true) or keep it internal to the VPC and its VPN (false)."
+  description = "Put the web load balancer on the internet (true) or keep it internal to the VPC and its VPN (false)."
   type        = bool
   default     = false
 }
 
 variable "console_allowed_cidrs" {
-  description = "CIDR blocks allowed to reach the console over HTTPS (an office or VPN range)."
+  description = "CIDR blocks allowed to reach the web load balancer (console, codec server, API, Prefect UI) and the HL7 listener: an office, VPN or EHR range."
   type        = list(string)
 }
 
 variable "console_certificate_arn" {
-  description = "ACM certificate ARN for the console's HTTPS listener."
+  description = "ACM certificate ARN (for public_hostname) of the HTTPS listeners and the HL7 TLS listener."
   type        = string
 }
 
-variable "batch_schedules" {
-  description = "Batch flows run on a schedule (flow name => EventBridge Scheduler expression), each as a one-off ECS task running `carecycle batch run NAME`."
-  type        = map(string)
-  default = {
-    credential-expiry-sweep  = "cron(0 6 * * ? *)"
-    ar-aging-snapshot        = "cron(30 6 * * ? *)"
-    remittance-intake        = "rate(15 minutes)"
-    exclusion-screening      = "cron(0 7 1 * ? *)"
-    eligibility-for-tomorrow = "cron(0 23 * * ? *)"
+variable "hl7_listener_protocol" {
+  description = "MLLP on the network load balancer: TLS (terminated at the load balancer with console_certificate_arn) or TCP (for senders that cannot do TLS; keep them on the VPN)."
+  type        = string
+  default     = "TLS"
+
+  validation {
+    condition     = contains(["TLS", "TCP"], var.hl7_listener_protocol)
+    error_message = "hl7_listener_protocol must be TLS or TCP."
   }
 }
 
+variable "prefect_mode" {
+  description = "Where the batch plane's Prefect API lives: server (a Prefect server service here, its database beside carecycle's on RDS) or cloud (Prefect Cloud: prefect_cloud_api_url and an API key in the created secret)."
+  type        = string
+  default     = "server"
+
+  validation {
+    condition     = contains(["server", "cloud"], var.prefect_mode)
+    error_message = "prefect_mode must be server or cloud."
+  }
+}
+
+variable "prefect_cloud_api_url" {
+  description = "With prefect_mode = cloud: the workspace API URL (https://api.prefect.cloud/api/accounts/<id>/workspaces/<id>)."
+  type        = string
+  default     = null
+}
+
+variable "visit_vendor_settings" {
+  description = "The patients' SMS, e-mail and video vendors for the queues that reach them (queue_needs.json: messaging_vendors): CARECYCLE_SMS_URL, CARECYCLE_SMS_ACCOUNT_SID, CARECYCLE_SMS_FROM, CARECYCLE_EMAIL_URL, CARECYCLE_EMAIL_FROM, CARECYCLE_VIDEO_URL, CARECYCLE_WEBHOOKS_URL, CARECYCLE_PRACTICE_TIMEZONE. Their keys go into the visit-vendors secret."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for name in keys(var.visit_vendor_settings) : contains([
+        "CARECYCLE_SMS_URL", "CARECYCLE_SMS_ACCOUNT_SID", "CARECYCLE_SMS_FROM", "CARECYCLE_EMAIL_URL",
+        "CARECYCLE_EMAIL_FROM", "CARECYCLE_VIDEO_URL", "CARECYCLE_WEBHOOKS_URL", "CARECYCLE_PRACTICE_TIMEZONE",
+      ], name)
+    ])
+    error_message = "visit_vendor_settings takes only the vendors' non-secret settings (the keys go into the visit-vendors secret)."
+  }
+}
+
+variable "batch_timezone" {
+  description = "Time zone of the batch flows' cron schedules (the practice's), e.g. America/New_York."
+  type        = string
+  default     = "UTC"
+}
+
 variable "batch_task" {
-  description = "Size of the scheduled batch task."
+  description = "Size of the one-off batch task (`carecycle db upgrade`, `carecycle batch run NAME` by hand)."
   type = object({
     cpu    = number
     memory = number
   })
   default = { cpu = 512, memory = 1024 }
+}
+
+variable "otel_collector_image" {
+  description = "Image of the metrics sidecar in each worker task (the AWS Distro for OpenTelemetry collector): it scrapes the worker's /metrics and writes them to CloudWatch (namespace carecycle) for autoscaling and alarms."
+  type        = string
+  default     = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
 }
 
 variable "log_retention_days" {
@@ -326,6 +430,16 @@ variable "log_level" {
   description = "Log level of the carecycle processes."
   type        = string
   default     = "INFO"
+}
+
+variable "alarm_thresholds" {
+  description = "Alarms: oldest waiting task per queue (schedule-to-start latency, seconds), workflows failed per 15 minutes, work items past their SLA."
+  type = object({
+    schedule_to_start_seconds = number
+    workflow_failures         = number
+    work_items_past_sla       = number
+  })
+  default = { schedule_to_start_seconds = 300, workflow_failures = 1, work_items_past_sla = 25 }
 }
 
 variable "alarm_topic_arn" {

@@ -1,5 +1,7 @@
 # carecycle on AWS: the production deployment of the same processes the embedded stack runs on one machine.
-# Providers are pinned exactly so that a plan made today is the plan made tomorrow.
+# Providers are pinned exactly so that a plan made today is the plan made tomorrow. temporalcloud manages the
+# Temporal Cloud namespace, its search attributes, retention and codec server (temporal_cloud.tf); it
+# authenticates with TEMPORAL_CLOUD_API_KEY from the environment of whoever runs terraform.
 terraform {
   required_version = ">= 1.6.0, < 2.0.0"
 
@@ -7,6 +9,10 @@ terraform {
     aws = {
       source  = "hashicorp/aws"
       version = "= 5.84.0"
+    }
+    temporalcloud = {
+      source  = "temporalio/temporalcloud"
+      version = "= 1.5.0"
     }
   }
 
@@ -22,3 +28,5 @@ provider "aws" {
     tags = local.tags
   }
 }
+
+provider "temporalcloud" {}

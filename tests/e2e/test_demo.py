@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,10 @@ def demo_env(home: Path) -> dict[str, str]:
         CARECYCLE_CONSOLE_PORT=str(free_port()),
         CARECYCLE_API_PORT=str(free_port()),
         CARECYCLE_CODEC_KEYS=new_key_entry("e2e1"),
+        CARECYCLE_METRICS_PORT=str(free_port()),
+        CARECYCLE_METRICS_INTERVAL_SECONDS="1",
+        CARECYCLE_PREFECT_PORT=str(free_port()),
+        CARECYCLE_BATCH_SERVE="0",  # `up` after the demo: the batch plane has its own tests
         CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS="1",
     )
     return env
@@ -285,6 +290,23 @@ def test_a_worker_killed_mid_run_loses_nothing_and_posts_nothing_twice(
             == []
         )
         assert db.execute("SELECT count(*) FROM remittances").fetchone()[0] > 0
+        paid = db.execute("SELECT count(*) FROM claims WHERE status = 'paid'").fetchone()[0]
+        remittances = db.execute("SELECT count(*) FROM remittances WHERE source = '835'").fetchone()[0]
+
+    # The surviving worker's /metrics after the demo: the Temporal SDK's metrics and the practice's (sampled from
+    # the store every second: the last sample after the demo settled shows its final counts).
+    url = f"http://127.0.0.1:{env['CARECYCLE_METRICS_PORT']}/metrics"
+    paid_line = f'carecycle_claims{{service_name="temporal-core-sdk",status="paid"}} {paid}'
+
+    def scrape() -> str:
+        return urllib.request.urlopen(url, timeout=10).read().decode()
+
+    _wait_for(lambda: paid_line in scrape(), 30)
+    text = scrape()
+    assert "temporal_activity_execution_latency" in text and "temporal_workflow_completed" in text
+    assert f'carecycle_remittances_posted{{service_name="temporal-core-sdk",source="835"}} {remittances}' in text
+    assert "carecycle_remittance_posted_cents{" in text and "carecycle_work_items{" in text
+    assert 'carecycle_journeys{service_name="temporal-core-sdk",stage=' in text
 
 
 async def _workflow_ids(port: str) -> list[str]:
@@ -329,3 +351,47 @@ def test_up_after_the_demo_keeps_real_time_and_serves_the_demo_only_when_told(
     finally:
         code, _ = _stop(process)
     assert code == 0
+
+
+@pytest.mark.postgres
+def test_db_copy_moves_the_demo_practice_to_postgresql(
+    demo_run: DemoRun, pg_server: object, _pg_template: str | None
+) -> None:
+    """`carecycle db copy` from the demo's home (the embedded SQLite store) to a throwaway PostgreSQL database:
+    every row arrives, and `db check` passes on the copy."""
+    import uuid
+
+    from sqlalchemy import text as sql
+
+    from domain.store.engine import make_engine
+
+    if pg_server is None:
+        pytest.skip("PostgreSQL is not available here")
+    name = f"demo_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(pg_server.admin_url, isolation_level="AUTOCOMMIT")  # type: ignore[attr-defined]
+    with admin.connect() as connection:
+        connection.execute(sql(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    target = pg_server.url(name)  # type: ignore[attr-defined]
+    env = {**demo_run.env, "CARECYCLE_HOME": str(demo_run.home)}  # the demo keeps its own home
+    copied = subprocess.run(
+        [*CARECYCLE, "db", "copy", "--to", target, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert copied.returncode == 0, copied.stderr
+    report = json.loads(copied.stdout)
+    with sqlite3.connect(demo_run.home / "carecycle.db") as db:
+        source = {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in report["tables"]}
+    assert report["tables"] == source and source["claims"] > 0 and source["journal_entries"] > 0
+    checked = subprocess.run(
+        [*CARECYCLE, "db", "check", "--json"],
+        env={**env, "CARECYCLE_DATABASE_URL": target},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stdout[-2000:]
+    assert json.loads(checked.stdout)["ok"] is True

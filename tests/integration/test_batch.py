@@ -206,8 +206,8 @@ def _run_cli(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 @pytest.fixture
 def one_prefect_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each `carecycle batch run` stops its ephemeral Prefect server; here the runs share one, stopped at the end
-    (starting it costs seconds)."""
+    """The runs share one ephemeral Prefect server (the `carecycle` process stops it when it ends; in-process runs
+    keep it), stopped at the end here (starting it costs seconds)."""
     from workers import batch
 
     stop = batch.stop_prefect_local
@@ -223,8 +223,8 @@ def one_prefect_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_every_batch_flow_runs_through_prefect(carecycle_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
     from domain.x12.remit835 import parse_835
-    from flows.batch.remittance import PostingDeferred
-    from workers.batch import BatchPaths, build_flows, prefect_local
+    from flows.batch.remittance import IntakePorts, PostingDeferred, build_remittance_intake
+    from workers.batch import BatchPaths, prefect_local
     from workers.composition import Container
 
     assert _run_cli("db", "upgrade", capsys=capsys)[0] == 0
@@ -275,9 +275,18 @@ def test_every_batch_flow_runs_through_prefect(carecycle_home: Path, capsys: pyt
             remittances = parse_835(Path(path).read_text())
             return {"remittances": len(remittances), "claims": sum(len(r.claims) for r in remittances)}
 
-        flows = build_flows(container.session_factory, paths, parse_only)
+        drop = DropFolder(paths.inbound)
+        intake = build_remittance_intake(
+            IntakePorts(
+                pending=drop.pending,
+                claim=drop.claim,
+                post=parse_only,
+                file_away=drop.file_away,
+                put_back=drop.put_back,
+            )
+        )
         with prefect_local(paths):
-            summary = flows["remittance-intake"]()
+            summary = intake()
     finally:
         container.close()
     assert (summary.found, summary.posted, summary.failed, summary.deferred) == (3, 1, 1, 1)

@@ -39,6 +39,9 @@ def _env(home: Path) -> dict[str, str]:
         CARECYCLE_API_PORT=str(free_port()),
         CARECYCLE_SANDBOX_PORT=str(free_port()),
         CARECYCLE_HL7_PORT=str(free_port()),
+        CARECYCLE_METRICS_PORT=str(free_port()),
+        CARECYCLE_PREFECT_PORT=str(free_port()),
+        CARECYCLE_BATCH_SERVE="0",  # the batch plane under `up`: tests/integration/test_batch_plane.py
         CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS="2",
     )
     return env
@@ -177,7 +180,8 @@ async def test_up_stops_cleanly_and_resumes_in_flight_workflows(
 async def test_up_against_an_external_cluster_starts_only_workers(
     tmp_path: Path, pg_server: object, _pg_template: str | None
 ) -> None:
-    """TEMPORAL_ADDRESS + a PostgreSQL store: no dev server child, no UIs, the workers serve the cluster."""
+    """TEMPORAL_ADDRESS + a PostgreSQL store: no dev server child, no UIs, the workers serve the cluster
+    (unversioned: CARECYCLE_WORKER_DEPLOYMENT is not set)."""
     from tests.conftest import _fresh_url
     from tests.support.dev_stack import stack_settings
     from workers.temporal import embedded_stack
@@ -195,7 +199,9 @@ async def test_up_against_an_external_cluster_starts_only_workers(
         log = tmp_path / "up-remote.log"
         process, banner = _start(env, log)
         try:
-            assert f"temporal       {temporal.target}" in banner and "http" not in banner
+            assert f"temporal       {temporal.target}" in banner
+            # No UIs: the workers' own metrics endpoint is the only address.
+            assert [line.split()[0] for line in banner.splitlines() if "http" in line] == ["metrics"]
             assert not _children(process.pid), "no dev server may be started against an external cluster"
             entity = str(uuid.uuid4())
             handle = await temporal.client.start_workflow(

@@ -71,7 +71,11 @@ async def test_worker_serves_its_queue_and_stops_on_sigterm(tmp_path: Path, sqli
 def test_worker_rejects_an_unknown_queue(tmp_path: Path) -> None:
     result = subprocess.run([CARECYCLE, "worker", "--queue", "billing"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert (
-        result.stderr.strip()
-        == "error: unknown task queue 'billing'; known: revenue, edi, portal, documents, collections"
-    )
+    assert result.stderr.strip() == "error: unknown task queue 'billing'; known: revenue, portal, documents"
+
+
+def test_merged_queue_names_still_select_the_queue_that_took_their_place() -> None:
+    from activities.contracts.queues import TaskQueue, parse_task_queue
+
+    assert parse_task_queue("edi") is TaskQueue.REVENUE and parse_task_queue("collections") is TaskQueue.REVENUE
+    assert [q.value for q in TaskQueue] == ["revenue", "portal", "documents"]

@@ -19,7 +19,7 @@ import hcl2
 import pytest
 
 TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "infra" / "terraform"
-WORKER_QUEUES = {"revenue", "edi", "portal", "documents", "collections"}
+WORKER_QUEUES = {"revenue", "portal", "documents"}
 SECRET_LOOKING = re.compile(r"KEY(S)?$|PASSWORD|SECRET|TOKEN|CREDENTIAL|API_KEY|CODEC_KEYS|TLS_(CERT|KEY)")
 # Settings whose names look secret but whose values are not: a KMS key *id* is an ARN, not key material.
 NOT_SECRET = {"CARECYCLE_S3_KMS_KEY_ID"}
@@ -160,7 +160,11 @@ def task_definition_secret_violations(config: Config) -> list[str]:
     for name, body in definitions:
         containers = config.expand(body.get("container_definitions"))
         secrets = re.search(r"secrets\s*=\s*(.*?)(?:, [A-Za-z]+\s*=|$)", containers)
-        if not re.search(r'CARECYCLE_CODEC_KEYS\\?"?, valueFrom = aws_secretsmanager_secret\.', containers):
+        # `{name = "X", valueFrom = aws_...}` inside an expression, or {"name": "X", "valueFrom": "${aws_...}"}.
+        from_secret = (
+            r'CARECYCLE_CODEC_KEYS\\?"?,\s*\\?"?valueFrom\\?"?\s*[=:]\s*\\?"?(\$\{)?aws_secretsmanager_secret\.'
+        )
+        if not re.search(from_secret, containers):
             problems.append(f"{name}: CARECYCLE_CODEC_KEYS does not come from a Secrets Manager secret")
         if secrets is None:
             problems.append(f"{name}: no secrets list")
@@ -301,12 +305,13 @@ def test_kms_keys_rotate(config: Config) -> None:
 
 def test_task_definitions_take_secrets_from_secrets_manager(config: Config) -> None:
     assert task_definition_secret_violations(config) == []
-    common = json.dumps(config.locals["common_secrets"])
+    common = config.expand(config.locals["common_secrets"])
     assert "CARECYCLE_DATABASE_PASSWORD" in common and "master_user_secret" in common
     assert "TEMPORAL_API_KEY" in common
-    # Only the portal queue gets the portal credentials.
+    # Only the queues whose activities take the portal credentials get them (tests/integration/
+    # test_terraform_services.py checks queue_needs.json against the code).
     workers = config.locals["worker_containers"]
-    assert "spec.portal_credentials ? local.portal_secrets" in workers
+    assert 'contains(local.queue_needs[queue], "portal_credentials") ? local.portal_secrets' in workers
 
 
 def test_each_worker_queue_has_a_service_with_its_own_scaling(config: Config) -> None:
@@ -330,10 +335,11 @@ def test_the_worker_services_are_the_task_queues(config: Config) -> None:
     assert set(config.variables["worker_queues"]["default"]) == {q.value for q in ALL_TASK_QUEUES}
 
 
-def test_the_batch_schedules_name_batch_flows(config: Config) -> None:
-    from flows.batch import BATCH_FLOWS
-
-    assert set(config.variables["batch_schedules"]["default"]) == {f.name for f in BATCH_FLOWS}
+def test_the_batch_flows_are_scheduled_by_the_batch_plane_not_by_aws(config: Config) -> None:
+    """Schedules live in one place (workers.batch_plane, served by `carecycle batch serve`): none in AWS."""
+    assert list(config.of_type("aws_scheduler_schedule")) == []
+    assert "batch_schedules" not in config.variables
+    assert config.locals["service_specs"]["batch-serve"]["command"] == ["batch", "serve"]
 
 
 def test_security_groups_least_privilege(config: Config) -> None:
@@ -355,21 +361,44 @@ def test_temporal_is_configurable_for_cloud_or_self_hosted(config: Config) -> No
     assert "TEMPORAL_ADDRESS" in environment and "TEMPORAL_NAMESPACE" in environment
 
 
-# Variables the tasks get that workers/settings.py does not read (yet): each is read elsewhere or a known gap.
-READ_ELSEWHERE = {"PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED"}  # Prefect reads its own settings
-NOT_READ_YET = {"CARECYCLE_PORTAL_CREDENTIALS", "CARECYCLE_AUDIT_EXPORT_BUCKET"}  # docs/deployment.md, "Gaps"
+# Variables the tasks get that workers/settings.py does not read: each is read elsewhere or awaited.
+READ_ELSEWHERE = {  # Prefect reads its own settings
+    "PREFECT_HOME",
+    "PREFECT_SERVER_ANALYTICS_ENABLED",
+    "PREFECT_API_URL",
+    "PREFECT_API_KEY",
+    "PREFECT_UI_API_URL",
+}
+CONTAINER_LOCALS = (
+    "base_environment",
+    "batch_environment",
+    "service_specs",
+    "worker_containers",
+    "batch_container",
+    "common_secrets",
+    "portal_secrets",
+    "console_secrets",
+    "codec_server_secrets",
+    "prefect_secrets",
+    "database_secrets",
+    "vendor_secrets",
+    "metrics_sidecar",
+)
 
 
 def test_the_tasks_are_configured_through_the_settings_object(config: Config) -> None:
     settings_source = (Path(__file__).resolve().parents[2] / "workers" / "settings.py").read_text()
     read = set(re.findall(r'"((?:CARECYCLE|TEMPORAL)_[A-Z0-9_]+)"', settings_source))
     injected = set()
-    for local in ("base_environment", "common_secrets", "portal_secrets", "console_secrets", "console_container"):
+    for local in CONTAINER_LOCALS:
         injected |= set(
             re.findall(r"\b((?:CARECYCLE|TEMPORAL|PREFECT)_[A-Z0-9_]+)\b", config.expand(config.locals[local]))
         )
-    injected |= set(re.findall(r"\b(CARECYCLE_[A-Z0-9_]+)\b", config.expand(config.locals["batch_container"])))
-    assert injected - read - READ_ELSEWHERE - NOT_READ_YET == set()
+    assert {"CARECYCLE_PORTAL_CREDENTIALS", "CARECYCLE_ARCHIVE_URL", "CARECYCLE_CONSOLE_SESSION_SECRET"} <= injected
+    assert injected - read - READ_ELSEWHERE == set()
+    # The vendors' settings come from a variable: each name it may carry is one the settings read.
+    allowed = re.findall(r"\b(CARECYCLE_[A-Z0-9_]+)\b", json.dumps(config.variables["visit_vendor_settings"]))
+    assert allowed and set(allowed) <= read
 
 
 def test_the_database_password_is_injected_apart_from_the_url(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -49,6 +49,9 @@ def stack_settings(home: Path, database_url: str, codec_keys: str | None = None,
         sandbox_port=free_port(),
         hl7_port=free_port(),
         webhooks_port=free_port(),
+        metrics_port=free_port(),
+        prefect_port=free_port(),
+        batch_serve=False,  # Prefect and `batch serve`: tests/integration/test_batch_plane.py
         worker_graceful_shutdown_seconds=2,
     )
 
@@ -62,6 +65,9 @@ def env_for(settings: Settings) -> dict[str, str]:
         CARECYCLE_CODEC_KEYS=settings.codec_keys or "",
         CARECYCLE_HL7_PORT=str(settings.hl7_port),
         CARECYCLE_WEBHOOKS_PORT=str(settings.webhooks_port),
+        CARECYCLE_METRICS_PORT=str(settings.metrics_port),
+        CARECYCLE_PREFECT_PORT=str(settings.prefect_port),
+        CARECYCLE_BATCH_SERVE="0",
     )
     return env
 

@@ -50,6 +50,7 @@ COMMAND_MODULES = (
     "workers.cli.visits",
     "workers.cli.telehealth",
     "workers.cli.webhooks",
+    "workers.cli.deployment",
 )
 
 __all__ = ["CommandFailed", "UsageError", "build_parser", "main", "non_negative_int", "positive_int", "run"]
@@ -140,8 +141,24 @@ def _pipe_closed() -> int:
     return 141
 
 
+_AT_EXIT: list[Callable[[], None]] = []
+
+
+def at_exit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` when the ``carecycle`` process ends (``main`` leaves through ``os._exit``, which skips the
+    interpreter's own exit handlers): a child a command started, such as Prefect's ephemeral server, is stopped.
+    In-process callers of :func:`run` (the tests) keep such a child for the next command instead."""
+    if callback not in _AT_EXIT:
+        _AT_EXIT.append(callback)
+
+
 def main() -> NoReturn:
     code = run()
+    for callback in _AT_EXIT:
+        try:
+            callback()
+        except Exception as exc:  # stopping a helper must not turn a success into a traceback
+            print(f"warning: {type(exc).__name__} while stopping: {exc}", file=sys.stderr)
     try:
         sys.stdout.flush()
     except BrokenPipeError:

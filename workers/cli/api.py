@@ -125,6 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
     from workers.cli.stack import temporal_errors
     from workers.composition import Container
     from workers.logs import configure_logging
+    from workers.observability import configure_telemetry
     from workers.runtime import StopSignal
     from workers.settings import load_settings
     from workers.temporal.client import connect
@@ -132,6 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
     stop_signal = StopSignal()
     settings = load_settings()
     configure_logging("api", settings.log_level)
+    configure_telemetry(settings, "api")  # traces (and trace ids in the logs) before the first client
     container = Container(settings)
     container.require_schema()
 

@@ -52,6 +52,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
     verify.set_defaults(handler=_verify_log)
+    verify = commands.add_parser(
+        "verify-archive",
+        help="check the history archive: every file against its manifest's checksum, every manifest's link",
+    )
+    verify.add_argument(
+        "--archive",
+        metavar="URL",
+        help="file:///path or s3://bucket/prefix (default CARECYCLE_ARCHIVE_URL, else $CARECYCLE_HOME/archive)",
+    )
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.set_defaults(handler=_verify_archive)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -235,3 +246,31 @@ def _verify_log(args: argparse.Namespace) -> int:
     for b in verdict.breaks:
         print(f"  {'end' if b.seq is None else b.seq}: {b.problem}")
     return 1
+def _verify_archive(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from workers.archive import ArchiveError, verify_archive
+    from workers.archive_export import archive_for
+    from workers.cli import CommandFailed
+    from workers.cli.output import print_json
+    from workers.settings import load_settings
+
+    settings = load_settings()
+    if args.archive:
+        settings = replace(settings, archive_url=args.archive)
+    try:
+        report = verify_archive(archive_for(settings))
+    except ArchiveError as exc:
+        raise CommandFailed(str(exc)) from None
+    if report.runs == 0 and report.ok:
+        raise CommandFailed(f"no archive runs at {report.location} (has the history-archive flow run?)")
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        for problem in report.problems:
+            print(f"FAIL {problem}")
+        for folder in report.as_dict()["unfinished_runs"]:
+            print(f"note {folder}: a run that wrote no manifest (its window was archived again later)")
+        verdict = "archive verified" if report.ok else "ARCHIVE DOES NOT VERIFY"
+        print(f"{verdict}: {report.runs} runs, {report.files} files at {report.location}")
+    return 0 if report.ok else 1

@@ -34,6 +34,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     seed.add_argument("--json", action="store_true", help="print counts as JSON")
     seed.set_defaults(handler=_seed)
 
+    copy = commands.add_parser(
+        "copy",
+        help="copy this store (e.g. the embedded SQLite file) into an empty PostgreSQL database",
+        description="Migrates the target to this store's revision, copies every table in one transaction and "
+        "compares the row counts. Refuses a target that holds any carecycle row. Stop the workers first; "
+        "afterwards point CARECYCLE_DATABASE_URL at the target and run `carecycle db check`.",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="the target, e.g. postgresql://user@host/db")
+    copy.add_argument("--json", action="store_true", help="print the row counts as JSON")
+    copy.set_defaults(handler=_copy)
+
     check = commands.add_parser("check", help="check integrity: balanced ledger, no orphans, legal statuses")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(handler=_check)
@@ -80,6 +91,33 @@ def _seed(args: argparse.Namespace) -> int:
         )
         for status, count in sorted(summary.claims_by_status.items()):
             print(f"  claims {status}: {count}")
+    return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from domain.store.copy import InvalidCopyTarget, copy_to_url
+    from domain.store.engine import redact_url
+    from workers.cli import UsageError
+    from workers.composition import Container
+
+    container = Container()
+    try:
+        container.require_schema()
+        try:
+            report = copy_to_url(container.engine, args.to)
+        except InvalidCopyTarget as exc:
+            raise UsageError(f"--to {exc}") from None
+    finally:
+        container.close()
+    where = redact_url(args.to)
+    if args.json:
+        print_json({"target": where, "revision": report.revision, "rows": report.rows, "tables": report.counts})
+        return 0
+    print(f"copied {report.rows} rows in {len(report.counts)} tables to {where} (revision {report.revision})")
+    for table, rows in report.counts.items():
+        if rows:
+            print(f"  {table}: {rows}")
+    print("row counts match; next: CARECYCLE_DATABASE_URL=<the target> carecycle db check")
     return 0
 
 

@@ -40,6 +40,7 @@ def _listen(args: argparse.Namespace) -> int:
     from workers.composition import Container
     from workers.hl7 import ListenerStartError, serve_hl7
     from workers.logs import configure_logging
+    from workers.observability import configure_telemetry, serve_probes, store_check, temporal_check
     from workers.runtime import StopSignal
     from workers.settings import load_settings
     from workers.temporal.client import TemporalUnavailable, connect
@@ -47,6 +48,7 @@ def _listen(args: argparse.Namespace) -> int:
     stop_signal = StopSignal()
     settings = load_settings()
     configure_logging("hl7", settings.log_level)
+    configure_telemetry(settings, "hl7-listener")  # traces (and trace ids in the logs) before the first client
     container = Container(settings)
     container.require_schema()
 
@@ -57,7 +59,12 @@ def _listen(args: argparse.Namespace) -> int:
         except TemporalUnavailable as exc:  # messages are still taken; their processes start once Temporal is back
             print(f"warning: {exc}; processes start once it is reachable", file=sys.stderr)
             client = None
-        async with serve_hl7(container, client, port=args.port, enhanced=args.enhanced or None) as running:
+        # /health and /ready on CARECYCLE_METRICS_PORT: MLLP has no place for them.
+        checks = [store_check(container.engine), *([temporal_check(client)] if client else [])]
+        async with (
+            serve_probes(settings, checks),
+            serve_hl7(container, client, port=args.port, enhanced=args.enhanced or None) as running,
+        ):
             print(
                 f"hl7 listener on {running.address}"
                 + (" (enhanced mode)" if running.application.options.enhanced else "")

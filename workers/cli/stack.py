@@ -1,12 +1,13 @@
-"""`carecycle up` (the embedded stack) and `carecycle worker --queue NAME` (one task queue's worker)."""
+"""`carecycle up` (the embedded stack), `carecycle worker --queue NAME` (one task queue's worker), and the other
+service processes: `carecycle console`, `carecycle codec-server`; `carecycle deployment` for worker versions."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from workers.cli.args import seconds_per_day
 from workers.clock import REAL_TIME
@@ -20,12 +21,15 @@ def temporal_errors() -> Iterator[None]:
     """Turn the infrastructure's expected failures into one line and exit code 1."""
     from workers.cli import CommandFailed
     from workers.hl7 import ListenerStartError
+    from workers.prefect_server import PrefectServerError
     from workers.security.codec import PayloadDecryptionError
     from workers.security.keys import CodecKeyError
     from workers.security.stack_secrets import SecretFileError
+    from workers.services import ServiceUnavailable
     from workers.stack import ServerStartError
     from workers.temporal.client import TemporalUnavailable
     from workers.temporal.dev_server import DevServerError
+    from workers.versioning import VersioningError
 
     try:
         yield
@@ -37,6 +41,9 @@ def temporal_errors() -> Iterator[None]:
         PayloadDecryptionError,
         ServerStartError,
         ListenerStartError,
+        PrefectServerError,
+        ServiceUnavailable,
+        VersioningError,
     ) as exc:
         raise CommandFailed(str(exc)) from None
     except OSError as exc:
@@ -72,9 +79,61 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         required=True,
         metavar="NAME",
-        help="task queue to serve (repeatable): revenue, edi, portal, documents, collections, or all",
+        help="task queue to serve (repeatable): revenue, portal, documents, or all "
+        "(edi and collections, merged into revenue, still select it)",
     )
     worker.set_defaults(handler=_worker, serves=True)
+    console = subparsers.add_parser(
+        "console",
+        help="serve the operations console alone on CARECYCLE_CONSOLE_PORT until SIGTERM/SIGINT",
+        description="The console as its own process (production: one service). Outside the embedded stack "
+        "CARECYCLE_CONSOLE_SESSION_SECRET must be set (every instance signs sessions with it).",
+    )
+    console.set_defaults(handler=_console, serves=True)
+    codec = subparsers.add_parser(
+        "codec-server",
+        help="serve the payload codec server alone on CARECYCLE_CODEC_SERVER_PORT until SIGTERM/SIGINT",
+        description="Temporal's remote codec protocol for the Web UI and the temporal CLI. Outside the embedded stack "
+        "CARECYCLE_CODEC_SERVER_TOKEN must be set; browser origins allowed: CARECYCLE_CODEC_CORS_ORIGINS.",
+    )
+    codec.set_defaults(handler=_codec_server, serves=True)
+
+
+def _serve_until_signal(component: str, serve: Callable[..., Any], what: str) -> int:
+    """Run one service coroutine (settings, stop event, on_ready) until SIGTERM/SIGINT."""
+    from workers.runtime import StopSignal
+
+    stop_signal = StopSignal()
+    import asyncio
+
+    from workers.logs import configure_logging
+    from workers.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(component, settings.log_level)
+
+    def ready(url: str) -> None:
+        print(f"{what} at {url} (/health, /ready); Ctrl-C or SIGTERM stops it")
+        sys.stdout.flush()
+
+    async def main() -> None:
+        await serve(settings, stop_signal.event(), ready)
+
+    with temporal_errors():
+        asyncio.run(main())
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    from workers.services import run_console
+
+    return _serve_until_signal("console", run_console, "the console")
+
+
+def _codec_server(args: argparse.Namespace) -> int:
+    from workers.services import run_codec_server
+
+    return _serve_until_signal("codec-server", run_codec_server, "the codec server")
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -157,10 +216,12 @@ def _worker(args: argparse.Namespace) -> int:
     from workers.cli import UsageError
     from workers.composition import Container
     from workers.logs import configure_logging
+    from workers.observability import configure_telemetry, serve_worker_observability
     from workers.registry import build_workers
     from workers.runtime import run_workers_until
     from workers.settings import load_settings
     from workers.temporal.client import connect
+    from workers.versioning import deployment_config
 
     names: list[str] = []
     for raw in args.queue:
@@ -173,14 +234,17 @@ def _worker(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     settings = load_settings()
     configure_logging("worker", settings.log_level)
+    telemetry = configure_telemetry(settings, "worker")
     container = Container(settings)
     container.require_schema()
 
     async def main() -> None:
         stop = stop_signal.event()
         client = await connect(settings)
-        workers = build_workers(client, container, sorted(set(names)))
-        await run_workers_until(workers, stop)
+        workers = build_workers(client, container, sorted(set(names)), deployment=deployment_config(settings))
+        queues = [w.task_queue for w in workers]
+        async with serve_worker_observability(settings, telemetry, client, container, queues):
+            await run_workers_until(workers, stop)
 
     try:
         with temporal_errors():

@@ -6,7 +6,16 @@ import logging
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    OpenTelemetryConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import TLSConfig
 
 from workers.security.codec import encrypted_data_converter
@@ -33,27 +42,38 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return settings.temporal_api_key is not None  # Temporal Cloud API keys need TLS
 
 
-_runtime_installed = False
+_runtime: Runtime | None = None
 
 
-def install_runtime() -> None:
-    """Route the SDK core's own logs (which default to stdout) into Python logging, i.e. our JSON lines
-    on stderr: a command's stdout stays the command's output. Call before the first client or worker."""
-    global _runtime_installed
-    if _runtime_installed:
-        return
-    Runtime.set_default(
-        Runtime(
-            telemetry=TelemetryConfig(
-                logging=LoggingConfig(
-                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
-                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporal.core")),
-                )
-            )
-        ),
-        error_if_already_set=False,
+def runtime_installed() -> bool:
+    return _runtime is not None
+
+
+def install_runtime(*, prometheus_bind: str | None = None, otlp_metrics_url: str | None = None) -> Runtime:
+    """The process's Temporal Runtime: the SDK core's own logs (which default to stdout) routed into Python
+    logging, i.e. our JSON lines on stderr, so a command's stdout stays the command's output; and, for service
+    processes, its metrics exported (a Prometheus endpoint at ``prometheus_bind``, or OTLP/HTTP to
+    ``otlp_metrics_url``). Call before the first client or worker; later calls return the installed one."""
+    global _runtime
+    if _runtime is not None:
+        return _runtime
+    metrics: PrometheusConfig | OpenTelemetryConfig | None = None
+    if otlp_metrics_url:
+        metrics = OpenTelemetryConfig(url=otlp_metrics_url, http=True, durations_as_seconds=True)
+    elif prometheus_bind:
+        metrics = PrometheusConfig(bind_address=prometheus_bind, durations_as_seconds=True)
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporal.core")),
+            ),
+            metrics=metrics,
+        )
     )
-    _runtime_installed = True
+    Runtime.set_default(runtime, error_if_already_set=False)
+    _runtime = runtime
+    return runtime
 
 
 class TemporalUnavailable(Exception):
@@ -77,6 +97,9 @@ async def connect(
             tls=tls_config(settings),
             api_key=settings.temporal_api_key,
             lazy=lazy,
+            # Spans for starting workflows and running them and their activities, with the trace context
+            # carried in Temporal headers (a no-op until workers.observability installs a tracer provider).
+            interceptors=[TracingInterceptor()],
         )
     except RuntimeError as exc:
         raise TemporalUnavailable(
