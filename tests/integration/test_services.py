@@ -100,7 +100,7 @@ async def test_a_versioned_worker_takes_work_once_its_build_is_promoted(tmp_path
                 stderr=errors,
             )
         try:
-            promoted = await asyncio.to_thread(run_cli, base, "deployment", "promote", "build-1")
+            promoted = await asyncio.to_thread(run_cli, base, "deployment", "promote", "build-1", "--wait", "300")
             assert promoted.returncode == 0, promoted.stderr
             assert promoted.stdout == f"deployment {deployment}: build build-1 is current\n"
             entity = str(uuid.uuid4())
@@ -130,7 +130,9 @@ async def test_a_versioned_worker_takes_work_once_its_build_is_promoted(tmp_path
                     stderr=errors,
                 )
             try:
-                ramp = await asyncio.to_thread(run_cli, base, "deployment", "promote", "build-2", "--ramp", "25")
+                ramp = await asyncio.to_thread(
+                    run_cli, base, "deployment", "promote", "build-2", "--ramp", "25", "--wait", "300"
+                )
                 assert ramp.returncode == 0, ramp.stderr
                 status = await asyncio.to_thread(run_cli, base, "deployment", "status", "--json")
                 state = json.loads(status.stdout)

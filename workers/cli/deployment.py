@@ -31,6 +31,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="send only this share of new work (0.01 to 99.99; promote without --ramp for all)",
     )
     promote.add_argument("--deployment", help="deployment name (default CARECYCLE_WORKER_DEPLOYMENT, or carecycle)")
+    promote.add_argument(
+        "--wait",
+        type=float_range(0, 3600, "seconds"),
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for the build's workers to have polled (default 30; a version exists only then)",
+    )
     promote.add_argument("--json", action="store_true", help="print the result as JSON")
     promote.set_defaults(handler=_promote)
 
@@ -77,7 +84,9 @@ def _promote(args: argparse.Namespace) -> int:
     name = _name(args)
 
     async def run() -> None:
-        await promote(await connect(load_settings()), name, args.build_id, ramp_percentage=args.ramp)
+        await promote(
+            await connect(load_settings()), name, args.build_id, ramp_percentage=args.ramp, wait_seconds=args.wait
+        )
 
     with temporal_errors():
         asyncio.run(run())
