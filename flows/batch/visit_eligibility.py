@@ -11,7 +11,8 @@ Orchestration only: the store query and the check are the ports the composition 
 (``workers.visit_eligibility``, over the eligibility activity's own 270/271 code).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: a served flow is pickled into a process of its own, and Prefect
+# reads its parameters' types from the function, so they must be objects, not names to look up there.
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
