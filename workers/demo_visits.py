@@ -247,6 +247,8 @@ def visit_counts(container: Container, shown: VisitsShown) -> dict[str, Any]:
         "in_person_fulfilled": sum(1 for kind, status in rows if kind == "in_person" and status == "fulfilled"),
         "virtual": sum(1 for kind, _ in rows if kind == "telehealth"),
         "no_shows": sum(1 for kind, status in rows if kind == "in_person" and status == "noshow"),
+        # a virtual visit nobody joined in time (the reassigned one's provider never joins in the demo)
+        "virtual_no_shows": sum(1 for v in virtual if v.state == "no_show"),
         "audio_only": sum(1 for v in virtual if v.audio_only and v.state == "done"),
         "licensure_blocks_resolved_by_reassignment": int(reassigned),
         "refused": shown.refused + shown.steps_refused,

@@ -104,6 +104,7 @@ def test_demo_runs_the_practice_through_the_cycle(demo_run: DemoRun) -> None:
     assert isinstance(visits, dict) and visits["refused"] == [], visits
     assert (visits["in_person"], visits["virtual"]) == (2, 2), visits
     assert (visits["in_person_fulfilled"], visits["no_shows"]) == (1, 1), visits
+    assert visits["virtual_no_shows"] in (0, 1), visits  # the reassigned visit's provider may not join in time
     assert (visits["audio_only"], visits["licensure_blocks_resolved_by_reassignment"]) == (1, 1), visits
     assert list((demo_run.home / "documents" / "hl7").rglob("*.hl7"))  # the raw messages, sealed
     # Real X12 went through the sandbox: 837P batches and 835s are in the document store.

@@ -117,7 +117,8 @@ def _demo(args: argparse.Namespace) -> int:
     visits = summary["visits"]
     print(
         f"visits through the front door: {visits['in_person']} in person, {visits['virtual']} virtual; "
-        f"no-shows {visits['no_shows']}, audio-only {visits['audio_only']}, licensure blocks resolved by "
+        f"in-person no-shows {visits['no_shows']}, virtual no-shows {visits['virtual_no_shows']}, "
+        f"audio-only {visits['audio_only']}, licensure blocks resolved by "
         f"reassignment {visits['licensure_blocks_resolved_by_reassignment']}"
     )
     print(f"ledger balanced: {'yes' if summary['ledger_balanced'] else 'NO'}")
