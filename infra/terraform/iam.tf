@@ -93,6 +93,7 @@ locals {
       "hl7-listener"   = { documents = false, archive = false, metrics = false }
       "batch-serve"    = { documents = true, archive = true, metrics = false } # intake files, reports, the archive
       "prefect-server" = { documents = false, archive = false, metrics = false }
+      webhooks         = { documents = false, archive = false, metrics = false } # the store and Temporal only
     },
   )
 }

@@ -73,7 +73,7 @@ output "worker_services" {
 }
 
 output "services" {
-  description = "ECS service name of each other process (console, api, codec-server, hl7-listener, batch-serve, prefect-server)."
+  description = "ECS service name of each other process (console, api, codec-server, hl7-listener, batch-serve, prefect-server, webhooks)."
   value       = { for name, service in aws_ecs_service.service : name => service.name }
 }
 
@@ -90,12 +90,13 @@ output "urls" {
     fhir_api     = "https://${local.web_host}:8081"
     prefect_ui   = var.prefect_mode == "server" ? "https://${local.web_host}:4200" : null
     hl7_mllp     = "${local.hl7_host}:2575 (${var.hl7_listener_protocol})"
+    webhooks     = "https://${local.webhooks_host}/webhooks" # what the SMS, e-mail and video vendors are given
   }
 }
 
 output "load_balancer_dns_names" {
-  description = "DNS names of the web and the HL7 load balancers (public_hostname's records point here)."
-  value       = { web = aws_lb.console.dns_name, hl7 = aws_lb.hl7.dns_name }
+  description = "DNS names of the web, the HL7 and the webhook load balancers (public_hostname's and webhooks_hostname's records point here)."
+  value       = { web = aws_lb.console.dns_name, hl7 = aws_lb.hl7.dns_name, webhooks = aws_lb.webhooks.dns_name }
 }
 
 output "temporal" {

@@ -5,6 +5,8 @@
 #   hl7-listener    `carecycle hl7-listener`   MLLP, behind the network load balancer on 2575
 #   batch-serve     `carecycle batch serve`    the batch flows as Prefect deployments on their schedules
 #   prefect-server  `carecycle batch server`   the Prefect API and UI (prefect_mode = server), UI on 4200
+#   webhooks        `carecycle webhooks`       the vendors' webhook receiver, behind its own public load balancer
+#                                              (webhooks.tf) on 443, POST /webhooks/* only
 
 locals {
   service_ports = {
@@ -13,6 +15,7 @@ locals {
     "codec-server"   = 8234
     "hl7-listener"   = 2575
     "prefect-server" = 4200
+    webhooks         = 8095
   }
 
   bind_all = { name = "CARECYCLE_BIND_HOST", value = "0.0.0.0" }
@@ -82,6 +85,17 @@ locals {
       ])
       secrets = local.database_secrets
     }
+    webhooks = {
+      command = ["webhooks"]
+      # The public URL is what the SMS vendor signs its callbacks over: it must be the one the vendors call.
+      environment = concat(local.base_environment, [
+        local.bind_all,
+        { name = "CARECYCLE_WEBHOOKS_PORT", value = "8095" },
+        { name = "CARECYCLE_WEBHOOKS_URL", value = "https://${local.webhooks_host}" },
+      ])
+      # The vendors' keys check the signatures (SMS auth token; the e-mail and video webhook secret).
+      secrets = concat(local.common_secrets, local.vendor_secrets)
+    }
   }
 
   services = { for name, spec in local.service_specs : name => spec if name != "prefect-server" || var.prefect_mode == "server" }
@@ -121,6 +135,7 @@ locals {
       api            = aws_lb_target_group.web["api"].arn
       "codec-server" = aws_lb_target_group.web["codec-server"].arn
       "hl7-listener" = aws_lb_target_group.hl7.arn
+      webhooks       = aws_lb_target_group.webhooks.arn
     },
     var.prefect_mode == "server" ? { "prefect-server" = aws_lb_target_group.web["prefect-server"].arn } : {},
   )
@@ -198,7 +213,7 @@ resource "aws_ecs_service" "service" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_lb_listener.web, aws_lb_listener.hl7]
+  depends_on = [aws_lb_listener.web, aws_lb_listener.hl7, aws_lb_listener.webhooks]
 }
 
 # The console used to be its own resources: keep its state (and its running service) across the rename.

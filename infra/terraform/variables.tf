@@ -297,7 +297,7 @@ variable "worker_queues" {
 }
 
 variable "services" {
-  description = "Size and autoscaling range (on CPU) of the other long-running services: console, api, codec-server, hl7-listener, batch-serve and prefect-server (the last only with prefect_mode = server)."
+  description = "Size and autoscaling range (on CPU) of the other long-running services: console, api, codec-server, hl7-listener, batch-serve, webhooks and prefect-server (the last only with prefect_mode = server)."
   type = map(object({
     cpu                = number
     memory             = number
@@ -313,13 +313,14 @@ variable "services" {
     "hl7-listener"   = { cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 4, cpu_target_percent = 60 }
     "batch-serve"    = { cpu = 1024, memory = 2048, desired_count = 1, min_count = 1, max_count = 1, cpu_target_percent = 80 }
     "prefect-server" = { cpu = 512, memory = 1024, desired_count = 1, min_count = 1, max_count = 2, cpu_target_percent = 60 }
+    webhooks         = { cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, cpu_target_percent = 60 }
   }
 
   validation {
     condition = alltrue([
-      for name in ["console", "api", "codec-server", "hl7-listener", "batch-serve", "prefect-server"] : contains(keys(var.services), name)
+      for name in ["console", "api", "codec-server", "hl7-listener", "batch-serve", "prefect-server", "webhooks"] : contains(keys(var.services), name)
     ])
-    error_message = "services needs an entry for each of console, api, codec-server, hl7-listener, batch-serve and prefect-server."
+    error_message = "services needs an entry for each of console, api, codec-server, hl7-listener, batch-serve, prefect-server and webhooks."
   }
 
   validation {
@@ -332,6 +333,24 @@ variable "public_hostname" {
   description = "DNS name (the certificate's) that people and the EHR use for the load balancers: the console on 443, the codec server on 8443, the FHIR API on 8081, the Prefect UI on 4200, HL7 on 2575. null: the load balancers' own DNS names."
   type        = string
   default     = null
+}
+
+variable "webhooks_hostname" {
+  description = "DNS name (webhooks_certificate_arn's) the messaging and video vendors are given for their webhooks (https://<it>/webhooks/...). null: the webhook load balancer's own DNS name."
+  type        = string
+  default     = null
+}
+
+variable "webhooks_certificate_arn" {
+  description = "ACM certificate ARN (for webhooks_hostname) of the webhook load balancer's HTTPS listener. null: console_certificate_arn."
+  type        = string
+  default     = null
+}
+
+variable "webhooks_allowed_cidrs" {
+  description = "CIDR blocks allowed to reach the webhook load balancer (internet-facing): the vendors publish no stable ranges, so the internet by default; the receiver checks every request's signature."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
 }
 
 variable "console_internet_facing" {

@@ -62,6 +62,7 @@ def test_the_commands_found_are_the_services(config: Config) -> None:
         ("api",),
         ("codec-server",),
         ("hl7-listener",),
+        ("webhooks",),
         ("batch", "serve"),
         ("batch", "server"),
         ("batch", "list"),
@@ -223,6 +224,31 @@ def test_the_batch_plane_is_a_service_with_the_archive(config: Config) -> None:
     assert '"batch-serve" = {documents = true, archive = true' in roles
     archive_statements = json.dumps(config.data[("aws_iam_policy_document", "task")])
     assert "s3:PutObject" in archive_statements and "aws_s3_bucket.audit_exports.arn}/archive/*" in archive_statements
+
+
+def test_the_webhook_receiver_is_public_on_its_own_path_with_the_vendor_secrets(config: Config) -> None:
+    webhooks = config.locals["service_specs"]["webhooks"]
+    assert _env_names(config, webhooks["secrets"]) >= {
+        "CARECYCLE_SMS_AUTH_TOKEN",
+        "CARECYCLE_WEBHOOK_SECRET",
+        "CARECYCLE_DATABASE_PASSWORD",
+        "CARECYCLE_CODEC_KEYS",
+    }
+    environment = config.expand(webhooks["environment"])
+    assert "CARECYCLE_WEBHOOK_SECRET" not in environment and "CARECYCLE_SMS_AUTH_TOKEN" not in environment
+    assert '{name = "CARECYCLE_WEBHOOKS_URL", value = "https://${local.webhooks_host}"}' in webhooks["environment"]
+    assert config.locals["service_ports"]["webhooks"] == 8095
+    balancer = config.resources[("aws_lb", "webhooks")]
+    assert balancer["internal"] is False
+    listener = config.resources[("aws_lb_listener", "webhooks")]
+    assert listener["protocol"] == "HTTPS" and listener["port"] == 443
+    assert listener["default_action"][0]["type"] == "fixed-response"
+    rule = json.dumps(config.resources[("aws_lb_listener_rule", "webhooks")])
+    assert '"/webhooks/*"' in rule and "aws_lb_target_group.webhooks.arn" in rule
+    group = config.resources[("aws_lb_target_group", "webhooks")]
+    assert group["health_check"][0]["path"] == "/health"
+    assert ("aws_wafv2_web_acl_association", "webhooks") in config.resources
+    assert "webhooks = {documents = false, archive = false, metrics = false}" in config.locals["task_roles"]
 
 
 def test_web_services_are_checked_on_readiness(config: Config) -> None:
