@@ -63,15 +63,20 @@ class LedgerActivities(StoreActivities):
             assert claim is not None
             target = ClaimStatus.WRITTEN_OFF if data.kind == "write_off" else ClaimStatus.CLOSED
             current = ClaimStatus(claim.status)
+            if current == ClaimStatus.VOID and target == ClaimStatus.WRITTEN_OFF:
+                target = ClaimStatus.VOID  # a claim never sent, voided by this write-off already: a retry is done
             if current != target:
                 if current in (
                     ClaimStatus.SUBMITTED,
                     ClaimStatus.ACKNOWLEDGED,
                     ClaimStatus.ACCEPTED,
                     ClaimStatus.READY,
+                    ClaimStatus.DRAFT,
                 ):
-                    # Never adjudicated: the payer's silence counts as a denial for the lifecycle.
-                    if current == ClaimStatus.READY:
+                    # Never adjudicated: the payer's silence counts as a denial for the lifecycle; a claim never
+                    # sent (draft: its edits failed; ready) is voided (draft -> written_off is no transition, and
+                    # refusing it here looped: the Claim workflow asked again and the same write-off came back).
+                    if current in (ClaimStatus.READY, ClaimStatus.DRAFT):
                         claim.transition(ClaimStatus.VOID)
                         target = ClaimStatus.VOID
                     else:

@@ -175,3 +175,36 @@ def test_domain_errors_leave_as_non_retryable_failures(
     with pytest.raises(ApplicationError) as raised:
         claims.create(c.EncounterRef("00000000-0000-4000-8000-000000000000"))
     assert raised.value.non_retryable and raised.value.type == "not_found"
+
+
+def test_a_claim_never_sent_is_voided_by_its_write_off_not_refused(
+    world: tuple[Container, InProcessClearinghouse, LocalDocumentStore],
+) -> None:
+    """A draft claim (its edits failed, never sent) that a biller writes off: the charge is written off and the
+    claim voided. It was refused (draft -> written_off), and the Claim workflow asked again for ever."""
+    container, clearinghouse, documents = world
+    factory = container.session_factory
+    encounters = EncounterActivities(factory)
+    claims = ClaimActivities(factory, clearinghouse, Envelope(), documents)
+    ledger = LedgerActivities(factory)
+    with container.uow() as uow:
+        patient_ids = list(
+            dict.fromkeys(uow.session.execute(select(m.Patient.id).order_by(m.Patient.account_number)).scalars())
+        )
+    for patient_id in patient_ids:
+        for appointment_id in encounters.list_billable(c.PatientRef(patient_id)).appointment_ids:
+            prepared = encounters.prepare(c.AppointmentRef(appointment_id))
+            if not prepared.coded or prepared.bill_to != "payer":
+                continue
+            created = claims.create(c.EncounterRef(prepared.encounter_id))
+            assert created.claim_id is not None
+            ledger.charge(c.PatientCharge(prepared.encounter_id, "test"))
+            with factory() as session:
+                claim = session.get(m.Claim, created.claim_id)
+                assert claim is not None and claim.status == "draft"
+            result = ledger.adjust(c.ClaimAdjustment(created.claim_id, "write_off", "administrative", "biller"))
+            assert result.claim_status == "void" and result.amount_cents > 0
+            again = ledger.adjust(c.ClaimAdjustment(created.claim_id, "write_off", "administrative", "biller"))
+            assert again.claim_status == "void" and again.amount_cents == 0  # written off once: a retry moves nothing
+            return
+    raise AssertionError("no billable visit in the seeded practice")
