@@ -13,7 +13,7 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from flows.revenue._common import set_visibility
+from flows.revenue._common import DomainFailure, set_visibility
 from flows.visits._previsit import CANCELLED, NO_SHOW_REACHED, PreVisitWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -67,9 +67,14 @@ class VisitWorkflow(PreVisitWorkflow):
             )
 
     async def _move(self, target: str, by: str) -> str:
-        schedule = await self.run_activity(
-            c.visits_set_status, c.StatusChange(self.schedule.appointment_id, target, by)
-        )
+        try:
+            schedule = await self.run_activity(
+                c.visits_set_status, c.StatusChange(self.schedule.appointment_id, target, by)
+            )
+        except DomainFailure as failure:
+            # The store refused the move (it has moved on: the EHR's arrival and check-out raced this Update):
+            # the Update fails with the store's reason; the workflow task does not (it was retried for ever).
+            raise ApplicationError(failure.message, type=failure.code, non_retryable=True) from None
         self._schedule = schedule
         self._status = schedule.status
         self._arrived = self._arrived or target == "arrived"
