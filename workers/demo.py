@@ -30,11 +30,9 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from activities.contracts import revenue as c
-from activities.contracts.queues import TaskQueue
 from workers.composition import Container
 from workers.demo_biller import resolve_open_items
 from workers.demo_fhir import DemoPractice, Sent
@@ -154,16 +152,11 @@ async def _settling_outside_journeys(client: Client) -> int:
 
 
 async def start_remittance_intake(client: Client, options: DemoOptions) -> None:
-    """The clearinghouse's 835s polled by RemittanceIntake (not a patient's process: the demo starts it)."""
-    from flows.revenue import INTAKE_WORKFLOW_ID
+    """The clearinghouse's 835s polled by RemittanceIntake (not a patient's process), started as ``up`` starts it,
+    at the demo's speed."""
+    from workers.remittances import start_intake
 
-    await client.start_workflow(
-        "RemittanceIntake",
-        c.IntakeInput(demo_policy(options.time_scale)),
-        id=INTAKE_WORKFLOW_ID,
-        task_queue=TaskQueue.REVENUE.value,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+    await start_intake(client, demo_policy(options.time_scale))
 
 
 def _journey_counts(

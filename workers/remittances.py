@@ -62,13 +62,19 @@ async def start_remittance_intake(client: Client, settings: Settings) -> str | N
     """RemittanceIntake, polling the clearinghouse mailbox every ``remittance_poll_minutes`` (0: not started).
 
     Returns its run id; a running intake is kept as it is (its own poll interval included)."""
-    from flows.revenue.remittance_intake import INTAKE_WORKFLOW_ID
 
     if settings.remittance_poll_minutes <= 0:
         return None
     from workers.clock import revenue_policy
 
     policy = replace(revenue_policy(settings), remittance_poll_days=settings.remittance_poll_minutes / (24 * 60))
+    return await start_intake(client, policy)
+
+
+async def start_intake(client: Client, policy: c.RevenuePolicy) -> str | None:
+    """The one start of RemittanceIntake (``up`` and the demo): a running intake is kept as it is."""
+    from flows.revenue.remittance_intake import INTAKE_WORKFLOW_ID
+
     handle = await client.start_workflow(
         "RemittanceIntake",
         c.IntakeInput(policy),
