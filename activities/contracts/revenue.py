@@ -367,6 +367,11 @@ class PostingResult:
     # The work items posting opened (parked claim payments, a payment total that differs, an unknown payer):
     # each gets its PostingException workflow ("" in older histories: none were started).
     exception_items: tuple[str, ...] = ()
+    # The payments of this delivery that were stored already (domain.posting.channels), one
+    # "<arrival>:<first source>:<stored remittance id>" each: already_posted (the same delivery again),
+    # same_payment (the same payment came earlier by another channel, 835 or eob_pdf), channel_mismatch (stated
+    # differently: nothing posted, a work item in exception_items asks a person). Empty in older histories.
+    arrivals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class PostingActivities(StoreActivities):
         guarantors: set[str] = set()
         secondaries: list[str] = []
         exception_items: list[str] = []
+        arrivals: list[str] = []
         posted_cents = 0
         already = True
         payer_id = ""
@@ -83,6 +84,8 @@ class PostingActivities(StoreActivities):
             guarantors.update(result.guarantors_with_balance)
             secondaries.extend(result.secondary_claims_created)
             exception_items.extend(result.work_items_opened)  # each gets its PostingException workflow
+            if result.arrival:
+                arrivals.append(f"{result.arrival}:{result.first_source}:{result.remittance_id}")
             for posted in result.claims:
                 if posted.outcome in ("unmatched", "ambiguous", "exception"):
                     if posted.work_item_id:  # posting opens its own item with the candidates
@@ -120,6 +123,7 @@ class PostingActivities(StoreActivities):
             guarantors_with_balance=tuple(sorted(guarantors)),
             secondary_claims=tuple(secondaries),
             exception_items=tuple(dict.fromkeys(exception_items)),
+            arrivals=tuple(arrivals),
         )
 
     def _with_claim_statuses(self, outcomes: list[c.ClaimOutcome]) -> list[c.ClaimOutcome]:

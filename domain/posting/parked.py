@@ -12,7 +12,6 @@ carries the resolution out runs it once more inside its transaction (domain.serv
 Messages name ids, codes and cents only (never PHI): they reach terminals, logs and reopened work items.
 """
 
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -32,6 +31,10 @@ class ExceptionKind(StrEnum):
     CLAIM_PAYMENT = "claim_payment"  # one claim payment of a stored remittance, parked in unapplied cash
     PAYMENT_TOTAL = "payment_total"  # the remittance's BPR02 differs from its claims minus PLB
     UNKNOWN_PAYER = "unknown_payer"  # nothing was stored: the remittance names a payer we do not know
+    # A payment stored already, stated differently by another arrival (domain.posting.channels): nothing of the
+    # later arrival was posted; a person checks with the payer, then completes (the first posting stands) or
+    # cancels the item.
+    CHANNEL_MISMATCH = "channel_mismatch"
 
 
 def exception_kind(context: Mapping[str, object]) -> ExceptionKind:
@@ -40,6 +43,8 @@ def exception_kind(context: Mapping[str, object]) -> ExceptionKind:
         return ExceptionKind.CLAIM_PAYMENT
     if context.get("problem") == "unknown_payer":
         return ExceptionKind.UNKNOWN_PAYER
+    if context.get("problem") == "channel_mismatch":
+        return ExceptionKind.CHANNEL_MISMATCH
     return ExceptionKind.PAYMENT_TOTAL
 
 
@@ -243,6 +248,11 @@ def _retry_now(facts: ExceptionFacts) -> None:
 
 
 def _write_off(facts: ExceptionFacts) -> None:
+    if facts.kind is ExceptionKind.CHANNEL_MISMATCH:
+        raise ValidationError(
+            f"remittance {facts.trace_number}: the later channel posted nothing, so nothing is there to write off; "
+            "check with the payer, then complete (the first posting stands) or cancel with a note"
+        )
     if facts.kind is ExceptionKind.PAYMENT_TOTAL:
         if facts.difference_written_off:
             return  # written off already (a retried activity finds its own work done): nothing more to do
@@ -265,5 +275,8 @@ def _write_off(facts: ExceptionFacts) -> None:
 
 
 def _complete(facts: ExceptionFacts) -> None:
-    """``complete``: handled outside carecycle; the parked money stays in unapplied cash (nothing is posted)."""
+    """``complete``: handled outside carecycle; the parked money stays in unapplied cash (nothing is posted).
+    A channel mismatch parked nothing: completing it says the first posting stands."""
+    if facts.kind is ExceptionKind.CHANNEL_MISMATCH:
+        return
     _parked(facts, Action.COMPLETE)

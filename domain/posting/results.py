@@ -14,7 +14,9 @@ class ClaimPosted:
     sequence: int
     patient_control_number: str
     status_code: str
-    outcome: str  # paid, partially_paid, denied, reversed, unmatched, ambiguous, exception, already_posted
+    # paid, partially_paid, denied, reversed, unmatched, ambiguous, exception; for a payment stored already
+    # (domain.posting.channels): already_posted, same_payment (another channel), channel_mismatch (it differs)
+    outcome: str
     claim_id: str | None
     paid_cents: int
     patient_responsibility_cents: int
@@ -51,10 +53,18 @@ class PostingResult:
     work_items_opened: tuple[str, ...] = ()
     secondary_claims_created: tuple[str, ...] = ()
     guarantors_with_balance: tuple[str, ...] = ()
+    # For a payment stored already (already_posted is True): "already_posted" (the same delivery again),
+    # "same_payment" (the same payment by another channel) or "channel_mismatch" (stated differently: a work
+    # item asks a person). "" when this call posted it. remittance_id is then the stored (first) remittance.
+    arrival: str = ""
+    source: str = ""  # the channel of this remittance: 835 or eob_pdf
+    first_source: str = ""  # the channel the stored payment came by ("" when this call posted it)
 
     @property
     def claims_matched(self) -> int:
-        return sum(1 for c in self.claims if c.posted or (c.outcome == "already_posted" and c.claim_id))
+        return sum(
+            1 for c in self.claims if c.posted or (c.outcome in ("already_posted", "same_payment") and c.claim_id)
+        )
 
     @property
     def claims_unmatched(self) -> int:
@@ -74,6 +84,9 @@ class PostingResult:
             "payer_id": self.payer_id,
             "trace_number": self.trace_number,
             "already_posted": self.already_posted,
+            "arrival": self.arrival,
+            "source": self.source,
+            "first_source": self.first_source,
             "payer_known": self.payer_known,
             "remittance_id": self.remittance_id,
             "payment_amount_cents": self.payment_amount_cents,

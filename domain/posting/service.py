@@ -9,7 +9,8 @@ lookup kind, chunked) and all writes are bulk inserts plus one bulk update of th
 
 The parts: ``candidates`` (what a remittance could be about), ``matching`` and ``rules`` (pure),
 ``adjudication`` (one claim payment), ``reversals``, ``secondary`` (crossover), ``run`` (the working state and
-its write-out), ``manual`` (a person's choice), ``retry`` (concurrent postings).
+its write-out), ``manual`` (a person's choice), ``channels`` and ``arrivals`` (a payment already stored: the same
+delivery again, or the same payment by another channel), ``retry`` (concurrent postings).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from domain.ledger.entries import EntryDraft
 from domain.ledger.service import missing_charges
 from domain.ledger.store import claim_insurance_balances
 from domain.posting.adjudication import post_claim
+from domain.posting.arrivals import arrived_again
 from domain.posting.candidates import load_candidates
 from domain.posting.claims import ClaimState
 from domain.posting.matching import match_claim
-from domain.posting.results import ClaimPosted, PostingResult
+from domain.posting.results import PostingResult
 from domain.posting.reversals import originals_of
 from domain.posting.run import PostingRun, provider_adjustment_drafts, provider_adjustment_rows, remittance_row
 from domain.posting.secondary import secondary_setup
@@ -59,8 +61,8 @@ def post_remittance(
             m.Remittance.payer_id == payer.id, m.Remittance.trace_number == remittance.trace_number
         )
     ).scalar_one_or_none()
-    if existing is not None:
-        return _already_posted(session, remittance, existing, plb_total)
+    if existing is not None:  # the payment is stored: the same delivery again, or the same payment by another channel
+        return arrived_again(session, remittance, existing, plb_total, source_document_key, actor, at)
     with session.no_autoflush:
         run = _post_new(session, remittance, payer.id, source_document_key, at)
     result = _result(run, plb_total)
@@ -172,6 +174,7 @@ def _result(run: PostingRun, plb_total: int) -> PostingResult:
         work_items_opened=tuple(run.work_items_opened),
         secondary_claims_created=tuple(row["id"] for row in run.new_claims),
         guarantors_with_balance=tuple(sorted(run.guarantors)),
+        source=remittance.source,
     )
 
 
@@ -212,47 +215,5 @@ def _unknown_payer(session: Session, remittance: Remittance, plb_total: int, at:
         patient_responsibility_cents=0,
         entries_written=0,
         work_items_opened=tuple(item_id for item_id, created in opened if created),
-    )
-
-
-def _already_posted(session: Session, remittance: Remittance, stored: m.Remittance, plb_total: int) -> PostingResult:
-    rows = session.execute(
-        select(
-            m.RemittanceClaim.patient_control_number,
-            m.RemittanceClaim.status_code,
-            m.RemittanceClaim.claim_id,
-            m.RemittanceClaim.paid_cents,
-            m.RemittanceClaim.patient_responsibility_cents,
-            m.RemittanceClaim.match_confidence,
-        ).where(m.RemittanceClaim.remittance_id == stored.id)
-    ).all()
-    outcomes = tuple(
-        ClaimPosted(
-            sequence=position,
-            patient_control_number=row.patient_control_number,
-            status_code=row.status_code,
-            outcome="already_posted",
-            claim_id=row.claim_id,
-            paid_cents=row.paid_cents,
-            patient_responsibility_cents=row.patient_responsibility_cents,
-            contractual_cents=0,
-            confidence=row.match_confidence,
-            rule="stored",
-        )
-        for position, row in enumerate(rows)
-    )
-    return PostingResult(
-        payer_id=remittance.payer_id,
-        trace_number=remittance.trace_number,
-        already_posted=True,
-        payer_known=True,
-        remittance_id=stored.id,
-        payment_amount_cents=stored.payment_amount_cents,
-        provider_adjustment_cents=plb_total,
-        paid_cents=sum(r.paid_cents for r in rows if r.claim_id),
-        unapplied_cents=sum(r.paid_cents for r in rows if not r.claim_id),
-        contractual_cents=0,
-        patient_responsibility_cents=sum(r.patient_responsibility_cents for r in rows if r.claim_id),
-        entries_written=0,
-        claims=outcomes,
+        source=remittance.source,
     )

@@ -144,6 +144,8 @@ def load_facts(session: Session, item: m.WorkItem, claim_ids: Sequence[str] = ()
         return replace(base, payer_known=known, trace_number=str(context.get("trace_number", "")))
     if kind is ExceptionKind.PAYMENT_TOTAL:
         return _payment_total_facts(session, item, base)
+    if kind is ExceptionKind.CHANNEL_MISMATCH:  # the later channel posted nothing: no money to move
+        return replace(base, trace_number=str(context.get("trace_number", "")))
     row = session.get(m.RemittanceClaim, str(context["remittance_claim_id"]))
     if row is None:
         raise NotFound(f"work item {item.id} names a remittance claim that does not exist")

@@ -9,6 +9,12 @@ from typing import Any
 from workers.cli import CommandFailed, positive_int
 from workers.cli.output import print_json
 
+SAME_PAYMENT_HELP = (
+    "A payment posted earlier by another channel (its 835, or the payer's EOB PDF: the same payer, check/EFT trace "
+    "number and claim) posts nothing again: the result says same_payment and names the remittance that posted it. "
+    "A channel stating that payment with other amounts says channel_mismatch and opens one posting_exception work "
+    "item for a person; nothing is posted twice."
+)
 WAIT_HELP = "how long to wait for the posting before giving up (default 300; the posting goes on)"
 
 
@@ -22,15 +28,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="hand an 835 file to PaymentPosting (the running stack) and print what it posted (once)",
         description="The file is kept under its payments' business key and posted by the PaymentPosting "
         "workflow, which tells every waiting Claim workflow its outcome. The same payments handed in again post "
-        "nothing and show the first posting. Needs the workflow engine (`carecycle up`): without it nothing is "
-        "posted and the command exits 1.",
+        f"nothing and show the first posting. {SAME_PAYMENT_HELP} Needs the workflow engine (`carecycle up`): "
+        "without it nothing is posted and the command exits 1.",
     )
     post.add_argument("file", type=Path, metavar="FILE", help="the 835 file")
     post.add_argument("--json", action="store_true", help="print the posting results as JSON")
     post.add_argument("--wait", type=positive_int, default=300, metavar="SECONDS", help=WAIT_HELP)
     post.set_defaults(handler=_post)
 
-    extract = commands.add_parser("extract", help="read an EOB PDF into the remittance model (835 JSON shape)")
+    extract = commands.add_parser(
+        "extract",
+        help="read an EOB PDF into the remittance model (835 JSON shape)",
+        description="Prints what the EOB states. With --post it is posted as the portal EOB intake posts it "
+        f"(source eob_pdf). {SAME_PAYMENT_HELP}",
+    )
     extract.add_argument("file", type=Path, metavar="FILE.pdf", help="the EOB PDF")
     extract.add_argument("--payer", default=None, metavar="ID", help="the payer id, when the layout needs it")
     extract.add_argument(
@@ -69,6 +80,9 @@ def _print_results(results: list[dict[str, Any]], as_json: bool) -> None:
         if not r["payer_known"]:
             print(f"remittance {r['trace_number']}: unknown payer {r['payer_id']}: nothing posted, work item opened")
             continue
+        if r.get("arrival") in ("same_payment", "channel_mismatch"):
+            _print_arrival(r)
+            continue
         if r["already_posted"]:
             print(
                 f"remittance {r['trace_number']} ({r['payer_id']}): already_posted, nothing posted again "
@@ -82,6 +96,27 @@ def _print_results(results: list[dict[str, Any]], as_json: bool) -> None:
             f"patient responsibility {format_cents(r['patient_responsibility_cents'])}, "
             f"{len(r['work_items_opened'])} work item(s) opened"
         )
+
+
+def _print_arrival(r: dict[str, Any]) -> None:
+    """A payment posted earlier by another channel (835 / EOB PDF): the same one, or stated differently."""
+    first = _CHANNEL.get(r.get("first_source", ""), r.get("first_source", ""))
+    where = f"remittance {r['trace_number']} ({r['payer_id']})"
+    if r["arrival"] == "same_payment":
+        print(
+            f"{where}: same_payment, posted earlier from the {first} (remittance {r['remittance_id']}): "
+            f"nothing posted again ({r['claims_matched']} claims matched earlier)"
+        )
+        return
+    differing = sum(1 for c in r.get("claims", []) if c.get("outcome") == "channel_mismatch")
+    items = ", ".join(r.get("work_items_opened", [])) or "already open"
+    print(
+        f"{where}: channel_mismatch, posted earlier from the {first} (remittance {r['remittance_id']}) with other "
+        f"amounts for {differing} claim(s): nothing posted again; work item {items}"
+    )
+
+
+_CHANNEL = {"835": "835", "eob_pdf": "EOB PDF"}
 
 
 def _post(args: argparse.Namespace) -> int:
