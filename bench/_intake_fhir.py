@@ -123,6 +123,13 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: float(v) if isinstance(v, Decimal) else str(v)))
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU seconds so far (user + system, from /proc): unlike Bundles/s, not moved by other load."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_http(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -185,6 +192,11 @@ def throughput(args: argparse.Namespace, work: Path, store: str) -> list[Figure]
     temporal.start()
     asyncio.run(temporal.wait_ready())
     carecycle = [sys.executable, "-c", "from workers.cli import main; main()"]
+    if getattr(args, "profile", None):  # the API process under cProfile; its stats written when it stops
+        carecycle[2] = (
+            f"import sys; sys.path.insert(0, {str(ROOT)!r}); from bench._profiled import profile_cli; "
+            f"profile_cli({str(Path(args.profile).resolve())!r}, sys.argv[1:])"
+        )
     ours = subprocess.Popen(
         [*carecycle, "api"], env=env, stdout=subprocess.DEVNULL, stderr=(work / "api.log").open("w")
     )
@@ -201,13 +213,19 @@ def throughput(args: argparse.Namespace, work: Path, store: str) -> list[Figure]
         asyncio.run(post_all(urls["ours"], token, bundles[:4], 4))  # warm both up
         asyncio.run(post_all(urls["bare"], token, bundles[4:8], 4))
         rates: dict[str, list[float]] = {"ours": [], "bare": []}
+        cpu: dict[str, list[float]] = {"ours": [], "bare": [], "temporal": []}  # CPU ms per Bundle, per round
+        pids = {"ours": ours.pid, "bare": bare.pid}
         next_bundle = 8
         for round_number in range(args.rounds):
             order = ("bare", "ours") if round_number % 2 == 0 else ("ours", "bare")
             for side in order:
                 chunk = bundles[next_bundle : next_bundle + args.bundles]
                 next_bundle += args.bundles
+                before, server_before = cpu_seconds(pids[side]), _temporal_cpu(temporal)
                 seconds, refused = asyncio.run(post_all(urls[side], token, chunk, args.concurrency))
+                cpu[side].append((cpu_seconds(pids[side]) - before) * 1000 / len(chunk))
+                if side == "ours":  # the dev server starting what the API dispatched (its dispatches lag a little)
+                    cpu["temporal"].append((_temporal_cpu(temporal) - server_before) * 1000 / len(chunk))
                 if refused:
                     logs = (work / "api.log").read_text()[-800:] + (work / "bare.log").read_text()[-800:]
                     raise RuntimeError(f"{side}: {refused} bundles refused: {logs}")
@@ -216,6 +234,11 @@ def throughput(args: argparse.Namespace, work: Path, store: str) -> list[Figure]
         shown = {side: [round(r, 1) for r in values] for side, values in rates.items()}
         print(f"bundles/s per round: ours {shown['ours']}, bare {shown['bare']}")
         print(f"ratio per round: {[round(r, 3) for r in ratios]}")
+        print(
+            "CPU ms per Bundle (median of the rounds): "
+            + ", ".join(f"{side} {statistics.median(v):.1f}" for side, v in cpu.items() if v)
+            + f"; ours per round {[round(v, 1) for v in cpu['ours']]}"
+        )
         return [
             Figure(
                 "FHIR transaction Bundles accepted",
@@ -234,6 +257,15 @@ def throughput(args: argparse.Namespace, work: Path, store: str) -> list[Figure]
             except subprocess.TimeoutExpired:
                 process.kill()
         temporal.stop()
+
+
+def _temporal_cpu(temporal: Any) -> float:
+    process = getattr(temporal, "process", None) or getattr(temporal, "_process", None)
+    pid = getattr(process, "pid", None)
+    try:
+        return cpu_seconds(pid) if pid else 0.0
+    except OSError:
+        return 0.0
 
 
 # --- latency: Encounter POST to claim submitted ---------------------------------------------------------------
@@ -412,7 +444,9 @@ def _seed_visit(stack: Any, npi: str, n: int) -> tuple[str, str]:
 
 def fhir_part(throughput_url: str, latency_url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Both FHIR figures; ``throughput_url`` and ``latency_url`` are two fresh, empty stores."""
-    figures = throughput(args, folder, throughput_url) + asyncio.run(latency(args, folder, latency_url))
+    figures = throughput(args, folder, throughput_url)
+    if args.visits > 0:  # --visits 0: the throughput alone
+        figures += asyncio.run(latency(args, folder, latency_url))
     for f in figures:
         print(
             f"  {f.name:<44} ours {f.value:8.2f} baseline {f.baseline:8.2f} ratio {f.ratio:6.3f}  {f.goal} ({f.unit})"
@@ -426,10 +460,16 @@ def fhir_part(throughput_url: str, latency_url: str, folder: Path, args: argpars
         "ratio": round(accepted.ratio, 3),
         "goal": 0.5,
         "goal_met": accepted.ratio >= 0.5,
-        "latency_p50_s": round(figures[1].value, 3),
-        "latency_p50_direct_s": round(figures[1].baseline, 3),
-        "latency_p95_s": round(figures[2].value, 3),
-        "latency_p95_direct_s": round(figures[2].baseline, 3),
+        **(
+            {
+                "latency_p50_s": round(figures[1].value, 3),
+                "latency_p50_direct_s": round(figures[1].baseline, 3),
+                "latency_p95_s": round(figures[2].value, 3),
+                "latency_p95_direct_s": round(figures[2].baseline, 3),
+            }
+            if len(figures) == 3
+            else {}
+        ),
     }
 
 
