@@ -13,7 +13,7 @@ from domain.enums import AppointmentKind
 from intake import records
 from intake.commands import Actor
 from intake.outcomes import Change, Kind
-from intake.processes import APPOINTMENT, ENCOUNTER, REGISTRATION, workflow_id_for
+from intake.processes import APPOINTMENT, ENCOUNTER, REGISTRATION, PendingStart, workflow_id_for
 
 
 @dataclass
@@ -22,6 +22,7 @@ class UnitContext:
     actor: Actor
     today: date
     start_ids: list[str] = field(default_factory=list)
+    starts: list[PendingStart] = field(default_factory=list)  # the same, as the dispatch needs them (no re-read)
     queued: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (process, entity, detail) -> workflow id
     closing: dict[str, None] = field(default_factory=dict)  # encounters to close for billing at commit, in order
     audits: list[tuple[Kind, str, Change, dict[str, Any]]] = field(default_factory=list)
@@ -32,6 +33,7 @@ class UnitContext:
             workflow_id = workflow_id_for(process, entity_id, kind)
             row = records.queue_start(self.session, process, entity_id, workflow_id, detail)
             self.start_ids.append(row.id)
+            self.starts.append(PendingStart(row.id, process, entity_id, workflow_id, detail, row.created_at))
             self.queued[key] = workflow_id
         return self.queued[key]
 

@@ -46,3 +46,4 @@ class DispatchReport:
 
     started: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()  # left pending: the next dispatch tries again
+    started_rows: tuple[str, ...] = ()  # the outbox rows of ``started`` (to mark later, when not marked yet)

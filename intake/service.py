@@ -59,6 +59,7 @@ class Applied(Generic[T]):
 
     result: T
     start_ids: tuple[str, ...]
+    starts: tuple[PendingStart, ...] = ()  # the queued starts themselves: ``dispatch(pending=...)`` reads nothing
 
 
 class IntakeUnit:
@@ -215,7 +216,7 @@ class Intake:
                         uow.session.rollback()
                         return Applied(result, ())
                     uow.commit()
-                    return Applied(result, tuple(ctx.start_ids))
+                    return Applied(result, tuple(ctx.start_ids), tuple(ctx.starts))
             except (IntegrityError, OperationalError) as exc:
                 if not _retryable(exc):
                     if isinstance(exc, IntegrityError):  # a constraint the validation should have named
@@ -243,16 +244,26 @@ class Intake:
         return applied.result
 
     async def dispatch(
-        self, start_ids: Sequence[str] | None = None, *, limit: int = 500, older_than: float = 0.0
+        self,
+        start_ids: Sequence[str] | None = None,
+        *,
+        limit: int = 500,
+        older_than: float = 0.0,
+        pending: Sequence[PendingStart] | None = None,
+        mark: bool = True,
     ) -> DispatchReport:
         """Start pending processes: the ones named, or (a sweep) every pending one queued more than ``older_than``
-        seconds ago, oldest first.
+        seconds ago, oldest first; or ``pending``, the starts a unit just queued (``Applied.starts``: the outbox
+        is not read again).
 
         Each start is idempotent (business workflow ids); a failure leaves the row pending for the next
-        dispatch and is logged with the workflow id and the error type only."""
+        dispatch and is logged with the workflow id and the error type only. ``mark=False`` leaves the started
+        rows unmarked (``DispatchReport.started_rows``) for the caller to mark together with others
+        (``mark_started``); until then a sweep may start them again, which starts nothing new."""
         if self.starter is None:
             return DispatchReport()
-        pending = await asyncio.to_thread(self._pending, start_ids, limit, older_than)
+        if pending is None:
+            pending = await asyncio.to_thread(self._pending, start_ids, limit, older_than)
         gate = asyncio.Semaphore(16)
 
         async def start(item: PendingStart) -> str | None:
@@ -270,12 +281,13 @@ class Intake:
 
         done = await asyncio.gather(*(start(item) for item in pending))
         started_ids = [row_id for row_id in done if row_id is not None]
-        if started_ids:
-            await asyncio.to_thread(self._mark_started, started_ids)
+        if started_ids and mark:
+            await asyncio.to_thread(self.mark_started, started_ids)
         by_id = {item.id: item.workflow_id for item in pending}
         return DispatchReport(
             tuple(by_id[i] for i in started_ids),
             tuple(item.workflow_id for item in pending if item.id not in started_ids),
+            tuple(started_ids),
         )
 
     def pending_count(self) -> int:
@@ -297,12 +309,13 @@ class Intake:
                 for row in uow.session.execute(query).scalars()
             ]
 
-    def _mark_started(self, row_ids: list[str]) -> None:
+    def mark_started(self, row_ids: Sequence[str]) -> None:
+        """Mark outbox rows started (a dispatch with ``mark=False`` left them for this)."""
         # One UPDATE, no read first: a write-only transaction waits for SQLite's lock instead of losing a race.
         with self._writer(), UnitOfWork(self.session_factory) as uow:
             uow.session.execute(
                 update(m.ProcessStart)
-                .where(m.ProcessStart.id.in_(row_ids), m.ProcessStart.started_at.is_(None))
+                .where(m.ProcessStart.id.in_(list(row_ids)), m.ProcessStart.started_at.is_(None))
                 .values(started_at=datetime.now(UTC), attempts=m.ProcessStart.attempts + 1)
             )
             uow.commit()
