@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from api.outcome import FhirError, from_domain, operation_outcome, outcome_of
 from domain import audit
 from domain.errors import DomainError
 from domain.store.uow import UnitOfWork
-from intake import Intake
+from intake import Actor, Intake
 from intake.processes import PendingStart
 
 log = logging.getLogger("carecycle.api")
@@ -43,11 +43,13 @@ class ApiState:
     sweep_seconds: float
     mark_seconds: float = 0.25
     dispatches: set[asyncio.Task[Any]] = field(default_factory=set)
-    waiting: list[PendingStart] = field(default_factory=list)  # process starts queued by writes, not dispatched yet
+    # process starts queued by writes, not dispatched yet, by the API client whose write queued them
+    waiting: dict[Actor, list[PendingStart]] = field(default_factory=dict)
     unmarked: list[str] = field(default_factory=list)  # outbox rows started, not marked started yet
 
-    def dispatch_soon(self, starts: tuple[PendingStart, ...]) -> None:
-        """Start what a write queued, after the response. Writes arriving together are dispatched together; the
+    def dispatch_soon(self, starts: tuple[PendingStart, ...], actor: Actor) -> None:
+        """Start what a write queued, after the response, signed as the API client that wrote (``actor``:
+        intake.Actor.acting, workers.security.actor_headers). Writes arriving together are dispatched together; the
         starts are the unit's own (the outbox is not read again), and the rows started are marked together with
         those of the other dispatches of the next ``mark_seconds`` (one UPDATE, on SQLite one write turn, instead
         of one per dispatch). The sweep retries whatever fails; a row started but not marked yet (a crash in
@@ -55,7 +57,7 @@ class ApiState:
         if not starts or self.intake.starter is None:
             return
         first = not self.waiting
-        self.waiting.extend(starts)
+        self.waiting.setdefault(actor, []).extend(starts)
         if first:
             self._spawn(self._dispatch())
 
@@ -66,15 +68,20 @@ class ApiState:
 
     async def _dispatch(self) -> None:
         await asyncio.sleep(0)  # let the writes answered in this turn of the loop join
-        starts, self.waiting = tuple(self.waiting), []
-        try:
-            report = await self.intake.dispatch(pending=starts, mark=False)
-        except Exception as exc:  # the rows stay pending: the sweep starts them
-            log.warning("dispatch after a write failed (%s); the sweep retries", type(exc).__name__)
-            return
-        if report.started_rows:
+        waiting, self.waiting = self.waiting, {}
+        for actor, starts in waiting.items():
+            try:
+                with actor.acting():
+                    report = await self.intake.dispatch(pending=tuple(starts), mark=False)
+            except Exception as exc:  # the rows stay pending: the sweep starts them
+                log.warning("dispatch after a write failed (%s); the sweep retries", type(exc).__name__)
+                continue
+            self._started(report.started_rows)
+
+    def _started(self, started_rows: Sequence[str]) -> None:
+        if started_rows:
             first = not self.unmarked
-            self.unmarked.extend(report.started_rows)
+            self.unmarked.extend(started_rows)
             if first:
                 self._spawn(self._mark_later())
 

@@ -100,7 +100,7 @@ async def transaction(request: Request) -> Response:
             return results
 
         applied = await asyncio.to_thread(state.intake.run, actor_of(who), work)
-        state.dispatch_soon(applied.starts)
+        state.dispatch_soon(applied.starts, actor_of(who))
         body = batch.response(entries, applied.result, base_url(request))
         return fhir_response(body), None, {"_audited": True}
 
@@ -139,7 +139,7 @@ async def _write(request: Request, resource_type: str, method: str, target: str 
             return outcome
 
         applied = await asyncio.to_thread(state.intake.run, actor_of(who), work)
-        state.dispatch_soon(applied.starts)
+        state.dispatch_soon(applied.starts, actor_of(who))
         outcome = applied.result
         status, _ = status_line(outcome)
         headers = {

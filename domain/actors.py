@@ -9,8 +9,13 @@ moved to another action, and nobody without the key can make one. The workers ho
 ``resolve`` Update before its validator (workers.security.actors); a raw Temporal client that sends one
 unsigned or with a made-up signature is refused.
 
-Public API for every door (console, CLI, API, intake): :func:`sign_actor`, :func:`verify_actor`, and the scope
-builders :func:`resolve_scope`, :func:`start_scope`, :func:`signal_scope`. Pure: stdlib only.
+Two ways to carry one: a ``resolve`` request holds its own (``ResolveRequest.actor``, signed for exactly that
+resolution); every other start, signal and Update carries it in the Temporal header ``carecycle-actor``, which the
+client's interceptor signs (workers.security.actor_headers) for whoever the code runs :func:`acting_as`.
+
+Public API for every door (console, CLI, API, intake): :func:`sign_actor`, :func:`verify_actor`, the scope
+builders :func:`resolve_scope`, :func:`start_scope`, :func:`signal_scope`, :func:`update_scope`, and
+:func:`acting_as` / :func:`current_actor`. Pure: stdlib only.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -63,6 +70,12 @@ class SignedActor:
         """How the trail names the actor: a console user by name, every other door with its prefix."""
         who = self.principal if self.kind == "console" else f"{self.kind}:{self.principal}"
         return f"{who} ({self.note})" if self.note else who
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The ``by`` a request may carry for this actor: its label, or ``kind:principal`` (the intake's label)."""
+        door = f"{self.kind}:{self.principal}"
+        return frozenset({self.label, door, f"{door} ({self.note})" if self.note else door})
 
 
 def _message(kind: str, principal: str, note: str, issued_at: str, scope: str) -> bytes:
@@ -141,3 +154,33 @@ def start_scope(workflow_type: str, workflow_id: str) -> str:
 def signal_scope(workflow_id: str, signal: str, payload: object = None) -> str:
     """This signal to this workflow, with (optionally) a digest of what it carries besides the actor."""
     return f"signal|{workflow_id}|{signal}|{_digest(payload)}"
+
+
+def update_scope(workflow_id: str, update: str) -> str:
+    """This Update (by name) of this workflow: what a header-carried actor of an Update is signed for."""
+    return f"update|{workflow_id}|{update}"
+
+
+_acting: ContextVar[SignedActor | None] = ContextVar("carecycle_acting", default=None)
+
+
+@contextmanager
+def acting_as(kind: str, principal: str, note: str = "", *, at: str = "") -> Iterator[SignedActor]:
+    """Within the block, the starts, signals and Updates this task sends go out as ``principal`` through door
+    ``kind`` (the client's interceptor signs them; unsigned here). ``at``: sign at this ISO time (a test server
+    whose clock was skipped ahead), else at the moment of sending."""
+    if kind not in KINDS:
+        raise ForgedActor(f"unknown actor kind {kind!r}; one of {', '.join(KINDS)}")
+    if not principal.strip():
+        raise ForgedActor("an actor needs a principal")
+    actor = SignedActor(kind, principal, note, at)
+    token = _acting.set(actor)
+    try:
+        yield actor
+    finally:
+        _acting.reset(token)
+
+
+def current_actor() -> SignedActor | None:
+    """Who the running code acts as (:func:`acting_as`), unsigned; None outside any."""
+    return _acting.get()

@@ -202,7 +202,8 @@ class Hl7Application:
             return ack
         self._applied(header, applied.result, None)
         if applied.start_ids:
-            await self.intake.dispatch(applied.start_ids)
+            with self._actor(header).acting():  # the starts signed as the sending facility (system:hl7:...)
+                await self.intake.dispatch(applied.start_ids)
         return applied.result
 
     async def _commit_then_apply(
@@ -277,7 +278,8 @@ class Hl7Application:
             self._journal_failed(header, exc)
         self._applied(header, ack, problem)
         if start_ids:
-            await self.intake.dispatch(start_ids)
+            with self._actor(header).acting():
+                await self.intake.dispatch(start_ids)
         return ack
 
     async def serve(self, connection: MllpConnection) -> None:

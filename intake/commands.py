@@ -7,10 +7,13 @@ workflow id. References to other records are either our id or the sender's busin
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from domain.actors import KINDS as SIGNED_KINDS
+from domain.actors import MAX_LABEL, acting_as
 from domain.enums import AppointmentKind, AppointmentStatus, CoverageRank, SubscriberRelationship
 
 ACTOR_KINDS = frozenset({"api", "console", "cli", "hl7", "csv", "demo", "system"})
@@ -37,6 +40,13 @@ class Actor:
     @property
     def label(self) -> str:
         return f"{self.kind}:{self.name}"[:60]
+
+    def acting(self) -> AbstractContextManager[object]:
+        """Run the processes' starts, signals and Updates of this event as this actor (domain.actors.acting_as:
+        the client signs it): console, cli, api as themselves; an HL7 sender, a CSV file, the demo as system."""
+        kind, name = (self.kind, self.name) if self.kind in SIGNED_KINDS else ("system", f"{self.kind}:{self.name}")
+        name = " ".join(name.split())[: MAX_LABEL - len(kind) - 1]  # one line, and the label fits
+        return acting_as(kind, name)
 
 
 @dataclass(frozen=True)

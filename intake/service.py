@@ -238,9 +238,10 @@ class Intake:
         return self.run(actor, lambda unit: unit.handle(command))
 
     async def submit(self, actor: Actor, command: Command | StartVisit) -> Outcome:
-        """Store the event (in a worker thread), then start what it queued."""
+        """Store the event (in a worker thread), then start what it queued, signed as ``actor``."""
         applied = await asyncio.to_thread(self.handle, actor, command)
-        await self.dispatch(applied.start_ids)
+        with actor.acting():
+            await self.dispatch(applied.start_ids)
         return applied.result
 
     async def dispatch(

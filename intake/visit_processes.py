@@ -9,7 +9,9 @@ appointment (kind, status) from the store and acts on Temporal idempotently:
 - cancelled: the running workflow is told (``appointment_cancelled``: timers dropped, a virtual visit's room
   deleted); none running: nothing to do;
 - arrived / fulfilled (the EHR's check-in and check-out, or ``carecycle visits arrive|close``): an in-person
-  Visit gets its ``arrive`` / ``close`` Update (refused quietly when it is there already).
+  Visit gets its ``arrive`` / ``close`` Update (refused quietly when it is there already), sent as whoever caused
+  the change (``domain.actors.acting_as``: the API client, the console user, the OS user, ``system:hl7:<sender>``),
+  or ``system:intake`` from a sweep, and signed for the workers' check by the client (workers.security.actor_headers).
 
 This module is part of intake, the one place that starts a patient's processes (tests/unit/test_intake_owns_starts).
 """
@@ -28,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import visits as c
 from domain import models as m
+from domain.actors import SignedActor, acting_as, current_actor
 from domain.enums import AppointmentKind, AppointmentStatus
 from flows.visits import VirtualVisitWorkflow, VisitWorkflow
 from intake.processes import AppointmentChange, visit_workflow_id
@@ -94,11 +97,14 @@ class VisitProcesses:
             return
         if appointment.kind == AppointmentKind.TELEHEALTH:
             return  # a virtual visit's arrival and end come from the video room
-        if change.change in ARRIVALS or appointment.status == AppointmentStatus.ARRIVED:
-            await _quietly(handle.execute_update(c.ARRIVE_UPDATE, c.ActorRequest(self.actor)))
-        if change.change in CLOSES or appointment.status == AppointmentStatus.FULFILLED:
-            await _quietly(handle.execute_update(c.ARRIVE_UPDATE, c.ActorRequest(self.actor)))
-            await _quietly(handle.execute_update(c.CLOSE_UPDATE, c.ActorRequest(self.actor)))
+        acting = current_actor() or SignedActor("system", self.actor)  # a sweep's dispatch: intake itself
+        with acting_as(acting.kind, acting.principal, acting.note):  # signed by the client: the workers check it
+            by = c.ActorRequest(acting.label)
+            if change.change in ARRIVALS or appointment.status == AppointmentStatus.ARRIVED:
+                await _quietly(handle.execute_update(c.ARRIVE_UPDATE, by))
+            if change.change in CLOSES or appointment.status == AppointmentStatus.FULFILLED:
+                await _quietly(handle.execute_update(c.ARRIVE_UPDATE, by))
+                await _quietly(handle.execute_update(c.CLOSE_UPDATE, by))
 
     async def start(self, client: Client, appointment_id: str, kind: str) -> None:
         """Start the appointment's workflow unless it runs (or ended well: one visit process per appointment)."""

@@ -31,12 +31,17 @@ from temporalio.client import Client
 
 from activities.contracts import visits as c
 from domain import models as m
+from domain.actors import acting_as
 from domain.errors import DomainError
 from domain.services.licensure import provider_licensed_in
 from workers.composition import Container
 from workers.demo_fhir import APPOINTMENT_SYSTEM, NPI
 
 log = logging.getLogger("carecycle.demo")
+
+# The scripted people's Updates go out as system actors (workers.security.actor_headers signs them).
+COORDINATOR = "system:demo:coordinator"
+PROVIDER = "system:demo:provider"
 
 HOME_STATE = "OR"  # where the practice is and every provider is licensed
 OTHER_STATES = ("WA", "CA", "ID")
@@ -174,7 +179,7 @@ async def play(container: Container, client: Client, casting: Casting, shown: Vi
     from workers.visit_desk import VisitDesk
 
     desk = VisitDesk(container, client)
-    by = "demo:coordinator"
+    by = COORDINATOR
     audio = shown.appointments.get("audio_only")
     if audio and casting.audio:
         state = casting.audio[2]
@@ -182,8 +187,8 @@ async def play(container: Container, client: Client, casting: Casting, shown: Vi
             (c.CONSENT_UPDATE, c.ConsentRequest("verbal", state, by)),
             (c.CHECK_IN_UPDATE, c.CheckInRequest("other", state, by)),
             ("wait", "checked_in"),
-            (c.AUDIO_FALLBACK_UPDATE, c.ActorRequest("demo:provider")),
-            (c.END_UPDATE, c.ActorRequest("demo:provider")),
+            (c.AUDIO_FALLBACK_UPDATE, c.ActorRequest(PROVIDER)),
+            (c.END_UPDATE, c.ActorRequest(PROVIDER)),
         ])  # fmt: skip
     blocked = shown.appointments.get("licensure_block")
     if blocked and casting.blocked:
@@ -208,9 +213,11 @@ async def _steps(desk: Any, shown: VisitsShown, appointment_id: str, steps: list
                     shown.steps_refused.append(f"never {request}")
                     return
             elif name == c.REASSIGN_UPDATE:
-                await desk.reassign(appointment_id, request, "demo:coordinator")
+                with acting_as("system", COORDINATOR.removeprefix("system:")):
+                    await desk.reassign(appointment_id, request, COORDINATOR)
             else:
-                await desk.update(appointment_id, name, request)
+                with acting_as("system", request.by.removeprefix("system:")):  # signed as the scripted person
+                    await desk.update(appointment_id, name, request)
         except DomainError as exc:
             shown.steps_refused.append(f"{name}:{type(exc).__name__}")
             log.warning("a demo visit step was refused", extra={"step": name, "error": str(exc)[:160]})

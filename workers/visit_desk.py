@@ -183,7 +183,11 @@ class TelehealthDeskForConsole:
         return ", ".join(outcome.starts)
 
     async def resend_invite(self, user: str, appointment_id: str) -> int:
-        return await self._visit_desk().resend_invite(appointment_id, Actor("console", user).label)
+        actor = Actor("console", user)
+        with actor.acting():  # the Update signed as the signed-in user (workers.security.actor_headers)
+            return await self._visit_desk().resend_invite(appointment_id, actor.label)
 
     async def reassign(self, user: str, appointment_id: str, provider_id: str) -> str:
-        return await self._visit_desk().reassign(appointment_id, provider_id, Actor("console", user).label)
+        actor = Actor("console", user)
+        with actor.acting():
+            return await self._visit_desk().reassign(appointment_id, provider_id, actor.label)

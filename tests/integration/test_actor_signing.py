@@ -1,28 +1,47 @@
 """Who acted, provably: on a real dev server with the carecycle workers, a raw Temporal client that sends the
 ``resolve`` Update unsigned, as "anyone", with a signature of another key, one made for another work item or
 action, or with ``by`` different from the signed actor is refused (type ForgedActor) and nothing changes; a
-properly signed one is accepted, recorded under the signed actor and written to the audit trail."""
+properly signed one is accepted, recorded under the signed actor and written to the audit trail. The same for
+the visits' Updates, whose actor travels in the ``carecycle-actor`` header: none, another key's, a made-up
+signature, one signed for another Update, or a ``by`` that is not the signed actor is refused; a start carries
+the header, verifiable with the workers' key."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+)
 
+from activities.contracts import visits as c
 from domain import models as m
-from domain.actors import ActorKeys, resolve_scope, sign_actor
+from domain.actors import ActorKeys, SignedActor, acting_as, resolve_scope, sign_actor, start_scope, update_scope
 from domain.audit import RESOLUTION_ACTION
+from domain.services import appointments as svc
+from domain.store.uow import UnitOfWork
 from domain.workitems import ResolveRequest
+from flows.visits import VisitWorkflow
 from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemWorkflow
 from tests.support.actors import signed_resolve
 from tests.support.dev_stack import dev_stack
-from workers.security.actors import FORGED_ACTOR
+from tests.support.visits import add_patient, add_provider, make_clinic
+from workers.security.actor_headers import ACTOR_HEADER, ActorSigningInterceptor, actor_payload, verify_header
+from workers.security.actors import FORGED_ACTOR, load_actor_keys
 
 pytestmark = pytest.mark.temporal
 
@@ -82,3 +101,79 @@ async def test_forged_and_unsigned_resolutions_are_refused(tmp_path: Path, sqlit
                 select(m.AuditEvent.actor, m.AuditEvent.details).where(m.AuditEvent.action == RESOLUTION_ACTION)
             ).all()
         assert trail == [("ann", {"action": "appeal", "terminal": True, "fields": ["appeal_level"]})]
+
+
+class _Header(Interceptor):
+    """A raw client's made-up ``carecycle-actor`` header on every Update (what an attacker without the key sends)."""
+
+    def __init__(self, payload: Payload) -> None:
+        self.payload = payload
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        payload = self.payload
+
+        class _Out(OutboundInterceptor):
+            async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
+                return await super().start_workflow_update(replace(input, headers={ACTOR_HEADER: payload}))
+
+        return _Out(next)
+
+
+async def test_forged_and_unsigned_visit_updates_are_refused_and_starts_carry_the_actor(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with dev_stack(tmp_path / "home", sqlite_url) as stack:
+        factory = stack.container.session_factory
+        clinic = make_clinic(factory)
+        provider = add_provider(factory, clinic, "ana")
+        patient = add_patient(factory, clinic, "vic", coverage=False)
+        now = datetime.now(UTC)
+        with UnitOfWork(factory) as uow:
+            request = svc.BookingRequest(patient, provider, (now + timedelta(days=4)).replace(second=0, microsecond=0))
+            appointment = svc.book(uow.session, request, now=now, actor="test").appointment_id
+            uow.commit()
+        with acting_as("console", "amy"):
+            handle = await stack.client.start_workflow(
+                VisitWorkflow.run,
+                c.VisitInput(appointment, c.VisitPolicy()),
+                id=c.visit_workflow_id(appointment),
+                task_queue=c.VISIT_TASK_QUEUE,
+            )
+        keys = load_actor_keys(stack.settings)
+        started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+        signed_start = verify_header(keys, started.header.fields, scope=start_scope("Visit", handle.id))
+        assert signed_start.label == "amy"  # the start carries who asked, verifiable with the workers' key
+
+        async def raw(*interceptors: Interceptor) -> Client:
+            return await Client.connect(
+                stack.settings.temporal_target,
+                namespace=stack.settings.temporal_namespace,
+                data_converter=stack.client.data_converter,
+                interceptors=list(interceptors),
+            )
+
+        close_header = actor_payload(sign_actor(keys, "console", "amy", scope=update_scope(handle.id, c.CLOSE_UPDATE)))
+        made_up = SignedActor("console", "amy", "", now.isoformat(timespec="seconds"), "a1", "0" * 64)
+        attempts = {
+            "no header (a raw client)": (await raw(), "amy"),
+            "signed with another key": (await raw(ActorSigningInterceptor(OTHER_KEYS)), "amy"),
+            "a made-up signature": (await raw(_Header(actor_payload(made_up))), "amy"),
+            "signed for another Update": (await raw(_Header(close_header)), "amy"),
+            "'by' someone else": (stack.client, "mallory"),
+        }
+        for what, (client, by) in attempts.items():
+            with acting_as("console", "amy"), pytest.raises(WorkflowUpdateFailedError) as refused:
+                await client.get_workflow_handle(handle.id).execute_update(c.ARRIVE_UPDATE, c.ActorRequest(by))
+            assert getattr(refused.value.cause, "type", None) == FORGED_ACTOR, what
+        history = await handle.fetch_history()
+        accepted = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        assert not any(e.event_type == accepted for e in history.events)  # refused in the validator: no trace
+        with stack.container.uow() as uow:
+            row = uow.session.get(m.Appointment, appointment)
+            assert row is not None and row.status == "booked"
+
+        with acting_as("console", "amy"):
+            assert await handle.execute_update(c.ARRIVE_UPDATE, c.ActorRequest("amy")) == "arrived"
+        with acting_as("cli", "root", "Amy"):  # the CLI's --by is a note beside the OS user
+            await handle.execute_update(c.CLOSE_UPDATE, c.ActorRequest("cli:root (Amy)"))
+        await handle.result()

@@ -21,7 +21,7 @@ from typing import Any
 import uvicorn
 
 from activities.contracts import visits as c
-from domain.actors import resolve_scope, sign_actor
+from domain.actors import acting_as, resolve_scope, sign_actor
 from domain.services import appointments as svc
 from domain.store.uow import UnitOfWork
 from domain.workitems import ResolveRequest
@@ -47,6 +47,14 @@ async def signed_resolve(
         now=now,
     )
     return ResolveRequest(item, action, actor.label, values, note, actor=actor)
+
+
+async def _update(run: ReplayRun, handle: Any, name: str, request: Any) -> Any:
+    """A visit's Update from the console user its request names, signed (in the ``carecycle-actor`` header, by the
+    run's client) at the server's (skipped-ahead) time, as the workers' actor interceptor wants it."""
+    at = (await _now(run)).isoformat(timespec="seconds")
+    with acting_as("console", request.by, at=at):
+        return await handle.execute_update(name, request)
 
 
 @contextmanager
@@ -133,8 +141,8 @@ async def visit_fulfilled(run: ReplayRun) -> str:
             task_queue=c.VISIT_TASK_QUEUE,
         )
         await _query(handle, c.STATE_QUERY, "reminders_sent", 2, run)
-        await handle.execute_update(c.ARRIVE_UPDATE, c.ActorRequest("desk.amy"))
-        await handle.execute_update(c.CLOSE_UPDATE, c.ActorRequest("desk.amy"))
+        await _update(run, handle, c.ARRIVE_UPDATE, c.ActorRequest("desk.amy"))
+        await _update(run, handle, c.CLOSE_UPDATE, c.ActorRequest("desk.amy"))
         await handle.result()
     return handle.id
 
@@ -206,14 +214,14 @@ async def virtual_visit_reassigned_audio_only(run: ReplayRun) -> str:
             ),
         )
         await _query(handle, c.STATE_QUERY, "state", "invited", run)
-        await handle.execute_update(c.CONSENT_UPDATE, c.ConsentRequest("electronic", "WA", "coord"))
-        await handle.execute_update(c.CHECK_IN_UPDATE, c.CheckInRequest("home", "WA", "coord"))
+        await _update(run, handle, c.CONSENT_UPDATE, c.ConsentRequest("electronic", "WA", "coord"))
+        await _update(run, handle, c.CHECK_IN_UPDATE, c.CheckInRequest("home", "WA", "coord"))
         now = await _now(run)
         await handle.signal(c.VENDOR_EVENT_SIGNAL, c.VendorEvent("participant_joined", "patient", now, "e1"))
         await handle.signal(c.VENDOR_EVENT_SIGNAL, c.VendorEvent("participant_joined", "provider", now, "e2"))
         await _query(handle, c.STATE_QUERY, "state", "in_progress", run)
-        await handle.execute_update(c.AUDIO_FALLBACK_UPDATE, c.ActorRequest("dr.wes"))
-        await handle.execute_update(c.END_UPDATE, c.ActorRequest("dr.wes"))
+        await _update(run, handle, c.AUDIO_FALLBACK_UPDATE, c.ActorRequest("dr.wes"))
+        await _update(run, handle, c.END_UPDATE, c.ActorRequest("dr.wes"))
         await handle.result()
     return handle.id
 
@@ -231,7 +239,7 @@ async def virtual_visit_cancelled(run: ReplayRun) -> str:
             task_queue=c.VISIT_TASK_QUEUE,
         )
         await _query(handle, c.STATE_QUERY, "state", "invited", run)
-        await handle.execute_update(c.RESEND_INVITE_UPDATE, c.ActorRequest("coord"))
+        await _update(run, handle, c.RESEND_INVITE_UPDATE, c.ActorRequest("coord"))
         with UnitOfWork(run.container.session_factory) as uow:
             svc.cancel(uow.session, appointment_id, "patient", now=await _now(run), actor="scenario")
             uow.commit()
@@ -255,7 +263,7 @@ async def virtual_visit_reassigned_before_the_room(run: ReplayRun) -> str:
             task_queue=c.VISIT_TASK_QUEUE,
         )
         await _query(handle, c.STATE_QUERY, "state", "blocked", run)
-        await handle.execute_update(c.REASSIGN_UPDATE, c.ReassignRequest(clinic.providers["wes"], "coord"))
+        await _update(run, handle, c.REASSIGN_UPDATE, c.ReassignRequest(clinic.providers["wes"], "coord"))
         await _query(handle, c.STATE_QUERY, "state", "invited", run)
         with UnitOfWork(run.container.session_factory) as uow:
             svc.cancel(uow.session, appointment_id, "patient", now=await _now(run), actor="scenario")
@@ -279,11 +287,11 @@ async def virtual_visit_unblocked_by_check_in(run: ReplayRun) -> str:
             task_queue=c.VISIT_TASK_QUEUE,
         )
         await _query(handle, c.STATE_QUERY, "state", "blocked", run)
-        await handle.execute_update(c.CONSENT_UPDATE, c.ConsentRequest("verbal", "OR", "coord"))
-        await handle.execute_update(c.CHECK_IN_UPDATE, c.CheckInRequest("other", "OR", "coord"))
+        await _update(run, handle, c.CONSENT_UPDATE, c.ConsentRequest("verbal", "OR", "coord"))
+        await _update(run, handle, c.CHECK_IN_UPDATE, c.CheckInRequest("other", "OR", "coord"))
         await _query(handle, c.STATE_QUERY, "state", "checked_in", run)
-        await handle.execute_update(c.AUDIO_FALLBACK_UPDATE, c.ActorRequest("dr.ana"))
-        await handle.execute_update(c.END_UPDATE, c.ActorRequest("dr.ana"))
+        await _update(run, handle, c.AUDIO_FALLBACK_UPDATE, c.ActorRequest("dr.ana"))
+        await _update(run, handle, c.END_UPDATE, c.ActorRequest("dr.ana"))
         await handle.result()
     return handle.id
 

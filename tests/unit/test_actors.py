@@ -7,7 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.actors import ActorKeys, ForgedActor, resolve_scope, sign_actor, signal_scope, start_scope, verify_actor
+from domain.actors import (
+    ActorKeys,
+    ForgedActor,
+    acting_as,
+    current_actor,
+    resolve_scope,
+    sign_actor,
+    signal_scope,
+    start_scope,
+    update_scope,
+    verify_actor,
+)
+from intake import Actor
 
 KEYS = ActorKeys({"a1": b"k" * 32, "a2": b"j" * 32}, "a2")
 SCOPE = resolve_scope("claim-1", "wi-1", "appeal", {"appeal_level": "1"}, "records")
@@ -68,3 +80,40 @@ def test_signing_refuses_what_cannot_be_told_apart() -> None:
     with pytest.raises(ValueError):
         ActorKeys({"a1": b"short"}, "a1")
     assert "k" * 32 not in repr(KEYS)
+
+
+def test_an_update_scope_is_its_own() -> None:
+    actor = sign_actor(KEYS, "console", "amy", scope=update_scope("visit-1", "visit.arrive"), now=NOW)
+    verify_actor(KEYS, actor, scope=update_scope("visit-1", "visit.arrive"))
+    for other in (update_scope("visit-1", "visit.close"), update_scope("visit-2", "visit.arrive")):
+        with pytest.raises(ForgedActor):
+            verify_actor(KEYS, actor, scope=other)
+
+
+def test_acting_as_is_scoped_to_its_block() -> None:
+    assert current_actor() is None
+    with acting_as("cli", "root", "Amy") as outer:
+        assert current_actor() == outer and outer.label == "cli:root (Amy)" and not outer.signature
+        assert outer.names == {"cli:root (Amy)", "cli:root"}
+        with acting_as("console", "amy") as inner:
+            assert current_actor() == inner and inner.names == {"amy", "console:amy"}
+        assert current_actor() == outer
+    assert current_actor() is None
+    with pytest.raises(ForgedActor):
+        with acting_as("root", "x"):
+            pass
+
+
+@pytest.mark.parametrize(
+    ("door", "signed_as"),
+    [
+        (Actor("api", "ehr-1"), ("api", "ehr-1", "api:ehr-1")),
+        (Actor("console", "amy"), ("console", "amy", "amy")),
+        (Actor("hl7", "EPIC"), ("system", "hl7:EPIC", "system:hl7:EPIC")),
+        (Actor("csv", "x" * 80), ("system", "csv:" + "x" * 49, "system:csv:" + "x" * 49)),
+    ],
+)
+def test_intake_actors_act_through_their_door(door: Actor, signed_as: tuple[str, str, str]) -> None:
+    with door.acting():
+        actor = current_actor()
+        assert actor is not None and (actor.kind, actor.principal, actor.label) == signed_as

@@ -101,7 +101,11 @@ def _start(container: Any, start_ids: list[str]) -> dict[str, int]:
         dispatched = await build_intake(container, client).dispatch(start_ids)
         return {"queued": len(start_ids), "started": len(dispatched.started), "pending": len(dispatched.failed)}
 
-    return asyncio.run(run())
+    from domain.actors import acting_as
+    from workers.security.actors import os_user
+
+    with acting_as("cli", os_user()):  # the starts signed as the OS user who imported
+        return asyncio.run(run())
 
 
 def _print(report: dict[str, Any], as_json: bool) -> None:

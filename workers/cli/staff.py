@@ -115,7 +115,10 @@ def _changed(args: argparse.Namespace) -> int:
                 signalled.append(workflow_id)
         return signalled
 
-    with temporal_errors():
+    from domain.actors import acting_as
+    from workers.security.actors import os_user
+
+    with temporal_errors(), acting_as("cli", os_user()):  # the signals signed as the OS user
         signalled = asyncio.run(send())
     if not signalled:
         raise CommandFailed(

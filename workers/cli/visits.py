@@ -127,7 +127,7 @@ def with_desk(work: Callable[[Any], Awaitable[T]]) -> T:
         async def run() -> T:
             return await work(VisitDesk(container, await connect(settings)))
 
-        with temporal_errors():
+        with temporal_errors(), cli_actor().acting():  # the desk's Updates signed as the OS user
             return asyncio.run(run())
     finally:
         container.close()

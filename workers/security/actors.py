@@ -5,13 +5,17 @@ else (embedded stack) ``$CARECYCLE_HOME/secrets/actor-keys``, created 0600 on fi
 the API sign with the active key; workers verify with every key listed, so rotation is: add a key, make it
 active, keep the old one while updates signed with it may still be in flight (an hour: domain.actors.MAX_AGE).
 
-:class:`ActorInterceptor` checks the ``resolve`` Update of every workflow before the workflow's own validator:
-the request must carry a :class:`domain.actors.SignedActor` that verifies for exactly this request (scope
-``resolve|<workflow id>|<work item>|<action>|<fields and note>``) and ``by`` must be the actor's label. It runs in
-the validator, so a refusal writes nothing to history; validators are not run on replay, so a rotated key never
-breaks a replay. The interceptor class is built outside the workflow sandbox with the keys in its closure;
-verification is pure HMAC (deterministic). Starts and signals that carry an ``actor`` are the intake module's
-and the API's (they call :func:`domain.actors.sign_actor`); their checks belong where those are received.
+:class:`ActorInterceptor` checks every Update of every workflow before the workflow's own validator. The
+``resolve`` Update's request must carry a :class:`domain.actors.SignedActor` that verifies for exactly this
+request (scope ``resolve|<workflow id>|<work item>|<action>|<fields and note>``) and ``by`` must be the actor's
+label. Every other Update (a visit's arrive, close, consent, check-in, audio fallback, end, resend invite,
+reassign) must carry one in the ``carecycle-actor`` header signed for ``update|<workflow id>|<update>``
+(workers.security.actor_headers, which the clients of workers.temporal.client sign with), and the request's
+``by`` must name it. It runs in the validator, so a refusal writes nothing to history; validators are not run on
+replay, so a rotated key never breaks a replay. The interceptor class is built outside the workflow sandbox with
+the keys in its closure; verification is pure HMAC (deterministic). Starts and signals carry the header too (a
+signal cannot be refused: Temporal has no validator for it); a forged one is logged, never acted on differently,
+so replay stays the same under any key.
 """
 
 from __future__ import annotations
@@ -24,14 +28,24 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
+    HandleSignalInput,
     HandleUpdateInput,
     Interceptor,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
 )
 
-from domain.actors import ActorKeys, ForgedActor, SignedActor, resolve_scope, sign_actor, verify_actor
+from domain.actors import (
+    ActorKeys,
+    ForgedActor,
+    SignedActor,
+    resolve_scope,
+    sign_actor,
+    signal_scope,
+    verify_actor,
+)
 from domain.workitems import RESOLVE_UPDATE
+from workers.security.actor_headers import ACTOR_HEADER, check_update, verify_header
 from workers.security.keys import CodecKeyError, new_key_entry, parse_keys
 from workers.settings import Settings
 
@@ -108,7 +122,7 @@ def check_resolve_request(keys: ActorKeys, workflow_id: str, request: Any, *, no
 
 
 class ActorInterceptor(Interceptor):
-    """Refuses a ``resolve`` Update whose actor is missing, unsigned, forged or signed for another request."""
+    """Refuses an Update whose actor is missing, unsigned, forged or signed for another request."""
 
     def __init__(self, keys: ActorKeys) -> None:
         self._keys = keys
@@ -118,12 +132,24 @@ class ActorInterceptor(Interceptor):
 
         class _Inbound(WorkflowInboundInterceptor):
             def handle_update_validator(self, input: HandleUpdateInput) -> None:
-                if input.update == RESOLVE_UPDATE:
-                    request = input.args[0] if input.args else None
-                    try:
-                        check_resolve_request(keys, workflow.info().workflow_id, request, now=workflow.now())
-                    except ForgedActor as exc:
-                        raise ApplicationError(str(exc), type=FORGED_ACTOR, non_retryable=True) from None
+                workflow_id = workflow.info().workflow_id
+                try:
+                    if input.update == RESOLVE_UPDATE:
+                        request = input.args[0] if input.args else None
+                        check_resolve_request(keys, workflow_id, request, now=workflow.now())
+                    else:
+                        check_update(keys, workflow_id, input.update, input.headers, input.args, now=workflow.now())
+                except ForgedActor as exc:
+                    raise ApplicationError(str(exc), type=FORGED_ACTOR, non_retryable=True) from None
                 super().handle_update_validator(input)
+
+            async def handle_signal(self, input: HandleSignalInput) -> None:
+                if ACTOR_HEADER in input.headers and not workflow.unsafe.is_replaying():
+                    scope = signal_scope(workflow.info().workflow_id, input.signal)
+                    try:
+                        verify_header(keys, input.headers, scope=scope)
+                    except ForgedActor as exc:  # no validator for signals: say so, change nothing
+                        workflow.logger.warning("signal with a forged actor: %s (%s)", input.signal, exc)
+                await super().handle_signal(input)
 
         return _Inbound

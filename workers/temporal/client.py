@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -18,6 +18,8 @@ from temporalio.runtime import (
 )
 from temporalio.service import TLSConfig
 
+from workers.security.actor_headers import ActorSigningInterceptor
+from workers.security.actors import ActorKeyError, load_actor_keys
 from workers.security.codec import encrypted_data_converter
 from workers.security.keys import CodecKeys, load_keys
 from workers.settings import Settings
@@ -80,6 +82,15 @@ class TemporalUnavailable(Exception):
     """The Temporal server cannot be reached (the message names the address, never credentials)."""
 
 
+def actor_signing(settings: Settings) -> ActorSigningInterceptor | None:
+    """What signs who acts (``domain.actors.acting_as``) into every start, signal and Update this client sends;
+    None where this process holds no actor keys (its Updates are then refused by the workers)."""
+    try:
+        return ActorSigningInterceptor(load_actor_keys(settings))
+    except ActorKeyError:
+        return None
+
+
 async def connect(
     settings: Settings, *, keys: CodecKeys | None = None, target: str | None = None, lazy: bool = False
 ) -> Client:
@@ -89,6 +100,14 @@ async def connect(
     install_runtime()
     codec_keys = keys or load_keys(settings, create_if_missing=settings.embedded_temporal)
     address = target or settings.temporal_target
+    interceptors: list[Interceptor] = [
+        # Spans for starting workflows and running them and their activities, with the trace context
+        # carried in Temporal headers (a no-op until workers.observability installs a tracer provider).
+        TracingInterceptor()
+    ]
+    signing = actor_signing(settings)
+    if signing is not None:
+        interceptors.append(signing)
     try:
         return await Client.connect(
             address,
@@ -97,9 +116,7 @@ async def connect(
             tls=tls_config(settings),
             api_key=settings.temporal_api_key,
             lazy=lazy,
-            # Spans for starting workflows and running them and their activities, with the trace context
-            # carried in Temporal headers (a no-op until workers.observability installs a tracer provider).
-            interceptors=[TracingInterceptor()],
+            interceptors=interceptors,
         )
     except RuntimeError as exc:
         raise TemporalUnavailable(
