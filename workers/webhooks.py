@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import visits as c
 from activities.messaging import receipts
+from domain.actors import acting_as
 from domain.webhook_signatures import daily_signature, same, twilio_signature
 
 log = logging.getLogger("carecycle.webhooks")
@@ -127,9 +128,10 @@ def create_webhooks_app(
         appointment_id, vendor = signal
         if client is not None:
             try:
-                await client.get_workflow_handle(c.virtual_visit_workflow_id(appointment_id)).signal(
-                    c.VENDOR_EVENT_SIGNAL, vendor
-                )
+                with acting_as("system", "webhooks"):  # the vendor's signed event, passed on signed as ours
+                    await client.get_workflow_handle(c.virtual_visit_workflow_id(appointment_id)).signal(
+                        c.VENDOR_EVENT_SIGNAL, vendor
+                    )
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     return JSONResponse({"error": "temporal unavailable"}, status_code=503)  # the vendor retries
