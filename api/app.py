@@ -12,20 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.clients import Principal, RateLimiter, authenticate
+from api.clients import Principal, RateLimit
 from api.outcome import FhirError, from_domain, operation_outcome, outcome_of
 from domain import audit
 from domain.errors import DomainError
+from domain.store.engine import one_writer
 from domain.store.uow import UnitOfWork
 from intake import Actor, Intake
 from intake.processes import PendingStart
@@ -38,7 +41,7 @@ FHIR_JSON = "application/fhir+json"
 class ApiState:
     session_factory: sessionmaker[Session]
     intake: Intake
-    limiter: RateLimiter
+    limit: RateLimit
     max_body_bytes: int
     sweep_seconds: float
     mark_seconds: float = 0.25
@@ -113,7 +116,7 @@ def create_app(
     max_body_bytes: int = 5 * 1024 * 1024,
     sweep_seconds: float = 5.0,
 ) -> FastAPI:
-    state = ApiState(session_factory, intake, RateLimiter(rate_per_minute), max_body_bytes, sweep_seconds)
+    state = ApiState(session_factory, intake, RateLimit(rate_per_minute), max_body_bytes, sweep_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -199,25 +202,29 @@ async def principal(request: Request, scope: str) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise FhirError(401, "a bearer token is required (carecycle api-clients add)", headers=challenge)
 
-    found = await _authenticated(state, token.strip())
+    found, wait = await _admitted(state, token.strip())
     if found is None:
         raise FhirError(401, "the bearer token is unknown or revoked", headers=challenge)
     if scope not in found.scopes:
         raise FhirError(403, f"this client lacks the {scope} scope")
-    wait = state.limiter.allow(found.client_id)
     if wait is not None:
         raise FhirError(
-            429, "too many requests for this client: slow down", headers={"Retry-After": str(int(wait) + 1)}
+            429, "too many requests for this client: slow down", headers={"Retry-After": str(math.ceil(wait))}
         )
     return found
 
 
-async def _authenticated(state: ApiState, token: str) -> Principal | None:
-    """The client of a token, looked up on every call (a revocation takes effect at once)."""
+async def _admitted(state: ApiState, token: str) -> tuple[Principal | None, float | None]:
+    """The client of a token, looked up on every call (a revocation takes effect at once), and the call counted
+    against its limit in the same transaction (on SQLite, this process's write turn: ``one_writer``)."""
 
-    def lookup() -> Principal | None:
-        with UnitOfWork(state.session_factory) as uow:
-            return authenticate(uow.session, token)
+    def lookup() -> tuple[Principal | None, float | None]:
+        bind = state.session_factory.kw.get("bind")
+        turn = one_writer(bind) if state.limit.active and isinstance(bind, Engine) else contextlib.nullcontext()
+        with turn, UnitOfWork(state.session_factory) as uow:
+            admitted = state.limit.admit(uow.session, token)
+            uow.commit()
+            return admitted
 
     return await asyncio.to_thread(lookup)
 

@@ -1,4 +1,5 @@
-"""API clients: who may call the integration API, with which scopes, at what rate.
+"""API clients: who may call the integration API, with which scopes, at what rate (counted in the store, so that
+the limit holds across API processes: ``RateLimit``).
 
 A client's bearer token is shown once when it is added; the store keeps only its SHA-256 (a token is 256 random
 bits, so a plain hash is enough to make the stored value useless to a reader of the database). Scopes:
@@ -11,12 +12,14 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Integer, Table, delete, literal, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from domain import audit
@@ -111,8 +114,12 @@ def revoke_client(session: Session, name: str, *, actor: str) -> bool:
     return True
 
 
+def _well_formed(token: str) -> bool:
+    return token.startswith(TOKEN_PREFIX) and len(token) <= 200
+
+
 def authenticate(session: Session, token: str) -> Principal | None:
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+    if not _well_formed(token):
         return None
     digest = token_hash(token)
     client = session.execute(select(m.ApiClient).where(m.ApiClient.token_hash == digest)).scalar_one_or_none()
@@ -121,25 +128,61 @@ def authenticate(session: Session, token: str) -> Principal | None:
     return Principal(client.id, client.name, frozenset(client.scopes or ()))
 
 
-@dataclass
-class RateLimiter:
-    """A token bucket per client in this API process: ``per_minute`` requests a minute, bursts up to a minute's."""
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """``per_minute`` calls per client in each minute (a fixed window), counted in the store: every API process
+    sharing the store adds to the same count, so the limit is the client's whatever the number of processes.
+    0 or less: no limit. At a window's edge a client may make up to twice its limit within a minute (the end of
+    one window and the start of the next); the count of a window is exact across processes."""
 
     per_minute: int
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def allow(self, client_id: str) -> float | None:
-        """None when the request may go; otherwise the seconds to wait."""
-        if self.per_minute <= 0:
-            return None
-        rate = self.per_minute / 60.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, at = self._buckets.get(client_id, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - at) * rate)
-            if tokens < 1.0:
-                self._buckets[client_id] = (tokens, now)
-                return (1.0 - tokens) / rate
-            self._buckets[client_id] = (tokens - 1.0, now)
-            return None
+    @property
+    def active(self) -> bool:
+        return self.per_minute > 0
+
+    def admit(self, session: Session, token: str, now: float | None = None) -> tuple[Principal | None, float | None]:
+        """The token's client, with this call counted in its window (in the caller's transaction, which the
+        caller commits), and the seconds to wait when the call is beyond the limit (None: it may go).
+
+        The count comes first: on SQLite the transaction then holds the write lock from its first statement (it
+        cannot lose a write race after a read). An unknown or revoked token counts nothing."""
+        if not _well_formed(token):
+            return None, None
+        if not self.active:
+            return authenticate(session, token), None
+        at = time.time() if now is None else now
+        window = int(at // WINDOW_SECONDS) * WINDOW_SECONDS
+        counted = session.execute(_count_call(session, token_hash(token), window)).first()
+        found = authenticate(session, token)
+        if counted is None or found is None:
+            return found, None
+        client_id, calls = counted
+        if calls == 1:  # the client's first call of this window: its past windows go
+            session.execute(
+                delete(m.ApiRateWindow).where(
+                    m.ApiRateWindow.client_id == client_id, m.ApiRateWindow.window_start < window
+                )
+            )
+        if calls > self.per_minute:
+            return found, max(1.0, window + WINDOW_SECONDS - at)
+        return found, None
+
+
+def _count_call(session: Session, digest: str, window: int) -> Any:
+    """``INSERT .. SELECT`` the active client of a token hash into its window, or add one to the window's count;
+    ``RETURNING`` the client and the count (SQLite 3.35+ and PostgreSQL)."""
+    windows = m.ApiRateWindow.__table__
+    clients = m.ApiClient.__table__
+    assert isinstance(windows, Table)
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    source = select(clients.c.id, literal(window, BigInteger), literal(1, Integer)).where(
+        clients.c.token_hash == digest, clients.c.revoked_at.is_(None)
+    )
+    statement = insert(windows).from_select(["client_id", "window_start", "calls"], source)
+    return statement.on_conflict_do_update(
+        index_elements=[windows.c.client_id, windows.c.window_start], set_={"calls": windows.c.calls + 1}
+    ).returning(windows.c.client_id, windows.c.calls)

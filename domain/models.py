@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -1099,6 +1100,17 @@ class ApiClient(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiRateWindow(Base):
+    """The calls of one API client in one minute (a fixed window starting at ``window_start``, epoch seconds): every
+    API process adds to the same row, so a client's limit holds across all the processes behind the load
+    balancer (api.clients.RateLimit). Rows of past windows are deleted as the client's next window begins."""
+
+    __tablename__ = "api_rate_windows"
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- the HL7 v2 feed ---------------------------------------------------------------------------------------

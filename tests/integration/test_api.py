@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import create_app
-from api.clients import add_client, revoke_client
+from api.clients import WINDOW_SECONDS, add_client, revoke_client
 from api.fhir.resources import REGISTRY
 from domain import models as m
 from intake import Intake, PendingStart
@@ -231,10 +231,44 @@ async def test_tokens_scopes_revocation_and_rate_limits(api: Api, session_factor
         stored = session.execute(select(m.ApiClient.token_hash).where(m.ApiClient.name == "ehr")).scalar_one()
     assert api.token not in stored and len(stored) == 64
 
+    _clear_of_a_window_edge()
+    hurried = api.token_for("hurried", ("read",))
     slow = create_app(session_factory, Intake(session_factory, RecordingStarter()), rate_per_minute=3)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=slow), base_url="http://api.test") as client:
-        codes = [(await client.get("/fhir/Patient", headers=api.headers)).status_code for _ in range(5)]
+        codes = [(await client.get("/fhir/Patient", headers=hurried)).status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3] == 429
+
+
+def _clear_of_a_window_edge() -> None:
+    """Rate limits count per minute: wait out the last seconds of one so that a test's calls share a window."""
+    import time
+
+    if (left := WINDOW_SECONDS - time.time() % WINDOW_SECONDS) < 5:
+        time.sleep(left + 0.1)
+
+
+async def test_the_rate_limit_holds_across_api_processes(api: Api, session_factory: sessionmaker[Session]) -> None:
+    """Two API apps on one store (two processes behind the load balancer) together allow a client its limit, not
+    twice it: the call beyond it is refused by either with 429, Retry-After and an OperationOutcome."""
+    _clear_of_a_window_edge()
+    headers = api.token_for("busy-ehr", ("read",))
+    first, second = (create_app(session_factory, Intake(session_factory), rate_per_minute=4) for _ in range(2))
+    transports = [httpx.ASGITransport(app=app) for app in (first, second)]
+    async with (
+        httpx.AsyncClient(transport=transports[0], base_url="http://api-1.test") as one,
+        httpx.AsyncClient(transport=transports[1], base_url="http://api-2.test") as two,
+    ):
+        answers = [await client.get("/fhir/Patient", headers=headers) for client in (one, two, one, two, one, two)]
+        other = await one.get("/fhir/Patient", headers=api.headers)  # another client's own count
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429, 429]
+    for refused in answers[4:]:
+        assert 1 <= int(refused.headers["retry-after"]) <= WINDOW_SECONDS
+        outcome = refused.json()
+        assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["code"] == "throttled"
+    assert other.status_code == 200
+    with session_factory() as session:
+        calls = session.execute(select(m.ApiRateWindow.calls).join(m.ApiClient).where(m.ApiClient.name == "busy-ehr"))
+        assert calls.scalars().all() == [6]  # one window, every call counted once
 
 
 async def test_every_call_is_an_audit_event_without_phi(api: Api) -> None:
