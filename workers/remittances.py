@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -28,7 +29,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.contracts import revenue as c
 from activities.revenue.remittances import keep_delivery, read_report
 from domain.errors import ValidationError
+from domain.posting.retry import is_concurrent_write
 from domain.remittance import Remittance, remittance_key
+from domain.store.uow import retry_when_busy
 from domain.x12.remit835 import parse_835
 from flows.revenue.posting import posting_workflow_id
 from workers.composition import Container
@@ -137,9 +140,19 @@ async def _exists(client: Client, workflow_id: str) -> bool:
 
 
 def _keep(container: Container, key: str, x12: str) -> None:
-    with container.uow() as uow:
-        keep_delivery(container.documents, uow, key, x12)
-        uow.commit()
+    """Keep the delivery once, also when another hand-in of the same payments keeps it at the same moment (the
+    document row is unique by key: the other one's copy is the same payments', and its posting is the one)."""
+
+    def keep() -> None:
+        with container.uow() as uow:
+            keep_delivery(container.documents, uow, key, x12)
+            uow.commit()
+
+    try:
+        retry_when_busy(keep)
+    except IntegrityError as exc:
+        if not is_concurrent_write(exc):
+            raise
 
 
 async def posting_report(

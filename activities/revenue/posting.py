@@ -1,6 +1,7 @@
 """Remittance posting: new 835s fetched and kept, then each posted once.
 
-Posting goes through ``domain.posting.post_remittance`` (idempotent by payer + trace number + claim + line) and
+Posting goes through ``domain.posting.post_remittance`` (idempotent by payer + trace number + claim + line; run
+again by ``domain.posting.retry`` when it meets a concurrent posting) and
 the ledger services; what a posting did is kept as a report in the document store for ``remit post``.
 """
 
@@ -24,7 +25,7 @@ from activities.revenue.remittances import (
     write_report,
 )
 from domain import models as m
-from domain.posting.service import post_remittance
+from domain.posting.retry import post_remittance_retrying
 from domain.services.denials import explain
 from domain.x12.remit835 import parse_835
 
@@ -74,9 +75,10 @@ class PostingActivities(StoreActivities):
         for remittance in remittances:
             if ref.remittance_key.startswith(EOB_REMITTANCE_KEY_PREFIX):
                 remittance = replace(remittance, source="eob_pdf")  # the 835 is our transcript of a payer's EOB
-            with self.uow() as uow:
-                result = post_remittance(uow.session, remittance, source_document_key=key, actor="workflow:posting")
-                uow.commit()
+            # In its own transaction, run again if it met a concurrent posting of the same payment or claims.
+            result = post_remittance_retrying(
+                self._session_factory, remittance, source_document_key=key, actor="workflow:posting"
+            )
             reports.append(result.as_dict() | {"posted_total_cents": result.posted_total_cents})
             payer_id = result.payer_id
             already = already and result.already_posted

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="hand an 835 file to PaymentPosting (the running stack) and print what it posted (once)",
         description="The file is kept under its payments' business key and posted by the PaymentPosting "
         "workflow, which tells every waiting Claim workflow its outcome. The same payments handed in again post "
-        f"nothing and show the first posting. {SAME_PAYMENT_HELP} Needs the workflow engine (`carecycle up`): "
+        "nothing and show the first posting (also when two hand it in at the same moment: one posts, the other "
+        f"says already_posted). {SAME_PAYMENT_HELP} Needs the workflow engine (`carecycle up`): "
         "without it nothing is posted and the command exits 1.",
     )
     post.add_argument("file", type=Path, metavar="FILE", help="the 835 file")
