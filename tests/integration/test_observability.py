@@ -186,6 +186,42 @@ def test_application_metrics_come_from_the_store_and_drop_to_zero(sqlite_url: st
     engine.dispose()
 
 
+async def test_store_gauges_keep_moving_while_temporal_does_not_answer(sqlite_url: str) -> None:
+    """A Temporal server gone (the client retries it for minutes) must not freeze the store's gauges."""
+    from workers.observability.metrics import run_sampler
+
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    published: list[str] = []
+
+    class Metrics:
+        def publish(self, sample: Sample, names: list[str]) -> None:
+            published.extend(names)
+
+    class Hanging:  # list_workflows never answers
+        namespace = "default"
+
+        def list_workflows(self, *args: object, **kwargs: object) -> object:
+            class Never:
+                def __aiter__(self) -> Never:
+                    return self
+
+                async def __anext__(self) -> object:
+                    await asyncio.Event().wait()
+                    raise StopAsyncIteration
+
+            return Never()
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_sampler(Metrics(), sessions, Hanging(), [], 0.05, stop))  # type: ignore[arg-type]
+    await asyncio.sleep(1.0)
+    stop.set()
+    await asyncio.wait_for(task, timeout=15)
+    assert published.count("carecycle_claims") >= 3  # the store sampled again and again
+    assert "carecycle_journeys" not in published
+    engine.dispose()
+
+
 def test_log_lines_carry_the_trace_of_their_span() -> None:
     from opentelemetry.sdk.trace import TracerProvider
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -174,24 +174,34 @@ async def run_sampler(
     interval_seconds: float,
     stop: asyncio.Event,
 ) -> None:
-    """Sample and publish until ``stop`` is set; a failed sample is logged and the next one tried."""
+    """Sample and publish until ``stop`` is set; a failed sample is logged and the next one tried.
+
+    The store and Temporal are sampled by loops of their own, each reading bounded by a timeout: with Temporal
+    away (the client retries a lost server for a long time) the store's gauges still move, and the other way round.
+    """
     queues = list(task_queues)
     store_gauges = [name for name in GAUGES if name in STORE_GAUGES]
     temporal_gauges = [name for name in GAUGES if name not in STORE_GAUGES]
-    while not stop.is_set():
-        # Each source on its own: with the store or Temporal away (/ready says so) the other's gauges still move.
-        for source, gauges in (("store", store_gauges), ("temporal", temporal_gauges)):
+    timeout = max(10.0, 5 * interval_seconds)
+
+    async def read_store(sample: Sample) -> None:
+        await asyncio.to_thread(sample_store, session_factory, sample)
+
+    async def read_temporal(sample: Sample) -> None:
+        await sample_temporal(client, queues, sample)
+
+    async def loop(source: str, gauges: list[str], read: Callable[[Sample], Awaitable[None]]) -> None:
+        while not stop.is_set():
             sample = Sample()
             try:
-                if source == "store":
-                    await asyncio.to_thread(sample_store, session_factory, sample)
-                else:
-                    await sample_temporal(client, queues, sample)
-            except Exception as exc:
+                await asyncio.wait_for(read(sample), timeout=timeout)
+            except Exception as exc:  # TimeoutError included: the next reading is tried
                 log.warning("application metrics from the %s not sampled (%s)", source, type(exc).__name__)
-                continue
-            metrics.publish(sample, gauges)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
-        except TimeoutError:
-            pass
+            else:
+                metrics.publish(sample, gauges)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+            except TimeoutError:
+                pass
+
+    await asyncio.gather(loop("store", store_gauges, read_store), loop("temporal", temporal_gauges, read_temporal))
