@@ -21,6 +21,20 @@ from tests.support import postgres
 BACKENDS = ["sqlite", "postgres"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The pure unit tests run first, before any test starts a server, a worker or a Prefect client.
+
+    They fail fast that way, and their property tests stay undisturbed: Hypothesis checks the global ``random``
+    state around every draw and calls a change "random used inside a strategy", a change that a background thread
+    left behind by an integration test (a client reconnecting with jitter) makes at any moment (seen once in a
+    full run, in tests/unit/x12/test_fuzz.py). The order within each group is kept.
+    """
+    unit = [item for item in items if item.nodeid.startswith("tests/unit/")]
+    if unit and len(unit) < len(items):
+        rest = [item for item in items if not item.nodeid.startswith("tests/unit/")]
+        items[:] = unit + rest
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[postgres.PostgresServer | None]:
     if os.environ.get("CARECYCLE_SKIP_POSTGRES") == "1" or not postgres.available():
