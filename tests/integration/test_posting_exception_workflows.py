@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from activities.contracts import posting_exceptions as xc
 from activities.contracts import revenue as c
@@ -206,11 +206,27 @@ async def test_unmatched_lines_are_posted_by_hand_and_the_claims_move_on(tmp_pat
         claim = client.get_workflow_handle(claim_workflow_id(second.patient_control_number), result_type=c.ClaimResult)
         assert (await asyncio.wait_for(claim.result(), timeout=120)).paid_cents == second.paid_cents
 
-        # The ledger balances and no money waits unapplied.
+        # The ledger balances and none of the two mistyped payments waits unapplied. (Only theirs: under load a
+        # Claim workflow can resubmit and the sandbox pay a claim twice; that second payment is parked, rightly.)
         check = await asyncio.to_thread(_cli, revenue, "ledger", "check", "--json")
         assert check.returncode == 0 and json.loads(check.stdout)["ok"], check.stdout
+        traces = (first_era.trace_number + "A", second_era.trace_number + "B")
         with revenue.container.uow() as uow:
-            assert account_balance(uow.session, acc.UNAPPLIED_CASH.code) == 0
+            typo_ids = list(
+                uow.session.execute(select(m.Remittance.id).where(m.Remittance.trace_number.in_(traces))).scalars()
+            )
+            assert len(typo_ids) == 2
+            waiting = uow.session.execute(
+                select(func.coalesce(func.sum(m.JournalLine.debit_cents - m.JournalLine.credit_cents), 0))
+                .join(m.JournalEntry, m.JournalEntry.id == m.JournalLine.entry_id)
+                .join(m.Account, m.Account.id == m.JournalLine.account_id)
+                .where(m.Account.code == acc.UNAPPLIED_CASH.code, m.JournalEntry.remittance_id.in_(typo_ids))
+            ).scalar_one()
+            parked_elsewhere = account_balance(uow.session, acc.UNAPPLIED_CASH.code) - waiting
+            open_items = uow.session.execute(
+                select(m.WorkItem.reason_code, m.WorkItem.state).where(m.WorkItem.state == "open")
+            ).all()
+        assert waiting == 0, (waiting, parked_elsewhere, open_items)
 
         # The same 835 again (another file name): already posted, no new workflow.
         before = [w.id async for w in client.list_workflows(f"WorkflowType = '{xc.WORKFLOW_TYPE}'")]
