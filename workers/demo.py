@@ -49,6 +49,7 @@ from workers.demo_store import (
     store_summary,
 )
 from workers.settings import Settings
+from workers.temporal.schedules import apply_schedules
 
 log = logging.getLogger("carecycle.demo")
 
@@ -365,7 +366,10 @@ async def _run_stack(
             if mrn in sent.journey_of_mrn:
                 place = sent.journey_of_mrn[mrn]
                 sent.journeys[place] = (*sent.journeys[place], workflow_id)
-        cycle = PortalCycle(portal, options.time_scale) if portal is not None else None
+        cycle = None
+        if portal is not None:  # the portal payers' EOB schedules, applied as `carecycle up` applies them
+            await apply_schedules(temporal.client, container.session_factory, settings)
+            cycle = PortalCycle(portal, options.time_scale)
         # Visits booked through the API, the virtual ones' steps through the CLI's services (workers.demo_visits).
         day = demo_visits.visit_day(options.time_scale)
         casting = await asyncio.to_thread(demo_visits.cast, container, sent.patient_ids, day)

@@ -1,5 +1,5 @@
 """The demo's payer portal: the sandbox portal's biller accounts, and the cycle that pushes accepted claims to
-their portal payer, issues the EOBs that are due and starts the portal intakes."""
+their portal payer, issues the EOBs that are due and triggers the payers' EOB schedules."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
-from activities.contracts.queues import TaskQueue
 from domain import models as m
 from domain.claim_status import ClaimStatus
 from domain.enums import PayerRouting
@@ -89,10 +87,11 @@ class PortalCycle:
 
     The payers receive the claims the clearinghouse accepted for them (pushed to the sandbox portal with our
     Claim.id as the claim number, so posting matches them by patient control number), answer each with an EOB
-    once it has waited the payer's adjudication delay in business time, and a ``PortalEobIntake`` run per payer
-    fetches the new EOBs through Chromium, reads them and posts them like 835s. A secondary claim (one a
-    crossover from the primary's remittance started) goes with the primary's adjudication from the store, and the
-    payer answers it as the secondary payer (coordination of benefits: CARC 23, the rest to the patient).
+    once it has waited the payer's adjudication delay in business time, and the payer's EOB schedule (applied as
+    `carecycle up` applies it) is triggered: its ``PortalEobIntake`` run fetches the new EOBs through Chromium,
+    reads them and posts them like 835s. A secondary claim (one a crossover from the primary's remittance started)
+    goes with the primary's adjudication from the store, and the payer answers it as the secondary payer
+    (coordination of benefits: CARC 23, the rest to the patient).
     """
 
     portal: SandboxPortal
@@ -148,23 +147,15 @@ class PortalCycle:
                 self.eobs_to_fetch.add(payer.payer_id)
 
     async def start_intakes(self, client: Client) -> None:
-        """A ``PortalEobIntake`` run for each payer with new EOBs, unless one is running (it is then started later)."""
-        from activities.contracts.portal import PortalEobIntakeInput
-        from flows.portal import portal_eob_intake_id
+        """Trigger the payer's EOB schedule (the one `carecycle up` applies, as `carecycle schedules trigger`
+        does) for each payer with new EOBs, unless its run is going (it is then triggered once that run closed)."""
+        from workers.temporal.schedules import ScheduleBusy, trigger_schedule
 
         for payer_id in sorted(self.eobs_to_fetch):
-            workflow_id = portal_eob_intake_id(payer_id)
-            if await workflow_status(client, workflow_id) == RUNNING:
+            try:
+                await trigger_schedule(client, payer_id)
+            except ScheduleBusy:
                 continue  # it may have listed the EOBs before the new one: look again once it closed
-            await client.start_workflow(
-                "PortalEobIntake",
-                PortalEobIntakeInput(payer_id, day_seconds=self.day_seconds),
-                id=workflow_id,
-                task_queue=TaskQueue.PORTAL.value,
-                # One run at a time per payer; a new run once the previous one closed, however it closed.
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
             self.intakes_started += 1
             self.eobs_to_fetch.discard(payer_id)
 
