@@ -44,6 +44,9 @@ PORTAL_CLAIM_STATUS_PATCH = "portal-claim-status"
 # Marks the histories in which a correction the store refuses asks the same question again, saying why (before:
 # a manual task whose `complete` ran the same correction again, for ever).
 CORRECTION_REFUSED_PATCH = "claim-correction-refused"
+# A person's write-off or bill-to-patient the store refuses asks the question again (before: a manual task, then
+# the same adjustment again until it passed).
+CLOSE_REFUSED_PATCH = "claim-close-refused"
 # Marks the histories in which a resolution of the no-acknowledgment item other than retry_now is carried out
 # (before: it was recorded and the claim went on waiting for its remittance).
 ACK_ITEM_RESOLUTION_PATCH = "claim-ack-item-resolution"
@@ -334,8 +337,8 @@ class ClaimWorkflow(RevenueWorkflow):
         context: dict[str, str],
         until: Callable[[], bool] | None = None,
     ) -> str | None:
-        """Ask a person and carry out the answer (None: ``until`` came first). A correction the store refuses asks
-        the same question again, once, with the rule and the value that failed in the item."""
+        """Ask a person and carry out the answer (None: ``until`` came first). A correction, write-off or bill to the
+        patient that the store refuses asks the same question again, with the rule and the value that failed."""
         resolution = await self._ask_claim(policy, reason, summary, context, until)
         if resolution is None:
             return None
@@ -361,7 +364,7 @@ class ClaimWorkflow(RevenueWorkflow):
     ) -> Resolution | None:
         refusal, self._refusal = self._refusal, {}
         if refusal:
-            summary = f"the last correction was refused ({refusal['refused']}): {refusal['refused_because']}"
+            summary = f"the last resolution was refused ({refusal['refused']}): {refusal['refused_because']}"
         return await self.ask(
             policy,
             reason=reason,
@@ -414,7 +417,11 @@ class ClaimWorkflow(RevenueWorkflow):
             return "wait"
         if resolution.action in (Action.WRITE_OFF, Action.BILL_PATIENT):
             reason = resolution.fields.get("reason_code", str(resolution.action))
-            await self._close(str(resolution.action), reason, actor)
+            try:
+                await self._close(str(resolution.action), reason, actor, person=True)
+            except DomainFailure as failure:
+                self._refusal = refusal_context(failure)
+                return "refused"
             return "closed"
         if resolution.action in (Action.COMPLETE, Action.CANCEL):
             self._enter("done")
@@ -423,14 +430,17 @@ class ClaimWorkflow(RevenueWorkflow):
             return "wait"
         return "wait"  # unreachable: the validator refuses actions not offered
 
-    async def _close(self, kind: str, reason: str, actor: str) -> None:
-        adjusted = await self.run_or_ask(
-            self._policy,
-            c.posting_adjust,
-            c.ClaimAdjustment(self._claim_id, kind, reason, actor),
-            entity_type="claim",
-            entity_id=self._claim_id,
-        )
+    async def _close(self, kind: str, reason: str, actor: str, person: bool = False) -> None:
+        """Write the claim off or bill the patient. A person's choice the store refuses raises the refusal (the
+        caller asks the person again, saying why); the process's own choice, or a history from before
+        CLOSE_REFUSED_PATCH, opens a manual task and tries the same adjustment again."""
+        adjustment = c.ClaimAdjustment(self._claim_id, kind, reason, actor)
+        if person and workflow.patched(CLOSE_REFUSED_PATCH):
+            adjusted = await self.run_activity(c.posting_adjust, adjustment)
+        else:
+            adjusted = await self.run_or_ask(
+                self._policy, c.posting_adjust, adjustment, entity_type="claim", entity_id=self._claim_id
+            )
         if kind == "bill_patient":
             self._patient_cents += adjusted.amount_cents
             await self.run_activity(c.collections_notify_balance, c.BalanceNotice(adjusted.guarantor_id, self._policy))

@@ -41,6 +41,21 @@ async def claim_ack_item_written_off(run: ReplayRun) -> str:
         return handle.id
 
 
+async def claim_write_off_refused(run: ReplayRun) -> str:
+    """A write-off the store refuses: the item is asked again saying why (CLOSE_REFUSED_PATCH); the next passes."""
+    world = World(ack_answers=["pending"] * 200, refuse_adjustments=1)
+    async with _harness(run, world) as harness:
+        handle = await harness.start_claim()
+        await harness.resolve(handle, "no_payer_response", "write_off", reason_code="administrative")
+        for _ in range(200):
+            if sum(item.reason == "no_payer_response" for item in world.work_items.values()) == 2:
+                break
+            await harness.skip()
+        await harness.resolve(handle, "no_payer_response", "write_off", reason_code="small_balance")
+        await handle.result()
+        return handle.id
+
+
 async def eligibility_update_refused(run: ReplayRun) -> str:
     """A coverage update the store refuses: the eligibility item is asked again, saying why; then a good one."""
     world = World(eligibility="inactive", refuse_coverage_updates=1)
@@ -104,6 +119,7 @@ async def collections_policy_plan(run: ReplayRun) -> str:
 SCENARIOS: dict[str, Scenario] = {
     "rules_claim_correction_refused": claim_correction_refused,
     "rules_claim_ack_item_written_off": claim_ack_item_written_off,
+    "rules_claim_write_off_refused": claim_write_off_refused,
     "rules_eligibility_update_refused": eligibility_update_refused,
     "rules_collections_policy_agency": collections_policy_agency,
     "rules_collections_policy_plan": collections_policy_plan,

@@ -145,6 +145,30 @@ async def test_an_answer_to_the_no_acknowledgment_item_is_carried_out(harness: H
     assert result.status == "written_off"
 
 
+async def test_a_write_off_the_store_refuses_asks_again_saying_why_and_never_loops(harness: Harness) -> None:
+    """A person's write-off that posting.adjust refuses is that person's question again (with the reason), not a
+    manual task that runs the same write-off again and again."""
+    world = harness.world
+    world.ack_answers = ["pending"] * 100
+    world.refuse_adjustments = 1
+    handle = await harness.start_claim()
+    await harness.resolve(handle, "no_payer_response", "write_off", reason_code="administrative")
+    for _ in range(100):
+        if len(_items(harness, "no_payer_response")) == 2:
+            break
+        await harness.skip()
+    _first, again = _items(harness, "no_payer_response")
+    assert again.context["refused"] == "illegal_transition"
+    assert "cannot become written_off" in again.context["refused_because"]
+    assert "refused" in again.summary
+    assert not _items(harness, "manual_task")
+    assert len(world.called(c.POSTING_ADJUST)) == 1  # not run again by itself
+    await harness.resolve(handle, "no_payer_response", "write_off", reason_code="small_balance")
+    result = await handle.result()
+    assert [a.reason for a in world.called(c.POSTING_ADJUST)] == ["administrative", "small_balance"]
+    assert result.status == "written_off"
+
+
 async def test_an_appeal_before_adjudication_is_refused_by_the_claim_lifecycle(harness: Harness) -> None:
     world = harness.world
     world.ack_answers = ["pending"] * 100

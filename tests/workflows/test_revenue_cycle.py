@@ -65,6 +65,7 @@ class World:
     plan_paid_cents: list[int] = field(default_factory=lambda: [0])  # what each plan check finds paid, in order
     refuse_corrections: int = 0  # how many claims.correct calls the store refuses (a payer code naming no payer)
     refuse_coverage_updates: int = 0  # how many eligibility.update_coverage calls the store refuses
+    refuse_adjustments: int = 0  # how many posting.adjust calls (write-off, bill patient) the store refuses
     refuse_plans: int = 0  # how many collections.create_payment_plan calls the store refuses (the balance changed)
     status_after_submit: str = ""  # the claim's status in the store after claims.submit ("" like older histories)
     # The stored collections policy's versions, newest last; each collections.policy call reads the newest.
@@ -198,6 +199,11 @@ class World:
         @activity.defn(name=c.POSTING_ADJUST)
         async def adjust(data: c.ClaimAdjustment) -> c.AdjustmentResult:
             log(c.POSTING_ADJUST, data)
+            if world.refuse_adjustments > 0:
+                world.refuse_adjustments -= 1
+                raise ApplicationError(
+                    "claim is paid: it cannot become written_off", type="illegal_transition", non_retryable=True
+                )
             return c.AdjustmentResult(data.claim_id, 13500, "g-1")
 
         @activity.defn(name=c.POSTING_POST_REMITTANCE)
