@@ -110,10 +110,11 @@ def _print_arrival(r: dict[str, Any]) -> None:
         )
         return
     differing = sum(1 for c in r.get("claims", []) if c.get("outcome") == "channel_mismatch")
+    what = f"{differing} claim(s)" if differing else "the payment total"
     items = ", ".join(r.get("work_items_opened", [])) or "already open"
     print(
         f"{where}: channel_mismatch, posted earlier from the {first} (remittance {r['remittance_id']}) with other "
-        f"amounts for {differing} claim(s): nothing posted again; work item {items}"
+        f"amounts for {what}: nothing posted again; work item {items}"
     )
 
 
