@@ -1,0 +1,491 @@
+"""835 reading: one :class:`~domain.remittance.Remittance` per ST..SE, one segment handler per segment id.
+
+Balancing is checked and reported as warnings with the amounts (never silently fixed): BPR02 against the
+claims' CLP04 minus PLB, each claim's charge minus its adjustments against its payment, and the same for each
+service line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from domain.money import format_cents
+from domain.remittance import Adjustment, ClaimPayment, ProviderAdjustment, Remittance, ServiceLinePayment
+from domain.x12.envelope import (
+    TransactionSet,
+    X12Error,
+    cents,
+    read_envelope,
+    x12_date,
+)
+
+CLAIM_STATUS_CODES = frozenset(
+    {"1", "2", "3", "4", "5", "10", "13", "15", "16", "17", "19", "20", "21", "22", "23", "25"}
+)
+ADJUSTMENT_GROUPS = frozenset({"CO", "PR", "OA", "PI", "CR"})
+PAYMENT_METHODS = frozenset({"ACH", "CHK", "BOP", "FWT", "NON"})
+KNOWN_SEGMENTS = frozenset(
+    {"ST", "SE", "BPR", "TRN", "CUR", "REF", "DTM", "N1", "N3", "N4", "PER", "RDM", "LX", "TS3", "TS2", "CLP", "CAS"}
+    | {"NM1", "MIA", "MOA", "AMT", "QTY", "SVC", "LQ", "PLB"}
+)
+
+
+def _units(text: str, position: int) -> int:
+    if not text:
+        return 1
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return int(Decimal(text))
+        except InvalidOperation:
+            raise X12Error(f"not a quantity: {text[:12]!r}", position=position, segment_id="SVC", element=5) from None
+
+
+class _Line:
+    __slots__ = ("adjustments", "allowed", "control", "day", "position", "remarks", "svc")
+
+    def __init__(self, svc: list[str], position: int) -> None:
+        self.svc = svc
+        self.position = position
+        self.adjustments: list[Adjustment] = []
+        self.remarks: list[str] = []
+        self.control: str | None = None
+        self.day: date | None = None
+        self.allowed: int | None = None
+
+
+class _Claim:
+    __slots__ = (
+        "adjustments",
+        "clp",
+        "coverage",
+        "end",
+        "lines",
+        "member_id",
+        "position",
+        "received",
+        "remark_source",
+        "remarks",
+        "rendering_npi",
+        "start",
+    )
+
+    def __init__(self, clp: list[str], position: int) -> None:
+        self.clp = clp
+        self.position = position
+        self.adjustments: list[Adjustment] = []
+        self.lines: list[_Line] = []
+        self.remarks: list[str] = []
+        self.remark_source: str | None = None
+        self.member_id: str | None = None
+        self.rendering_npi: str | None = None
+        self.start: date | None = None
+        self.end: date | None = None
+        self.received: date | None = None
+        self.coverage: int | None = None
+
+
+def parse_835(text: str) -> list[Remittance]:
+    """Every 835 transaction set in the file as a Remittance; raises X12Error on malformed input."""
+    transactions = [t for t in read_envelope(text).transactions()]
+    found = [t for t in transactions if t.set_id == "835"]
+    if not found:
+        kinds = ", ".join(sorted({t.set_id for t in transactions})) or "none"
+        raise X12Error(f"no 835 transaction set in the file (found: {kinds})")
+    return [parse_835_set(t) for t in found]
+
+
+def parse_835_set(transaction: TransactionSet) -> Remittance:
+    delimiters = transaction.delimiters
+    e = delimiters.element
+    reader = _Reader(delimiters.component)
+    handlers = _HANDLERS
+    position = transaction.first_position - 1
+    for raw in transaction.raw:
+        position += 1
+        el = raw.split(e)
+        handler = handlers.get(el[0])
+        if handler is not None:
+            handler(reader, position, el)
+        elif el[0] not in KNOWN_SEGMENTS:
+            sid = el[0]
+            raise X12Error(f"segment {sid} does not belong in an 835", position=position, segment_id=sid)
+    reader.finish_claim()
+    return reader.remittance(transaction)
+
+
+class _Reader:
+    """The parser state of one 835 transaction set, read segment by segment (one handler per segment id).
+
+    Adjustments, dates, amounts and codes are values that payers repeat (the same CO-45 for the same fee): the
+    reader keeps one instance of each, so a file of tens of thousands of claims does not hold thousands of copies.
+    """
+
+    __slots__ = (
+        "adjustments_seen",
+        "amounts",
+        "bpr",
+        "bpr_position",
+        "claim",
+        "claims",
+        "component",
+        "days_seen",
+        "intern",
+        "line",
+        "party",
+        "payee_id",
+        "payee_name",
+        "payer_ids",
+        "payer_name",
+        "plbs",
+        "production",
+        "trn",
+        "warnings",
+    )
+
+    def __init__(self, component: str) -> None:
+        self.component = component
+        self.intern: dict[str, str] = {}
+        self.adjustments_seen: dict[tuple[str, str, str, str], Adjustment] = {}
+        self.days_seen: dict[str, date] = {}
+        self.amounts: dict[str, int] = {}  # amount text -> cents: fee schedules make the same amounts recur
+        self.bpr: list[str] | None = None
+        self.bpr_position = 0
+        self.trn: list[str] | None = None
+        self.production: date | None = None
+        self.party = ""
+        self.payer_name = self.payee_name = self.payee_id = ""
+        self.payer_ids: dict[str, str] = {}
+        self.claims: list[ClaimPayment] = []
+        self.plbs: list[ProviderAdjustment] = []
+        self.warnings: list[str] = []
+        self.claim: _Claim | None = None
+        self.line: _Line | None = None
+
+    def finish_claim(self) -> None:
+        if self.claim is not None:
+            self.claims.append(_finish_claim(self.claim, self.component, self.intern, self.amounts, self.warnings))
+        self.claim = self.line = None
+
+    # --- header: BPR, TRN, DTM*405, and the 1000A payer / 1000B payee loops ---
+
+    def bpr_segment(self, position: int, el: list[str]) -> None:
+        if len(el) < 5:
+            raise X12Error("BPR needs BPR01 to BPR04", position=position, segment_id="BPR")
+        if el[4] not in PAYMENT_METHODS:
+            raise X12Error(f"unknown payment method {el[4][:4]!r}", position=position, segment_id="BPR", element=4)
+        cents(el[2], position, "BPR", 2)
+        self.bpr = el
+        self.bpr_position = position
+
+    def trn_segment(self, position: int, el: list[str]) -> None:
+        self.trn = el
+
+    def n1(self, position: int, el: list[str]) -> None:
+        party = self.party = el[1] if len(el) > 1 else ""
+        name = el[2] if len(el) > 2 else ""
+        if party == "PR":
+            self.payer_name = name
+            if len(el) > 4 and el[4]:
+                self.payer_ids.setdefault(el[3], el[4])
+        elif party == "PE":
+            self.payee_name = name
+            self.payee_id = el[4] if len(el) > 4 else ""
+
+    def lx(self, position: int, el: list[str]) -> None:
+        self.finish_claim()
+
+    def plb(self, position: int, el: list[str]) -> None:
+        self.finish_claim()
+        component = self.component
+        for index in range(3, min(len(el), 15), 2):
+            if not el[index]:
+                continue
+            reason, _, reference = el[index].partition(component)
+            if index + 1 >= len(el) or not el[index + 1]:
+                raise X12Error("provider adjustment without an amount", position=position, segment_id="PLB")
+            self.plbs.append(ProviderAdjustment(reason, reference, cents(el[index + 1], position, "PLB", index + 1)))
+
+    # --- loop 2100: a claim payment ---
+
+    def clp(self, position: int, el: list[str]) -> None:
+        if self.bpr is None:
+            raise X12Error("CLP before BPR", position=position, segment_id="CLP")
+        if len(el) < 5 or not el[1]:
+            raise X12Error("CLP needs CLP01 to CLP04", position=position, segment_id="CLP")
+        if el[2] not in CLAIM_STATUS_CODES:
+            raise X12Error(f"unknown claim status {el[2][:4]!r}", position=position, segment_id="CLP", element=2)
+        self.finish_claim()
+        self.claim = _Claim(el, position)
+
+    def nm1(self, position: int, el: list[str]) -> None:
+        claim = self.claim
+        if claim is not None:
+            qualifier = el[1] if len(el) > 1 else ""
+            if qualifier == "QC" and len(el) > 9:
+                claim.member_id = el[9] or None
+            elif qualifier == "82" and len(el) > 9:
+                claim.rendering_npi = el[9] or None
+
+    def remarks(self, position: int, el: list[str]) -> None:
+        """MOA or MIA: the claim's remark codes."""
+        sid = el[0]
+        claim = self.claim
+        if claim is None:
+            raise X12Error(f"{sid} outside a claim", position=position, segment_id=sid)
+        indexes = (3, 4, 5, 6, 7) if sid == "MOA" else (5, 20, 21, 22, 23)
+        for index in indexes:
+            if index < len(el) and el[index]:
+                claim.remarks.append(el[index])
+        claim.remark_source = sid
+
+    def cas(self, position: int, el: list[str]) -> None:
+        line, claim = self.line, self.claim
+        target = line.adjustments if line is not None else claim.adjustments if claim is not None else None
+        if target is None:
+            raise X12Error("CAS outside a claim", position=position, segment_id="CAS")
+        size = len(el)
+        if size < 4:
+            raise X12Error("CAS needs a group, a reason and an amount", position=position, segment_id="CAS")
+        group = el[1]
+        seen, intern = self.adjustments_seen, self.intern
+        # Up to six reason/amount/quantity triplets: CAS02-04, CAS05-07, ... CAS17-19. Adjustments are values
+        # and payers repeat them (the same CO-45 for the same fee): equal triplets share one instance.
+        for index in range(2, min(size, 20), 3):
+            reason = el[index]
+            if not reason:
+                continue
+            amount_text = el[index + 1] if index + 1 < size else ""
+            quantity_text = el[index + 2] if index + 2 < size else ""
+            key = (group, reason, amount_text, quantity_text)
+            adjustment = seen.get(key)
+            if adjustment is None:
+                if group not in ADJUSTMENT_GROUPS:
+                    raise X12Error(
+                        f"unknown adjustment group {group[:4]!r}", position=position, segment_id="CAS", element=1
+                    )
+                if not amount_text:
+                    raise X12Error("adjustment reason without an amount", position=position, segment_id="CAS")
+                adjustment = Adjustment(
+                    intern.setdefault(group, group),
+                    intern.setdefault(reason, reason),
+                    cents(amount_text, position, "CAS", index + 1),
+                    _units(quantity_text, position) if quantity_text else None,
+                )
+                seen[key] = adjustment
+            target.append(adjustment)
+
+    # --- loop 2110: a service line payment (and what DTM, REF and AMT mean in either loop) ---
+
+    def svc(self, position: int, el: list[str]) -> None:
+        if self.claim is None:
+            raise X12Error("SVC outside a claim", position=position, segment_id="SVC")
+        if len(el) < 4:
+            raise X12Error("SVC needs SVC01 to SVC03", position=position, segment_id="SVC")
+        self.line = _Line(el, position)
+        self.claim.lines.append(self.line)
+
+    def dtm(self, position: int, el: list[str]) -> None:
+        qualifier = el[1] if len(el) > 1 else ""
+        day_text = el[2] if len(el) > 2 else ""
+        day = self.days_seen.get(day_text)
+        if day is None:
+            day = self.days_seen[day_text] = x12_date(day_text, position, "DTM", 2)
+        line, claim = self.line, self.claim
+        if line is not None and qualifier in ("472", "150", "151"):
+            if line.day is None or qualifier != "151":
+                line.day = day
+        elif claim is not None:
+            if qualifier == "232":
+                claim.start = day
+            elif qualifier == "233":
+                claim.end = day
+            elif qualifier == "050":
+                claim.received = day
+        elif qualifier == "405":
+            self.production = day
+
+    def ref(self, position: int, el: list[str]) -> None:
+        qualifier = el[1] if len(el) > 1 else ""
+        value = el[2] if len(el) > 2 else ""
+        if self.line is not None:
+            if qualifier == "6R":
+                self.line.control = value
+        elif self.claim is None and self.party == "PR":
+            self.payer_ids.setdefault(qualifier, value)
+        elif self.claim is None and self.party == "PE" and not self.payee_id:
+            self.payee_id = value
+
+    def amt(self, position: int, el: list[str]) -> None:
+        qualifier = el[1] if len(el) > 1 else ""
+        line, claim = self.line, self.claim
+        if line is not None and qualifier == "B6":
+            text = el[2] if len(el) > 2 else ""
+            allowed = self.amounts.get(text)
+            if allowed is None:
+                allowed = self.amounts[text] = cents(text, position, "AMT", 2)
+            line.allowed = allowed
+        elif line is None and claim is not None and qualifier == "AU":
+            claim.coverage = cents(el[2] if len(el) > 2 else "", position, "AMT", 2)
+
+    def lq(self, position: int, el: list[str]) -> None:
+        if self.line is not None and len(el) > 2 and el[1] == "HE":
+            self.line.remarks.append(self.intern.setdefault(el[2], el[2]))
+
+    # --- the end: the Remittance and its balancing warnings ---
+
+    def remittance(self, transaction: TransactionSet) -> Remittance:
+        bpr, trn, bpr_position = self.bpr, self.trn, self.bpr_position
+        if bpr is None:
+            raise X12Error("835 without a BPR segment", position=transaction.first_position, segment_id="ST")
+        if trn is None or len(trn) < 3:
+            raise X12Error("835 without a TRN trace number", position=transaction.first_position, segment_id="ST")
+        payment_cents = cents(bpr[2], bpr_position, "BPR", 2)
+        payment_date = x12_date(bpr[16], bpr_position, "BPR", 16) if len(bpr) > 16 and bpr[16] else None
+        payer_ids = self.payer_ids
+        payer_id = payer_ids.get("2U") or payer_ids.get("XV") or payer_ids.get("PI") or (trn[3] if len(trn) > 3 else "")
+        remittance = Remittance(
+            payer_id=payer_id,
+            payer_name=self.payer_name,
+            payee_name=self.payee_name,
+            payee_id=self.payee_id,
+            payment_method=bpr[4],
+            payment_amount_cents=payment_cents,
+            trace_number=trn[2],
+            payment_date=payment_date,
+            claims=tuple(self.claims),
+            provider_adjustments=tuple(self.plbs),
+            control_number=transaction.control_number,
+            source="835",
+            production_date=self.production,
+            credit_debit=bpr[3],
+        )
+        warnings = self.warnings
+        expected = remittance.expected_payment_cents()
+        if expected != payment_cents:
+            paid = sum(claim.paid_cents for claim in self.claims)
+            plb = sum(p.amount_cents for p in self.plbs)
+            warnings.insert(
+                0,
+                f"segment {bpr_position} BPR02: {format_cents(payment_cents)} != claims paid {format_cents(paid)}"
+                f" - provider adjustments {format_cents(plb)} = {format_cents(expected)}"
+                f" (set {transaction.control_number})",
+            )
+        if warnings:
+            return _with_warnings(remittance, warnings)
+        return remittance
+
+
+_HANDLERS: dict[str, Callable[[_Reader, int, list[str]], None]] = {
+    "CAS": _Reader.cas,
+    "SVC": _Reader.svc,
+    "DTM": _Reader.dtm,
+    "REF": _Reader.ref,
+    "AMT": _Reader.amt,
+    "LQ": _Reader.lq,
+    "CLP": _Reader.clp,
+    "NM1": _Reader.nm1,
+    "MOA": _Reader.remarks,
+    "MIA": _Reader.remarks,
+    "PLB": _Reader.plb,
+    "BPR": _Reader.bpr_segment,
+    "TRN": _Reader.trn_segment,
+    "N1": _Reader.n1,
+    "LX": _Reader.lx,
+}
+
+
+def _with_warnings(remittance: Remittance, warnings: list[str]) -> Remittance:
+    from dataclasses import replace
+
+    return replace(remittance, warnings=tuple(warnings))
+
+
+def _finish_claim(
+    claim: _Claim, component: str, intern: dict[str, str], amounts: dict[str, int], warnings: list[str]
+) -> ClaimPayment:
+    clp = claim.clp
+    position = claim.position
+    charge = cents(clp[3], position, "CLP", 3)
+    paid = cents(clp[4], position, "CLP", 4)
+    patient = cents(clp[5], position, "CLP", 5) if len(clp) > 5 and clp[5] else 0
+    lines: list[ServiceLinePayment] = []
+    lines_adjusted = 0
+    for line in claim.lines:
+        payment = _line_payment(line, component, intern, amounts)
+        lines.append(payment)
+        line_charge, line_paid = payment.charge_cents, payment.paid_cents
+        adjusted = line_charge
+        for adjustment in payment.adjustments:
+            adjusted -= adjustment.amount_cents
+        lines_adjusted += line_charge - adjusted
+        if adjusted != line_paid:
+            warnings.append(
+                f"segment {line.position} SVC03: claim {clp[1]} line {len(lines)} ({payment.procedure}):"
+                f" charge {format_cents(line_charge)} - adjustments "
+                f"{format_cents(line_charge - adjusted)} = {format_cents(adjusted)} != paid {format_cents(line_paid)}"
+            )
+    claim_adjustments = tuple(claim.adjustments)
+    total_adjusted = sum(a.amount_cents for a in claim_adjustments) + lines_adjusted
+    if charge - total_adjusted != paid:
+        warnings.append(
+            f"segment {position} CLP04: claim {clp[1]}: charge {format_cents(charge)}"
+            f" - adjustments {format_cents(total_adjusted)} = "
+            f"{format_cents(charge - total_adjusted)} != paid {format_cents(paid)}"
+        )
+    return ClaimPayment(
+        patient_control_number=clp[1],
+        status_code=intern.setdefault(clp[2], clp[2]),
+        charge_cents=charge,
+        paid_cents=paid,
+        patient_responsibility_cents=patient,
+        payer_claim_control_number=(clp[7] or None) if len(clp) > 7 else None,
+        claim_filing_indicator=(clp[6] or None) if len(clp) > 6 else None,
+        adjustments=claim_adjustments,
+        service_lines=tuple(lines),
+        remarks=tuple(claim.remarks),
+        patient_member_id=claim.member_id,
+        service_date=claim.start or (lines[0].service_date if lines else None),
+        statement_to=claim.end,
+        received_date=claim.received,
+        facility_code=(clp[8] or None) if len(clp) > 8 else None,
+        frequency_code=(clp[9] or None) if len(clp) > 9 else None,
+        coverage_amount_cents=claim.coverage,
+        rendering_provider_npi=claim.rendering_npi,
+        remark_source=claim.remark_source,
+    )
+
+
+def _line_payment(line: _Line, component: str, intern: dict[str, str], amounts: dict[str, int]) -> ServiceLinePayment:
+    """A finished 2110 loop as its value (SVC01 checked, amounts and codes shared with the rest of the file)."""
+    svc = line.svc
+    parts = svc[1].split(component)
+    if len(parts) < 2 or not parts[1]:
+        raise X12Error("SVC01 needs a qualifier and a procedure code", position=line.position, segment_id="SVC")
+    line_charge = amounts.get(svc[2])
+    if line_charge is None:
+        line_charge = amounts[svc[2]] = cents(svc[2], line.position, "SVC", 2)
+    line_paid = amounts.get(svc[3])
+    if line_paid is None:
+        line_paid = amounts[svc[3]] = cents(svc[3], line.position, "SVC", 3) if svc[3] else 0
+    submitted = None
+    if len(svc) > 6 and svc[6]:
+        original = svc[6].split(component)
+        submitted = original[1] if len(original) > 1 else None
+    return ServiceLinePayment(
+        procedure=intern.setdefault(parts[1], parts[1]),
+        modifiers=tuple(intern.setdefault(m, m) for m in parts[2:6] if m) if len(parts) > 2 else (),
+        charge_cents=line_charge,
+        paid_cents=line_paid,
+        units=_units(svc[5], line.position) if len(svc) > 5 else 1,
+        line_control_number=line.control,
+        service_date=line.day,
+        adjustments=tuple(line.adjustments),
+        remarks=tuple(line.remarks),
+        allowed_cents=line.allowed,
+        procedure_qualifier=intern.setdefault(parts[0], parts[0]),
+        submitted_procedure=submitted,
+    )
