@@ -8,6 +8,7 @@ bits, so a plain hash is enough to make the stored value useless to a reader of 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Table, delete, literal, select
+from sqlalchemy import BigInteger, Integer, Table, bindparam, delete, literal, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -122,10 +123,14 @@ def authenticate(session: Session, token: str) -> Principal | None:
     if not _well_formed(token):
         return None
     digest = token_hash(token)
-    client = session.execute(select(m.ApiClient).where(m.ApiClient.token_hash == digest)).scalar_one_or_none()
-    if client is None or client.revoked_at is not None or not hmac.compare_digest(client.token_hash, digest):
+    c = m.ApiClient
+    # Columns, not the entity: on every call, the ORM's object (identity map, attribute events) is pure cost.
+    found = session.execute(
+        select(c.id, c.name, c.scopes, c.token_hash).where(c.token_hash == digest, c.revoked_at.is_(None))
+    ).first()
+    if found is None or not hmac.compare_digest(found.token_hash, digest):
         return None
-    return Principal(client.id, client.name, frozenset(client.scopes or ()))
+    return Principal(found.id, found.name, frozenset(found.scopes or ()))
 
 
 WINDOW_SECONDS = 60
@@ -156,7 +161,8 @@ class RateLimit:
             return authenticate(session, token), None
         at = time.time() if now is None else now
         window = int(at // WINDOW_SECONDS) * WINDOW_SECONDS
-        counted = session.execute(_count_call(session, token_hash(token), window)).first()
+        statement = _count_call(session.get_bind().dialect.name)
+        counted = session.execute(statement, {"digest": token_hash(token), "window": window}).first()
         found = authenticate(session, token)
         if counted is None or found is None:
             return found, None
@@ -172,15 +178,16 @@ class RateLimit:
         return found, None
 
 
-def _count_call(session: Session, digest: str, window: int) -> Any:
-    """``INSERT .. SELECT`` the active client of a token hash into its window, or add one to the window's count;
-    ``RETURNING`` the client and the count (SQLite 3.35+ and PostgreSQL)."""
+@functools.cache
+def _count_call(dialect: str) -> Any:
+    """``INSERT .. SELECT`` the active client of a token hash (``digest``) into its ``window``, or add one to the
+    window's count; ``RETURNING`` the client and the count (SQLite 3.35+ and PostgreSQL). Built once per dialect."""
     windows = m.ApiRateWindow.__table__
     clients = m.ApiClient.__table__
     assert isinstance(windows, Table)
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    source = select(clients.c.id, literal(window, BigInteger), literal(1, Integer)).where(
-        clients.c.token_hash == digest, clients.c.revoked_at.is_(None)
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    source = select(clients.c.id, bindparam("window", type_=BigInteger), literal(1, Integer)).where(
+        clients.c.token_hash == bindparam("digest"), clients.c.revoked_at.is_(None)
     )
     statement = insert(windows).from_select(["client_id", "window_start", "calls"], source)
     return statement.on_conflict_do_update(
