@@ -16,12 +16,14 @@ Postmark (mounted at ``/postmark``): ``POST /email`` (``X-Postmark-Server-Token`
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -78,40 +80,90 @@ def create_twilio_app(
     state.numbers["PN" + uuid.uuid5(uuid.NAMESPACE_URL, from_number).hex] = {"phone_number": from_number, "sms_url": ""}
     app = FastAPI(title="sandbox twilio", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.twilio = state
-    base = "/2010-04-01/Accounts/{sid}"
+    vendor = _Twilio(state, queue)
+    _add_message_routes(app, vendor)
+    _add_number_routes(app, vendor)
+    return app
 
-    def authorized(request: Request, sid: str) -> bool:
-        import base64
 
+_TWILIO_BASE = "/2010-04-01/Accounts/{sid}"
+
+
+@dataclass
+class _Twilio:
+    """What every route of the sandbox Twilio shares: its state, and the queue its signed callbacks leave through."""
+
+    state: TwilioState
+    queue: WebhookQueue
+
+    def authorized(self, request: Request, sid: str) -> bool:
         header = request.headers.get("authorization", "")
-        expected = "Basic " + base64.b64encode(f"{state.account_sid}:{state.auth_token}".encode()).decode()
-        return sid == state.account_sid and header == expected
+        credentials = f"{self.state.account_sid}:{self.state.auth_token}".encode()
+        expected = "Basic " + base64.b64encode(credentials).decode()
+        return sid == self.state.account_sid and header == expected
 
-    def callback(url: str, params: dict[str, str]) -> None:
-        from urllib.parse import urlencode
-
+    def callback(self, url: str, params: dict[str, str]) -> None:
         body = urlencode(params).encode()
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": twilio_signature(state.auth_token, url, params),
+            "X-Twilio-Signature": twilio_signature(self.state.auth_token, url, params),
         }
-        queue.enqueue(url, body, headers)
+        self.queue.enqueue(url, body, headers)
 
-    @app.post(base + "/Messages.json")
+
+def _twilio_unauthorized() -> JSONResponse:
+    return _twilio_error(401, "20003", "Authenticate")
+
+
+def _refusal(state: TwilioState, to: str, body: str) -> JSONResponse | None:
+    """Why Twilio would refuse to send ``body`` to ``to`` (bad number or body, magic test number, STOP); else None."""
+    if not to.startswith("+1") or len(to) != 12 or not to[1:].isdigit():
+        return _twilio_error(400, "21211", f"The 'To' number {to[:3]}... is not a valid phone number.")
+    if not body or len(body) > 1600:
+        return _twilio_error(400, "21617", "The concatenated message body exceeds the 1600 character limit.")
+    if to in _REFUSED:
+        code, message = _REFUSED[to]
+        return _twilio_error(400, code, message)
+    if to in state.stopped:
+        return _twilio_error(400, "21610", "Attempt to send to unsubscribed recipient")
+    return None
+
+
+def _report_status(vendor: _Twilio, resource: dict[str, Any], status_callback: str) -> None:
+    """The status callbacks of a new message: sent, then delivered (or undelivered, for numbers ending in 0006)."""
+    to, message_sid = resource["to"], resource["sid"]
+    common = {
+        "MessageSid": message_sid,
+        "SmsSid": message_sid,
+        "AccountSid": resource["account_sid"],
+        "From": resource["from"],
+        "To": to,
+    }
+    vendor.callback(status_callback, {**common, "MessageStatus": "sent", "SmsStatus": "sent"})
+    if to.endswith("0006"):
+        vendor.callback(
+            status_callback,
+            {**common, "MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "30003"},
+        )
+        resource.update(status="undelivered", error_code=30003)
+    else:
+        vendor.callback(status_callback, {**common, "MessageStatus": "delivered", "SmsStatus": "delivered"})
+        resource["status"] = "delivered"
+
+
+def _add_message_routes(app: FastAPI, vendor: _Twilio) -> None:
+    """``POST|GET .../Messages.json`` and ``GET .../Messages/{Sid}.json``."""
+    state = vendor.state
+
+    @app.post(_TWILIO_BASE + "/Messages.json")
     async def create_message(sid: str, request: Request) -> JSONResponse:
-        if not authorized(request, sid):
-            return _twilio_error(401, "20003", "Authenticate")
+        if not vendor.authorized(request, sid):
+            return _twilio_unauthorized()
         form = parse_form(await request.body())
         to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
-        if not to.startswith("+1") or len(to) != 12 or not to[1:].isdigit():
-            return _twilio_error(400, "21211", f"The 'To' number {to[:3]}... is not a valid phone number.")
-        if not body or len(body) > 1600:
-            return _twilio_error(400, "21617", "The concatenated message body exceeds the 1600 character limit.")
-        if to in _REFUSED:
-            code, message = _REFUSED[to]
-            return _twilio_error(400, code, message)
-        if to in state.stopped:
-            return _twilio_error(400, "21610", "Attempt to send to unsubscribed recipient")
+        refusal = _refusal(state, to, body)
+        if refusal is not None:
+            return refusal
         message_sid = "SM" + uuid.uuid4().hex
         resource: dict[str, Any] = {
             "sid": message_sid,
@@ -125,45 +177,40 @@ def create_twilio_app(
             "date_created": _now(),
             "error_code": None,
             "error_message": None,
-            "uri": f"{base.format(sid=sid)}/Messages/{message_sid}.json",
+            "uri": f"{_TWILIO_BASE.format(sid=sid)}/Messages/{message_sid}.json",
         }
         with state.lock:
             state.messages[message_sid] = resource
         status_callback = form.get("StatusCallback")
         if status_callback:
-            common = {"MessageSid": message_sid, "SmsSid": message_sid, "AccountSid": sid, "From": sender, "To": to}
-            callback(status_callback, {**common, "MessageStatus": "sent", "SmsStatus": "sent"})
-            if to.endswith("0006"):
-                callback(
-                    status_callback,
-                    {**common, "MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "30003"},
-                )
-                resource.update(status="undelivered", error_code=30003)
-            else:
-                callback(status_callback, {**common, "MessageStatus": "delivered", "SmsStatus": "delivered"})
-                resource["status"] = "delivered"
+            _report_status(vendor, resource, status_callback)
         return JSONResponse(resource, status_code=201)
 
-    @app.get(base + "/Messages.json")
+    @app.get(_TWILIO_BASE + "/Messages.json")
     def list_messages(sid: str, request: Request) -> JSONResponse:
-        if not authorized(request, sid):
-            return _twilio_error(401, "20003", "Authenticate")
+        if not vendor.authorized(request, sid):
+            return _twilio_unauthorized()
         with state.lock:
             return JSONResponse({"messages": list(state.messages.values())})
 
-    @app.get(base + "/Messages/{message_sid}.json")
+    @app.get(_TWILIO_BASE + "/Messages/{message_sid}.json")
     def get_message(sid: str, message_sid: str, request: Request) -> JSONResponse:
-        if not authorized(request, sid):
-            return _twilio_error(401, "20003", "Authenticate")
+        if not vendor.authorized(request, sid):
+            return _twilio_unauthorized()
         found = state.messages.get(message_sid)
         if found is None:
             return _twilio_error(404, "20404", f"The requested resource {message_sid} was not found")
         return JSONResponse(found)
 
-    @app.get(base + "/IncomingPhoneNumbers.json")
+
+def _add_number_routes(app: FastAPI, vendor: _Twilio) -> None:
+    """``GET .../IncomingPhoneNumbers.json``, ``POST .../IncomingPhoneNumbers/{Sid}.json`` and the patient's reply."""
+    state = vendor.state
+
+    @app.get(_TWILIO_BASE + "/IncomingPhoneNumbers.json")
     def list_numbers(sid: str, request: Request) -> JSONResponse:
-        if not authorized(request, sid):
-            return _twilio_error(401, "20003", "Authenticate")
+        if not vendor.authorized(request, sid):
+            return _twilio_unauthorized()
         wanted = request.query_params.get("PhoneNumber")
         numbers = [
             {"sid": pn, "phone_number": n["phone_number"], "sms_url": n["sms_url"]}
@@ -172,10 +219,10 @@ def create_twilio_app(
         ]
         return JSONResponse({"incoming_phone_numbers": numbers})
 
-    @app.post(base + "/IncomingPhoneNumbers/{pn_sid}.json")
+    @app.post(_TWILIO_BASE + "/IncomingPhoneNumbers/{pn_sid}.json")
     async def update_number(sid: str, pn_sid: str, request: Request) -> JSONResponse:
-        if not authorized(request, sid):
-            return _twilio_error(401, "20003", "Authenticate")
+        if not vendor.authorized(request, sid):
+            return _twilio_unauthorized()
         number = state.numbers.get(pn_sid)
         if number is None:
             return _twilio_error(404, "20404", f"The requested resource {pn_sid} was not found")
@@ -193,19 +240,9 @@ def create_twilio_app(
             state.stopped.add(sender)
         target = next((n["sms_url"] for n in state.numbers.values() if n["phone_number"] == to), "")
         if target:
-            callback(
-                target,
-                {
-                    "MessageSid": "SM" + uuid.uuid4().hex,
-                    "AccountSid": state.account_sid,
-                    "From": sender,
-                    "To": to,
-                    "Body": body,
-                },
-            )
+            message = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": state.account_sid}
+            vendor.callback(target, {**message, "From": sender, "To": to, "Body": body})
         return JSONResponse({"forwarded": bool(target)})
-
-    return app
 
 
 @dataclass
@@ -221,24 +258,79 @@ def create_postmark_app(queue: WebhookQueue, server_token: str = SANDBOX_POSTMAR
     state = PostmarkState(server_token)
     app = FastAPI(title="sandbox postmark", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.postmark = state
+    vendor = _Postmark(state, queue)
+    _add_email_route(app, vendor)
+    _add_webhook_and_outbound_routes(app, vendor)
+    return app
 
-    def refused(status: int, code: int, message: str) -> JSONResponse:
-        return JSONResponse({"ErrorCode": code, "Message": message}, status_code=status)
 
-    def notify(record: dict[str, Any]) -> None:
-        for url in list(state.webhooks):
-            queue.enqueue(url, json.dumps(record).encode(), {"Content-Type": "application/json"})
+@dataclass
+class _Postmark:
+    """What every route of the sandbox Postmark shares: its state, and the queue its webhooks leave through."""
+
+    state: PostmarkState
+    queue: WebhookQueue
+
+    def authorized(self, request: Request) -> bool:
+        return request.headers.get("x-postmark-server-token") == self.state.server_token
+
+    def notify(self, record: dict[str, Any]) -> None:
+        for url in list(self.state.webhooks):
+            self.queue.enqueue(url, json.dumps(record).encode(), {"Content-Type": "application/json"})
+
+
+def _postmark_refused(status: int, code: int, message: str) -> JSONResponse:
+    return JSONResponse({"ErrorCode": code, "Message": message}, status_code=status)
+
+
+def _postmark_unauthorized() -> JSONResponse:
+    return _postmark_refused(401, 10, "Request does not contain a valid Server token.")
+
+
+def _bounce(message_id: str, to: str, now: str, metadata: Any) -> dict[str, Any]:
+    return {
+        "RecordType": "Bounce",
+        "ID": int(uuid.uuid4().int % 10**9),
+        "Type": "HardBounce",
+        "TypeCode": 1,
+        "MessageID": message_id,
+        "Email": to,
+        "BouncedAt": now,
+        "Inactive": True,
+        "CanActivate": True,
+        "MessageStream": "outbound",
+        "Metadata": metadata,
+    }
+
+
+def _delivery(message_id: str, to: str, now: str, metadata: Any) -> dict[str, Any]:
+    return {
+        "RecordType": "Delivery",
+        "ServerID": 1,
+        "MessageStream": "outbound",
+        "MessageID": message_id,
+        "Recipient": to,
+        "Tag": "",
+        "DeliveredAt": now,
+        "Details": "Test delivery",
+        "Metadata": metadata,
+    }
+
+
+def _add_email_route(app: FastAPI, vendor: _Postmark) -> None:
+    """``POST /email``: sent at once, then a Delivery record (or a Bounce, for ``@bounce.invalid``)."""
+    state = vendor.state
 
     @app.post("/email")
     async def send(request: Request) -> JSONResponse:
-        if request.headers.get("x-postmark-server-token") != state.server_token:
-            return refused(401, 10, "Request does not contain a valid Server token.")
+        if not vendor.authorized(request):
+            return _postmark_unauthorized()
         data = await request.json()
         to = str(data.get("To", "")).strip()
         if "@" not in to or not data.get("From"):
-            return refused(422, 300, "Invalid email request")
+            return _postmark_refused(422, 300, "Invalid email request")
         if to.lower() in state.inactive:
-            return refused(422, 406, "You tried to send to a recipient that has been marked as inactive.")
+            return _postmark_refused(422, 406, "You tried to send to a recipient that has been marked as inactive.")
         message_id = str(uuid.uuid4())
         now = datetime.now(UTC).isoformat()
         with state.lock:
@@ -251,45 +343,24 @@ def create_postmark_app(queue: WebhookQueue, server_token: str = SANDBOX_POSTMAR
             }
         if to.lower().endswith("@bounce.invalid"):
             state.inactive.add(to.lower())
-            notify(
-                {
-                    "RecordType": "Bounce",
-                    "ID": int(uuid.uuid4().int % 10**9),
-                    "Type": "HardBounce",
-                    "TypeCode": 1,
-                    "MessageID": message_id,
-                    "Email": to,
-                    "BouncedAt": now,
-                    "Inactive": True,
-                    "CanActivate": True,
-                    "MessageStream": "outbound",
-                    "Metadata": data.get("Metadata", {}),
-                }
-            )
+            vendor.notify(_bounce(message_id, to, now, data.get("Metadata", {})))
         else:
-            notify(
-                {
-                    "RecordType": "Delivery",
-                    "ServerID": 1,
-                    "MessageStream": "outbound",
-                    "MessageID": message_id,
-                    "Recipient": to,
-                    "Tag": "",
-                    "DeliveredAt": now,
-                    "Details": "Test delivery",
-                    "Metadata": data.get("Metadata", {}),
-                }
-            )
+            vendor.notify(_delivery(message_id, to, now, data.get("Metadata", {})))
         return JSONResponse({"To": to, "SubmittedAt": now, "MessageID": message_id, "ErrorCode": 0, "Message": "OK"})
+
+
+def _add_webhook_and_outbound_routes(app: FastAPI, vendor: _Postmark) -> None:
+    """``POST /webhooks`` (a URL for Delivery and Bounce records) and ``GET /messages/outbound``."""
+    state = vendor.state
 
     @app.post("/webhooks")
     async def add_webhook(request: Request) -> JSONResponse:
-        if request.headers.get("x-postmark-server-token") != state.server_token:
-            return refused(401, 10, "Request does not contain a valid Server token.")
+        if not vendor.authorized(request):
+            return _postmark_unauthorized()
         data = await request.json()
         url = str(data.get("Url", ""))
         if not url.startswith(("http://", "https://")):
-            return refused(422, 300, "Invalid webhook URL")
+            return _postmark_refused(422, 300, "Invalid webhook URL")
         if url not in state.webhooks:
             state.webhooks.append(url)
         return JSONResponse(
@@ -303,9 +374,7 @@ def create_postmark_app(queue: WebhookQueue, server_token: str = SANDBOX_POSTMAR
 
     @app.get("/messages/outbound")
     def outbound(request: Request) -> JSONResponse:
-        if request.headers.get("x-postmark-server-token") != state.server_token:
-            return refused(401, 10, "Request does not contain a valid Server token.")
+        if not vendor.authorized(request):
+            return _postmark_unauthorized()
         with state.lock:
             return JSONResponse({"TotalCount": len(state.messages), "Messages": list(state.messages.values())})
-
-    return app

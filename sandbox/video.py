@@ -87,17 +87,31 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
     state = DailyState(api_key)
     app = FastAPI(title="sandbox daily", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.daily = state
+    vendor = _Vendor(state, queue)
+    _add_room_routes(app, vendor)
+    _add_room_change_routes(app, vendor)
+    _add_token_and_webhook_routes(app, vendor)
+    _add_participant_routes(app, vendor)
+    return app
 
-    def authorized(request: Request) -> bool:
-        return hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {state.api_key}")
 
-    def emit(kind: str, payload: dict[str, Any]) -> None:
+@dataclass
+class _Vendor:
+    """What every route of the sandbox Daily shares: its state, and the queue its signed webhooks leave through."""
+
+    state: DailyState
+    queue: WebhookQueue
+
+    def authorized(self, request: Request) -> bool:
+        return hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {self.state.api_key}")
+
+    def emit(self, kind: str, payload: dict[str, Any]) -> None:
         body = json.dumps(
             {"version": "1.0.0", "type": kind, "id": str(uuid.uuid4()), "payload": payload, "event_ts": time.time()}
         ).encode()
-        for hook in list(state.webhooks):
+        for hook in list(self.state.webhooks):
             stamp = str(int(time.time()))
-            queue.enqueue(
+            self.queue.enqueue(
                 hook["url"],
                 body,
                 {
@@ -107,14 +121,24 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
                 },
             )
 
-    def room_view(request: Request, room: dict[str, Any]) -> dict[str, Any]:
-        base = str(request.url).split("?")[0].split("/v1/", 1)[0]  # the vendor's root, wherever it is mounted
-        return {**room, "url": f"{base}/{room['name']}"}
+
+def _room_view(request: Request, room: dict[str, Any]) -> dict[str, Any]:
+    base = str(request.url).split("?")[0].split("/v1/", 1)[0]  # the vendor's root, wherever it is mounted
+    return {**room, "url": f"{base}/{room['name']}"}
+
+
+def _unauthorized() -> JSONResponse:
+    return _error(401, "authentication-error", "Unauthorized")
+
+
+def _add_room_routes(app: FastAPI, vendor: _Vendor) -> None:
+    """``POST /v1/rooms`` and ``GET /v1/rooms/{name}``."""
+    state = vendor.state
 
     @app.post("/v1/rooms")
     async def create_room(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "authentication-error", "Unauthorized")
+        if not vendor.authorized(request):
+            return _unauthorized()
         data = await request.json()
         name = str(data.get("name") or uuid.uuid4().hex[:20])
         if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 128:
@@ -132,31 +156,36 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
             }
             state.rooms[name] = room
             state.deleted.discard(name)
-        return JSONResponse(room_view(request, room))
+        return JSONResponse(_room_view(request, room))
 
     @app.get("/v1/rooms/{name}")
     def get_room(name: str, request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "authentication-error", "Unauthorized")
+        if not vendor.authorized(request):
+            return _unauthorized()
         room = state.rooms.get(name)
-        return JSONResponse(room_view(request, room)) if room else _error(404, "not-found", f"room {name} not found")
+        return JSONResponse(_room_view(request, room)) if room else _error(404, "not-found", f"room {name} not found")
+
+
+def _add_room_change_routes(app: FastAPI, vendor: _Vendor) -> None:
+    """``POST /v1/rooms/{name}`` (properties) and ``DELETE /v1/rooms/{name}``, which puts everyone in it out."""
+    state = vendor.state
 
     @app.post("/v1/rooms/{name}")
     async def update_room(name: str, request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "authentication-error", "Unauthorized")
+        if not vendor.authorized(request):
+            return _unauthorized()
         data = await request.json()
         with state.lock:
             room = state.rooms.get(name)
             if room is None:
                 return _error(404, "not-found", f"room {name} not found")
             room["config"].update(data.get("properties") or {})
-        return JSONResponse(room_view(request, room))
+        return JSONResponse(_room_view(request, room))
 
     @app.delete("/v1/rooms/{name}")
     def delete_room(name: str, request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "authentication-error", "Unauthorized")
+        if not vendor.authorized(request):
+            return _unauthorized()
         with state.lock:
             if state.rooms.pop(name, None) is None:
                 return _error(404, "not-found", f"room {name} not found")
@@ -165,15 +194,20 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
             for session in gone:
                 del state.sessions[session.session_id]
         for session in gone:  # everyone in it is put out
-            emit("participant.left", _left(session))
+            vendor.emit("participant.left", _left(session))
         if gone:
-            _end_meeting(state, name, emit)
+            _end_meeting(state, name, vendor.emit)
         return JSONResponse({"deleted": True, "name": name})
+
+
+def _add_token_and_webhook_routes(app: FastAPI, vendor: _Vendor) -> None:
+    """``POST /v1/meeting-tokens``, ``GET /v1/meeting-tokens/{token}`` and ``POST /v1/webhooks``."""
+    state = vendor.state
 
     @app.post("/v1/meeting-tokens")
     async def create_token(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "authentication-error", "Unauthorized")
+        if not vendor.authorized(request):
+            return _unauthorized()
         properties = (await request.json()).get("properties") or {}
         room = str(properties.get("room_name") or "")
         if room not in state.rooms:
@@ -189,8 +223,8 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
 
     @app.get("/v1/meeting-tokens/{token}")
     def check_token(token: str, request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "authentication-error", "Unauthorized")
+        if not vendor.authorized(request):
+            return _unauthorized()
         claims, problem = _valid(state, token)
         if claims is None:
             return _error(400, "invalid-request-error", problem)
@@ -200,8 +234,8 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
 
     @app.post("/v1/webhooks")
     async def add_webhook(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "authentication-error", "Unauthorized")
+        if not vendor.authorized(request):
+            return _unauthorized()
         data = await request.json()
         url = str(data.get("url") or "")
         if not url.startswith(("http://", "https://")):
@@ -211,6 +245,11 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
         with state.lock:
             state.webhooks[:] = [h for h in state.webhooks if h["url"] != url] + [hook]
         return JSONResponse({**hook, "eventTypes": data.get("eventTypes", [])})
+
+
+def _add_participant_routes(app: FastAPI, vendor: _Vendor) -> None:
+    """The participant's side, where Daily has its browser SDK: join, leave, and the room's page (last: ``/{room}``)."""
+    state = vendor.state
 
     @app.post("/_sandbox/join")
     async def join(request: Request) -> JSONResponse:
@@ -225,18 +264,7 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
             present = {s.user_id for s in state.sessions.values() if s.room == session.room}
             if len(present) >= 2 and session.room not in state.started:
                 state.started[session.room] = session.joined_at
-        emit(
-            "participant.joined",
-            {
-                "room": session.room,
-                "user_id": session.user_id,
-                "user_name": "",
-                "session_id": session.session_id,
-                "joined_at": session.joined_at,
-                "owner": claims["o"],
-                "will_eject_at": claims["exp"],
-            },
-        )
+        vendor.emit("participant.joined", _joined(session, claims))
         return JSONResponse({"session_id": session.session_id, "room": session.room})
 
     @app.post("/_sandbox/leave")
@@ -247,9 +275,9 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
             empty = session is not None and not any(s.room == session.room for s in state.sessions.values())
         if session is None:
             return _error(404, "not-found", "no such session")
-        emit("participant.left", _left(session))
+        vendor.emit("participant.left", _left(session))
         if empty:
-            _end_meeting(state, session.room, emit)
+            _end_meeting(state, session.room, vendor.emit)
         return JSONResponse({"left": True})
 
     @app.get("/{room}")
@@ -263,7 +291,17 @@ def create_daily_app(queue: WebhookQueue, api_key: str = SANDBOX_DAILY_KEY) -> F
             "<button>Join</button></form>"
         )
 
-    return app
+
+def _joined(session: Session, claims: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "room": session.room,
+        "user_id": session.user_id,
+        "user_name": "",
+        "session_id": session.session_id,
+        "joined_at": session.joined_at,
+        "owner": claims["o"],
+        "will_eject_at": claims["exp"],
+    }
 
 
 def _valid(state: DailyState, token: str) -> tuple[dict[str, Any] | None, str]:
