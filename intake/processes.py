@@ -10,9 +10,10 @@ uses ``USE_EXISTING`` for a running workflow, so a repeated dispatch starts noth
   eligibility. It never bills encounters (``bill_encounters=False``): intake starts each visit's Encounter.
 - Encounter (coding, then Claim) is started once per visit (``ALLOW_DUPLICATE_FAILED_ONLY``): a visit that was
   billed is never billed again by a repeated event; only a run that failed or was terminated may be replaced.
-- An appointment booked, rescheduled, changed or cancelled goes to the ``VisitHook``. The default hook does
-  nothing (what happens before a visit — reminders, eligibility, telehealth — is the visits area's); the visits
-  team plugs in a hook that starts, signals or cancels the Visit workflow for the appointment.
+- An appointment booked, rescheduled, changed or cancelled goes to the ``VisitHook`` (one first seen past booking,
+  sent arrived, fulfilled, no-show or cancelled, has no visit process: nothing goes to the hook for it). The
+  default hook does nothing (what happens before a visit — reminders, eligibility, telehealth — is the visits
+  area's); the visits team plugs in a hook that starts, signals or cancels the Visit workflow for the appointment.
 """
 
 from __future__ import annotations

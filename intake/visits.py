@@ -121,7 +121,12 @@ def schedule_appointment(ctx: UnitContext, cmd: ScheduleAppointment) -> Outcome:
         row.cancel_reason = check_cancel_reason(cmd.cancel_reason) if cmd.cancel_reason else row.cancel_reason
     records.link_identifier(session, Kind.APPOINTMENT, cmd.identifier, row.id)
     change, version = records.accept(session, Kind.APPOINTMENT, row.id, digest, ctx.actor.label, new=new)
-    starts = (ctx.queue_appointment(row.id, _appointment_change(new, previous, cmd), str(row.kind)),)
+    starts: tuple[str, ...] = ()
+    # An appointment first seen past booking (sent arrived, fulfilled, no-show or cancelled: a visit the EHR
+    # records late) has no visit process and none starts for it: nothing for the hook to tell (each telling was a
+    # store read and Temporal calls answered NOT_FOUND, on every such Bundle or message).
+    if not new or wanted is AppointmentStatus.BOOKED:
+        starts = (ctx.queue_appointment(row.id, _appointment_change(new, previous, cmd), str(row.kind)),)
     ctx.audit(Kind.APPOINTMENT, row.id, change, {"status": wanted.value})
     return Outcome(Kind.APPOINTMENT, row.id, change, version, starts)
 
