@@ -92,106 +92,150 @@ def adjudicate(
 ) -> Decision:
     """Decide one claim. ``allowed_share_bp`` scales the fee schedule (a corrected claim's repricing)."""
     rng = claim_rng(seed, claim)
-    filing = _FILING_INDICATOR.get(plan.kind, "12")
-    base = ClaimPayment(
-        patient_control_number=claim.claim_id,
-        status_code="1",
-        charge_cents=claim.charge_cents,
-        paid_cents=0,
-        patient_responsibility_cents=0,
-        payer_claim_control_number=payer_claim_number,
-        claim_filing_indicator=filing,
-        patient_member_id=claim.member_id,
-        service_date=claim.first_service_date,
-        # Medicare states appeal rights on every claim (MOA, outpatient).
-        remarks=("MA01",) if plan.kind == "medicare" else (),
-        remark_source="MOA" if plan.kind == "medicare" else None,
-    )
-    # Claim-level denials: the whole claim, every line at zero.
-    if duplicate:
-        return Decision(_deny_all(base, claim, "18", ("N522",) if plan.kind == "medicare" else ()), 0)
-    first_dos = claim.first_service_date
-    if first_dos is not None and (received - first_dos).days > plan.timely_filing_days:
-        return Decision(_deny_all(base, claim, "29", ()), 0)
-    if first_dos is not None and not member.covered_on(first_dos):
-        # The roster changed after the 277CA accepted the claim.
-        return Decision(_deny_all(base, claim, "27", ("N30",)), 0)
-    if claim.rendering_npi is not None and not is_valid_npi(claim.rendering_npi):
-        return Decision(_deny_all(base, claim, "16", ("N290",)), 0)
+    base = _base_payment(claim, plan, payer_claim_number)
+    denied = _claim_denial(base, claim, member, plan, received, duplicate)
+    if denied is not None:
+        return Decision(denied, 0)
     procedures = {line.procedure for line in claim.lines}
     forced = [_line_denial(claim, member, line, plan, procedures) for line in claim.lines]
     # A claim a forced rule already decides gets no random outcome on top: tests rely on forced rules.
     random_mix = random_mix and not any(forced)
     if random_mix and rng.randrange(10000) < RANDOM_DENIAL_BP:
         return Decision(_deny_all(base, claim, "50", (_necessity_remark(plan),)), 0)
-
-    costs = _Costs(
-        copay=plan.copay_cents if member.copay_cents is None else member.copay_cents,
-        deductible_remaining=max(
-            0,
-            (plan.deductible_cents if member.deductible_cents is None else member.deductible_cents)
-            - deductible_met_cents,
-        ),
-        coinsurance_bp=plan.coinsurance_bp if member.coinsurance_bp is None else member.coinsurance_bp,
-    )
+    # The order of the draws from rng (claim denial, line denial, follow-up) is part of what a seed means.
     random_line_denial = -1
     if random_mix and len(claim.lines) > 1 and rng.randrange(10000) < RANDOM_LINE_DENIAL_BP:
         random_line_denial = rng.randrange(len(claim.lines))
-    copay_taken = False
-    deductible_applied = 0
+    share = _PatientShare(_costs(member, plan, deductible_met_cents))
     lines: list[ServiceLinePayment] = []
     for index, line in enumerate(claim.lines):
         denial = forced[index]
         if denial is None and index == random_line_denial:
             denial = ("16", ("M51",))
-        allowed = plan.allowed_cents(line.procedure, line.charge_cents, line.units)
-        if denial is not None or allowed is None:
-            reason, remarks = denial or ("16", ("M51",))
-            lines.append(_line(line, 0, (Adjustment("CO", reason, line.charge_cents),), remarks, None))
-            continue
-        allowed = min(line.charge_cents, allowed * allowed_share_bp // 10000)
-        adjustments: list[Adjustment] = []
-        if line.charge_cents > allowed:
-            adjustments.append(Adjustment("CO", "45", line.charge_cents - allowed))
-        remaining = allowed
-        if claim.prior_payer_paid_cents is not None:
-            # A secondary payer pays its allowed amount less what the primary paid (CO-23), at most what the primary
-            # left to the patient, when the 837 says so line by line (2430 SVD/CAS); with AMT*D alone, the primary's
-            # payment spread over the lines by charge and no such bound (domain.cob).
-            if line.prior_paid_cents is not None:
-                settled = settle_secondary_line(remaining, line.prior_paid_cents, line.prior_patient_cents)
-            else:
-                prior = prior_paid_share(claim.prior_payer_paid_cents, line.charge_cents, claim.charge_cents)
-                settled = settle_secondary_line(remaining, prior, None)
-            adjustments.extend(settled.adjustments("CO"))
-            remaining = settled.paid_cents
-        elif line.procedure not in PREVENTIVE and plan.kind != "medicaid":
-            if not copay_taken and costs.copay and line.procedure.startswith(_COPAY_CODES_PREFIX):
-                copay = min(costs.copay, remaining)
-                copay_taken = True
-                if copay:
-                    adjustments.append(Adjustment("PR", "3", copay))
-                    remaining -= copay
-            deductible = min(costs.deductible_remaining - deductible_applied, remaining)
-            if deductible > 0:
-                adjustments.append(Adjustment("PR", "1", deductible))
-                deductible_applied += deductible
-                remaining -= deductible
-            coinsurance = (remaining * costs.coinsurance_bp + 5000) // 10000
-            if coinsurance:
-                adjustments.append(Adjustment("PR", "2", coinsurance))
-                remaining -= coinsurance
-        lines.append(_line(line, remaining, tuple(adjustments), (), allowed))
-
+        lines.append(_line_payment(claim, line, plan, denial, share, allowed_share_bp))
     payment = _total(base, tuple(lines))
-    follow_up: FollowUp | None = None
-    if random_mix and payment.status_code != "4" and payment.paid_cents > 0:
-        roll = rng.randrange(10000)
-        if roll < RANDOM_REVERSAL_BP:
-            follow_up = FollowUp("reversal", rng.choice((9500, 10300, 10500)))
-        elif roll < RANDOM_REVERSAL_BP + RANDOM_RECOUPMENT_BP:
-            follow_up = FollowUp("recoupment", rng.choice((1000, 2500)))
-    return Decision(payment, deductible_applied, follow_up)
+    follow_up = _follow_up(rng, payment) if random_mix else None
+    return Decision(payment, share.deductible_applied, follow_up)
+
+
+def _base_payment(claim: SubmittedClaim, plan: PayerPlan, payer_claim_number: str) -> ClaimPayment:
+    """The claim's payment before any line is decided: nothing paid yet, the payer's ICN and filing indicator."""
+    return ClaimPayment(
+        patient_control_number=claim.claim_id,
+        status_code="1",
+        charge_cents=claim.charge_cents,
+        paid_cents=0,
+        patient_responsibility_cents=0,
+        payer_claim_control_number=payer_claim_number,
+        claim_filing_indicator=_FILING_INDICATOR.get(plan.kind, "12"),
+        patient_member_id=claim.member_id,
+        service_date=claim.first_service_date,
+        # Medicare states appeal rights on every claim (MOA, outpatient).
+        remarks=("MA01",) if plan.kind == "medicare" else (),
+        remark_source="MOA" if plan.kind == "medicare" else None,
+    )
+
+
+def _claim_denial(
+    base: ClaimPayment, claim: SubmittedClaim, member: Member, plan: PayerPlan, received: date, duplicate: bool
+) -> ClaimPayment | None:
+    """The forced claim-level denials (the whole claim, every line at zero), first match wins; None: none applies."""
+    if duplicate:
+        return _deny_all(base, claim, "18", ("N522",) if plan.kind == "medicare" else ())
+    first_dos = claim.first_service_date
+    if first_dos is not None and (received - first_dos).days > plan.timely_filing_days:
+        return _deny_all(base, claim, "29", ())
+    if first_dos is not None and not member.covered_on(first_dos):
+        # The roster changed after the 277CA accepted the claim.
+        return _deny_all(base, claim, "27", ("N30",))
+    if claim.rendering_npi is not None and not is_valid_npi(claim.rendering_npi):
+        return _deny_all(base, claim, "16", ("N290",))
+    return None
+
+
+def _costs(member: Member, plan: PayerPlan, deductible_met_cents: int) -> _Costs:
+    """The member's cost sharing: their own figures from the roster where it has them, else the plan's."""
+    deductible = plan.deductible_cents if member.deductible_cents is None else member.deductible_cents
+    return _Costs(
+        copay=plan.copay_cents if member.copay_cents is None else member.copay_cents,
+        deductible_remaining=max(0, deductible - deductible_met_cents),
+        coinsurance_bp=plan.coinsurance_bp if member.coinsurance_bp is None else member.coinsurance_bp,
+    )
+
+
+@dataclass
+class _PatientShare:
+    """The patient's share as the claim's lines are decided: one co-pay per claim, the deductible used so far."""
+
+    costs: _Costs
+    copay_taken: bool = False
+    deductible_applied: int = 0
+
+    def take(self, line: SubmittedLine, remaining: int, adjustments: list[Adjustment]) -> int:
+        """Co-pay, deductible and coinsurance from ``remaining`` (appended to ``adjustments``); what is left."""
+        costs = self.costs
+        if not self.copay_taken and costs.copay and line.procedure.startswith(_COPAY_CODES_PREFIX):
+            copay = min(costs.copay, remaining)
+            self.copay_taken = True
+            if copay:
+                adjustments.append(Adjustment("PR", "3", copay))
+                remaining -= copay
+        deductible = min(costs.deductible_remaining - self.deductible_applied, remaining)
+        if deductible > 0:
+            adjustments.append(Adjustment("PR", "1", deductible))
+            self.deductible_applied += deductible
+            remaining -= deductible
+        coinsurance = (remaining * costs.coinsurance_bp + 5000) // 10000
+        if coinsurance:
+            adjustments.append(Adjustment("PR", "2", coinsurance))
+            remaining -= coinsurance
+        return remaining
+
+
+def _line_payment(
+    claim: SubmittedClaim,
+    line: SubmittedLine,
+    plan: PayerPlan,
+    denial: tuple[str, tuple[str, ...]] | None,
+    share: _PatientShare,
+    allowed_share_bp: int,
+) -> ServiceLinePayment:
+    """One line decided: denied (CO, nothing paid), or allowed by the fee schedule less what others bear."""
+    allowed = plan.allowed_cents(line.procedure, line.charge_cents, line.units)
+    if denial is not None or allowed is None:
+        reason, remarks = denial or ("16", ("M51",))
+        return _line(line, 0, (Adjustment("CO", reason, line.charge_cents),), remarks, None)
+    allowed = min(line.charge_cents, allowed * allowed_share_bp // 10000)
+    adjustments: list[Adjustment] = []
+    if line.charge_cents > allowed:
+        adjustments.append(Adjustment("CO", "45", line.charge_cents - allowed))
+    remaining = allowed
+    if claim.prior_payer_paid_cents is not None:
+        # A secondary payer pays its allowed amount less what the primary paid (CO-23), at most what the primary
+        # left to the patient, when the 837 says so line by line (2430 SVD/CAS); with AMT*D alone, the primary's
+        # payment spread over the lines by charge and no such bound (domain.cob).
+        if line.prior_paid_cents is not None:
+            settled = settle_secondary_line(remaining, line.prior_paid_cents, line.prior_patient_cents)
+        else:
+            prior = prior_paid_share(claim.prior_payer_paid_cents, line.charge_cents, claim.charge_cents)
+            settled = settle_secondary_line(remaining, prior, None)
+        adjustments.extend(settled.adjustments("CO"))
+        remaining = settled.paid_cents
+    elif line.procedure not in PREVENTIVE and plan.kind != "medicaid":
+        remaining = share.take(line, remaining, adjustments)
+    return _line(line, remaining, tuple(adjustments), (), allowed)
+
+
+def _follow_up(rng: random.Random, payment: ClaimPayment) -> FollowUp | None:
+    """The seeded mix's later 835 for a paid claim: a reversal and correction, a recoupment, or nothing."""
+    if payment.status_code == "4" or payment.paid_cents <= 0:
+        return None
+    roll = rng.randrange(10000)
+    if roll < RANDOM_REVERSAL_BP:
+        return FollowUp("reversal", rng.choice((9500, 10300, 10500)))
+    if roll < RANDOM_REVERSAL_BP + RANDOM_RECOUPMENT_BP:
+        return FollowUp("recoupment", rng.choice((1000, 2500)))
+    return None
 
 
 def _line_denial(

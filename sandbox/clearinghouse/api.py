@@ -78,6 +78,14 @@ async def _guarded(call: Callable[[], Any]) -> Any:
 
 def clearinghouse_router(service: ClearinghouseService) -> APIRouter:
     router = APIRouter()
+    _add_x12_routes(router, service)
+    _add_mailbox_routes(router, service)
+    _add_admin_routes(router, service)
+    return router
+
+
+def _add_x12_routes(router: APIRouter, service: ClearinghouseService) -> None:
+    """``GET /health`` and the X12 exchanges: 837 (batch, answered with a receipt), 270 and 276 (real time)."""
 
     @router.get("/health")
     async def health() -> dict[str, str]:
@@ -98,6 +106,10 @@ def clearinghouse_router(service: ClearinghouseService) -> APIRouter:
     async def claim_status(request: Request) -> Response:
         text = await _x12_body(request)
         return PlainTextResponse(await _guarded(lambda: service.claim_status(text)), media_type=X12_MEDIA_TYPE)
+
+
+def _add_mailbox_routes(router: APIRouter, service: ClearinghouseService) -> None:
+    """The mailbox: list undelivered documents, read one, confirm what the client stored."""
 
     @router.get("/mailbox")
     async def mailbox(
@@ -120,6 +132,10 @@ def clearinghouse_router(service: ClearinghouseService) -> APIRouter:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise _BadRequest(400, "invalid", "ids must be a list of document ids")
         return JSONResponse({"confirmed": await _guarded(lambda: service.confirm(ids))})
+
+
+def _add_admin_routes(router: APIRouter, service: ClearinghouseService) -> None:
+    """``/admin``: rosters, sandbox time, releases and follow-ups, and what the sandbox holds."""
 
     @router.post("/admin/roster")
     async def roster(request: Request) -> Response:
@@ -163,8 +179,6 @@ def clearinghouse_router(service: ClearinghouseService) -> APIRouter:
     @router.get("/admin/fee-schedules")
     async def fee_schedules() -> Response:
         return JSONResponse({payer: fee_schedule(plan) for payer, plan in sorted(PLANS.items())})
-
-    return router
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -21,7 +21,7 @@ from domain.x12.ack999 import write_999 as _write_999
 from domain.x12.claim837 import ProfessionalClaim, parse_837p_set
 from domain.x12.eligibility import Benefit, EligibilityResponse, RequestError, parse_270
 from domain.x12.eligibility import write_271 as _write_271
-from domain.x12.envelope import ControlNumbers, Party, X12Error, read_envelope
+from domain.x12.envelope import ControlNumbers, Party, TransactionSet, X12Error, X12Problem, read_envelope
 from domain.x12.remit835 import parse_835
 from domain.x12.remit835 import write_835 as _write_835
 from domain.x12.status276 import ClaimStatusResult, parse_276
@@ -78,75 +78,7 @@ def read_837_batch(text: str) -> ReceivedBatch:
         raise X12Error("no functional group in the interchange")
     interchange = report.interchanges[0]
     group = interchange.groups[0]
-    sets: list[ReceivedSet] = []
-    for transaction in report.transactions():
-        last = transaction.first_position + len(transaction.raw) - 1
-        # Count and control-number problems (SE01, SE02) reject the set they belong to; GE/IEA ones every set.
-        problems = report.problems
-        inside = [p for p in problems if p.position is not None and transaction.first_position <= p.position <= last]
-        outside = [p for p in problems if p.position is None or p.segment_id in ("GE", "IEA")]
-        if inside or outside:
-            envelope_problem = (inside or outside)[0]
-            sets.append(
-                ReceivedSet(
-                    transaction.set_id,
-                    transaction.control_number,
-                    transaction.implementation,
-                    error=X12Error(
-                        envelope_problem.reason,
-                        position=envelope_problem.position,
-                        segment_id=envelope_problem.segment_id,
-                        element=envelope_problem.element,
-                    ),
-                    first_position=transaction.first_position,
-                )
-            )
-            continue
-        if transaction.set_id != "837":
-            sets.append(
-                ReceivedSet(
-                    transaction.set_id,
-                    transaction.control_number,
-                    transaction.implementation,
-                    error=X12Error(
-                        f"transaction set {transaction.set_id} is not an 837",
-                        position=transaction.first_position,
-                        segment_id="ST",
-                        element=1,
-                    ),
-                    first_position=transaction.first_position,
-                )
-            )
-            continue
-        try:
-            claims = tuple(submitted_claim(c) for c in parse_837p_set(transaction))
-        except (X12Error, ValueError, IndexError, KeyError) as error:
-            # A clearinghouse answers a 999 rejection for a set it cannot read, whatever broke inside it.
-            if not isinstance(error, X12Error):
-                error = X12Error(
-                    f"transaction set cannot be read ({type(error).__name__})",
-                    position=transaction.first_position,
-                    segment_id="ST",
-                )
-            sets.append(
-                ReceivedSet(
-                    "837",
-                    transaction.control_number,
-                    transaction.implementation,
-                    error=error,
-                    first_position=transaction.first_position,
-                )
-            )
-            continue
-        sets.append(
-            ReceivedSet(
-                "837",
-                transaction.control_number,
-                transaction.implementation,
-                claims,
-                first_position=transaction.first_position,
-            )
-        )
+    sets = tuple(_received_set(transaction, report.problems) for transaction in report.transactions())
     return ReceivedBatch(
         sender_id=interchange.sender_id,
         receiver_id=interchange.receiver_id,
@@ -154,7 +86,68 @@ def read_837_batch(text: str) -> ReceivedBatch:
         group_control=group.control_number,
         functional_id=group.functional_id,
         version=group.version,
-        sets=tuple(sets),
+        sets=sets,
+    )
+
+
+def _received_set(transaction: TransactionSet, problems: list[X12Problem]) -> ReceivedSet:
+    """One set of the batch: its claims, or the error its 999 IK5*R gives (envelope, not an 837, unreadable)."""
+    error = _envelope_error(transaction, problems)
+    if error is None and transaction.set_id != "837":
+        error = X12Error(
+            f"transaction set {transaction.set_id} is not an 837",
+            position=transaction.first_position,
+            segment_id="ST",
+            element=1,
+        )
+    if error is not None:
+        return ReceivedSet(
+            transaction.set_id,
+            transaction.control_number,
+            transaction.implementation,
+            error=error,
+            first_position=transaction.first_position,
+        )
+    try:
+        claims = tuple(submitted_claim(c) for c in parse_837p_set(transaction))
+    except (X12Error, ValueError, IndexError, KeyError) as unreadable:
+        # A clearinghouse answers a 999 rejection for a set it cannot read, whatever broke inside it.
+        reason = unreadable
+        if not isinstance(reason, X12Error):
+            reason = X12Error(
+                f"transaction set cannot be read ({type(unreadable).__name__})",
+                position=transaction.first_position,
+                segment_id="ST",
+            )
+        return ReceivedSet(
+            "837",
+            transaction.control_number,
+            transaction.implementation,
+            error=reason,
+            first_position=transaction.first_position,
+        )
+    return ReceivedSet(
+        "837",
+        transaction.control_number,
+        transaction.implementation,
+        claims,
+        first_position=transaction.first_position,
+    )
+
+
+def _envelope_error(transaction: TransactionSet, problems: list[X12Problem]) -> X12Error | None:
+    """The envelope problem that rejects this set: its own SE01/SE02 first, else one of GE/IEA (every set's)."""
+    last = transaction.first_position + len(transaction.raw) - 1
+    inside = [p for p in problems if p.position is not None and transaction.first_position <= p.position <= last]
+    outside = [p for p in problems if p.position is None or p.segment_id in ("GE", "IEA")]
+    if not (inside or outside):
+        return None
+    envelope_problem = (inside or outside)[0]
+    return X12Error(
+        envelope_problem.reason,
+        position=envelope_problem.position,
+        segment_id=envelope_problem.segment_id,
+        element=envelope_problem.element,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from domain.cob import PriorLine, prior_paid_share
-from domain.remittance import Remittance
+from domain.remittance import ClaimPayment, Remittance
 from domain.totp import verify_totp
 from sandbox.eob import PriorPayment, render_eob
 from sandbox.eob.samples import adjudicate_line, adjudicate_secondary_line, claim_from_lines
@@ -233,43 +233,9 @@ class PortalState:
         payments = []
         secondaries: dict[str, PriorPayer] = {}
         for claim in wanted:
-            rng = random.Random(f"{self.seed}:{payer_id}:{claim.claim_number}")
-            member = data.members.get(claim.member_id)
-            deny = member is None or not member.active_on(claim.service_date)
-            prior = claim.prior_payer
-            if prior is None:
-                lines = tuple(
-                    adjudicate_line(
-                        line.procedure,
-                        line.modifiers,
-                        line.units,
-                        line.charge_cents,
-                        claim.service_date,
-                        rng,
-                        deny=deny,
-                    )
-                    for line in claim.lines
-                )
-            else:
-                lines = tuple(
-                    adjudicate_secondary_line(
-                        line.procedure,
-                        line.modifiers,
-                        line.units,
-                        line.charge_cents,
-                        claim.service_date,
-                        rng,
-                        prior.line(index, line.charge_cents, claim.charge_cents),
-                        cob_group=data.payer.cob_group,
-                        deny=deny,
-                    )
-                    for index, line in enumerate(claim.lines)
-                )
-            payment = claim_from_lines(
-                claim.claim_number, claim.icn, claim.member_id, lines, secondary=prior is not None and not deny
-            )
-            if prior is not None:
-                secondaries[claim.claim_number] = prior
+            payment = _claim_payment(self.seed, payer_id, data, claim)
+            if claim.prior_payer is not None:
+                secondaries[claim.claim_number] = claim.prior_payer
             payments.append(payment)
             claim.status = "Denied" if payment.status_code == "4" else "Paid"
             claim.paid_cents = payment.paid_cents
@@ -366,3 +332,42 @@ class PortalState:
         error = rng.random() < self.faults.error_rate
         slow = self.faults.slow_seconds if rng.random() < self.faults.slow_rate else 0.0
         return error, slow
+
+
+def _claim_payment(seed: int, payer_id: str, data: PayerData, claim: PortalClaim) -> ClaimPayment:
+    """How the portal payer adjudicates one claim (seeded per claim): as primary, or as secondary to its prior payer."""
+    rng = random.Random(f"{seed}:{payer_id}:{claim.claim_number}")
+    member = data.members.get(claim.member_id)
+    deny = member is None or not member.active_on(claim.service_date)
+    prior = claim.prior_payer
+    if prior is None:
+        lines = tuple(
+            adjudicate_line(
+                line.procedure,
+                line.modifiers,
+                line.units,
+                line.charge_cents,
+                claim.service_date,
+                rng,
+                deny=deny,
+            )
+            for line in claim.lines
+        )
+    else:
+        lines = tuple(
+            adjudicate_secondary_line(
+                line.procedure,
+                line.modifiers,
+                line.units,
+                line.charge_cents,
+                claim.service_date,
+                rng,
+                prior.line(index, line.charge_cents, claim.charge_cents),
+                cob_group=data.payer.cob_group,
+                deny=deny,
+            )
+            for index, line in enumerate(claim.lines)
+        )
+    return claim_from_lines(
+        claim.claim_number, claim.icn, claim.member_id, lines, secondary=prior is not None and not deny
+    )
