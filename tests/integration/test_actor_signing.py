@@ -27,21 +27,32 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
 )
+from temporalio.worker import Worker
 
 from activities.contracts import visits as c
 from domain import models as m
-from domain.actors import ActorKeys, SignedActor, acting_as, resolve_scope, sign_actor, start_scope, update_scope
+from domain.actors import (
+    ActorKeys,
+    SignedActor,
+    acting_as,
+    resolve_scope,
+    sign_actor,
+    signal_scope,
+    start_scope,
+    update_scope,
+)
 from domain.audit import RESOLUTION_ACTION
 from domain.services import appointments as svc
 from domain.store.uow import UnitOfWork
 from domain.workitems import ResolveRequest
 from flows.visits import VisitWorkflow
 from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemWorkflow
+from tests.support.actor_workflows import ListenerWorkflow, SenderWorkflow
 from tests.support.actors import signed_resolve
 from tests.support.dev_stack import dev_stack
 from tests.support.visits import add_patient, add_provider, make_clinic
 from workers.security.actor_headers import ACTOR_HEADER, ActorSigningInterceptor, actor_payload, verify_header
-from workers.security.actors import FORGED_ACTOR, load_actor_keys
+from workers.security.actors import FORGED_ACTOR, ActorInterceptor, load_actor_keys
 
 pytestmark = pytest.mark.temporal
 
@@ -177,3 +188,33 @@ async def test_forged_and_unsigned_visit_updates_are_refused_and_starts_carry_th
         with acting_as("cli", "root", "Amy"):  # the CLI's --by is a note beside the OS user
             await handle.execute_update(c.CLOSE_UPDATE, c.ActorRequest("cli:root (Amy)"))
         await handle.result()
+
+
+async def test_a_workflows_own_signals_and_child_starts_carry_the_system_actor(tmp_path: Path, sqlite_url: str) -> None:
+    """On the dev server (the time-skipping server drops headers of signals between workflows)."""
+    async with dev_stack(tmp_path / "home", sqlite_url, workers=False) as stack:
+        keys = load_actor_keys(stack.settings)
+        queue = f"actors-{uuid.uuid4()}"
+        listener_id = f"listener-{uuid.uuid4()}"
+        async with Worker(
+            stack.client,
+            task_queue=queue,
+            workflows=[ListenerWorkflow, SenderWorkflow],
+            interceptors=[ActorInterceptor(keys)],
+        ):
+            listener = await stack.client.start_workflow(ListenerWorkflow.run, id=listener_id, task_queue=queue)
+            sender = await stack.client.start_workflow(
+                SenderWorkflow.run, listener_id, id=f"sender-{uuid.uuid4()}", task_queue=queue
+            )
+            assert await sender.result() == 1 and await listener.result() == 1
+        signalled = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        child_id = f"{listener_id}-child"
+        for workflow_id in (listener_id, child_id):
+            events = (await stack.client.get_workflow_handle(workflow_id).fetch_history()).events
+            (signal,) = [e.workflow_execution_signaled_event_attributes for e in events if e.event_type == signalled]
+            actor = verify_header(keys, signal.header.fields, scope=signal_scope(workflow_id, "poke"))
+            assert actor.label == "system:workflow:ActorTestSender"
+        child_start = (await stack.client.get_workflow_handle(child_id).fetch_history()).events[0]
+        started = child_start.workflow_execution_started_event_attributes
+        actor = verify_header(keys, started.header.fields, scope=start_scope("ActorTestListener", child_id))
+        assert actor.label == "system:workflow:ActorTestSender"

@@ -15,37 +15,48 @@ reassign) must carry one in the ``carecycle-actor`` header signed for ``update|<
 replay, so a rotated key never breaks a replay. The interceptor class is built outside the workflow sandbox with
 the keys in its closure; verification is pure HMAC (deterministic). Starts and signals carry the header too (a
 signal cannot be refused: Temporal has no validator for it); a forged one is logged, never acted on differently,
-so replay stays the same under any key.
+so replay stays the same under any key. A workflow's own signals and child starts are signed as the system
+(``system:workflow:<type>``) by the same interceptor's outbound half.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
     HandleSignalInput,
     HandleUpdateInput,
     Interceptor,
+    SignalChildWorkflowInput,
+    SignalExternalWorkflowInput,
+    StartChildWorkflowInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
 )
+from temporalio.workflow import ChildWorkflowHandle
 
 from domain.actors import (
+    MAX_LABEL,
     ActorKeys,
     ForgedActor,
     SignedActor,
     resolve_scope,
     sign_actor,
     signal_scope,
+    start_scope,
     verify_actor,
 )
 from domain.workitems import RESOLVE_UPDATE
-from workers.security.actor_headers import ACTOR_HEADER, check_update, verify_header
+from workers.security.actor_headers import ACTOR_HEADER, actor_payload, check_update, verify_header
 from workers.security.keys import CodecKeyError, new_key_entry, parse_keys
 from workers.settings import Settings
 
@@ -130,7 +141,31 @@ class ActorInterceptor(Interceptor):
     def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
         keys = self._keys
 
+        class _Outbound(WorkflowOutboundInterceptor):
+            """A workflow's own signals and child starts go out as the system (``workflow:<type>``), signed at
+            the workflow's time: headers on commands are not compared on replay, so this changes no replay."""
+
+            def _system(self, headers: Mapping[str, Payload], scope: str) -> Mapping[str, Payload]:
+                principal = f"workflow:{workflow.info().workflow_type}"[: MAX_LABEL - len("system:")]
+                actor = sign_actor(keys, "system", principal, scope=scope, now=workflow.now())
+                return {**headers, ACTOR_HEADER: actor_payload(actor)}
+
+            async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
+                headers = self._system(input.headers, signal_scope(input.workflow_id, input.signal))
+                await super().signal_external_workflow(replace(input, headers=headers))
+
+            async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
+                headers = self._system(input.headers, signal_scope(input.child_workflow_id, input.signal))
+                await super().signal_child_workflow(replace(input, headers=headers))
+
+            async def start_child_workflow(self, input: StartChildWorkflowInput) -> ChildWorkflowHandle[Any, Any]:
+                headers = self._system(input.headers, start_scope(input.workflow, input.id))
+                return await super().start_child_workflow(replace(input, headers=headers))
+
         class _Inbound(WorkflowInboundInterceptor):
+            def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+                super().init(_Outbound(outbound))
+
             def handle_update_validator(self, input: HandleUpdateInput) -> None:
                 workflow_id = workflow.info().workflow_id
                 try:
