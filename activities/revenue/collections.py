@@ -23,6 +23,7 @@ from activities.patient_collections.statements import StatementSender
 from activities.revenue.base import StoreActivities, domain_errors_are_final
 from domain import audit
 from domain import models as m
+from domain.actors import acting_as
 from domain.collections_policy import CollectionsPolicy, payment_plan, plan_installments, policy_settings
 from domain.collections_policy_store import current_policy
 from domain.enums import PaymentPlanStatus
@@ -57,14 +58,15 @@ class CollectionsActivities(StoreActivities):
     async def notify_balance(self, data: c.BalanceNotice) -> c.Nothing:
         """Signal-with-start the guarantor's PatientCollections: one workflow per guarantor, woken on change."""
         client = self._client or activity.client()
-        await client.start_workflow(
-            "PatientCollections",
-            c.CollectionsInput(data.guarantor_id, data.policy),
-            id=f"collections-{data.guarantor_id}",
-            task_queue=activity.info().task_queue,
-            start_signal="balance_changed",
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
+        with acting_as("system", f"activity:{c.COLLECTIONS_NOTIFY}"):  # the start carries who: the system
+            await client.start_workflow(
+                "PatientCollections",
+                c.CollectionsInput(data.guarantor_id, data.policy),
+                id=f"collections-{data.guarantor_id}",
+                task_queue=activity.info().task_queue,
+                start_signal="balance_changed",
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
         return c.Nothing()
 
     @activity.defn(name=c.COLLECTIONS_BALANCE)

@@ -22,6 +22,7 @@ from activities.documents.store import DocumentStore
 from activities.revenue.base import StoreActivities, domain_errors_are_final
 from activities.revenue.remittances import document_key
 from domain import models as m
+from domain.actors import acting_as
 from domain.errors import DomainError, NotFound, ValidationError
 from domain.posting.parked import ExceptionKind, exception_kind, is_posting_item
 from domain.remittance import payment_key
@@ -85,13 +86,14 @@ class PostingExceptionActivities(StoreActivities):
     async def start_exceptions(self, data: xc.StartExceptions) -> xc.StartedExceptions:
         """Posting's items, each to its own workflow (one activity however many lines were parked)."""
         client = self._client or activity.client()
-        started = await start_exception_workflows(
-            client,
-            data.work_item_ids,
-            task_queue=activity.info().task_queue,
-            remittance_key=data.remittance_key,
-            policy=data.policy,
-        )
+        with acting_as("system", f"activity:{xc.START}"):  # the starts carry who: the system (domain.actors)
+            started = await start_exception_workflows(
+                client,
+                data.work_item_ids,
+                task_queue=activity.info().task_queue,
+                remittance_key=data.remittance_key,
+                policy=data.policy,
+            )
         activity.logger.info(
             "posting exception workflows started",
             extra={"started": started.started, "already_started": started.already_started},

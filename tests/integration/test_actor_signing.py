@@ -27,9 +27,12 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
 )
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
+from activities.contracts import revenue as rc
 from activities.contracts import visits as c
+from activities.revenue.collections import CollectionsActivities
 from domain import models as m
 from domain.actors import (
     ActorKeys,
@@ -218,3 +221,19 @@ async def test_a_workflows_own_signals_and_child_starts_carry_the_system_actor(t
         started = child_start.workflow_execution_started_event_attributes
         actor = verify_header(keys, started.header.fields, scope=start_scope("ActorTestListener", child_id))
         assert actor.label == "system:workflow:ActorTestSender"
+
+
+async def test_an_activitys_start_carries_the_system_actor(tmp_path: Path, sqlite_url: str) -> None:
+    """collections.notify_balance signals-with-start PatientCollections as ``system:activity:...``."""
+    async with dev_stack(tmp_path / "home", sqlite_url, workers=False) as stack:
+        activities = CollectionsActivities(stack.container.session_factory, None, stack.client)  # type: ignore[arg-type]
+        guarantor = str(uuid.uuid4())
+        env = ActivityEnvironment()
+        env.info = replace(env.info, task_queue=f"nobody-{uuid.uuid4()}")  # started only, never run
+        await env.run(activities.notify_balance, rc.BalanceNotice(guarantor))
+        handle = stack.client.get_workflow_handle(f"collections-{guarantor}")
+        started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+        keys = load_actor_keys(stack.settings)
+        actor = verify_header(keys, started.header.fields, scope=start_scope("PatientCollections", handle.id))
+        assert actor.label == "system:activity:collections.notify_balance"
+        await handle.terminate("test over")
