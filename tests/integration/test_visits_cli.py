@@ -24,6 +24,7 @@ from activities.contracts import visits as c
 from domain import models as m
 from tests.support.dev_stack import dev_stack, run_cli
 from tests.support.visits import add_patient, add_provider, make_clinic
+from workers.security.actors import os_user
 
 pytestmark = pytest.mark.temporal
 
@@ -134,6 +135,11 @@ async def test_visits_and_telehealth_through_the_cli(tmp_path: Path, sqlite_url:
             code, _, err = await cli("telehealth", "reassign", virtual, "--provider", wes, "--json")
             assert code == 0, err
             await _state(stack, c.virtual_visit_workflow_id(virtual), "state", "invited")
+            with factory() as session:  # the block's item, resolved by the reassign Update the CLI signed
+                resolvers = session.execute(
+                    select(m.WorkItem.resolved_by).where(m.WorkItem.resolved_by.is_not(None))
+                ).scalars()
+                assert set(resolvers) == {f"cli:{os_user()}"}
             code, board, err = await cli("telehealth", "list", "--day", _when(2)[:10], "--json")
             assert code == 0, err
             assert [line["appointment_id"] for line in board["states"]["invited"]] == [virtual]
