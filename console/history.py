@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.common.v1 import Header, Payload, Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
+
+from domain.actors import ACTOR_HEADER, SignedActor, actor_from_json
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,21 @@ def _who(args: Sequence[Any], identity: str) -> str:
     return identity or "unknown"
 
 
+def _header_actor(header: Header, what: str, name: str) -> dict[str, Any]:
+    """The ``carecycle-actor`` header's actor (unverified: the console route checks it) and what it was for."""
+    if ACTOR_HEADER not in header.fields:
+        return {}
+    actor = actor_from_json(header.fields[ACTOR_HEADER].data)
+    raw = None if actor is None else {k: getattr(actor, k) for k in SignedActor.__dataclass_fields__}
+    return {"header_actor": raw, "header_scope": [what, name]}
+
+
+def _signed_by(header: Header) -> dict[str, str]:
+    """``{"by": label}`` of the header's actor (a start's or signal's sender), {} when there is none."""
+    actor = actor_from_json(header.fields[ACTOR_HEADER].data) if ACTOR_HEADER in header.fields else None
+    return {} if actor is None else {"by": actor.label}
+
+
 async def build_timeline(history: WorkflowHistory, converter: DataConverter) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     activities: dict[int, tuple[str, list[Any]]] = {}
@@ -104,7 +121,12 @@ async def _entry(
             eid,
             "started",
             f"workflow {a.workflow_type.name} started on task queue {a.task_queue.name}",
-            {"input": await _values(converter, a.input), "identity": a.identity},
+            {
+                "input": await _values(converter, a.input),
+                "identity": a.identity,
+                **_header_actor(a.header, "start", a.workflow_type.name),
+            }
+            | _signed_by(a.header),
         )
     if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
         s = event.activity_task_scheduled_event_attributes
@@ -155,8 +177,9 @@ async def _entry(
         args = await _values(converter, request.input.args)
         who = _who(args, request.meta.identity)
         updates[request.meta.update_id] = (request.input.name, who)
+        signed = _header_actor(request.input.header, "update", request.input.name)
         return TimelineEntry(
-            at, eid, "update", f"update {request.input.name} accepted from {who}", {"args": args, "by": who}
+            at, eid, "update", f"update {request.input.name} accepted from {who}", {"args": args, "by": who, **signed}
         )
     if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
         done = event.workflow_execution_update_completed_event_attributes
@@ -180,7 +203,11 @@ async def _entry(
         sig = event.workflow_execution_signaled_event_attributes
         args = await _values(converter, sig.input)
         who = _who(args, sig.identity)
-        return TimelineEntry(at, eid, "signal", f"signal {sig.signal_name} from {who}", {"args": args, "by": who})
+        signed = _header_actor(sig.header, "signal", sig.signal_name)
+        who = _signed_by(sig.header).get("by", who)
+        return TimelineEntry(
+            at, eid, "signal", f"signal {sig.signal_name} from {who}", {"args": args, "by": who, **signed}
+        )
     if kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
         attributes = {name: _search_attribute_value(payload) for name, payload in fields.items()}

@@ -156,6 +156,35 @@ def signal_scope(workflow_id: str, signal: str, payload: object = None) -> str:
     return f"signal|{workflow_id}|{signal}|{_digest(payload)}"
 
 
+ACTOR_HEADER = "carecycle-actor"  # the Temporal header that carries a start's, signal's or Update's actor
+
+
+def actor_to_json(actor: SignedActor) -> bytes:
+    """How the ``carecycle-actor`` header holds an actor (a json/plain payload's data)."""
+    fields = {name: getattr(actor, name) for name in SignedActor.__dataclass_fields__}
+    return json.dumps(fields, sort_keys=True).encode()
+
+
+def actor_from_json(data: bytes) -> SignedActor | None:
+    """The actor a ``carecycle-actor`` header holds (unverified); None when it is unreadable."""
+    try:
+        raw = json.loads(data)
+        return SignedActor(**{name: str(raw.get(name, "")) for name in SignedActor.__dataclass_fields__})
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def header_scope(what: str, workflow_id: str, name: str) -> str:
+    """The scope of a header-carried actor: ``what`` is start (``name``: the workflow type), signal or update."""
+    if what == "start":
+        return start_scope(name, workflow_id)
+    if what == "signal":
+        return signal_scope(workflow_id, name)
+    if what == "update":
+        return update_scope(workflow_id, name)
+    raise ValueError(f"no header scope for {what!r}")
+
+
 def update_scope(workflow_id: str, update: str) -> str:
     """This Update (by name) of this workflow: what a header-carried actor of an Update is signed for."""
     return f"update|{workflow_id}|{update}"

@@ -25,7 +25,7 @@ from console.accounts import ConsoleUserView, Permission
 from console.format import dollars
 from console.history import build_timeline, humanize
 from console.web import BadRequest, Console
-from domain.actors import ForgedActor, SignedActor, resolve_scope, verify_actor
+from domain.actors import ForgedActor, SignedActor, header_scope, resolve_scope, verify_actor
 
 STATUSES = ("Running", "Completed", "Failed", "Canceled", "Terminated", "ContinuedAsNew", "TimedOut")
 ATTRIBUTES = ("Stage", "WorkQueue", "ClaimStatus", "PayerId", "EntityType", "EntityId")
@@ -230,10 +230,11 @@ async def _decode_payloads(message: Any, codec: Any) -> None:
 
 
 def _verified(console: Console, workflow_id: str, detail: dict[str, Any]) -> str:
-    """For a resolve Update: whether its actor's signature verifies here ('signed', 'unsigned', 'forged')."""
+    """Whether the actor of a resolve Update (in its request) or of a start, signal or other Update (in the
+    ``carecycle-actor`` header) verifies here: 'signed', 'unsigned', 'forged'; '' when there is nothing to check."""
     args = detail.get("args")
     if not args or not isinstance(args[0], dict) or "work_item_id" not in args[0]:
-        return ""
+        return _verified_header(console, workflow_id, detail)
     request = args[0]
     raw = request.get("actor")
     if not raw:
@@ -250,3 +251,22 @@ def _verified(console: Console, workflow_id: str, detail: dict[str, Any]) -> str
     except (ForgedActor, TypeError, AttributeError):
         return "forged"
     return "signed" if request.get("by") == actor.label else "forged"
+
+
+def _verified_header(console: Console, workflow_id: str, detail: dict[str, Any]) -> str:
+    if "header_scope" not in detail:
+        return ""
+    what, name = detail["header_scope"]
+    raw = detail.get("header_actor")
+    if console.actor_keys is None:
+        return ""
+    if not isinstance(raw, dict):
+        return "forged"  # a header that is not an actor
+    try:
+        actor = SignedActor(**raw)
+        verify_actor(console.actor_keys, actor, scope=header_scope(what, workflow_id, name))
+    except (ForgedActor, TypeError, ValueError):
+        return "forged"
+    args = detail.get("args") or []
+    by = args[0].get("by") if what == "update" and args and isinstance(args[0], dict) else None
+    return "forged" if isinstance(by, str) and by not in actor.names else "signed"

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from temporalio.client import (
     Client,
     Interceptor,
     OutboundInterceptor,
+    SignalWorkflowInput,
     StartWorkflowUpdateInput,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
@@ -33,6 +35,8 @@ from temporalio.worker import Worker
 from activities.contracts import revenue as rc
 from activities.contracts import visits as c
 from activities.revenue.collections import CollectionsActivities
+from console.history import build_timeline
+from console.routes.workflows import _verified
 from domain import models as m
 from domain.actors import (
     ActorKeys,
@@ -130,6 +134,9 @@ class _Header(Interceptor):
             async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
                 return await super().start_workflow_update(replace(input, headers={ACTOR_HEADER: payload}))
 
+            async def signal_workflow(self, input: SignalWorkflowInput) -> None:
+                await super().signal_workflow(replace(input, headers={ACTOR_HEADER: payload}))
+
         return _Out(next)
 
 
@@ -188,9 +195,20 @@ async def test_forged_and_unsigned_visit_updates_are_refused_and_starts_carry_th
 
         with acting_as("console", "amy"):
             assert await handle.execute_update(c.ARRIVE_UPDATE, c.ActorRequest("amy")) == "arrived"
+        # A signal cannot be refused: one with a made-up actor is handled, logged, and marked forged on the timeline.
+        forger = await raw(_Header(actor_payload(made_up)))
+        await forger.get_workflow_handle(handle.id).signal(c.CHANGED_SIGNAL)
         with acting_as("cli", "root", "Amy"):  # the CLI's --by is a note beside the OS user
             await handle.execute_update(c.CLOSE_UPDATE, c.ActorRequest("cli:root (Amy)"))
         await handle.result()
+
+        # The console's timeline: each start, signal and Update says whether its actor verifies.
+        timeline = await build_timeline(await handle.fetch_history(), stack.client.data_converter)
+        console = SimpleNamespace(actor_keys=keys)
+        marks = [(e.kind, e.detail.get("by"), _verified(console, handle.id, e.detail)) for e in timeline]  # type: ignore[arg-type]
+        assert ("started", "amy", "signed") in marks
+        assert ("signal", "amy", "forged") in marks
+        assert ("update", "amy", "signed") in marks and ("update", "cli:root (Amy)", "signed") in marks
 
 
 async def test_a_workflows_own_signals_and_child_starts_carry_the_system_actor(tmp_path: Path, sqlite_url: str) -> None:

@@ -14,9 +14,8 @@ client name, a time and an HMAC, never PHI.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +31,12 @@ from temporalio.client import (
 )
 
 from domain.actors import (
+    ACTOR_HEADER,
     ActorKeys,
     ForgedActor,
     SignedActor,
+    actor_from_json,
+    actor_to_json,
     current_actor,
     sign_actor,
     signal_scope,
@@ -43,24 +45,19 @@ from domain.actors import (
     verify_actor,
 )
 
-ACTOR_HEADER = "carecycle-actor"
+__all__ = ["ACTOR_HEADER", "ActorSigningInterceptor", "actor_of", "actor_payload", "check_update", "verify_header"]
+
 _ENCODING = b"json/plain"
 
 
 def actor_payload(actor: SignedActor) -> Payload:
-    return Payload(metadata={"encoding": _ENCODING}, data=json.dumps(asdict(actor), sort_keys=True).encode())
+    return Payload(metadata={"encoding": _ENCODING}, data=actor_to_json(actor))
 
 
 def actor_of(headers: Mapping[str, Payload]) -> SignedActor | None:
     """The actor a header carries (unverified), None when there is none or it is unreadable."""
     payload = headers.get(ACTOR_HEADER)
-    if payload is None:
-        return None
-    try:
-        raw = json.loads(payload.data)
-        return SignedActor(**{name: str(raw.get(name, "")) for name in SignedActor.__dataclass_fields__})
-    except (ValueError, TypeError, AttributeError):
-        return None
+    return None if payload is None else actor_from_json(payload.data)
 
 
 def verify_header(
