@@ -6,8 +6,8 @@ group. Codes: IK5/AK9 A accepted, E accepted with errors, R rejected (P partiall
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.x12.envelope import (
@@ -154,75 +154,102 @@ def parse_999(text: str) -> list[Acknowledgment999]:
 
 
 def parse_999_set(transaction: TransactionSet) -> Acknowledgment999:
-    component = transaction.delimiters.component
-    ak1: list[str] | None = None
-    acks: list[TransactionAck] = []
-    current: dict[str, object] | None = None
-    errors: list[SegmentError] = []
-    result: Acknowledgment999 | None = None
+    reader = _Reader(transaction.delimiters.component, transaction.control_number)
     for position, el in transaction.elements():
-        sid = el[0]
-        if sid == "AK1":
-            ak1 = el
-        elif sid == "AK2":
-            current = {"ak2": el}
-            errors = []
-        elif sid == "IK3":
-            if current is None:
-                raise X12Error("IK3 outside an AK2 loop", position=position, segment_id="IK3")
-            if not get(el, 2).isdigit():
-                raise X12Error("IK302 is not a position", position=position, segment_id="IK3", element=2)
-            errors.append(SegmentError(get(el, 1), int(get(el, 2)), get(el, 4), get(el, 3)))
-        elif sid == "IK4":
-            if not errors:
-                raise X12Error("IK4 without an IK3", position=position, segment_id="IK4")
-            where = get(el, 1).split(component)
-            if not where[0].isdigit():
-                raise X12Error("IK401 is not a position", position=position, segment_id="IK4", element=1)
-            element = ElementError(
-                int(where[0]),
-                get(el, 3),
-                get(el, 2),
-                int(where[1]) if len(where) > 1 and where[1].isdigit() else None,
-                get(el, 4),
-            )
-            last = errors[-1]
-            errors[-1] = SegmentError(
-                last.segment_id, last.position, last.code, last.loop_id, (*last.elements, element)
-            )
-        elif sid == "IK5":
-            if current is None:
-                raise X12Error("IK5 outside an AK2 loop", position=position, segment_id="IK5")
-            if get(el, 1) not in ACK_CODES:
-                raise X12Error(f"unknown IK501 {get(el, 1)[:3]!r}", position=position, segment_id="IK5", element=1)
-            ak2 = current["ak2"]
-            assert isinstance(ak2, list)
-            acks.append(
-                TransactionAck(
-                    get(ak2, 1), get(ak2, 2), get(el, 1), get(ak2, 3), tuple(errors), tuple(c for c in el[2:] if c)
-                )
-            )
-            current = None
-        elif sid == "AK9":
-            if ak1 is None:
-                raise X12Error("AK9 without AK1", position=position, segment_id="AK9")
-            counts = [get(el, i) for i in (2, 3, 4)]
-            if not all(c.isdigit() for c in counts):
-                raise X12Error("AK902-AK904 must be counts", position=position, segment_id="AK9")
-            result = Acknowledgment999(
-                get(ak1, 1),
-                get(ak1, 2),
-                get(ak1, 3),
-                tuple(acks),
-                get(el, 1),
-                int(counts[0]),
-                int(counts[1]),
-                int(counts[2]),
-                transaction.control_number,
-                tuple(c for c in el[5:] if c),
-            )
-        elif sid not in ("ST", "SE", "CTX"):
-            raise X12Error(f"segment {sid} does not belong in a 999", position=position, segment_id=sid)
-    if result is None:
+        handler = _HANDLERS.get(el[0])
+        if handler is not None:
+            handler(reader, position, el)
+        elif el[0] not in ("ST", "SE", "CTX"):
+            raise X12Error(f"segment {el[0]} does not belong in a 999", position=position, segment_id=el[0])
+    if reader.result is None:
         raise X12Error("999 without AK9", position=transaction.first_position, segment_id="ST")
-    return result
+    return reader.result
+
+
+@dataclass
+class _Reader:
+    """The parser state of one 999: the group's AK1, the sets acknowledged so far, the open AK2 loop and
+    its segment errors, and the group's answer once AK9 is read."""
+
+    component: str
+    control_number: str
+    group: list[str] | None = None  # AK1
+    acks: list[TransactionAck] = field(default_factory=list)
+    open_set: list[str] | None = None  # the open AK2 loop's AK2, None outside a loop
+    errors: list[SegmentError] = field(default_factory=list)
+    result: Acknowledgment999 | None = None
+
+    def ak1(self, position: int, el: list[str]) -> None:
+        self.group = el
+
+    def ak2(self, position: int, el: list[str]) -> None:
+        self.open_set = el
+        self.errors = []
+
+    def ik3(self, position: int, el: list[str]) -> None:
+        if self.open_set is None:
+            raise X12Error("IK3 outside an AK2 loop", position=position, segment_id="IK3")
+        if not get(el, 2).isdigit():
+            raise X12Error("IK302 is not a position", position=position, segment_id="IK3", element=2)
+        self.errors.append(SegmentError(get(el, 1), int(get(el, 2)), get(el, 4), get(el, 3)))
+
+    def ik4(self, position: int, el: list[str]) -> None:
+        if not self.errors:
+            raise X12Error("IK4 without an IK3", position=position, segment_id="IK4")
+        where = get(el, 1).split(self.component)
+        if not where[0].isdigit():
+            raise X12Error("IK401 is not a position", position=position, segment_id="IK4", element=1)
+        element = ElementError(
+            int(where[0]),
+            get(el, 3),
+            get(el, 2),
+            int(where[1]) if len(where) > 1 and where[1].isdigit() else None,
+            get(el, 4),
+        )
+        last = self.errors[-1]
+        self.errors[-1] = SegmentError(
+            last.segment_id, last.position, last.code, last.loop_id, (*last.elements, element)
+        )
+
+    def ik5(self, position: int, el: list[str]) -> None:
+        ak2 = self.open_set
+        if ak2 is None:
+            raise X12Error("IK5 outside an AK2 loop", position=position, segment_id="IK5")
+        if get(el, 1) not in ACK_CODES:
+            raise X12Error(f"unknown IK501 {get(el, 1)[:3]!r}", position=position, segment_id="IK5", element=1)
+        self.acks.append(
+            TransactionAck(
+                get(ak2, 1), get(ak2, 2), get(el, 1), get(ak2, 3), tuple(self.errors), tuple(c for c in el[2:] if c)
+            )
+        )
+        self.open_set = None
+
+    def ak9(self, position: int, el: list[str]) -> None:
+        ak1 = self.group
+        if ak1 is None:
+            raise X12Error("AK9 without AK1", position=position, segment_id="AK9")
+        counts = [get(el, i) for i in (2, 3, 4)]
+        if not all(c.isdigit() for c in counts):
+            raise X12Error("AK902-AK904 must be counts", position=position, segment_id="AK9")
+        self.result = Acknowledgment999(
+            get(ak1, 1),
+            get(ak1, 2),
+            get(ak1, 3),
+            tuple(self.acks),
+            get(el, 1),
+            int(counts[0]),
+            int(counts[1]),
+            int(counts[2]),
+            self.control_number,
+            tuple(c for c in el[5:] if c),
+        )
+
+
+_HANDLERS: dict[str, Callable[[_Reader, int, list[str]], None]] = {
+    "AK1": _Reader.ak1,
+    "AK2": _Reader.ak2,
+    "IK3": _Reader.ik3,
+    "IK4": _Reader.ik4,
+    "IK5": _Reader.ik5,
+    "AK9": _Reader.ak9,
+}

@@ -8,8 +8,8 @@ respond now) at the source or the subscriber level.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from domain.x12.envelope import (
@@ -164,63 +164,65 @@ def response_body(responses: Sequence[EligibilityResponse], reference: str, when
     segments: list[Segment] = [
         ("BHT", "0022", "11", reference, when.strftime("%Y%m%d"), when.strftime("%H%M")),
     ]
-    hl = 0
-    for response in responses:
-        hl += 1
-        source = hl
-        segments += [
-            ("HL", str(source), "", "20", "1"),
-            ("NM1", "PR", "2", response.payer_name, "", "", "", "", "PI", response.payer_id),
-        ]
-        segments += [("AAA", "N", "", e.code, e.follow_up) for e in response.errors if e.level == "source"]
-        hl += 1
-        receiver = hl
-        segments += [
-            ("HL", str(receiver), str(source), "21", "1"),
-            ("NM1", "1P", "2", response.provider_name, "", "", "", "", "XX", response.provider_npi),
-        ]
-        segments += [("AAA", "N", "", e.code, e.follow_up) for e in response.errors if e.level == "receiver"]
-        hl += 1
-        segments += [
-            ("HL", str(hl), str(receiver), "22", "0"),
-            ("TRN", "2", response.trace, _trace_originator(response.provider_npi)),
-            (
-                "NM1",
-                "IL",
-                "1",
-                response.subscriber_last_name,
-                response.subscriber_first_name,
-                "",
-                "",
-                "",
-                "MI",
-                response.member_id,
-            ),
-        ]
-        segments += [("AAA", "N", "", e.code, e.follow_up) for e in response.errors if e.level == "subscriber"]
-        if response.subscriber_birth_date:
-            segments.append(("DMG", "D8", d8(response.subscriber_birth_date)))
-        if response.plan_begin:
-            segments.append(("DTP", "346", "D8", d8(response.plan_begin)))
-        for benefit in response.benefits:
-            segments.append(
-                (
-                    "EB",
-                    benefit.info,
-                    benefit.coverage_level,
-                    list(benefit.service_types),
-                    benefit.insurance_type,
-                    benefit.plan_description,
-                    benefit.time_period,
-                    "" if benefit.amount_cents is None else amount(benefit.amount_cents),
-                    benefit.percent,
-                    "",
-                    "",
-                    "",
-                    benefit.in_network,
-                )
-            )
+    for index, response in enumerate(responses):
+        segments += _response_segments(response, source=3 * index + 1)
     return TransactionBody("271", IMPLEMENTATION, segments)
+
+
+def _response_segments(response: EligibilityResponse, source: int) -> list[Segment]:
+    """One response's three HL levels, numbered from `source`: payer (20), provider (21), subscriber (22)."""
+    receiver = source + 1
+    segments: list[Segment] = [
+        ("HL", str(source), "", "20", "1"),
+        ("NM1", "PR", "2", response.payer_name, "", "", "", "", "PI", response.payer_id),
+        *_request_errors(response, "source"),
+        ("HL", str(receiver), str(source), "21", "1"),
+        ("NM1", "1P", "2", response.provider_name, "", "", "", "", "XX", response.provider_npi),
+        *_request_errors(response, "receiver"),
+        ("HL", str(receiver + 1), str(receiver), "22", "0"),
+        ("TRN", "2", response.trace, _trace_originator(response.provider_npi)),
+        (
+            "NM1",
+            "IL",
+            "1",
+            response.subscriber_last_name,
+            response.subscriber_first_name,
+            "",
+            "",
+            "",
+            "MI",
+            response.member_id,
+        ),
+        *_request_errors(response, "subscriber"),
+    ]
+    if response.subscriber_birth_date:
+        segments.append(("DMG", "D8", d8(response.subscriber_birth_date)))
+    if response.plan_begin:
+        segments.append(("DTP", "346", "D8", d8(response.plan_begin)))
+    segments += [_benefit_segment(benefit) for benefit in response.benefits]
+    return segments
+
+
+def _request_errors(response: EligibilityResponse, level: str) -> list[Segment]:
+    return [("AAA", "N", "", e.code, e.follow_up) for e in response.errors if e.level == level]
+
+
+def _benefit_segment(benefit: Benefit) -> Segment:
+    return (
+        "EB",
+        benefit.info,
+        benefit.coverage_level,
+        list(benefit.service_types),
+        benefit.insurance_type,
+        benefit.plan_description,
+        benefit.time_period,
+        "" if benefit.amount_cents is None else amount(benefit.amount_cents),
+        benefit.percent,
+        "",
+        "",
+        "",
+        benefit.in_network,
+    )
 
 
 def write_270(
@@ -349,68 +351,116 @@ class _Subscriber:
 
 
 def _read_subscribers(transaction: TransactionSet) -> list[_Subscriber]:
-    repetition = transaction.delimiters.repetition
-    level = ""
-    payer = ("", "")
-    provider = ("", "")
-    upper_errors: list[RequestError] = []
-    subscribers: list[_Subscriber] = []
-    current: _Subscriber | None = None
+    reader = _Reader(transaction.delimiters.repetition)
     for position, el in transaction.elements():
         sid = el[0]
-        if sid == "HL":
-            level = get(el, 3)
-            if level == "20":
-                upper_errors = []
-            elif level == "22":
-                current = _Subscriber(payer, provider, upper_errors)
-                subscribers.append(current)
-            elif level not in ("21", "23"):
-                raise X12Error(f"unknown HL level {level!r}", position=position, segment_id="HL", element=3)
-        elif sid == "NM1":
-            if level == "20":
-                payer = (get(el, 3), get(el, 9))
-            elif level == "21":
-                provider = (get(el, 3), get(el, 9))
-            elif level == "22" and current is not None and get(el, 1) == "IL":
-                current.member = (get(el, 3), get(el, 4), get(el, 9))
-        elif sid == "AAA":
-            if not get(el, 3):
-                raise X12Error("AAA without a reject reason", position=position, segment_id="AAA", element=3)
-            if level == "22" and current is not None:
-                current.errors.append(RequestError(get(el, 3), get(el, 4), "subscriber"))
-            else:
-                upper_errors.append(RequestError(get(el, 3), get(el, 4), "source" if level == "20" else "receiver"))
-        elif sid == "TRN" and current is not None:
-            current.trace = get(el, 2)
-        elif sid == "DMG" and current is not None:
-            current.birth = x12_date(get(el, 2), position, "DMG", 2) if get(el, 2) else None
-        elif sid == "DTP" and current is not None:
-            day = x12_date(get(el, 3).partition("-")[0], position, "DTP", 3)
-            if get(el, 1) == "291":
-                current.service_date = day
-            elif get(el, 1) == "346":
-                current.plan_begin = day
-        elif sid == "EQ" and current is not None:
-            current.service_types.append(get(el, 1))
-        elif sid == "EB" and current is not None:
-            service_types = get(el, 3)
-            types = tuple(service_types.split(repetition)) if repetition and service_types else (service_types,)
-            current.benefits.append(
-                Benefit(
-                    info=get(el, 1),
-                    coverage_level=get(el, 2),
-                    service_types=tuple(t for t in types if t) or ("30",),
-                    insurance_type=get(el, 4),
-                    plan_description=get(el, 5),
-                    time_period=get(el, 6),
-                    amount_cents=cents(get(el, 7), position, "EB", 7) if get(el, 7) else None,
-                    percent=get(el, 8),
-                    in_network=get(el, 12),
-                )
-            )
-        elif sid not in ("ST", "SE", "BHT", "N3", "N4", "PER", "REF", "PRV", "INS", "HSD", "MSG", "III", "LS", "LE"):
+        level_handler = _LEVEL_HANDLERS.get(sid)
+        subscriber_handler = _SUBSCRIBER_HANDLERS.get(sid)
+        if level_handler is not None:
+            level_handler(reader, position, el)
+        elif subscriber_handler is not None and reader.current is not None:
+            subscriber_handler(reader.current, position, el, reader.repetition)
+        elif sid not in _IGNORED_SEGMENTS:
             raise X12Error(
                 f"segment {sid} does not belong in a {transaction.set_id}", position=position, segment_id=sid
             )
-    return subscribers
+    return reader.subscribers
+
+
+_IGNORED_SEGMENTS = ("ST", "SE", "BHT", "N3", "N4", "PER", "REF", "PRV", "INS", "HSD", "MSG", "III", "LS", "LE")
+
+
+@dataclass
+class _Reader:
+    """The parser state of one 270/271: the HL level, the payer and provider above the subscriber being read
+    and their request errors, and the subscribers so far."""
+
+    repetition: str
+    level: str = ""
+    payer: tuple[str, str] = ("", "")
+    provider: tuple[str, str] = ("", "")
+    upper_errors: list[RequestError] = field(default_factory=list)
+    subscribers: list[_Subscriber] = field(default_factory=list)
+    current: _Subscriber | None = None
+
+    def hl(self, position: int, el: list[str]) -> None:
+        level = self.level = get(el, 3)
+        if level == "20":
+            self.upper_errors = []
+        elif level == "22":
+            self.current = _Subscriber(self.payer, self.provider, self.upper_errors)
+            self.subscribers.append(self.current)
+        elif level not in ("21", "23"):
+            raise X12Error(f"unknown HL level {level!r}", position=position, segment_id="HL", element=3)
+
+    def nm1(self, position: int, el: list[str]) -> None:
+        if self.level == "20":
+            self.payer = (get(el, 3), get(el, 9))
+        elif self.level == "21":
+            self.provider = (get(el, 3), get(el, 9))
+        elif self.level == "22" and self.current is not None and get(el, 1) == "IL":
+            self.current.member = (get(el, 3), get(el, 4), get(el, 9))
+
+    def aaa(self, position: int, el: list[str]) -> None:
+        if not get(el, 3):
+            raise X12Error("AAA without a reject reason", position=position, segment_id="AAA", element=3)
+        if self.level == "22" and self.current is not None:
+            self.current.errors.append(RequestError(get(el, 3), get(el, 4), "subscriber"))
+        else:
+            where = "source" if self.level == "20" else "receiver"
+            self.upper_errors.append(RequestError(get(el, 3), get(el, 4), where))
+
+
+_LEVEL_HANDLERS: dict[str, Callable[[_Reader, int, list[str]], None]] = {
+    "HL": _Reader.hl,
+    "NM1": _Reader.nm1,
+    "AAA": _Reader.aaa,
+}
+
+
+def _trn(subscriber: _Subscriber, position: int, el: list[str], repetition: str) -> None:
+    subscriber.trace = get(el, 2)
+
+
+def _dmg(subscriber: _Subscriber, position: int, el: list[str], repetition: str) -> None:
+    subscriber.birth = x12_date(get(el, 2), position, "DMG", 2) if get(el, 2) else None
+
+
+def _dtp(subscriber: _Subscriber, position: int, el: list[str], repetition: str) -> None:
+    day = x12_date(get(el, 3).partition("-")[0], position, "DTP", 3)
+    if get(el, 1) == "291":
+        subscriber.service_date = day
+    elif get(el, 1) == "346":
+        subscriber.plan_begin = day
+
+
+def _eq(subscriber: _Subscriber, position: int, el: list[str], repetition: str) -> None:
+    subscriber.service_types.append(get(el, 1))
+
+
+def _eb(subscriber: _Subscriber, position: int, el: list[str], repetition: str) -> None:
+    service_types = get(el, 3)
+    types = tuple(service_types.split(repetition)) if repetition and service_types else (service_types,)
+    subscriber.benefits.append(
+        Benefit(
+            info=get(el, 1),
+            coverage_level=get(el, 2),
+            service_types=tuple(t for t in types if t) or ("30",),
+            insurance_type=get(el, 4),
+            plan_description=get(el, 5),
+            time_period=get(el, 6),
+            amount_cents=cents(get(el, 7), position, "EB", 7) if get(el, 7) else None,
+            percent=get(el, 8),
+            in_network=get(el, 12),
+        )
+    )
+
+
+# Segments of the subscriber loop: read only once a subscriber HL is open (before it, they do not belong).
+_SUBSCRIBER_HANDLERS: dict[str, Callable[[_Subscriber, int, list[str], str], None]] = {
+    "TRN": _trn,
+    "DMG": _dmg,
+    "DTP": _dtp,
+    "EQ": _eq,
+    "EB": _eb,
+}

@@ -109,32 +109,68 @@ def professional_claim(
     original_claim_number: str | None = None,
     primary: PrimaryAdjudication | None = None,
 ) -> ProfessionalClaim:
-    practice_address = Address(practice.address_line, practice.city, practice.state, practice.postal_code)
-    billing = ProviderParty(
+    subscriber = _subscriber(coverage, payer, patient, str(claim.rank))
+    lines, claim_authorization = _service_lines(claim, patient, payer)
+    others: tuple[OtherPayer, ...] = ()
+    if primary is not None:
+        others = (_other_payer(primary, patient, lines),)
+    return ProfessionalClaim(
+        claim_id=claim.id,
+        total_charge_cents=claim.total_charge_cents or sum(line.charge_cents * 1 for line in lines),
+        place_of_service=encounter.place_of_service,
+        billing_provider=_billing_provider(practice),
+        subscriber=subscriber,
+        payer=PayerParty(_upper(payer.name), payer.payer_id),
+        diagnoses=tuple(encounter.diagnosis_codes or ()),
+        lines=lines,
+        frequency_code=claim.frequency_code,
+        original_claim_number=original_claim_number or claim.payer_claim_control_number
+        if claim.frequency_code in ("7", "8")
+        else None,
+        patient=_patient_person(coverage, patient),
+        rendering_provider=_rendering_provider(rendering),
+        other_payers=others,
+        prior_authorization=claim_authorization,
+    )
+
+
+def _billing_provider(practice: m.Practice) -> ProviderParty:
+    return ProviderParty(
         npi=practice.npi,
         last_or_organization_name=_upper(practice.name),
         entity_type="2",
         taxonomy=practice.taxonomy,
         tax_id=practice.tax_id,
-        address=practice_address,
+        address=Address(practice.address_line, practice.city, practice.state, practice.postal_code),
     )
-    rendering_party = ProviderParty(
+
+
+def _rendering_provider(rendering: m.Provider) -> ProviderParty:
+    return ProviderParty(
         npi=rendering.npi,
         last_or_organization_name=_upper(rendering.last_name),
         first_name=_upper(rendering.first_name),
         entity_type="1",
         taxonomy=rendering.taxonomy,
     )
-    subscriber = _subscriber(coverage, payer, patient, str(claim.rank))
-    patient_person = None
-    if str(coverage.relationship_to_subscriber) != SubscriberRelationship.SELF:
-        patient_person = Person(
-            _upper(patient.last_name),
-            _upper(patient.first_name),
-            patient.birth_date,
-            patient.sex or "U",
-            Address(patient.address_line, patient.city, patient.state, patient.postal_code),
-        )
+
+
+def _patient_person(coverage: m.Coverage, patient: m.Patient) -> Person | None:
+    """The patient loop (2010CA) only when the patient is not the subscriber."""
+    if str(coverage.relationship_to_subscriber) == SubscriberRelationship.SELF:
+        return None
+    return Person(
+        _upper(patient.last_name),
+        _upper(patient.first_name),
+        patient.birth_date,
+        patient.sex or "U",
+        Address(patient.address_line, patient.city, patient.state, patient.postal_code),
+    )
+
+
+def _service_lines(claim: m.Claim, patient: m.Patient, payer: m.Payer) -> tuple[tuple[ServiceLine, ...], str | None]:
+    """The claim's lines and its claim-level prior authorization (the first line's that has one);
+    a line carries its own number only when it differs from the claim's."""
     line_authorizations = [authorization_number(patient.prior_authorizations, payer, line) for line in claim.lines]
     claim_authorization = next((number for number in line_authorizations if number), None)
     lines = tuple(
@@ -151,27 +187,7 @@ def professional_claim(
         )
         for line, number in zip(claim.lines, line_authorizations, strict=True)
     )
-    others: tuple[OtherPayer, ...] = ()
-    if primary is not None:
-        others = (_other_payer(primary, patient, lines),)
-    return ProfessionalClaim(
-        claim_id=claim.id,
-        total_charge_cents=claim.total_charge_cents or sum(line.charge_cents * 1 for line in lines),
-        place_of_service=encounter.place_of_service,
-        billing_provider=billing,
-        subscriber=subscriber,
-        payer=PayerParty(_upper(payer.name), payer.payer_id),
-        diagnoses=tuple(encounter.diagnosis_codes or ()),
-        lines=lines,
-        frequency_code=claim.frequency_code,
-        original_claim_number=original_claim_number or claim.payer_claim_control_number
-        if claim.frequency_code in ("7", "8")
-        else None,
-        patient=patient_person,
-        rendering_provider=rendering_party,
-        other_payers=others,
-        prior_authorization=claim_authorization,
-    )
+    return lines, claim_authorization
 
 
 def _other_payer(primary: PrimaryAdjudication, patient: m.Patient, lines: Sequence[ServiceLine]) -> OtherPayer:
