@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain import audit
 from domain import models as m
+from domain.actors import acting_as, current_actor
 from domain.errors import DomainError
 from domain.store.engine import one_writer
 from domain.store.uow import UnitOfWork
@@ -270,7 +271,8 @@ class Intake:
         async def start(item: PendingStart) -> str | None:
             async with gate:
                 try:
-                    await self.starter.start(item)  # type: ignore[union-attr]
+                    with nullcontext() if current_actor() else acting_as("system", "intake"):  # a sweep: intake's
+                        await self.starter.start(item)  # type: ignore[union-attr]
                 except Exception as exc:  # any failure leaves the start pending for the next dispatch
                     log.warning(
                         "process start failed; it stays pending",

@@ -117,3 +117,24 @@ def test_intake_actors_act_through_their_door(door: Actor, signed_as: tuple[str,
     with door.acting():
         actor = current_actor()
         assert actor is not None and (actor.kind, actor.principal, actor.label) == signed_as
+
+
+async def test_intake_starts_as_whoever_caused_them_and_a_sweep_as_itself() -> None:
+    from datetime import datetime
+
+    from intake import Intake
+    from intake.processes import PendingStart
+
+    seen: list[str | None] = []
+
+    class Starter:
+        async def start(self, pending: PendingStart) -> None:
+            actor = current_actor()
+            seen.append(actor.label if actor else None)
+
+    intake = Intake(None, Starter())  # type: ignore[arg-type]  # nothing read or marked: pending given, mark=False
+    item = PendingStart("row-1", "registration", "p-1", "registration-p-1", "created", datetime(2026, 5, 1))
+    await intake.dispatch(pending=[item], mark=False)
+    with Actor("api", "ehr-1").acting():
+        await intake.dispatch(pending=[item], mark=False)
+    assert seen == ["system:intake", "api:ehr-1"]
