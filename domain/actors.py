@@ -6,15 +6,17 @@ an optional display ``note`` (the CLI's ``--by``), when it was signed, and an HM
 actor keys (``ActorKeys``: key id -> secret, one active) over all of that *and the scope*: what it is for
 (this resolution of this work item in this workflow, this start, this signal). So a signature cannot be
 moved to another action, and nobody without the key can make one. The workers hold the keys and check every
-``resolve`` Update before its validator (workers.security.actors); a raw Temporal client that sends one
-unsigned or with a made-up signature is refused.
+Update before its validator (workers.security.actors); a raw Temporal client that sends one unsigned or with a
+made-up signature is refused. Starts and signals cannot be refused (Temporal has no validator for them): their
+signed actor is kept in history and checked where it is shown (the console's timeline).
 
 Two ways to carry one: a ``resolve`` request holds its own (``ResolveRequest.actor``, signed for exactly that
 resolution); every other start, signal and Update carries it in the Temporal header ``carecycle-actor``, which the
 client's interceptor signs (workers.security.actor_headers) for whoever the code runs :func:`acting_as`.
 
 Public API for every door (console, CLI, API, intake): :func:`sign_actor`, :func:`verify_actor`, the scope
-builders :func:`resolve_scope`, :func:`start_scope`, :func:`signal_scope`, :func:`update_scope`, and
+builders :func:`resolve_scope`, :func:`start_scope`, :func:`signal_scope`, :func:`update_scope`,
+:func:`header_scope`, the header's form (:data:`ACTOR_HEADER`, :func:`actor_to_json`, :func:`actor_from_json`), and
 :func:`acting_as` / :func:`current_actor`. Pure: stdlib only.
 """
 

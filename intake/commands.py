@@ -23,8 +23,9 @@ ACTOR_KINDS = frozenset({"api", "console", "cli", "hl7", "csv", "demo", "system"
 class Actor:
     """Who caused an event: an API client, a console user, the CLI's OS user, an HL7 sender, the demo.
 
-    ``label`` is what the audit trail records (at most 60 characters). ``signature`` is reserved for a signed
-    identity (a person or client identity signed with a key the workers hold): intake passes it on untouched.
+    ``label`` is what the audit trail records (at most 60 characters). The processes' starts, signals and Updates
+    an event causes go out :meth:`acting` as this actor, signed by the client (domain.actors). ``signature`` is
+    unused (kept for callers that pass one): intake passes it on untouched.
     """
 
     kind: str
