@@ -1,4 +1,4 @@
-"""Map loaded ORM rows (domain/models.py) to a :class:`ProfessionalClaim`. Pure: no session, no queries.
+"""Map loaded ORM rows (domain.models) to a :class:`ProfessionalClaim`. Pure: no session, no queries.
 
 The caller loads the rows (workers/cli/claims.py does it through the unit of work) and passes them in. The
 billing provider is the practice (group NPI, EIN); the claim's ``billing_provider_id`` provider renders the

@@ -68,7 +68,7 @@ def test_money_text_is_parsed_in_one_place() -> None:
     ("path", "function"),
     [
         ("activities/portals/base.py", "parse_money"),  # payer pages
-        ("domain/x12/envelope.py", "cents"),  # X12 files
+        ("domain/x12/envelope/model.py", "cents"),  # X12 files (the envelope package)
         ("activities/eob/templates.py", "cents"),  # EOB PDFs
         ("workers/cli/args.py", "_amount"),  # people (every amount argument of the CLI)
         ("domain/reconciliation.py", "parse_bank_csv"),  # bank files
