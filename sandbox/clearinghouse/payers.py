@@ -1,7 +1,7 @@
 """The sandbox payers: who they are, how they pay (fee schedules) and how their plans share cost.
 
 These are an outside system's settings, so they live here and not in the platform's store. The payer ids
-are the ones the synthetic practice routes through the clearinghouse (workers/synthetic.py PAYERS).
+are the ones the synthetic practice routes through the clearinghouse (workers/synthetic/reference.py PAYERS).
 """
 
 from __future__ import annotations
