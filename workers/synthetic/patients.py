@@ -36,6 +36,32 @@ class _PatientRows(_Rows):
             "phone": fake.numerify("###555####"),
         }
         minor = age < 18
+        guarantor_id, g_birth = self._guarantor(index, first, last, birth, minor, address)
+        patient_id = self._id()
+        self._add(
+            m.Patient,
+            {
+                "id": patient_id,
+                "practice_id": practice_id,
+                "account_number": f"P{index + 1:08d}",
+                "first_name": first,
+                "last_name": last,
+                "birth_date": birth,
+                "sex": sex,
+                "email": None if minor else f"{first.lower()}.{last.lower()}{index}@mail.example",
+                "guarantor_id": guarantor_id,
+                "registered_at": self._at(self.as_of - timedelta(days=rng.randrange(30, 900)), 9),
+                **address,
+            },
+        )
+        return patient_id, self._coverages(patient_id, age, minor, last, g_birth, insured)
+
+    def _guarantor(
+        self, index: int, first: str, last: str, birth: date, minor: bool, address: dict[str, str]
+    ) -> tuple[str, date]:
+        """The person who pays: a parent for a minor (their own name and birth date), else the patient.
+        Returns the guarantor's id and birth date."""
+        rng, fake = self.rng, self.fake
         guarantor_id = self._id()
         if minor:
             parent_first = fake.first_name()
@@ -66,24 +92,7 @@ class _PatientRows(_Rows):
                     **address,
                 },
             )
-        patient_id = self._id()
-        self._add(
-            m.Patient,
-            {
-                "id": patient_id,
-                "practice_id": practice_id,
-                "account_number": f"P{index + 1:08d}",
-                "first_name": first,
-                "last_name": last,
-                "birth_date": birth,
-                "sex": sex,
-                "email": None if minor else f"{first.lower()}.{last.lower()}{index}@mail.example",
-                "guarantor_id": guarantor_id,
-                "registered_at": self._at(self.as_of - timedelta(days=rng.randrange(30, 900)), 9),
-                **address,
-            },
-        )
-        return patient_id, self._coverages(patient_id, age, minor, last, g_birth, insured)
+        return guarantor_id, g_birth
 
     def _coverages(
         self,

@@ -95,15 +95,31 @@ class _VisitRows(_Rows):
         )
         if not coded:
             return
-        codes = [rng.choice(EVALUATION_AND_MANAGEMENT)]
-        if not telehealth:
-            codes += rng.sample(ANCILLARY, k=rng.choice([0, 0, 1, 2]))
         # Behavioral-health visits (anxiety, depression) are now and then a psychiatric diagnostic evaluation
         # (90791) instead of an E/M visit. A separate generator decides, so the rest of the practice stays the
         # same for a seed.
         behavioral = random.Random(f"{self.seed}|behavioral|{encounter_id}")
+        codes = self._procedure_codes(diagnoses, telehealth, behavioral)
+        lines = self._service_lines(encounter_id, codes, diagnoses, telehealth)
+        primary = _primary_on(coverages, day)
+        if primary is None:
+            return  # self-pay or lapsed coverage: billed to the patient, no claim
+        self._prior_authorization(patient_id, primary, codes, day, behavioral)
+        self._claim(patient_id, encounter_id, provider, day, primary, lines)
+
+    def _procedure_codes(self, diagnoses: list[str], telehealth: bool, behavioral: random.Random) -> list[str]:
+        """An E/M visit, in person now and then with ancillary services; 90791 for some behavioral-health visits."""
+        rng = self.rng
+        codes = [rng.choice(EVALUATION_AND_MANAGEMENT)]
+        if not telehealth:
+            codes += rng.sample(ANCILLARY, k=rng.choice([0, 0, 1, 2]))
         if set(diagnoses) & BEHAVIORAL_HEALTH_DIAGNOSES and behavioral.random() < 0.5:
             codes[0] = "90791"
+        return codes
+
+    def _service_lines(
+        self, encounter_id: str, codes: list[str], diagnoses: list[str], telehealth: bool
+    ) -> list[dict[str, Any]]:
         lines = []
         for number, code in enumerate(codes, start=1):
             procedure = PROCEDURES_BY_CODE[code]
@@ -126,20 +142,7 @@ class _VisitRows(_Rows):
                     },
                 )
             )
-        primary = next(
-            (
-                c
-                for c in coverages
-                if c["rank"] == CoverageRank.PRIMARY.value
-                and c["effective_from"] <= day
-                and (c["effective_to"] is None or day <= c["effective_to"])
-            ),
-            None,
-        )
-        if primary is None:
-            return  # self-pay or lapsed coverage: billed to the patient, no claim
-        self._prior_authorization(patient_id, primary, codes, day, behavioral)
-        self._claim(patient_id, encounter_id, provider, day, primary, lines)
+        return lines
 
     def _prior_authorization(
         self, patient_id: str, coverage: dict[str, Any], codes: list[str], day: date, rng: random.Random
@@ -226,6 +229,11 @@ class _VisitRows(_Rows):
                 "version_id": 1,
             },
         )
+        self._claim_lines(claim_id, lines, day, paid, total)
+
+    def _claim_lines(self, claim_id: str, lines: list[dict[str, Any]], day: date, paid: int, total: int) -> None:
+        """The claim's lines, one per service line; the payment spread over them by charge (the last takes what
+        is left, up to its charge)."""
         remaining_paid = paid
         for line in lines:
             share = min(remaining_paid, line["charge_cents"] * paid // total if total else 0)
@@ -248,3 +256,16 @@ class _VisitRows(_Rows):
                     "paid_cents": share,
                 },
             )
+
+
+def _primary_on(coverages: list[dict[str, Any]], day: date) -> dict[str, Any] | None:
+    return next(
+        (
+            c
+            for c in coverages
+            if c["rank"] == CoverageRank.PRIMARY.value
+            and c["effective_from"] <= day
+            and (c["effective_to"] is None or day <= c["effective_to"])
+        ),
+        None,
+    )
