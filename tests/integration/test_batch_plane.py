@@ -116,9 +116,22 @@ def test_batch_serve_serves_the_deployments_on_their_schedules_with_a_lasting_hi
             schedules = [s["schedule"] for s in deployments[flow.name]["schedules"]]
             expected = [{"cron": flow.cron, "timezone": "America/New_York"}] if flow.cron else []
             assert [{"cron": s.get("cron"), "timezone": s.get("timezone")} for s in schedules] == expected, flow.name
+
         # /ready of the batch service: the store and the Prefect API.
-        ready = httpx.get(f"http://127.0.0.1:{env['CARECYCLE_METRICS_PORT']}/ready", timeout=10).json()
-        assert ready == {"status": "ready", "checks": {"store": "ok", "prefect": "ok"}}
+        def probe() -> dict[str, Any] | None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{env['CARECYCLE_METRICS_PORT']}/ready", timeout=10)
+            except httpx.ConnectError:  # once refused in a full run: the serve's log says why (port taken?)
+                return None
+            return dict(answer.json())
+
+        ready = None
+        for _ in range(30):
+            ready = probe()
+            if ready is not None:
+                break
+            time.sleep(1)
+        assert ready == {"status": "ready", "checks": {"store": "ok", "prefect": "ok"}}, log.read_text()[-3000:]
 
         # A one-off run, recorded in the served server's history.
         run = _cli(env, "batch", "run", "ar-kpi-report", "--as-of", date.today().isoformat(), "--json")
