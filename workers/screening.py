@@ -93,14 +93,17 @@ async def hand_to_workflows(
     """Each matched staff member's StaffCredentialing workflow runs (started if need be) and reads its
     credentials and matches now, so it adopts the new exclusion_match item at once."""
     from activities.contracts.staff import CREDENTIALS_CHANGED_SIGNAL, credentialing_workflow_id
+    from domain.actors import acting_as
     from workers.staff import start_tracking
 
     handed = HandedOver()
-    for staff_id in staff_ids:
-        started = await start_tracking(client, session_factory, staff_id=staff_id)
-        handed.started.extend(w for w in started.started if w == credentialing_workflow_id(staff_id))
-        await client.get_workflow_handle(credentialing_workflow_id(staff_id)).signal(CREDENTIALS_CHANGED_SIGNAL)
-        handed.signalled.append(credentialing_workflow_id(staff_id))
+    with acting_as("system", "screening"):  # the screening run's starts and signals go out signed as the system's
+        for staff_id in staff_ids:
+            started = await start_tracking(client, session_factory, staff_id=staff_id)
+            handed.started.extend(w for w in started.started if w == credentialing_workflow_id(staff_id))
+            workflow_id = credentialing_workflow_id(staff_id)
+            await client.get_workflow_handle(workflow_id).signal(CREDENTIALS_CHANGED_SIGNAL)
+            handed.signalled.append(workflow_id)
     return handed
 
 
