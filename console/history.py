@@ -96,10 +96,16 @@ async def build_timeline(history: WorkflowHistory, converter: DataConverter) -> 
     activities: dict[int, tuple[str, list[Any]]] = {}
     timers: dict[int, str] = {}
     updates: dict[str, tuple[str, str]] = {}
+    workflow_type = ""
     for event in history.events:
         at = event.event_time.ToDatetime().replace(tzinfo=None)
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            workflow_type = event.workflow_execution_started_event_attributes.workflow_type.name
         entry = await _entry(event, at, converter, activities, timers, updates)
         if entry is not None:
+            scope = entry.detail.get("header_scope")
+            if scope and scope[0] == "signal":  # a signal-with-start's signal carries the start's header
+                entry.detail["header_scope"] = [*scope, workflow_type]
             entries.append(entry)
     return entries
 

@@ -187,6 +187,12 @@ def header_scope(what: str, workflow_id: str, name: str) -> str:
     raise ValueError(f"no header scope for {what!r}")
 
 
+def signal_header_scopes(workflow_type: str, workflow_id: str, signal: str) -> tuple[str, str]:
+    """The scopes a signal's header may be signed for: the signal, or the start it came with (a signal-with-start
+    carries the start's header on its signal event too)."""
+    return (signal_scope(workflow_id, signal), start_scope(workflow_type, workflow_id))
+
+
 def update_scope(workflow_id: str, update: str) -> str:
     """This Update (by name) of this workflow: what a header-carried actor of an Update is signed for."""
     return f"update|{workflow_id}|{update}"

@@ -25,7 +25,14 @@ from console.accounts import ConsoleUserView, Permission
 from console.format import dollars
 from console.history import build_timeline, humanize
 from console.web import BadRequest, Console
-from domain.actors import ForgedActor, SignedActor, header_scope, resolve_scope, verify_actor
+from domain.actors import (
+    ForgedActor,
+    SignedActor,
+    header_scope,
+    resolve_scope,
+    signal_header_scopes,
+    verify_actor,
+)
 
 STATUSES = ("Running", "Completed", "Failed", "Canceled", "Terminated", "ContinuedAsNew", "TimedOut")
 ATTRIBUTES = ("Stage", "WorkQueue", "ClaimStatus", "PayerId", "EntityType", "EntityId")
@@ -253,19 +260,32 @@ def _verified(console: Console, workflow_id: str, detail: dict[str, Any]) -> str
     return "signed" if request.get("by") == actor.label else "forged"
 
 
+def _verifies(console: Console, actor: SignedActor, scope: str) -> bool:
+    assert console.actor_keys is not None
+    try:
+        verify_actor(console.actor_keys, actor, scope=scope)
+    except (ForgedActor, TypeError, ValueError):
+        return False
+    return True
+
+
 def _verified_header(console: Console, workflow_id: str, detail: dict[str, Any]) -> str:
     if "header_scope" not in detail:
         return ""
-    what, name = detail["header_scope"]
+    what, name, *rest = detail["header_scope"]
     raw = detail.get("header_actor")
     if console.actor_keys is None:
         return ""
     if not isinstance(raw, dict):
         return "forged"  # a header that is not an actor
+    scopes: tuple[str, ...] = (header_scope(what, workflow_id, name),)
+    if what == "signal" and rest:  # a signal-with-start's signal carries the start's header
+        scopes = signal_header_scopes(str(rest[0]), workflow_id, name)
     try:
         actor = SignedActor(**raw)
-        verify_actor(console.actor_keys, actor, scope=header_scope(what, workflow_id, name))
-    except (ForgedActor, TypeError, ValueError):
+    except (TypeError, ValueError):
+        return "forged"
+    if not any(_verifies(console, actor, scope) for scope in scopes):
         return "forged"
     args = detail.get("args") or []
     by = args[0].get("by") if what == "update" and args and isinstance(args[0], dict) else None

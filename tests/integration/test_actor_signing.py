@@ -36,14 +36,16 @@ from activities.contracts import revenue as rc
 from activities.contracts import visits as c
 from activities.revenue.collections import CollectionsActivities
 from console.history import build_timeline
-from console.routes.workflows import _verified
+from console.routes.workflows import _verified, _verified_header
 from domain import models as m
 from domain.actors import (
     ActorKeys,
+    ForgedActor,
     SignedActor,
     acting_as,
     resolve_scope,
     sign_actor,
+    signal_header_scopes,
     signal_scope,
     start_scope,
     update_scope,
@@ -254,4 +256,20 @@ async def test_an_activitys_start_carries_the_system_actor(tmp_path: Path, sqlit
         keys = load_actor_keys(stack.settings)
         actor = verify_header(keys, started.header.fields, scope=start_scope("PatientCollections", handle.id))
         assert actor.label == "system:activity:collections.notify_balance"
+        # Its signal event carries the start's header: signed for the start, not for the signal. The workers and
+        # the console accept it as the signal's (signal_header_scopes); it was logged and shown as forged.
+        history = await handle.fetch_history()
+        signaled = next(e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes"))
+        header = signaled.workflow_execution_signaled_event_attributes.header.fields
+        with pytest.raises(ForgedActor):
+            verify_header(keys, header, scope=signal_scope(handle.id, "balance_changed"))
+        scopes = signal_header_scopes("PatientCollections", handle.id, "balance_changed")
+        assert verify_header(keys, header, scope=scopes[1]).label == actor.label
+        timeline = await build_timeline(history, stack.client.data_converter)
+        signal = next(entry for entry in timeline if entry.kind == "signal")
+        assert signal.detail["header_scope"] == ["signal", "balance_changed", "PatientCollections"]
+        console = SimpleNamespace(actor_keys=keys)
+        assert _verified_header(console, handle.id, signal.detail) == "signed"  # type: ignore[arg-type]
+        forged = {**signal.detail, "header_scope": ["signal", "balance_changed", "Claim"]}
+        assert _verified_header(console, handle.id, forged) == "forged"  # type: ignore[arg-type]
         await handle.terminate("test over")

@@ -51,6 +51,7 @@ from domain.actors import (
     SignedActor,
     resolve_scope,
     sign_actor,
+    signal_header_scopes,
     signal_scope,
     start_scope,
     verify_actor,
@@ -180,11 +181,18 @@ class ActorInterceptor(Interceptor):
 
             async def handle_signal(self, input: HandleSignalInput) -> None:
                 if ACTOR_HEADER in input.headers and not workflow.unsafe.is_replaying():
-                    scope = signal_scope(workflow.info().workflow_id, input.signal)
-                    try:
-                        verify_header(keys, input.headers, scope=scope)
-                    except ForgedActor as exc:  # no validator for signals: say so, change nothing
-                        workflow.logger.warning("signal with a forged actor: %s (%s)", input.signal, exc)
+                    info = workflow.info()
+                    problem: ForgedActor | None = None
+                    for scope in signal_header_scopes(info.workflow_type, info.workflow_id, input.signal):
+                        try:
+                            verify_header(keys, input.headers, scope=scope)
+                        except ForgedActor as exc:
+                            problem = problem or exc
+                        else:
+                            problem = None
+                            break
+                    if problem is not None:  # no validator for signals: say so, change nothing
+                        workflow.logger.warning("signal with a forged actor: %s (%s)", input.signal, problem)
                 await super().handle_signal(input)
 
         return _Inbound
