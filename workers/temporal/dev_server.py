@@ -9,6 +9,11 @@ A crash must leave nothing that misleads (workers.processes): the server is star
 (the kernel stops it when we die, even by SIGKILL) and recorded in a pid file; a start first stops a server
 that a dead owner left on this state file, refuses to start when a live one serves it, refuses ports another
 process holds, and is ready only when the process answering on the port is the one it started.
+
+The CLI picks its internal ports (HTTP API, membership, metrics) itself: a free port it picked can be taken by
+another process before it binds it, and it then exits at once with "address already in use". A start that dies
+that way within its first seconds is tried again (``start_attempts``), with fresh internal ports; any other exit
+is reported at once.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class DevServer:
         log_file: Path | None = None,
         namespace: str = "default",
         pid_file: Path | None = None,
+        start_attempts: int = 3,
     ) -> None:
         self.db_file = db_file
         self.host = host
@@ -67,6 +73,7 @@ class DevServer:
         self.log_file = log_file
         self.namespace = namespace
         self.pid_file = pid_file
+        self.start_attempts = max(1, start_attempts)
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -185,8 +192,11 @@ class DevServer:
                     + (f"; see {self.log_file}" if self.log_file else "")
                 )
             try:
-                client = await Client.connect(self.target, namespace=self.namespace)
-                await client.count_workflows()  # visibility answers: the namespace and its attributes exist
+                # Bounded, so a process that died meanwhile is seen: a port held by someone who never answers
+                # would keep a bare connect waiting for half a minute.
+                async with asyncio.timeout(5):
+                    client = await Client.connect(self.target, namespace=self.namespace)
+                    await client.count_workflows()  # visibility answers: the namespace and its attributes exist
             except Exception as exc:  # not listening yet
                 last = exc
                 await asyncio.sleep(0.25)
@@ -227,14 +237,40 @@ class DevServer:
         if process is not None and self.pid_file is not None:
             self.pid_file.unlink(missing_ok=True)
 
-    async def __aenter__(self) -> Self:
-        self.start()
+    def _log_size(self) -> int:
         try:
-            await self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+            return self.log_file.stat().st_size if self.log_file is not None else 0
+        except FileNotFoundError:
+            return 0
+
+    def _lost_a_port_race(self, log_offset: int) -> bool:
+        """The attempt's own log lines (from ``log_offset``) say a port was taken before the CLI bound it."""
+        if self.log_file is None:
+            return False
+        try:
+            with self.log_file.open("rb") as handle:
+                handle.seek(log_offset)
+                return b"address already in use" in handle.read()
+        except OSError:
+            return False
+
+    async def __aenter__(self) -> Self:
+        for attempt in range(1, self.start_attempts + 1):
+            offset = self._log_size()
+            self.start()
+            try:
+                await self.wait_ready()
+                return self
+            except DevServerError:
+                self.stop()
+                if attempt < self.start_attempts and self._lost_a_port_race(offset):
+                    log.warning("the Temporal dev server lost a port to another process while starting; starting again")
+                    continue
+                raise
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
