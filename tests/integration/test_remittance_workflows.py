@@ -6,11 +6,14 @@ handed in again start nothing new."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from activities.contracts import revenue as c
 from domain.x12.remit835 import parse_835
@@ -31,6 +34,24 @@ async def _until(condition, what: str, seconds: float = 240.0):  # type: ignore[
             return value
         await asyncio.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _why_still_running(client: Client, handle: WorkflowHandle[Any, Any]) -> str:
+    """What a Claim workflow that did not finish is doing, and how the postings went (this test once timed out
+    under heavy load with no clue why): its stage, pending activities, last events, and every PaymentPosting."""
+    lines = [f"{handle.id} did not finish within 120 s after its payment was posted"]
+    with contextlib.suppress(Exception):
+        lines.append(f"state: {await handle.query('state', result_type=dict)}")
+    description = await handle.describe()
+    lines.append(f"status: {description.status.name if description.status else None}")
+    for pending in description.raw_description.pending_activities:
+        failure = pending.last_failure.message if pending.HasField("last_failure") else ""
+        lines.append(f"pending activity {pending.activity_type.name} attempt {pending.attempt}: {failure}")
+    events = [event async for event in handle.fetch_history_events()]
+    lines.append("last events: " + ", ".join(EventType.Name(event.event_type) for event in events[-15:]))
+    async for posting in client.list_workflows("WorkflowType = 'PaymentPosting'"):
+        lines.append(f"{posting.id}: {posting.status.name if posting.status else None}")
+    return "\n".join(lines)
 
 
 async def test_remit_post_moves_the_waiting_claim_workflows_on(tmp_path: Path, store_url: str) -> None:
@@ -63,7 +84,10 @@ async def test_remit_post_moves_the_waiting_claim_workflows_on(tmp_path: Path, s
 
         for claim_id in paid:  # each waiting Claim workflow heard its payment and finished
             handle = revenue.stack.client.get_workflow_handle(claim_workflow_id(claim_id), result_type=c.ClaimResult)
-            outcome = await asyncio.wait_for(handle.result(), timeout=120)
+            try:
+                outcome = await asyncio.wait_for(handle.result(), timeout=120)
+            except TimeoutError:
+                raise AssertionError(await _why_still_running(revenue.stack.client, handle)) from None
             assert outcome.status in ("paid", "partially_paid") and outcome.paid_cents > 0
             assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
 
