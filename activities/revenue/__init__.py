@@ -17,7 +17,7 @@ from activities.documents.store import DocumentStore
 from activities.patient_collections.messaging import OutboxMessenger
 from activities.revenue.base import Envelope
 from activities.revenue.claims import ClaimActivities
-from activities.revenue.collections import CollectionsActivities
+from activities.revenue.collections_activities import CollectionsActivities
 from activities.revenue.eligibility import EligibilityActivities
 from activities.revenue.encounters import EncounterActivities
 from activities.revenue.ledger import LedgerActivities

@@ -8,7 +8,7 @@ Workflow ids are business keys, so starting twice is idempotent; every business 
 The names below are loaded from their modules when first asked for (PEP 562), not when the package is imported:
 the workflow sandbox imports a workflow's module afresh for every workflow it starts, and importing
 ``flows.revenue.eligibility`` runs this file first. Eager imports here made each workflow re-run all the revenue
-modules (collections, posting, claim...) instead of its own chain (bench/README.md, lever "lazy package").
+modules (patient_collections, posting, claim...) instead of its own chain (bench/README.md, lever "lazy package").
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
-    from flows.revenue.collections import PatientCollectionsWorkflow, collections_workflow_id
     from flows.revenue.eligibility import EligibilityCheckWorkflow, eligibility_workflow_id
     from flows.revenue.encounter import EncounterWorkflow, encounter_workflow_id
+    from flows.revenue.patient_collections import PatientCollectionsWorkflow, collections_workflow_id
     from flows.revenue.posting import (
         INTAKE_WORKFLOW_ID,
         PaymentPostingWorkflow,
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 _HOME = {
     "ClaimWorkflow": "claim",
     "claim_workflow_id": "claim",
-    "PatientCollectionsWorkflow": "collections",
-    "collections_workflow_id": "collections",
+    "PatientCollectionsWorkflow": "patient_collections",
+    "collections_workflow_id": "patient_collections",
     "EligibilityCheckWorkflow": "eligibility",
     "eligibility_workflow_id": "eligibility",
     "EncounterWorkflow": "encounter",

@@ -34,7 +34,7 @@ from temporalio.worker import Worker
 
 from activities.contracts import revenue as rc
 from activities.contracts import visits as c
-from activities.revenue.collections import CollectionsActivities
+from activities.revenue.collections_activities import CollectionsActivities
 from console.history import build_timeline
 from console.routes.workflows import _verified, _verified_header
 from domain import models as m

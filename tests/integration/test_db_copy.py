@@ -74,7 +74,7 @@ def test_copy_refuses_its_own_store_and_a_bad_url(tmp_path: Path, sqlite_url: st
 
 def test_rows_that_point_at_rows_of_their_own_table_go_parents_first() -> None:
     from domain.models import Claim
-    from domain.store.copy import _parents_first
+    from domain.store.copy_store import _parents_first
 
     table = Claim.__table__
     rows = [

@@ -95,7 +95,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _copy(args: argparse.Namespace) -> int:
-    from domain.store.copy import InvalidCopyTarget, copy_to_url
+    from domain.store.copy_store import InvalidCopyTarget, copy_to_url
     from domain.store.engine import redact_url
     from workers.cli import UsageError
     from workers.composition import Container

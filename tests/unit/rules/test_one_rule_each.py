@@ -113,7 +113,7 @@ def test_patients_are_matched_for_duplicates_in_one_place() -> None:
         ("domain/workitems.py", "_check_values", "coding_from_fields"),
         ("activities/revenue/eligibility.py", "update_coverage", "parse_coverage_changes"),
         ("domain/workitems.py", "_check_values", "parse_coverage_changes"),
-        ("activities/revenue/collections.py", "create_payment_plan", "payment_plan"),
+        ("activities/revenue/collections_activities.py", "create_payment_plan", "payment_plan"),
         ("domain/collections_policy.py", "payment_plan_from_fields", "payment_plan"),
         ("flows/revenue/collections_base.py", "check_plan_terms", "payment_plan_from_fields"),
         ("flows/revenue/collections_base.py", "check_collections_resolution", "payment_plan_from_fields"),
@@ -163,9 +163,9 @@ def test_no_workflow_decides_collections_on_its_own() -> None:
         ("flows/revenue/collections_legacy.py", "_run_legacy", "notice_kind"),
         ("flows/revenue/collections_plans.py", "_plan_installments", "plan_breaks"),
         ("flows/revenue/collections_base.py", "_handoff_step", "handoff"),
-        ("activities/revenue/collections.py", "policy", "current_policy"),
-        ("activities/revenue/collections.py", "send_statement", "send"),  # the PDF renderer and the outbox
-        ("activities/revenue/collections.py", "agency_handoff", "hand_off"),  # with the bad-debt write-off
+        ("activities/revenue/collections_activities.py", "policy", "current_policy"),
+        ("activities/revenue/collections_activities.py", "send_statement", "send"),  # the PDF renderer and the outbox
+        ("activities/revenue/collections_activities.py", "agency_handoff", "hand_off"),  # with the bad-debt write-off
         ("activities/patient_collections/agency.py", "hand_off", "write_off_patient_balance"),
         ("activities/patient_collections/statements.py", "send", "render"),
     ],
