@@ -7,7 +7,7 @@ and signals with who sent them and when, timers, search-attribute changes, and t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,17 +91,27 @@ def _signed_by(header: Header) -> dict[str, str]:
     return {} if actor is None else {"by": actor.label}
 
 
+@dataclass
+class _Reading:
+    """What a history's earlier events said that a later one needs: the converter, the activities scheduled
+    (name, decoded input) by event id, the timers started (in words) by event id, the updates accepted (name,
+    who) by update id."""
+
+    converter: DataConverter
+    activities: dict[int, tuple[str, list[Any]]] = field(default_factory=dict)
+    timers: dict[int, str] = field(default_factory=dict)
+    updates: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
 async def build_timeline(history: WorkflowHistory, converter: DataConverter) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
-    activities: dict[int, tuple[str, list[Any]]] = {}
-    timers: dict[int, str] = {}
-    updates: dict[str, tuple[str, str]] = {}
+    reading = _Reading(converter)
     workflow_type = ""
     for event in history.events:
         at = event.event_time.ToDatetime().replace(tzinfo=None)
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             workflow_type = event.workflow_execution_started_event_attributes.workflow_type.name
-        entry = await _entry(event, at, converter, activities, timers, updates)
+        entry = await _entry(event, at, reading)
         if entry is not None:
             scope = entry.detail.get("header_scope")
             if scope and scope[0] == "signal":  # a signal-with-start's signal carries the start's header
@@ -110,149 +120,210 @@ async def build_timeline(history: WorkflowHistory, converter: DataConverter) -> 
     return entries
 
 
-async def _entry(
-    event: HistoryEvent,
-    at: datetime,
-    converter: DataConverter,
-    activities: dict[int, tuple[str, list[Any]]],
-    timers: dict[int, str],
-    updates: dict[str, tuple[str, str]],
-) -> TimelineEntry | None:
-    kind = event.event_type
-    eid = event.event_id
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-        a = event.workflow_execution_started_event_attributes
-        return TimelineEntry(
-            at,
-            eid,
-            "started",
-            f"workflow {a.workflow_type.name} started on task queue {a.task_queue.name}",
-            {
-                "input": await _values(converter, a.input),
-                "identity": a.identity,
-                **_header_actor(a.header, "start", a.workflow_type.name),
-            }
-            | _signed_by(a.header),
-        )
-    if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-        s = event.activity_task_scheduled_event_attributes
-        activities[eid] = (s.activity_type.name, await _values(converter, s.input))
-        return None
-    if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-        c = event.activity_task_completed_event_attributes
-        name, inputs = activities.get(c.scheduled_event_id, ("?", []))
-        return TimelineEntry(
-            at,
-            eid,
-            "activity",
-            f"activity {name} completed",
-            {"input": inputs, "result": await _values(converter, c.result)},
-        )
-    if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-        f = event.activity_task_failed_event_attributes
-        name, inputs = activities.get(f.scheduled_event_id, ("?", []))
-        return TimelineEntry(
-            at,
-            eid,
-            "activity_failed",
-            f"activity {name} failed",
-            {"input": inputs, "failure": await _failure_text(converter, f.failure), "retry_state": f.retry_state},
-        )
-    if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-        t = event.activity_task_timed_out_event_attributes
-        name, _ = activities.get(t.scheduled_event_id, ("?", []))
-        return TimelineEntry(at, eid, "activity_failed", f"activity {name} timed out")
-    if kind == EventType.EVENT_TYPE_TIMER_STARTED:
-        ts = event.timer_started_event_attributes
-        summary = ""
-        if event.user_metadata.HasField("summary"):
-            values = await _values(converter, Payloads(payloads=[event.user_metadata.summary]))
-            summary = f" ({values[0]})" if values else ""
-        duration = _duration(ts.start_to_fire_timeout.ToTimedelta())
-        timers[eid] = f"{duration}{summary}"
-        return TimelineEntry(at, eid, "timer", f"timer started: {duration}{summary}")
-    if kind == EventType.EVENT_TYPE_TIMER_FIRED:
-        fired = event.timer_fired_event_attributes
-        return TimelineEntry(at, eid, "timer", f"timer fired: {timers.get(fired.started_event_id, '?')}")
-    if kind == EventType.EVENT_TYPE_TIMER_CANCELED:
-        cancelled = event.timer_canceled_event_attributes
-        return TimelineEntry(at, eid, "timer", f"timer cancelled: {timers.get(cancelled.started_event_id, '?')}")
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-        u = event.workflow_execution_update_accepted_event_attributes
-        request = u.accepted_request
-        args = await _values(converter, request.input.args)
-        who = _who(args, request.meta.identity)
-        updates[request.meta.update_id] = (request.input.name, who)
-        signed = _header_actor(request.input.header, "update", request.input.name)
-        return TimelineEntry(
-            at, eid, "update", f"update {request.input.name} accepted from {who}", {"args": args, "by": who, **signed}
-        )
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-        done = event.workflow_execution_update_completed_event_attributes
-        name, who = updates.get(done.meta.update_id, ("?", "?"))
-        if done.outcome.HasField("failure"):
-            return TimelineEntry(
-                at,
-                eid,
-                "update_failed",
-                f"update {name} from {who} failed",
-                {"failure": await _failure_text(converter, done.outcome.failure)},
-            )
-        return TimelineEntry(
-            at,
-            eid,
-            "update",
-            f"update {name} from {who} completed",
-            {"result": await _values(converter, done.outcome.success)},
-        )
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-        sig = event.workflow_execution_signaled_event_attributes
-        args = await _values(converter, sig.input)
-        who = _who(args, sig.identity)
-        signed = _header_actor(sig.header, "signal", sig.signal_name)
-        who = _signed_by(sig.header).get("by", who)
-        return TimelineEntry(
-            at, eid, "signal", f"signal {sig.signal_name} from {who}", {"args": args, "by": who, **signed}
-        )
-    if kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-        fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
-        attributes = {name: _search_attribute_value(payload) for name, payload in fields.items()}
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(attributes.items()))
-        return TimelineEntry(at, eid, "search_attributes", f"search attributes: {shown}", attributes)
-    if kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
-        child = event.start_child_workflow_execution_initiated_event_attributes
-        return TimelineEntry(
-            at, eid, "child", f"child workflow {child.workflow_type.name} started ({child.workflow_id})"
-        )
-    if kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
-        cc = event.child_workflow_execution_completed_event_attributes
-        return TimelineEntry(
-            at,
-            eid,
-            "child",
-            f"child workflow {cc.workflow_execution.workflow_id} completed",
-            {"result": await _values(converter, cc.result)},
-        )
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-        wc = event.workflow_execution_completed_event_attributes
-        return TimelineEntry(
-            at, eid, "completed", "workflow completed", {"result": await _values(converter, wc.result)}
-        )
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-        wf = event.workflow_execution_failed_event_attributes
-        return TimelineEntry(
-            at, eid, "failed", "workflow failed", {"failure": await _failure_text(converter, wf.failure)}
-        )
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-        return TimelineEntry(at, eid, "continued", "workflow continued as new")
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
-        term = event.workflow_execution_terminated_event_attributes
-        return TimelineEntry(at, eid, "terminated", f"workflow terminated by {term.identity or 'unknown'}")
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
-        return TimelineEntry(at, eid, "cancelled", "workflow cancelled")
-    if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
-        return TimelineEntry(at, eid, "timed_out", "workflow timed out")
+async def _entry(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    """The event's timeline entry in words, by its type (_EVENTS); None for an event type the timeline skips or
+    one that only tells a later event something (an activity's scheduling)."""
+    read = _EVENTS.get(event.event_type)
+    return None if read is None else await read(event, at, reading)
+
+
+# --- one reader per event type -------------------------------------------------------------------------------
+
+
+async def _started(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    a = event.workflow_execution_started_event_attributes
+    return TimelineEntry(
+        at,
+        event.event_id,
+        "started",
+        f"workflow {a.workflow_type.name} started on task queue {a.task_queue.name}",
+        {
+            "input": await _values(reading.converter, a.input),
+            "identity": a.identity,
+            **_header_actor(a.header, "start", a.workflow_type.name),
+        }
+        | _signed_by(a.header),
+    )
+
+
+async def _activity_scheduled(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    s = event.activity_task_scheduled_event_attributes
+    reading.activities[event.event_id] = (s.activity_type.name, await _values(reading.converter, s.input))
     return None
+
+
+async def _activity_completed(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    c = event.activity_task_completed_event_attributes
+    name, inputs = reading.activities.get(c.scheduled_event_id, ("?", []))
+    return TimelineEntry(
+        at,
+        event.event_id,
+        "activity",
+        f"activity {name} completed",
+        {"input": inputs, "result": await _values(reading.converter, c.result)},
+    )
+
+
+async def _activity_failed(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    f = event.activity_task_failed_event_attributes
+    name, inputs = reading.activities.get(f.scheduled_event_id, ("?", []))
+    failure = await _failure_text(reading.converter, f.failure)
+    return TimelineEntry(
+        at,
+        event.event_id,
+        "activity_failed",
+        f"activity {name} failed",
+        {"input": inputs, "failure": failure, "retry_state": f.retry_state},
+    )
+
+
+async def _activity_timed_out(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    t = event.activity_task_timed_out_event_attributes
+    name, _ = reading.activities.get(t.scheduled_event_id, ("?", []))
+    return TimelineEntry(at, event.event_id, "activity_failed", f"activity {name} timed out")
+
+
+async def _timer_started(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    ts = event.timer_started_event_attributes
+    summary = ""
+    if event.user_metadata.HasField("summary"):
+        values = await _values(reading.converter, Payloads(payloads=[event.user_metadata.summary]))
+        summary = f" ({values[0]})" if values else ""
+    duration = _duration(ts.start_to_fire_timeout.ToTimedelta())
+    reading.timers[event.event_id] = f"{duration}{summary}"
+    return TimelineEntry(at, event.event_id, "timer", f"timer started: {duration}{summary}")
+
+
+async def _timer_fired(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    started = reading.timers.get(event.timer_fired_event_attributes.started_event_id, "?")
+    return TimelineEntry(at, event.event_id, "timer", f"timer fired: {started}")
+
+
+async def _timer_cancelled(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    started = reading.timers.get(event.timer_canceled_event_attributes.started_event_id, "?")
+    return TimelineEntry(at, event.event_id, "timer", f"timer cancelled: {started}")
+
+
+async def _update_accepted(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+    args = await _values(reading.converter, request.input.args)
+    who = _who(args, request.meta.identity)
+    reading.updates[request.meta.update_id] = (request.input.name, who)
+    signed = _header_actor(request.input.header, "update", request.input.name)
+    return TimelineEntry(
+        at,
+        event.event_id,
+        "update",
+        f"update {request.input.name} accepted from {who}",
+        {"args": args, "by": who, **signed},
+    )
+
+
+async def _update_completed(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    done = event.workflow_execution_update_completed_event_attributes
+    name, who = reading.updates.get(done.meta.update_id, ("?", "?"))
+    if done.outcome.HasField("failure"):
+        return TimelineEntry(
+            at,
+            event.event_id,
+            "update_failed",
+            f"update {name} from {who} failed",
+            {"failure": await _failure_text(reading.converter, done.outcome.failure)},
+        )
+    return TimelineEntry(
+        at,
+        event.event_id,
+        "update",
+        f"update {name} from {who} completed",
+        {"result": await _values(reading.converter, done.outcome.success)},
+    )
+
+
+async def _signaled(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    sig = event.workflow_execution_signaled_event_attributes
+    args = await _values(reading.converter, sig.input)
+    who = _who(args, sig.identity)
+    signed = _header_actor(sig.header, "signal", sig.signal_name)
+    who = _signed_by(sig.header).get("by", who)
+    return TimelineEntry(
+        at, event.event_id, "signal", f"signal {sig.signal_name} from {who}", {"args": args, "by": who, **signed}
+    )
+
+
+async def _search_attributes(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+    attributes = {name: _search_attribute_value(payload) for name, payload in fields.items()}
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(attributes.items()))
+    return TimelineEntry(at, event.event_id, "search_attributes", f"search attributes: {shown}", attributes)
+
+
+async def _child_started(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    child = event.start_child_workflow_execution_initiated_event_attributes
+    title = f"child workflow {child.workflow_type.name} started ({child.workflow_id})"
+    return TimelineEntry(at, event.event_id, "child", title)
+
+
+async def _child_completed(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    cc = event.child_workflow_execution_completed_event_attributes
+    return TimelineEntry(
+        at,
+        event.event_id,
+        "child",
+        f"child workflow {cc.workflow_execution.workflow_id} completed",
+        {"result": await _values(reading.converter, cc.result)},
+    )
+
+
+async def _completed(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    result = await _values(reading.converter, event.workflow_execution_completed_event_attributes.result)
+    return TimelineEntry(at, event.event_id, "completed", "workflow completed", {"result": result})
+
+
+async def _failed(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    failure = await _failure_text(reading.converter, event.workflow_execution_failed_event_attributes.failure)
+    return TimelineEntry(at, event.event_id, "failed", "workflow failed", {"failure": failure})
+
+
+async def _continued(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    return TimelineEntry(at, event.event_id, "continued", "workflow continued as new")
+
+
+async def _terminated(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    by = event.workflow_execution_terminated_event_attributes.identity or "unknown"
+    return TimelineEntry(at, event.event_id, "terminated", f"workflow terminated by {by}")
+
+
+async def _cancelled(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    return TimelineEntry(at, event.event_id, "cancelled", "workflow cancelled")
+
+
+async def _timed_out(event: HistoryEvent, at: datetime, reading: _Reading) -> TimelineEntry | None:
+    return TimelineEntry(at, event.event_id, "timed_out", "workflow timed out")
+
+
+_EventReader = Callable[[HistoryEvent, datetime, _Reading], Awaitable[TimelineEntry | None]]
+_EVENTS: dict[EventType.ValueType, _EventReader] = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: _started,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: _activity_scheduled,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: _activity_completed,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: _activity_failed,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: _activity_timed_out,
+    EventType.EVENT_TYPE_TIMER_STARTED: _timer_started,
+    EventType.EVENT_TYPE_TIMER_FIRED: _timer_fired,
+    EventType.EVENT_TYPE_TIMER_CANCELED: _timer_cancelled,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: _update_accepted,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: _update_completed,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: _signaled,
+    EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: _search_attributes,
+    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: _child_started,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED: _child_completed,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: _completed,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: _failed,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: _continued,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: _terminated,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: _cancelled,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: _timed_out,
+}
 
 
 def entry_json(entry: TimelineEntry) -> dict[str, Any]:
