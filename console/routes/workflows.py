@@ -87,37 +87,33 @@ def _check_id(workflow_id: str, run_id: str | None) -> None:
 
 
 def register(app: FastAPI, console: Console) -> None:
-    auditor = Depends(console.require(Permission.AUDIT))
+    _register_browse(app, console)
+    _register_history(app, console)
+    _register_export(app, console)
 
-    async def fetch(workflow_id: str, run_id: str | None) -> WorkflowHistory | None:
-        _check_id(workflow_id, run_id)
-        try:
-            return await console.client.get_workflow_handle(workflow_id, run_id=run_id or None).fetch_history()
-        except RPCError as exc:
-            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                return None
-            raise
+
+async def _fetch(console: Console, workflow_id: str, run_id: str | None) -> WorkflowHistory | None:
+    _check_id(workflow_id, run_id)
+    try:
+        return await console.client.get_workflow_handle(workflow_id, run_id=run_id or None).fetch_history()
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            return None
+        raise
+
+
+# --- the browser ---------------------------------------------------------------------------------------------
+
+
+def _register_browse(app: FastAPI, console: Console) -> None:
+    auditor = Depends(console.require(Permission.AUDIT))
 
     @app.get("/workflows", response_class=HTMLResponse)
     async def browse(request: Request, user: ConsoleUserView = auditor) -> HTMLResponse:
         params = {k: v.strip() for k, v in request.query_params.items()}
         query = visibility_query(params)
-        rows: list[dict[str, Any]] = []
         try:
-            async for execution in console.client.list_workflows(query or None, limit=200):
-                attributes = {k: (v[0] if len(v) == 1 else v) for k, v in execution.search_attributes.items()}
-                rows.append(
-                    {
-                        "id": execution.id,
-                        "run_id": execution.run_id,
-                        "type": execution.workflow_type,
-                        "status": execution.status.name.replace("_", " ").lower() if execution.status else "",
-                        "started": execution.start_time,
-                        "closed": execution.close_time,
-                        "stage": attributes.get("Stage", ""),
-                        "entity": f"{attributes.get('EntityType', '')} {attributes.get('EntityId', '')}".strip(),
-                    }
-                )
+            rows = await _workflow_rows(console, query)
         except RPCError as exc:
             return console.error(request, f"Temporal could not list the workflows: {exc.message}", 503)
         return console.render(
@@ -130,33 +126,47 @@ def register(app: FastAPI, console: Console) -> None:
             query=query,
         )
 
+
+async def _workflow_rows(console: Console, query: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    async for execution in console.client.list_workflows(query or None, limit=200):
+        attributes = {k: (v[0] if len(v) == 1 else v) for k, v in execution.search_attributes.items()}
+        rows.append(
+            {
+                "id": execution.id,
+                "run_id": execution.run_id,
+                "type": execution.workflow_type,
+                "status": execution.status.name.replace("_", " ").lower() if execution.status else "",
+                "started": execution.start_time,
+                "closed": execution.close_time,
+                "stage": attributes.get("Stage", ""),
+                "entity": f"{attributes.get('EntityType', '')} {attributes.get('EntityId', '')}".strip(),
+            }
+        )
+    return rows
+
+
+# --- one workflow: its timeline in words, a raw event --------------------------------------------------------
+
+
+def _register_history(app: FastAPI, console: Console) -> None:
+    auditor = Depends(console.require(Permission.AUDIT))
+
     @app.get("/workflows/{workflow_id}", response_class=HTMLResponse)
     async def timeline(
         request: Request, workflow_id: str, run_id: str | None = None, user: ConsoleUserView = auditor
     ) -> HTMLResponse:
-        history = await fetch(workflow_id, run_id)
+        history = await _fetch(console, workflow_id, run_id)
         if history is None:
             return console.error(request, "there is no such workflow", 404)
         console.phi_view(user, "workflow_timeline", "workflow", workflow_id[:36], workflow_id=workflow_id)
-        entries = await build_timeline(history, console.client.data_converter)
-        human = [humanize(e, dollars) for e in entries]
-        verified = {h.event_id: _verified(console, workflow_id, h.entry.detail) for h in human}
-        verdict = await console.replay(history) if console.replay is not None else None
-        return console.render(
-            request,
-            "timeline.html",
-            workflow_id=workflow_id,
-            run_id=run_id or "",
-            timeline=human,
-            verified=verified,
-            verdict=verdict,
-        )
+        return await _timeline_page(console, request, history, workflow_id, run_id)
 
     @app.get("/workflows/{workflow_id}/events/{event_id}", response_class=HTMLResponse)
     async def raw_event(
         request: Request, workflow_id: str, event_id: int, run_id: str | None = None, user: ConsoleUserView = auditor
     ) -> HTMLResponse:
-        history = await fetch(workflow_id, run_id)
+        history = await _fetch(console, workflow_id, run_id)
         event = next((e for e in history.events if e.event_id == event_id), None) if history else None
         if history is None or event is None:
             return console.error(request, "there is no such workflow event", 404)
@@ -171,11 +181,37 @@ def register(app: FastAPI, console: Console) -> None:
             raw=decoded,
         )
 
+
+async def _timeline_page(
+    console: Console, request: Request, history: WorkflowHistory, workflow_id: str, run_id: str | None
+) -> HTMLResponse:
+    """The history in words, each actor marked signed, unsigned or forged, and the replay verdict."""
+    entries = await build_timeline(history, console.client.data_converter)
+    human = [humanize(e, dollars) for e in entries]
+    verified = {h.event_id: _verified(console, workflow_id, h.entry.detail) for h in human}
+    verdict = await console.replay(history) if console.replay is not None else None
+    return console.render(
+        request,
+        "timeline.html",
+        workflow_id=workflow_id,
+        run_id=run_id or "",
+        timeline=human,
+        verified=verified,
+        verdict=verdict,
+    )
+
+
+# --- the export, and the old audit page's address ------------------------------------------------------------
+
+
+def _register_export(app: FastAPI, console: Console) -> None:
+    auditor = Depends(console.require(Permission.AUDIT))
+
     @app.get("/workflows/{workflow_id}/export", response_model=None)
     async def export(
         request: Request, workflow_id: str, run_id: str | None = None, user: ConsoleUserView = auditor
     ) -> Response:
-        history = await fetch(workflow_id, run_id)
+        history = await _fetch(console, workflow_id, run_id)
         if history is None:
             return console.error(request, "there is no such workflow", 404)
         console.audit(
