@@ -9,11 +9,12 @@ over (the console does not import the document store).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from console.accounts import ConsoleUserView, Permission
 from console.records import claim_view, patient_view
@@ -30,6 +31,15 @@ SAFE_TYPES = {"application/edi-x12": "text/plain", "application/pdf": "applicati
 
 
 def register(app: FastAPI, console: Console) -> None:
+    _register_claims(app, console)
+    _register_accounts(app, console)
+    _register_documents(app, console)
+
+
+# --- the claims list -----------------------------------------------------------------------------------------
+
+
+def _register_claims(app: FastAPI, console: Console) -> None:
     reader = Depends(console.require(Permission.PHI))
 
     @app.get("/claims", response_class=HTMLResponse)
@@ -48,35 +58,63 @@ def register(app: FastAPI, console: Console) -> None:
             if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,30}", value):
                 raise BadRequest(f"{name} holds letters and digits only")
         since, until = _date(service_from, "service from"), _date(service_to, "service to")
-        page = max(1, min(page, 10_000))
-        with console.session_factory() as db:
-            payers = {p.id: p for p in db.execute(select(m.Payer).order_by(m.Payer.payer_id)).scalars()}
-            query = select(m.Claim, m.Patient.account_number).join(m.Patient, m.Patient.id == m.Claim.patient_id)
-            if status:
-                query = query.where(m.Claim.status == status)
-            if payer:
-                query = query.where(m.Claim.payer_id.in_([p.id for p in payers.values() if p.payer_id == payer]))
-            if account:
-                query = query.where(m.Patient.account_number == account)
-            if since:
-                query = query.where(m.Claim.date_of_service >= since)
-            if until:
-                query = query.where(m.Claim.date_of_service <= until)
-            total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            ordered = query.order_by(m.Claim.date_of_service.desc(), m.Claim.id)
-            rows = db.execute(ordered.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-            balances = claim_insurance_balances(db, [c.id for c, _ in rows]) if rows else {}
-        return console.render(
-            request,
-            "claims.html",
-            rows=[(c, account_number, payers.get(c.payer_id), balances.get(c.id, 0)) for c, account_number in rows],
-            total=total,
-            page=page,
-            pages=max(1, -(-total // PAGE_SIZE)),
-            statuses=[s.value for s in ClaimStatus],
-            payer_codes=sorted(p.payer_id for p in payers.values()),
-            params={k: v for k, v in request.query_params.items()},
-        )
+        filters = _ClaimFilters(status, payer, account, since, until)
+        return _claims_page(console, request, filters, page=max(1, min(page, 10_000)))
+
+
+@dataclass(frozen=True)
+class _ClaimFilters:
+    """The claims list's filters, checked (empty or None: not given)."""
+
+    status: str | None
+    payer: str | None
+    account: str | None
+    since: date | None
+    until: date | None
+
+
+def _claims_page(console: Console, request: Request, filters: _ClaimFilters, *, page: int) -> HTMLResponse:
+    with console.session_factory() as db:
+        payers = {p.id: p for p in db.execute(select(m.Payer).order_by(m.Payer.payer_id)).scalars()}
+        query = _claims_query(filters, [p.id for p in payers.values() if p.payer_id == filters.payer])
+        total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        ordered = query.order_by(m.Claim.date_of_service.desc(), m.Claim.id)
+        rows = db.execute(ordered.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        balances = claim_insurance_balances(db, [c.id for c, _ in rows]) if rows else {}
+    return console.render(
+        request,
+        "claims.html",
+        rows=[(c, account_number, payers.get(c.payer_id), balances.get(c.id, 0)) for c, account_number in rows],
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        statuses=[s.value for s in ClaimStatus],
+        payer_codes=sorted(p.payer_id for p in payers.values()),
+        params={k: v for k, v in request.query_params.items()},
+    )
+
+
+def _claims_query(filters: _ClaimFilters, payer_ids: list[str]) -> Select[m.Claim, str]:
+    """Claims with their patient's account number; ``payer_ids``: the store ids of the payer code filtered on."""
+    query = select(m.Claim, m.Patient.account_number).join(m.Patient, m.Patient.id == m.Claim.patient_id)
+    if filters.status:
+        query = query.where(m.Claim.status == filters.status)
+    if filters.payer:
+        query = query.where(m.Claim.payer_id.in_(payer_ids))
+    if filters.account:
+        query = query.where(m.Patient.account_number == filters.account)
+    if filters.since:
+        query = query.where(m.Claim.date_of_service >= filters.since)
+    if filters.until:
+        query = query.where(m.Claim.date_of_service <= filters.until)
+    return query
+
+
+# --- a claim, a patient account ------------------------------------------------------------------------------
+
+
+def _register_accounts(app: FastAPI, console: Console) -> None:
+    reader = Depends(console.require(Permission.PHI))
 
     @app.get("/claims/{claim_id}", response_class=HTMLResponse)
     async def claim(request: Request, claim_id: str, user: ConsoleUserView = reader) -> HTMLResponse:
@@ -100,6 +138,13 @@ def register(app: FastAPI, console: Console) -> None:
                 return console.error(request, "there is no such patient", 404)
             console.phi_view(user, "patient_account", "patient", patient_id)
             return console.render(request, "patient.html", **patient_view(db, row))
+
+
+# --- documents -----------------------------------------------------------------------------------------------
+
+
+def _register_documents(app: FastAPI, console: Console) -> None:
+    reader = Depends(console.require(Permission.PHI))
 
     @app.get("/documents/{document_id}", response_model=None)
     async def document(request: Request, document_id: str, user: ConsoleUserView = reader) -> Response:
