@@ -177,7 +177,7 @@ def patients_pay(container: Container, since: datetime) -> list[tuple[str, int]]
 
     Deterministic (the guarantor id decides), idempotent (keyed by guarantor): returns (guarantor, cents) paid now.
     """
-    from domain.ledger.service import record_patient_payment
+    from domain.ledger.payments import record_patient_payment
     from domain.ledger.store import guarantor_balance
 
     paid: list[tuple[str, int]] = []

@@ -19,7 +19,7 @@ from activities.patient_collections.statements import DocumentSink
 from domain import audit
 from domain import models as m
 from domain.errors import NotFound
-from domain.ledger.service import write_off_patient_balance
+from domain.ledger.adjustments import write_off_patient_balance
 from domain.ledger.store import existing_keys, guarantor_balance
 from domain.money import format_cents
 from domain.store.uow import UnitOfWork

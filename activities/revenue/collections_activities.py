@@ -28,7 +28,7 @@ from domain.collections_policy import CollectionsPolicy, payment_plan, plan_inst
 from domain.collections_policy_store import current_policy
 from domain.enums import PaymentPlanStatus
 from domain.errors import NotFound, ValidationError
-from domain.ledger.service import write_off_patient_balance
+from domain.ledger.adjustments import write_off_patient_balance
 from domain.ledger.store import guarantor_balance
 
 

@@ -12,11 +12,8 @@ from domain import audit
 from domain import models as m
 from domain.claim_status import ClaimStatus
 from domain.errors import NotFound
-from domain.ledger.service import (
-    adjust_claim_balance,
-    post_charge,
-    post_patient_charge,
-)
+from domain.ledger.adjustments import adjust_claim_balance
+from domain.ledger.service import post_charge, post_patient_charge
 
 
 class LedgerActivities(StoreActivities):

@@ -17,15 +17,10 @@ from activities.patient_collections import AgencyHandoff, OutboxMessenger, State
 from domain import models as m
 from domain.errors import InvalidAmount, ValidationError
 from domain.ledger import accounts as acc
+from domain.ledger.adjustments import adjust_claim_balance, refund_credit_balance, write_off_patient_balance
 from domain.ledger.checks import run_ledger_checks
-from domain.ledger.service import (
-    adjust_claim_balance,
-    post_charge,
-    post_patient_charge,
-    record_patient_payment,
-    refund_credit_balance,
-    write_off_patient_balance,
-)
+from domain.ledger.payments import record_patient_payment
+from domain.ledger.service import post_charge, post_patient_charge
 from domain.ledger.store import account_balance, balances_by_account, guarantor_balance, patient_ar_balance
 from domain.posting import post_remittance
 from domain.remittance import ProviderAdjustment

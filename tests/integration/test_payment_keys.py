@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from domain import models as m
 from domain.errors import IdempotencyConflict
-from domain.ledger.service import record_patient_payment
+from domain.ledger.payments import record_patient_payment
 from domain.store.engine import make_engine, make_session_factory
 from domain.store.uow import UnitOfWork
 from tests.unit.posting.factory import make_patient, make_practice

@@ -15,7 +15,7 @@ from activities.documents.local import LocalDocumentStore
 from activities.revenue import CollectionsActivities
 from domain import models as m
 from domain.enums import PaymentPlanStatus
-from domain.ledger.service import record_patient_payment
+from domain.ledger.payments import record_patient_payment
 from domain.posting import post_remittance
 from domain.store.uow import UnitOfWork
 from tests.unit.posting.factory import make_claim, make_patient, make_practice, paid_claim, remittance

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _record(args: argparse.Namespace) -> int:
-    from domain.ledger.service import record_patient_payment
+    from domain.ledger.payments import record_patient_payment
     from domain.money import format_cents
     from domain.services.lookups import patient_id_for
     from workers.composition import Container
