@@ -22,7 +22,7 @@ from domain.actors import acting_as, current_actor
 from domain.errors import DomainError
 from domain.store.engine import one_writer
 from domain.store.uow import UnitOfWork
-from intake import merge, patients, rows, visits
+from intake import appointments, merge, patients, rows, visits
 from intake.commands import (
     Actor,
     BusinessId,
@@ -105,10 +105,10 @@ class IntakeUnit:
         return patients.record_coverage(self._ctx, command)
 
     def schedule_appointment(self, command: ScheduleAppointment) -> Outcome:
-        return visits.schedule_appointment(self._ctx, command)
+        return appointments.schedule_appointment(self._ctx, command)
 
     def start_visit(self, command: StartVisit) -> Outcome:
-        return visits.start_visit(self._ctx, command)
+        return appointments.start_visit(self._ctx, command)
 
     def record_encounter(self, command: RecordEncounter) -> Outcome:
         return visits.record_encounter(self._ctx, command)
