@@ -1,0 +1,179 @@
+"""Posting and collections payloads: remittances, charges, claim adjustments, a guarantor's balance,
+statements, write-offs and the agency; one frozen dataclass in, one out; ids, codes and cents only."""
+
+from dataclasses import dataclass, field
+
+from activities.contracts.revenue.claims import ClaimOutcome
+from activities.contracts.revenue.policy import RevenuePolicy
+
+
+@dataclass(frozen=True)
+class IntakeInput:
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+    iterations_left: int = -1  # -1: forever; the demo bounds it
+    seen: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchedRemittances:
+    remittance_keys: tuple[str, ...]  # document keys of stored 835s (or EOB extractions)
+
+
+@dataclass(frozen=True)
+class PostingInput:
+    remittance_key: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+
+
+@dataclass(frozen=True)
+class RemittanceRef:
+    remittance_key: str
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    remittance_key: str
+    already_posted: bool
+    payer_id: str
+    posted_cents: int
+    claims: tuple[ClaimOutcome, ...]
+    unmatched: tuple[str, ...] = ()  # patient control numbers we could not match
+    guarantors_with_balance: tuple[str, ...] = ()
+    secondary_claims: tuple[str, ...] = ()  # claims the crossover created: each gets its Claim workflow
+    # The work items posting opened (parked claim payments, a payment total that differs, an unknown payer):
+    # each gets its PostingException workflow ("" in older histories: none were started).
+    exception_items: tuple[str, ...] = ()
+    # The payments of this delivery that were stored already (domain.posting.channels), one
+    # "<arrival>:<first source>:<stored remittance id>" each: already_posted (the same delivery again),
+    # same_payment (the same payment came earlier by another channel, 835 or eob_pdf), channel_mismatch (stated
+    # differently: nothing posted, a work item in exception_items asks a person). Empty in older histories.
+    arrivals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PatientCharge:
+    encounter_id: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    encounter_id: str
+    guarantor_id: str
+    charge_cents: int
+
+
+@dataclass(frozen=True)
+class ClaimAdjustment:
+    """A biller's decision on a claim's open balance: write it off or move it to the patient."""
+
+    claim_id: str
+    kind: str  # write_off or bill_patient
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class AdjustmentResult:
+    claim_id: str
+    amount_cents: int
+    guarantor_id: str
+    claim_status: str = ""  # the claim's ClaimStatus in the store after the adjustment ("" in older histories)
+
+
+@dataclass(frozen=True)
+class CollectionsInput:
+    guarantor_id: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+    statements_sent: int = 0
+    final_sent: bool = False
+    # Carried over continue-as-new by the policy-driven cycle: the business day of the first statement (ISO), and
+    # the calendar the business days are measured in (ISO start day, its epoch seconds, a business day's seconds).
+    first_statement_on: str = ""
+    clock_origin_day: str = ""
+    clock_origin_at: float = 0.0
+    cycle: int = 0  # statement cycles begun again (a plan, a settlement): each cycle's statements have their own keys
+
+
+@dataclass(frozen=True)
+class GuarantorRef:
+    guarantor_id: str
+
+
+@dataclass(frozen=True)
+class BalanceNotice:
+    guarantor_id: str
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+
+
+@dataclass(frozen=True)
+class GuarantorBalance:
+    guarantor_id: str
+    balance_cents: int
+
+
+@dataclass(frozen=True)
+class StatementRequest:
+    guarantor_id: str
+    kind: str  # first, reminder, final
+    sequence: int
+    cycle_key: str  # idempotency: the workflow id plus the sequence
+    due_on: str = ""  # ISO date the policy gives (domain.collections_policy.statement_schedule); "" = its default
+    statement_on: str = ""  # ISO business date of the statement; "" = today
+
+
+@dataclass(frozen=True)
+class CollectionsPolicyInForce:
+    """The stored collections policy a step is decided by: its version and its settings (whole numbers only)."""
+
+    version: int
+    settings: dict[str, int]
+
+
+@dataclass(frozen=True)
+class StatementSent:
+    statement_id: str
+    balance_cents: int
+    document_key: str | None
+
+
+@dataclass(frozen=True)
+class CollectionsWriteOff:
+    guarantor_id: str
+    amount_cents: int
+    reason: str  # small_balance, hardship, bad_debt
+    key: str
+
+
+@dataclass(frozen=True)
+class AgencyHandoff:
+    guarantor_id: str
+    amount_cents: int
+    key: str
+
+
+@dataclass(frozen=True)
+class AgencyResult:
+    guarantor_id: str
+    export_key: str | None
+
+
+@dataclass(frozen=True)
+class CollectionsResult:
+    guarantor_id: str
+    outcome: str  # paid, written_off, agency, disputed, credit
+    statements_sent: int
+    balance_cents: int
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    amount_cents: int
+    reference: str
+
+
+@dataclass(frozen=True)
+class Nothing:
+    """For activities with nothing to say back."""
+
+    ok: bool = True
