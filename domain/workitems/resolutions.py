@@ -2,9 +2,11 @@
 
 :func:`validate_resolution` is the check the workflow's Update validator, the CLI and the console all run, so a
 person gets the same message wherever they type. Pure; messages name reasons, actions and fields, never values.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: ``ResolveRequest`` is a Temporal payload, and a workflow sandbox
+resolves a payload's string annotations in its module's namespace, which the sandbox only holds for modules the
+workflow imported itself (it imports ``domain.workitems``, not this module).
+"""
 
 import re
 from collections.abc import Mapping
