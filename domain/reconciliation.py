@@ -216,17 +216,7 @@ class ReconciliationResult:
 def reconcile_deposits(session: Session, *, as_of: datetime | None = None) -> ReconciliationResult:
     """Link each unreconciled ERA to the deposit line with its trace number; differences become work items."""
     now = as_of or datetime.now(UTC)
-    linked = {
-        r[0]
-        for r in session.execute(select(m.Remittance.deposit_line_id).where(m.Remittance.deposit_line_id.is_not(None)))
-    }
-    open_lines = [
-        line
-        for line in session.execute(
-            select(m.BankDepositLine).where(m.BankDepositLine.trace_number.is_not(None))
-        ).scalars()
-        if line.id not in linked
-    ]
+    open_lines = _unlinked_deposit_lines(session)
     by_trace: dict[str, list[m.BankDepositLine]] = {}
     for line in open_lines:
         by_trace.setdefault(str(line.trace_number).strip(), []).append(line)
@@ -245,58 +235,15 @@ def reconcile_deposits(session: Session, *, as_of: datetime | None = None) -> Re
             line = candidates[0]
             used.add(line.id)
             mismatched += 1
-            drafts.append(
-                WorkItemDraft(
-                    QUEUE,
-                    Reason.DEPOSIT_MISMATCH,
-                    f"ERA trace {era.trace_number}: deposit {line.amount_cents} cents, "
-                    f"ERA {era.payment_amount_cents} cents",
-                    "remittance",
-                    era.id,
-                    f"reconciliation:amount:{era.id}:{line.id}",
-                    {
-                        "problem": "deposit_amount_mismatch",
-                        "remittance_id": era.id,
-                        "deposit_line_id": line.id,
-                        "deposit_cents": line.amount_cents,
-                        "era_cents": era.payment_amount_cents,
-                        "difference_cents": line.amount_cents - era.payment_amount_cents,
-                    },
-                )
-            )
+            drafts.append(_amount_mismatch(era, line))
         elif era.payment_method == "ACH" and era.payment_amount_cents > 0:
             received = era.received_at if era.received_at.tzinfo else era.received_at.replace(tzinfo=UTC)
             if now - received >= ERA_DEPOSIT_WAIT:
-                drafts.append(
-                    WorkItemDraft(
-                        QUEUE,
-                        Reason.DEPOSIT_MISMATCH,
-                        f"ERA trace {era.trace_number}: {era.payment_amount_cents} cents never reached the bank",
-                        "remittance",
-                        era.id,
-                        f"reconciliation:no_deposit:{era.id}",
-                        {
-                            "problem": "era_without_deposit",
-                            "remittance_id": era.id,
-                            "era_cents": era.payment_amount_cents,
-                        },
-                    )
-                )
+                drafts.append(_era_without_deposit(era))
     eras_without = sum(1 for d in drafts if d.context.get("problem") == "era_without_deposit")
     era_traces = {era.trace_number.strip() for era in session.execute(select(m.Remittance)).scalars()}
     orphans = [line for line in open_lines if line.id not in used and str(line.trace_number).strip() not in era_traces]
-    for line in orphans:
-        drafts.append(
-            WorkItemDraft(
-                QUEUE,
-                Reason.DEPOSIT_MISMATCH,
-                f"deposit trace {line.trace_number}: {line.amount_cents} cents with no ERA",
-                "bank_deposit_line",
-                line.id,
-                f"reconciliation:no_era:{line.id}",
-                {"problem": "deposit_without_era", "deposit_line_id": line.id, "deposit_cents": line.amount_cents},
-            )
-        )
+    drafts.extend(_deposit_without_era(line) for line in orphans)
     opened = open_work_items(session, drafts)
     session.flush()
     return ReconciliationResult(
@@ -305,4 +252,62 @@ def reconcile_deposits(session: Session, *, as_of: datetime | None = None) -> Re
         deposits_without_era=len(orphans),
         eras_without_deposit=eras_without,
         work_items_opened=tuple(item_id for item_id, created in opened if created),
+    )
+
+
+def _unlinked_deposit_lines(session: Session) -> list[m.BankDepositLine]:
+    """Deposit lines with a trace number that no ERA is linked to yet."""
+    linked = {
+        r[0]
+        for r in session.execute(select(m.Remittance.deposit_line_id).where(m.Remittance.deposit_line_id.is_not(None)))
+    }
+    return [
+        line
+        for line in session.execute(
+            select(m.BankDepositLine).where(m.BankDepositLine.trace_number.is_not(None))
+        ).scalars()
+        if line.id not in linked
+    ]
+
+
+def _amount_mismatch(era: m.Remittance, line: m.BankDepositLine) -> WorkItemDraft:
+    return WorkItemDraft(
+        QUEUE,
+        Reason.DEPOSIT_MISMATCH,
+        f"ERA trace {era.trace_number}: deposit {line.amount_cents} cents, ERA {era.payment_amount_cents} cents",
+        "remittance",
+        era.id,
+        f"reconciliation:amount:{era.id}:{line.id}",
+        {
+            "problem": "deposit_amount_mismatch",
+            "remittance_id": era.id,
+            "deposit_line_id": line.id,
+            "deposit_cents": line.amount_cents,
+            "era_cents": era.payment_amount_cents,
+            "difference_cents": line.amount_cents - era.payment_amount_cents,
+        },
+    )
+
+
+def _era_without_deposit(era: m.Remittance) -> WorkItemDraft:
+    return WorkItemDraft(
+        QUEUE,
+        Reason.DEPOSIT_MISMATCH,
+        f"ERA trace {era.trace_number}: {era.payment_amount_cents} cents never reached the bank",
+        "remittance",
+        era.id,
+        f"reconciliation:no_deposit:{era.id}",
+        {"problem": "era_without_deposit", "remittance_id": era.id, "era_cents": era.payment_amount_cents},
+    )
+
+
+def _deposit_without_era(line: m.BankDepositLine) -> WorkItemDraft:
+    return WorkItemDraft(
+        QUEUE,
+        Reason.DEPOSIT_MISMATCH,
+        f"deposit trace {line.trace_number}: {line.amount_cents} cents with no ERA",
+        "bank_deposit_line",
+        line.id,
+        f"reconciliation:no_era:{line.id}",
+        {"problem": "deposit_without_era", "deposit_line_id": line.id, "deposit_cents": line.amount_cents},
     )

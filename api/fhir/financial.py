@@ -175,22 +175,6 @@ def explanation_of_benefit(session: Session, paid: m.RemittanceClaim) -> dict[st
     claim_row = session.get(m.Claim, paid.claim_id) if paid.claim_id else None
     adjustments = list(paid.adjustments)
     claim_level = [a for a in adjustments if a.remittance_service_line_id is None]
-    items = []
-    for number, line in enumerate(paid.service_lines, start=1):
-        own = [a for a in adjustments if a.remittance_service_line_id == line.id]
-        items.append(
-            {
-                "sequence": number,
-                "productOrService": {"coding": [{"system": CPT_SYSTEM, "code": line.procedure_code}]},
-                "modifier": [{"coding": [{"system": MODIFIER_SYSTEM, "code": x}]} for x in line.modifiers or []],
-                "adjudication": [
-                    _amount("submitted", line.charge_cents),
-                    _amount("benefit", line.paid_cents),
-                    *(_adjustment(a) for a in own),
-                    *(_remark(code) for code in line.remark_codes or []),
-                ],
-            }
-        )
     resource: dict[str, Any] = {
         "resourceType": "ExplanationOfBenefit",
         "id": paid.id,
@@ -216,29 +200,49 @@ def explanation_of_benefit(session: Session, paid: m.RemittanceClaim) -> dict[st
         "insurance": [{"focal": True, "coverage": {"reference": f"Coverage/{claim_row.coverage_id}"}}]
         if claim_row and claim_row.coverage_id
         else [{"focal": True, "coverage": {"display": "coverage not on file"}}],
-        "item": items,
+        "item": _eob_items(paid, adjustments),
         "adjudication": [*(_adjustment(a) for a in claim_level), *(_remark(c) for c in paid.remark_codes or [])],
-        "total": [
-            {
-                "category": {"coding": [{"system": ADJUDICATION, "code": "submitted"}]},
-                "amount": money(paid.charge_cents),
-            },
-            {"category": {"coding": [{"system": ADJUDICATION, "code": "benefit"}]}, "amount": money(paid.paid_cents)},
-        ],
+        "total": _eob_totals(paid),
         "payment": {
             "amount": money(paid.paid_cents),
             "date": remittance.payment_date.isoformat() if remittance.payment_date else None,
             "identifier": {"system": "urn:carecycle:payment-trace", "value": remittance.trace_number},
         },
     }
+    return clean(resource)
+
+
+def _eob_items(paid: m.RemittanceClaim, adjustments: list[m.RemittanceAdjustment]) -> list[dict[str, Any]]:
+    """The paid service lines, each with its charge, its payment, its own CARC adjustments and RARC remarks."""
+    items = []
+    for number, line in enumerate(paid.service_lines, start=1):
+        own = [a for a in adjustments if a.remittance_service_line_id == line.id]
+        items.append(
+            {
+                "sequence": number,
+                "productOrService": {"coding": [{"system": CPT_SYSTEM, "code": line.procedure_code}]},
+                "modifier": [{"coding": [{"system": MODIFIER_SYSTEM, "code": x}]} for x in line.modifiers or []],
+                "adjudication": [
+                    _amount("submitted", line.charge_cents),
+                    _amount("benefit", line.paid_cents),
+                    *(_adjustment(a) for a in own),
+                    *(_remark(code) for code in line.remark_codes or []),
+                ],
+            }
+        )
+    return items
+
+
+def _eob_totals(paid: m.RemittanceClaim) -> list[dict[str, Any]]:
+    totals = [_amount("submitted", paid.charge_cents), _amount("benefit", paid.paid_cents)]
     if paid.patient_responsibility_cents:
-        resource["total"].append(
+        totals.append(
             {
                 "category": {"coding": [{"system": "urn:carecycle:adjudication", "code": "patient-responsibility"}]},
                 "amount": money(paid.patient_responsibility_cents),
             }
         )
-    return clean(resource)
+    return totals
 
 
 def _amount(category: str, cents: int) -> dict[str, Any]:

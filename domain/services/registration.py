@@ -154,6 +154,31 @@ def register_patient(
         raise DuplicatePatient(
             f"a patient with the same name, birth date and member id exists: {duplicates[0]} ({DUPLICATE_RULE})"
         )
+    payers = _coverage_payers(session, data, payers)
+    if practice_id is None:
+        practice_id = session.execute(select(m.Practice.id).limit(1)).scalar_one_or_none()
+    if practice_id is None:
+        raise ValidationError("the store has no practice yet: seed or create one first")
+    guarantor_number, patient_number = _next_account_numbers(session)
+    guarantor_id, patient_id = m.new_id(), m.new_id()
+    _insert_person(session, data, practice_id, (guarantor_id, guarantor_number), (patient_id, patient_number))
+    coverage_ids = _insert_coverages(session, data, patient_id, payers, today)
+    audit.record(
+        session,
+        actor=actor,
+        action="patient.registered",
+        entity_type="patient",
+        entity_id=patient_id,
+        details={"coverages": [c.payer_code for c in data.coverages]},
+    )
+    return RegisteredPatient(patient_id, guarantor_id, coverage_ids, patient_number)
+
+
+def _coverage_payers(
+    session: Session, data: PatientInput, payers: Mapping[str, KnownPayer] | None
+) -> Mapping[str, KnownPayer]:
+    """The payers of the coverages (those the caller has at hand, else the store's); each must be known and none
+    self-pay."""
     if payers is None:
         payers = {
             p.payer_id: KnownPayer(p.id, PayerKind(p.kind))
@@ -167,14 +192,22 @@ def register_patient(
             raise UnknownPayer(f"unknown payer {coverage.payer_code!r}")
         if payer.kind == PayerKind.SELF_PAY:
             raise ValidationError("self-pay is not a coverage: register the patient without one")
-    if practice_id is None:
-        practice_id = session.execute(select(m.Practice.id).limit(1)).scalar_one_or_none()
-    if practice_id is None:
-        raise ValidationError("the store has no practice yet: seed or create one first")
-    guarantor_number, patient_number = _next_account_numbers(session)
-    # Three plain INSERTs (guarantor, patient, coverages: foreign-key order) instead of the ORM's unit of work,
-    # which cost more than the rest of a registration; the rows are read back through the session like any other.
-    guarantor_id, patient_id = m.new_id(), m.new_id()
+    return payers
+
+
+# Plain INSERTs (guarantor, patient, coverages: foreign-key order) instead of the ORM's unit of work, which cost more
+# than the rest of a registration; the rows are read back through the session like any other.
+
+
+def _insert_person(
+    session: Session,
+    data: PatientInput,
+    practice_id: str,
+    guarantor: tuple[str, str],
+    patient: tuple[str, str],
+) -> None:
+    """The guarantor and the patient (their own guarantor): ``guarantor`` and ``patient`` are (id, account number)."""
+    (guarantor_id, guarantor_number), (patient_id, patient_number) = guarantor, patient
     person = {
         "first_name": data.first_name.strip(),
         "last_name": data.last_name.strip(),
@@ -200,6 +233,11 @@ def register_patient(
             }
         ],
     )
+
+
+def _insert_coverages(
+    session: Session, data: PatientInput, patient_id: str, payers: Mapping[str, KnownPayer], today: date
+) -> tuple[str, ...]:
     coverage_rows: list[dict[str, Any]] = [
         {
             "id": m.new_id(),
@@ -219,12 +257,4 @@ def register_patient(
     ]
     if coverage_rows:
         session.execute(insert(_COVERAGES), coverage_rows)
-    audit.record(
-        session,
-        actor=actor,
-        action="patient.registered",
-        entity_type="patient",
-        entity_id=patient_id,
-        details={"coverages": [c.payer_code for c in data.coverages]},
-    )
-    return RegisteredPatient(patient_id, guarantor_id, tuple(c["id"] for c in coverage_rows), patient_number)
+    return tuple(row["id"] for row in coverage_rows)
