@@ -4,9 +4,10 @@ One workflow per claim (``claim-<claim uuid>``). People decide through work item
 denials (with their CARC/RARC explained), claims the payer does not answer, the timely-filing deadline.
 
 The module reads as the process: ``run`` and its numbered steps first, then each step's own method in the order
-the claim meets them (a reopened claim, the acknowledgment, the remittance with its follow-ups, a person's
-decision and how it is carried out, the timely-filing deadline), then the signal and query, then the claim's own
-state. The work-item mechanics (``ask``, the ``resolve`` Update) are ``RevenueWorkflow``'s and ``flows.workitems``'.
+the claim meets them (a reopened claim, the edits and the 837P, the acknowledgment, the remittance with its
+follow-ups, a person's decision and how it is carried out, the timely-filing deadline), then the signal and query,
+then the claim's own state. The work-item mechanics (``ask``, the ``resolve`` Update) are ``RevenueWorkflow``'s and
+``flows.workitems``'; what each work item says is ``flows.revenue.claim_texts``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from flows.revenue import claim_texts
 from flows.revenue._common import (
     CLEARINGHOUSE,
     PORTAL,
@@ -88,7 +90,6 @@ class ClaimWorkflow(RevenueWorkflow):
         self._submissions = data.resubmissions
         policy = data.policy
         workflow.set_current_details(f"claim {data.claim_id}")
-        ref = c.ClaimRef(data.claim_id)
         frequency = "7" if data.resubmissions else "1"
         if data.reopened_by is not None:
             if await self._reopened(policy, data.reopened_by) != "resubmit":
@@ -99,64 +100,23 @@ class ClaimWorkflow(RevenueWorkflow):
                 workflow.continue_as_new(
                     c.ClaimInput(data.claim_id, policy, self._submissions, portal_task_queue=data.portal_task_queue)
                 )
-            # 1. the claim edits
-            self._enter("scrub")
-            scrub = await self.run_or_ask(policy, c.claims_scrub, ref, entity_type="claim", entity_id=data.claim_id)
-            self._payer_id = scrub.payer_id
-            self._take(scrub.claim_status, self._status)
-            self._lines, self._diagnoses, self._line_pointers = scrub.lines, scrub.diagnoses, scrub.line_pointers
-            set_visibility(payer_id=scrub.payer_id)
-            if not scrub.passed:
-                decision = await self._decide(
-                    policy,
-                    Reason.CLAIM_EDIT_FAILED,
-                    "; ".join(f"{e.code}: {e.message} (fix: {e.fix_hint})" for e in scrub.edits),
-                    {"edits": ",".join(e.code for e in scrub.edits)},
-                )
-                if decision != "closed":
-                    continue
+            # 1. the claim edits (a failed edit or a missed filing deadline goes to a person first)
+            scrub = await self._scrub(policy)
+            stopped = await self._stopped_before_submit(policy, scrub)
+            if stopped == "closed":
                 return self._result()
-            if scrub.filing_deadline_days <= 0:
-                if await self._timely_filing_missed(policy) != "closed":
-                    continue
-                return self._result()
+            if stopped is not None:
+                continue
             # 2. the 837P
-            self._enter("submit")
-            submitted = await self.run_or_ask(
-                policy,
-                c.claims_submit,
-                c.ClaimCorrection(data.claim_id, {}, frequency, actor="workflow"),
-                entity_type="claim",
-                entity_id=data.claim_id,
-                options=CLEARINGHOUSE,
-            )
-            self._submissions += 1
-            self._submitted_at = workflow.now().timestamp()
-            self._take(submitted.claim_status, ClaimStatus.SUBMITTED.value)
+            submitted = await self._submit(policy, frequency)
             # 3. the 999 and 277CA
-            ack = await self._wait_for_acknowledgment(policy, submitted)
-            verdict, self._ack_verdict = self._ack_verdict, None
-            if verdict == "closed":
+            acknowledged = await self._acknowledged(policy, submitted)
+            if acknowledged == "closed":
                 return self._result()
-            if verdict == "resubmit":
+            if acknowledged == "resubmit":
                 frequency = "7"
                 continue
-            if ack is not None and ack.state == "rejected":
-                self._take(ack.claim_status, ClaimStatus.REJECTED.value)
-                self._enter("rejected")
-                decision = await self._decide(
-                    policy,
-                    Reason.CLAIM_REJECTED,
-                    f"the clearinghouse or payer rejected the claim: {', '.join(ack.codes) or 'no code'}",
-                    {"codes": ",".join(ack.codes)},
-                )
-                frequency = "7"
-                if decision != "closed":
-                    continue
-                return self._result()
             # 4. the remittance, with follow-up and the timely-filing deadline as durable timers
-            if ack is not None:
-                self._take(ack.claim_status, ClaimStatus.ACCEPTED.value)
             self._enter("awaiting_remittance")
             outcome = await self._wait_for_remittance(policy, scrub)
             if outcome == "resubmit":
@@ -179,6 +139,54 @@ class ClaimWorkflow(RevenueWorkflow):
         self._submissions = max(self._submissions, 1)
         self._outcomes.append(outcome)
         return await self._wait_for_remittance(policy, terms)
+
+    async def _scrub(self, policy: c.RevenuePolicy) -> c.ScrubResult:
+        self._enter("scrub")
+        ref = c.ClaimRef(self._claim_id)
+        scrub = await self.run_or_ask(policy, c.claims_scrub, ref, entity_type="claim", entity_id=self._claim_id)
+        self._payer_id = scrub.payer_id
+        self._take(scrub.claim_status, self._status)
+        self._lines, self._diagnoses, self._line_pointers = scrub.lines, scrub.diagnoses, scrub.line_pointers
+        set_visibility(payer_id=scrub.payer_id)
+        return scrub
+
+    async def _stopped_before_submit(self, policy: c.RevenuePolicy, scrub: c.ScrubResult) -> str | None:
+        """None: the claim may go out; else a person's verdict on failed edits or a missed filing deadline."""
+        if not scrub.passed:
+            return await self._decide(policy, Reason.CLAIM_EDIT_FAILED, *claim_texts.edits_failed(scrub))
+        if scrub.filing_deadline_days <= 0:
+            return await self._timely_filing_missed(policy)
+        return None
+
+    async def _submit(self, policy: c.RevenuePolicy, frequency: str) -> c.SubmitResult:
+        self._enter("submit")
+        submitted = await self.run_or_ask(
+            policy,
+            c.claims_submit,
+            c.ClaimCorrection(self._claim_id, {}, frequency, actor="workflow"),
+            entity_type="claim",
+            entity_id=self._claim_id,
+            options=CLEARINGHOUSE,
+        )
+        self._submissions += 1
+        self._submitted_at = workflow.now().timestamp()
+        self._take(submitted.claim_status, ClaimStatus.SUBMITTED.value)
+        return submitted
+
+    async def _acknowledged(self, policy: c.RevenuePolicy, submitted: c.SubmitResult) -> str | None:
+        """The 999/277CA step: "closed", "resubmit" (a replacement claim goes out), or None (on to the remittance)."""
+        ack = await self._wait_for_acknowledgment(policy, submitted)
+        verdict, self._ack_verdict = self._ack_verdict, None
+        if verdict in ("closed", "resubmit"):
+            return verdict
+        if ack is not None and ack.state == "rejected":
+            self._take(ack.claim_status, ClaimStatus.REJECTED.value)
+            self._enter("rejected")
+            decision = await self._decide(policy, Reason.CLAIM_REJECTED, *claim_texts.rejected(ack))
+            return "closed" if decision == "closed" else "resubmit"
+        if ack is not None:
+            self._take(ack.claim_status, ClaimStatus.ACCEPTED.value)
+        return None
 
     async def _wait_for_acknowledgment(self, policy: c.RevenuePolicy, submitted: c.SubmitResult) -> c.AckResult | None:
         """Poll for the 999/277CA on a durable timer; a remittance arriving first also ends the wait."""
@@ -252,19 +260,7 @@ class ClaimWorkflow(RevenueWorkflow):
             if workflow.now() >= filing_deadline and self._status not in (ClaimStatus.ACCEPTED, ClaimStatus.APPEALED):
                 return await self._timely_filing_missed(policy)
             self._enter("follow_up")
-            if status.route == "portal":
-                summary = (
-                    f"no remittance after {scrub.follow_up_days} days; the payer's portal says "
-                    f"{status.status_code} ({status.category})"
-                )
-            else:
-                summary = (
-                    f"no remittance after {scrub.follow_up_days} days; 276/277 says "
-                    f"{status.category}:{status.status_code} via {status.route}"
-                )
-            context = {"category": status.category, "status": status.status_code}
-            if status.route == "portal":
-                context.update(route="portal", **evidence)
+            summary, context = claim_texts.no_remittance(scrub.follow_up_days, status, evidence)
             decided = await self._resolve(
                 policy, Reason.NO_PAYER_RESPONSE, summary, context, until=lambda: bool(self._outcomes)
             )
@@ -312,14 +308,7 @@ class ClaimWorkflow(RevenueWorkflow):
         # Denied: a person decides, knowing what the codes mean.
         self._take(outcome.claim_status, ClaimStatus.DENIED.value)
         self._enter("denied")
-        explained = "; ".join(outcome.explanation) or ", ".join(outcome.adjustment_codes)
-        codes = ",".join(outcome.adjustment_codes + outcome.remark_codes)
-        verdict = await self._resolve(
-            policy,
-            Reason.CLAIM_DENIED,
-            f"denied ({codes}): {explained}",
-            {"codes": codes, "explanation": explained[:500], "remittance": outcome.remittance_key},
-        )
+        verdict = await self._resolve(policy, Reason.CLAIM_DENIED, *claim_texts.denied(outcome))
         assert verdict is not None
         return verdict
 
