@@ -15,7 +15,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 from flows.revenue._common import RevenueWorkflow, set_visibility
-from flows.revenue.claim import claim_workflow_id
+from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import posting_exceptions as xc
@@ -76,7 +76,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
         for outcome in result.claims:
             handle = workflow.get_external_workflow_handle(claim_workflow_id(outcome.claim_id))
             try:
-                await handle.signal("remittance", outcome)
+                await handle.signal(ClaimWorkflow.remittance, outcome)
             except Exception:  # the claim's workflow is gone or never existed
                 if workflow.patched(LATE_REMITTANCE_PATCH):
                     await self._reopen(policy, outcome)
@@ -84,6 +84,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
                     workflow.logger.info("no running workflow for claim %s", outcome.claim_id)
         for claim_id in result.secondary_claims:  # the crossover: each secondary claim gets its own process
             try:
+                # By name: abandoned, its result is not ours to decode (a typed reference would decode it here)
                 await workflow.start_child_workflow(
                     "Claim",
                     c.ClaimInput(claim_id, policy),
@@ -114,6 +115,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
 
     async def _reopen(self, policy: c.RevenuePolicy, outcome: c.ClaimOutcome) -> None:
         try:
+            # By name: abandoned, its result is not ours to decode (a typed reference would decode it here)
             await workflow.start_child_workflow(
                 "Claim",
                 c.ClaimInput(outcome.claim_id, policy, reopened_by=outcome),
@@ -123,7 +125,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
             self._reopened.append(outcome.claim_id)
         except WorkflowAlreadyStartedError:  # another posting reopened it just now: it hears this outcome too
             await workflow.get_external_workflow_handle(claim_workflow_id(outcome.claim_id)).signal(
-                "remittance", outcome
+                ClaimWorkflow.remittance, outcome
             )
 
 

@@ -30,7 +30,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ParentClosePolicy
 
 from flows.revenue._common import STORE, DomainFailure, RevenueWorkflow, refusal_context, set_visibility
-from flows.revenue.claim import claim_workflow_id
+from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
 from flows.revenue.posting import posting_workflow_id
 from flows.workitems import WorkItemRequest
 
@@ -212,6 +212,7 @@ class PostingExceptionWorkflow(RevenueWorkflow):
             await self._call(c.collections_notify_balance, c.BalanceNotice(applied.guarantor_id, policy))
         if applied.repost_key:  # the payer is known now: the stored 835 is posted again, by PaymentPosting
             try:
+                # By name: abandoned, its result is not ours to decode (a typed reference would decode it here)
                 await workflow.start_child_workflow(
                     "PaymentPosting",
                     c.PostingInput(applied.repost_key, policy),
@@ -226,13 +227,15 @@ class PostingExceptionWorkflow(RevenueWorkflow):
         (or never ran) gets a new run that goes on from this outcome."""
         handle = workflow.get_external_workflow_handle(claim_workflow_id(outcome.claim_id))
         try:
-            await handle.signal("remittance", outcome)
+            await handle.signal(ClaimWorkflow.remittance, outcome)
         except Exception:  # the claim's workflow is gone or never existed
             if not await self._start_claim(c.ClaimInput(outcome.claim_id, policy, reopened_by=outcome)):
-                await handle.signal("remittance", outcome)  # started by someone else just now: it hears this too
+                # started by someone else just now: it hears this too
+                await handle.signal(ClaimWorkflow.remittance, outcome)
 
     async def _start_claim(self, data: c.ClaimInput) -> bool:
         try:
+            # By name: abandoned, its result is not ours to decode (a typed reference would decode it here)
             await workflow.start_child_workflow(
                 "Claim",
                 data,
