@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from domain import models as m
+from domain.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,27 @@ def claims_in_status(session: Session, statuses: Sequence[str]) -> list[m.Claim]
         .scalars()
         .all()
     )
+
+
+def claims_named_or_in_status(session: Session, ids: Sequence[str], statuses: Sequence[str]) -> list[m.Claim]:
+    """The claims named by ``ids`` (each once, in the order given; ``NotFound`` names the first missing one), or
+    with no ids every claim in one of ``statuses``, oldest first."""
+    if not ids:
+        return claims_in_status(session, statuses)
+    found = claims_by_id(session, ids)
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(
+            f"no claim with id {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+    return [found[i] for i in dict.fromkeys(ids)]
+
+
+def work_item_applied(session: Session, item_id: str) -> dict[str, Any] | None:
+    """What carrying the work item's resolution out did, once its workflow recorded it (``resolution.applied``)."""
+    item = session.get(m.WorkItem, item_id)
+    applied = ((item.resolution or {}) if item is not None else {}).get("applied")
+    return applied if isinstance(applied, dict) else None
 
 
 def work_items_by_id_or_prefix(session: Session, ident: str, min_prefix: int = 6) -> list[m.WorkItem]:

@@ -14,6 +14,7 @@ from activities.clearinghouse import roster_entry
 from domain import models as m
 from domain.claim_status import ClaimStatus
 from domain.enums import PayerRouting
+from domain.services.professional import load_professional_claim
 from domain.store.engine import make_engine, make_session_factory
 from domain.x12.ack277ca import parse_277ca
 from domain.x12.ack999 import parse_999
@@ -22,7 +23,6 @@ from domain.x12.eligibility import EligibilityInquiry, parse_271, write_270
 from domain.x12.envelope import ControlNumbers, Party
 from domain.x12.remit835 import parse_835
 from sandbox.clearinghouse.service import ClearinghouseService
-from workers.cli.claims import load_professional_claim
 from workers.synthetic import seed_practice
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +11,6 @@ from workers.cli.args import iso_date, writable_file
 from workers.cli.output import print_json
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from domain import models as m
     from domain.x12.claim837 import ProfessionalClaim
 
 
@@ -37,31 +33,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     scrub.set_defaults(handler=_scrub)
 
 
-def _claims_to_use(session: Session, ids: Sequence[str], statuses: Sequence[str]) -> list[m.Claim]:
-    from domain.services.lookups import claims_by_id, claims_in_status
-
-    if ids:
-        found = claims_by_id(session, ids)
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise CommandFailed(
-                f"no claim with id {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-            )
-        return [found[i] for i in dict.fromkeys(ids)]
-    return claims_in_status(session, statuses)
-
-
-def load_professional_claim(session: Session, claim: m.Claim) -> ProfessionalClaim:
-    """The claim as the 837P mapper needs it (one loader: domain.services.professional)."""
-    from domain.services.professional import load_professional_claim as load
-
-    return load(session, claim)
-
-
 def _export(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from domain.claim_status import ClaimStatus
+    from domain.services.lookups import claims_named_or_in_status
+    from domain.services.professional import load_professional_claim
     from domain.store.control_numbers import next_numbers
     from domain.x12.claim837 import Submitter, write_837p
     from domain.x12.envelope import Party
@@ -74,10 +51,10 @@ def _export(args: argparse.Namespace) -> int:
         container.require_schema()
         with container.uow() as uow:
             session = uow.session
-            rows = _claims_to_use(session, args.claim, [ClaimStatus.READY])
+            rows = claims_named_or_in_status(session, args.claim, [ClaimStatus.READY])
             if not rows:
                 raise CommandFailed("no claims to export (none is ready; name claims with --claim)")
-            claims = [load_professional_claim(session, row) for row in rows]
+            claims: list[ProfessionalClaim] = [load_professional_claim(session, row) for row in rows]
             control = next_numbers(session)
             practice_name = claims[0].billing_provider.last_or_organization_name
             text = write_837p(
@@ -120,6 +97,7 @@ def _scrub(args: argparse.Namespace) -> int:
 
     from domain.claim_status import ClaimStatus
     from domain.errors import DomainError
+    from domain.services.lookups import claims_named_or_in_status
     from domain.services.scrubbing import open_claim_fingerprints, scrub_claim
     from workers.composition import Container
 
@@ -130,7 +108,7 @@ def _scrub(args: argparse.Namespace) -> int:
         container.require_schema()
         with container.uow() as uow:
             session = uow.session
-            rows = _claims_to_use(session, args.claim, [ClaimStatus.DRAFT, ClaimStatus.READY])
+            rows = claims_named_or_in_status(session, args.claim, [ClaimStatus.DRAFT, ClaimStatus.READY])
             patients = {row.patient_id for row in rows}
             open_claims = open_claim_fingerprints(session, patients if len(patients) <= 500 else None)
             for row in rows:

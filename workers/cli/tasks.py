@@ -400,7 +400,7 @@ def _await_applied(item_id: str, seconds: float) -> dict[str, Any] | None:
     """A posting item's outcome once its workflow carried the resolution out (the store says so), or None."""
     import time
 
-    from domain import models
+    from domain.services.lookups import work_item_applied
     from workers.composition import Container
 
     container = Container()
@@ -408,10 +408,9 @@ def _await_applied(item_id: str, seconds: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + seconds
         while True:
             with container.uow() as uow:
-                item = uow.session.get(models.WorkItem, item_id)
-                applied = ((item.resolution or {}) if item is not None else {}).get("applied")
-            if isinstance(applied, dict) or time.monotonic() >= deadline:
-                return applied if isinstance(applied, dict) else None
+                applied = work_item_applied(uow.session, item_id)
+            if applied is not None or time.monotonic() >= deadline:
+                return applied
             time.sleep(0.25)
     finally:
         container.close()
