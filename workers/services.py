@@ -32,15 +32,10 @@ def _require_shared_secret(settings: Settings, value: str | None, name: str) -> 
 
 async def run_console(settings: Settings, stop: asyncio.Event, on_ready: Callable[[str], None]) -> None:
     """Serve the operations console until ``stop``; ``on_ready`` gets its URL once it listens."""
+    from workers.console_wiring import ApiClientsForConsole, console_app_factory, console_options, replay_for_console
     from workers.security.actors import load_actor_keys
     from workers.security.stack_secrets import console_session_secret
-    from workers.stack import (
-        ApiClientsForConsole,
-        console_app_factory,
-        console_options,
-        replay_for_console,
-        serve_asgi,
-    )
+    from workers.stack import serve_asgi
     from workers.temporal.client import connect
 
     _require_shared_secret(settings, settings.console_session_secret, "CARECYCLE_CONSOLE_SESSION_SECRET")

@@ -15,17 +15,18 @@ servers, then the dev server, then the batch plane; starting again resumes in-fl
 Remote (TEMPORAL_ADDRESS set): only the workers start, against that cluster and the configured store
 (its schema must already be upgraded: migrations in production are a deliberate step).
 
-With workers, the portal payers' EOB schedules are applied once everything is up (workers.temporal.schedules),
-every active staff member's credentialing and training workflows are started (workers.staff), and
-RemittanceIntake polls the clearinghouse mailbox for 835s (workers.remittances: every remittance is posted by
-PaymentPosting, which tells the waiting Claim workflows).
+With workers, once everything is up (workers.stack_chores): the portal payers' EOB schedules are applied
+(workers.temporal.schedules), every active staff member's credentialing and training workflows are started
+(workers.staff), RemittanceIntake polls the clearinghouse mailbox for 835s (workers.remittances: every remittance is
+posted by PaymentPosting, which tells the waiting Claim workflows), and posting's orphaned work items get their
+workflows.
 
 Sandbox hook: when no external clearinghouse is configured and the module ``sandbox.server`` defines
 ``create_app(state_dir: pathlib.Path, *, seed: int, time_scale: float)`` returning an ASGI app, it is
 served on ``settings.sandbox_port`` (state under ``$CARECYCLE_HOME/sandbox``), which is where the
 clearinghouse adapter connects by default (``settings.clearinghouse_endpoint``).
 The console is ``console.app.create_app(client, session_factory, session_secret=..., replay=..., options=...,
-actor_keys=...)``.
+actor_keys=...)``, wired by workers.console_wiring.
 The HL7 v2 listener (``workers.hl7``) listens on ``settings.hl7_port`` (2575; 0: not started).
 """
 
@@ -36,16 +37,21 @@ import contextlib
 import importlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import uvicorn
-from temporalio.client import Client, WorkflowHistory
 
 from workers.composition import Container
+from workers.console_wiring import (
+    ApiClientsForConsole,
+    console_app_factory,
+    console_options,
+    replay_for_console,
+    ui_grant,
+)
 from workers.observability import (
     Telemetry,
     configure_telemetry,
@@ -71,8 +77,8 @@ from workers.security.stack_secrets import (
 )
 from workers.security.ui_proxy import Grants, create_ui_proxy
 from workers.settings import Settings
+from workers.stack_chores import start_after_workers
 from workers.temporal import EmbeddedTemporal, embedded_stack
-from workers.temporal.replay import replay
 
 log = logging.getLogger("carecycle.stack")
 
@@ -137,104 +143,6 @@ def sandbox_app_factory() -> Callable[..., Any] | None:
     return factory if callable(factory) else None
 
 
-def console_app_factory() -> Callable[..., Any] | None:
-    try:
-        module = importlib.import_module("console.app")
-    except ModuleNotFoundError as exc:
-        if exc.name == "console.app":
-            return None
-        raise
-    factory = getattr(module, "create_app", None)
-    return factory if callable(factory) else None
-
-
-def replay_for_console(client: Client) -> Callable[[WorkflowHistory], Awaitable[tuple[bool, str | None]]]:
-    """The console may not import the workflows: it gets the replay as a function."""
-
-    async def replay_history(history: WorkflowHistory) -> tuple[bool, str | None]:
-        verdict = await replay(history, client.data_converter)
-        return verdict.ok, verdict.failure
-
-    return replay_history
-
-
-def console_options(
-    settings: Settings,
-    *,
-    temporal_ui_url: str | None = None,
-    codec_url: str | None = None,
-    read_document: Callable[[str], bytes] | None = None,
-    codec_grant: Callable[[str, str], str] | None = None,
-    api_clients: Any = None,
-    telehealth: Any = None,
-    front_desk: Any = None,
-) -> Any:
-    """The console's settings (console.web.ConsoleOptions) from the environment's."""
-    from datetime import timedelta
-
-    from console.sessions import SessionPolicy
-    from console.throttle import parse_proxies
-    from console.web import ConsoleOptions
-
-    if settings.console_idle_minutes <= 0 or settings.console_session_hours <= 0:
-        raise ValueError("CARECYCLE_CONSOLE_IDLE_MINUTES and CARECYCLE_CONSOLE_SESSION_HOURS must be positive")
-    try:
-        proxies = parse_proxies(settings.trusted_proxies)
-    except ValueError:
-        raise ValueError("CARECYCLE_TRUSTED_PROXIES must list IP addresses or networks, comma-separated") from None
-    return ConsoleOptions(
-        sessions=SessionPolicy(
-            idle=timedelta(minutes=settings.console_idle_minutes),
-            lifetime=timedelta(hours=settings.console_session_hours),
-        ),
-        trusted_proxies=proxies,
-        secure_cookies=settings.console_secure_cookies,
-        temporal_ui_url=temporal_ui_url,
-        codec_url=codec_url,
-        read_document=read_document,
-        codec_grant=codec_grant,
-        api_clients=api_clients,
-        telehealth=telehealth,
-        front_desk=front_desk,
-    )
-
-
-class ApiClientsForConsole:
-    """The console's API clients page on ``api.clients`` (the console may not import the API package)."""
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        from api.clients import SCOPES
-
-        return tuple(SCOPES)
-
-    def list(self, session: Any) -> Any:
-        from api.clients import list_clients
-
-        return list_clients(session)
-
-    def add(self, session: Any, name: str, scopes: tuple[str, ...], *, actor: str) -> str:
-        from api.clients import add_client
-
-        return add_client(session, name, scopes, actor=actor)
-
-    def revoke(self, session: Any, name: str, *, actor: str) -> bool:
-        from api.clients import revoke_client
-
-        return revoke_client(session, name, actor=actor)
-
-
-def ui_grant(public_ui: str | None, grants: Grants) -> Callable[[str, str], str] | None:
-    """The console's way into the Web UI: a one-time grant URL for a signed-in user (workers.security.ui_proxy)."""
-    if public_ui is None:
-        return None
-
-    def url(username: str, next_path: str) -> str:
-        return f"{public_ui}/_carecycle/authorize?grant={quote(grants.mint(username, next_path), safe='')}"
-
-    return url
-
-
 def free_tcp_port() -> int:
     """A free loopback port for the dev server's own Web UI, which only the proxy reaches."""
     with socket.socket() as sock:
@@ -271,85 +179,6 @@ def codec_token_note(settings: Settings, codec_url: str) -> str | None:
     if settings.codec_server_token:
         return None
     return f"codec server token: {codec_token_file(settings)} (for `temporal --codec-auth 'Bearer <token>'`)"
-
-
-async def _start_staff_tracking(client: Client, container: Container, settings: Settings) -> None:
-    """Each active staff member's StaffCredentialing and TrainingRenewal workflows (workers.staff): running ones
-    are left alone, so every start of the stack picks up staff hired since. A refusal is logged, not fatal."""
-    from temporalio.service import RPCError
-
-    from activities.contracts.staff import StaffPolicy
-    from workers.staff import start_tracking
-
-    try:
-        policy = StaffPolicy(day_seconds=settings.business_day_seconds)
-        outcome = await start_tracking(client, container.session_factory, policy=policy)
-    except RPCError as exc:
-        log.warning("staff credentialing and training workflows not started: %s", exc.message)
-        return
-    log.info(
-        "staff credentialing and training workflows: %d started, %d already running",
-        len(outcome.started),
-        len(outcome.already_running),
-    )
-
-
-async def _apply_schedules(client: Client, container: Container, settings: Settings) -> None:
-    """The portal payers' EOB schedules (workers.temporal.schedules), once the store and the workers are up.
-
-    Temporal refusing them is logged, not fatal: the workers still serve, and `carecycle schedules apply` retries."""
-    from temporalio.service import RPCError
-
-    from workers.temporal.schedules import apply_schedules
-
-    try:
-        changes = await apply_schedules(client, container.session_factory, settings)
-    except RPCError as exc:
-        log.warning("portal EOB schedules not applied: %s", exc.message)
-        return
-    log.info(
-        "portal EOB schedules applied: %d created, %d updated, %d deleted, %d unchanged",
-        len(changes.created),
-        len(changes.updated),
-        len(changes.deleted),
-        len(changes.unchanged),
-    )
-
-
-async def _adopt_posting_items(client: Client, container: Container, settings: Settings) -> None:
-    """Posting's open work items that wait on no workflow (a store from before PostingException) get theirs, so
-    `carecycle tasks resolve` works them. A refusal is logged, not fatal: `carecycle tasks adopt` retries."""
-    from temporalio.service import RPCError
-
-    from workers.remittances import business_policy
-    from workers.temporal.posting_exceptions import adopt, open_posting_items
-
-    item_ids = await asyncio.to_thread(open_posting_items, container)
-    if not item_ids:
-        return
-    try:
-        started = await adopt(client, item_ids, business_policy(settings))
-    except RPCError as exc:
-        log.warning("posting work items not adopted: %s", exc.message)
-        return
-    log.info(
-        "posting work items: %d workflows started, %d already running", started.started, started.already_started
-    )
-
-
-async def _start_remittance_intake(client: Client, settings: Settings) -> None:
-    """RemittanceIntake (one per namespace; a running one is left alone). A refusal is logged, not fatal."""
-    from temporalio.service import RPCError
-
-    from workers.remittances import start_remittance_intake
-
-    try:
-        started = await start_remittance_intake(client, settings)
-    except RPCError as exc:
-        log.warning("remittance intake not started: %s", exc.message)
-        return
-    if started is not None:
-        log.info("remittance intake: polling the clearinghouse every %d minutes", settings.remittance_poll_minutes)
 
 
 def _sandbox_portal(settings: Settings) -> tuple[Settings, dict[str, dict[str, str]] | None, str | None]:
@@ -562,10 +391,7 @@ async def _start_workers(
         version = deployment.version
         await promote(client, version.deployment_name, version.build_id)
         info.notes.append(f"workers: deployment {version.deployment_name}, build {version.build_id}")
-    await _apply_schedules(client, container, settings)
-    await _start_staff_tracking(client, container, settings)
-    await _start_remittance_intake(client, settings)
-    await _adopt_posting_items(client, container, settings)
+    await start_after_workers(client, container, settings)
 
 
 def _start_prefect_server(stack: AsyncExitStack, settings: Settings) -> LocalPrefectServer | None:

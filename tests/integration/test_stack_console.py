@@ -17,8 +17,9 @@ from console.app import create_app
 from domain import models as m
 from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemWorkflow
 from tests.support.dev_stack import dev_stack, free_port
+from workers.console_wiring import replay_for_console
 from workers.security.actors import load_actor_keys
-from workers.stack import replay_for_console, serve_asgi
+from workers.stack import serve_asgi
 
 pytestmark = pytest.mark.temporal
 
