@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -280,11 +281,29 @@ def _database_url(home: Path) -> str:
 
 
 def load_settings() -> Settings:
+    # Each group reader in turn, in the order the variables were always read (the first bad one is named).
     home = _home()
     database_url = _database_url(home)
     return Settings(
         home=home,
         database_url=database_url,
+        **_temporal(),
+        **_codec(),
+        **_documents(),
+        **_clearinghouse(),
+        business_day_seconds=_home_day_seconds(home),
+        **_web(),
+        **_portals(),
+        **_hl7_and_screening(),
+        **_workers(),
+        **_visits(),
+        **_operations(),
+    )
+
+
+def _temporal() -> dict[str, Any]:
+    """The Temporal cluster (or the embedded dev server's ports)."""
+    return dict(
         temporal_address=_env("TEMPORAL_ADDRESS"),
         temporal_namespace=_env("TEMPORAL_NAMESPACE", "default") or "default",
         temporal_api_key=_env("TEMPORAL_API_KEY"),
@@ -293,11 +312,23 @@ def load_settings() -> Settings:
         temporal_tls_ca=_env("TEMPORAL_TLS_CA"),
         temporal_port=_int("CARECYCLE_TEMPORAL_PORT", 7233),
         temporal_ui_port=_int("CARECYCLE_TEMPORAL_UI_PORT", 8233),
+    )
+
+
+def _codec() -> dict[str, Any]:
+    """Payload encryption keys and the codec server."""
+    return dict(
         codec_keys=_env("CARECYCLE_CODEC_KEYS"),
         codec_keys_file=_env("CARECYCLE_CODEC_KEYS_FILE"),
         codec_active_key=_env("CARECYCLE_CODEC_ACTIVE_KEY"),
         codec_server_port=_int("CARECYCLE_CODEC_SERVER_PORT", 8234),
         codec_server_token=_env("CARECYCLE_CODEC_SERVER_TOKEN"),
+    )
+
+
+def _documents() -> dict[str, Any]:
+    """The document store (a local folder or S3)."""
+    return dict(
         documents_backend=_env("CARECYCLE_DOCUMENTS_BACKEND", "local") or "local",
         s3_bucket=_env("CARECYCLE_S3_BUCKET"),
         s3_prefix=_env("CARECYCLE_S3_PREFIX", "carecycle/") or "carecycle/",
@@ -305,17 +336,28 @@ def load_settings() -> Settings:
         s3_region=_env("CARECYCLE_S3_REGION", "us-east-1") or "us-east-1",
         s3_kms_key_id=_env("CARECYCLE_S3_KMS_KEY_ID"),
         documents_max_bytes=_int("CARECYCLE_DOCUMENTS_MAX_BYTES", 50 * 1024 * 1024),
+    )
+
+
+def _clearinghouse() -> dict[str, Any]:
+    """The clearinghouse, its sandbox stand-in and the X12 envelope."""
+    return dict(
         clearinghouse_url=_env("CARECYCLE_CLEARINGHOUSE_URL"),
         clearinghouse_token=_env("CARECYCLE_CLEARINGHOUSE_TOKEN"),
         clearinghouse_timeout_seconds=_int("CARECYCLE_CLEARINGHOUSE_TIMEOUT_SECONDS", 30),
         sandbox_seed=_int("CARECYCLE_SANDBOX_SEED", 0),
         sandbox_time_scale=_float("CARECYCLE_SANDBOX_TIME_SCALE", 86400.0),
-        business_day_seconds=_home_day_seconds(home),
         edi_sender_id=_env("CARECYCLE_EDI_SENDER_ID", "CARECYCLE") or "CARECYCLE",
         edi_receiver_id=_env("CARECYCLE_EDI_RECEIVER_ID", "SANDBOXCH") or "SANDBOXCH",
         edi_receiver_name=_env("CARECYCLE_EDI_RECEIVER_NAME", "CARECYCLE SANDBOX CLEARINGHOUSE")
         or "CARECYCLE SANDBOX CLEARINGHOUSE",
         edi_usage=_env("CARECYCLE_EDI_USAGE", "T") or "T",
+    )
+
+
+def _web() -> dict[str, Any]:
+    """The web services: portal, sandbox, console, integration API, actor keys, bind address."""
+    return dict(
         portal_url=_env("CARECYCLE_PORTAL_URL"),
         sandbox_port=_int("CARECYCLE_SANDBOX_PORT", 8090),
         console_port=_int("CARECYCLE_CONSOLE_PORT", 8080),
@@ -331,6 +373,12 @@ def load_settings() -> Settings:
         actor_keys_file=_env("CARECYCLE_ACTOR_KEYS_FILE"),
         actor_active_key=_env("CARECYCLE_ACTOR_ACTIVE_KEY"),
         bind_host=_env("CARECYCLE_BIND_HOST", "127.0.0.1") or "127.0.0.1",
+    )
+
+
+def _portals() -> dict[str, Any]:
+    """The payer portals (browser, credentials, leases) and the remittance poll."""
+    return dict(
         chromium_path=_env("CARECYCLE_CHROMIUM", "/usr/bin/chromium") or "/usr/bin/chromium",
         portal_secrets_file=_env("CARECYCLE_PORTAL_SECRETS_FILE"),
         portal_credentials_env={
@@ -343,17 +391,35 @@ def load_settings() -> Settings:
         portal_lease_wait_seconds=_int("CARECYCLE_PORTAL_LEASE_WAIT_SECONDS", 120),
         portal_eob_interval_minutes=_int("CARECYCLE_PORTAL_EOB_INTERVAL_MINUTES", 240),
         remittance_poll_minutes=_int("CARECYCLE_REMITTANCE_POLL_MINUTES", 60),
+    )
+
+
+def _hl7_and_screening() -> dict[str, Any]:
+    """The HL7 v2 listener and the exclusion lists."""
+    return dict(
         hl7_port=_int("CARECYCLE_HL7_PORT", 2575),
         hl7_enhanced=(_env("CARECYCLE_HL7_ENHANCED", "0") or "0").lower() in ("1", "true", "yes"),
         hl7_timezone=_env("CARECYCLE_HL7_TIMEZONE", "UTC") or "UTC",
         hl7_max_message_bytes=_int("CARECYCLE_HL7_MAX_MESSAGE_BYTES", 1024 * 1024),
         oig_leie_file=_env("CARECYCLE_OIG_LEIE_FILE"),
         sam_exclusions_file=_env("CARECYCLE_SAM_EXCLUSIONS_FILE"),
+    )
+
+
+def _workers() -> dict[str, Any]:
+    """Logging and the workers' concurrency."""
+    return dict(
         log_level=_env("CARECYCLE_LOG_LEVEL", "INFO") or "INFO",
         worker_concurrency=_env("CARECYCLE_WORKER_CONCURRENCY"),
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),
         worker_graceful_shutdown_seconds=_int("CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30),
         worker_workflow_task_slots=_int("CARECYCLE_WORKFLOW_TASK_SLOTS", 8),
+    )
+
+
+def _visits() -> dict[str, Any]:
+    """Messaging, video and the visits' timing."""
+    return dict(
         sms_url=_env("CARECYCLE_SMS_URL"),
         sms_account_sid=_env("CARECYCLE_SMS_ACCOUNT_SID"),
         sms_auth_token=_env("CARECYCLE_SMS_AUTH_TOKEN"),
@@ -371,6 +437,12 @@ def load_settings() -> Settings:
         no_show_fee_cents=_int("CARECYCLE_NO_SHOW_FEE_CENTS", 0),
         no_show_grace_minutes=_int("CARECYCLE_NO_SHOW_GRACE_MINUTES", 15),
         virtual_no_show_minutes=_int("CARECYCLE_VIRTUAL_NO_SHOW_MINUTES", 10),
+    )
+
+
+def _operations() -> dict[str, Any]:
+    """Versioning, metrics, the batch plane and the archive."""
+    return dict(
         worker_deployment=_env("CARECYCLE_WORKER_DEPLOYMENT"),
         build_id=_env("CARECYCLE_BUILD_ID"),
         metrics_port=_int("CARECYCLE_METRICS_PORT", 9464),
