@@ -56,92 +56,113 @@ def postmark_hook_url(secrets: WebhookSecrets) -> str:
     return f"{scheme}://{secrets.postmark_user}:{secrets.postmark_password}@{rest}/webhooks/postmark"
 
 
+@dataclass(frozen=True)
+class _Receiver:
+    """What the handlers need, kept on the app's state."""
+
+    client: Client | None
+    session_factory: sessionmaker[Session]
+    secrets: WebhookSecrets
+
+
 def create_webhooks_app(
     client: Client | None, session_factory: sessionmaker[Session], secrets: WebhookSecrets
 ) -> FastAPI:
     app = FastAPI(title="carecycle webhooks", docs_url=None, redoc_url=None, openapi_url=None)
-    base = secrets.public_url.rstrip("/")
-
-    async def twilio_form(request: Request, path: str) -> dict[str, str] | None:
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-        expected = twilio_signature(secrets.twilio_auth_token, base + path, form)
-        return form if same(expected, request.headers.get("x-twilio-signature")) else None
-
-    @app.post("/webhooks/twilio/status")
-    async def twilio_status(request: Request) -> Response:
-        form = await twilio_form(request, "/webhooks/twilio/status")
-        if form is None:
-            return _forbidden("signature")
-        await run_in_threadpool(
-            receipts.record_sms_status,
-            session_factory,
-            form.get("MessageSid", ""),
-            form.get("MessageStatus", ""),
-            form.get("ErrorCode") or None,
-        )
-        return Response(status_code=204)
-
-    @app.post("/webhooks/twilio/inbound")
-    async def twilio_inbound(request: Request) -> Response:
-        form = await twilio_form(request, "/webhooks/twilio/inbound")
-        if form is None:
-            return _forbidden("signature")
-        opted = await run_in_threadpool(
-            receipts.record_sms_reply, session_factory, form.get("From", ""), form.get("Body", "")
-        )
-        if opted:
-            log.info("sms opt-out recorded", extra={"patients": opted})
-        # TwiML: Twilio itself answers STOP with the carrier's confirmation; we add nothing.
-        return Response("<Response/>", media_type="application/xml")
-
-    @app.post("/webhooks/postmark")
-    async def postmark(request: Request) -> Response:
-        import base64
-
-        expected = "Basic " + base64.b64encode(f"{secrets.postmark_user}:{secrets.postmark_password}".encode()).decode()
-        if not same(expected, request.headers.get("authorization")):
-            return _forbidden("credentials")
-        record = await request.json()
-        if not isinstance(record, dict):
-            return JSONResponse({"error": "not a record"}, status_code=400)
-        await run_in_threadpool(
-            receipts.record_email_event,
-            session_factory,
-            str(record.get("RecordType", "")),
-            str(record.get("MessageID", "")),
-            str(record.get("Type", "")),
-        )
-        return Response(status_code=204)
-
-    @app.post("/webhooks/daily")
-    async def daily(request: Request) -> Response:
-        body = await request.body()
-        stamp = request.headers.get("x-webhook-timestamp", "")
-        if not same(daily_signature(secrets.daily_hmac, stamp, body), request.headers.get("x-webhook-signature")):
-            return _forbidden("signature")
-        if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_CLOCK_SKEW_SECONDS:
-            return _forbidden("timestamp")
-        event = json.loads(body)
-        signal = vendor_event(event)
-        if signal is None:
-            return Response(status_code=204)
-        appointment_id, vendor = signal
-        if client is not None:
-            try:
-                with acting_as("system", "webhooks"):  # the vendor's signed event, passed on signed as ours
-                    await client.get_workflow_handle(c.virtual_visit_workflow_id(appointment_id)).signal(
-                        c.VENDOR_EVENT_SIGNAL, vendor
-                    )
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    return JSONResponse({"error": "temporal unavailable"}, status_code=503)  # the vendor retries
-        return Response(status_code=204)
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.state.receiver = _Receiver(client, session_factory, secrets)
+    app.add_api_route("/webhooks/twilio/status", twilio_status, methods=["POST"])
+    app.add_api_route("/webhooks/twilio/inbound", twilio_inbound, methods=["POST"])
+    app.add_api_route("/webhooks/postmark", postmark, methods=["POST"])
+    app.add_api_route("/webhooks/daily", daily, methods=["POST"])
+    app.add_api_route("/health", health, methods=["GET"])
     return app
+
+
+def _receiver(request: Request) -> _Receiver:
+    receiver: _Receiver = request.app.state.receiver
+    return receiver
+
+
+async def _twilio_form(request: Request, path: str) -> dict[str, str] | None:
+    """The form Twilio posted, if its signature over our public URL checks out."""
+    secrets = _receiver(request).secrets
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    expected = twilio_signature(secrets.twilio_auth_token, secrets.public_url.rstrip("/") + path, form)
+    return form if same(expected, request.headers.get("x-twilio-signature")) else None
+
+
+async def twilio_status(request: Request) -> Response:
+    form = await _twilio_form(request, "/webhooks/twilio/status")
+    if form is None:
+        return _forbidden("signature")
+    await run_in_threadpool(
+        receipts.record_sms_status,
+        _receiver(request).session_factory,
+        form.get("MessageSid", ""),
+        form.get("MessageStatus", ""),
+        form.get("ErrorCode") or None,
+    )
+    return Response(status_code=204)
+
+
+async def twilio_inbound(request: Request) -> Response:
+    form = await _twilio_form(request, "/webhooks/twilio/inbound")
+    if form is None:
+        return _forbidden("signature")
+    opted = await run_in_threadpool(
+        receipts.record_sms_reply, _receiver(request).session_factory, form.get("From", ""), form.get("Body", "")
+    )
+    if opted:
+        log.info("sms opt-out recorded", extra={"patients": opted})
+    # TwiML: Twilio itself answers STOP with the carrier's confirmation; we add nothing.
+    return Response("<Response/>", media_type="application/xml")
+
+
+async def postmark(request: Request) -> Response:
+    import base64
+
+    secrets = _receiver(request).secrets
+    expected = "Basic " + base64.b64encode(f"{secrets.postmark_user}:{secrets.postmark_password}".encode()).decode()
+    if not same(expected, request.headers.get("authorization")):
+        return _forbidden("credentials")
+    record = await request.json()
+    if not isinstance(record, dict):
+        return JSONResponse({"error": "not a record"}, status_code=400)
+    await run_in_threadpool(
+        receipts.record_email_event,
+        _receiver(request).session_factory,
+        str(record.get("RecordType", "")),
+        str(record.get("MessageID", "")),
+        str(record.get("Type", "")),
+    )
+    return Response(status_code=204)
+
+
+async def daily(request: Request) -> Response:
+    receiver = _receiver(request)
+    body = await request.body()
+    stamp = request.headers.get("x-webhook-timestamp", "")
+    if not same(daily_signature(receiver.secrets.daily_hmac, stamp, body), request.headers.get("x-webhook-signature")):
+        return _forbidden("signature")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_CLOCK_SKEW_SECONDS:
+        return _forbidden("timestamp")
+    signal = vendor_event(json.loads(body))
+    if signal is None or receiver.client is None:
+        return Response(status_code=204)
+    appointment_id, vendor = signal
+    try:
+        with acting_as("system", "webhooks"):  # the vendor's signed event, passed on signed as ours
+            await receiver.client.get_workflow_handle(c.virtual_visit_workflow_id(appointment_id)).signal(
+                c.VENDOR_EVENT_SIGNAL, vendor
+            )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            return JSONResponse({"error": "temporal unavailable"}, status_code=503)  # the vendor retries
+    return Response(status_code=204)
+
+
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
 
 
 def vendor_event(event: dict[str, Any]) -> tuple[str, c.VendorEvent] | None:

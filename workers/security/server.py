@@ -47,8 +47,7 @@ def create_codec_app(
 ) -> FastAPI:
     if not [t for t in tokens if t]:
         raise ValueError("the codec server needs at least one access token")
-    valid_tokens = [t for t in tokens if t]
-    browsers = credentials or Credentials()
+    server = _CodecServer(codec, [t for t in tokens if t], credentials or Credentials())
     app = FastAPI(title="carecycle codec server", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         CORSMiddleware,
@@ -57,20 +56,42 @@ def create_codec_app(
         allow_methods=["POST", "OPTIONS"],
         allow_headers=["content-type", "x-namespace", "authorization"],
     )
+    app.add_api_route("/encode", server.encode, methods=["POST"])
+    app.add_api_route("/decode", server.decode, methods=["POST"])
+    app.add_api_route("/authorize", server.authorize_form, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/authorize", server.authorize, methods=["POST"], response_class=HTMLResponse)
+    app.add_api_route("/health", _health, methods=["GET"])
+    return app
 
-    def matches(presented: str, candidates: Sequence[str]) -> bool:
-        # compare with every candidate (no early exit) so timing does not tell which one matched
-        hits = [hmac.compare_digest(presented.encode(), c.encode()) for c in candidates]
-        return bool(presented) and any(hits)
 
-    def authorized(request: Request) -> bool:
+def _matches(presented: str, candidates: Sequence[str]) -> bool:
+    # compare with every candidate (no early exit) so timing does not tell which one matched
+    hits = [hmac.compare_digest(presented.encode(), c.encode()) for c in candidates]
+    return bool(presented) and any(hits)
+
+
+class _CodecServer:
+    """The codec server's routes over its codec, its tokens and the browsers' credentials."""
+
+    def __init__(self, codec: AesGcmCodec, tokens: Sequence[str], browsers: Credentials) -> None:
+        self.codec = codec
+        self.tokens = tokens
+        self.browsers = browsers
+
+    def authorized(self, request: Request) -> bool:
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and matches(presented.strip(), valid_tokens):
+        if scheme.lower() == "bearer" and _matches(presented.strip(), self.tokens):
             return True
-        return browsers.check(request.cookies.get(COOKIE)) is not None
+        return self.browsers.check(request.cookies.get(COOKIE)) is not None
 
-    async def transform(request: Request, decode: bool) -> Response:
-        if not authorized(request):
+    async def encode(self, request: Request) -> Response:
+        return await self.transform(request, decode=False)
+
+    async def decode(self, request: Request) -> Response:
+        return await self.transform(request, decode=True)
+
+    async def transform(self, request: Request, decode: bool) -> Response:
+        if not self.authorized(request):
             return Response(
                 status_code=401,
                 content='{"error": "unauthorized"}',
@@ -83,41 +104,29 @@ def create_codec_app(
             return Response(status_code=400, content='{"error": "bad payloads"}', media_type="application/json")
         try:
             if decode:
-                result = await codec.decode(payloads.payloads)
+                result = await self.codec.decode(payloads.payloads)
             else:
-                result = await codec.encode(payloads.payloads)
+                result = await self.codec.encode(payloads.payloads)
         except PayloadDecryptionError as exc:
             return Response(status_code=400, content=f'{{"error": "{exc}"}}', media_type="application/json")
         return Response(content=json_format.MessageToJson(Payloads(payloads=result)), media_type="application/json")
 
-    @app.post("/encode")
-    async def encode(request: Request) -> Response:
-        return await transform(request, decode=False)
-
-    @app.post("/decode")
-    async def decode(request: Request) -> Response:
-        return await transform(request, decode=True)
-
-    @app.get("/authorize", response_class=HTMLResponse)
-    async def authorize_form() -> HTMLResponse:
+    async def authorize_form(self) -> HTMLResponse:
         return HTMLResponse(_AUTHORIZE_PAGE.format(message="Enter the codec server token to let this browser decode."))
 
-    @app.post("/authorize", response_class=HTMLResponse)
-    async def authorize(request: Request) -> HTMLResponse:
+    async def authorize(self, request: Request) -> HTMLResponse:
         posted = parse_qs((await request.body()).decode(errors="replace"))
         token = posted.get("token", [""])[0].strip()
-        if not matches(token, valid_tokens):
+        if not _matches(token, self.tokens):
             return HTMLResponse(_AUTHORIZE_PAGE.format(message="That token is not valid."), status_code=401)
         page = HTMLResponse(
             _AUTHORIZE_PAGE.format(
                 message=escape("This browser may now decode payloads (until 15 minutes idle, at most 8 hours).")
             )
         )
-        page.set_cookie(COOKIE, browsers.issue("codec-token"), httponly=True, samesite="lax")
+        page.set_cookie(COOKIE, self.browsers.issue("codec-token"), httponly=True, samesite="lax")
         return page
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
 
-    return app
+async def _health() -> dict[str, str]:
+    return {"status": "ok"}
