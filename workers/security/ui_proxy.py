@@ -137,33 +137,66 @@ def create_ui_proxy(
     grants: Grants,
     credentials: Credentials | None = None,
 ) -> FastAPI:
-    live = credentials or Credentials()
-    client = httpx.AsyncClient(timeout=60)
+    proxy = _UiProxy(upstream, codec_upstream, codec_token, console_url, grants, credentials or Credentials())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await client.aclose()
+        await proxy.client.aclose()
 
     app = FastAPI(title="carecycle Temporal Web UI", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.add_api_route("/_carecycle/authorize", proxy.authorize, methods=["GET"], response_model=None)
+    app.add_api_route("/codec/{operation}", proxy.codec, methods=["POST", "OPTIONS"], response_model=None)
+    app.add_api_route(
+        "/{path:path}", proxy.ui, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], response_model=None
+    )
+    return app
 
-    @app.get("/_carecycle/authorize", response_model=None)
-    async def authorize(grant: str = "") -> Response:
-        redeemed = grants.redeem(grant)
+
+class _UiProxy:
+    """The proxy's routes: redeem a console grant for a credential, then forward the UI and its codec calls."""
+
+    def __init__(
+        self, upstream: str, codec_upstream: str, codec_token: str, console_url: str, grants: Grants, live: Credentials
+    ) -> None:
+        self.upstream = upstream
+        self.codec_upstream = codec_upstream
+        self.codec_token = codec_token
+        self.console_url = console_url
+        self.grants = grants
+        self.live = live
+        self.client = httpx.AsyncClient(timeout=60)
+
+    async def authorize(self, grant: str = "") -> Response:
+        redeemed = self.grants.redeem(grant)
         if redeemed is None:
-            return RedirectResponse(f"{console_url}/temporal-ui", status_code=303)
+            return RedirectResponse(f"{self.console_url}/temporal-ui", status_code=303)
         username, next_path = redeemed
         response = RedirectResponse(next_path, status_code=303)
-        response.set_cookie(COOKIE, live.issue(username), httponly=True, samesite="strict")
+        response.set_cookie(COOKIE, self.live.issue(username), httponly=True, samesite="strict")
         return response
 
-    def refused(request: Request) -> Response:
+    async def codec(self, request: Request, operation: str) -> Response:
+        if self.live.check(request.cookies.get(COOKIE)) is None:
+            return self.refused(request)
+        if operation not in ("encode", "decode") or request.method != "POST":
+            return Response(status_code=404)
+        target = f"{self.codec_upstream}/{operation}" + (f"?{request.url.query}" if request.url.query else "")
+        return await self.forward(request, target, {"authorization": f"Bearer {self.codec_token}"})
+
+    async def ui(self, request: Request, path: str) -> Response:
+        if self.live.check(request.cookies.get(COOKIE)) is None:
+            return self.refused(request)
+        target = f"{self.upstream}/{path}" + (f"?{request.url.query}" if request.url.query else "")
+        return await self.forward(request, target, {})
+
+    def refused(self, request: Request) -> Response:
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
-            return RedirectResponse(f"{console_url}/temporal-ui?next={target}", status_code=303)
+            return RedirectResponse(f"{self.console_url}/temporal-ui?next={target}", status_code=303)
         return Response('{"error": "sign in through the carecycle console"}', 401, media_type="application/json")
 
-    async def forward(request: Request, url: str, extra: dict[str, str]) -> Response:
+    async def forward(self, request: Request, url: str, extra: dict[str, str]) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         # The UI's own cookies (its CSRF cookie) go through; carecycle's (this credential, the console's session:
         # cookies are per host, not per port) never leave this process.
@@ -171,27 +204,9 @@ def create_ui_proxy(
         if theirs:
             headers["cookie"] = theirs
         headers.update(extra)
-        answer = await client.request(request.method, url, content=await request.body(), headers=headers)
+        answer = await self.client.request(request.method, url, content=await request.body(), headers=headers)
         response = Response(answer.content, status_code=answer.status_code)
         for name, value in answer.headers.multi_items():
             if name.lower() not in HOP_BY_HOP:
                 response.raw_headers.append((name.lower().encode(), value.encode()))
         return response
-
-    @app.api_route("/codec/{operation}", methods=["POST", "OPTIONS"], response_model=None)
-    async def codec(request: Request, operation: str) -> Response:
-        if live.check(request.cookies.get(COOKIE)) is None:
-            return refused(request)
-        if operation not in ("encode", "decode") or request.method != "POST":
-            return Response(status_code=404)
-        target = f"{codec_upstream}/{operation}" + (f"?{request.url.query}" if request.url.query else "")
-        return await forward(request, target, {"authorization": f"Bearer {codec_token}"})
-
-    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], response_model=None)
-    async def ui(request: Request, path: str) -> Response:
-        if live.check(request.cookies.get(COOKIE)) is None:
-            return refused(request)
-        target = f"{upstream}/{path}" + (f"?{request.url.query}" if request.url.query else "")
-        return await forward(request, target, {})
-
-    return app
