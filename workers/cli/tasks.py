@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tasks = subparsers.add_parser("tasks", help="work items waiting for a person: list, show, resolve")
     commands = tasks.add_subparsers(dest="tasks_command", metavar="COMMAND")
     commands.required = True
+    _add_list(commands)
+    _add_show(commands)
+    _add_open(commands)
+    _add_resolve(commands)
+    _add_adopt(commands)
 
+
+def _add_list(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing = commands.add_parser("list", help="open work items, most urgent first")
     listing.add_argument(
         "--queue",
@@ -35,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--json", action="store_true", help="print as JSON")
     listing.set_defaults(handler=_list)
 
+
+def _add_show(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = commands.add_parser(
         "show", help="one work item with its allowed actions and every field of each (required, optional, format)"
     )
@@ -42,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("--json", action="store_true", help="print as JSON")
     show.set_defaults(handler=_show)
 
+
+def _add_open(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     opening = commands.add_parser("open", help="open a work item that no process waits on (idempotent)")
     opening.add_argument(
         "--reason", required=True, type=non_empty, help="a work item reason, e.g. manual_task, claim_denied"
@@ -64,6 +76,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_json(opening)
     opening.set_defaults(handler=_open)
 
+
+def _add_resolve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resolve = commands.add_parser("resolve", help="resolve a work item: the waiting workflow validates and goes on")
     resolve.add_argument("id", help="work item id (or a unique prefix of at least 6 characters)")
     resolve.add_argument(
@@ -92,6 +106,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_json(resolve)
     resolve.set_defaults(handler=_resolve)
 
+
+def _add_adopt(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     adopting = commands.add_parser(
         "adopt",
         help="start the waiting workflow of every open posting item that has none (items of an older store)",
@@ -265,55 +281,27 @@ def action_view(action: Action) -> dict[str, Any]:
 def _resolve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from domain.actors import ForgedActor
     from domain.workitems import Resolution, parse_assignments, validate_resolution
-    from flows.workitems import ResolveRequest
     from workers.cli import CommandFailed
     from workers.cli.stack import temporal_errors
-    from workers.composition import Container
-    from workers.security.actors import ActorKeyError, load_actor_keys, sign_cli_resolution
     from workers.settings import load_settings
-    from workers.temporal.posting_exceptions import adoptable, carried_out_by_workflow
 
     settings = load_settings()
-    container = Container(settings)
-    try:
-        container.require_schema()
-        with container.uow() as uow:
-            item = find_item(uow, args.id)
-            item_id, reason, state, workflow_id = item.id, item.reason_code, item.state, item.workflow_id
-            posting_item = adoptable(item)
-            carried_out_later = carried_out_by_workflow(item)
-    finally:
-        container.close()
-    if state not in ("open", "claimed"):
-        raise CommandFailed(f"work item {item_id} is already {state}")
+    item = _item_to_resolve(settings, args.id)
+    if item.state not in ("open", "claimed"):
+        raise CommandFailed(f"work item {item.id} is already {item.state}")
     fields = parse_assignments(args.set)
-    validate_resolution(reason, Resolution(action=args.action, by="cli", fields=fields, note=args.note))
-    adopted = False
-    if posting_item:  # posting's item: its PostingException workflow works it (started now if it has none)
+    validate_resolution(item.reason, Resolution(action=args.action, by="cli", fields=fields, note=args.note))
+    workflow_id, adopted = item.workflow_id, False
+    if item.posting_item:  # posting's item: its PostingException workflow works it (started now if it has none)
         with temporal_errors():
-            workflow_id, adopted = asyncio.run(_adopt_posting_item(settings, item_id))
+            workflow_id, adopted = asyncio.run(_adopt_posting_item(settings, item.id))
     if not workflow_id:
-        raise CommandFailed(f"work item {item_id} has no waiting workflow")
-    try:
-        actor = sign_cli_resolution(
-            load_actor_keys(settings), workflow_id, item_id, args.action, fields, args.note, by=args.by
-        )
-    except (ActorKeyError, ForgedActor) as exc:
-        raise CommandFailed(str(exc)) from None
-    resolution = Resolution(action=args.action, by=actor.label, fields=fields, note=args.note)
-    request = ResolveRequest(
-        work_item_id=item_id,
-        action=resolution.action,
-        by=resolution.by,
-        fields=dict(resolution.fields),
-        note=resolution.note,
-        actor=actor,
-    )
+        raise CommandFailed(f"work item {item.id} has no waiting workflow")
+    request = _signed_request(settings, workflow_id, item.id, args, fields)
     outcome = _send_resolution(settings, workflow_id, request)
-    later = carried_out_later and outcome.terminal
-    applied = _await_applied(item_id, args.wait) if later else None
+    later = item.carried_out_later and outcome.terminal
+    applied = _await_applied(item.id, args.wait) if later else None
     told = "resolved" if outcome.terminal else "open"
     if later and (applied is None or applied["state"] != "applied"):
         # "resolved" only once the workflow carried it out (the store says so), never for nothing
@@ -321,10 +309,10 @@ def _resolve(args: argparse.Namespace) -> int:
     if args.json:
         print_json(
             {
-                "work_item_id": item_id,
+                "work_item_id": item.id,
                 "workflow_id": workflow_id,
                 "action": outcome.action,
-                "by": resolution.by,
+                "by": request.by,
                 "state": told,
                 "adopted": adopted,
                 "applied": applied,
@@ -332,8 +320,61 @@ def _resolve(args: argparse.Namespace) -> int:
         )
         return 1 if told == "refused" else 0
     if adopted:
-        print(f"work item {item_id} had no waiting workflow: {workflow_id} now works it")
-    return _tell(item_id, outcome.action, resolution.by, told, applied)
+        print(f"work item {item.id} had no waiting workflow: {workflow_id} now works it")
+    return _tell(item.id, outcome.action, request.by, told, applied)
+
+
+@dataclass(frozen=True)
+class _ItemToResolve:
+    id: str
+    reason: str
+    state: str
+    workflow_id: str | None
+    posting_item: bool  # posting's item: its PostingException workflow works it
+    carried_out_later: bool  # its workflow carries an accepted resolution out afterwards
+
+
+def _item_to_resolve(settings: Settings, ident: str) -> _ItemToResolve:
+    from workers.composition import Container
+    from workers.temporal.posting_exceptions import adoptable, carried_out_by_workflow
+
+    container = Container(settings)
+    try:
+        container.require_schema()
+        with container.uow() as uow:
+            item = find_item(uow, ident)
+            return _ItemToResolve(
+                item.id, item.reason_code, item.state, item.workflow_id, adoptable(item), carried_out_by_workflow(item)
+            )
+    finally:
+        container.close()
+
+
+def _signed_request(
+    settings: Settings, workflow_id: str, item_id: str, args: argparse.Namespace, fields: dict[str, str]
+) -> ResolveRequest:
+    """The resolution signed as the operating-system user running this (``--by`` is a display note only)."""
+    from domain.actors import ForgedActor
+    from domain.workitems import Resolution
+    from flows.workitems import ResolveRequest
+    from workers.cli import CommandFailed
+    from workers.security.actors import ActorKeyError, load_actor_keys, sign_cli_resolution
+
+    try:
+        actor = sign_cli_resolution(
+            load_actor_keys(settings), workflow_id, item_id, args.action, fields, args.note, by=args.by
+        )
+    except (ActorKeyError, ForgedActor) as exc:
+        raise CommandFailed(str(exc)) from None
+    resolution = Resolution(action=args.action, by=actor.label, fields=fields, note=args.note)
+    return ResolveRequest(
+        work_item_id=item_id,
+        action=resolution.action,
+        by=resolution.by,
+        fields=dict(resolution.fields),
+        note=resolution.note,
+        actor=actor,
+    )
 
 
 def _send_resolution(settings: Settings, workflow_id: str, request: ResolveRequest) -> ResolveOutcome:
