@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from workers.cli import CommandFailed
 from workers.cli.args import add_json, float_range, int_range, non_negative_int, seconds_per_day
+
+if TYPE_CHECKING:
+    from workers.demo import Progress
+    from workers.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,18 +58,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     from workers.cli.output import print_json
     from workers.cli.stack import temporal_errors
-    from workers.clock import clock_for_demo, demo_home
-    from workers.demo import DemoOptions, Progress, demo_settings, run_demo
+    from workers.demo import DemoOptions, run_demo
     from workers.logs import configure_logging
-    from workers.settings import load_settings, prepare_home
 
-    practice = load_settings()
-    home = args.home.resolve() if args.home is not None else demo_home(practice.home)
-    if home == practice.home and args.home is not None:
-        raise CommandFailed("--home names CARECYCLE_HOME itself: the demo runs only in a home of its own")
-    settings = demo_settings(practice, home, args.time_scale)
-    prepare_home(settings, settings.logs_dir)
-    clock_for_demo(settings.home, args.time_scale, settings.database_url)
+    settings = _demo_home_settings(args)
     # The terminal shows progress and the summary; the structured logs (no PHI) go to a file.
     log_file = (settings.logs_dir / "demo.log").open("a", encoding="utf-8")
     configure_logging("demo", settings.log_level, stream=log_file)
@@ -76,27 +73,48 @@ def _demo(args: argparse.Namespace) -> int:
         run_workers=not args.external_workers,
         max_seconds=args.max_seconds,
     )
-
-    def show(progress: Progress) -> None:
-        if args.json:
-            return
-        items = ", ".join(f"{q} {n}" for q, n in sorted(progress.open_items.items())) or "none"
-        sys.stderr.write(
-            f"\rjourneys {progress.completed}/{progress.started} done, {progress.waiting} in flight, "
-            f"{progress.failed} failed | open work items: {items} | resolved {progress.resolved}   "
-        )
-        sys.stderr.flush()
-
     try:
         with temporal_errors():
-            summary = asyncio.run(run_demo(settings, options, show))
+            summary = asyncio.run(run_demo(settings, options, None if args.json else _show_progress))
     finally:
         log_file.flush()
-    summary["look_again"] = look_again = _look_again(settings.home, args.time_scale)
+    summary["look_again"] = _look_again(settings.home, args.time_scale)
     if args.json:
         print_json(summary)
         return 0
     sys.stderr.write("\n")
+    _print_summary(summary, settings, args.time_scale)
+    return 0
+
+
+def _demo_home_settings(args: argparse.Namespace) -> Settings:
+    """The demo's own home (never the practice's), prepared, with its compressed clock recorded."""
+    from workers.clock import clock_for_demo, demo_home
+    from workers.demo import demo_settings
+    from workers.settings import load_settings, prepare_home
+
+    practice = load_settings()
+    home = args.home.resolve() if args.home is not None else demo_home(practice.home)
+    if home == practice.home and args.home is not None:
+        raise CommandFailed("--home names CARECYCLE_HOME itself: the demo runs only in a home of its own")
+    settings = demo_settings(practice, home, args.time_scale)
+    prepare_home(settings, settings.logs_dir)
+    clock_for_demo(settings.home, args.time_scale, settings.database_url)
+    return settings
+
+
+def _show_progress(progress: Progress) -> None:
+    items = ", ".join(f"{q} {n}" for q, n in sorted(progress.open_items.items())) or "none"
+    sys.stderr.write(
+        f"\rjourneys {progress.completed}/{progress.started} done, {progress.waiting} in flight, "
+        f"{progress.failed} failed | open work items: {items} | resolved {progress.resolved}   "
+    )
+    sys.stderr.flush()
+
+
+def _print_summary(summary: dict[str, Any], settings: Settings, time_scale: float) -> None:
+    from domain.money import format_cents
+
     journeys = summary["journeys"]
     print(f"carecycle demo: {summary['patients']} patients, seed {summary['seed']}, {summary['elapsed_seconds']} s")
     print(
@@ -104,8 +122,6 @@ def _demo(args: argparse.Namespace) -> int:
         f"{journeys['waiting']} waiting, {journeys['failed']} failed"
     )
     print("claims by status: " + ", ".join(f"{k} {v}" for k, v in summary["claims_by_status"].items()))
-    from domain.money import format_cents
-
     print(f"payments posted: {format_cents(summary['payments_posted_cents'])}")
     print(f"patient balances: {format_cents(summary['patient_balance_cents'])}")
     print(f"statements sent: {summary['statements_sent']}, remittances posted: {summary['remittances_posted']}")
@@ -122,9 +138,8 @@ def _demo(args: argparse.Namespace) -> int:
         f"reassignment {visits['licensure_blocks_resolved_by_reassignment']}"
     )
     print(f"ledger balanced: {'yes' if summary['ledger_balanced'] else 'NO'}")
-    print(f"home: {settings.home} (its own store and workflows, {args.time_scale:g} s per business day)")
-    print(f"the demo's servers have stopped; to look at what it did (Web UI, console): {look_again}")
-    return 0
+    print(f"home: {settings.home} (its own store and workflows, {time_scale:g} s per business day)")
+    print(f"the demo's servers have stopped; to look at what it did (Web UI, console): {summary['look_again']}")
 
 
 def _look_again(home: Path, time_scale: float) -> str:
