@@ -197,30 +197,8 @@ async def drive(
     previous: tuple[int, int, int, int] = (-1, -1, -1, -1)
     while True:
         await asyncio.sleep(1.0)
-        if portal_cycle is not None:
-            await portal_cycle.step(client, container)
-        if options.auto_resolve:
-            try:
-                progress.resolved += await resolve_open_items(client, container, portal_cycle is not None)
-            except OperationalError:  # a busy SQLite store: the biller looks again next second
-                log.info("work items not read: the store was busy")
-        try:
-            payments = await asyncio.to_thread(patients_pay, container, since)
-        except OperationalError:  # SQLite said busy (a writer got there first): the patients pay next round
-            log.info("patients' payments postponed: the store was busy")
-            payments = []
-        for guarantor_id, cents in payments:
-            try:
-                with acting_as("system", "demo:patients"):
-                    await client.get_workflow_handle(f"collections-{guarantor_id}").signal(
-                        "payment_received", c.PaymentNotice(cents, "card")
-                    )
-            except RPCError:  # collections already ended for this guarantor: the payment is on the ledger
-                log.info("payment for a guarantor whose collections ended")
-        asking = [workflow_id for workflow_id in ids if workflow_id not in closed]
-        for workflow_id, status in zip(asking, await _statuses(client, asking), strict=True):
-            if status is not None and status != RUNNING:
-                closed[workflow_id] = status
+        await _act_for_people(client, container, options, portal_cycle, progress, since)
+        await _close_finished(client, ids, closed)
         statuses = {workflow_id: closed.get(workflow_id, RUNNING) for workflow_id in ids}
         progress.completed, progress.failed = _journey_counts(journeys, statuses)
         progress.waiting = len(journeys) - progress.completed - progress.failed
@@ -235,18 +213,60 @@ async def drive(
         state = (progress.completed, sum(progress.open_items.values()), int(postings), collections)
         if state != previous:
             previous, last_change = state, now
-        journeys_done = progress.waiting == 0
-        if journeys_done and collections == 0:
-            break
-        if not options.auto_resolve and progress.open_items and now - last_change > options.stall_seconds:
-            break  # everything left waits on a person
-        if journeys_done and options.auto_resolve and now - last_change > options.stall_seconds:
-            break  # collections wait on people too
-        if now - began > max_seconds:
+        if _settled(progress, options, collections, idle=now - last_change) or now - began > max_seconds:
             break
     with acting_as("system", "demo"):
         await client.get_workflow_handle(INTAKE_WORKFLOW_ID).signal("stop")
     return progress
+
+
+async def _act_for_people(
+    client: Client,
+    container: Container,
+    options: DemoOptions,
+    portal_cycle: PortalCycle | None,
+    progress: Progress,
+    since: datetime,
+) -> None:
+    """One second of the people around the practice: the portal payers, the scripted biller, the paying patients."""
+    if portal_cycle is not None:
+        await portal_cycle.step(client, container)
+    if options.auto_resolve:
+        try:
+            progress.resolved += await resolve_open_items(client, container, portal_cycle is not None)
+        except OperationalError:  # a busy SQLite store: the biller looks again next second
+            log.info("work items not read: the store was busy")
+    try:
+        payments = await asyncio.to_thread(patients_pay, container, since)
+    except OperationalError:  # SQLite said busy (a writer got there first): the patients pay next round
+        log.info("patients' payments postponed: the store was busy")
+        payments = []
+    for guarantor_id, cents in payments:
+        try:
+            with acting_as("system", "demo:patients"):
+                await client.get_workflow_handle(f"collections-{guarantor_id}").signal(
+                    "payment_received", c.PaymentNotice(cents, "card")
+                )
+        except RPCError:  # collections already ended for this guarantor: the payment is on the ledger
+            log.info("payment for a guarantor whose collections ended")
+
+
+async def _close_finished(client: Client, ids: list[str], closed: dict[str, WorkflowExecutionStatus | None]) -> None:
+    """Ask about the workflows still running; record those that have closed."""
+    asking = [workflow_id for workflow_id in ids if workflow_id not in closed]
+    for workflow_id, status in zip(asking, await _statuses(client, asking), strict=True):
+        if status is not None and status != RUNNING:
+            closed[workflow_id] = status
+
+
+def _settled(progress: Progress, options: DemoOptions, collections: int, *, idle: float) -> bool:
+    """Nothing more will happen by itself (``idle``: seconds since anything changed)."""
+    journeys_done = progress.waiting == 0
+    if journeys_done and collections == 0:
+        return True
+    if not options.auto_resolve and progress.open_items and idle > options.stall_seconds:
+        return True  # everything left waits on a person
+    return journeys_done and options.auto_resolve and idle > options.stall_seconds  # collections wait on people too
 
 
 async def run_demo(
@@ -316,70 +336,113 @@ async def _run_stack(
 ) -> tuple[Progress, Sent, int, dict[str, str], Hl7Sent, dict[str, Any]]:
     """The sandbox payers (with their members), Temporal, the workers, the FHIR API and the HL7 listener; then the
     practice is sent through the API (some visits as HL7 SIU/DFT over MLLP) and followed until it settles."""
-    from sandbox.server import create_app
     from workers import demo_visits
-    from workers.api import serve_api
-    from workers.demo_fhir import roster_entries, send_practice
-    from workers.demo_hl7 import encounter_workflows, hl7_share, send_visits
-    from workers.hl7 import serve_hl7
-    from workers.stack import serve_asgi, serve_codec_server
-    from workers.temporal import embedded_stack
 
     urls: dict[str, str] = {}
     async with AsyncExitStack() as stack:
-        sandbox_dir = settings.home / "sandbox"
-        sandbox_dir.mkdir(parents=True, exist_ok=True)
-        app = create_app(sandbox_dir, seed=options.seed, time_scale=options.time_scale, poll_seconds=0.5)
-        await stack.enter_async_context(serve_asgi(app, settings.bind_host, settings.sandbox_port))
-        urls["sandbox"] = f"http://{settings.bind_host}:{settings.sandbox_port}"
-        assert settings.clearinghouse_url is not None
-        entries = roster_entries(practice, payer_routings(container))
-        loaded = await asyncio.to_thread(load_rosters, settings.clearinghouse_url, entries)
-        if portal is not None:
-            urls["payer_portal"] = portal.base_url
-            await asyncio.to_thread(portal.load, practice)
-        codec_url = None
-        if settings.embedded_temporal:  # the Web UI decodes through it, for holders of its token only
-            codec_url = await stack.enter_async_context(serve_codec_server(settings))
-            urls["codec_server"] = codec_url
-        temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
-        if temporal.ui_url:
-            urls["temporal_ui"] = temporal.ui_url
-        if options.run_workers:
-            await _run_workers(stack, temporal.client, container)
-        api_url = await stack.enter_async_context(
-            serve_api(settings, container, temporal.client, demo_policy(options.time_scale))
+        loaded = await _serve_payers(stack, settings, container, practice, portal, options, urls)
+        client = await _serve_workflows(stack, settings, container, options, urls)
+        api_url, token, sent, hl7_sent = await _send_practice(
+            stack, settings, container, client, practice, options, urls
         )
-        urls["fhir_api"] = api_url
-        await start_remittance_intake(temporal.client, options)
-        token = await asyncio.to_thread(demo_api_token, container)
-        listener = await stack.enter_async_context(
-            serve_hl7(container, temporal.client, port=0, policy=demo_policy(options.time_scale))
-        )
-        urls["hl7"] = listener.address
-        share = hl7_share(practice)
-        sent = await send_practice(api_url, token, practice, visits_elsewhere=share)
-        if sent.refused:
-            log.warning("the API refused some of the practice's bundles", extra={"count": len(sent.refused)})
-        hl7_sent = await send_visits(listener.server.host, listener.server.port, practice, share)
-        encounters = await asyncio.to_thread(encounter_workflows, container, practice, hl7_sent.visits)
-        for mrn, workflow_id in encounters.items():  # the HL7 visit's Encounter joins its patient's journey
-            if mrn in sent.journey_of_mrn:
-                place = sent.journey_of_mrn[mrn]
-                sent.journeys[place] = (*sent.journeys[place], workflow_id)
         cycle = None
         if portal is not None:  # the portal payers' EOB schedules, applied as `carecycle up` applies them
-            await apply_schedules(temporal.client, container.session_factory, settings)
+            await apply_schedules(client, container.session_factory, settings)
             cycle = PortalCycle(portal, options.time_scale)
         # Visits booked through the API, the virtual ones' steps through the CLI's services (workers.demo_visits).
         day = demo_visits.visit_day(options.time_scale)
         casting = await asyncio.to_thread(demo_visits.cast, container, sent.patient_ids, day)
         shown = await demo_visits.book(api_url, token, casting, options.time_scale)
-        steps = asyncio.create_task(demo_visits.play(container, temporal.client, casting, shown))
-        progress = await drive(temporal.client, container, sent.journeys, options, on_progress, cycle)
+        steps = asyncio.create_task(demo_visits.play(container, client, casting, shown))
+        progress = await drive(client, container, sent.journeys, options, on_progress, cycle)
         await steps
         visits = await demo_visits.wait_for_outcomes(container, shown, seconds=60)
     return progress, sent, loaded, urls, hl7_sent, visits
+
+
+async def _serve_payers(
+    stack: AsyncExitStack,
+    settings: Settings,
+    container: Container,
+    practice: DemoPractice,
+    portal: SandboxPortal | None,
+    options: DemoOptions,
+    urls: dict[str, str],
+) -> int:
+    """The sandbox clearinghouse and payers with the practice's members on their rosters (and on the portal's);
+    returns how many roster members were loaded."""
+    from sandbox.server import create_app
+    from workers.demo_fhir import roster_entries
+    from workers.stack import serve_asgi
+
+    sandbox_dir = settings.home / "sandbox"
+    sandbox_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(sandbox_dir, seed=options.seed, time_scale=options.time_scale, poll_seconds=0.5)
+    await stack.enter_async_context(serve_asgi(app, settings.bind_host, settings.sandbox_port))
+    urls["sandbox"] = f"http://{settings.bind_host}:{settings.sandbox_port}"
+    assert settings.clearinghouse_url is not None
+    entries = roster_entries(practice, payer_routings(container))
+    loaded = await asyncio.to_thread(load_rosters, settings.clearinghouse_url, entries)
+    if portal is not None:
+        urls["payer_portal"] = portal.base_url
+        await asyncio.to_thread(portal.load, practice)
+    return loaded
+
+
+async def _serve_workflows(
+    stack: AsyncExitStack, settings: Settings, container: Container, options: DemoOptions, urls: dict[str, str]
+) -> Client:
+    """The codec server, the Temporal dev server and (unless they run elsewhere) the workers; returns the client."""
+    from workers.stack import serve_codec_server
+    from workers.temporal import embedded_stack
+
+    codec_url = None
+    if settings.embedded_temporal:  # the Web UI decodes through it, for holders of its token only
+        codec_url = await stack.enter_async_context(serve_codec_server(settings))
+        urls["codec_server"] = codec_url
+    temporal = await stack.enter_async_context(embedded_stack(settings, codec_endpoint=codec_url))
+    if temporal.ui_url:
+        urls["temporal_ui"] = temporal.ui_url
+    if options.run_workers:
+        await _run_workers(stack, temporal.client, container)
+    return temporal.client
+
+
+async def _send_practice(
+    stack: AsyncExitStack,
+    settings: Settings,
+    container: Container,
+    client: Client,
+    practice: DemoPractice,
+    options: DemoOptions,
+    urls: dict[str, str],
+) -> tuple[str, str, Sent, Hl7Sent]:
+    """The FHIR API and the HL7 listener served, RemittanceIntake started, then the practice sent through both
+    doors; returns the API's URL, its token and what each door took."""
+    from workers.api import serve_api
+    from workers.demo_fhir import send_practice
+    from workers.demo_hl7 import encounter_workflows, hl7_share, send_visits
+    from workers.hl7 import serve_hl7
+
+    api_url = await stack.enter_async_context(serve_api(settings, container, client, demo_policy(options.time_scale)))
+    urls["fhir_api"] = api_url
+    await start_remittance_intake(client, options)
+    token = await asyncio.to_thread(demo_api_token, container)
+    listener = await stack.enter_async_context(
+        serve_hl7(container, client, port=0, policy=demo_policy(options.time_scale))
+    )
+    urls["hl7"] = listener.address
+    share = hl7_share(practice)
+    sent = await send_practice(api_url, token, practice, visits_elsewhere=share)
+    if sent.refused:
+        log.warning("the API refused some of the practice's bundles", extra={"count": len(sent.refused)})
+    hl7_sent = await send_visits(listener.server.host, listener.server.port, practice, share)
+    encounters = await asyncio.to_thread(encounter_workflows, container, practice, hl7_sent.visits)
+    for mrn, workflow_id in encounters.items():  # the HL7 visit's Encounter joins its patient's journey
+        if mrn in sent.journey_of_mrn:
+            place = sent.journey_of_mrn[mrn]
+            sent.journeys[place] = (*sent.journeys[place], workflow_id)
+    return api_url, token, sent, hl7_sent
 
 
 async def _run_workers(stack: AsyncExitStack, client: Client, container: Container) -> None:
