@@ -226,6 +226,20 @@ def bundle(demo: DemoPatient, day: date, *, with_visit: bool = True) -> dict[str
     ]
     if not with_visit:
         return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    appointment = _appointment_resource(visit, key, patient_url)
+    entries.append(_entry(appointment_url, appointment, "PUT", f"Appointment?identifier={APPOINTMENT_SYSTEM}|{key}"))
+    conditions = [f"urn:uuid:{demo.mrn}-d{n}" for n in range(len(visit.diagnoses))]
+    encounter = _encounter_resource(visit, key, patient_url, appointment_url, conditions)
+    entries.append(_entry(encounter_url, encounter, "PUT", f"Encounter?identifier={ENCOUNTER_SYSTEM}|{key}"))
+    for url, code in zip(conditions, visit.diagnoses, strict=True):
+        entries.append(_entry(url, _condition_resource(code, patient_url, encounter_url), "POST", "Condition"))
+    for n, line in enumerate(visit.lines):
+        charge = _charge_resource(line, f"{key}-{n + 1}", patient_url, encounter_url)
+        entries.append(_entry(f"urn:uuid:{demo.mrn}-l{n}", charge, "POST", "ChargeItem"))
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def _appointment_resource(visit: DemoVisit, key: str, patient_url: str) -> dict[str, Any]:
     appointment: dict[str, Any] = {
         "resourceType": "Appointment",
         "identifier": [{"system": APPOINTMENT_SYSTEM, "value": key}],
@@ -240,9 +254,13 @@ def bundle(demo: DemoPatient, day: date, *, with_visit: bool = True) -> dict[str
     }
     if visit.telehealth:
         appointment["extension"] = [{"url": "urn:carecycle:fhir:telehealth", "valueBoolean": True}]
-    entries.append(_entry(appointment_url, appointment, "PUT", f"Appointment?identifier={APPOINTMENT_SYSTEM}|{key}"))
-    conditions = [f"urn:uuid:{demo.mrn}-d{n}" for n in range(len(visit.diagnoses))]
-    encounter = {
+    return appointment
+
+
+def _encounter_resource(
+    visit: DemoVisit, key: str, patient_url: str, appointment_url: str, conditions: list[str]
+) -> dict[str, Any]:
+    return {
         "resourceType": "Encounter",
         "identifier": [{"system": ENCOUNTER_SYSTEM, "value": key}],
         "status": "finished",
@@ -257,43 +275,38 @@ def bundle(demo: DemoPatient, day: date, *, with_visit: bool = True) -> dict[str
         "location": [{"location": {"reference": f"Location/{visit.location_id}"}}],
         "diagnosis": [{"condition": {"reference": url}, "rank": n + 1} for n, url in enumerate(conditions)],
     }
-    entries.append(_entry(encounter_url, encounter, "PUT", f"Encounter?identifier={ENCOUNTER_SYSTEM}|{key}"))
-    for url, code in zip(conditions, visit.diagnoses, strict=True):
-        condition = {
-            "resourceType": "Condition",
-            "category": [
-                {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                            "code": "encounter-diagnosis",
-                        }
-                    ]
-                }
-            ],
-            "code": {"coding": [{"system": ICD10, "code": _dotted(code)}]},
-            "subject": {"reference": patient_url},
-            "encounter": {"reference": encounter_url},
-        }
-        entries.append(_entry(url, condition, "POST", "Condition"))
-    for n, (code, modifiers, reasons) in enumerate(visit.lines):
-        charge = {
-            "resourceType": "ChargeItem",
-            "identifier": [{"system": CHARGE_SYSTEM, "value": f"{key}-{n + 1}"}],
-            "status": "billable",
-            "code": {
-                "coding": [
-                    {"system": CPT, "code": code},
-                    *({"system": "urn:carecycle:procedure-modifier", "code": x} for x in modifiers),
-                ]
-            },
-            "subject": {"reference": patient_url},
-            "context": {"reference": encounter_url},
-            "quantity": {"value": 1},
-            "reason": [{"coding": [{"system": ICD10, "code": _dotted(r)}]} for r in reasons],
-        }
-        entries.append(_entry(f"urn:uuid:{demo.mrn}-l{n}", charge, "POST", "ChargeItem"))
-    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def _condition_resource(code: str, patient_url: str, encounter_url: str) -> dict[str, Any]:
+    category = {"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis"}
+    return {
+        "resourceType": "Condition",
+        "category": [{"coding": [category]}],
+        "code": {"coding": [{"system": ICD10, "code": _dotted(code)}]},
+        "subject": {"reference": patient_url},
+        "encounter": {"reference": encounter_url},
+    }
+
+
+def _charge_resource(
+    line: tuple[str, tuple[str, ...], tuple[str, ...]], charge_id: str, patient_url: str, encounter_url: str
+) -> dict[str, Any]:
+    code, modifiers, reasons = line
+    return {
+        "resourceType": "ChargeItem",
+        "identifier": [{"system": CHARGE_SYSTEM, "value": charge_id}],
+        "status": "billable",
+        "code": {
+            "coding": [
+                {"system": CPT, "code": code},
+                *({"system": "urn:carecycle:procedure-modifier", "code": x} for x in modifiers),
+            ]
+        },
+        "subject": {"reference": patient_url},
+        "context": {"reference": encounter_url},
+        "quantity": {"value": 1},
+        "reason": [{"coding": [{"system": ICD10, "code": _dotted(r)}]} for r in reasons],
+    }
 
 
 def _entry(full_url: str, resource: dict[str, Any], method: str, url: str) -> dict[str, Any]:
