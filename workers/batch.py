@@ -58,6 +58,49 @@ def utc_today() -> date:
 # --- the store -----------------------------------------------------------------------------------------
 
 
+def _active_staff_credentials(session: Session) -> Sequence[Any]:
+    """Every dated, unrevoked credential of an active staff member."""
+    return session.execute(
+        select(
+            m.Credential.id,
+            m.Credential.staff_id,
+            m.Credential.kind,
+            m.Credential.issuer,
+            m.Credential.expires_on,
+        )
+        .join(m.Staff, m.Staff.id == m.Credential.staff_id)
+        .where(
+            m.Staff.active.is_(True),
+            m.Credential.expires_on.is_not(None),
+            m.Credential.status != "revoked",
+        )
+    ).all()
+
+
+def _active_staff_training(session: Session) -> Sequence[Any]:
+    """Every training record of an active staff member, with its requirement's code."""
+    return session.execute(
+        select(
+            m.TrainingRecord.id,
+            m.TrainingRecord.staff_id,
+            m.TrainingRequirement.code,
+            m.TrainingRecord.expires_on,
+        )
+        .join(m.TrainingRequirement, m.TrainingRequirement.id == m.TrainingRecord.requirement_id)
+        .join(m.Staff, m.Staff.id == m.TrainingRecord.staff_id)
+        .where(m.Staff.active.is_(True))
+    ).all()
+
+
+def _latest(rows: Sequence[Any], key: Callable[[Any], tuple[str, ...]]) -> list[Any]:
+    """Per key, the row that expires last (the first of equals, as read)."""
+    latest: dict[tuple[str, ...], Any] = {}
+    for row in rows:
+        if key(row) not in latest or row.expires_on > latest[key(row)].expires_on:
+            latest[key(row)] = row
+    return list(latest.values())
+
+
 class BatchStore:
     """The store queries and writes the batch flows need."""
 
@@ -72,43 +115,11 @@ class BatchStore:
     def find_expiring(self, as_of: date, within_days: int) -> ExpiringSet:
         horizon = as_of + timedelta(days=within_days)
         with self._session() as session:
-            credentials = session.execute(
-                select(
-                    m.Credential.id,
-                    m.Credential.staff_id,
-                    m.Credential.kind,
-                    m.Credential.issuer,
-                    m.Credential.expires_on,
-                )
-                .join(m.Staff, m.Staff.id == m.Credential.staff_id)
-                .where(
-                    m.Staff.active.is_(True),
-                    m.Credential.expires_on.is_not(None),
-                    m.Credential.status != "revoked",
-                )
-            ).all()
-            training = session.execute(
-                select(
-                    m.TrainingRecord.id,
-                    m.TrainingRecord.staff_id,
-                    m.TrainingRequirement.code,
-                    m.TrainingRecord.expires_on,
-                )
-                .join(m.TrainingRequirement, m.TrainingRequirement.id == m.TrainingRecord.requirement_id)
-                .join(m.Staff, m.Staff.id == m.TrainingRecord.staff_id)
-                .where(m.Staff.active.is_(True))
-            ).all()
+            credentials = _active_staff_credentials(session)
+            training = _active_staff_training(session)
         # Only the newest credential of a kind from an issuer counts: a renewal supersedes the old row.
-        newest: dict[tuple[str, str, str], Any] = {}
-        for row in credentials:
-            key = (row.staff_id, row.kind, row.issuer)
-            if key not in newest or row.expires_on > newest[key].expires_on:
-                newest[key] = row
-        latest_training: dict[tuple[str, str], Any] = {}
-        for record in training:
-            pair = (record.staff_id, record.code)
-            if pair not in latest_training or record.expires_on > latest_training[pair].expires_on:
-                latest_training[pair] = record
+        newest = _latest(credentials, lambda row: (row.staff_id, row.kind, row.issuer))
+        latest_training = _latest(training, lambda record: (record.staff_id, record.code))
         return ExpiringSet(
             credentials=tuple(
                 ExpiringCredential(
@@ -119,7 +130,7 @@ class BatchStore:
                     expires_on=row.expires_on,
                     days_left=(row.expires_on - as_of).days,
                 )
-                for row in sorted(newest.values(), key=lambda r: (r.expires_on, r.id))
+                for row in sorted(newest, key=lambda r: (r.expires_on, r.id))
                 if row.expires_on <= horizon
             ),
             training=tuple(
@@ -130,7 +141,7 @@ class BatchStore:
                     expires_on=row.expires_on,
                     days_left=(row.expires_on - as_of).days,
                 )
-                for row in sorted(latest_training.values(), key=lambda r: (r.expires_on, r.id))
+                for row in sorted(latest_training, key=lambda r: (r.expires_on, r.id))
                 if row.expires_on <= horizon
             ),
         )
