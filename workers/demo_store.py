@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from domain import models as m
 from domain.audit import STATUS_INQUIRY_ACTION
@@ -78,42 +79,10 @@ def store_summary(container: Container, since: datetime) -> dict[str, Any]:
 
     with container.uow() as uow:
         session = uow.session
-        touched = select(m.AuditEvent.entity_id).where(
-            m.AuditEvent.entity_type == "claim", m.AuditEvent.occurred_at >= since
-        )
-        statuses = session.execute(select(m.Claim.status).where(m.Claim.id.in_(touched))).scalars()
-        claims_by_status = dict(sorted(Counter(str(ClaimStatus(s)) for s in statuses).items()))
-        paid = session.execute(
-            select(func.coalesce(func.sum(m.RemittanceClaim.paid_cents), 0))
-            .join(m.Remittance, m.Remittance.id == m.RemittanceClaim.remittance_id)
-            .where(m.Remittance.received_at >= since)
-        ).scalar_one()
-        patient_ar = session.execute(
-            select(func.coalesce(func.sum(m.JournalLine.debit_cents - m.JournalLine.credit_cents), 0))
-            .join(m.Account, m.Account.id == m.JournalLine.account_id)
-            .where(m.Account.code.like("patient_ar:%"))
-        ).scalar_one()
-        debits, credits = session.execute(
-            select(
-                func.coalesce(func.sum(m.JournalLine.debit_cents), 0),
-                func.coalesce(func.sum(m.JournalLine.credit_cents), 0),
-            )
-        ).one()
+        claims_by_status = _claims_by_status(session, since)
+        paid, patient_ar, debits, credits = _money(session, since)
         report = run_ledger_checks(session)
-        open_items = session.execute(
-            select(m.WorkItem.queue, func.count())
-            .where(m.WorkItem.state.in_([WorkItemState.OPEN, WorkItemState.CLAIMED]))
-            .group_by(m.WorkItem.queue)
-        ).all()
-        waiting_on = [
-            {"work_item_id": item_id, "queue": queue, "reason": reason, "workflow_id": workflow_id}
-            for item_id, queue, reason, workflow_id in session.execute(
-                select(m.WorkItem.id, m.WorkItem.queue, m.WorkItem.reason_code, m.WorkItem.workflow_id)
-                .where(m.WorkItem.state.in_([WorkItemState.OPEN, WorkItemState.CLAIMED]))
-                .order_by(m.WorkItem.created_at)
-                .limit(100)
-            ).all()
-        ]
+        open_items, waiting_on = _open_work_items(session)
         statements = session.execute(
             select(func.count()).select_from(m.Statement).where(m.Statement.sent_at >= since)
         ).scalar_one()
@@ -123,16 +92,64 @@ def store_summary(container: Container, since: datetime) -> dict[str, Any]:
         portal = portal_summary(session, since)
     return {
         "claims_by_status": claims_by_status,
-        "payments_posted_cents": int(paid),
-        "patient_balance_cents": int(patient_ar),
-        "open_work_items": {queue: int(count) for queue, count in sorted(open_items)},
+        "payments_posted_cents": paid,
+        "patient_balance_cents": patient_ar,
+        "open_work_items": open_items,
         "waiting_on": waiting_on,
-        "ledger_balanced": int(debits) == int(credits) and report.ok,
-        "ledger": {"debit_cents": int(debits), "credit_cents": int(credits), "checks_ok": report.ok},
+        "ledger_balanced": debits == credits and report.ok,
+        "ledger": {"debit_cents": debits, "credit_cents": credits, "checks_ok": report.ok},
         "statements_sent": int(statements),
         "remittances_posted": int(remittances),
         "portal": portal,
     }
+
+
+def _claims_by_status(session: Session, since: datetime) -> dict[str, int]:
+    """The claims this run touched (an audit event since ``since``), counted by status."""
+    touched = select(m.AuditEvent.entity_id).where(
+        m.AuditEvent.entity_type == "claim", m.AuditEvent.occurred_at >= since
+    )
+    statuses = session.execute(select(m.Claim.status).where(m.Claim.id.in_(touched))).scalars()
+    return dict(sorted(Counter(str(ClaimStatus(s)) for s in statuses).items()))
+
+
+def _money(session: Session, since: datetime) -> tuple[int, int, int, int]:
+    """(paid by remittances since ``since``, patients' balance, the journal's debits, its credits), in cents."""
+    paid = session.execute(
+        select(func.coalesce(func.sum(m.RemittanceClaim.paid_cents), 0))
+        .join(m.Remittance, m.Remittance.id == m.RemittanceClaim.remittance_id)
+        .where(m.Remittance.received_at >= since)
+    ).scalar_one()
+    patient_ar = session.execute(
+        select(func.coalesce(func.sum(m.JournalLine.debit_cents - m.JournalLine.credit_cents), 0))
+        .join(m.Account, m.Account.id == m.JournalLine.account_id)
+        .where(m.Account.code.like("patient_ar:%"))
+    ).scalar_one()
+    debits, credits = session.execute(
+        select(
+            func.coalesce(func.sum(m.JournalLine.debit_cents), 0),
+            func.coalesce(func.sum(m.JournalLine.credit_cents), 0),
+        )
+    ).one()
+    return int(paid), int(patient_ar), int(debits), int(credits)
+
+
+def _open_work_items(session: Session) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Open work items counted by queue, and the oldest hundred with what waits on each."""
+    open_states = [WorkItemState.OPEN, WorkItemState.CLAIMED]
+    by_queue = session.execute(
+        select(m.WorkItem.queue, func.count()).where(m.WorkItem.state.in_(open_states)).group_by(m.WorkItem.queue)
+    ).all()
+    waiting_on = [
+        {"work_item_id": item_id, "queue": queue, "reason": reason, "workflow_id": workflow_id}
+        for item_id, queue, reason, workflow_id in session.execute(
+            select(m.WorkItem.id, m.WorkItem.queue, m.WorkItem.reason_code, m.WorkItem.workflow_id)
+            .where(m.WorkItem.state.in_(open_states))
+            .order_by(m.WorkItem.created_at)
+            .limit(100)
+        ).all()
+    ]
+    return {queue: int(count) for queue, count in sorted(by_queue)}, waiting_on
 
 
 def portal_summary(session: Any, since: datetime) -> dict[str, int]:
