@@ -36,46 +36,66 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
     from workers.demo_posting import posting_choice
 
     reason = item.reason_code
-    context = item.context or {}
     posting = posting_choice(item, session)  # posting's own items: worked like a person at the posting desk
     if posting is not None:
         action, fields, note = posting
         return Decision(action, fields, note=note)
     if reason == "claim_denied":
-        codes = str(context.get("codes", ""))
-        if "-197" in codes and (number := _authorization_on_file(session, item)):
-            return Decision("correct_and_resubmit", {"prior_auth": number}, note="the authorization was on file")
-        if "-50" in codes or "-197" in codes or "-151" in codes:
-            return Decision("appeal", note="medical records attached")
-        if "-16" in codes:
-            return Decision("correct_and_resubmit", {"modifiers": "95"}, note="added the missing modifier")
-        if "-97" in codes:
-            return Decision("write_off", {"reason_code": "contractual"})
-        if "-29" in codes:
-            return Decision("write_off", {"reason_code": "timely_filing"})
-        if "-204" in codes or "-96" in codes or "-27" in codes:
-            return Decision("bill_patient")
-        return Decision("write_off", {"reason_code": "administrative"})
+        return _denied(item, session)
     if reason in ("claim_rejected", "claim_edit_failed"):
-        edits = str(context.get("edits", "")) + str(context.get("codes", "")) + item.summary
-        if "TELEHEALTH_MODIFIER" in edits:
-            return Decision("correct_and_resubmit", {"modifiers": "95"}, note="added the telehealth modifier")
-        if "TIMELY" in edits.upper():
-            return Decision("write_off", {"reason_code": "timely_filing"})
-        if "PRIOR_AUTH" in edits and (number := _authorization_on_file(session, item)):
-            return Decision("correct_and_resubmit", {"prior_auth": number}, note="the payer extended the authorization")
-        return Decision("write_off", {"reason_code": "administrative"})
+        return _rejected(item, session)
     if reason == "no_payer_response":
         return _no_payer_response(item, session, portal_payers_answer)
+    if reason == "missing_codes":
+        return _coded(item, session)
+    return _routine(reason)
+
+
+def _denied(item: m.WorkItem, session: Any) -> Decision:
+    """A denial, by its CARC codes."""
+    codes = str((item.context or {}).get("codes", ""))
+    if "-197" in codes and (number := _authorization_on_file(session, item)):
+        return Decision("correct_and_resubmit", {"prior_auth": number}, note="the authorization was on file")
+    if "-50" in codes or "-197" in codes or "-151" in codes:
+        return Decision("appeal", note="medical records attached")
+    if "-16" in codes:
+        return Decision("correct_and_resubmit", {"modifiers": "95"}, note="added the missing modifier")
+    if "-97" in codes:
+        return Decision("write_off", {"reason_code": "contractual"})
+    if "-29" in codes:
+        return Decision("write_off", {"reason_code": "timely_filing"})
+    if "-204" in codes or "-96" in codes or "-27" in codes:
+        return Decision("bill_patient")
+    return Decision("write_off", {"reason_code": "administrative"})
+
+
+def _rejected(item: m.WorkItem, session: Any) -> Decision:
+    """A rejection or a failed claim edit, by the edits it names."""
+    context = item.context or {}
+    edits = str(context.get("edits", "")) + str(context.get("codes", "")) + item.summary
+    if "TELEHEALTH_MODIFIER" in edits:
+        return Decision("correct_and_resubmit", {"modifiers": "95"}, note="added the telehealth modifier")
+    if "TIMELY" in edits.upper():
+        return Decision("write_off", {"reason_code": "timely_filing"})
+    if "PRIOR_AUTH" in edits and (number := _authorization_on_file(session, item)):
+        return Decision("correct_and_resubmit", {"prior_auth": number}, note="the payer extended the authorization")
+    return Decision("write_off", {"reason_code": "administrative"})
+
+
+def _coded(item: m.WorkItem, session: Any) -> Decision:
+    """Missing codes: the visit coded as the coder would (a telehealth visit with its modifier)."""
+    encounter = session.get(m.Encounter, item.entity_id)
+    telehealth = encounter is not None and encounter.place_of_service in ("02", "10")
+    fields = {"procedure_code": "99213", "diagnosis_codes": "I10"}
+    if telehealth:
+        fields["modifiers"] = "95"
+    return Decision("add_codes", fields)
+
+
+def _routine(reason: str) -> Decision | None:
+    """The items a biller answers the same way every time (None: one the demo's biller leaves alone)."""
     if reason == "timely_filing_risk":
         return Decision("write_off", {"reason_code": "timely_filing"})
-    if reason == "missing_codes":
-        encounter = session.get(m.Encounter, item.entity_id)
-        telehealth = encounter is not None and encounter.place_of_service in ("02", "10")
-        fields = {"procedure_code": "99213", "diagnosis_codes": "I10"}
-        if telehealth:
-            fields["modifiers"] = "95"
-        return Decision("add_codes", fields)
     if reason == "eligibility_inactive":
         return Decision("mark_inactive", note="payer confirms the plan ended: bill the patient")
     if reason == "eligibility_inconclusive":
