@@ -18,9 +18,6 @@ from workers.cli.visits import _report, cli_actor, print_detail, read_store, sho
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from domain.services.visit_board import BOARD_STATES
-    from domain.visits import CANCEL_REASONS, CONSENT_METHODS, PATIENT_LOCATIONS
-
     telehealth = subparsers.add_parser(
         "telehealth",
         help="virtual visits (VirtualVisit workflows): start, list, show, consent, check-in, reassign, cancel ...",
@@ -30,6 +27,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     commands = telehealth.add_subparsers(dest="telehealth_command", metavar="COMMAND")
     commands.required = True
+    _add_board_commands(commands)
+    _add_visit_steps(commands)
+
+
+def _add_board_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """start, list, show, cancel, reassign: the coordinator's board."""
+    from domain.services.visit_board import BOARD_STATES
+    from domain.visits import CANCEL_REASONS
 
     start = commands.add_parser("start", help="start a booked virtual appointment's VirtualVisit (through intake)")
     start.add_argument("--appointment", required=True, type=non_empty, help="the appointment's id")
@@ -58,6 +63,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     reassign.add_argument("--provider", required=True, type=non_empty, help="the provider's id")
     add_json(reassign)
     reassign.set_defaults(handler=_reassign)
+
+
+def _add_visit_steps(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """consent, check-in, resend-invite, audio-fallback, end: the visit's own steps (its Updates)."""
+    from domain.visits import CONSENT_METHODS, PATIENT_LOCATIONS
 
     consent = commands.add_parser("consent", help="record the patient's telehealth consent")
     consent.add_argument("appointment_id", type=non_empty)
