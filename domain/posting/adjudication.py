@@ -235,24 +235,7 @@ def post_adjudication(
     payer_ar = acc.insurance_ar(claim.payer_id)
     links: dict[str, Any] = {"claim_id": claim.id, "patient_id": claim.patient_id, "remittance_id": run.remittance_id}
     target = target_status(payment, amounts)
-    drafts: list[EntryDraft | None] = [
-        transfer(
-            f"{base}:payment", EntryKind.INSURANCE_PAYMENT, run.source_account, payer_ar, amounts.paid_cents, **links
-        ),
-    ]
-    # A denial leaves the balance with the payer (appeal, correct or write off: a person decides); only the
-    # patient's share, if the payer named one, moves now.
-    if target != ClaimStatus.DENIED:
-        drafts.append(
-            transfer(
-                f"{base}:contractual",
-                EntryKind.CONTRACTUAL,
-                acc.CONTRACTUAL,
-                payer_ar,
-                amounts.contractual_cents,
-                **links,
-            )
-        )
+    drafts = _payer_drafts(run, base, payer_ar, amounts, target, links)
     responsibility = amounts.patient_responsibility_cents
     secondary_id: str | None = None
     if responsibility > 0:
@@ -283,3 +266,33 @@ def post_adjudication(
             secondary_claim_id=secondary_id,
         )
     )
+
+
+def _payer_drafts(
+    run: PostingRun,
+    base: str,
+    payer_ar: acc.AccountRef,
+    amounts: rules.ClaimAmounts,
+    target: ClaimStatus,
+    links: dict[str, Any],
+) -> list[EntryDraft | None]:
+    """The payer's payment and, unless the claim is denied, the contractual adjustment, off the payer's AR."""
+    drafts: list[EntryDraft | None] = [
+        transfer(
+            f"{base}:payment", EntryKind.INSURANCE_PAYMENT, run.source_account, payer_ar, amounts.paid_cents, **links
+        ),
+    ]
+    # A denial leaves the balance with the payer (appeal, correct or write off: a person decides); only the
+    # patient's share, if the payer named one, moves now.
+    if target != ClaimStatus.DENIED:
+        drafts.append(
+            transfer(
+                f"{base}:contractual",
+                EntryKind.CONTRACTUAL,
+                acc.CONTRACTUAL,
+                payer_ar,
+                amounts.contractual_cents,
+                **links,
+            )
+        )
+    return drafts

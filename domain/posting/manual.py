@@ -116,18 +116,7 @@ def post_manually(
     if row.claim_id is not None:
         if row.claim_id != claim_id:
             raise ValidationError(f"remittance claim {remittance_claim_id} is already posted to another claim")
-        return ClaimPosted(
-            0,
-            row.patient_control_number,
-            row.status_code,
-            "already_posted",
-            claim_id,
-            row.paid_cents,
-            row.patient_responsibility_cents,
-            0,
-            100,
-            "manual",
-        )
+        return _posted_before(row, claim_id)
     if claim.payer_id != stored.payer_id:
         raise ValidationError(f"claim {claim_id} was billed to another payer than remittance {stored.trace_number}")
     payment = stored_payment(session, row)
@@ -154,6 +143,22 @@ def post_manually(
         details={"remittance_id": stored.id, "paid_cents": outcome.paid_cents, "status": outcome.outcome},
     )
     return outcome
+
+
+def _posted_before(row: m.RemittanceClaim, claim_id: str) -> ClaimPosted:
+    """The answer for a claim payment already applied to this claim (nothing is written again)."""
+    return ClaimPosted(
+        0,
+        row.patient_control_number,
+        row.status_code,
+        "already_posted",
+        claim_id,
+        row.paid_cents,
+        row.patient_responsibility_cents,
+        0,
+        100,
+        "manual",
+    )
 
 
 def _apply(
