@@ -126,6 +126,19 @@ class CascadeTemplate(EobTemplate):
             found.append(Adjustment(match.group(1), match.group(2), cents(match.group(3))))
         return found
 
+    def _service_line(self, m: re.Match[str], adjustments: list[Adjustment]) -> ServiceLinePayment:
+        """A table row: date (ISO or -), code, modifiers (comma-separated or -), units, billed, allowed, paid."""
+        return ServiceLinePayment(
+            procedure=m.group(2),
+            modifiers=tuple(m.group(3).split(",")) if m.group(3) != "-" else (),
+            charge_cents=cents(m.group(5)),
+            paid_cents=cents(m.group(7)),
+            units=int(m.group(4)),
+            service_date=date.fromisoformat(m.group(1)) if m.group(1) != "-" else None,
+            adjustments=tuple(adjustments),
+            allowed_cents=cents(m.group(6)) if m.group(6) != "-" else None,
+        )
+
     def read(self, pages: list[str]) -> Reading:
         reading = Reading(payer_id=self.payer_id)
         claim: ClaimDraft | None = None
@@ -141,18 +154,7 @@ class CascadeTemplate(EobTemplate):
                     if claim is None or adjustments is None:
                         reading.miss(number)
                         continue
-                    claim.lines.append(
-                        ServiceLinePayment(
-                            procedure=m.group(2),
-                            modifiers=tuple(m.group(3).split(",")) if m.group(3) != "-" else (),
-                            charge_cents=cents(m.group(5)),
-                            paid_cents=cents(m.group(7)),
-                            units=int(m.group(4)),
-                            service_date=date.fromisoformat(m.group(1)) if m.group(1) != "-" else None,
-                            adjustments=tuple(adjustments),
-                            allowed_cents=cents(m.group(6)) if m.group(6) != "-" else None,
-                        )
-                    )
+                    claim.lines.append(self._service_line(m, adjustments))
                 elif m := self._claim.match(line):
                     claim = ClaimDraft(m.group(1), _null(m.group(2)), m.group(3), _null(m.group(4)), number)
                     reading.claims.append(claim)
@@ -235,6 +237,19 @@ class HarborTemplate(EobTemplate):
             found.append(Adjustment(match.group(1), match.group(2), cents(match.group(3))))
         return found
 
+    def _service_line(self, m: re.Match[str], adjustments: list[Adjustment]) -> ServiceLinePayment:
+        """A statement line: date (MM/DD/YYYY or -), code, modifiers, x units, charged, allowed (or n/a), paid."""
+        return ServiceLinePayment(
+            procedure=m.group(2),
+            modifiers=tuple(m.group(3).split()),
+            charge_cents=cents(m.group(5)),
+            paid_cents=cents(m.group(7)),
+            units=int(m.group(4)),
+            service_date=datetime.strptime(m.group(1), "%m/%d/%Y").date() if m.group(1) != "-" else None,
+            adjustments=tuple(adjustments),
+            allowed_cents=cents(m.group(6)) if m.group(6) != "n/a" else None,
+        )
+
     def read(self, pages: list[str]) -> Reading:
         reading = Reading(payer_id=self.payer_id)
         claim: ClaimDraft | None = None
@@ -250,20 +265,7 @@ class HarborTemplate(EobTemplate):
                     if claim is None or adjustments is None:
                         reading.miss(number)
                         continue
-                    claim.lines.append(
-                        ServiceLinePayment(
-                            procedure=m.group(2),
-                            modifiers=tuple(m.group(3).split()),
-                            charge_cents=cents(m.group(5)),
-                            paid_cents=cents(m.group(7)),
-                            units=int(m.group(4)),
-                            service_date=datetime.strptime(m.group(1), "%m/%d/%Y").date()
-                            if m.group(1) != "-"
-                            else None,
-                            adjustments=tuple(adjustments),
-                            allowed_cents=cents(m.group(6)) if m.group(6) != "n/a" else None,
-                        )
-                    )
+                    claim.lines.append(self._service_line(m, adjustments))
                 elif m := self._claim.match(line):
                     claim = ClaimDraft(m.group(1), _null(m.group(2)), m.group(3), _null(m.group(4)), number)
                     reading.claims.append(claim)

@@ -229,11 +229,7 @@ class StatementSender:
             today = statement_date or self._today()
             due = due_date or today + timedelta(days=self._due_days)
             data = statement_data(session, guarantor_id, kind, today, due)
-            patient_id = session.execute(
-                select(m.Patient.id).where(m.Patient.guarantor_id == guarantor_id).order_by(m.Patient.id).limit(1)
-            ).scalar_one_or_none()
-            if patient_id is None:
-                raise NotFound(f"guarantor {guarantor_id} has no patient")
+            patient_id = _first_patient(session, guarantor_id)
             statement = existing or m.Statement(
                 guarantor_id=guarantor_id,
                 patient_id=patient_id,
@@ -249,17 +245,7 @@ class StatementSender:
             stored = self._documents.put(key, self._renderer.render(data), "application/pdf")
             if isinstance(stored, StoredDocument):  # a document store: the Document row beside the bytes
                 record_document(uow, stored, "statement", entity_type="guarantor", entity_id=guarantor_id)
-            self._messenger.send(
-                Message(
-                    key=f"statement:{statement.id}",
-                    channel="mail",
-                    recipient_type="guarantor",
-                    recipient_id=guarantor_id,
-                    subject=_TITLES.get(kind, "Statement"),
-                    body=f"Your balance of {format_cents(data.balance_cents)} is due by {data.due_date.isoformat()}.",
-                    attachment_key=key,
-                )
-            )
+            self._messenger.send(_statement_mail(statement.id, guarantor_id, kind, data, key))
             statement.document_key = key
             statement.sent_at = datetime.now(UTC)
             audit.record(
@@ -272,3 +258,26 @@ class StatementSender:
             )
             uow.commit()
             return StatementResult(statement.id, data.balance_cents, key, False)
+
+
+def _first_patient(session: Session, guarantor_id: str) -> str:
+    """The patient a guarantor's statement is filed under (the first by id)."""
+    patient_id = session.execute(
+        select(m.Patient.id).where(m.Patient.guarantor_id == guarantor_id).order_by(m.Patient.id).limit(1)
+    ).scalar_one_or_none()
+    if patient_id is None:
+        raise NotFound(f"guarantor {guarantor_id} has no patient")
+    return patient_id
+
+
+def _statement_mail(statement_id: str, guarantor_id: str, kind: str, data: StatementData, key: str) -> Message:
+    """The statement's letter: its title, the balance and due date, the PDF attached (by its opaque key)."""
+    return Message(
+        key=f"statement:{statement_id}",
+        channel="mail",
+        recipient_type="guarantor",
+        recipient_id=guarantor_id,
+        subject=_TITLES.get(kind, "Statement"),
+        body=f"Your balance of {format_cents(data.balance_cents)} is due by {data.due_date.isoformat()}.",
+        attachment_key=key,
+    )

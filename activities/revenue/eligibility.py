@@ -54,19 +54,7 @@ class EligibilityActivities(StoreActivities):
             if payer.routing == PayerRouting.PORTAL and payer.payer_id in self._portal_payers:
                 # No 270/271 route to this payer: the workflow asks its web portal instead.
                 return c.EligibilityAnswer(ref.coverage_id, payer.payer_id, "unrouted", "portal")
-            is_self = str(coverage.relationship_to_subscriber) == "self"
-            inquiry = EligibilityInquiry(
-                trace=coverage.id.replace("-", "")[:30],
-                payer_name=payer.name.upper(),
-                payer_id=payer.payer_id,
-                provider_name=practice.name.upper(),
-                provider_npi=practice.npi,
-                member_id=coverage.member_id,
-                subscriber_last_name=(patient.last_name if is_self else coverage.subscriber_last_name or "").upper(),
-                subscriber_first_name=(patient.first_name if is_self else coverage.subscriber_first_name or "").upper(),
-                subscriber_birth_date=patient.birth_date if is_self else coverage.subscriber_birth_date,
-                service_date=_today(),
-            )
+            inquiry = _inquiry(coverage, payer, patient, practice)
             control = next_numbers(session)
             text = write_270(
                 [inquiry],
@@ -158,3 +146,20 @@ class EligibilityActivities(StoreActivities):
             )
             uow.commit()
         return c.Nothing()
+
+
+def _inquiry(coverage: m.Coverage, payer: m.Payer, patient: m.Patient, practice: m.Practice) -> EligibilityInquiry:
+    """The 270's one inquiry: the subscriber is the patient when the coverage is their own."""
+    is_self = str(coverage.relationship_to_subscriber) == "self"
+    return EligibilityInquiry(
+        trace=coverage.id.replace("-", "")[:30],
+        payer_name=payer.name.upper(),
+        payer_id=payer.payer_id,
+        provider_name=practice.name.upper(),
+        provider_npi=practice.npi,
+        member_id=coverage.member_id,
+        subscriber_last_name=(patient.last_name if is_self else coverage.subscriber_last_name or "").upper(),
+        subscriber_first_name=(patient.first_name if is_self else coverage.subscriber_first_name or "").upper(),
+        subscriber_birth_date=patient.birth_date if is_self else coverage.subscriber_birth_date,
+        service_date=_today(),
+    )

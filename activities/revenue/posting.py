@@ -25,6 +25,7 @@ from activities.revenue.remittances import (
     write_report,
 )
 from domain import models as m
+from domain.posting.results import ClaimPosted
 from domain.posting.retry import post_remittance_retrying
 from domain.services.denials import explain
 from domain.x12.remit835 import parse_835
@@ -97,20 +98,7 @@ class PostingActivities(StoreActivities):
                     continue
                 if posted.claim_id is None or not posted.posted:
                     continue
-                outcomes.append(
-                    c.ClaimOutcome(
-                        claim_id=posted.claim_id,
-                        remittance_key=ref.remittance_key,
-                        status=posted.outcome,
-                        paid_cents=posted.paid_cents,
-                        patient_responsibility_cents=posted.patient_responsibility_cents,
-                        adjustment_codes=posted.adjustment_codes,
-                        remark_codes=posted.remark_codes,
-                        explanation=explain(posted.adjustment_codes, posted.remark_codes)
-                        if posted.outcome == "denied"
-                        else (),
-                    )
-                )
+                outcomes.append(_claim_outcome(posted, posted.claim_id, ref.remittance_key))
         outcomes = self._with_claim_statuses(outcomes)
         if not (already and remittances) or read_report(self._documents, ref.remittance_key) is None:
             # What this posting did, for `remit post` (a retried attempt that posts nothing keeps the first report).
@@ -139,3 +127,17 @@ class PostingActivities(StoreActivities):
                 ).all()
             )
         return [replace(o, claim_status=str(statuses.get(o.claim_id, ""))) for o in outcomes]
+
+
+def _claim_outcome(posted: ClaimPosted, claim_id: str, remittance_key: str) -> c.ClaimOutcome:
+    """What a posted claim payment tells the claim's workflow; a denial's codes come explained."""
+    return c.ClaimOutcome(
+        claim_id=claim_id,
+        remittance_key=remittance_key,
+        status=posted.outcome,
+        paid_cents=posted.paid_cents,
+        patient_responsibility_cents=posted.patient_responsibility_cents,
+        adjustment_codes=posted.adjustment_codes,
+        remark_codes=posted.remark_codes,
+        explanation=explain(posted.adjustment_codes, posted.remark_codes) if posted.outcome == "denied" else (),
+    )
