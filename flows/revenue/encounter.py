@@ -51,36 +51,7 @@ class EncounterWorkflow(RevenueWorkflow):
             entity_id=data.appointment_id,
         )
         self._encounter_id = prepared.encounter_id
-        refusal: dict[str, str] = {}
-        while not prepared.coded:
-            summary = f"encounter {prepared.encounter_id} lacks {', '.join(prepared.missing) or 'codes'}"
-            if refusal:
-                summary = f"the codes were refused ({refusal['refused']}): {refusal['refused_because']}"
-            resolution = await self.ask(
-                policy,
-                reason=Reason.MISSING_CODES,
-                summary=summary,
-                entity_type="encounter",
-                entity_id=prepared.encounter_id,
-                context=refusal,  # validate_resolution checks the codes by record_codes' rule (domain.coding)
-            )
-            assert resolution is not None
-            try:
-                prepared = await self.run_activity(
-                    c.encounter_record_codes,
-                    c.RecordCodes(
-                        encounter_id=prepared.encounter_id,
-                        diagnosis_codes=split_codes(resolution.fields["diagnosis_codes"]),
-                        procedure_codes=split_codes(resolution.fields["procedure_code"]),
-                        modifiers=split_codes(resolution.fields.get("modifiers", "")),
-                        actor=resolution.by,
-                        units=requested_units(resolution.fields.get("units", "")),
-                    ),
-                )
-                refusal = {}
-            except DomainFailure as failure:  # a fact only the store knows (the encounter's place of service)
-                self._work_log.append(f"coding:{failure.code}")
-                refusal = refusal_context(failure)  # the next item says which rule and value failed
+        prepared = await self._coded(policy, prepared)
         if prepared.bill_to == "none":
             self._stage = "done"
             set_visibility(stage="nothing_to_bill")
@@ -113,3 +84,37 @@ class EncounterWorkflow(RevenueWorkflow):
         self._stage = "done"
         set_visibility(stage="done")
         return c.EncounterResult(data.appointment_id, prepared.encounter_id, result)
+
+    async def _coded(self, policy: c.RevenuePolicy, prepared: c.PreparedEncounter) -> c.PreparedEncounter:
+        """Until the encounter is coded, a coder's codes through a work item; codes the store refuses ask again."""
+        refusal: dict[str, str] = {}
+        while not prepared.coded:
+            summary = f"encounter {prepared.encounter_id} lacks {', '.join(prepared.missing) or 'codes'}"
+            if refusal:
+                summary = f"the codes were refused ({refusal['refused']}): {refusal['refused_because']}"
+            resolution = await self.ask(
+                policy,
+                reason=Reason.MISSING_CODES,
+                summary=summary,
+                entity_type="encounter",
+                entity_id=prepared.encounter_id,
+                context=refusal,  # validate_resolution checks the codes by record_codes' rule (domain.coding)
+            )
+            assert resolution is not None
+            try:
+                prepared = await self.run_activity(
+                    c.encounter_record_codes,
+                    c.RecordCodes(
+                        encounter_id=prepared.encounter_id,
+                        diagnosis_codes=split_codes(resolution.fields["diagnosis_codes"]),
+                        procedure_codes=split_codes(resolution.fields["procedure_code"]),
+                        modifiers=split_codes(resolution.fields.get("modifiers", "")),
+                        actor=resolution.by,
+                        units=requested_units(resolution.fields.get("units", "")),
+                    ),
+                )
+                refusal = {}
+            except DomainFailure as failure:  # a fact only the store knows (the encounter's place of service)
+                self._work_log.append(f"coding:{failure.code}")
+                refusal = refusal_context(failure)  # the next item says which rule and value failed
+        return prepared

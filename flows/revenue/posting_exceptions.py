@@ -23,6 +23,7 @@ names the rule and the value that failed; nothing repeats by itself.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -91,16 +92,7 @@ class PostingExceptionWorkflow(RevenueWorkflow):
             self._stage = "done"
             return xc.PostingExceptionResult(data.work_item_id, "", "")
         sla = data.policy.days(data.policy.work_item_sla_days)
-        request = WorkItemRequest(
-            reason=item.reason,
-            entity_type=item.entity_type,
-            entity_id=item.entity_id,
-            summary=item.summary,
-            sla=sla,
-            dedupe_key=item.dedupe_key,  # posting's own item: adopted, not opened again
-            check=self._check,
-            confirm=self._confirm,
-        )
+        request = self._adopted(item, sla)
         overdue = workflow.now() >= item.sla_due_at
         while True:
             self._stage = f"waiting:{item.reason}"
@@ -126,15 +118,7 @@ class PostingExceptionWorkflow(RevenueWorkflow):
                 )
             except DomainFailure as failure:  # the store changed since the rule passed: ask again, saying why
                 self._refusals += 1
-                refusal = refusal_context(failure)
-                request = replace(
-                    request,
-                    summary=f"the last resolution was refused ({refusal['refused']}): {refusal['refused_because']}"[
-                        :200
-                    ],
-                    context={**item.context, **refusal},
-                    dedupe_key=f"posting-exception:{data.work_item_id}:refused:{self._refusals}",
-                )
+                request = self._asked_again(request, item, failure)
                 item = await self._reread()
                 self._facts, overdue = item.facts, False
                 continue
@@ -149,6 +133,29 @@ class PostingExceptionWorkflow(RevenueWorkflow):
                 self._claim_status,
                 self._refusals,
             )
+
+    def _adopted(self, item: xc.ExceptionItem, sla: timedelta) -> WorkItemRequest:
+        """Posting's own item as this workflow's request: adopted by its dedupe key, not opened again."""
+        return WorkItemRequest(
+            reason=item.reason,
+            entity_type=item.entity_type,
+            entity_id=item.entity_id,
+            summary=item.summary,
+            sla=sla,
+            dedupe_key=item.dedupe_key,
+            check=self._check,
+            confirm=self._confirm,
+        )
+
+    def _asked_again(self, request: WorkItemRequest, item: xc.ExceptionItem, failure: DomainFailure) -> WorkItemRequest:
+        """The store refused the resolution (it changed since the rule passed): a new item says which rule failed."""
+        refusal = refusal_context(failure)
+        return replace(
+            request,
+            summary=f"the last resolution was refused ({refusal['refused']}): {refusal['refused_because']}"[:200],
+            context={**item.context, **refusal},
+            dedupe_key=f"posting-exception:{self._data.work_item_id}:refused:{self._refusals}",
+        )
 
     async def _read(self, claim_ids: tuple[str, ...]) -> xc.ExceptionItem:
         """The item and its facts (the activity also makes the item's row name this workflow: adoption)."""
