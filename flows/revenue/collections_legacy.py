@@ -17,6 +17,7 @@ from flows.revenue.collections_plans import PlanFollower
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
     from domain.collections_policy import (
+        CollectionsPolicy,
         days_after_notice,
         is_final_notice,
         is_small_balance,
@@ -126,16 +127,7 @@ class LegacyCycle(PlanFollower):
         rules = legacy_rules(policy)
         try:
             plan = await self.run_activity(
-                c.collections_create_payment_plan,
-                c.PaymentPlanRequest(
-                    data.guarantor_id,
-                    requested_installments(fields),
-                    fields.get("first_due") or None,
-                    rules.min_installment_cents,
-                    rules.max_installments,
-                    rules.installment_interval_days,
-                    key,
-                ),
+                c.collections_create_payment_plan, _plan_request(data.guarantor_id, fields, key, rules)
             )
         except DomainFailure:
             # A plan the rules refuse (too many installments, too small): the statement cycle starts again.
@@ -187,3 +179,18 @@ class LegacyCycle(PlanFollower):
         # Every installment met, yet the balance grew (new charges): the statement cycle takes the rest.
         self._statements = 0
         return None
+
+
+def _plan_request(
+    guarantor_id: str, fields: dict[str, str], key: str, rules: CollectionsPolicy
+) -> c.PaymentPlanRequest:
+    """The plan a person asked for (installments, first due day), on the rules' terms."""
+    return c.PaymentPlanRequest(
+        guarantor_id,
+        requested_installments(fields),
+        fields.get("first_due") or None,
+        rules.min_installment_cents,
+        rules.max_installments,
+        rules.installment_interval_days,
+        key,
+    )

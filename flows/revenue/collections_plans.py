@@ -183,16 +183,13 @@ class PlanFollower(CollectionsBase):
                 unseen_payment = self._balance_changed
                 balance = await self._read_balance(data.guarantor_id)
                 self._balance_changed = self._balance_changed or unseen_payment
-                context = {"plan": plan_id, "balance_cents": str(balance), "missed": str(run.missed)}
-                if refused:
-                    context["refused"] = refused
                 resolution = await self.ask(
                     policy,
                     reason=reason,
                     summary=f"guarantor {data.guarantor_id} on plan {plan_id}: {signal} ({balance} cents owed)",
                     entity_type="guarantor",
                     entity_id=data.guarantor_id,
-                    context=context,
+                    context=_pause_context(plan_id, balance, run.missed, refused),
                     until=lambda: signal not in self._paused,
                     check=self._hardship_check(policy, balance),
                 )
@@ -211,20 +208,9 @@ class PlanFollower(CollectionsBase):
                     await self._end_plan(plan_id, run.missed)
                     self._statements = 0
                     raise _PlanEnded(None)
-                # A hardship re-plan over what is owed now, on the policy's hardship terms.
-                terms = hardship_terms(self._rules if self._by_policy and self._rules else legacy_rules(policy))
                 try:
                     replanned = await self.run_activity(
-                        c.collections_create_payment_plan,
-                        c.PaymentPlanRequest(
-                            data.guarantor_id,
-                            requested_installments(resolution.fields),
-                            resolution.fields.get("first_due") or None,
-                            terms.min_installment_cents,
-                            terms.max_installments,
-                            terms.installment_interval_days,
-                            f"{key}/replan",
-                        ),
+                        c.collections_create_payment_plan, self._hardship_replan(data, resolution, key)
                     )
                 except DomainFailure as failure:
                     refused = f"{failure.code}: {failure.message}"[:300]  # the person is asked again, told why
@@ -237,6 +223,19 @@ class PlanFollower(CollectionsBase):
         self._stage = resumed_stage
         await self.run_activity(c.collections_update_payment_plan, c.PaymentPlanUpdate(plan_id, "active", run.missed))
         return None
+
+    def _hardship_replan(self, data: c.CollectionsInput, resolution: Resolution, key: str) -> c.PaymentPlanRequest:
+        """A hardship re-plan over what is owed now, on the policy's hardship terms."""
+        terms = hardship_terms(self._rules if self._by_policy and self._rules else legacy_rules(data.policy))
+        return c.PaymentPlanRequest(
+            data.guarantor_id,
+            requested_installments(resolution.fields),
+            resolution.fields.get("first_due") or None,
+            terms.min_installment_cents,
+            terms.max_installments,
+            terms.installment_interval_days,
+            f"{key}/replan",
+        )
 
     def _hardship_check(self, policy: c.RevenuePolicy, balance: int) -> Callable[[Resolution], None]:
         if self._by_policy and self._rules is not None:
@@ -251,3 +250,11 @@ class PlanFollower(CollectionsBase):
 
     async def _end_plan(self, plan_id: str, missed: int) -> None:
         await self.run_activity(c.collections_update_payment_plan, c.PaymentPlanUpdate(plan_id, "cancelled", missed))
+
+
+def _pause_context(plan_id: str, balance: int, missed: int, refused: str) -> dict[str, str]:
+    """A paused plan's work item context; ``refused``: why the last re-plan was refused (empty: none was)."""
+    context = {"plan": plan_id, "balance_cents": str(balance), "missed": str(missed)}
+    if refused:
+        context["refused"] = refused
+    return context

@@ -92,22 +92,27 @@ class PatientRegistrationWorkflow(RevenueWorkflow):
         )
         encounters: list[c.EncounterResult] = []
         if data.bill_encounters:
-            billable = await self.run_activity(c.encounter_list_billable, c.PatientRef(data.patient_id))
-            self._encounters_total = len(billable.appointment_ids)
-            self._stage = "encounters"
-            set_visibility(stage="encounters")
-
-            async def one(appointment_id: str) -> c.EncounterResult:
-                result = await workflow.execute_child_workflow(
-                    EncounterWorkflow.run,
-                    c.EncounterInput(appointment_id, policy),
-                    id=encounter_workflow_id(appointment_id),
-                    parent_close_policy=ParentClosePolicy.TERMINATE,
-                )
-                self._encounters_done += 1
-                return result
-
-            encounters = list(await asyncio.gather(*(one(a) for a in billable.appointment_ids)))
+            encounters = await self._bill_encounters(data)
         self._stage = "done"
         set_visibility(stage="done")
         return c.RegistrationResult(data.patient_id, tuple(eligibility), tuple(encounters))
+
+    async def _bill_encounters(self, data: c.RegistrationInput) -> list[c.EncounterResult]:
+        """The patient's billable appointments, each an Encounter child workflow, run side by side."""
+        policy = data.policy
+        billable = await self.run_activity(c.encounter_list_billable, c.PatientRef(data.patient_id))
+        self._encounters_total = len(billable.appointment_ids)
+        self._stage = "encounters"
+        set_visibility(stage="encounters")
+
+        async def one(appointment_id: str) -> c.EncounterResult:
+            result = await workflow.execute_child_workflow(
+                EncounterWorkflow.run,
+                c.EncounterInput(appointment_id, policy),
+                id=encounter_workflow_id(appointment_id),
+                parent_close_policy=ParentClosePolicy.TERMINATE,
+            )
+            self._encounters_done += 1
+            return result
+
+        return list(await asyncio.gather(*(one(a) for a in billable.appointment_ids)))
