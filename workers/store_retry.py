@@ -8,6 +8,10 @@ journeys waited out their retries. Here the activity runs again in the worker st
 transactions beginning IMMEDIATE, so it queues on the busy timeout instead of racing. Nothing of the failed
 attempt was written (its transaction rolled back), and an activity is idempotent (Temporal may run it again in
 any case), so running it again is what Temporal's retry would have done, sooner. PostgreSQL is not concerned.
+
+An activity that has called an outside system (the clearinghouse took the 837P, the vendor took the message)
+records the answer through ``domain.store.engine.recorded_after_side_effect``: a race lost there reruns that one
+unit, never the call, which a rerun from here would make a second time.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +33,7 @@ from domain import models as m
 from domain.enums import AppointmentKind, MessageStatus
 from domain.errors import NotFound, ValidationError
 from domain.messages import EMAIL, SMS, TELEHEALTH_INVITE, recipients, render, to_e164, visit_time
+from domain.store.engine import recorded_after_side_effect
 
 # Mints a join link for the patient of a virtual visit (a fresh meeting token): appointment id -> URL.
 JoinLink = Callable[[str], str]
@@ -137,16 +139,20 @@ class MessagingActivities(StoreActivities):
         try:
             accepted = self._hand_over(channel, to, subject, body, row_id)
         except VendorRefused as refused:
-            self._refused(row_id, channel, refused)
+            recorded_after_side_effect(partial(self._refused, row_id, channel, refused))
             return False
-        with self.uow() as uow:
-            row = uow.session.get(m.OutboundMessage, row_id)
-            assert row is not None
-            row.status = MessageStatus.SENT
-            row.provider = accepted.provider
-            row.provider_message_id = accepted.message_id
-            row.sent_at = row.status_at = datetime.now(UTC)
-            uow.commit()
+
+        def record() -> None:
+            with self.uow() as uow:
+                row = uow.session.get(m.OutboundMessage, row_id)
+                assert row is not None
+                row.status = MessageStatus.SENT
+                row.provider = accepted.provider
+                row.provider_message_id = accepted.message_id
+                row.sent_at = row.status_at = datetime.now(UTC)
+                uow.commit()
+
+        recorded_after_side_effect(record)  # the vendor has the message: a lost write race must not send it again
         activity.logger.info("message sent", extra={"message_id": row_id, "channel": channel})
         return True
 

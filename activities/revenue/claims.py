@@ -33,6 +33,7 @@ from domain.services.submissions import (
     record_sent,
 )
 from domain.store.control_numbers import next_numbers
+from domain.store.engine import recorded_after_side_effect
 from domain.store.uow import UnitOfWork
 from domain.x12.claim837 import Submitter, write_837p
 from domain.x12.envelope import Party
@@ -190,13 +191,19 @@ class ClaimActivities(StoreActivities):
             interchange, text, frequency = pending.interchange_control_number, pending.x12, pending.frequency_code
             uow.commit()
         receipt = self._clearinghouse.submit_837(text)
-        with self.uow() as uow:
-            submission = record_sent(
-                uow.session, interchange, receipt.batch_id, receipt.ack_999, actor="workflow:claim"
-            )
-            claim = _claim(uow.session, submission.claim_id)
-            uow.commit()
-            return c.SubmitResult(claim.id, f"{interchange:09d}", receipt.batch_id, frequency, str(claim.status))
+
+        def record() -> c.SubmitResult:
+            with self.uow() as uow:
+                submission = record_sent(
+                    uow.session, interchange, receipt.batch_id, receipt.ack_999, actor="workflow:claim"
+                )
+                claim = _claim(uow.session, submission.claim_id)
+                uow.commit()
+                return c.SubmitResult(claim.id, f"{interchange:09d}", receipt.batch_id, frequency, str(claim.status))
+
+        # The clearinghouse has the file: a lost write race reruns this unit only, never the send (a second
+        # send of the same interchange was adjudicated by the payer as a second claim and denied as a duplicate).
+        return recorded_after_side_effect(record)
 
     def _build(self, uow: UnitOfWork, claim: m.Claim) -> m.ClaimSubmission:
         session = uow.session

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
@@ -32,6 +32,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 # Set (by :func:`sqlite_write_lock_first`) for a unit that already lost a write race once: its transactions take the
 # write lock when they begin, so they queue on busy_timeout instead of losing again.
+_T = TypeVar("_T")
 _WRITE_LOCK_FIRST: ContextVar[bool] = ContextVar("carecycle_sqlite_write_lock_first", default=False)
 
 
@@ -49,6 +50,19 @@ def is_sqlite_busy(exc: BaseException) -> bool:
     """SQLite refused a unit because another writer held or had just taken the write lock ("database is locked")."""
     original = getattr(exc, "orig", None)
     return original is not None and type(original).__module__.startswith("sqlite3") and "locked" in str(original)
+
+
+def recorded_after_side_effect(record: Callable[[], _T]) -> _T:
+    """Run ``record``, a unit that records what an outside system already did (a claim file the clearinghouse
+    took): when it loses a SQLite write race it runs again at once with the write lock first, here, so the
+    activity is not run again from its start (``workers.store_retry``), which would do the outside call twice."""
+    try:
+        return record()
+    except Exception as exc:
+        if not is_sqlite_busy(exc):
+            raise
+    with sqlite_write_lock_first():
+        return record()
 
 
 def _sqlite_begin(conn: Any) -> None:

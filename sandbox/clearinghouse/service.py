@@ -72,6 +72,9 @@ class ClearinghouseService:
         now = self.clock.now()
         batch = wire.read_837_batch(text)
         with self.state.transaction() as db:
+            again = self._same_interchange(db, text)
+            if again is not None:
+                return again
             batch_id = f"B{self.state.next_counter(db, 'batch'):08d}"
             ack = wire.write_999(batch, control=self._control(db), when=now)
             if channel == "drop":
@@ -108,6 +111,28 @@ class ClearinghouseService:
             claims_accepted=accepted_claims,
             claims_rejected=len(outcomes) - accepted_claims,
             ack_277ca=ack_277,
+        )
+
+    def _same_interchange(self, db: sqlite3.Connection, text: str) -> SubmissionReceipt | None:
+        """A submitter that sends an interchange again (its answer was lost; it cannot tell whether the file
+        arrived) gets the first receipt back, as clearinghouses answer a duplicate interchange control number:
+        the claims in it are not received a second time (a payer would deny the copies as duplicates)."""
+        row = db.execute(
+            "SELECT id, status, claims, accepted FROM submissions WHERE x12 = ? ORDER BY id LIMIT 1", (text,)
+        ).fetchone()
+        if row is None:
+            return None
+        batch_id, status, claims, accepted = row
+        answers = dict(
+            db.execute("SELECT kind, x12 FROM documents WHERE batch_id = ? AND kind IN ('999', '277CA')", (batch_id,))
+        )
+        return SubmissionReceipt(
+            batch_id=batch_id,
+            accepted=status == "accepted",
+            ack_999=answers["999"],
+            claims_accepted=accepted,
+            claims_rejected=claims - accepted,
+            ack_277ca=answers.get("277CA"),
         )
 
     def _receive_claim(

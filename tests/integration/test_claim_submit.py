@@ -7,12 +7,13 @@ write lock) for up to 30 s, and the 277CA was applied by submit and again by the
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 from activities.clearinghouse.base import ClearinghouseUnavailable, InboundDocument, SubmissionResult
@@ -195,3 +196,52 @@ def test_a_999_from_the_mailbox_is_applied_by_the_group_it_names(
         assert apply_999(uow.session, text_999) == 1
         uow.commit()
     assert _status(uow, claim) == ClaimStatus.REJECTED
+
+
+def test_a_write_race_lost_after_the_send_does_not_send_the_claim_again(
+    uow: UnitOfWork, session_factory: Any, engine: Engine, store_url: str, claim: str
+) -> None:
+    """The unit that records the clearinghouse's answer loses a real SQLite write race (another writer commits
+    between its first read and its first write): it runs again by itself. Before, the whole activity ran again
+    (``workers.store_retry``, as the worker does below) and sent the same interchange a second time, which the
+    sandbox payer adjudicated as a second claim and denied as a duplicate (a CI run's paid claim reopened)."""
+    if not store_url.startswith("sqlite"):
+        pytest.skip("the race is SQLite's (a stale snapshot cannot take the write lock); PostgreSQL waits")
+    from domain.store.engine import is_sqlite_busy, sqlite_write_lock_first
+
+    path = store_url.removeprefix("sqlite:///")
+    race = {"armed": False, "run": False, "lost": 0}
+
+    class Racing(Clearinghouse):
+        def submit_837(self, x12: str) -> SubmissionResult:
+            answer = super().submit_837(x12)
+            race["armed"] = True  # the recording unit's first write comes after another writer's commit
+            return answer
+
+    def another_writer_commits(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if race["armed"] and not race["run"] and statement.lstrip().upper().startswith(("UPDATE", "INSERT")):
+            race["run"] = True
+            other = sqlite3.connect(path)
+            other.execute("UPDATE claims SET status = status")
+            other.commit()
+            other.close()
+
+    def lost(context: Any) -> None:
+        race["lost"] += is_sqlite_busy(context.sqlalchemy_exception)
+
+    event.listen(engine, "before_cursor_execute", another_writer_commits)
+    event.listen(engine, "handle_error", lost)
+    clearinghouse = Racing(store_url)
+    claims = ClaimActivities(session_factory, clearinghouse, Envelope())  # type: ignore[arg-type]
+    correction = c.ClaimCorrection(claim, {}, "1", "test")
+    try:  # what the worker does with an activity that lost a SQLite write race (workers.store_retry)
+        result = claims.submit(correction)
+    except Exception as exc:
+        if not is_sqlite_busy(exc):
+            raise
+        with sqlite_write_lock_first():
+            result = claims.submit(correction)
+    assert race["run"] and race["lost"] == 1, race  # the race was real, and lost once
+    assert len(clearinghouse.sent) == 1
+    assert _submissions(uow) == [(int(result.interchange_control_number), "sent", result.batch_key)]
+    assert _status(uow, claim) == ClaimStatus.ACKNOWLEDGED

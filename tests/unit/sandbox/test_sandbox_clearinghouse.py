@@ -241,6 +241,18 @@ def test_a_duplicate_claim_is_denied_co18(service: ClearinghouseService) -> None
     assert second.status_code == "4" and line_outcomes(second)[0][1] == "CO-18"
 
 
+def test_the_same_interchange_sent_again_gets_the_first_receipt(service: ClearinghouseService) -> None:
+    """A submitter whose answer was lost sends the same file again: the clearinghouse answers with the first
+    receipt and the payer sees the claim once (a CI run's claim was paid, then denied CO-18 by its own copy)."""
+    text = batch(claim("RESENT1"))
+    first = service.submit_837(text)
+    again = service.submit_837(text)
+    assert (again.batch_id, again.ack_999, again.ack_277ca) == (first.batch_id, first.ack_999, first.ack_277ca)
+    assert (again.accepted, again.claims_accepted, again.claims_rejected) == (True, 1, 0)
+    payment = only_claim(released(service), "RESENT1")
+    assert payment.status_code == "1" and payment.paid_cents > 0
+
+
 def test_medicaid_pays_late_with_prompt_pay_interest(service: ClearinghouseService) -> None:
     service.submit_837(batch(claim("MCD1", payer="SBXMD", member_id="MD100000004")))
     [remittance] = released(service)
