@@ -30,9 +30,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+_T = TypeVar("_T")
+
 # Set (by :func:`sqlite_write_lock_first`) for a unit that already lost a write race once: its transactions take the
 # write lock when they begin, so they queue on busy_timeout instead of losing again.
-_T = TypeVar("_T")
 _WRITE_LOCK_FIRST: ContextVar[bool] = ContextVar("carecycle_sqlite_write_lock_first", default=False)
 
 
