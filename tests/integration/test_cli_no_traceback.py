@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -136,8 +137,28 @@ def shared_folder() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture
+def reachable_checkout() -> Iterator[None]:
+    """The checkout and its interpreter can be reached by another user for the test's length: a clean clone made
+    in ``mktemp -d`` sits in a folder only its owner may enter (0700), so `nobody` could not even start
+    ``carecycle``. Each such folder above them gets search permission for others (not read), then its mode back."""
+    changed: dict[Path, int] = {}
+    for start in (Path(CARECYCLE), Path(os.path.realpath(sys.executable))):
+        for folder in start.parents:
+            mode = folder.stat().st_mode
+            if folder not in changed and not mode & stat.S_IXOTH:
+                changed[folder] = stat.S_IMODE(mode)
+                folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+    try:
+        yield
+    finally:
+        for folder, mode in changed.items():
+            folder.chmod(mode)
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to run as another user")
 @pytest.mark.parametrize("command", ["up", "demo"])
+@pytest.mark.usefixtures("reachable_checkout")
 def test_a_read_only_home_for_up_and_demo(shared_folder: Path, command: str) -> None:
     home = shared_folder / "home"
     home.mkdir()
