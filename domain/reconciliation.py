@@ -23,6 +23,7 @@ from domain import models as m
 from domain.errors import InvalidAmount, ValidationError
 from domain.money import parse_amount, parse_cents
 from domain.posting.work import WorkItemDraft, open_work_items
+from domain.remittance import trace_key
 from domain.workitems import Reason, WorkQueue
 
 QUEUE = WorkQueue.RECONCILIATION
@@ -214,18 +215,19 @@ class ReconciliationResult:
 
 
 def reconcile_deposits(session: Session, *, as_of: datetime | None = None) -> ReconciliationResult:
-    """Link each unreconciled ERA to the deposit line with its trace number; differences become work items."""
+    """Link each unreconciled ERA to the deposit line with its trace number (compared as trace keys: the bank's
+    ``000123456`` is the ERA's ``123456``); differences become work items."""
     now = as_of or datetime.now(UTC)
     open_lines = _unlinked_deposit_lines(session)
     by_trace: dict[str, list[m.BankDepositLine]] = {}
     for line in open_lines:
-        by_trace.setdefault(str(line.trace_number).strip(), []).append(line)
+        by_trace.setdefault(trace_key(str(line.trace_number)), []).append(line)
     eras = list(session.execute(select(m.Remittance).where(m.Remittance.deposit_line_id.is_(None))).scalars())
     drafts: list[WorkItemDraft] = []
     used: set[str] = set()
     matched = mismatched = 0
     for era in eras:
-        candidates = [line for line in by_trace.get(era.trace_number.strip(), []) if line.id not in used]
+        candidates = [line for line in by_trace.get(era.trace_key, []) if line.id not in used]
         exact = next((line for line in candidates if line.amount_cents == era.payment_amount_cents), None)
         if exact is not None:
             era.deposit_line_id = exact.id
@@ -241,8 +243,10 @@ def reconcile_deposits(session: Session, *, as_of: datetime | None = None) -> Re
             if now - received >= ERA_DEPOSIT_WAIT:
                 drafts.append(_era_without_deposit(era))
     eras_without = sum(1 for d in drafts if d.context.get("problem") == "era_without_deposit")
-    era_traces = {era.trace_number.strip() for era in session.execute(select(m.Remittance)).scalars()}
-    orphans = [line for line in open_lines if line.id not in used and str(line.trace_number).strip() not in era_traces]
+    era_traces = set(session.execute(select(m.Remittance.trace_key)).scalars())
+    orphans = [
+        line for line in open_lines if line.id not in used and trace_key(str(line.trace_number)) not in era_traces
+    ]
     drafts.extend(_deposit_without_era(line) for line in orphans)
     opened = open_work_items(session, drafts)
     session.flush()

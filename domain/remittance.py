@@ -6,6 +6,7 @@ This is the contract between the codecs (835 parser, EOB extraction) and posting
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -108,10 +109,42 @@ def _digest(pairs: Sequence[tuple[str, str]]) -> str:
     return hashlib.sha256("\n".join(f"{p}\t{t}" for p, t in pairs).encode("utf-8")).hexdigest()[:32]
 
 
-def payment_key(payer_id: str, trace_number: str, prefix: str = "era") -> str:
-    """The business id of one payment: ``<prefix>-<payer id>-<trace number>`` (codes, never PHI), or a hash of
-    the two when either holds characters an id cannot."""
-    payer, trace = payer_id.strip(), trace_number.strip()
+# A label a portal page or EOB PDF prints before the number ("CHK 123456", "Check No. 123456", "EFT Trace: 123",
+# "# 123456"). Only a whole word followed by a separator is a label: "CHK7001" is a trace of its own.
+_TRACE_LABEL = re.compile(r"^(?:(?:CHECK|CHEQUE|CHK|CK|EFT|ACH|TRACE|TRN|NUMBER|NUM|NO)[\s#:.]+|#[\s#:.]*)")
+TRACE_KEY_LENGTH = 50  # the stored column's length (TRN02 is at most 50 characters)
+
+
+def trace_key(trace_number: str) -> str:
+    """The check/EFT trace number as the payment's key: the same number however a channel prints it.
+
+    The 835's TRN02 ``000123456`` and a portal's ``CHK 123456``, ``# 123456`` or ``chk 123 456`` are one payment.
+    The rule, in order: upper-case; drop leading labels (``CHECK``, ``CHK``, ``CK``, ``EFT``, ``ACH``, ``TRACE``,
+    ``TRN``, ``NUMBER``/``NUM``/``NO``, ``#``) when a separator (space, ``#``, ``:``, ``.``) follows them; drop
+    every whitespace character; a number of ASCII digits only loses its leading zeros (``0`` stays ``0``).
+    Conservative by design: letters, hyphens and other punctuation inside the trace stay (``EFT12345`` !=
+    ``12345``, ``123-45`` != ``12345``, ``12345A`` != ``12345``), so two different payments never share a key; a
+    text that would be left empty keeps its own upper-cased form.
+    """
+    text = trace_number.strip().upper()
+    rest = text
+    while True:
+        stripped = _TRACE_LABEL.sub("", rest, count=1)
+        if stripped == rest or not stripped.strip():
+            break
+        rest = stripped
+    key = "".join(rest.split())
+    if key.isascii() and key.isdigit():
+        key = key.lstrip("0") or "0"
+    return (key or "".join(text.split()))[:TRACE_KEY_LENGTH]
+
+
+def payment_key(payer_id: str, trace_number: str, prefix: str = "era", *, as_received: bool = False) -> str:
+    """The business id of one payment: ``<prefix>-<payer id>-<trace key>`` (codes, never PHI; the trace as
+    :func:`trace_key` reads it, so one payment printed two ways has one id), or a hash of the two when either
+    holds characters an id cannot. ``as_received``: the id as it was built before trace keys (the trace as
+    sent), to find a document an older version stored under it."""
+    payer, trace = payer_id.strip(), trace_number.strip() if as_received else trace_key(trace_number)
     if payer and trace and _key_part(payer) == payer and _key_part(trace) == trace:
         return f"{prefix}-{payer}-{trace}"
     return f"{prefix}-set-{_digest([(payer, trace)])}"
@@ -120,12 +153,12 @@ def payment_key(payer_id: str, trace_number: str, prefix: str = "era") -> str:
 def remittance_key(remittances: Sequence[Remittance], prefix: str = "era") -> str:
     """The business id of a delivery of remittances: the payments it carries, not the file or its envelope.
 
-    One payment: its ``payment_key``. Several in one file: a hash of every payer and trace number, so the same
+    One payment: its ``payment_key``. Several in one file: a hash of every payer and trace key, so the same
     payments delivered again (a new envelope, another file name) have the same key and start nothing new, while
     a file that adds a payment is a new delivery (posting itself is idempotent per claim line, so only the new
     payment posts).
     """
-    pairs = sorted({(r.payer_id.strip(), r.trace_number.strip()) for r in remittances})
+    pairs = sorted({(r.payer_id.strip(), trace_key(r.trace_number)) for r in remittances})
     if not pairs:
         raise ValueError("a delivery without remittances has no key")
     if len(pairs) == 1:

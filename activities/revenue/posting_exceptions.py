@@ -134,7 +134,9 @@ class PostingExceptionActivities(StoreActivities):
         """The stored 835 of an unknown payer's item: the key posting read, or the one its payment names."""
         context = item.context or {}
         keys = [remittance_key] if remittance_key else []
-        keys.append(payment_key(str(context.get("payer_id", "")), str(context.get("trace_number", ""))))
+        payer, trace = str(context.get("payer_id", "")), str(context.get("trace_number", ""))
+        keys.append(payment_key(payer, trace))
+        keys.append(payment_key(payer, trace, as_received=True))  # stored before trace keys
         return next((key for key in keys if key and self._documents.exists(document_key(key))), "")
 
     @activity.defn(name=xc.RESOLVE)

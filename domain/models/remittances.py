@@ -5,17 +5,28 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domain.models.base import Base, utcnow, uuid_pk
+from domain.remittance import trace_key
+
+
+def _trace_key_of_row(context: DefaultExecutionContext) -> str:
+    """A row written without its trace key (a script, a test) gets the one rule's."""
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+    return trace_key(str(parameters["trace_number"]))
 
 
 class Remittance(Base):
     __tablename__ = "remittances"
-    __table_args__ = (UniqueConstraint("payer_id", "trace_number", name="uq_remittances_payer_trace"),)
+    # One row per payment: payer + trace key (domain.remittance.trace_key), so one check printed two ways by two
+    # channels ("000123456" in the 835, "CHK 123456" on the portal) is one row; trace_number is kept as received.
+    __table_args__ = (UniqueConstraint("payer_id", "trace_key", name="uq_remittances_payer_trace_key"),)
     id: Mapped[str] = uuid_pk()
     payer_id: Mapped[str] = mapped_column(ForeignKey("payers.id"), index=True)
     trace_number: Mapped[str] = mapped_column(String(50))
+    trace_key: Mapped[str] = mapped_column(String(50), default=_trace_key_of_row)
     payment_method: Mapped[str] = mapped_column(String(3))
     payment_amount_cents: Mapped[int] = mapped_column(Integer)
     payment_date: Mapped[date | None] = mapped_column(Date, default=None)

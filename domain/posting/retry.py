@@ -2,7 +2,7 @@
 
 Two deliveries carrying one payment can post at the same moment (two ``remit post`` of overlapping files, the
 835 intake beside the portal's EOB of the same check, a retried activity beside its first attempt). Their
-transactions meet in the store: PostgreSQL refuses the second remittance row (``uq_remittances_payer_trace``,
+transactions meet in the store: PostgreSQL refuses the second remittance row (``uq_remittances_payer_trace_key``,
 after waiting for the first to commit), a claim changed meanwhile fails the optimistic lock
 (``ConcurrencyConflict``), a deadlock or serialization failure is reported, or SQLite refuses a writer whose
 snapshot went stale ("database is locked"). Nothing of the refused attempt is written (its transaction is rolled

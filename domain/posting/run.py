@@ -22,7 +22,7 @@ from domain.posting.claims import ClaimState, save_claims
 from domain.posting.matching import ClaimMatch
 from domain.posting.results import ClaimPosted
 from domain.posting.work import WorkItemDraft
-from domain.remittance import Adjustment, ClaimPayment, Remittance
+from domain.remittance import Adjustment, ClaimPayment, Remittance, trace_key
 from domain.store.bulk import bulk_insert
 
 
@@ -98,6 +98,7 @@ def remittance_row(
         "id": row_id,
         "payer_id": payer_row_id,
         "trace_number": remittance.trace_number,
+        "trace_key": trace_key(remittance.trace_number),
         "payment_method": remittance.payment_method[:3],
         "payment_amount_cents": remittance.payment_amount_cents,
         "payment_date": remittance.payment_date,

@@ -1,11 +1,13 @@
 """Posting a remittance (an 835 or an EOB PDF's extraction): match, check, post, once.
 
-One call posts one Remittance in the caller's transaction. The remittance row is unique by payer and trace
-number, and every journal entry's key is ``era:<payer>:<trace>:<claim>:<sequence>:<kind>``, so posting the same
-835 again writes nothing and says ``already_posted``. Claim payments that match no claim, match several, or fail
-a check (not balanced, overpaid, negative, illegal status) post nothing to any claim: their money waits in
-unapplied cash and a work item names the problem and the candidates. All reads are batched (one query per
-lookup kind, chunked) and all writes are bulk inserts plus one bulk update of the changed claims.
+One call posts one Remittance in the caller's transaction. The remittance row is unique by payer and trace key
+(``domain.remittance.trace_key``: the check/EFT number however a channel prints it), and every journal entry's
+key is ``era:<payer>:<trace as received>:<claim>:<sequence>:<kind>`` (only the payment's first arrival writes
+entries), so posting the same 835 again writes nothing and says ``already_posted``. Claim payments that match
+no claim, match several, or fail a check (not balanced, overpaid, negative, illegal status) post nothing to any
+claim: their money waits in unapplied cash and a work item names the problem and the candidates. All reads are
+batched (one query per lookup kind, chunked) and all writes are bulk inserts plus one bulk update of the
+changed claims.
 
 The parts: ``candidates`` (what a remittance could be about), ``matching`` and ``rules`` (pure),
 ``adjudication`` (one claim payment), ``reversals``, ``secondary`` (crossover), ``run`` (the working state and
@@ -37,7 +39,7 @@ from domain.posting.reversals import originals_of
 from domain.posting.run import PostingRun, provider_adjustment_drafts, provider_adjustment_rows, remittance_row
 from domain.posting.secondary import secondary_setup
 from domain.posting.work import WorkItemDraft, open_work_items
-from domain.remittance import Remittance
+from domain.remittance import Remittance, trace_key
 from domain.store.bulk import bulk_insert
 from domain.workitems import Reason, WorkQueue
 
@@ -58,7 +60,7 @@ def post_remittance(
         return _unknown_payer(session, remittance, plb_total, at)
     existing = session.execute(
         select(m.Remittance).where(
-            m.Remittance.payer_id == payer.id, m.Remittance.trace_number == remittance.trace_number
+            m.Remittance.payer_id == payer.id, m.Remittance.trace_key == trace_key(remittance.trace_number)
         )
     ).scalar_one_or_none()
     if existing is not None:  # the payment is stored: the same delivery again, or the same payment by another channel

@@ -56,3 +56,24 @@ def test_reconcile(uow: UnitOfWork) -> None:
         rerun = reconcile_deposits(uow.session, as_of=datetime.now(UTC) + timedelta(days=10))
         uow.commit()
     assert rerun.work_items_opened == () and rerun.matched == 0
+
+
+def test_a_deposit_matches_its_era_by_trace_key(uow: UnitOfWork) -> None:
+    """The bank prints the ERA's trace 123456 as 000123456: the same payment (domain.remittance.trace_key)."""
+    with uow:
+        practice = make_practice(uow.session)
+        patient = make_patient(uow.session, practice)
+        era = remittance("PAYA", "123456", [paid_claim(make_claim(uow.session, practice, patient))])
+        post_remittance(uow.session, era)
+        uow.commit()
+    bank = f"date,amount,trace,description\n2026-03-21,{era.payment_amount_cents / 100:.2f},000123456,ok\n"
+    with uow:
+        import_bank_file(uow.session, bank, "april.csv")
+        result = reconcile_deposits(uow.session, as_of=datetime.now(UTC) + timedelta(days=10))
+        uow.commit()
+    assert (result.matched, result.amount_mismatches, result.deposits_without_era, result.eras_without_deposit) == (
+        1,
+        0,
+        0,
+        0,
+    )

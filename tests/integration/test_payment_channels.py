@@ -112,6 +112,38 @@ def test_the_same_payment_by_835_and_eob_pdf_posts_once(uow: UnitOfWork, tmp_pat
     assert again.arrival == "already_posted" and again.claims[0].outcome == "already_posted"
 
 
+@pytest.mark.parametrize("first_channel", ["835", "eob_pdf"])
+def test_one_check_printed_two_ways_by_835_and_eob_pdf_is_one_payment(
+    uow: UnitOfWork, tmp_path: Path, first_channel: str
+) -> None:
+    """The 835's TRN02 is 000123456, the portal's EOB prints the check number 123456: the same payment (one
+    remittance row, posted once, no exception), each arrival's trace kept as it came."""
+    claim, era = _setup(uow)
+    by_835 = _as_835(replace(era, trace_number="000123456"))
+    by_eob = _as_eob(replace(era, trace_number="123456"), tmp_path)
+    assert (by_835.trace_number, by_eob.trace_number) == ("000123456", "123456")
+    first, second = (by_835, by_eob) if first_channel == "835" else (by_eob, by_835)
+    with uow:
+        posted = post_remittance(uow.session, first)
+        uow.commit()
+    assert not posted.already_posted and posted.claims[0].outcome == "paid"
+    with uow:
+        later = post_remittance(uow.session, second)
+        uow.commit()
+    assert later.already_posted and later.arrival == "same_payment" and later.entries_written == 0
+    assert later.remittance_id == posted.remittance_id and later.work_items_opened == ()
+    assert [c.outcome for c in later.claims] == ["same_payment"]
+    assert _counts(uow)[1:] == (1, 0)  # one remittance, no work item
+    _ledger_ok(uow, claim)
+    with uow:
+        (stored,) = uow.session.execute(select(m.Remittance)).scalars()
+        assert (stored.trace_number, stored.trace_key) == (first.trace_number, "123456")
+        (event,) = uow.session.execute(
+            select(m.AuditEvent).where(m.AuditEvent.action == ARRIVED_AGAIN_ACTION)
+        ).scalars()
+        assert event.entity_id == posted.remittance_id and event.details["outcome"] == "same_payment"
+
+
 def test_channels_that_disagree_open_one_item_and_post_nothing_twice(uow: UnitOfWork, tmp_path: Path) -> None:
     claim, era = _setup(uow)
     with uow:

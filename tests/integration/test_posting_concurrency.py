@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -102,3 +103,21 @@ def test_overlapping_remittances_at_once_post_a_claim_once(
     _ledger_ok(uow, claim)
     with uow:
         assert account_balance(uow.session, acc.UNAPPLIED_CASH.code) == -payment.paid_cents
+
+
+def test_one_payment_printed_two_ways_by_two_channels_at_once_posts_once(
+    uow: UnitOfWork, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 835's TRN02 000424242 and the portal EOB's 424242 of the same check, posted at the same moment: the
+    remittance row's unique payer + trace key refuses the second, which runs again and finds the same payment."""
+    claim = _setup(uow)
+    era = remittance("PAYA", "000424242", [paid_claim(claim, pr_cents=(1000, 0))])
+    eob = replace(era, trace_number="424242", source="eob_pdf")
+    _hold_first_reads(monkeypatch, 2)
+    results = _race(session_factory, era, eob)
+    posted, again = sorted(results, key=lambda r: r.already_posted)
+    assert not posted.already_posted and posted.claims[0].outcome == "paid"
+    assert again.already_posted and again.arrival == "same_payment" and again.entries_written == 0
+    assert again.remittance_id == posted.remittance_id and again.work_items_opened == ()
+    assert _count(uow, m.Remittance) == 1 and _count(uow, m.WorkItem) == 0
+    _ledger_ok(uow, claim)

@@ -16,6 +16,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from activities.contracts import revenue as c
+from domain.remittance import payment_key
 from domain.x12.remit835 import parse_835
 from flows.revenue.claim import claim_workflow_id
 from tests.support.dev_stack import run_cli
@@ -100,4 +101,4 @@ async def test_remit_post_moves_the_waiting_claim_workflows_on(tmp_path: Path, s
         after = [w.id async for w in revenue.stack.client.list_workflows("WorkflowType = 'PaymentPosting'")]
         assert sorted(after) == sorted(before)
         (remittance, *_) = parse_835(documents[0].x12)
-        assert f"posting-era-{remittance.payer_id}-{remittance.trace_number}" in before
+        assert f"posting-{payment_key(remittance.payer_id, remittance.trace_number)}" in before
