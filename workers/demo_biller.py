@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from domain import models as m
+from domain.claim_status import ClaimStatus
 from domain.enums import PayerRouting, WorkItemState
 from workers.composition import Container
 
@@ -119,11 +120,16 @@ def _no_payer_response(item: m.WorkItem, session: Any, portal_payers_answer: boo
     ``secondary_exceeds_crossover`` for a secondary). The demo's portal payers answer every claim with an EOB:
     one they have in process (P1) or have not been handed yet (A4: the portal cycle pushes accepted claims a
     second at a time) will be paid too. No acknowledgment yet (the item names the batch, not a 277 category): the
-    clearinghouse took the batch, so wait for it. A payer that has not got the claim any other way: write it off."""
+    clearinghouse took the batch, so wait for it. A payer that has not got the claim any other way: write it off.
+    An appealed claim the payer still reports finalized as denied (F2): the denial stands (the remittance that
+    said so is posted, and the sandbox payers take no appeals), so waiting again would wait for ever: write it
+    off."""
     context = item.context or {}
     category = str(context.get("category", ""))
     if "batch" in context and not category:  # no 999/277CA yet: the clearinghouse has the batch, so poll on
         return Decision("retry_now", note="the clearinghouse took the batch: its acknowledgment will come")
+    if category == "F2" and _appealed(session, item):
+        return Decision("write_off", {"reason_code": "administrative"}, note="the payer upheld its denial")
     if category.startswith("F"):
         return Decision("retry_now", note="the payer finalized it: its remittance is on the way")
     if portal_payers_answer and category in ("P1", "A4") and _portal_claim(session, item):
@@ -144,6 +150,11 @@ def _authorization_on_file(session: Any, item: m.WorkItem) -> str | None:
         .limit(1)
     ).scalar()
     return number
+
+
+def _appealed(session: Any, item: m.WorkItem) -> bool:
+    claim = session.get(m.Claim, item.entity_id) if item.entity_type == "claim" else None
+    return claim is not None and claim.status == ClaimStatus.APPEALED
 
 
 def _portal_claim(session: Any, item: m.WorkItem) -> bool:

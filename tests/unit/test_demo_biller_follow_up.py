@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import models as m
+from domain.claim_status import ClaimStatus
 from domain.enums import PayerRouting
 from workers.demo_biller import biller_decision
 
@@ -55,3 +56,19 @@ def test_a_batch_not_acknowledged_yet_is_polled_on() -> None:
 def test_a_payer_that_does_not_have_the_claim_is_written_off() -> None:
     assert _action("A4", PayerRouting.CLEARINGHOUSE) == "write_off"
     assert _action("P1", PayerRouting.CLEARINGHOUSE) == "write_off"
+
+
+def test_an_appealed_claim_the_payer_still_reports_denied_is_written_off() -> None:
+    """The payer's 277 after the appeal says finalized, denied (F2): the denial stands, so the biller stops
+    waiting for a remittance that will not come (the journey would wait for ever)."""
+    session = _Session(PayerRouting.CLEARINGHOUSE)
+    session.claim.status = ClaimStatus.APPEALED
+    decision = biller_decision(_follow_up("F2"), session, True)
+    assert decision is not None and decision.action == "write_off"
+    assert decision.fields == {"reason_code": "administrative"}
+    assert biller_decision(_follow_up("F1"), session, True) == biller_decision(
+        _follow_up("F1"), _Session(PayerRouting.CLEARINGHOUSE), True
+    )  # paid after the appeal: its remittance is on the way
+    session.claim.status = ClaimStatus.DENIED
+    decision = biller_decision(_follow_up("F2"), session, True)
+    assert decision is not None and decision.action == "retry_now"  # not appealed: as before
