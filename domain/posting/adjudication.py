@@ -40,7 +40,9 @@ def post_claim(
     claim = claims.get(match.claim_id) if match.claim_id and match.postable else None
     if claim is not None and not problems:
         if payment.is_reversal:
-            problems = reversal_problems(payment, originals.get(claim.id, []), claim)
+            reversed_entries = originals.get(claim.id, [])
+            share = _correction_share(run, claim, reversed_entries)
+            problems = reversal_problems(payment, reversed_entries, claim, share)
         else:
             amounts, found = claim_problems(claim, payment, amounts, run.claim_balances.get(claim.id, 0))
             problems = found[:1]
@@ -53,6 +55,20 @@ def post_claim(
         reverse(run, sequence, payment, match, amounts, claim, originals[claim.id])
     else:
         post_adjudication(run, sequence, payment, match, amounts, claim, secondaries)
+
+
+def _correction_share(run: PostingRun, claim: ClaimState, originals: list[tuple[str, EntryDraft]]) -> int | None:
+    """The patient share of this claim's correction later in the remittance, if the correction will post once the
+    reversal has (the claim reopened, the payer owing what the reversal gives back); else None."""
+    correction = run.corrections.get(claim.id)
+    if correction is None or rules.problems(correction):
+        return None
+    payer_ar = acc.insurance_ar(claim.payer_id).code
+    returned = sum(a.cents for _, d in originals for a in d.amounts if a.account.code == payer_ar)
+    reopened = ClaimStatus.ACCEPTED if claim.status in (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID) else claim.status
+    balance = run.claim_balances.get(claim.id, 0) - returned
+    _, problems = claim_problems(replace(claim, status=reopened), correction, rules.classify(correction), balance)
+    return None if problems else correction.patient_responsibility_cents
 
 
 def claim_problems(
@@ -238,7 +254,14 @@ def post_adjudication(
     drafts = _payer_drafts(run, base, payer_ar, amounts, target, links)
     responsibility = amounts.patient_responsibility_cents
     secondary_id: str | None = None
-    if responsibility > 0:
+    kept = run.kept_crossovers.pop(claim.id, None)
+    if kept is not None and kept == responsibility:
+        # The payer's correction after it reversed a crossed-over adjudication, with the same patient share: the
+        # secondary claim kept its charge, so the share only moves to it again (no second secondary charge).
+        drafts.append(
+            transfer(f"{base}:crossover", EntryKind.TRANSFER_TO_SECONDARY, acc.COB_CROSSOVER, payer_ar, kept, **links)
+        )
+    elif responsibility > 0:
         secondary_id = secondaries.secondary_for(run, claim) if claim.rank == CoverageRank.PRIMARY else None
         drafts += _patient_share(run, claim, base, responsibility, secondary_id, secondaries, links)
     posted = [d for d in drafts if d is not None]

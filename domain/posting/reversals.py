@@ -73,10 +73,47 @@ def _cash_of(draft: EntryDraft) -> int:
     return sum(a.cents for a in draft.amounts if a.account == acc.CASH or a.account.code == acc.CASH.code)
 
 
-def reversal_problems(payment: ClaimPayment, originals: list[tuple[str, EntryDraft]], claim: ClaimState) -> list[str]:
+def corrections(payments: Sequence[ClaimPayment], claim_ids: Sequence[str | None]) -> dict[str, ClaimPayment]:
+    """Per claim reversed in this remittance, the adjudication that follows its reversal here (the payer's
+    correction), if one does."""
+    reversed_here: set[str] = set()
+    found: dict[str, ClaimPayment] = {}
+    for payment, claim_id in zip(payments, claim_ids, strict=True):
+        if claim_id is None:
+            continue
+        if payment.is_reversal:
+            reversed_here.add(claim_id)
+        elif claim_id in reversed_here and claim_id not in found:
+            found[claim_id] = payment
+    return found
+
+
+def crossed_over(originals: Sequence[tuple[str, EntryDraft]]) -> int:
+    """What the original adjudication moved to the secondary claim (0: no crossover)."""
+    return sum(
+        a.cents
+        for _, d in originals
+        if d.kind == EntryKind.TRANSFER_TO_SECONDARY
+        for a in d.amounts
+        if a.account.code == acc.COB_CROSSOVER.code
+    )
+
+
+def reversal_problems(
+    payment: ClaimPayment,
+    originals: list[tuple[str, EntryDraft]],
+    claim: ClaimState,
+    corrected_share: int | None = None,
+) -> list[str]:
+    """What stops a reversal. A primary whose patient share crossed over to a secondary claim is reversed only
+    when this remittance corrects it with the same patient share (``corrected_share``): the secondary claim keeps
+    its charge and the correction moves the share to it again. Otherwise the secondary was billed an amount the
+    payer no longer states, which a person must settle (``reversal_after_crossover``)."""
     if not originals:
         return ["reversal_without_original"]
-    if any(d.kind == EntryKind.TRANSFER_TO_SECONDARY for _, d in originals):
+    crossed = crossed_over(originals)
+    has_crossover = any(d.kind == EntryKind.TRANSFER_TO_SECONDARY for _, d in originals)
+    if has_crossover and (corrected_share is None or corrected_share != crossed):
         return ["reversal_after_crossover"]
     paid = sum(_cash_of(d) for _, d in originals)
     if paid != -payment.paid_cents:
@@ -120,8 +157,10 @@ def reverse(
         for a in original.amounts
         if a.account.code == acc.insurance_ar(claim.payer_id).code
     )
+    if crossed := crossed_over(originals):
+        run.kept_crossovers[claim.id] = crossed  # the secondary keeps its charge: the correction moves it again
     originals.clear()  # a second reversal of the same claim in this remittance finds nothing left to reverse
-    run.apply(payment, match, claim, -responsibility)
+    run.apply(payment, match, claim, -(responsibility + crossed))
     if claim.status in (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID):
         # The payer took its adjudication back: the claim is open again, awaiting the corrected claim payment
         # (posted next in this remittance, or in a later one); the Claim workflow waits for it.

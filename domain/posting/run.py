@@ -51,6 +51,11 @@ class PostingRun:
     new_remittance: bool = True
     entries_written: int = 0
     work_items_opened: list[str] = field(default_factory=list)
+    # A reversal followed in this remittance by the payer's correction of the same claim: claim id -> the
+    # correction (``corrections``, known before posting); once a crossed-over primary's reversal posted, the
+    # share that stays with the secondary claim (``kept_crossovers``), for the correction to move again.
+    corrections: dict[str, ClaimPayment] = field(default_factory=dict)
+    kept_crossovers: dict[str, int] = field(default_factory=dict)
 
     @property
     def key_prefix(self) -> str:

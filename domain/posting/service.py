@@ -35,7 +35,7 @@ from domain.posting.candidates import load_candidates
 from domain.posting.claims import ClaimState
 from domain.posting.matching import match_claim
 from domain.posting.results import PostingResult
-from domain.posting.reversals import originals_of
+from domain.posting.reversals import corrections, originals_of
 from domain.posting.run import PostingRun, provider_adjustment_drafts, provider_adjustment_rows, remittance_row
 from domain.posting.secondary import secondary_setup
 from domain.posting.work import WorkItemDraft, open_work_items
@@ -96,6 +96,7 @@ def _post_new(
         session, m.Remittance, [remittance_row(remittance, payer_row_id, run.remittance_id, source_document_key, at)]
     )
     matches = [match_claim(payment, index) for payment in remittance.claims]
+    run.corrections = corrections(remittance.claims, [mt.claim_id if mt.postable else None for mt in matches])
     postable = [claims[i] for i in sorted({mt.claim_id for mt in matches if mt.postable and mt.claim_id})]
     _opening_balances(session, run, postable)
     reversal_ids = sorted(

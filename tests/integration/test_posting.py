@@ -212,6 +212,69 @@ def test_secondary_crossover_creates_the_secondary_claim(uow: UnitOfWork) -> Non
         _ledger_ok(uow)
 
 
+def test_a_crossed_over_primary_reversed_and_corrected_keeps_its_secondary(uow: UnitOfWork) -> None:
+    """The primary payer reverses an adjudication whose patient share crossed over to the secondary claim and, in
+    the same 835, pays the claim again with the same patient share (a repricing): both post, the secondary claim
+    keeps its charge (no second crossover charge, no second secondary claim), cob_crossover clears, no item."""
+    with uow:
+        practice = make_practice(uow.session)
+        alice = make_patient(uow.session, practice, secondary="PAYB")
+        claim = make_claim(uow.session, practice, alice)
+        original = paid_claim(claim, pr_cents=(2000, 1000))
+        first = post_remittance(uow.session, remittance("PAYA", "PRIM", [original]))
+        uow.commit()
+    secondary_id = first.claims[0].secondary_claim_id
+    assert secondary_id is not None
+    corrected = paid_claim(claim, paid_ratio=(70, 100), pr_cents=(2000, 1000))
+    with uow:
+        cash_before = account_balance(uow.session, acc.CASH.code)
+        result = post_remittance(uow.session, remittance("PAYA", "REPRICE", [negate(original), corrected]))
+        uow.commit()
+    assert [(c.outcome, c.problems) for c in result.claims] == [("reversed", ()), ("paid", ())]
+    assert result.work_items_opened == () and result.secondary_claims_created == ()
+    assert result.claims[1].secondary_claim_id is None  # the secondary's process is not started again
+    with uow:
+        _ledger_ok(uow)
+        assert account_balance(uow.session, acc.COB_CROSSOVER.code) == 0
+        assert claim_insurance_balances(uow.session, [claim.claim_id, secondary_id]) == {
+            claim.claim_id: 0,
+            secondary_id: 3000,
+        }
+        secondaries = uow.session.execute(
+            select(func.count()).select_from(m.Claim).where(m.Claim.primary_claim_id == claim.claim_id)
+        ).scalar_one()
+        assert secondaries == 1
+        stored = uow.session.get(m.Claim, claim.claim_id)
+        assert stored is not None and stored.status == ClaimStatus.PAID
+        assert stored.paid_cents == corrected.paid_cents and stored.patient_responsibility_cents == 3000
+        assert account_balance(uow.session, acc.CASH.code) == cash_before - original.paid_cents + corrected.paid_cents
+        assert patient_ar_balance(uow.session, alice.patient_id) == 0
+        assert _work_items(uow) == []
+
+
+def test_a_crossed_over_primary_reversed_without_the_same_share_is_left_to_a_person(uow: UnitOfWork) -> None:
+    """Reversed alone, or corrected with another patient share, the secondary was billed an amount the primary no
+    longer states: nothing of it posts (reversal_after_crossover), as before."""
+    with uow:
+        practice = make_practice(uow.session)
+        alice = make_patient(uow.session, practice, secondary="PAYB")
+        claim = make_claim(uow.session, practice, alice)
+        original = paid_claim(claim, pr_cents=(2000, 1000))
+        post_remittance(uow.session, remittance("PAYA", "PRIM", [original]))
+        uow.commit()
+    with uow:
+        alone = post_remittance(uow.session, remittance("PAYA", "REV", [negate(original)]))
+        other_share = paid_claim(claim, paid_ratio=(70, 100), pr_cents=(1000, 0))
+        changed = post_remittance(uow.session, remittance("PAYA", "REPRICE", [negate(original), other_share]))
+        uow.commit()
+    assert alone.claims[0].problems == ("reversal_after_crossover",)
+    assert changed.claims[0].problems == ("reversal_after_crossover",)
+    assert changed.claims[1].outcome == "exception"  # the correction cannot post over the standing adjudication
+    with uow:
+        _ledger_ok(uow)
+        assert account_balance(uow.session, acc.COB_CROSSOVER.code) == 0
+
+
 def test_bad_claims_become_work_items_and_post_nothing(uow: UnitOfWork) -> None:
     with uow:
         practice = make_practice(uow.session)
