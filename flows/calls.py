@@ -31,8 +31,22 @@ async def execute(
     retry_policy: RetryPolicy | None = None,
     task_queue: str | None = None,
     summary: str | None = None,
+    local: bool = False,
 ) -> OutputT:
-    """Run ``activity`` with ``arg`` and return its result, decoded as the reference's output type."""
+    """Run ``activity`` with ``arg`` and return its result, decoded as the reference's output type.
+
+    ``local``: as a local activity (a short store read): run by this worker inside the workflow task, recorded as
+    a marker, so it costs the workflow no task of its own; retried by the same ``retry_policy``."""
+    if local:
+        answer: OutputT = await workflow.execute_local_activity(
+            activity.name,
+            arg,
+            result_type=activity.output,
+            start_to_close_timeout=start_to_close_timeout,
+            retry_policy=retry_policy,
+            summary=summary,
+        )
+        return answer
     result: OutputT = await workflow.execute_activity(
         activity.name,
         arg,

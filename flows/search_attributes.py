@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 STAGE = SearchAttributeKey.for_keyword("Stage")  # registration, eligibility, encounter, claim, posting, ...
 PAYER_ID = SearchAttributeKey.for_keyword("PayerId")  # the payer's code, e.g. "60054"
@@ -34,6 +34,25 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     CLAIM_ID,
     ESCALATED,
 )
+
+# The names workflows set them by (flows.revenue._common.set_visibility, starting_visibility).
+BY_NAME: dict[str, SearchAttributeKey[str]] = {
+    "stage": STAGE,
+    "payer_id": PAYER_ID,
+    "claim_status": CLAIM_STATUS,
+    "aging_bucket": AGING_BUCKET,
+    "entity_id": ENTITY_ID,
+    "entity_type": ENTITY_TYPE,
+    "patient_id": PATIENT_ID,
+    "claim_id": CLAIM_ID,
+}
+
+
+def starting_visibility(**values: str) -> TypedSearchAttributes:
+    """Search attributes given to a workflow when it is started: its first stage, visible from the start and free
+    (Temporal bills an upsert, not the attributes of a start); the workflow's first upsert of the same values is
+    then skipped (flows.revenue._common.set_first_visibility)."""
+    return TypedSearchAttributes([SearchAttributePair(BY_NAME[name], value) for name, value in values.items()])
 
 
 def aging_bucket(days: int) -> str:

@@ -37,6 +37,8 @@ from flows.revenue import (
     encounter_workflow_id,
     registration_workflow_id,
 )
+from flows.revenue.encounter import ENCOUNTER_STARTS_AT
+from flows.revenue.registration import REGISTRATION_STARTS_AT
 
 REGISTRATION = "registration"
 ENCOUNTER = "encounter"
@@ -134,6 +136,7 @@ class TemporalStarter:
                     c.RegistrationInput(entity_id, self.policy, bill_encounters=False),
                     id=workflow_id,
                     task_queue=self.task_queue,
+                    search_attributes=REGISTRATION_STARTS_AT,  # its first stage, free at the start
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     # A new patient's first registration runs once; a change's runs again once the last one closed.
                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
@@ -146,6 +149,7 @@ class TemporalStarter:
                     c.EncounterInput(entity_id, self.policy),
                     id=workflow_id,
                     task_queue=self.task_queue,
+                    search_attributes=ENCOUNTER_STARTS_AT,  # its first stage, free at the start
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 )

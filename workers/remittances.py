@@ -33,7 +33,7 @@ from domain.posting.retry import is_concurrent_write
 from domain.remittance import Remittance, remittance_key
 from domain.store.uow import retry_when_busy
 from domain.x12.remit835 import parse_835
-from flows.revenue.posting import posting_workflow_id
+from flows.revenue.posting import POSTING_STARTS_AT, posting_workflow_id
 from workers.composition import Container
 from workers.settings import Settings
 
@@ -109,6 +109,7 @@ async def hand_in(
             c.PostingInput(key, policy or _policy_of(container)),
             id=workflow_id,
             task_queue=c.REVENUE_TASK_QUEUE,
+            search_attributes=POSTING_STARTS_AT,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )

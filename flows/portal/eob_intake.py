@@ -22,7 +22,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ParentClosePolicy
 
 from flows.revenue._common import portal_failure_evidence, portal_retry
-from flows.revenue.posting import posting_workflow_id
+from flows.revenue.posting import POSTING_STARTS_AT, posting_workflow_id
 from flows.workitems import WorkItemRequest, WorkItemsMixin
 
 with workflow.unsafe.imports_passed_through():
@@ -147,6 +147,7 @@ class PortalEobIntakeWorkflow(WorkItemsMixin):
                 "PaymentPosting",
                 revenue_contract.PostingInput(remittance_key, _policy(data)),
                 id=posting_workflow_id(remittance_key),
+                search_attributes=POSTING_STARTS_AT,
                 task_queue=data.posting_task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 parent_close_policy=ParentClosePolicy.ABANDON,

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from flows.workitems import WorkItemRequest, WorkItemsMixin
@@ -24,16 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts.reference import ActivityRef
     from domain.workitems import Reason, Resolution
     from flows import calls
-    from flows.search_attributes import (
-        AGING_BUCKET,
-        CLAIM_ID,
-        CLAIM_STATUS,
-        ENTITY_ID,
-        ENTITY_TYPE,
-        PATIENT_ID,
-        PAYER_ID,
-        STAGE,
-    )
+    from flows.search_attributes import BY_NAME
 
 InputT = TypeVar("InputT")
 OutputT = TypeVar("OutputT")
@@ -60,9 +51,12 @@ class ActivityOptions:
     start_to_close: timedelta
     retry: RetryPolicy
     task_queue: str | None = None  # None: the workflow's own queue
+    local: bool = False  # a local activity: a short read run inside the workflow task (flows.calls.execute)
 
 
 STORE = ActivityOptions(timedelta(seconds=60), STORE_RETRY)
+# A short read of the store, run as a local activity: no workflow task, no activity task of its own.
+STORE_READ = ActivityOptions(timedelta(seconds=60), STORE_RETRY, local=True)
 CLEARINGHOUSE = ActivityOptions(timedelta(seconds=120), CLEARINGHOUSE_RETRY)
 # A browser session on a payer's portal: slow, one at a time per account, on the portal workers' own queue.
 PORTAL = ActivityOptions(timedelta(seconds=300), CLEARINGHOUSE_RETRY, task_queue="portal")
@@ -100,21 +94,24 @@ def portal_failure_evidence(cause: ApplicationError) -> dict[str, str]:
 
 def set_visibility(**values: str | None) -> None:
     """Upsert the named search attributes (stage, payer_id, claim_status, aging_bucket, ids); None unsets."""
-    keys: dict[str, SearchAttributeKey[str]] = {
-        "stage": STAGE,
-        "payer_id": PAYER_ID,
-        "claim_status": CLAIM_STATUS,
-        "aging_bucket": AGING_BUCKET,
-        "entity_id": ENTITY_ID,
-        "entity_type": ENTITY_TYPE,
-        "patient_id": PATIENT_ID,
-        "claim_id": CLAIM_ID,
-    }
     updates = []
     for name, value in values.items():
-        key = keys[name]
+        key = BY_NAME[name]
         updates.append(key.value_unset() if value is None else key.value_set(value))
     workflow.upsert_search_attributes(updates)
+
+
+def set_first_visibility(**values: str) -> None:
+    """A run's first upsert: skipped when the workflow was started with these very values (its starter gave them
+    at the start: ``flows.search_attributes.starting_visibility``), so the first stage costs no upsert.
+
+    Replay-safe without a patch: no run recorded before starters gave these attributes was started with them, so
+    those histories upsert here as they did; a run continued-as-new upserts as it did too."""
+    info = workflow.info()
+    started = info.typed_search_attributes
+    if info.continued_run_id is None and all(started.get(BY_NAME[name]) == value for name, value in values.items()):
+        return
+    set_visibility(**values)
 
 
 class DomainFailure(Exception):
@@ -151,6 +148,7 @@ class RevenueWorkflow(WorkItemsMixin):
                 start_to_close_timeout=options.start_to_close,
                 retry_policy=options.retry,
                 task_queue=options.task_queue,
+                local=options.local,
             )
         except ActivityError as exc:
             cause = exc.cause

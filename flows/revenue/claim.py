@@ -26,6 +26,7 @@ from flows.revenue._common import (
     portal_failure_evidence,
     portal_retry,
     refusal_context,
+    set_first_visibility,
     set_visibility,
 )
 
@@ -76,6 +77,7 @@ class ClaimWorkflow(RevenueWorkflow):
         self._line_pointers: tuple[int, ...] = ()
         self._refusal: dict[str, str] = {}  # why the last resolution could not be applied (for the next item)
         self._ack_verdict: str | None = None  # what a person decided on the no-acknowledgment item
+        self._upserted = False  # the run's first stage may have come with its start (set_first_visibility)
 
     @workflow.run
     async def run(self, data: c.ClaimInput) -> c.ClaimResult:
@@ -480,7 +482,12 @@ class ClaimWorkflow(RevenueWorkflow):
         age_days = 0.0
         if self._submitted_at is not None:
             age_days = (workflow.now().timestamp() - self._submitted_at) / self._policy.day_seconds
-        set_visibility(stage=stage, claim_status=self._status, aging_bucket=aging_bucket(int(age_days)))
+        visibility = {"stage": stage, "claim_status": self._status, "aging_bucket": aging_bucket(int(age_days))}
+        if self._upserted:
+            set_visibility(**visibility)
+        else:
+            set_first_visibility(**visibility)
+            self._upserted = True
 
     async def _set_status(self, status: str, note: str = "") -> None:
         await self.run_activity(

@@ -41,11 +41,11 @@ def eligibility_workflow_id(coverage_id: str) -> str:
 class EligibilityCheckWorkflow(RevenueWorkflow):
     def __init__(self) -> None:
         super().__init__()
-        self._answer: c.EligibilityAnswer | None = None
+        self._check: CoverageCheck | None = None
 
     @workflow.query(name="state")
     def state(self) -> dict[str, object]:
-        answer = self._answer
+        answer = self._check.answer if self._check else None
         return {
             "stage": self._stage,
             "status": answer.status if answer else None,
@@ -54,26 +54,42 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
 
     @workflow.run
     async def run(self, data: c.EligibilityInput) -> c.EligibilityResult:
-        result = await self._run(data)
+        self._check = CoverageCheck(self, data, own_workflow=True)
+        result = await self._check.run()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
-    async def _run(self, data: c.EligibilityInput) -> c.EligibilityResult:
+
+class CoverageCheck:
+    """One coverage's eligibility question, to its end: the EligibilityCheck workflow's steps.
+
+    ``own_workflow``: run by an EligibilityCheck workflow, whose stage and search attributes follow the steps.
+    Else it runs inline in another revenue workflow (PatientRegistration, behind
+    ``flows.revenue.registration.LEAN_PATCH``): the same activities, work items and result, and the
+    host's stage and search attributes are left as the host set them."""
+
+    def __init__(self, wf: RevenueWorkflow, data: c.EligibilityInput, *, own_workflow: bool) -> None:
+        self.wf = wf
+        self.data = data
+        self.own_workflow = own_workflow
+        self.answer: c.EligibilityAnswer | None = None  # the payer's last answer
+
+    async def run(self) -> c.EligibilityResult:
+        wf, data = self.wf, self.data
         policy = data.policy
         refusal: dict[str, str] = {}
         while True:
-            self._stage = "checking"
-            set_visibility(stage="eligibility")
-            answer = await ask_payer(self, policy, data.coverage_id, data.portal_task_queue)
-            self._answer = answer
-            set_visibility(payer_id=answer.payer_id)
+            self._show("checking", stage="eligibility")
+            answer = await ask_payer(wf, policy, data.coverage_id, data.portal_task_queue)
+            self.answer = answer
+            self._show(None, payer_id=answer.payer_id)
             if answer.status == "active":
-                return await self._record(data, answer, "active", "payer")
+                return await self._record(answer, "active", "payer")
             reason = answer.status if answer.reject_reason is None else f"{answer.status}:{answer.reject_reason}"
             summary = f"payer {answer.payer_id} answered {reason} through the {answer.route}"
             if refusal:
                 summary = f"the coverage update was refused ({refusal['refused']}): {refusal['refused_because']}"
-            resolution = await self.ask(
+            resolution = await wf.ask(
                 policy,
                 reason=Reason.ELIGIBILITY_INACTIVE if answer.status == "inactive" else Reason.ELIGIBILITY_INCONCLUSIVE,
                 summary=summary,
@@ -85,24 +101,33 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
             refusal = {}
             if resolution.action in (Action.RETRY_NOW, Action.UPDATE_COVERAGE):
                 if resolution.action == Action.UPDATE_COVERAGE:
-                    refusal = await self._update_coverage(data, resolution)
+                    refusal = await self._update_coverage(resolution)
                 continue
             status = "active" if resolution.action == Action.CONFIRM_ELIGIBILITY else "inactive"
-            return await self._record(data, answer, status, resolution.by)
+            return await self._record(answer, status, resolution.by)
 
-    async def _update_coverage(self, data: c.EligibilityInput, resolution: Resolution) -> dict[str, str]:
+    def _show(self, query_stage: str | None, **visibility: str | None) -> None:
+        """The EligibilityCheck workflow's stage (its ``state`` query) and search attributes; nothing when inline."""
+        if not self.own_workflow:
+            return
+        if query_stage is not None:
+            self.wf._stage = query_stage
+        set_visibility(**visibility)
+
+    async def _update_coverage(self, resolution: Resolution) -> dict[str, str]:
         """Apply a person's coverage update; a refusal (a payer code naming no payer) is said in the next item,
         which asks again (histories before the patch: a manual task, then the same update again until it passes)."""
+        wf, data = self.wf, self.data
         update = c.CoverageUpdate(data.coverage_id, dict(resolution.fields), resolution.by)
         try:
-            await self.run_activity(c.eligibility_update_coverage, update)
+            await wf.run_activity(c.eligibility_update_coverage, update)
         except DomainFailure as failure:
             if workflow.patched(COVERAGE_UPDATE_REFUSED_PATCH):
                 return refusal_context(failure)
-            await self.manual_task(
+            await wf.manual_task(
                 data.policy, c.ELIGIBILITY_UPDATE_COVERAGE, failure, entity_type="coverage", entity_id=data.coverage_id
             )
-            await self.run_or_ask(
+            await wf.run_or_ask(
                 data.policy,
                 c.eligibility_update_coverage,
                 update,
@@ -111,14 +136,12 @@ class EligibilityCheckWorkflow(RevenueWorkflow):
             )
         return {}
 
-    async def _record(
-        self, data: c.EligibilityInput, answer: c.EligibilityAnswer, status: str, decided_by: str
-    ) -> c.EligibilityResult:
-        await self.run_activity(
+    async def _record(self, answer: c.EligibilityAnswer, status: str, decided_by: str) -> c.EligibilityResult:
+        data = self.data
+        await self.wf.run_activity(
             c.eligibility_record, c.EligibilityRecord(data.coverage_id, status, decided_by, answer.route)
         )
-        self._stage = "done"
-        set_visibility(stage="eligibility_done")
+        self._show("done", stage="eligibility_done")
         return c.EligibilityResult(data.coverage_id, answer.payer_id, status, decided_by)
 
 

@@ -5,13 +5,27 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
-from flows.revenue._common import DomainFailure, RevenueWorkflow, refusal_context, set_visibility
+from flows.revenue._common import (
+    DomainFailure,
+    RevenueWorkflow,
+    refusal_context,
+    set_first_visibility,
+    set_visibility,
+)
 from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
+    from domain.claim_status import ClaimStatus
     from domain.coding import requested_units, split_codes
     from domain.workitems import Reason
+    from flows.search_attributes import aging_bucket, starting_visibility
+
+
+# The Claim's first stage, given at its start (free; its first upsert is skipped): ClaimWorkflow._enter("scrub").
+CLAIM_STARTS_AT = starting_visibility(stage="scrub", claim_status=ClaimStatus.DRAFT.value, aging_bucket=aging_bucket(0))
+# The Encounter's first stage, given at its start by intake and PatientRegistration (see EncounterWorkflow._run).
+ENCOUNTER_STARTS_AT = starting_visibility(stage="coding")
 
 
 def encounter_workflow_id(appointment_id: str) -> str:
@@ -42,7 +56,7 @@ class EncounterWorkflow(RevenueWorkflow):
     async def _run(self, data: c.EncounterInput) -> c.EncounterResult:
         policy = data.policy
         self._stage = "coding"
-        set_visibility(stage="coding")
+        set_first_visibility(stage="coding")
         prepared = await self.run_or_ask(
             policy,
             c.encounter_prepare,
@@ -80,6 +94,7 @@ class EncounterWorkflow(RevenueWorkflow):
             c.ClaimInput(claim_id, policy),
             id=claim_workflow_id(claim_id),
             parent_close_policy=ParentClosePolicy.TERMINATE,
+            search_attributes=CLAIM_STARTS_AT,
         )
         self._stage = "done"
         set_visibility(stage="done")

@@ -14,19 +14,24 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
-from flows.revenue._common import RevenueWorkflow, set_visibility
+from flows.revenue._common import RevenueWorkflow, set_first_visibility, set_visibility
 from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import posting_exceptions as xc
     from activities.contracts import revenue as c
     from domain.workitems import Reason
+    from flows.search_attributes import starting_visibility
 
 # Marks the histories in which a claim without a running process is reopened by its remittance.
 LATE_REMITTANCE_PATCH = "late-remittance-reopens-claim"
 # Marks the histories in which each work item posting opened gets its PostingException workflow (before: the items
 # waited on no process, and nothing carried a person's resolution out).
 EXCEPTION_WORKFLOWS_PATCH = "posting-exception-workflows"
+
+
+# PaymentPosting's first stage, given at its start by every starter (free; its first upsert is then skipped).
+POSTING_STARTS_AT = starting_visibility(stage="posting")
 
 
 def posting_workflow_id(remittance_key: str) -> str:
@@ -60,7 +65,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
     async def _run(self, data: c.PostingInput) -> c.PostingResult:
         policy = data.policy
         self._stage = "posting"
-        set_visibility(stage="posting")
+        set_first_visibility(stage="posting")
         result = await self.run_or_ask(
             policy,
             c.posting_post_remittance,

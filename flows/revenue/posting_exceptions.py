@@ -32,7 +32,7 @@ from temporalio.workflow import ParentClosePolicy
 
 from flows.revenue._common import STORE, DomainFailure, RevenueWorkflow, refusal_context, set_visibility
 from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
-from flows.revenue.posting import posting_workflow_id
+from flows.revenue.posting import POSTING_STARTS_AT, posting_workflow_id
 from flows.workitems import WorkItemRequest
 
 with workflow.unsafe.imports_passed_through():
@@ -224,6 +224,7 @@ class PostingExceptionWorkflow(RevenueWorkflow):
                     "PaymentPosting",
                     c.PostingInput(applied.repost_key, policy),
                     id=posting_workflow_id(applied.repost_key),
+                    search_attributes=POSTING_STARTS_AT,
                     parent_close_policy=ParentClosePolicy.ABANDON,
                 )
             except WorkflowAlreadyStartedError:

@@ -10,7 +10,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 from flows.revenue._common import CLEARINGHOUSE, RevenueWorkflow, set_visibility
-from flows.revenue.posting import PaymentPostingWorkflow, posting_workflow_id
+from flows.revenue.posting import POSTING_STARTS_AT, PaymentPostingWorkflow, posting_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
@@ -48,6 +48,7 @@ class RemittanceIntakeWorkflow(RevenueWorkflow):
                         PaymentPostingWorkflow.run,
                         c.PostingInput(key, policy),
                         id=posting_workflow_id(key),
+                        search_attributes=POSTING_STARTS_AT,
                         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                         parent_close_policy=ParentClosePolicy.ABANDON,
                     )

@@ -28,6 +28,7 @@ from flows.revenue import (
     claim_workflow_id,
     registration_workflow_id,
 )
+from flows.revenue.registration import REGISTRATION_STARTS_AT
 from tests.replay.scenarios import ReplayRun, Scenario
 from tests.workflows.test_revenue_cycle import POLICY, Harness, World, _paid
 from workers.registry import workflow_runner
@@ -74,6 +75,50 @@ async def registration_journey(run: ReplayRun) -> str:
         claim = run.client.get_workflow_handle(claim_workflow_id(harness.world.claim_id))
         await harness.wait_stage(claim, "awaiting_remittance")
         await harness.post(f"era-{uuid.uuid4()}", _paid(harness.world))
+        await handle.result()
+        return handle.id
+
+
+async def _lean_journey(run: ReplayRun, which: str) -> str:
+    """Registration (started with its first stage, as intake starts it) -> eligibility inline and the store reads
+    as local activities (registration-lean) -> encounter -> claim (both started with their first stage) -> paid."""
+    async with _harness(run) as harness:
+        patient = f"p-{uuid.uuid4()}"
+        handle = await run.client.start_workflow(
+            PatientRegistrationWorkflow.run,
+            c.RegistrationInput(patient, POLICY),
+            id=registration_workflow_id(patient),
+            task_queue=harness.queue,
+            search_attributes=REGISTRATION_STARTS_AT,
+        )
+        claim = run.client.get_workflow_handle(claim_workflow_id(harness.world.claim_id))
+        await harness.wait_stage(claim, "awaiting_remittance")
+        await harness.post(f"era-{uuid.uuid4()}", _paid(harness.world))
+        await handle.result()
+        return {"registration": handle.id, "claim": claim.id}[which]
+
+
+async def registration_lean_journey(run: ReplayRun) -> str:
+    return await _lean_journey(run, "registration")
+
+
+async def claim_started_with_its_stage(run: ReplayRun) -> str:
+    return await _lean_journey(run, "claim")
+
+
+async def registration_eligibility_inline_inactive(run: ReplayRun) -> str:
+    """The inline eligibility check's work item is the registration's: resolved through its Update."""
+    world = World(eligibility="inactive")
+    async with _harness(run, world) as harness:
+        patient = f"p-{uuid.uuid4()}"
+        handle = await run.client.start_workflow(
+            PatientRegistrationWorkflow.run,
+            c.RegistrationInput(patient, POLICY, bill_encounters=False),
+            id=registration_workflow_id(patient),
+            task_queue=harness.queue,
+            search_attributes=REGISTRATION_STARTS_AT,
+        )
+        await harness.resolve(handle, "eligibility_inactive", "update_coverage", member_id="NEW123")
         await handle.result()
         return handle.id
 
@@ -267,6 +312,9 @@ async def collections_plan_dispute_early_payoff(run: ReplayRun) -> str:
 
 SCENARIOS: dict[str, Scenario] = {
     "revenue_registration_journey": registration_journey,
+    "revenue_registration_lean_journey": registration_lean_journey,
+    "revenue_registration_eligibility_inline_inactive": registration_eligibility_inline_inactive,
+    "revenue_claim_started_with_its_stage": claim_started_with_its_stage,
     "revenue_encounter_missing_codes": encounter_missing_codes,
     "revenue_claim_rejected_corrected": claim_rejected_corrected,
     "revenue_claim_denied_appealed": claim_denied_appealed,

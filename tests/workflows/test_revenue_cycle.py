@@ -579,6 +579,29 @@ async def test_inactive_eligibility_goes_to_a_person(harness: Harness) -> None:
     assert world.called(c.ELIGIBILITY_UPDATE_COVERAGE)[0].fields == {"member_id": "NEW123"}
 
 
+async def test_registration_checks_eligibility_inline_and_asks_a_person_itself(harness: Harness) -> None:
+    """registration-lean: no EligibilityCheck child; the inactive answer's work item is the registration's own, and
+    the store reads (registration.validate, encounter.list_billable) run as local activities."""
+    world = harness.world
+    world.eligibility = "inactive"
+    patient = f"p-{uuid.uuid4()}"
+    handle = await harness.env.client.start_workflow(
+        PatientRegistrationWorkflow.run,
+        c.RegistrationInput(patient, POLICY, bill_encounters=False),
+        id=registration_workflow_id(patient),
+        task_queue=harness.queue,
+    )
+    await harness.resolve(handle, "eligibility_inactive", "update_coverage", member_id="NEW123")
+    result = await handle.result()
+    assert result.eligibility[0].status == "active" and len(world.called(c.ELIGIBILITY_CHECK)) == 2
+    assert world.called(c.ELIGIBILITY_UPDATE_COVERAGE)[0].fields == {"member_id": "NEW123"}
+    assert world.called(c.ELIGIBILITY_RECORD)[0].status == "active"
+    events = (await handle.fetch_history()).events
+    assert not [e for e in events if e.HasField("start_child_workflow_execution_initiated_event_attributes")]
+    local = [e for e in events if e.HasField("marker_recorded_event_attributes")]
+    assert [e.marker_recorded_event_attributes.marker_name for e in local].count("core_local_activity") == 1
+
+
 async def test_patient_balance_goes_through_statements_to_the_agency(harness: Harness) -> None:
     world = harness.world
     world.balance_cents = [8000]
