@@ -56,6 +56,8 @@ from activities.contracts import workitems as wi
 from bench._costs import workflow_costs
 from bench._revenue_bare import BareWorkflow, noop
 from flows.revenue import WORKFLOWS, PaymentPostingWorkflow, registration_workflow_id
+from flows.revenue.posting import POSTING_STARTS_AT
+from flows.revenue.registration import REGISTRATION_STARTS_AT
 from workers.registry import workflow_runner
 from workers.settings import Settings
 from workers.temporal import dev_server_for
@@ -121,6 +123,7 @@ def _instant_activities(queue: str) -> list[Any]:
             c.PostingInput(data.claim_id, POLICY),
             id=f"posting-{data.claim_id}",
             task_queue=queue,
+            search_attributes=POSTING_STARTS_AT,  # as remittance intake starts it
         )
         return c.SubmitResult(data.claim_id, "000000001", f"b-{data.claim_id}", data.frequency_code)
 
@@ -296,10 +299,20 @@ async def _engine_latency(client: Client, workflow_id: str) -> float:
     return (events[-1].event_time.ToDatetime() - events[0].event_time.ToDatetime()).total_seconds()
 
 
-def _journey_ids(patient: str) -> list[str]:
-    """The workflows of one journey: registration, its children, and the posting the 835 started."""
-    ids = [registration_workflow_id(patient), f"eligibility-cov-{patient}", f"encounter-ap-{patient}"]
-    return [*ids, f"claim-cl-{patient}", f"posting-cl-{patient}"]
+async def _journey_ids(client: Client, patient: str) -> list[str]:
+    """The workflows of one journey: registration, its children and theirs (read from the histories, so a journey
+    that runs a step inline counts no execution for it), and the posting the 835 started."""
+    ids, pending = [], [registration_workflow_id(patient)]
+    while pending:
+        workflow_id = pending.pop(0)
+        ids.append(workflow_id)
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        pending += [
+            e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+            for e in history.events
+            if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+        ]
+    return [*ids, f"posting-cl-{patient}"]
 
 
 def _report_costs(journey: Counter[str], bare: Counter[str], sample: int) -> None:
@@ -314,7 +327,7 @@ def _report_costs(journey: Counter[str], bare: Counter[str], sample: int) -> Non
 async def _activities_per_journey(client: Client, patient: str) -> int:
     """Activities (normal and local) the whole tree of one journey ran (each workflow's history counted)."""
     total = 0
-    for workflow_id in _journey_ids(patient):
+    for workflow_id in await _journey_ids(client, patient):
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         total += sum(
             1
@@ -345,6 +358,7 @@ async def main(journeys: int, concurrency: int, rounds: int, workers: int = 1, s
                     c.RegistrationInput(warm, POLICY),
                     id=registration_workflow_id(warm),
                     task_queue=queue,
+                    search_attributes=REGISTRATION_STARTS_AT,
                 )
                 per_journey = await _activities_per_journey(client, warm)
                 await client.execute_workflow(
@@ -357,6 +371,7 @@ async def main(journeys: int, concurrency: int, rounds: int, workers: int = 1, s
                         c.RegistrationInput(patient, POLICY),
                         id=registration_workflow_id(patient),
                         task_queue=queue,
+                        search_attributes=REGISTRATION_STARTS_AT,  # as intake starts it
                     )
 
                 def bare(workflow_id: str) -> Any:
@@ -380,7 +395,8 @@ async def main(journeys: int, concurrency: int, rounds: int, workers: int = 1, s
                     await asyncio.gather(*(_engine_latency(client, registration_workflow_id(p)) for p in patients))
                 )
                 sample = min(10, journeys)  # the histories of a few journeys and bare workflows, added up
-                journey_costs = await workflow_costs(client, [i for p in patients[:sample] for i in _journey_ids(p)])
+                journey_ids = [i for p in patients[:sample] for i in await _journey_ids(client, p)]
+                journey_costs = await workflow_costs(client, journey_ids)
                 bare_costs = await workflow_costs(client, bare_ids[:sample])
                 costs = (journey_costs, bare_costs, sample)
     if sys.pycache_prefix and sys.pycache_prefix.startswith(tempfile.gettempdir()):
