@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.models.base import Base, utcnow, uuid_pk
@@ -106,6 +117,33 @@ class ApiRateWindow(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), primary_key=True)
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FhirAsyncRequest(Base):
+    """A transaction Bundle the API accepted with ``Prefer: respond-async`` (``202``, then polled at
+    ``/fhir/_async/<id>``): journaled before the answer, applied later through the same intake path as a
+    synchronous POST. The Bundle is PHI: it is kept only sealed (AES-GCM with the payload codec keys, bound to
+    the row's id) and dropped once applied. The answer kept (a transaction-response Bundle of ids and statuses,
+    or an OperationOutcome naming elements) holds no PHI. Status: queued -> done | failed | cancelled."""
+
+    __tablename__ = "fhir_async_requests"
+    __phi__ = ("sealed_body",)
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'done', 'failed', 'cancelled')", name="status_known"),
+        Index("ix_fhir_async_requests_status_received_at", "status", "received_at"),
+    )
+    id: Mapped[str] = uuid_pk()
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    sealed_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    base_url: Mapped[str] = mapped_column(String(255))  # the FHIR base the Bundle was posted to (for fullUrls)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    http_status: Mapped[int | None] = mapped_column(Integer, default=None)  # what a synchronous POST answered
+    answer: Mapped[str | None] = mapped_column(Text, default=None)  # JSON: the response Bundle or OperationOutcome
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(60), default=None)  # an error type, never a message
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 # --- the HL7 v2 feed ---------------------------------------------------------------------------------------
