@@ -15,7 +15,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -37,6 +37,14 @@ log = logging.getLogger("carecycle.api")
 FHIR_JSON = "application/fhir+json"
 
 
+class Sealer(Protocol):
+    """Seals and opens bytes bound to a key (``activities.documents.sealed.SealedDocuments``, wired by workers)."""
+
+    def seal(self, key: str, data: bytes) -> bytes: ...
+
+    def open(self, key: str, blob: bytes) -> bytes: ...
+
+
 @dataclass
 class ApiState:
     session_factory: sessionmaker[Session]
@@ -45,6 +53,11 @@ class ApiState:
     max_body_bytes: int
     sweep_seconds: float
     mark_seconds: float = 0.25
+    # Prefer: respond-async (api.asynchronous): without a sealer the header is ignored and Bundles are answered
+    # at once, as FHIR allows
+    sealer: Sealer | None = None
+    async_poll_seconds: float = 2.0
+    async_wake: asyncio.Event = field(default_factory=asyncio.Event)
     dispatches: set[asyncio.Task[Any]] = field(default_factory=set)
     # process starts queued by writes, not dispatched yet, by the API client whose write queued them
     waiting: dict[Actor, list[PendingStart]] = field(default_factory=dict)
@@ -115,18 +128,36 @@ def create_app(
     rate_per_minute: int = 1200,
     max_body_bytes: int = 5 * 1024 * 1024,
     sweep_seconds: float = 5.0,
+    sealer: Sealer | None = None,
+    async_poll_seconds: float = 2.0,
 ) -> FastAPI:
-    state = ApiState(session_factory, intake, RateLimit(rate_per_minute), max_body_bytes, sweep_seconds)
+    """``sealer``: keeps Bundles accepted with ``Prefer: respond-async`` sealed until applied (api.asynchronous);
+    None: that header is ignored."""
+    state = ApiState(
+        session_factory,
+        intake,
+        RateLimit(rate_per_minute),
+        max_body_bytes,
+        sweep_seconds,
+        sealer=sealer,
+        async_poll_seconds=async_poll_seconds,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_sweep(state))
+        from api.asynchronous import run_applier
+
+        background = [asyncio.create_task(_sweep(state))]
+        if sealer is not None:  # applies what was queued before this start, then each Bundle accepted
+            background.append(asyncio.create_task(run_applier(state)))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             while state.dispatches:
                 await asyncio.gather(*state.dispatches, return_exceptions=True)
             await state.mark_now()

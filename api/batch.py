@@ -9,19 +9,24 @@ finished is coded when all its charges are in. The answer is a ``transaction-res
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from api.app import audit_call
+from api.clients import Principal
 from api.fhir.inbound import Write, coverage_data
 from api.fhir.parse import WRITABLE
 from api.fhir.refs import business_identifiers, items, text
 from api.outcome import FhirError, from_domain
 from api.writes import command_for, kind_of, location, status_line, write_mode
 from domain.errors import DomainError
+from intake import Actor, Intake
 from intake.commands import CoverageEntry, Ref
 from intake.outcomes import Outcome
-from intake.service import IntakeUnit
+from intake.service import Applied, IntakeUnit
 
 ORDER = {name: index for index, name in enumerate(WRITABLE)}
 
@@ -125,6 +130,33 @@ def check_references(entries: list[Entry], full_urls: set[str]) -> None:
                 raise FhirError(422, "the reference points at no entry of this Bundle", expression=path)
 
 
+def run_transaction(
+    intake: Intake,
+    who: Principal,
+    entries: list[Entry],
+    *,
+    request_id: str | None = None,
+    before: Callable[[Session], None] | None = None,
+    after: Callable[[Session, dict[int, Outcome]], None] | None = None,
+) -> Applied[dict[int, Outcome]]:
+    """The one path of a transaction Bundle, answered at once (``POST /fhir``) or applied later (``Prefer:
+    respond-async``, ``api.asynchronous``): one intake unit with every entry and the call's audit event; ``before``
+    and ``after`` run in the same transaction (the async journal row claimed, then marked done with the answer),
+    so a Bundle is applied and its row finished together, or neither."""
+
+    def work(unit: IntakeUnit) -> dict[int, Outcome]:
+        if before is not None:
+            before(unit.session)
+        results = process(unit, entries)
+        details: dict[str, Any] = {"entries": len(entries), "changed": sum(o.changed for o in results.values())}
+        audit_call(unit.session, who, "transaction", "Bundle", request_id, 200, details)
+        if after is not None:
+            after(unit.session, results)
+        return results
+
+    return intake.run(Actor("api", who.name), work)
+
+
 def process(unit: IntakeUnit, entries: list[Entry]) -> dict[int, Outcome]:
     """Write every entry through the unit (the caller's ``Intake.run``); returns each entry's outcome."""
     refs = BundleRefs(types={e.full_url: e.type for e in entries if e.full_url})
@@ -226,4 +258,4 @@ def response(entries: list[Entry], results: dict[int, Outcome], base_url: str) -
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": answer}
 
 
-__all__ = ["Entry", "Write", "business_identifiers", "entries_of", "process", "response"]
+__all__ = ["Entry", "Write", "business_identifiers", "entries_of", "process", "response", "run_transaction"]

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api import batch
+from api import asynchronous, batch
 from api.app import ApiState, audit_call, fhir_response, principal, record_call, state_of
 from api.clients import Principal
 from api.fhir import parse
@@ -51,6 +51,11 @@ async def audited(request: Request, scope: str, action: str, resource_type: str,
 
 
 async def read_body(request: Request, limit: int) -> dict[str, Any]:
+    return parse.load_json(await read_raw(request, limit))
+
+
+async def read_raw(request: Request, limit: int) -> bytes:
+    """The request's body as sent (415 unless FHIR JSON, 413 beyond ``limit``)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/fhir+json", "application/json"):
         raise FhirError(415, "send application/fhir+json")
@@ -64,7 +69,7 @@ async def read_body(request: Request, limit: int) -> dict[str, Any]:
         if size > limit:
             raise FhirError(413, f"the body is larger than {limit} bytes")
         chunks.append(chunk)
-    return parse.load_json(b"".join(chunks))
+    return b"".join(chunks)
 
 
 def base_url(request: Request) -> str:
@@ -88,23 +93,50 @@ async def transaction(request: Request) -> Response:
     state = state_of(request)
 
     async def handle(who: Principal) -> tuple[Response, str | None, dict[str, Any]]:
-        data = await read_body(request, state.max_body_bytes)
+        raw = await read_raw(request, state.max_body_bytes)
+        data = parse.load_json(raw)
         parse.validate("Bundle", data, expected="Bundle")
         entries = batch.entries_of(data)
-
-        def work(unit: IntakeUnit) -> dict[int, Outcome]:
-            results = batch.process(unit, entries)
-            changed = sum(o.changed for o in results.values())
-            details = {"entries": len(entries), "changed": changed}
-            audit_call(unit.session, who, "transaction", "Bundle", None, 200, details)
-            return results
-
-        applied = await asyncio.to_thread(state.intake.run, actor_of(who), work)
+        if asynchronous.wanted(request) and state.sealer is not None:  # journaled now, applied by the applier
+            request_id = await asynchronous.accept(state, who, raw, len(entries), base_url(request))
+            return asynchronous.accepted(base_url(request), request_id), request_id, {"_audited": True}
+        applied = await asyncio.to_thread(batch.run_transaction, state.intake, who, entries)
         state.dispatch_soon(applied.starts, actor_of(who))
         body = batch.response(entries, applied.result, base_url(request))
         return fhir_response(body), None, {"_audited": True}
 
     return await audited(request, "intake", "transaction", "Bundle", handle)
+
+
+@router.get(
+    f"/{asynchronous.STATUS_PATH}/{{request_id}}",
+    summary="The outcome of a Bundle sent with Prefer: respond-async (202 while queued)",
+)
+async def async_status(request: Request, request_id: str) -> Response:
+    state = state_of(request)
+
+    async def handle(who: Principal) -> tuple[Response, str | None, dict[str, Any]]:
+        found = await asyncio.to_thread(asynchronous.status_of, state, who, request_id[:36])
+        if found is None:
+            raise FhirError(404, "no asynchronous request of this client with that id")
+        return asynchronous.status_response(found), request_id[:36], {}
+
+    return await audited(request, "intake", "transaction-async-status", "Bundle", handle)
+
+
+@router.delete(f"/{asynchronous.STATUS_PATH}/{{request_id}}", summary="Cancel a queued Bundle (202)")
+async def async_cancel(request: Request, request_id: str) -> Response:
+    state = state_of(request)
+
+    async def handle(who: Principal) -> tuple[Response, str | None, dict[str, Any]]:
+        code = await asyncio.to_thread(asynchronous.cancel, state, who, request_id[:36])
+        if code == 404:
+            raise FhirError(404, "no asynchronous request of this client with that id")
+        if code == 409:
+            raise FhirError(409, "the request was applied already: nothing to cancel")
+        return Response(status_code=202), request_id[:36], {"_audited": True}
+
+    return await audited(request, "intake", "transaction-async-cancel", "Bundle", handle)
 
 
 # --- create and update ----------------------------------------------------------------------------------------

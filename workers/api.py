@@ -40,12 +40,14 @@ def build_intake(
 
 def build_api_app(settings: Settings, container: Container, intake: Intake) -> FastAPI:
     from api import create_app
+    from workers.hl7 import sealed_documents
 
     return create_app(
         container.session_factory,
         intake,
         rate_per_minute=settings.api_rate_per_minute,
         max_body_bytes=settings.api_max_body_bytes,
+        sealer=sealed_documents(container),  # Bundles sent with Prefer: respond-async, until applied
     )
 
 

@@ -1,0 +1,239 @@
+"""Transaction Bundles sent with ``Prefer: respond-async`` (api.asynchronous), on SQLite and PostgreSQL: accepted
+with 202 and a status URL, applied by the applier through the synchronous path's function (the same records,
+idempotent, all or nothing), refusals answered at once or kept at the status URL as the synchronous POST would
+have answered them, a restart applies what was queued, and one client cannot see or cancel another's.
+
+The app's lifespan (which runs the applier) is entered only where a test wants the applier running, so a test
+can hold Bundles queued (httpx's ASGI transport does not run it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from activities.documents.local import LocalDocumentStore
+from activities.documents.sealed import SealedDocuments
+from api import create_app
+from api.clients import add_client
+from domain import models as m
+from intake import Intake
+from tests.integration.test_api import Api, RecordingStarter, _bad_bundles, snapshot
+from tests.support.fhir import transaction
+from workers.synthetic import seed_practice
+
+FHIR = "application/fhir+json"
+ASYNC = {"Prefer": "respond-async"}
+
+
+def _app(session_factory: sessionmaker[Session], sealer: SealedDocuments, starter: RecordingStarter) -> Any:
+    return create_app(
+        session_factory,
+        Intake(session_factory, starter),
+        rate_per_minute=100_000,
+        max_body_bytes=200_000,
+        sealer=sealer,
+        async_poll_seconds=0.1,
+    )
+
+
+@pytest.fixture
+def sealer(tmp_path: Path) -> SealedDocuments:
+    return SealedDocuments(LocalDocumentStore(tmp_path / "documents"), {"k1": bytes(range(32))}, "k1")
+
+
+@pytest.fixture
+async def api(session_factory: sessionmaker[Session], sealer: SealedDocuments) -> AsyncIterator[Api]:
+    with session_factory() as session:
+        seed_practice(session, patients=0, seed=3)
+        session.commit()
+        npi = session.execute(select(m.Provider.npi).order_by(m.Provider.npi)).scalars().first()
+        token = add_client(session, "ehr", ("intake", "read"), actor="test")
+        session.commit()
+    assert npi is not None
+    starter = RecordingStarter()
+    app = _app(session_factory, sealer, starter)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": FHIR}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as client:
+        found = Api(client, app, starter, session_factory, npi, token, headers)
+        yield found
+        await found.settle()
+
+
+@contextlib.asynccontextmanager
+async def applying(app: Any) -> AsyncIterator[None]:
+    """The app started as a server starts it: its applier runs (and first applies whatever is queued)."""
+    async with app.router.lifespan_context(app):
+        yield
+
+
+async def post_async(api: Api, bundle: dict[str, Any]) -> str:
+    answer = await api.client.post("/fhir", json=bundle, headers={**api.headers, **ASYNC})
+    assert answer.status_code == 202, answer.text
+    location = answer.headers["content-location"]
+    assert location.startswith("http://api.test/fhir/_async/")
+    return location.removeprefix("http://api.test")
+
+
+async def outcome(api: Api, path: str, timeout: float = 60.0) -> httpx.Response:
+    """Poll the status URL until it is no longer 202."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = await api.client.get(path, headers=api.headers)
+        if answer.status_code != 202:
+            return answer
+        assert answer.headers["x-progress"] == "queued"
+        await asyncio.sleep(0.05)
+    raise AssertionError("the asynchronous Bundle was never applied")
+
+
+def journaled(api: Api) -> int:
+    return api.count(m.FhirAsyncRequest)
+
+
+def statuses(answer: httpx.Response) -> list[str]:
+    return [e["response"]["status"] for e in answer.json()["entry"]]
+
+
+async def test_an_async_bundle_ends_with_the_same_records_as_a_sync_one(api: Api) -> None:
+    empty = snapshot(api)
+    sync = await api.client.post("/fhir", json=transaction(api.npi, mrn="S1", member="BM1"), headers=api.headers)
+    assert sync.status_code == 200
+    after_sync = snapshot(api)
+    async with applying(api.app):
+        path = await post_async(api, transaction(api.npi, mrn="A1", member="BM2", given="Bea", birth="1981-02-03"))
+        done = await outcome(api, path)
+    assert done.status_code == 200 and done.json()["type"] == "transaction-response"
+    assert statuses(done) == statuses(sync) == ["201 Created"] * len(sync.json()["entry"])
+    after_async = snapshot(api)
+    assert {k: after_async[k] - after_sync[k] for k in empty} == {k: after_sync[k] - empty[k] for k in empty}
+    await api.settle()
+    patient_id = done.json()["entry"][0]["response"]["location"].split("/")[1]
+    assert f"registration-{patient_id}" in api.starter.started  # its processes started as a sync write's are
+    read = await api.client.get(f"/fhir/Patient/{patient_id}", headers=api.headers)
+    assert read.status_code == 200 and read.json()["name"][0]["given"] == ["Bea"]
+    with api.session_factory() as session:
+        row = session.execute(select(m.FhirAsyncRequest)).scalar_one()
+        assert row.status == "done" and row.sealed_body is None  # the PHI is dropped once applied
+
+
+async def test_the_same_bundle_async_twice_creates_nothing_new(api: Api) -> None:
+    bundle = transaction(api.npi, codes=("99213", "36415"))
+    async with applying(api.app):
+        first = await outcome(api, await post_async(api, bundle))
+        assert statuses(first) == ["201 Created"] * 7
+        await api.settle()
+        before, started = snapshot(api), list(api.starter.started)
+        second = await outcome(api, await post_async(api, bundle))
+    assert second.status_code == 200 and statuses(second) == ["200 OK"] * 7
+    await api.settle()
+    assert snapshot(api) == before and api.starter.started == started
+    sync = await api.client.post("/fhir", json=bundle, headers=api.headers)  # and the sync path agrees
+    assert statuses(sync) == ["200 OK"] * 7 and snapshot(api) == before
+
+
+async def test_a_bad_bundle_ends_as_the_sync_answer_and_writes_nothing(api: Api) -> None:
+    """Malformed or wrong-type Bundles are refused at once, nothing journaled; one that breaks a business rule
+    (a reference to no stored record, an unknown payer or provider, a bad code) is accepted, then its status
+    URL answers the OperationOutcome and status the synchronous POST answers, and nothing of it is written."""
+    to_nobody = transaction(api.npi)
+    to_nobody["entry"][1]["resource"]["beneficiary"]["reference"] = "Patient/00000000-0000-4000-8000-000000000000"
+    cases = [*_bad_bundles(api.npi), ("reference to no stored record", to_nobody, 422, "Bundle.entry[1]")]
+    before = snapshot(api)
+    kept = 0
+    async with applying(api.app):
+        for name, body, status, _ in cases:
+            sync = await api.client.post("/fhir", json=body, headers=api.headers)
+            assert sync.status_code == status, (name, sync.text)
+            answer = await api.client.post("/fhir", json=body, headers={**api.headers, **ASYNC})
+            if answer.status_code == 202:  # the rule needs the store: the outcome is at the status URL
+                kept += 1
+                answer = await outcome(api, answer.headers["content-location"].removeprefix("http://api.test"))
+            else:
+                assert journaled(api) == kept, name  # refused at once: nothing journaled
+            assert (answer.status_code, answer.json()) == (sync.status_code, sync.json()), name
+        for raw, status in ((b"{not json", 400), (b"[]", 400), (b"x" * 300_000, 413)):
+            answer = await api.client.post("/fhir", content=raw, headers={**api.headers, **ASYNC})
+            assert answer.status_code == status and answer.json()["resourceType"] == "OperationOutcome"
+    assert kept >= 5 and journaled(api) == kept
+    assert snapshot(api) == before
+    with api.session_factory() as session:
+        rows = session.execute(select(m.FhirAsyncRequest)).scalars().all()
+    assert {r.status for r in rows} == {"failed"} and all(r.sealed_body is None for r in rows)
+
+
+async def test_a_restart_applies_what_was_queued(
+    api: Api, session_factory: sessionmaker[Session], sealer: SealedDocuments
+) -> None:
+    before = snapshot(api)
+    paths = [await post_async(api, transaction(api.npi, mrn=f"Q{n}", member=f"BMQ{n}")) for n in range(3)]
+    assert (await api.client.get(paths[0], headers=api.headers)).status_code == 202
+    assert snapshot(api) == before and journaled(api) == 3  # queued, nothing applied: this process "stops"
+
+    restarted = _app(session_factory, sealer, RecordingStarter())
+    transport = httpx.ASGITransport(app=restarted)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client, applying(restarted):
+        again = Api(client, restarted, restarted.state.api.intake.starter, session_factory, api.npi, api.token, {})
+        again.headers = api.headers
+        answers = [await outcome(again, path) for path in paths]
+        await again.settle()
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert snapshot(api)["patients"] == before["patients"] + 3
+
+
+async def test_the_bundle_is_kept_sealed_until_applied(api: Api) -> None:
+    await post_async(api, transaction(api.npi, family="Sealedname"))
+    with api.session_factory() as session:
+        sealed = session.execute(select(m.FhirAsyncRequest.sealed_body)).scalar_one()
+    assert sealed is not None and b"Sealedname" not in sealed and b"BM100200300" not in sealed
+
+
+async def test_another_client_cannot_read_or_cancel_and_a_queued_one_can_be_cancelled(api: Api) -> None:
+    before = snapshot(api)
+    path = await post_async(api, transaction(api.npi))
+    other = api.token_for("other-ehr", ("intake", "read"))
+    assert (await api.client.get(path, headers=other)).status_code == 404
+    assert (await api.client.delete(path, headers=other)).status_code == 404
+    unknown = "/fhir/_async/00000000-0000-4000-8000-000000000000"
+    assert (await api.client.get(unknown, headers=api.headers)).status_code == 404
+    reader = api.token_for("reader", ("read",))
+    assert (await api.client.get(path, headers=reader)).status_code == 403
+
+    assert (await api.client.delete(path, headers=api.headers)).status_code == 202
+    assert (await api.client.delete(path, headers=api.headers)).status_code == 202
+    assert (await api.client.get(path, headers=api.headers)).status_code == 404
+    async with applying(api.app):  # the applier skips it
+        applied = await outcome(api, await post_async(api, transaction(api.npi, mrn="M2", member="BM2")))
+        assert applied.status_code == 200
+    assert snapshot(api)["patients"] == before["patients"] + 1
+    done_path = str(applied.url.path)
+    assert (await api.client.delete(done_path, headers=api.headers)).status_code == 409
+
+
+async def test_every_async_call_is_audited_without_phi(api: Api) -> None:
+    async with applying(api.app):
+        path = await post_async(api, transaction(api.npi))
+        await outcome(api, path)
+        await api.client.delete(path, headers=api.headers)
+    request_id = path.rsplit("/", 1)[1]
+    with api.session_factory() as session:
+        events = session.execute(select(m.AuditEvent).where(m.AuditEvent.action.like("api.%"))).scalars().all()
+        records = session.execute(select(func.count()).select_from(m.AuditEvent)).scalar_one()
+    calls = {(e.actor, e.action, e.entity_id, e.details.get("status")) for e in events}
+    assert ("api:ehr", "api.transaction-async", request_id, 202) in calls
+    assert ("api:ehr", "api.transaction", request_id, 200) in calls  # the applier's unit, as the sync one
+    assert ("api:ehr", "api.transaction-async-status", request_id, 200) in calls
+    assert ("api:ehr", "api.transaction-async-cancel", None, 409) in {(a, b, None, d) for a, b, _, d in calls}
+    assert records > len(events)  # and each record's own event (patient.registered, intake.*)
+    text = json.dumps([[e.entity_type, e.entity_id, e.details] for e in events])
+    for phi in ("Testcase", "Ada", "1980-05-17", "BM100200300", "5415550100", "M1"):
+        assert phi not in text
