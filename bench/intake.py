@@ -251,7 +251,11 @@ def main() -> None:
             fhir = fhir_part(throughput_url, latency_url, Path(tmp), args)
         print(
             f"FHIR: API {fhir['api_bundles_per_s']} Bundles/s vs bare parse {fhir['bare_bundles_per_s']} Bundles/s: "
-            f"ratio {fhir['ratio']:.2f} (goal >= 0.5: {'met' if fhir['goal_met'] else 'not met'})"
+            f"ratio {fhir['ratio']:.2f} (goal >= 0.5: {'met' if fhir['goal_met'] else 'not met'}); "
+            f"Prefer: respond-async accepted {fhir['async_accepted_bundles_per_s']} Bundles/s: ratio "
+            f"{fhir['async_ratio']:.2f} (goal >= 0.5: {'met' if fhir['async_goal_met'] else 'not met'}), applied "
+            f"{fhir['async_applied_bundles_per_s']} Bundles/s from the first POST to the last applied (ratio "
+            f"{fhir['async_applied_ratio']:.2f})"
             + (
                 f"; Encounter POST to claim submitted p50 {fhir['latency_p50_s']} s (direct "
                 f"{fhir['latency_p50_direct_s']} s), p95 {fhir['latency_p95_s']} s (direct "
