@@ -58,6 +58,7 @@ class ApiState:
     sealer: Sealer | None = None
     async_poll_seconds: float = 2.0
     async_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    last_async_accept: float = 0.0  # time.monotonic() of the last 202: the applier leaves room to accepts
     dispatches: set[asyncio.Task[Any]] = field(default_factory=set)
     # process starts queued by writes, not dispatched yet, by the API client whose write queued them
     waiting: dict[Actor, list[PendingStart]] = field(default_factory=dict)
