@@ -85,3 +85,26 @@ def test_workflow_ids_of_one_payment_meet() -> None:
     two = [_remit("000123456"), _remit("777")]
     assert remittance_key(two) == remittance_key([_remit("777"), _remit("CHK 123456")])
     assert remittance_key(two) != remittance_key([_remit("123456"), _remit("778")])
+
+
+class _Documents:
+    def __init__(self, *keys: str) -> None:
+        self.keys = set(keys)
+
+    def exists(self, key: str) -> bool:
+        return key in self.keys
+
+
+def test_an_unknown_payers_stored_835_is_found_under_either_id() -> None:
+    """Retrying an unknown payer's item finds its stored 835 under the trace key's id, or under the id as received
+    (stored before trace keys)."""
+    from activities.revenue.posting_exceptions import PostingExceptionActivities
+    from activities.revenue.remittances import document_key
+    from domain import models as m
+
+    item = m.WorkItem(context={"payer_id": "SBXQQ", "trace_number": "000123"})
+    for stored in ("era-SBXQQ-123", "era-SBXQQ-000123"):
+        activities = PostingExceptionActivities(None, _Documents(document_key(stored)))  # type: ignore[arg-type]
+        assert activities._stored_835("", item) == stored
+    nothing = PostingExceptionActivities(None, _Documents())  # type: ignore[arg-type]
+    assert nothing._stored_835("", item) == ""
