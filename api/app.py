@@ -15,7 +15,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -32,6 +32,9 @@ from domain.store.engine import one_writer
 from domain.store.uow import UnitOfWork
 from intake import Actor, Intake
 from intake.processes import PendingStart
+
+if TYPE_CHECKING:
+    from api.asynchronous import Accepted
 
 log = logging.getLogger("carecycle.api")
 FHIR_JSON = "application/fhir+json"
@@ -59,6 +62,8 @@ class ApiState:
     async_poll_seconds: float = 2.0
     async_wake: asyncio.Event = field(default_factory=asyncio.Event)
     last_async_accept: float = 0.0  # time.monotonic() of the last 202: the applier leaves room to accepts
+    journal_waiting: list[Accepted] = field(default_factory=list)  # accepts waiting for their journal commit
+    journal_writing: bool = False
     dispatches: set[asyncio.Task[Any]] = field(default_factory=set)
     # process starts queued by writes, not dispatched yet, by the API client whose write queued them
     waiting: dict[Actor, list[PendingStart]] = field(default_factory=dict)
@@ -77,6 +82,10 @@ class ApiState:
         self.waiting.setdefault(actor, []).extend(starts)
         if first:
             self._spawn(self._dispatch())
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background; the app's shutdown waits for it."""
+        self._spawn(work)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

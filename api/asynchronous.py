@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,7 @@ from api.clients import Principal
 from api.fhir import parse
 from api.fhir.json_out import dumps
 from api.outcome import FhirError, from_domain, operation_outcome, outcome_of
+from domain import audit
 from domain import models as m
 from domain.errors import DomainError
 from domain.store.engine import one_writer
@@ -102,34 +104,80 @@ def _retried(work: Callable[[], T], attempts: int = 6) -> T:
 # --- the door: accept, status, cancel ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A validated Bundle waiting for its journal transaction (and the 202 waiting for that commit)."""
+
+    who: Principal
+    request_id: str
+    sealed: bytes
+    base: str
+    entries: int
+    committed: asyncio.Future[None]
+
+
 async def accept(state: ApiState, who: Principal, raw: bytes, entries: int, base: str) -> str:
-    """Journal a validated Bundle (sealed) with the call's audit event; returns the request's id."""
+    """Journal a validated Bundle (sealed) with the call's audit event; returns the request's id once committed.
+
+    Accepts arriving while a journal transaction runs are committed together by the next one (group commit: one
+    INSERT of their rows, their audit events appended to the chain at once), so a burst costs one transaction per
+    group, not per Bundle; each is answered only after the commit that holds it."""
     assert state.sealer is not None
-    sealer = state.sealer
     request_id = m.new_id()
-
-    def write() -> None:
-        sealed = sealer.seal(_sealed_key(request_id), raw)
-        with _writer(state), UnitOfWork(state.session_factory) as uow:
-            uow.session.execute(  # a plain INSERT: the ORM's unit of work costs more than the row
-                insert(m.FhirAsyncRequest).values(
-                    id=request_id,
-                    client_id=who.client_id,
-                    status=QUEUED,
-                    sealed_body=sealed,
-                    base_url=base[:255],
-                    entries=entries,
-                    attempts=0,
-                    received_at=datetime.now(UTC),
-                )
-            )
-            audit_call(uow.session, who, "transaction-async", "Bundle", request_id, 202, {"entries": entries})
-            uow.commit()
-
-    await asyncio.to_thread(_retried, write)
+    sealed = state.sealer.seal(_sealed_key(request_id), raw)
+    committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    state.journal_waiting.append(Accepted(who, request_id, sealed, base[:255], entries, committed))
+    if not state.journal_writing:
+        state.journal_writing = True
+        state.spawn(_write_journal(state))
+    await committed
     state.last_async_accept = time.monotonic()
     state.async_wake.set()
     return request_id
+
+
+async def _write_journal(state: ApiState) -> None:
+    """Commit the waiting accepts, group after group, until none waits."""
+    try:
+        while state.journal_waiting:
+            await asyncio.sleep(0)  # let the accepts of this turn of the loop join
+            group, state.journal_waiting = state.journal_waiting, []
+            try:
+                await asyncio.to_thread(_retried, functools.partial(_journal, state, group))
+            except Exception as error:  # each accept answers it (503 when the store refused)
+                for item in group:
+                    if not item.committed.done():  # not a request whose client went away
+                        item.committed.set_exception(error)
+            else:
+                for item in group:
+                    if not item.committed.done():
+                        item.committed.set_result(None)
+    finally:
+        state.journal_writing = False
+
+
+def _journal(state: ApiState, group: list[Accepted]) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": item.request_id,
+            "client_id": item.who.client_id,
+            "status": QUEUED,
+            "sealed_body": item.sealed,
+            "base_url": item.base,
+            "entries": item.entries,
+            "attempts": 0,
+            "received_at": now,
+        }
+        for item in group
+    ]
+    with _writer(state), UnitOfWork(state.session_factory) as uow:
+        uow.session.execute(insert(m.FhirAsyncRequest), rows)  # plain INSERTs: no ORM unit of work for them
+        with audit.batched(uow.session):
+            for item in group:
+                details = {"entries": item.entries}
+                audit_call(uow.session, item.who, "transaction-async", "Bundle", item.request_id, 202, details)
+        uow.commit()
 
 
 @dataclass(frozen=True)

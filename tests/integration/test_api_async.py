@@ -237,3 +237,42 @@ async def test_every_async_call_is_audited_without_phi(api: Api) -> None:
     text = json.dumps([[e.entity_type, e.entity_id, e.details] for e in events])
     for phi in ("Testcase", "Ada", "1980-05-17", "BM100200300", "5415550100", "M1"):
         assert phi not in text
+
+
+async def test_two_api_processes_apply_each_queued_bundle_once(
+    api: Api, session_factory: sessionmaker[Session], sealer: SealedDocuments
+) -> None:
+    """Two API apps on one store (two processes behind the load balancer), both appliers running: every Bundle
+    is applied once (one registration, one audit event of its application), whichever applier took it."""
+    before = snapshot(api)
+    paths = [await post_async(api, transaction(api.npi, mrn=f"P{n}", member=f"BMP{n}")) for n in range(6)]
+    second = _app(session_factory, sealer, RecordingStarter())
+    async with applying(api.app), applying(second):
+        answers = [await outcome(api, path) for path in paths]
+    assert [a.status_code for a in answers] == [200] * 6
+    assert all(set(statuses(a)) == {"201 Created"} for a in answers)
+    assert snapshot(api)["patients"] == before["patients"] + 6
+    with session_factory() as session:
+        applied = session.execute(
+            select(m.AuditEvent.entity_id).where(m.AuditEvent.action == "api.transaction")
+        ).scalars()
+        assert sorted(applied) == sorted(p.rsplit("/", 1)[1] for p in paths)
+
+
+async def test_bundles_accepted_together_are_journaled_each_with_its_audit_event(api: Api) -> None:
+    """Accepts arriving together share a journal transaction (group commit); each is its own row, audit event
+    and outcome."""
+    bundles = [transaction(api.npi, mrn=f"G{n}", member=f"BMG{n}") for n in range(8)]
+    answers = await asyncio.gather(
+        *(api.client.post("/fhir", json=b, headers={**api.headers, **ASYNC}) for b in bundles)
+    )
+    assert [a.status_code for a in answers] == [202] * 8 and journaled(api) == 8
+    ids = {a.headers["content-location"].rsplit("/", 1)[1] for a in answers}
+    with api.session_factory() as session:
+        accepted = session.execute(
+            select(m.AuditEvent.entity_id).where(m.AuditEvent.action == "api.transaction-async")
+        ).scalars()
+        assert sorted(accepted) == sorted(ids)
+    async with applying(api.app):
+        done = [await outcome(api, a.headers["content-location"].removeprefix("http://api.test")) for a in answers]
+    assert [d.status_code for d in done] == [200] * 8
