@@ -55,7 +55,7 @@ QUEUED, DONE, FAILED, CANCELLED = "queued", "done", "failed", "cancelled"
 STATUS_PATH = "_async"
 BATCH = 100  # queued rows read per pass
 QUIET_SECONDS = 0.1  # no 202 for this long: nobody is waiting for an answer, the applier goes full speed
-YIELD_FACTOR = 3.0
+DEFER_SECONDS = 2.0  # the longest the queue's head waits for a pause in the accepts
 T = TypeVar("T")
 
 
@@ -254,16 +254,18 @@ class Finished:
     starts: tuple[PendingStart, ...]
 
 
-def queued(state: ApiState, limit: int = BATCH) -> list[str]:
+def queued(state: ApiState, limit: int = BATCH) -> list[tuple[str, datetime]]:
+    """The queued requests, oldest first: (id, received at)."""
     with UnitOfWork(state.session_factory) as uow:
-        return list(
-            uow.session.execute(
-                select(m.FhirAsyncRequest.id)
-                .where(m.FhirAsyncRequest.status == QUEUED)
-                .order_by(m.FhirAsyncRequest.received_at, m.FhirAsyncRequest.id)
-                .limit(limit)
-            ).scalars()
-        )
+        rows = uow.session.execute(
+            select(m.FhirAsyncRequest.id, m.FhirAsyncRequest.received_at)
+            .where(m.FhirAsyncRequest.status == QUEUED)
+            .order_by(m.FhirAsyncRequest.received_at, m.FhirAsyncRequest.id)
+            .limit(limit)
+        ).all()
+    return [
+        (row.id, row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)) for row in rows
+    ]
 
 
 def apply_one(state: ApiState, request_id: str) -> Finished | None:
@@ -369,20 +371,23 @@ async def run_applier(state: ApiState) -> None:
 
 async def apply_queued(state: ApiState) -> int:
     """One pass over the queued rows, oldest first; returns how many were looked at."""
-    ids = await asyncio.to_thread(queued, state)
-    for request_id in ids:
-        began = time.monotonic()
+    rows = await asyncio.to_thread(queued, state)
+    for request_id, received_at in rows:
+        await _wait_turn(state, received_at)
         finished = await asyncio.to_thread(apply_one, state, request_id)
         if finished is not None:
             state.dispatch_soon(finished.starts, finished.actor)
-        await _leave_room(state, time.monotonic() - began)
-    return len(ids)
+    return len(rows)
 
 
-async def _leave_room(state: ApiState, spent: float) -> None:
-    """While Bundles are being accepted, rest ``YIELD_FACTOR`` times as long as the last one took (its unit holds
-    the process's write turn and the interpreter): a burst is taken in at close to the accept path's own speed,
-    and the queue still moves at a quarter of the applier's speed at least. When nothing is being accepted, go on
-    at once."""
-    if time.monotonic() - state.last_async_accept < QUIET_SECONDS:
-        await asyncio.sleep(min(spent * YIELD_FACTOR, 1.0))
+async def _wait_turn(state: ApiState, received_at: datetime) -> None:
+    """While Bundles are being accepted (a 202 in the last ``QUIET_SECONDS``), wait for a pause, as long as the
+    oldest queued Bundle (this one) has waited less than ``DEFER_SECONDS``: a burst is taken in at the accept
+    path's own speed (the applier's unit would hold the process's write turn and interpreter), and under a
+    sustained stream the queue's head soon passes that age, so the applier runs back to back and the accepts
+    slow down with it instead of the queue growing without end."""
+    while (
+        time.monotonic() - state.last_async_accept < QUIET_SECONDS
+        and (datetime.now(UTC) - received_at).total_seconds() < DEFER_SECONDS
+    ):
+        await asyncio.sleep(QUIET_SECONDS / 2)
