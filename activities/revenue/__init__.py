@@ -40,7 +40,7 @@ def revenue_activities(
     eligibility = EligibilityActivities(session_factory, clearinghouse, envelope, portal_payers)
     encounters = EncounterActivities(session_factory)
     claims = ClaimActivities(session_factory, clearinghouse, envelope, documents)
-    posting = PostingActivities(session_factory, clearinghouse, documents)
+    posting = PostingActivities(session_factory, clearinghouse, documents, client)
     ledger = LedgerActivities(session_factory)
     collections = CollectionsActivities(session_factory, documents, client, messenger)
     exceptions = PostingExceptionActivities(session_factory, documents, client)
@@ -62,6 +62,7 @@ def revenue_activities(
         claims.set_status,
         posting.fetch_remittances,
         posting.post_remittance,
+        posting.tell,
         ledger.charge,
         ledger.adjust,
         exceptions.start_exceptions,

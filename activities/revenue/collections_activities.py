@@ -41,6 +41,18 @@ def _day(text: str, name: str) -> date | None:
         raise ValidationError(f"statement: {name} must be a date (YYYY-MM-DD), not {text[:12]!r}") from None
 
 
+async def notify_collections(client: Client, task_queue: str, data: c.BalanceNotice) -> None:
+    """Signal-with-start the guarantor's PatientCollections (one workflow per guarantor, woken on change)."""
+    await client.start_workflow(
+        "PatientCollections",
+        c.CollectionsInput(data.guarantor_id, data.policy),
+        id=f"collections-{data.guarantor_id}",
+        task_queue=task_queue,
+        start_signal="balance_changed",
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
 class CollectionsActivities(StoreActivities):
     def __init__(
         self,
@@ -59,14 +71,7 @@ class CollectionsActivities(StoreActivities):
         """Signal-with-start the guarantor's PatientCollections: one workflow per guarantor, woken on change."""
         client = self._client or activity.client()
         with acting_as("system", f"activity:{c.COLLECTIONS_NOTIFY}"):  # the start carries who: the system
-            await client.start_workflow(
-                "PatientCollections",
-                c.CollectionsInput(data.guarantor_id, data.policy),
-                id=f"collections-{data.guarantor_id}",
-                task_queue=activity.info().task_queue,
-                start_signal="balance_changed",
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
+            await notify_collections(client, activity.info().task_queue, data)
         return c.Nothing()
 
     @activity.defn(name=c.COLLECTIONS_BALANCE)

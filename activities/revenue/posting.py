@@ -7,24 +7,33 @@ the ledger services; what a posting did is kept as a report in the document stor
 
 from __future__ import annotations
 
-from dataclasses import replace
+import asyncio
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.clearinghouse.base import Clearinghouse
 from activities.contracts import revenue as c
 from activities.documents.store import DocumentStore
 from activities.revenue.base import StoreActivities, domain_errors_are_final
+from activities.revenue.collections_activities import notify_collections
 from activities.revenue.remittances import (
     EOB_REMITTANCE_KEY_PREFIX,
+    FanOut,
     delivery_key,
     document_key,
     keep_delivery,
+    keep_fan_out,
+    read_fan_out,
     read_report,
     write_report,
 )
 from domain import models as m
+from domain.actors import acting_as
 from domain.posting.results import ClaimPosted
 from domain.posting.retry import post_remittance_retrying
 from domain.services.denials import explain
@@ -32,10 +41,17 @@ from domain.x12.remit835 import parse_835
 
 
 class PostingActivities(StoreActivities):
-    def __init__(self, session_factory: object, clearinghouse: Clearinghouse, documents: DocumentStore) -> None:
+    def __init__(
+        self,
+        session_factory: object,
+        clearinghouse: Clearinghouse,
+        documents: DocumentStore,
+        client: Client | None = None,
+    ) -> None:
         super().__init__(session_factory)  # type: ignore[arg-type]
         self._clearinghouse = clearinghouse
         self._documents = documents
+        self._client = client
 
     @activity.defn(name=c.POSTING_FETCH_REMITTANCES)
     @domain_errors_are_final
@@ -103,7 +119,7 @@ class PostingActivities(StoreActivities):
         if not (already and remittances) or read_report(self._documents, ref.remittance_key) is None:
             # What this posting did, for `remit post` (a retried attempt that posts nothing keeps the first report).
             write_report(self._documents, ref.remittance_key, reports)
-        return c.PostingResult(
+        posting = c.PostingResult(
             remittance_key=ref.remittance_key,
             already_posted=already and bool(remittances),
             payer_id=payer_id,
@@ -115,6 +131,7 @@ class PostingActivities(StoreActivities):
             exception_items=tuple(dict.fromkeys(exception_items)),
             arrivals=tuple(arrivals),
         )
+        return self._kept_when_large(posting, ref.carry_limit)
 
     def _with_claim_statuses(self, outcomes: list[c.ClaimOutcome]) -> list[c.ClaimOutcome]:
         """Each outcome with its claim's status in the store after posting (the Claim workflow's status)."""
@@ -127,6 +144,107 @@ class PostingActivities(StoreActivities):
                 ).all()
             )
         return [replace(o, claim_status=str(statuses.get(o.claim_id, ""))) for o in outcomes]
+
+    def _kept_when_large(self, result: c.PostingResult, carry_limit: int) -> c.PostingResult:
+        """A remittance with more to tell than ``carry_limit`` keeps it beside the 835 and carries only its count:
+        10,000 outcomes are megabytes of payload, and a signal each would pass the workflow's history limits.
+        A retried attempt that posted nothing finds what the first attempt kept."""
+        if carry_limit < 0:
+            return result
+        fan_out = FanOut(result.claims, result.secondary_claims, result.guarantors_with_balance)
+        if not fan_out:
+            fan_out = read_fan_out(self._documents, result.remittance_key) or fan_out
+        if len(fan_out) <= carry_limit:
+            return replace(
+                result,
+                claims=fan_out.outcomes,
+                secondary_claims=fan_out.secondary_claims,
+                guarantors_with_balance=fan_out.guarantors,
+            )
+        keep_fan_out(self._documents, result.remittance_key, fan_out)
+        return replace(
+            result,
+            claims=(),
+            secondary_claims=(),
+            guarantors_with_balance=(),
+            kept=len(fan_out),
+            kept_claims=len(fan_out.outcomes),
+        )
+
+    @activity.defn(name=c.POSTING_TELL)
+    async def tell(self, page: c.TellPage) -> c.Told:
+        """Tell one page of a large remittance's fan-out: each claim's workflow its outcome (a claim whose process
+        has ended gets a new run from it, as PaymentPosting does for a small one), each secondary claim its Claim
+        workflow, each guarantor's PatientCollections its new balance.
+
+        Progress is heartbeated, so a retried page goes on after the last item told instead of telling a claim
+        twice (at most the items of one heartbeat interval are told again)."""
+        fan_out = await asyncio.to_thread(read_fan_out, self._documents, page.remittance_key)
+        if fan_out is None:
+            raise ApplicationError(
+                f"no fan-out kept for remittance {page.remittance_key[:60]}", type="not_found", non_retryable=True
+            )
+        client = self._client or activity.client()
+        queue = activity.info().task_queue
+        details = activity.info().heartbeat_details
+        start = max(page.offset, int(details[0]) if details else page.offset)
+        end = min(page.offset + page.limit, len(fan_out))
+        told = _Told()
+        claims, secondaries = len(fan_out.outcomes), len(fan_out.secondary_claims)
+        with acting_as("system", f"activity:{c.POSTING_TELL}"):  # the starts carry who: the system
+            for index in range(start, end):
+                if index < claims:
+                    await _tell_claim(client, queue, fan_out.outcomes[index], page.policy, told)
+                elif index < claims + secondaries:
+                    await _start_secondary(client, queue, fan_out.secondary_claims[index - claims], page.policy, told)
+                else:
+                    guarantor = fan_out.guarantors[index - claims - secondaries]
+                    await notify_collections(client, queue, c.BalanceNotice(guarantor, page.policy))
+                    told.guarantors_notified += 1
+                activity.heartbeat(index + 1)
+        return c.Told(told.signalled, told.reopened, told.secondary_started, told.guarantors_notified)
+
+
+@dataclass
+class _Told:
+    signalled: int = 0
+    reopened: int = 0
+    secondary_started: int = 0
+    guarantors_notified: int = 0
+
+
+async def _tell_claim(
+    client: Client, queue: str, outcome: c.ClaimOutcome, policy: c.RevenuePolicy, told: _Told
+) -> None:
+    """The claim's running workflow hears its outcome; one whose process has ended (or never ran) is reopened by a
+    new run that starts from it (PaymentPosting's LATE_REMITTANCE_PATCH path, here from outside the workflow)."""
+    workflow_id = f"claim-{outcome.claim_id}"
+    try:
+        await client.get_workflow_handle(workflow_id).signal("remittance", outcome)
+        told.signalled += 1
+        return
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    try:
+        await client.start_workflow(
+            "Claim",
+            c.ClaimInput(outcome.claim_id, policy, reopened_by=outcome),
+            id=workflow_id,
+            task_queue=queue,
+        )
+        told.reopened += 1
+    except WorkflowAlreadyStartedError:  # another posting reopened it just now: it hears this outcome too
+        await client.get_workflow_handle(workflow_id).signal("remittance", outcome)
+        told.signalled += 1
+
+
+async def _start_secondary(client: Client, queue: str, claim_id: str, policy: c.RevenuePolicy, told: _Told) -> None:
+    try:
+        await client.start_workflow("Claim", c.ClaimInput(claim_id, policy), id=f"claim-{claim_id}", task_queue=queue)
+        told.secondary_started += 1
+    except WorkflowAlreadyStartedError:
+        pass
 
 
 def _claim_outcome(posted: ClaimPosted, claim_id: str, remittance_key: str) -> c.ClaimOutcome:

@@ -4,15 +4,18 @@ Every way an 835 arrives (the clearinghouse mailbox polled by RemittanceIntake, 
 drop-folder sweep, an EOB PDF read into an 835) stores it here, under ``edi/835/<remittance key>.x12``, and
 starts PaymentPosting as ``posting-<remittance key>``. The key is the payments' identity
 (``domain.remittance.remittance_key``), so a re-delivery keeps the first copy and starts nothing new.
-What posting did is kept beside it (``<key>.posting.json``): the per-remittance results `remit post` prints.
+What posting did is kept beside it (``<key>.posting.json``): the per-remittance results `remit post` prints;
+a large remittance's outcomes to tell wait there too (``<key>.fan-out.json``, read a page at a time by posting.tell).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from activities.contracts import revenue as c
 from activities.documents.records import store_and_record
 from activities.documents.store import DocumentStore
 from domain.errors import DomainError
@@ -73,3 +76,56 @@ def read_report(documents: DocumentStore, key: str) -> list[dict[str, Any]] | No
         return None
     data = json.loads(documents.get(report_key(key)).decode("utf-8"))
     return list(data.get("remittances", []))
+
+
+def fan_out_key(key: str) -> str:
+    return f"{REMITTANCE_PREFIX}/{key}.fan-out.json"
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """What a large remittance's posting has to tell, kept beside its 835 (PaymentPosting's history only counts
+    it): each claim's outcome, the secondary claims the crossover created, the guarantors left with a balance.
+    Ids, codes and cents only, like the workflow payloads it stands in for."""
+
+    outcomes: tuple[c.ClaimOutcome, ...]
+    secondary_claims: tuple[str, ...]
+    guarantors: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.outcomes) + len(self.secondary_claims) + len(self.guarantors)
+
+
+def keep_fan_out(documents: DocumentStore, key: str, fan_out: FanOut) -> None:
+    body = {
+        "remittance_key": key,
+        "outcomes": [asdict(o) for o in fan_out.outcomes],
+        "secondary_claims": list(fan_out.secondary_claims),
+        "guarantors": list(fan_out.guarantors),
+    }
+    documents.put(fan_out_key(key), json.dumps(body, separators=(",", ":")).encode("utf-8"), "application/json")
+
+
+def read_fan_out(documents: DocumentStore, key: str) -> FanOut | None:
+    if not documents.exists(fan_out_key(key)):
+        return None
+    data = json.loads(documents.get(fan_out_key(key)).decode("utf-8"))
+    return FanOut(
+        outcomes=tuple(_outcome(o) for o in data["outcomes"]),
+        secondary_claims=tuple(data["secondary_claims"]),
+        guarantors=tuple(data["guarantors"]),
+    )
+
+
+def _outcome(data: dict[str, Any]) -> c.ClaimOutcome:
+    return c.ClaimOutcome(
+        claim_id=str(data["claim_id"]),
+        remittance_key=str(data["remittance_key"]),
+        status=str(data["status"]),
+        paid_cents=int(data["paid_cents"]),
+        patient_responsibility_cents=int(data["patient_responsibility_cents"]),
+        adjustment_codes=tuple(data["adjustment_codes"]),
+        remark_codes=tuple(data["remark_codes"]),
+        explanation=tuple(data["explanation"]),
+        claim_status=str(data["claim_status"]),
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -250,6 +250,22 @@ async def payment_posting(run: ReplayRun) -> str:
         return handle.id
 
 
+async def payment_posting_told_in_pages(run: ReplayRun) -> str:
+    """A remittance with more to tell than the policy carries: its outcomes are kept beside the 835 and told by
+    posting.tell, a page per activity (patched posting-tell-in-pages)."""
+    world = World()
+    async with _harness(run, world) as harness:
+        key = f"era-{uuid.uuid4()}"
+        world.outcomes[key] = c.PostingResult(key, False, "SBXBM", 27000, (), kept=5, kept_claims=3)
+        policy = replace(POLICY, posting_carry_limit=2, posting_page=2)
+        handle = await run.client.start_workflow(
+            PaymentPostingWorkflow.run, c.PostingInput(key, policy), id=f"posting-{key}", task_queue=harness.queue
+        )
+        await handle.result()
+        assert [page.offset for page in world.called(c.POSTING_TELL)] == [0, 2, 4]
+        return handle.id
+
+
 async def remittance_intake(run: ReplayRun) -> str:
     async with _harness(run) as harness:
         handle = await run.client.start_workflow(
@@ -324,6 +340,7 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_payment_posting_reopens_claim": posting_reopens_an_ended_claim,
     "revenue_eligibility_inactive": eligibility_inactive,
     "revenue_payment_posting": payment_posting,
+    "revenue_payment_posting_told_in_pages": payment_posting_told_in_pages,
     "revenue_remittance_intake": remittance_intake,
     "revenue_collections_agency": collections_agency,
     "revenue_collections_payment_plan": collections_payment_plan,

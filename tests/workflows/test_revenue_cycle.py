@@ -212,6 +212,12 @@ class World:
             result = world.outcomes[ref.remittance_key]
             return result
 
+        @activity.defn(name=c.POSTING_TELL)
+        async def tell(page: c.TellPage) -> c.Told:
+            log(c.POSTING_TELL, page)
+            kept = world.outcomes[page.remittance_key].kept_claims
+            return c.Told(signalled=max(0, min(page.limit, kept - page.offset)))
+
         @activity.defn(name=c.POSTING_FETCH_REMITTANCES)
         async def fetch(_: c.Nothing) -> c.FetchedRemittances:
             return c.FetchedRemittances(())
@@ -295,6 +301,7 @@ class World:
             set_status,
             adjust,
             post,
+            tell,
             fetch,
             notify,
             balance,

@@ -59,6 +59,7 @@ from activities.contracts.revenue.names import (
     POSTING_CHARGE,
     POSTING_FETCH_REMITTANCES,
     POSTING_POST_REMITTANCE,
+    POSTING_TELL,
     REGISTRATION_VALIDATE,
     REVENUE_TASK_QUEUE,
 )
@@ -95,6 +96,8 @@ from activities.contracts.revenue.posting import (
     RemittanceRef,
     StatementRequest,
     StatementSent,
+    TellPage,
+    Told,
 )
 from activities.contracts.revenue.references import (
     claims_acknowledgments,
@@ -124,6 +127,7 @@ from activities.contracts.revenue.references import (
     posting_charge,
     posting_fetch_remittances,
     posting_post_remittance,
+    posting_tell,
     registration_validate,
 )
 from activities.contracts.revenue.registration import (
@@ -166,6 +170,7 @@ __all__ = [
     "POSTING_CHARGE",
     "POSTING_FETCH_REMITTANCES",
     "POSTING_POST_REMITTANCE",
+    "POSTING_TELL",
     "REGISTRATION_VALIDATE",
     "REVENUE_TASK_QUEUE",
     "AckQuery",
@@ -226,6 +231,8 @@ __all__ = [
     "StatementSent",
     "StatusInquiryResult",
     "SubmitResult",
+    "TellPage",
+    "Told",
     "claims_acknowledgments",
     "claims_correct",
     "claims_create",
@@ -253,5 +260,6 @@ __all__ = [
     "posting_charge",
     "posting_fetch_remittances",
     "posting_post_remittance",
+    "posting_tell",
     "registration_validate",
 ]

@@ -18,6 +18,7 @@ CLAIMS_STATUS_INQUIRY = "claims.status_inquiry"
 CLAIMS_SET_STATUS = "claims.set_status"
 POSTING_FETCH_REMITTANCES = "posting.fetch_remittances"
 POSTING_POST_REMITTANCE = "posting.post_remittance"
+POSTING_TELL = "posting.tell"  # one page of a large remittance's outcomes told to claims and collections
 POSTING_CHARGE = "posting.charge"
 POSTING_ADJUST = "posting.adjust"
 COLLECTIONS_NOTIFY = "collections.notify_balance"

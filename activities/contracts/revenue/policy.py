@@ -28,6 +28,11 @@ class RevenuePolicy:
     # A hardship request granted as a new plan: smaller installments, more of them (CollectionsPolicy's terms).
     hardship_min_installment_cents: int = 1000
     hardship_max_installments: int = 24
+    # A remittance with more claims, secondary claims and guarantors to tell than this does not carry them in
+    # PaymentPosting's history (a signal or an activity each: a 10,000-claim ERA would pass Temporal's limits):
+    # they are kept beside the 835 and told by posting.tell activities, ``posting_page`` of them each.
+    posting_carry_limit: int = 200
+    posting_page: int = 500
 
     def days(self, count: float) -> timedelta:
         return timedelta(seconds=count * self.day_seconds)

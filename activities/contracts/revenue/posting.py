@@ -28,6 +28,9 @@ class PostingInput:
 @dataclass(frozen=True)
 class RemittanceRef:
     remittance_key: str
+    # More than this many claims, secondary claims and guarantors to tell: they are kept beside the 835 instead of
+    # carried in the result (``PostingResult.kept``). -1 (older histories): always carried.
+    carry_limit: int = -1
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,30 @@ class PostingResult:
     # same_payment (the same payment came earlier by another channel, 835 or eob_pdf), channel_mismatch (stated
     # differently: nothing posted, a work item in exception_items asks a person). Empty in older histories.
     arrivals: tuple[str, ...] = ()
+    # A large remittance: its claim outcomes, secondary claims and guarantors with a balance are not in the three
+    # tuples above but kept beside the 835 (activities.revenue.remittances.keep_fan_out), and PaymentPosting has
+    # them told a page at a time (posting.tell). 0: everything is carried above (and in older histories).
+    kept: int = 0
+    kept_claims: int = 0
+
+
+@dataclass(frozen=True)
+class TellPage:
+    """One page of what a large remittance's posting has to tell (kept beside the 835): items
+    ``offset`` to ``offset + limit`` of its claim outcomes, then its secondary claims, then its guarantors."""
+
+    remittance_key: str
+    offset: int
+    limit: int
+    policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+
+
+@dataclass(frozen=True)
+class Told:
+    signalled: int = 0  # claim workflows that heard their outcome
+    reopened: int = 0  # claims whose process had ended: a new run from the outcome
+    secondary_started: int = 0
+    guarantors_notified: int = 0
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from activities.contracts.revenue.names import (
     POSTING_CHARGE,
     POSTING_FETCH_REMITTANCES,
     POSTING_POST_REMITTANCE,
+    POSTING_TELL,
     REGISTRATION_VALIDATE,
 )
 from activities.contracts.revenue.plans import (
@@ -72,6 +73,8 @@ from activities.contracts.revenue.posting import (
     RemittanceRef,
     StatementRequest,
     StatementSent,
+    TellPage,
+    Told,
 )
 from activities.contracts.revenue.registration import (
     CoverageRef,
@@ -99,6 +102,7 @@ claims_status_inquiry = ActivityRef(CLAIMS_STATUS_INQUIRY, ClaimRef, StatusInqui
 claims_set_status = ActivityRef(CLAIMS_SET_STATUS, SetClaimStatus, Nothing)
 posting_fetch_remittances = ActivityRef(POSTING_FETCH_REMITTANCES, Nothing, FetchedRemittances)
 posting_post_remittance = ActivityRef(POSTING_POST_REMITTANCE, RemittanceRef, PostingResult)
+posting_tell = ActivityRef(POSTING_TELL, TellPage, Told)
 posting_charge = ActivityRef(POSTING_CHARGE, PatientCharge, ChargeResult)
 posting_adjust = ActivityRef(POSTING_ADJUST, ClaimAdjustment, AdjustmentResult)
 collections_notify_balance = ActivityRef(COLLECTIONS_NOTIFY, BalanceNotice, Nothing)
