@@ -230,12 +230,14 @@ def claim_to_json(claim: ProfessionalClaim) -> dict[str, Any]:
     }
 
 
-def parsed_to_json(parsed: Sequence[ParsedSet]) -> dict[str, Any]:
-    """``{"transaction_sets": [...]}``: one entry per ST..SE with its ``type`` and ``control_number``."""
+def parsed_to_json(parsed: Sequence[ParsedSet], *, streamed: bool = False) -> dict[str, Any]:
+    """``{"transaction_sets": [...]}``: one entry per ST..SE with its ``type`` and ``control_number``.
+
+    ``streamed``: an 835's claims are made as the JSON is written (``to_json.StreamedList``), not held as dicts."""
     sets: list[dict[str, Any]] = []
     for item in parsed:
         if item.kind == "835":
-            sets += [remittance_set_to_json(v) for v in item.values]
+            sets += [remittance_set_to_json(v, streamed=streamed) for v in item.values]
         elif item.kind == "837P":
             sets.append(
                 {

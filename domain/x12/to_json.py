@@ -6,12 +6,33 @@ the 835 parser and the EOB PDF extraction so both print the same shape.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from domain.money import format_cents
 from domain.remittance import Adjustment, ClaimPayment, Remittance, ServiceLinePayment
+
+T = TypeVar("T")
+
+
+class StreamedList(list[Any], Generic[T]):
+    """A JSON array whose entries are made one at a time as ``json.JSONEncoder.iterencode`` (with ``indent``, the
+    pure-Python encoder) walks it, so a 100,000-claim 835 is never a list of dicts in memory all at once.
+
+    Only for writing JSON out (``workers.cli.output.write_json``): it holds no items of its own, so indexing or
+    comparing it as a list does not see them."""
+
+    def __init__(self, items: Sequence[T], make: Callable[[T], Any]) -> None:
+        super().__init__()
+        self._items = items
+        self._make = make
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self._make(item) for item in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def _money(cents: int | None) -> str | None:
@@ -61,7 +82,8 @@ def _claim(claim: ClaimPayment) -> dict[str, Any]:
     }
 
 
-def remittance_set_to_json(remittance: Remittance) -> dict[str, Any]:
+def remittance_set_to_json(remittance: Remittance, *, streamed: bool = False) -> dict[str, Any]:
+    """``streamed``: the claims as a :class:`StreamedList` (to be written out by an encoder, never compared)."""
     r = remittance
     return {
         "type": "835",
@@ -76,7 +98,7 @@ def remittance_set_to_json(remittance: Remittance) -> dict[str, Any]:
         },
         "payer": {"name": r.payer_name, "id": r.payer_id},
         "payee": {"name": r.payee_name, "id": r.payee_id},
-        "claims": [_claim(claim) for claim in r.claims],
+        "claims": StreamedList(r.claims, _claim) if streamed else [_claim(claim) for claim in r.claims],
         "provider_adjustments": [
             {"reason": p.reason, "reference": p.reference, "amount": format_cents(p.amount_cents)}
             for p in r.provider_adjustments

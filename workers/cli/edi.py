@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from workers.cli.args import add_json
-from workers.cli.output import print_json
+from workers.cli.output import print_json, write_json
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,10 +40,11 @@ def _parse(args: argparse.Namespace) -> int:
     from domain.x12.documents import parse_document, parsed_to_json
 
     parsed = parse_document(read_text(args.file))
+    # Streamed: a payer's 50 MB 835 is written claim by claim, never held as one document of dicts and a string.
+    document = parsed_to_json(parsed, streamed=True)
     if args.json:
-        print_json(parsed_to_json(parsed))
+        write_json(document)
         return 0
-    document = parsed_to_json(parsed)
     for entry in document["transaction_sets"]:
         print(_summary(entry))
     return 0
