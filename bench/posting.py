@@ -19,6 +19,8 @@ Goal: posting within 3x of the baseline. The statement count shows that posting 
 
     .venv/bin/python bench/posting.py                       # 10,000 claims, 3 rounds
     .venv/bin/python bench/posting.py --claims 2000 --rounds 2   # a quick run
+    .venv/bin/python bench/posting.py --through-workflows        # the same ERA through the workflows: see
+                                                                 # bench/_posting_workflows.py
 """
 
 from __future__ import annotations
@@ -238,7 +240,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--claims", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3, help="alternating posting/baseline rounds")
+    parser.add_argument(
+        "--through-workflows",
+        action="store_true",
+        help="post the 835 end to end through the workflows instead (bench/_posting_workflows.py)",
+    )
     args = parser.parse_args()
+    if args.through_workflows:
+        from _posting_workflows import through_workflows
+
+        through_workflows(args.claims, seed, build_remittance)
+        return
     server = Server(postgres.start())
     postings: list[float] = []
     bares: list[float] = []

@@ -28,6 +28,7 @@ from activities.revenue import (
     PostingActivities,
     RegistrationActivities,
 )
+from activities.revenue.remittances import read_fan_out
 from domain import models as m
 from domain.enums import PayerRouting
 from domain.ledger.checks import run_ledger_checks
@@ -149,11 +150,21 @@ def test_a_visit_goes_from_eligibility_to_a_posted_remittance(
     fetched = posting.fetch_remittances(c.Nothing())
     assert fetched.remittance_keys
     outcomes = {}
-    for key in fetched.remittance_keys:
-        result = posting.post_remittance(c.RemittanceRef(key))
+    for number, key in enumerate(fetched.remittance_keys):
+        # The first 835 as a large one (carry nothing): its outcomes are kept beside it for posting.tell.
+        limit = 0 if number == 0 else -1
+        result = posting.post_remittance(c.RemittanceRef(key, carry_limit=limit))
         assert not result.already_posted
-        outcomes.update({o.claim_id: o for o in result.claims})
-        assert posting.post_remittance(c.RemittanceRef(key)).already_posted  # posting twice posts nothing
+        kept = read_fan_out(documents, key)
+        if limit == 0:
+            assert kept is not None and result.claims == () and result.guarantors_with_balance == ()
+            assert result.kept == len(kept) and result.kept_claims == len(kept.outcomes) > 0
+        else:
+            assert kept is None and result.kept == 0
+        outcomes.update({o.claim_id: o for o in (kept.outcomes if kept else result.claims)})
+        again = posting.post_remittance(c.RemittanceRef(key, carry_limit=limit))
+        assert again.already_posted  # posting twice posts nothing
+        assert again.kept == result.kept  # a retried attempt finds what the first one kept
     assert {s.claim_id for s in submitted} <= set(outcomes)
     assert all(o.status in ("paid", "partially_paid", "denied") for o in outcomes.values())
     with container.uow() as uow:
