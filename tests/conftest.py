@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -83,10 +83,16 @@ def _fresh_url(
         return f"sqlite:///{path}"
     if pg_server is None or pg_template is None:
         pytest.skip("PostgreSQL is not available here")
+    return _new_pg_database(pg_server, template=pg_template)
+
+
+def _new_pg_database(pg_server: postgres.PostgresServer, template: str | None = None) -> str:
+    """The URL of a new database on the test server: a copy of ``template``, or empty (no schema) without one."""
     name = f"t_{uuid.uuid4().hex[:12]}"
+    copy_of = f" TEMPLATE {template}" if template else ""
     admin = make_engine(pg_server.admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {pg_template}'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy_of}'))
     admin.dispose()
     return pg_server.url(name)
 
@@ -101,6 +107,34 @@ def store_url(
 ) -> str:
     """The URL of a fresh, migrated, empty store: each test runs once on SQLite and once on PostgreSQL."""
     return _fresh_url(request.param, tmp_path, _sqlite_template, pg_server, _pg_template)
+
+
+@pytest.fixture(params=BACKENDS)
+def engine_at_revision(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_server: postgres.PostgresServer | None
+) -> Iterator[Callable[[str], Engine]]:
+    """A factory of stores migrated only up to an older alembic revision, for a migration's carry-over tests.
+
+    ``engine_at_revision("0001")`` is an engine on a new store at revision 0001: the test writes rows the old way,
+    upgrades, and looks. Each test runs once on SQLite and once on PostgreSQL; the engines are disposed after it."""
+    backend = request.param
+    if backend == "postgres" and pg_server is None:
+        pytest.skip("PostgreSQL is not available here")
+    engines: list[Engine] = []
+
+    def at(revision: str) -> Engine:
+        if pg_server is not None and backend == "postgres":
+            url = _new_pg_database(pg_server)
+        else:
+            url = f"sqlite:///{tmp_path / f'old-{len(engines)}.db'}"
+        engine = make_engine(url)
+        engines.append(engine)
+        upgrade(engine, revision)
+        return engine
+
+    yield at
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ a state, a staff NPI and an enrollment per payer-enrollment credential."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -21,10 +20,9 @@ from domain.services.licensure import (
     provider_licensed_in,
     providers_licensed_in,
 )
-from domain.store.engine import make_engine, make_session_factory
+from domain.store.engine import make_session_factory
 from domain.store.migrate import upgrade
 from domain.store.uow import UnitOfWork
-from tests.support import postgres
 from tests.support.staff import add_credential, add_staff
 from workers.synthetic import seed_practice
 
@@ -85,27 +83,6 @@ def test_the_seeded_practice_licenses_some_providers_beyond_oregon(uow: UnitOfWo
 # --- the migration's carry-over ---------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def old_engine(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_server: postgres.PostgresServer | None
-) -> Iterator[Engine]:
-    """An empty store at revision 0001 (before credentialing)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    else:
-        if pg_server is None:
-            pytest.skip("PostgreSQL is not available here")
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        admin = make_engine(pg_server.admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        engine = make_engine(pg_server.url(name))
-    upgrade(engine, "0001")
-    yield engine
-    engine.dispose()
-
-
 def _insert_old_rows(engine: Engine) -> None:
     statements = [
         "INSERT INTO practices (id, name, npi, tax_id, taxonomy, address_line, city, state, postal_code, phone) "
@@ -136,7 +113,8 @@ def _insert_old_rows(engine: Engine) -> None:
             )
 
 
-def test_the_migration_carries_existing_rows_over(old_engine: Engine) -> None:
+def test_the_migration_carries_existing_rows_over(engine_at_revision: Callable[[str], Engine]) -> None:
+    old_engine = engine_at_revision("0001")  # before credentialing
     _insert_old_rows(old_engine)
     upgrade(old_engine)
     with make_session_factory(old_engine)() as session:

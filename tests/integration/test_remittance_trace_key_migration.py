@@ -4,9 +4,7 @@ fails on them)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -14,29 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain import models as m
-from domain.store.engine import make_engine
 from domain.store.migrate import upgrade
-from tests.support import postgres
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def old_engine(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_server: postgres.PostgresServer | None
-) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    else:
-        if pg_server is None:
-            pytest.skip("PostgreSQL is not available here")
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        admin = make_engine(pg_server.admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        engine = make_engine(pg_server.url(name))
-    upgrade(engine, "0008_api_rate_windows")
-    yield engine
-    engine.dispose()
 
 
 def _insert(engine: Engine, row_id: str, trace: str, received_at: str) -> None:
@@ -50,7 +26,8 @@ def _insert(engine: Engine, row_id: str, trace: str, received_at: str) -> None:
         )
 
 
-def test_stored_remittances_get_their_trace_keys(old_engine: Engine) -> None:
+def test_stored_remittances_get_their_trace_keys(engine_at_revision: Callable[[str], Engine]) -> None:
+    old_engine = engine_at_revision("0008_api_rate_windows")
     with old_engine.begin() as conn:
         conn.execute(
             text(
