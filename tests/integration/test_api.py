@@ -7,81 +7,19 @@ in tests/e2e/test_front_door.py).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import create_app
-from api.clients import WINDOW_SECONDS, add_client, revoke_client
+from api.clients import WINDOW_SECONDS, revoke_client
 from api.fhir.resources import REGISTRY
 from domain import models as m
-from intake import Intake, PendingStart
-from tests.support.fhir import MRN, transaction
-from workers.synthetic import seed_practice
-
-FHIR = "application/fhir+json"
-
-
-@dataclass
-class RecordingStarter:
-    started: list[str] = field(default_factory=list)
-
-    async def start(self, pending: PendingStart) -> None:
-        self.started.append(pending.workflow_id)
-
-
-@dataclass
-class Api:
-    client: httpx.AsyncClient
-    app: Any
-    starter: RecordingStarter
-    session_factory: sessionmaker[Session]
-    npi: str
-    token: str
-    headers: dict[str, str]
-
-    def token_for(self, name: str, scopes: tuple[str, ...]) -> dict[str, str]:
-        with self.session_factory() as session:
-            token = add_client(session, name, scopes, actor="test")
-            session.commit()
-        return {"Authorization": f"Bearer {token}", "Content-Type": FHIR}
-
-    async def settle(self) -> None:
-        await asyncio.gather(*self.app.state.api.dispatches, return_exceptions=True)
-
-    def count(self, model: type[m.Base]) -> int:
-        with self.session_factory() as session:
-            return int(session.execute(select(func.count()).select_from(model)).scalar_one())
-
-
-@pytest.fixture
-async def api(session_factory: sessionmaker[Session]) -> AsyncIterator[Api]:
-    with session_factory() as session:
-        seed_practice(session, patients=0, seed=3)
-        session.commit()
-        npi = session.execute(select(m.Provider.npi).order_by(m.Provider.npi)).scalars().first()
-        token = add_client(session, "ehr", ("intake", "read"), actor="test")
-        session.commit()
-    assert npi is not None
-    starter = RecordingStarter()
-    app = create_app(session_factory, Intake(session_factory, starter), rate_per_minute=100_000, max_body_bytes=200_000)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": FHIR}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as client:
-        found = Api(client, app, starter, session_factory, npi, token, headers)
-        yield found
-        await found.settle()
-
-
-def snapshot(api: Api) -> dict[str, int]:
-    models = (m.Patient, m.Coverage, m.Appointment, m.Encounter, m.ClinicalEntry, m.ExternalIdentifier, m.ProcessStart)
-    return {model.__tablename__: api.count(model) for model in models}
+from intake import Intake
+from tests.support.api import FHIR, Api, RecordingStarter, snapshot
+from tests.support.fhir import MRN, bad_bundles, transaction
 
 
 async def test_metadata_lists_exactly_what_is_registered(api: Api) -> None:
@@ -161,31 +99,9 @@ async def test_conditional_writes_versions_and_if_match(api: Api) -> None:
     assert mismatch.status_code == 400
 
 
-def _bad_bundles(npi: str) -> list[tuple[str, Any, int, str | None]]:
-    dangling = transaction(npi)
-    dangling["entry"][1]["resource"]["beneficiary"]["reference"] = "urn:uuid:nobody"
-    unknown_payer = transaction(npi, payer="NOPE")
-    bad_code = transaction(npi, codes=("99213", "9921X"))
-    wrong_type = transaction(npi)
-    wrong_type["entry"][0]["resource"]["resourceType"] = "Practitioner"
-    too_long = transaction(npi, family="x" * 61)
-    half = transaction(npi)
-    half["entry"][3]["resource"]["participant"][0]["individual"]["identifier"]["value"] = "1234567893"
-    return [
-        ("dangling reference", dangling, 422, "Bundle.entry[1].resource.beneficiary.reference"),
-        ("unknown payer", unknown_payer, 422, "Bundle.entry[0]"),
-        ("malformed CPT", bad_code, 422, "Bundle.entry[6]"),
-        ("wrong resource type", wrong_type, 422, "Bundle.entry[0].resource"),
-        ("unknown provider", half, 422, "Bundle.entry[3]"),
-        ("a name longer than its column", too_long, 422, "Bundle.entry[0]"),
-        ("not a transaction", {**transaction(npi), "type": "batch"}, 400, "Bundle.type"),
-        ("not a Bundle", {"resourceType": "Patient"}, 400, "resourceType"),
-    ]
-
-
 async def test_refusals_are_operation_outcomes_and_write_nothing(api: Api) -> None:
     before = snapshot(api)
-    for name, body, status, where in _bad_bundles(api.npi):
+    for name, body, status, where in bad_bundles(api.npi):
         answer = await api.client.post("/fhir", json=body, headers=api.headers)
         assert answer.status_code == status, (name, answer.text)
         outcome = answer.json()

@@ -24,14 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from activities.documents.local import LocalDocumentStore
 from activities.documents.sealed import SealedDocuments
 from api import create_app
-from api.clients import add_client
 from domain import models as m
 from intake import Intake
-from tests.integration.test_api import Api, RecordingStarter, _bad_bundles, snapshot
-from tests.support.fhir import transaction
-from workers.synthetic import seed_practice
+from tests.support.api import Api, ApiPractice, RecordingStarter, snapshot
+from tests.support.fhir import bad_bundles, transaction
 
-FHIR = "application/fhir+json"
 ASYNC = {"Prefer": "respond-async"}
 
 
@@ -52,21 +49,8 @@ def sealer(tmp_path: Path) -> SealedDocuments:
 
 
 @pytest.fixture
-async def api(session_factory: sessionmaker[Session], sealer: SealedDocuments) -> AsyncIterator[Api]:
-    with session_factory() as session:
-        seed_practice(session, patients=0, seed=3)
-        session.commit()
-        npi = session.execute(select(m.Provider.npi).order_by(m.Provider.npi)).scalars().first()
-        token = add_client(session, "ehr", ("intake", "read"), actor="test")
-        session.commit()
-    assert npi is not None
-    starter = RecordingStarter()
-    app = _app(session_factory, sealer, starter)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": FHIR}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as client:
-        found = Api(client, app, starter, session_factory, npi, token, headers)
-        yield found
-        await found.settle()
+def api_app(api_practice: ApiPractice, sealer: SealedDocuments) -> Any:
+    return _app(api_practice.session_factory, sealer, api_practice.starter)
 
 
 @contextlib.asynccontextmanager
@@ -147,7 +131,7 @@ async def test_a_bad_bundle_ends_as_the_sync_answer_and_writes_nothing(api: Api)
     URL answers the OperationOutcome and status the synchronous POST answers, and nothing of it is written."""
     to_nobody = transaction(api.npi)
     to_nobody["entry"][1]["resource"]["beneficiary"]["reference"] = "Patient/00000000-0000-4000-8000-000000000000"
-    cases = [*_bad_bundles(api.npi), ("reference to no stored record", to_nobody, 422, "Bundle.entry[1]")]
+    cases = [*bad_bundles(api.npi), ("reference to no stored record", to_nobody, 422, "Bundle.entry[1]")]
     before = snapshot(api)
     kept = 0
     async with applying(api.app):

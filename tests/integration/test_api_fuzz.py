@@ -23,14 +23,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import create_app
-from api.clients import add_client
 from domain import models as m
 from domain.store.engine import make_engine, make_session_factory
 from domain.store.migrate import upgrade
 from intake import Intake, PendingStart
+from tests.support.api import seed_api_client
 from tests.support.dev_stack import free_port
 from tests.support.fhir import transaction
-from workers.synthetic import seed_practice
 
 TYPES = ["Patient", "Coverage", "Appointment", "Encounter", "Condition", "ChargeItem", "Claim", "Task", "Bundle", "X"]
 COUNTED = (m.Patient, m.Coverage, m.Appointment, m.Encounter, m.ClinicalEntry, m.ExternalIdentifier, m.ProcessStart)
@@ -63,12 +62,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     upgrade(engine)
     factory = make_session_factory(engine)
     with factory() as session:
-        seed_practice(session, patients=0, seed=5)
-        session.flush()
-        npi = session.execute(select(m.Provider.npi).order_by(m.Provider.npi)).scalars().first()
-        token = add_client(session, "fuzz", ("intake", "read"), actor="test")
+        npi, token = seed_api_client(session, seed=5, name="fuzz")
         session.commit()
-    assert npi is not None
     app = create_app(factory, Intake(factory, Starter()), rate_per_minute=0, max_body_bytes=256_000)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))

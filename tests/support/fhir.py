@@ -122,3 +122,26 @@ def transaction(
             *charges,
         ],
     }
+
+
+def bad_bundles(npi: str) -> list[tuple[str, Any, int, str | None]]:
+    """Bundles the API refuses whole, each with its name, status and where its OperationOutcome points."""
+    dangling = transaction(npi)
+    dangling["entry"][1]["resource"]["beneficiary"]["reference"] = "urn:uuid:nobody"
+    unknown_payer = transaction(npi, payer="NOPE")
+    bad_code = transaction(npi, codes=("99213", "9921X"))
+    wrong_type = transaction(npi)
+    wrong_type["entry"][0]["resource"]["resourceType"] = "Practitioner"
+    too_long = transaction(npi, family="x" * 61)
+    half = transaction(npi)
+    half["entry"][3]["resource"]["participant"][0]["individual"]["identifier"]["value"] = "1234567893"
+    return [
+        ("dangling reference", dangling, 422, "Bundle.entry[1].resource.beneficiary.reference"),
+        ("unknown payer", unknown_payer, 422, "Bundle.entry[0]"),
+        ("malformed CPT", bad_code, 422, "Bundle.entry[6]"),
+        ("wrong resource type", wrong_type, 422, "Bundle.entry[0].resource"),
+        ("unknown provider", half, 422, "Bundle.entry[3]"),
+        ("a name longer than its column", too_long, 422, "Bundle.entry[0]"),
+        ("not a transaction", {**transaction(npi), "type": "batch"}, 400, "Bundle.type"),
+        ("not a Bundle", {"resourceType": "Patient"}, 400, "resourceType"),
+    ]
