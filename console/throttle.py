@@ -166,7 +166,8 @@ class SignInThrottle:
     def _forget_stale(self, session: Session, now: datetime) -> None:
         horizon = now - max(self.policy.window, self.policy.lock) - timedelta(hours=1)
         session.execute(
-            delete(m.SignInThrottle).where(
+            delete(m.SignInThrottle)
+            .where(
                 m.SignInThrottle.window_started_at < horizon,
                 or_(m.SignInThrottle.locked_until.is_(None), m.SignInThrottle.locked_until < horizon),
             )

@@ -23,6 +23,7 @@ def parse_form(body: bytes) -> dict[str, str]:
     """An ``application/x-www-form-urlencoded`` body (the vendors' form posts), without a multipart library."""
     return dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
+
 MAX_ATTEMPTS = 5
 
 

@@ -125,8 +125,10 @@ async def test_a_grant_lets_a_browser_in_once_and_decoding_works(proxy: Proxy) -
         assert (await other.get("/api/v1/settings")).status_code == 401
         late = proxy.grants.mint("otto")
         proxy.clock.now += 61
-        assert (await other.get("/_carecycle/authorize", params={"grant": late})).headers["location"].startswith(
-            "http://console.test"
+        assert (
+            (await other.get("/_carecycle/authorize", params={"grant": late}))
+            .headers["location"]
+            .startswith("http://console.test")
         )
 
 

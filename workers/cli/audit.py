@@ -246,6 +246,8 @@ def _verify_log(args: argparse.Namespace) -> int:
     for b in verdict.breaks:
         print(f"  {'end' if b.seq is None else b.seq}: {b.problem}")
     return 1
+
+
 def _verify_archive(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
