@@ -7,12 +7,15 @@ groups and transaction sets may share one file. Every problem names the 1-based 
 
 Parsing is one pass of ``str.split`` (no regular expression per element) because payers send 835s with tens of
 thousands of claims; a transaction set keeps its raw segment strings and splits them into elements lazily.
+Text may also arrive in chunks (:func:`stream_transactions`): each set's segments are then handed out as they are
+read, so a payer's 50 MB 835 is never held whole.
 
 Writing: a codec builds the body of a transaction set as tuples of elements (a composite element is a tuple
 of components) and :func:`write_interchange` wraps them with ST/SE, GS/GE and ISA/IEA and the right counts.
 
-The rooms: :mod:`.model` (the error, delimiters, the parsed envelope, element values), :mod:`.reader` and
-:mod:`.writer`. Import from here, ``domain.x12.envelope``: it is the public path.
+The rooms: :mod:`.model` (the error, delimiters, the parsed envelope, element values), :mod:`.segments` (the ISA's
+delimiters, splitting chunks of text into segments), :mod:`.reader` and :mod:`.writer`. Import from here,
+``domain.x12.envelope``: it is the public path.
 """
 
 from domain.x12.envelope.model import (
@@ -30,7 +33,15 @@ from domain.x12.envelope.model import (
     get,
     x12_date,
 )
-from domain.x12.envelope.reader import read_delimiters, read_envelope
+from domain.x12.envelope.reader import (
+    EnvelopeEvent,
+    SetClosed,
+    SetSegments,
+    envelope_events,
+    read_envelope,
+    stream_transactions,
+)
+from domain.x12.envelope.segments import SegmentSplitter, read_delimiters
 from domain.x12.envelope.writer import (
     FUNCTIONAL_IDS,
     ControlNumbers,
@@ -48,11 +59,15 @@ __all__ = [
     "ControlNumbers",
     "Delimiters",
     "Element",
+    "EnvelopeEvent",
     "EnvelopeReport",
     "FunctionalGroup",
     "Interchange",
     "Party",
     "Segment",
+    "SegmentSplitter",
+    "SetClosed",
+    "SetSegments",
     "TransactionBody",
     "TransactionSet",
     "X12Error",
@@ -60,10 +75,12 @@ __all__ = [
     "amount",
     "cents",
     "d8",
+    "envelope_events",
     "get",
     "read_delimiters",
     "read_envelope",
     "render_segment",
+    "stream_transactions",
     "write_interchange",
     "x12_date",
 ]
