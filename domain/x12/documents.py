@@ -2,12 +2,16 @@
 
 Kinds: 835, 837P, 270, 271, 276, 277 (claim status, X212), 277CA (X214), 999. Used by `carecycle edi parse`
 and `carecycle edi validate`; the codecs themselves live in their own modules.
+
+Both read a file as it arrives in chunks (:func:`stream_document`, :func:`validate_stream`): an 835's claims are
+read, written out or checked one at a time, so a payer's 50 MB 835 is never held whole; :func:`parse_document`
+and :func:`validate_document` are the same over a text held whole.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,10 +23,10 @@ from domain.x12.ack277ca import ClaimAcknowledgment, parse_277ca_set
 from domain.x12.ack999 import Acknowledgment999, parse_999_set
 from domain.x12.claim837 import ProfessionalClaim, parse_837p_set, units_text
 from domain.x12.eligibility import parse_270_set, parse_271_set
-from domain.x12.envelope import TransactionSet, X12Error, X12Problem, read_envelope
-from domain.x12.remit835 import parse_835_set
+from domain.x12.envelope import SetSegments, TransactionSet, X12Error, X12Problem, read_envelope, stream_transactions
+from domain.x12.remit835 import RemittanceReader, parse_835_set
 from domain.x12.status276 import parse_276_set, parse_277_set
-from domain.x12.to_json import remittance_set_to_json
+from domain.x12.to_json import remittance_set_to_json, streamed_remittance_set_to_json
 
 
 def kind_of(transaction: TransactionSet) -> str:
@@ -74,31 +78,142 @@ def parse_document(text: str) -> list[ParsedSet]:
     return parsed
 
 
+def stream_document(chunks: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The entries of ``parsed_to_json(...)["transaction_sets"]`` for X12 text arriving in ``chunks``, made set by
+    set as they are asked for: an 835's claims are read as its entry is written (``StreamedList``), its PLBs and
+    balancing warnings once they are. Other sets are read whole, one at a time. Raises X12Error part-way on
+    malformed input (what was written before stands)."""
+    for transaction, segments in stream_transactions(chunks):
+        kind = kind_of(transaction)
+        if kind == "835":
+            reader = RemittanceReader(transaction, segments)
+            claims = reader.claims()
+            first = next(claims, None)  # the header is read once the first claim is (or the set, without claims)
+            read = claims if first is None else _chain_first(first, claims)
+            yield streamed_remittance_set_to_json(reader.header(), read, reader.remittance)
+        else:
+            whole = dataclasses.replace(transaction, raw=[s for run in segments for s in run])
+            yield from parsed_to_json([ParsedSet(kind, transaction.control_number, tuple(PARSERS[kind](whole)))])[
+                "transaction_sets"
+            ]
+
+
+def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
 MAX_PROBLEMS = 500  # a file worse than this is reported in part (the list says so)
 _STAND_INS = ("0", "20000101", "1", "20000101-20000101", "X")  # neutral values tried in place of a bad element
+KEPT_SEGMENTS = 100_000  # a set this long or shorter is kept as it is read, for the retries should it have problems
 
 
 def validate_document(text: str) -> list[X12Problem]:
+    """:func:`validate_stream` of a text held whole."""
+    return validate_stream(lambda: (text,), kept_segments=None)
+
+
+def validate_stream(
+    open_chunks: Callable[[], Iterable[str]], *, kept_segments: int | None = KEPT_SEGMENTS
+) -> list[X12Problem]:
     """Every problem found in one pass, in file order: envelope counts and control numbers, segments that are not
     X12, and within each transaction set every element its codec refuses, 835 balancing.
 
     A codec stops at its first problem; to go on, the bad element is replaced by a neutral stand-in (a segment
     that is not X12 at all is left out) and the set is read again, so one run lists them all. When a check of an
     earlier segment then fails (a claim total against a line amount that was stood in for), the set is not read
-    further and a warning says so: that failure would be the stand-in's, not the file's."""
+    further and a warning says so: that failure would be the stand-in's, not the file's.
+
+    The file is read as ``open_chunks()`` hands it out. An 835 is checked as it is read, keeping only running
+    totals; only a set with a problem is read again whole (from the segments kept while reading it, up to
+    ``kept_segments``, else by reading the file again up to it)."""
+    envelope: list[X12Problem] = []
+    per_set: list[list[X12Problem]] = []
+    found = 0  # set problems so far: once there are MAX_PROBLEMS, later sets would not be reported
     try:
-        report = read_envelope(text, strict=False)
+        for transaction, segments in stream_transactions(open_chunks(), lambda e: envelope.append(X12Problem.of(e))):
+            if found < MAX_PROBLEMS:
+                kept = _KeptSegments(segments, kept_segments)
+                per_set.append(_set_problems_as_read(transaction, kept, envelope, open_chunks))
+                found += len(per_set[-1])
+    except _EnvelopeFailed as failed:
+        return [X12Problem.of(failed.error)]
     except X12Error as exc:
         return [X12Problem.of(exc)]
-    problems = list(report.problems)
-    lexical = {p.position for p in problems if p.position is not None}
-    for transaction in report.transactions():
-        problems += _set_problems(transaction, lexical)
+    problems = envelope
+    for set_problems in per_set:
+        problems += set_problems
         if len(problems) >= MAX_PROBLEMS:
             problems = problems[:MAX_PROBLEMS]
             problems.append(X12Problem(f"stopped after {MAX_PROBLEMS} problems", severity="warning"))
             break
     return sorted(problems, key=lambda p: p.position if p.position is not None else 1 << 62)
+
+
+class _EnvelopeFailed(Exception):
+    """The envelope failed while a codec was reading a set's segments: the file's error, not the codec's."""
+
+    def __init__(self, error: X12Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _KeptSegments:
+    """A set's segments as they are read, kept (up to ``limit``, when there is one) in case the set must be read
+    again; an error of the envelope met on the way becomes :class:`_EnvelopeFailed`."""
+
+    def __init__(self, segments: SetSegments, limit: int | None) -> None:
+        self.runs = self._read(segments)
+        self.limit = limit
+        self.kept: list[str] | None = []
+
+    def _read(self, segments: SetSegments) -> Iterator[list[str]]:
+        try:
+            for run in segments:
+                kept = self.kept
+                if kept is not None:
+                    if self.limit is not None and len(kept) + len(run) > self.limit:
+                        self.kept = None
+                    else:
+                        kept += run
+                yield run
+        except X12Error as exc:
+            raise _EnvelopeFailed(exc) from None
+
+
+def _set_problems_as_read(
+    transaction: TransactionSet,
+    segments: _KeptSegments,
+    envelope: list[X12Problem],
+    open_chunks: Callable[[], Iterable[str]],
+) -> list[X12Problem]:
+    """The problems of one set. An 835 is checked as it is read; if its codec stops at a problem, or the set is of
+    another kind, the set (read to its SE, so the envelope's problems in it are known) is checked whole."""
+    try:
+        kind = kind_of(transaction)
+    except X12Error as exc:
+        return [X12Problem.of(exc)]
+    if kind == "835":
+        reader = RemittanceReader(transaction, segments.runs)
+        try:
+            for _ in reader.claims():
+                pass
+            return [X12Problem(f"balancing: {w}") for w in reader.remittance().warnings]
+        except X12Error:
+            pass  # the retries below find this problem again, and every other one in the set
+    for _ in segments.runs:
+        pass
+    raw = segments.kept if segments.kept is not None else _read_again(open_chunks, transaction.first_position)
+    lexical = {p.position for p in envelope if p.position is not None}
+    return _set_problems(dataclasses.replace(transaction, raw=raw), lexical)
+
+
+def _read_again(open_chunks: Callable[[], Iterable[str]], first_position: int) -> list[str]:
+    """The segments of the set whose ST is at ``first_position``, read from the file again."""
+    for transaction, segments in stream_transactions(open_chunks(), lambda _: None):
+        if transaction.first_position == first_position:
+            return [s for run in segments for s in run]
+    raise AssertionError(f"no transaction set at segment {first_position} when read again")
 
 
 def _set_problems(transaction: TransactionSet, lexical: set[int]) -> list[X12Problem]:

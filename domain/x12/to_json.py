@@ -6,12 +6,13 @@ the 835 parser and the EOB PDF extraction so both print the same shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from datetime import date
+from itertools import chain
 from typing import Any, Generic, TypeVar
 
 from domain.money import format_cents
-from domain.remittance import Adjustment, ClaimPayment, Remittance, ServiceLinePayment
+from domain.remittance import Adjustment, ClaimPayment, ProviderAdjustment, Remittance, ServiceLinePayment
 
 T = TypeVar("T")
 
@@ -20,10 +21,12 @@ class StreamedList(list[Any], Generic[T]):
     """A JSON array whose entries are made one at a time as ``json.JSONEncoder.iterencode`` (with ``indent``, the
     pure-Python encoder) walks it, so a 100,000-claim 835 is never a list of dicts in memory all at once.
 
-    Only for writing JSON out (``workers.cli.output.write_json``): it holds no items of its own, so indexing or
-    comparing it as a list does not see them."""
+    ``items`` may be a sequence or an iterator (claims as they are read: the encoder only asks whether the array is
+    empty, which takes one item ahead, then iterates it once). Only for writing JSON out
+    (``workers.cli.output.write_json``): it holds no items of its own, so indexing or comparing it as a list does
+    not see them."""
 
-    def __init__(self, items: Sequence[T], make: Callable[[T], Any]) -> None:
+    def __init__(self, items: Iterable[T], make: Callable[[T], Any]) -> None:
         super().__init__()
         self._items = items
         self._make = make
@@ -31,7 +34,19 @@ class StreamedList(list[Any], Generic[T]):
     def __iter__(self) -> Iterator[Any]:
         return (self._make(item) for item in self._items)
 
+    def __bool__(self) -> bool:
+        if isinstance(self._items, Sized):
+            return len(self._items) > 0
+        items = iter(self._items)
+        for first in items:
+            self._items = chain((first,), items)
+            return True
+        self._items = ()
+        return False
+
     def __len__(self) -> int:
+        if not isinstance(self._items, Sized):
+            raise TypeError("a streamed list of items still to be read has no length")
         return len(self._items)
 
 
@@ -82,6 +97,18 @@ def _claim(claim: ClaimPayment) -> dict[str, Any]:
     }
 
 
+def _provider_adjustment(adjustment: ProviderAdjustment) -> dict[str, Any]:
+    return {
+        "reason": adjustment.reason,
+        "reference": adjustment.reference,
+        "amount": format_cents(adjustment.amount_cents),
+    }
+
+
+def _same(text: str) -> str:
+    return text
+
+
 def remittance_set_to_json(remittance: Remittance, *, streamed: bool = False) -> dict[str, Any]:
     """``streamed``: the claims as a :class:`StreamedList` (to be written out by an encoder, never compared)."""
     r = remittance
@@ -99,12 +126,32 @@ def remittance_set_to_json(remittance: Remittance, *, streamed: bool = False) ->
         "payer": {"name": r.payer_name, "id": r.payer_id},
         "payee": {"name": r.payee_name, "id": r.payee_id},
         "claims": StreamedList(r.claims, _claim) if streamed else [_claim(claim) for claim in r.claims],
-        "provider_adjustments": [
-            {"reason": p.reason, "reference": p.reference, "amount": format_cents(p.amount_cents)}
-            for p in r.provider_adjustments
-        ],
+        "provider_adjustments": [_provider_adjustment(p) for p in r.provider_adjustments],
         "balancing_warnings": list(r.warnings),
     }
+
+
+def streamed_remittance_set_to_json(
+    header: Remittance, claims: Iterable[ClaimPayment], rest: Callable[[], Remittance]
+) -> dict[str, Any]:
+    """What :func:`remittance_set_to_json` makes of the whole set, for an 835 still being read: ``header`` has its
+    payment, payer and payee, ``claims`` come as they are read, and ``rest()`` (asked once the claims are written)
+    has its PLBs and balancing warnings. Only for writing out (``StreamedList``)."""
+    done: list[Remittance] = []
+
+    def finished() -> Remittance:
+        if not done:
+            done.append(rest())
+        return done[0]
+
+    def later(items: Callable[[Remittance], Iterable[Any]]) -> Iterator[Any]:
+        yield from items(finished())
+
+    entry = remittance_set_to_json(header)
+    entry["claims"] = StreamedList(claims, _claim)
+    entry["provider_adjustments"] = StreamedList(later(lambda r: r.provider_adjustments), _provider_adjustment)
+    entry["balancing_warnings"] = StreamedList(later(lambda r: r.warnings), _same)
+    return entry
 
 
 def remittance_to_json(remittances: Sequence[Remittance]) -> dict[str, Any]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
 
 from workers.cli.args import add_json
 from workers.cli.output import print_json, write_json
+
+CHUNK = 1 << 20  # characters read at a time: a payer's 50 MB 835 is read, parsed and written as it goes
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,25 +32,43 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     validate.set_defaults(handler=_validate)
 
 
-def read_text(path: Path) -> str:
-    """The file as text. X12 is ASCII; bytes that are not are kept visible so the parser can name them."""
-    from workers.cli.args import read_bytes
+def read_chunks(path: Path) -> Iterator[str]:
+    """The file's text a chunk at a time, line breaks as they are. X12 is ASCII; bytes that are not are kept
+    visible (as U+FFFD) so the parser can name them. Whether the file can be read is checked at once."""
+    from workers.cli.args import existing_file
 
-    return read_bytes(path, "X12 file").decode("utf-8", errors="replace")
+    existing_file(path, "X12 file")
+    return _chunks(path)
+
+
+def _chunks(path: Path) -> Iterator[str]:
+    from workers.cli import CommandFailed
+
+    try:
+        with path.open(encoding="utf-8", errors="replace", newline="") as file:
+            while chunk := file.read(CHUNK):
+                yield chunk
+    except OSError as exc:
+        raise CommandFailed(f"cannot read {str(path)[:200]}: {exc.strerror or exc}") from None
 
 
 def _parse(args: argparse.Namespace) -> int:
-    from domain.x12.documents import parse_document, parsed_to_json
+    from domain.x12.documents import stream_document
+    from domain.x12.to_json import StreamedList
 
-    parsed = parse_document(read_text(args.file))
-    # Streamed: a payer's 50 MB 835 is written claim by claim, never held as one document of dicts and a string.
-    document = parsed_to_json(parsed, streamed=True)
+    # Streamed: a payer's 50 MB 835 is read and written claim by claim; a file found malformed part-way leaves
+    # what was written before the one-line error (exit 1).
+    entries = stream_document(read_chunks(args.file))
     if args.json:
-        write_json(document)
+        write_json({"transaction_sets": StreamedList(entries, _same)})
         return 0
-    for entry in document["transaction_sets"]:
+    for entry in entries:
         print(_summary(entry))
     return 0
+
+
+def _same(entry: dict[str, object]) -> dict[str, object]:
+    return entry
 
 
 def _summary(entry: dict[str, object]) -> str:
@@ -57,13 +78,13 @@ def _summary(entry: dict[str, object]) -> str:
         payment = entry["payment"]
         assert isinstance(payment, dict)
         claims = entry["claims"]
+        assert isinstance(claims, list)
+        count = sum(1 for _ in claims)  # streamed: read to the end of the set
         warnings = entry["balancing_warnings"]
-        assert isinstance(claims, list) and isinstance(warnings, list)
-        text = (
-            f"835 {control}: {payment['method']} {payment['amount']} trace {payment['trace_number']}, "
-            f"{len(claims)} claims"
-        )
-        return text + (f", {len(warnings)} balancing warnings" if warnings else "")
+        assert isinstance(warnings, list)
+        warned = sum(1 for _ in warnings)
+        text = f"835 {control}: {payment['method']} {payment['amount']} trace {payment['trace_number']}, {count} claims"
+        return text + (f", {warned} balancing warnings" if warned else "")
     for key in ("claims", "transactions", "inquiries", "responses", "results"):
         value = entry.get(key)
         if isinstance(value, list):
@@ -72,9 +93,11 @@ def _summary(entry: dict[str, object]) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from domain.x12.documents import validate_document
+    from domain.x12.documents import validate_stream
 
-    problems = validate_document(read_text(args.file))
+    path = args.file
+    read_chunks(path)  # the file can be read, before anything is said about it
+    problems = validate_stream(lambda: read_chunks(path))
     errors = [p for p in problems if p.severity == "error"]
     if args.json:
         print_json(

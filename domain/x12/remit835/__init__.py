@@ -1,6 +1,7 @@
 """835 Health Care Claim Payment/Advice (005010X221A1): parse into :mod:`domain.remittance` values and write back.
 
-One :class:`~domain.remittance.Remittance` per ST..SE. Balancing is checked and reported as warnings with the
+One :class:`~domain.remittance.Remittance` per ST..SE, read as its segments come (:func:`stream_835` hands out
+each claim as it is read; :func:`parse_835` keeps them all). Balancing is checked and reported as warnings with the
 amounts (never silently fixed): BPR02 against the claims' CLP04 minus PLB, each claim's charge minus its
 adjustments against its payment, and the same for each service line.
 
@@ -13,8 +14,10 @@ from domain.x12.remit835.reader import (
     CLAIM_STATUS_CODES,
     KNOWN_SEGMENTS,
     PAYMENT_METHODS,
+    RemittanceReader,
     parse_835,
     parse_835_set,
+    stream_835,
 )
 from domain.x12.remit835.writer import CLAIM_FILING_CODES, IMPLEMENTATION, PayerDetails, remittance_body, write_835
 
@@ -26,8 +29,10 @@ __all__ = [
     "KNOWN_SEGMENTS",
     "PAYMENT_METHODS",
     "PayerDetails",
+    "RemittanceReader",
     "parse_835",
     "parse_835_set",
     "remittance_body",
+    "stream_835",
     "write_835",
 ]

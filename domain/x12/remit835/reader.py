@@ -3,11 +3,17 @@
 Balancing is checked and reported as warnings with the amounts (never silently fixed): BPR02 against the
 claims' CLP04 minus PLB, each claim's charge minus its adjustments against its payment, and the same for each
 service line.
+
+One reader, :class:`RemittanceReader`, takes a set's segments as they come and hands out each claim once its loop
+is complete, keeping only running totals for BPR02; :func:`stream_835` reads a file arriving in chunks that way (a
+payer's 50 MB 835 is never held whole), and :func:`parse_835` / :func:`parse_835_set` are the same reader over a
+text held whole, keeping the claims in the Remittance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -18,6 +24,7 @@ from domain.x12.envelope import (
     X12Error,
     cents,
     read_envelope,
+    stream_transactions,
     x12_date,
 )
 
@@ -93,32 +100,39 @@ def parse_835(text: str) -> list[Remittance]:
     transactions = [t for t in read_envelope(text).transactions()]
     found = [t for t in transactions if t.set_id == "835"]
     if not found:
-        kinds = ", ".join(sorted({t.set_id for t in transactions})) or "none"
-        raise X12Error(f"no 835 transaction set in the file (found: {kinds})")
+        raise _no_835({t.set_id for t in transactions})
     return [parse_835_set(t) for t in found]
 
 
 def parse_835_set(transaction: TransactionSet) -> Remittance:
-    delimiters = transaction.delimiters
-    e = delimiters.element
-    reader = _Reader(delimiters.component)
-    handlers = _HANDLERS
-    position = transaction.first_position - 1
-    for raw in transaction.raw:
-        position += 1
-        el = raw.split(e)
-        handler = handlers.get(el[0])
-        if handler is not None:
-            handler(reader, position, el)
-        elif el[0] not in KNOWN_SEGMENTS:
-            sid = el[0]
-            raise X12Error(f"segment {sid} does not belong in an 835", position=position, segment_id=sid)
-    reader.finish_claim()
-    return reader.remittance(transaction)
+    reader = RemittanceReader(transaction, (transaction.raw,))
+    claims = tuple(reader.claims())
+    return reader.remittance(claims)
 
 
-class _Reader:
-    """The parser state of one 835 transaction set, read segment by segment (one handler per segment id).
+def stream_835(chunks: Iterable[str]) -> Iterator[RemittanceReader]:
+    """Every 835 transaction set of X12 text arriving in ``chunks``, as a reader to take its claims from as they are
+    read (each reader before the next is asked for); other sets are skipped. Raises X12Error on malformed input."""
+    kinds: set[str] = set()
+    for transaction, segments in stream_transactions(chunks):
+        kinds.add(transaction.set_id)
+        if transaction.set_id == "835":
+            yield RemittanceReader(transaction, segments)
+    if "835" not in kinds:
+        raise _no_835(kinds)
+
+
+def _no_835(kinds: set[str]) -> X12Error:
+    return X12Error(f"no 835 transaction set in the file (found: {', '.join(sorted(kinds)) or 'none'})")
+
+
+class RemittanceReader:
+    """One 835 transaction set read segment by segment as its segments come (one handler per segment id).
+
+    ``claims()`` hands out each claim once its loop is complete (at the next CLP, LX or PLB, or SE) and keeps none;
+    then ``remittance()`` is the set with the claims it is given, its PLBs and its balancing warnings (BPR02 is
+    checked against running totals). ``header()`` is the payment, payer and payee as read so far, for a reader
+    that writes them before the claims: from then on a segment that would change them is an error.
 
     Adjustments, dates, amounts and codes are values that payers repeat (the same CO-45 for the same fee): the
     reader keeps one instance of each, so a file of tens of thousands of claims does not hold thousands of copies.
@@ -127,14 +141,17 @@ class _Reader:
     __slots__ = (
         "adjustments_seen",
         "amounts",
+        "batches",
         "bpr",
         "bpr_position",
         "claim",
-        "claims",
         "component",
         "days_seen",
+        "finished",
+        "header_written",
         "intern",
         "line",
+        "paid_total",
         "party",
         "payee_id",
         "payee_name",
@@ -142,12 +159,17 @@ class _Reader:
         "payer_name",
         "plbs",
         "production",
+        "transaction",
         "trn",
         "warnings",
     )
 
-    def __init__(self, component: str) -> None:
-        self.component = component
+    def __init__(self, transaction: TransactionSet, segments: Iterable[Sequence[str]]) -> None:
+        """``transaction``: the set's header (its segments may be absent); ``segments``: its raw segments ST..SE,
+        in runs."""
+        self.transaction = transaction
+        self.batches = segments
+        self.component = transaction.delimiters.component
         self.intern: dict[str, str] = {}
         self.adjustments_seen: dict[tuple[str, str, str, str], Adjustment] = {}
         self.days_seen: dict[str, date] = {}
@@ -159,20 +181,57 @@ class _Reader:
         self.party = ""
         self.payer_name = self.payee_name = self.payee_id = ""
         self.payer_ids: dict[str, str] = {}
-        self.claims: list[ClaimPayment] = []
+        self.finished: list[ClaimPayment] = []  # completed, not yet handed out
+        self.paid_total = 0  # CLP04 of every claim so far
         self.plbs: list[ProviderAdjustment] = []
         self.warnings: list[str] = []
         self.claim: _Claim | None = None
         self.line: _Line | None = None
+        self.header_written = False
+
+    def claims(self) -> Iterator[ClaimPayment]:
+        """Read the set to its end, handing out each claim as soon as its loop is complete."""
+        e = self.transaction.delimiters.element
+        handlers = _HANDLERS
+        finished = self.finished
+        position = self.transaction.first_position - 1
+        for batch in self.batches:
+            for raw in batch:
+                position += 1
+                el = raw.split(e)
+                handler = handlers.get(el[0])
+                if handler is not None:
+                    handler(self, position, el)
+                    if finished:
+                        yield from finished
+                        finished.clear()
+                elif el[0] not in KNOWN_SEGMENTS:
+                    sid = el[0]
+                    raise X12Error(f"segment {sid} does not belong in an 835", position=position, segment_id=sid)
+        self.finish_claim()
+        yield from finished
+        finished.clear()
 
     def finish_claim(self) -> None:
         if self.claim is not None:
-            self.claims.append(_finish_claim(self.claim, self.component, self.intern, self.amounts, self.warnings))
+            claim = _finish_claim(self.claim, self.component, self.intern, self.amounts, self.warnings)
+            self.paid_total += claim.paid_cents
+            self.finished.append(claim)
         self.claim = self.line = None
+
+    def _header_unchanged(self, position: int, sid: str) -> None:
+        """The header is written (claims follow it): a segment that would change it comes too late."""
+        if self.header_written:
+            raise X12Error(
+                f"{sid} after the claims began: the payment, payer and payee come before the first claim",
+                position=position,
+                segment_id=sid,
+            )
 
     # --- header: BPR, TRN, DTM*405, and the 1000A payer / 1000B payee loops ---
 
     def bpr_segment(self, position: int, el: list[str]) -> None:
+        self._header_unchanged(position, "BPR")
         if len(el) < 5:
             raise X12Error("BPR needs BPR01 to BPR04", position=position, segment_id="BPR")
         if el[4] not in PAYMENT_METHODS:
@@ -182,9 +241,11 @@ class _Reader:
         self.bpr_position = position
 
     def trn_segment(self, position: int, el: list[str]) -> None:
+        self._header_unchanged(position, "TRN")
         self.trn = el
 
     def n1(self, position: int, el: list[str]) -> None:
+        self._header_unchanged(position, "N1")
         party = self.party = el[1] if len(el) > 1 else ""
         name = el[2] if len(el) > 2 else ""
         if party == "PR":
@@ -315,8 +376,11 @@ class _Reader:
             if qualifier == "6R":
                 self.line.control = value
         elif self.claim is None and self.party == "PR":
-            self.payer_ids.setdefault(qualifier, value)
+            if qualifier not in self.payer_ids:
+                self._header_unchanged(position, "REF")
+                self.payer_ids[qualifier] = value
         elif self.claim is None and self.party == "PE" and not self.payee_id:
+            self._header_unchanged(position, "REF")
             self.payee_id = value
 
     def amt(self, position: int, el: list[str]) -> None:
@@ -337,8 +401,33 @@ class _Reader:
 
     # --- the end: the Remittance and its balancing warnings ---
 
-    def remittance(self, transaction: TransactionSet) -> Remittance:
-        bpr, trn, bpr_position = self.bpr, self.trn, self.bpr_position
+    def header(self) -> Remittance:
+        """The set as read so far without claims, PLBs or warnings: its payment, payer and payee, which may no
+        longer change (they are written before the claims)."""
+        self.header_written = True
+        return self._remittance((), ())
+
+    def remittance(self, claims: tuple[ClaimPayment, ...] = ()) -> Remittance:
+        """Once ``claims()`` is done: the set with ``claims`` (those handed out, if kept), its PLBs and its
+        balancing warnings, BPR02 first (checked against every claim read, kept or not)."""
+        remittance = self._remittance(claims, tuple(self.plbs))
+        warnings = list(self.warnings)
+        payment_cents, paid = remittance.payment_amount_cents, self.paid_total
+        plb = sum(p.amount_cents for p in self.plbs)
+        expected = paid - plb
+        if expected != payment_cents:
+            warnings.insert(
+                0,
+                f"segment {self.bpr_position} BPR02: {format_cents(payment_cents)} != claims paid {format_cents(paid)}"
+                f" - provider adjustments {format_cents(plb)} = {format_cents(expected)}"
+                f" (set {self.transaction.control_number})",
+            )
+        if warnings:
+            return replace(remittance, warnings=tuple(warnings))
+        return remittance
+
+    def _remittance(self, claims: tuple[ClaimPayment, ...], plbs: tuple[ProviderAdjustment, ...]) -> Remittance:
+        bpr, trn, bpr_position, transaction = self.bpr, self.trn, self.bpr_position, self.transaction
         if bpr is None:
             raise X12Error("835 without a BPR segment", position=transaction.first_position, segment_id="ST")
         if trn is None or len(trn) < 3:
@@ -347,7 +436,7 @@ class _Reader:
         payment_date = x12_date(bpr[16], bpr_position, "BPR", 16) if len(bpr) > 16 and bpr[16] else None
         payer_ids = self.payer_ids
         payer_id = payer_ids.get("2U") or payer_ids.get("XV") or payer_ids.get("PI") or (trn[3] if len(trn) > 3 else "")
-        remittance = Remittance(
+        return Remittance(
             payer_id=payer_id,
             payer_name=self.payer_name,
             payee_name=self.payee_name,
@@ -356,52 +445,32 @@ class _Reader:
             payment_amount_cents=payment_cents,
             trace_number=trn[2],
             payment_date=payment_date,
-            claims=tuple(self.claims),
-            provider_adjustments=tuple(self.plbs),
+            claims=claims,
+            provider_adjustments=plbs,
             control_number=transaction.control_number,
             source="835",
             production_date=self.production,
             credit_debit=bpr[3],
         )
-        warnings = self.warnings
-        expected = remittance.expected_payment_cents()
-        if expected != payment_cents:
-            paid = sum(claim.paid_cents for claim in self.claims)
-            plb = sum(p.amount_cents for p in self.plbs)
-            warnings.insert(
-                0,
-                f"segment {bpr_position} BPR02: {format_cents(payment_cents)} != claims paid {format_cents(paid)}"
-                f" - provider adjustments {format_cents(plb)} = {format_cents(expected)}"
-                f" (set {transaction.control_number})",
-            )
-        if warnings:
-            return _with_warnings(remittance, warnings)
-        return remittance
 
 
-_HANDLERS: dict[str, Callable[[_Reader, int, list[str]], None]] = {
-    "CAS": _Reader.cas,
-    "SVC": _Reader.svc,
-    "DTM": _Reader.dtm,
-    "REF": _Reader.ref,
-    "AMT": _Reader.amt,
-    "LQ": _Reader.lq,
-    "CLP": _Reader.clp,
-    "NM1": _Reader.nm1,
-    "MOA": _Reader.remarks,
-    "MIA": _Reader.remarks,
-    "PLB": _Reader.plb,
-    "BPR": _Reader.bpr_segment,
-    "TRN": _Reader.trn_segment,
-    "N1": _Reader.n1,
-    "LX": _Reader.lx,
+_HANDLERS: dict[str, Callable[[RemittanceReader, int, list[str]], None]] = {
+    "CAS": RemittanceReader.cas,
+    "SVC": RemittanceReader.svc,
+    "DTM": RemittanceReader.dtm,
+    "REF": RemittanceReader.ref,
+    "AMT": RemittanceReader.amt,
+    "LQ": RemittanceReader.lq,
+    "CLP": RemittanceReader.clp,
+    "NM1": RemittanceReader.nm1,
+    "MOA": RemittanceReader.remarks,
+    "MIA": RemittanceReader.remarks,
+    "PLB": RemittanceReader.plb,
+    "BPR": RemittanceReader.bpr_segment,
+    "TRN": RemittanceReader.trn_segment,
+    "N1": RemittanceReader.n1,
+    "LX": RemittanceReader.lx,
 }
-
-
-def _with_warnings(remittance: Remittance, warnings: list[str]) -> Remittance:
-    from dataclasses import replace
-
-    return replace(remittance, warnings=tuple(warnings))
 
 
 def _finish_claim(
