@@ -111,3 +111,79 @@ def test_parse_json_of_a_271(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     (parsed,) = entry["responses"]
     assert entry["type"] == "271"
     assert (parsed["active"], parsed["copay"], parsed["deductible_remaining"]) == (True, "25.00", "500.00")
+
+
+def _835_files(tmp_path: Path) -> list[Path]:
+    """The fixtures' 835s and a synthetic one whose terminator is followed by CRLF, several claims long."""
+    from dataclasses import replace
+
+    from domain.x12.remit835 import write_835
+
+    long = replace(remittance(), claims=remittance().claims * 30)
+    long = replace(long, payment_amount_cents=long.expected_payment_cents())
+    text = write_835([long, remittance("TR2")], sender=SENDER, receiver=RECEIVER, control=CONTROL, when=WHEN)
+    path = tmp_path / "crlf.835"
+    path.write_bytes(text.replace("~", "~\r\n").encode())
+    return [*sorted(FIXTURES.glob("835_*.x12")), path]
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_parse_json_streamed_prints_what_the_whole_file_gave(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """The same bytes as the document made whole from the text held whole (what `edi parse --json` printed before
+    it read the file in chunks), and the same one-line summaries."""
+    from domain.x12.documents import parse_document, parsed_to_json
+    from workers.cli import edi
+    from workers.cli.output import print_json
+
+    monkeypatch.setattr(edi, "CHUNK", chunk)
+    for path in _835_files(tmp_path):
+        text = path.read_bytes().decode()
+        whole = parsed_to_json(parse_document(text))
+        print_json(whole)
+        expected = capsys.readouterr().out
+        assert run(["edi", "parse", str(path), "--json"]) == 0
+        assert capsys.readouterr().out == expected
+        assert run(["edi", "parse", str(path)]) == 0
+        summaries = capsys.readouterr().out.splitlines()
+        assert summaries == [edi._summary(entry) for entry in whole["transaction_sets"]]  # the lists held whole
+    assert "835 0001: ACH 1790.00 trace TR1, 90 claims" in summaries
+
+
+def test_validate_streamed_reports_what_the_whole_file_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domain.x12.documents import validate_document
+    from workers.cli import edi
+
+    monkeypatch.setattr(edi, "CHUNK", 7)
+    path = _835_files(tmp_path)[-1]
+    text = path.read_bytes().decode()
+    broken = text.replace("CLP*c2*4*", "CLP*c2*44*", 1).replace("BPR*I*1790*", "BPR*I*1791*")
+    path.write_bytes(broken.encode())
+    assert run(["edi", "validate", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:-1] == [f"{path}: {p}" for p in validate_document(broken)]
+    assert "unknown claim status '44'" in lines[0] and lines[-1] == f"{path}: invalid (2 problems)"
+
+
+@pytest.mark.parametrize("command", [["parse", "--json"], ["parse"], ["validate"]])
+def test_a_truncated_835_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    from workers.cli import edi
+
+    monkeypatch.setattr(edi, "CHUNK", 64)
+    path = _835_files(tmp_path)[-1]
+    text = path.read_bytes().decode()
+    path.write_bytes(text[: len(text) // 2].encode())  # cut inside a claim of the first set
+    assert run(["edi", command[0], str(path), *command[1:]]) == 1
+    out, err = capsys.readouterr()
+    reason = "file ends inside transaction set '0001': SE missing"
+    if command[0] == "validate":
+        assert out.splitlines()[-2:] == [f"{path}: segment 370: {reason}", f"{path}: invalid (1 problem)"]
+        assert err == ""
+    else:  # what was written before the end was found stands; the error is one line on stderr
+        assert err == f"error: segment 370: {reason}\n"
+    assert "Traceback" not in out + err

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from domain.remittance import Adjustment, ClaimPayment, ProviderAdjustment, Remittance, ServiceLinePayment
+from domain.x12.documents import validate_document, validate_stream
 from domain.x12.envelope import X12Error
-from domain.x12.remit835 import parse_835, write_835
+from domain.x12.remit835 import parse_835, stream_835, write_835
 from domain.x12.to_json import remittance_to_json
 from tests.unit.x12.helpers import CONTROL, RECEIVER, SENDER, WHEN, fixture, remittance
 from tests.unit.x12.pyx12_check import pyx12_errors
@@ -171,3 +173,139 @@ def test_json_shape_has_the_documented_keys() -> None:
         {"reason": "WO", "reference": "PCN9", "amount": "12.50"},
     ]
     assert entry["balancing_warnings"] == []
+
+
+# --- streaming (issue 14 item 5): the file read in chunks gives what the text held whole gives ------------------
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _streamed(chunks: Iterable[str]) -> list[Remittance]:
+    remittances = []
+    for reader in stream_835(chunks):
+        claims = tuple(reader.claims())
+        remittances.append(reader.remittance(claims))
+    return remittances
+
+
+def _835_texts() -> dict[str, str]:
+    long = replace(remittance(), claims=remittance().claims * 20)
+    long = replace(long, payment_amount_cents=long.expected_payment_cents())
+    plain = _write([long, remittance("TR2")])
+    isa, body = plain[:106], plain[106:]
+    return {
+        "example1": fixture("835_x221a1_example1_institutional.x12"),
+        "examples3_5_crlf": fixture("835_x221a1_examples3_5_professional.x12"),
+        "terminator_then_lf": _write([long, remittance("TR2")], line_breaks=True),
+        "terminator_then_crlf": plain.replace("~", "~\r\n"),
+        "lf_terminator_crlf_line_ends": isa[:-1] + "\n" + body.replace("~", "\r\n"),
+        "unbalanced": plain.replace("BPR*I*", "BPR*I*1", 1).replace("CLP*c1*1*150*100*", "CLP*c1*1*150*90*"),
+    }
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 105, 106, 4096, 1 << 30])
+@pytest.mark.parametrize("name", sorted(_835_texts()))
+def test_streamed_835_is_what_the_whole_text_gives(name: str, size: int) -> None:
+    text = _835_texts()[name]
+    whole = parse_835(text)
+    assert _streamed(_chunks(text, size)) == whole
+    assert sum(len(r.claims) for r in whole) >= 2
+
+
+def test_a_terminator_followed_by_line_breaks_reads_as_without_them() -> None:
+    text = _835_texts()["terminator_then_crlf"]
+    assert "~\r\n" in text and _streamed(_chunks(text, 3)) == parse_835(text.replace("\r\n", ""))
+    lf = _835_texts()["lf_terminator_crlf_line_ends"]
+    assert lf[105] == "\n" and "\r\n" in lf  # a chunk of 1 splits every CRLF between two chunks
+    assert _streamed(_chunks(lf, 1)) == parse_835(text.replace("\r\n", ""))
+
+
+def test_claims_are_handed_out_before_the_file_is_read() -> None:
+    text = _835_texts()["terminator_then_lf"]
+    chunks = _chunks(text, 100)
+    pulled = 0
+
+    def reading() -> Iterator[str]:
+        nonlocal pulled
+        for chunk in chunks:
+            pulled += 1
+            yield chunk
+
+    readers = stream_835(reading())
+    claims = next(readers).claims()
+    first = next(claims)
+    assert first.patient_control_number == "c1" and pulled < len(chunks) // 10
+    rest = list(claims)
+    assert len(rest) == 59 and len(chunks) // 2 < pulled < len(chunks)  # the second set is not read yet
+    assert [len(list(reader.claims())) for reader in readers] == [3] and pulled == len(chunks)
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.6, "after a terminator", "inside SE", "after SE", 0.99])
+@pytest.mark.parametrize("size", [5, 1 << 30])
+def test_a_truncated_file_is_the_same_error_streamed(cut: float | str, size: int) -> None:
+    """Not the codec's complaint about the half segment at the end: the file is cut short, wherever it is cut."""
+    text = _835_texts()["terminator_then_lf"]
+    ends = {"after a terminator": text.index("CLP*c2"), "inside SE": text.index("SE*") + 4}
+    ends["after SE"] = text.index("~", ends["inside SE"]) + 1
+    truncated = text[: ends[cut] if isinstance(cut, str) else int(len(text) * cut)]
+    with pytest.raises(X12Error) as whole:
+        parse_835(truncated)
+    with pytest.raises(X12Error) as streamed:
+        _streamed(_chunks(truncated, size))
+    assert str(streamed.value) == str(whole.value)
+    if cut not in (0.99, "inside SE"):  # there the cut leaves an envelope segment that is wrong in itself
+        assert "file ends inside" in str(whole.value)
+
+
+def test_streamed_header_may_not_change_after_the_claims_began() -> None:
+    """The streamed JSON writes payment, payer and payee before the claims: a header segment after them (not a
+    valid 835, which the reader held whole still reads) stops the stream instead of printing something else."""
+    text = _write([remittance()])
+    late = text.replace("CLP*c3*", "N1*PR*OTHER PAYER~CLP*c3*", 1).replace("SE*36*", "SE*37*", 1)
+    assert late != text and parse_835(late)[0].payer_name == "OTHER PAYER"
+    readers = stream_835(_chunks(late, 50))
+    reader = next(readers)
+    claims = reader.claims()
+    assert next(claims).patient_control_number == "c1"
+    assert reader.header().payer_name == "ACME HEALTH"
+    with pytest.raises(X12Error, match="N1 after the claims began") as caught:
+        list(claims)
+    assert caught.value.position == 34
+
+
+def _broken_835s() -> dict[str, str]:
+    text = _write([remittance(), remittance("TR2")], line_breaks=True)
+    return {
+        "valid": text,
+        "bad status and amount": text.replace("CLP*c1*1*", "CLP*c1*99*", 1).replace("*135*100~", "*1x5*100~", 1),
+        "counts": text.replace("SE*36*0001", "SE*30*0001").replace("GE*2*", "GE*3*"),
+        "empty and stray segments": text.replace("LX*1~", "LX*1~~", 1).replace("CAS*CO*97*15~", "ZZZ*1~", 1),
+        "unbalanced": text.replace("BPR*I*50*", "BPR*I*55*", 1),
+        "envelope broken after the sets": text.replace("GE*2*", "ST*835*0009~GE*2*"),
+        "truncated": text[: text.index("CLP*c3") + 9],
+        "not an 835": fixture("999_x231a1_partial.x12"),
+        "two interchanges": text + fixture("835_x221a1_example1_institutional.x12"),
+    }
+
+
+@pytest.mark.parametrize("kept", [None, 0, 10])
+@pytest.mark.parametrize("name", sorted(_broken_835s()))
+def test_validate_streamed_finds_what_the_whole_text_shows(name: str, kept: int | None) -> None:
+    """Checked as read, read again only for a set with problems (from the segments kept, else from the file)."""
+    text = _broken_835s()[name]
+    opened = 0
+
+    def open_chunks() -> list[str]:
+        nonlocal opened
+        opened += 1
+        return _chunks(text, 9)
+
+    streamed = validate_stream(open_chunks, kept_segments=kept)
+    assert streamed == validate_document(text)
+    assert (streamed == []) == (name in ("valid", "two interchanges", "not an 835"))
+    if kept is None or name in ("valid", "unbalanced", "two interchanges"):
+        assert opened == 1  # the file is read once: an 835 without problems is checked as it is read
+    elif name == "bad status and amount":
+        assert opened == 2  # the set with problems is read again (its segments were not kept)
