@@ -8,11 +8,17 @@
   - a bare split of the same text into segments and elements (``[s.split("*") for s in text.split("~")]``):
     the floor for any parser in Python. Goal: within 4x of it.
 * peak memory of the parse (tracemalloc, measured in a separate run so it does not slow the timing) as a
-  multiple of the file size. Goal: at most 10x.
+  multiple of the file size, held whole (``parse_835``: every claim kept) and streamed (``stream_835`` over 1 MB
+  chunks, each claim dropped once read, as ``carecycle edi parse --json`` and ``edi validate`` read a file).
+  Goal: at most 10x.
 * 837P generation (``write_837p``) of 10,000 claims, with their HL tree and control numbers.
 
     .venv/bin/python bench/edi.py                  # 10,000 claims, 40,000 lines
     .venv/bin/python bench/edi.py --claims 2000    # a quick run
+    .venv/bin/python bench/edi.py --claims 105000 --write /tmp/payer.835 # also write the 835 (50 MB) for the CLI
+
+The 50 MB figures of the CLI (bench/README.md, docs/edi.md) are ``/usr/bin/time -v carecycle edi parse
+/tmp/payer.835 --json > /dev/null`` and ``... edi validate /tmp/payer.835``: peak RSS of the whole process.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import random
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -44,7 +50,7 @@ from domain.x12.claim837 import (
     write_837p,
 )
 from domain.x12.envelope import ControlNumbers, Party
-from domain.x12.remit835 import parse_835, write_835
+from domain.x12.remit835 import parse_835, stream_835, write_835
 
 PROCEDURES = [("99213", 13500), ("99214", 19500), ("36415", 1500), ("85025", 3500), ("80053", 4500), ("93000", 6500)]
 SENDER = Party("ZZ", "BENCHPAYER")
@@ -174,12 +180,18 @@ def pyx12_parse(text: str) -> int:
     return claims
 
 
+def _chunks(text: str, size: int) -> Iterator[str]:
+    for start in range(0, len(text), size):
+        yield text[start : start + size]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=10_000)
     parser.add_argument("--lines", type=int, default=4, help="service lines per claim (default 4)")
     parser.add_argument("--pyx12-claims", type=int, default=500, help="claims in the subset pyx12 parses")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--write", type=Path, metavar="FILE", help="also write the generated 835 to FILE")
     args = parser.parse_args()
     rng = random.Random(2026)
 
@@ -187,6 +199,9 @@ def main() -> None:
     text = write_835([remittance], sender=SENDER, receiver=RECEIVER, control=ControlNumbers(1, 1), when=WHEN)
     size = len(text.encode())
     print(f"835: {args.claims:,} claims, {args.claims * args.lines:,} service lines, {size / 1e6:.1f} MB")
+    if args.write:
+        args.write.write_text(text)
+        print(f"  written to {args.write}")
 
     (parsed,) = parse_835(text)
     assert len(parsed.claims) == args.claims and not parsed.warnings, "the generated file must parse and balance"
@@ -219,6 +234,13 @@ def main() -> None:
     tracemalloc.stop()
     del kept
     print(f"  peak memory while parsing:   {peak / 1e6:7.1f} MB = {peak / size:.1f}x the file size (goal <= 10x)")
+    gc.collect()
+    tracemalloc.start()
+    claims = sum(1 for reader in stream_835(_chunks(text, 1 << 20)) for _ in reader.claims())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert claims == args.claims
+    print(f"  ... streamed (1 MB chunks):  {peak / 1e6:7.1f} MB = {peak / size:.2f}x the file size (goal <= 10x)")
 
     claims = make_claims(args.claims, rng)
 
