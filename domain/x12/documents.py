@@ -23,7 +23,15 @@ from domain.x12.ack277ca import ClaimAcknowledgment, parse_277ca_set
 from domain.x12.ack999 import Acknowledgment999, parse_999_set
 from domain.x12.claim837 import ProfessionalClaim, parse_837p_set, units_text
 from domain.x12.eligibility import parse_270_set, parse_271_set
-from domain.x12.envelope import SetSegments, TransactionSet, X12Error, X12Problem, read_envelope, stream_transactions
+from domain.x12.envelope import (
+    SetSegments,
+    TransactionSet,
+    X12Error,
+    X12Problem,
+    envelope_events,
+    read_envelope,
+    stream_transactions,
+)
 from domain.x12.remit835 import RemittanceReader, parse_835_set
 from domain.x12.status276 import parse_276_set, parse_277_set
 from domain.x12.to_json import remittance_set_to_json, streamed_remittance_set_to_json
@@ -78,12 +86,17 @@ def parse_document(text: str) -> list[ParsedSet]:
     return parsed
 
 
-def stream_document(chunks: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """The entries of ``parsed_to_json(...)["transaction_sets"]`` for X12 text arriving in ``chunks``, made set by
-    set as they are asked for: an 835's claims are read as its entry is written (``StreamedList``), its PLBs and
-    balancing warnings once they are. Other sets are read whole, one at a time. Raises X12Error part-way on
-    malformed input (what was written before stands)."""
-    for transaction, segments in stream_transactions(chunks):
+def stream_document(open_chunks: Callable[[], Iterable[str]]) -> Iterator[dict[str, Any]]:
+    """The entries of ``parsed_to_json(...)["transaction_sets"]`` for X12 text that ``open_chunks()`` hands out in
+    chunks, made set by set as they are asked for: an 835's claims are read as its entry is written
+    (``StreamedList``), its PLBs and balancing warnings once they are. Other sets are read whole, one at a time.
+
+    The envelope is read through first (keeping nothing), so a file cut short or with wrong counts raises X12Error
+    before any entry, as :func:`parse_document` does; a set its codec refuses raises part-way (what was written
+    before it stands)."""
+    for _ in envelope_events(open_chunks()):
+        pass
+    for transaction, segments in stream_transactions(open_chunks()):
         kind = kind_of(transaction)
         if kind == "835":
             reader = RemittanceReader(transaction, segments)

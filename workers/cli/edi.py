@@ -56,9 +56,11 @@ def _parse(args: argparse.Namespace) -> int:
     from domain.x12.documents import stream_document
     from domain.x12.to_json import StreamedList
 
-    # Streamed: a payer's 50 MB 835 is read and written claim by claim; a file found malformed part-way leaves
-    # what was written before the one-line error (exit 1).
-    entries = stream_document(read_chunks(args.file))
+    # Streamed: a payer's 50 MB 835 is read and written claim by claim (its envelope checked in a first reading);
+    # a claim the codec refuses part-way leaves what was written before the one-line error (exit 1).
+    path = args.file
+    read_chunks(path)  # the file can be read, before anything is said about it
+    entries = stream_document(lambda: read_chunks(path))
     if args.json:
         write_json({"transaction_sets": StreamedList(entries, _same)})
         return 0
