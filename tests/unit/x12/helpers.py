@@ -135,3 +135,31 @@ def remittance(trace: str = "TR1", *, method: str = "ACH") -> Remittance:
         plbs,
         production_date=date(2026, 1, 19),
     )
+
+
+def chunks(text: str, size: int) -> list[str]:
+    """``text`` as a file read ``size`` characters at a time hands it out."""
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def remittance_texts() -> dict[str, str]:
+    """835 files to read in chunks: the guide's examples, and written ones with line breaks of every kind."""
+    from dataclasses import replace
+
+    from domain.x12.remit835 import write_835
+
+    long = replace(remittance(), claims=remittance().claims * 20)
+    long = replace(long, payment_amount_cents=long.expected_payment_cents())
+    plain = write_835([long, remittance("TR2")], sender=SENDER, receiver=RECEIVER, control=CONTROL, when=WHEN)
+    lines = write_835(
+        [long, remittance("TR2")], sender=SENDER, receiver=RECEIVER, control=CONTROL, when=WHEN, line_breaks=True
+    )
+    isa, body = plain[:106], plain[106:]
+    return {
+        "example1": fixture("835_x221a1_example1_institutional.x12"),
+        "examples3_5_crlf": fixture("835_x221a1_examples3_5_professional.x12"),
+        "terminator_then_lf": lines,
+        "terminator_then_crlf": plain.replace("~", "~\r\n"),
+        "lf_terminator_crlf_line_ends": isa[:-1] + "\n" + body.replace("~", "\r\n"),
+        "unbalanced": plain.replace("BPR*I*", "BPR*I*1", 1).replace("CLP*c1*1*150*100*", "CLP*c1*1*150*90*"),
+    }

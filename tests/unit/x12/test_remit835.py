@@ -13,7 +13,7 @@ from domain.x12.documents import validate_document, validate_stream
 from domain.x12.envelope import X12Error
 from domain.x12.remit835 import parse_835, stream_835, write_835
 from domain.x12.to_json import remittance_to_json
-from tests.unit.x12.helpers import CONTROL, RECEIVER, SENDER, WHEN, fixture, remittance
+from tests.unit.x12.helpers import CONTROL, RECEIVER, SENDER, WHEN, chunks, fixture, remittance, remittance_texts
 from tests.unit.x12.pyx12_check import pyx12_errors
 
 
@@ -178,10 +178,6 @@ def test_json_shape_has_the_documented_keys() -> None:
 # --- streaming (issue 14 item 5): the file read in chunks gives what the text held whole gives ------------------
 
 
-def _chunks(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
 def _streamed(chunks: Iterable[str]) -> list[Remittance]:
     remittances = []
     for reader in stream_835(chunks):
@@ -190,70 +186,55 @@ def _streamed(chunks: Iterable[str]) -> list[Remittance]:
     return remittances
 
 
-def _835_texts() -> dict[str, str]:
-    long = replace(remittance(), claims=remittance().claims * 20)
-    long = replace(long, payment_amount_cents=long.expected_payment_cents())
-    plain = _write([long, remittance("TR2")])
-    isa, body = plain[:106], plain[106:]
-    return {
-        "example1": fixture("835_x221a1_example1_institutional.x12"),
-        "examples3_5_crlf": fixture("835_x221a1_examples3_5_professional.x12"),
-        "terminator_then_lf": _write([long, remittance("TR2")], line_breaks=True),
-        "terminator_then_crlf": plain.replace("~", "~\r\n"),
-        "lf_terminator_crlf_line_ends": isa[:-1] + "\n" + body.replace("~", "\r\n"),
-        "unbalanced": plain.replace("BPR*I*", "BPR*I*1", 1).replace("CLP*c1*1*150*100*", "CLP*c1*1*150*90*"),
-    }
-
-
 @pytest.mark.parametrize("size", [1, 2, 7, 105, 106, 4096, 1 << 30])
-@pytest.mark.parametrize("name", sorted(_835_texts()))
+@pytest.mark.parametrize("name", sorted(remittance_texts()))
 def test_streamed_835_is_what_the_whole_text_gives(name: str, size: int) -> None:
-    text = _835_texts()[name]
+    text = remittance_texts()[name]
     whole = parse_835(text)
-    assert _streamed(_chunks(text, size)) == whole
+    assert _streamed(chunks(text, size)) == whole
     assert sum(len(r.claims) for r in whole) >= 2
 
 
 def test_a_terminator_followed_by_line_breaks_reads_as_without_them() -> None:
-    text = _835_texts()["terminator_then_crlf"]
-    assert "~\r\n" in text and _streamed(_chunks(text, 3)) == parse_835(text.replace("\r\n", ""))
-    lf = _835_texts()["lf_terminator_crlf_line_ends"]
+    text = remittance_texts()["terminator_then_crlf"]
+    assert "~\r\n" in text and _streamed(chunks(text, 3)) == parse_835(text.replace("\r\n", ""))
+    lf = remittance_texts()["lf_terminator_crlf_line_ends"]
     assert lf[105] == "\n" and "\r\n" in lf  # a chunk of 1 splits every CRLF between two chunks
-    assert _streamed(_chunks(lf, 1)) == parse_835(text.replace("\r\n", ""))
+    assert _streamed(chunks(lf, 1)) == parse_835(text.replace("\r\n", ""))
 
 
 def test_claims_are_handed_out_before_the_file_is_read() -> None:
-    text = _835_texts()["terminator_then_lf"]
-    chunks = _chunks(text, 100)
+    text = remittance_texts()["terminator_then_lf"]
+    pieces = chunks(text, 100)
     pulled = 0
 
     def reading() -> Iterator[str]:
         nonlocal pulled
-        for chunk in chunks:
+        for chunk in pieces:
             pulled += 1
             yield chunk
 
     readers = stream_835(reading())
     claims = next(readers).claims()
     first = next(claims)
-    assert first.patient_control_number == "c1" and pulled < len(chunks) // 10
+    assert first.patient_control_number == "c1" and pulled < len(pieces) // 10
     rest = list(claims)
-    assert len(rest) == 59 and len(chunks) // 2 < pulled < len(chunks)  # the second set is not read yet
-    assert [len(list(reader.claims())) for reader in readers] == [3] and pulled == len(chunks)
+    assert len(rest) == 59 and len(pieces) // 2 < pulled < len(pieces)  # the second set is not read yet
+    assert [len(list(reader.claims())) for reader in readers] == [3] and pulled == len(pieces)
 
 
 @pytest.mark.parametrize("cut", [0.3, 0.6, "after a terminator", "inside SE", "after SE", 0.99])
 @pytest.mark.parametrize("size", [5, 1 << 30])
 def test_a_truncated_file_is_the_same_error_streamed(cut: float | str, size: int) -> None:
     """Not the codec's complaint about the half segment at the end: the file is cut short, wherever it is cut."""
-    text = _835_texts()["terminator_then_lf"]
+    text = remittance_texts()["terminator_then_lf"]
     ends = {"after a terminator": text.index("CLP*c2"), "inside SE": text.index("SE*") + 4}
     ends["after SE"] = text.index("~", ends["inside SE"]) + 1
     truncated = text[: ends[cut] if isinstance(cut, str) else int(len(text) * cut)]
     with pytest.raises(X12Error) as whole:
         parse_835(truncated)
     with pytest.raises(X12Error) as streamed:
-        _streamed(_chunks(truncated, size))
+        _streamed(chunks(truncated, size))
     assert str(streamed.value) == str(whole.value)
     if cut not in (0.99, "inside SE"):  # there the cut leaves an envelope segment that is wrong in itself
         assert "file ends inside" in str(whole.value)
@@ -265,7 +246,7 @@ def test_streamed_header_may_not_change_after_the_claims_began() -> None:
     text = _write([remittance()])
     late = text.replace("CLP*c3*", "N1*PR*OTHER PAYER~CLP*c3*", 1).replace("SE*36*", "SE*37*", 1)
     assert late != text and parse_835(late)[0].payer_name == "OTHER PAYER"
-    readers = stream_835(_chunks(late, 50))
+    readers = stream_835(chunks(late, 50))
     reader = next(readers)
     claims = reader.claims()
     assert next(claims).patient_control_number == "c1"
@@ -300,7 +281,7 @@ def test_validate_streamed_finds_what_the_whole_text_shows(name: str, kept: int 
     def open_chunks() -> list[str]:
         nonlocal opened
         opened += 1
-        return _chunks(text, 9)
+        return chunks(text, 9)
 
     streamed = validate_stream(open_chunks, kept_segments=kept)
     assert streamed == validate_document(text)
