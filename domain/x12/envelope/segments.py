@@ -76,8 +76,9 @@ class SegmentSplitter:
     """The segments of one file whose text comes in chunks; interchange by interchange, a batch at a time.
 
     ``open_interchange`` finds the next ISA and reads its delimiters; ``batches`` then yields lists of segments
-    from that ISA on (the last batch of the file ends with what follows its last terminator, maybe ``""``);
-    ``give_back`` returns the segments a reader did not take (those after its IEA) before the next interchange."""
+    from that ISA on (the file's last batch is what follows its last terminator alone, maybe ``""``: a segment
+    only if the file does not end with a terminator); ``give_back`` returns the segments a reader did not take
+    (those after its IEA) before the next interchange."""
 
     def __init__(self, chunks: Iterable[str]) -> None:
         self._chunks = iter(chunks)
@@ -156,8 +157,8 @@ class SegmentSplitter:
         return start
 
     def batches(self) -> Iterator[list[str]]:
-        """The current interchange's segments from its ISA on, one batch per chunk read; after the file's last
-        chunk, one more batch ending with the text after the last terminator."""
+        """The current interchange's segments from its ISA on, a batch per chunk read (a chunk without a terminator
+        makes none); after the file's last chunk, the text after the last terminator as a batch of its own."""
         terminator = self.delimiters.segment
         while True:
             if terminator in self._text:
