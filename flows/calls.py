@@ -32,11 +32,14 @@ async def execute(
     task_queue: str | None = None,
     summary: str | None = None,
     local: bool = False,
+    heartbeat_timeout: timedelta | None = None,
 ) -> OutputT:
     """Run ``activity`` with ``arg`` and return its result, decoded as the reference's output type.
 
     ``local``: as a local activity (a short store read): run by this worker inside the workflow task, recorded as
-    a marker, so it costs the workflow no task of its own; retried by the same ``retry_policy``."""
+    a marker, so it costs the workflow no task of its own; retried by the same ``retry_policy``.
+    ``heartbeat_timeout``: for a long activity that beats (activities.heartbeats.kept_alive): a worker lost in the
+    middle of it is noticed after this long instead of at ``start_to_close_timeout``."""
     if local:
         answer: OutputT = await workflow.execute_local_activity(
             activity.name,
@@ -55,5 +58,6 @@ async def execute(
         retry_policy=retry_policy,
         task_queue=task_queue,
         summary=summary,
+        heartbeat_timeout=heartbeat_timeout,
     )
     return result

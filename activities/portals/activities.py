@@ -23,6 +23,7 @@ from activities.contracts import portal as contract
 from activities.documents import DocumentCorrupted, DocumentNotFound, DocumentStore, sha256_hex
 from activities.documents.records import store_and_record
 from activities.eob import EobError, EobNeedsReview, extract_eob_details, page_png
+from activities.heartbeats import kept_alive
 from activities.portals.base import OtpProvider, OtpRequest, PayerPortal, PortalAccount
 from activities.portals.credentials import PortalCredentials
 from activities.portals.errors import PortalError, PortalOtpUnavailable
@@ -117,6 +118,7 @@ class PortalActivities:
             return payer_id, variant, coverage.member_id, birth
 
     @activity.defn(name=contract.CHECK_ELIGIBILITY)
+    @kept_alive
     async def check_eligibility(self, request: contract.PortalEligibilityInput) -> contract.PortalEligibilityResult:
         try:
             payer_id, variant, member_id, birth = await asyncio.to_thread(self._coverage_lookup, request.coverage_id)
@@ -160,6 +162,7 @@ class PortalActivities:
             return payer_id, variant, member_id, claim.date_of_service
 
     @activity.defn(name=contract.CLAIM_STATUS)
+    @kept_alive
     async def claim_status(self, request: contract.PortalClaimStatusInput) -> contract.PortalClaimStatusResult:
         try:
             payer_id, variant, member_id, service_date = await asyncio.to_thread(self._claim_lookup, request.claim_id)
@@ -215,6 +218,7 @@ class PortalActivities:
             uow.commit()
 
     @activity.defn(name=contract.DOWNLOAD_EOBS)
+    @kept_alive
     async def download_eobs(self, request: contract.PortalEobDownloadInput) -> contract.PortalEobDownloadResult:
         try:
             payer_row_id, variant = await asyncio.to_thread(self._payer_lookup, request.payer_id)
@@ -275,6 +279,7 @@ class EobActivities:
         return [self.read]
 
     @activity.defn(name=contract.READ_EOB)
+    @kept_alive
     def read(self, request: contract.EobReadInput) -> contract.EobReadResult:
         """Check an EOB can be posted: ok, needs review (with a stored page image) or rejected; never raises for
         a bad document, so the workflow decides what a person sees."""

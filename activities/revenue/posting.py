@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.clearinghouse.base import Clearinghouse
 from activities.contracts import revenue as c
 from activities.documents.store import DocumentStore
+from activities.heartbeats import kept_alive
 from activities.revenue.base import StoreActivities, domain_errors_are_final
 from activities.revenue.collections_activities import notify_collections
 from activities.revenue.remittances import (
@@ -74,6 +75,7 @@ class PostingActivities(StoreActivities):
         return c.FetchedRemittances(tuple(keys))
 
     @activity.defn(name=c.POSTING_POST_REMITTANCE)
+    @kept_alive
     @domain_errors_are_final
     def post_remittance(self, ref: c.RemittanceRef) -> c.PostingResult:
         """Post every remittance of the stored 835 once; a re-run posts nothing and says so."""

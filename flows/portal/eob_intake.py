@@ -21,7 +21,7 @@ from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
-from flows.revenue._common import portal_failure_evidence, portal_retry
+from flows.revenue._common import LONG_ACTIVITY_HEARTBEAT, portal_failure_evidence, portal_retry
 from flows.revenue.posting import POSTING_STARTS_AT, posting_workflow_id
 from flows.workitems import WorkItemRequest, WorkItemsMixin
 
@@ -74,6 +74,7 @@ class PortalEobIntakeWorkflow(WorkItemsMixin):
                     task_queue=data.portal_task_queue,
                     start_to_close_timeout=timedelta(minutes=15),
                     retry_policy=PORTAL_RETRY,
+                    heartbeat_timeout=LONG_ACTIVITY_HEARTBEAT,
                 )
                 return result
             except ActivityError as exc:
@@ -137,6 +138,7 @@ class PortalEobIntakeWorkflow(WorkItemsMixin):
             task_queue=data.documents_task_queue,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=READ_RETRY,
+            heartbeat_timeout=LONG_ACTIVITY_HEARTBEAT,
         )
         return read
 

@@ -52,6 +52,9 @@ class ActivityOptions:
     retry: RetryPolicy
     task_queue: str | None = None  # None: the workflow's own queue
     local: bool = False  # a local activity: a short read run inside the workflow task (flows.calls.execute)
+    # A long activity that beats while it runs (activities.heartbeats.kept_alive): a worker lost in the middle of it
+    # is noticed after this long and the activity retried elsewhere, not after its whole start_to_close.
+    heartbeat: timedelta | None = None
 
 
 STORE = ActivityOptions(timedelta(seconds=60), STORE_RETRY)
@@ -59,7 +62,11 @@ STORE = ActivityOptions(timedelta(seconds=60), STORE_RETRY)
 STORE_READ = ActivityOptions(timedelta(seconds=60), STORE_RETRY, local=True)
 CLEARINGHOUSE = ActivityOptions(timedelta(seconds=120), CLEARINGHOUSE_RETRY)
 # A browser session on a payer's portal: slow, one at a time per account, on the portal workers' own queue.
-PORTAL = ActivityOptions(timedelta(seconds=300), CLEARINGHOUSE_RETRY, task_queue="portal")
+# A lost worker is noticed after LONG_ACTIVITY_HEARTBEAT (not part of what a history replays).
+LONG_ACTIVITY_HEARTBEAT = timedelta(seconds=30)
+PORTAL = ActivityOptions(
+    timedelta(seconds=300), CLEARINGHOUSE_RETRY, task_queue="portal", heartbeat=LONG_ACTIVITY_HEARTBEAT
+)
 
 
 def portal_retry(maximum_attempts: int) -> RetryPolicy:
@@ -149,6 +156,7 @@ class RevenueWorkflow(WorkItemsMixin):
                 retry_policy=options.retry,
                 task_queue=options.task_queue,
                 local=options.local,
+                heartbeat_timeout=options.heartbeat,
             )
         except ActivityError as exc:
             cause = exc.cause

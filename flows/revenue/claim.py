@@ -250,6 +250,7 @@ class ClaimWorkflow(ClaimDecisions):
                 task_queue=self._portal_task_queue,
                 start_to_close_timeout=PORTAL.start_to_close,
                 retry_policy=PORTAL_STATUS_RETRY,
+                heartbeat_timeout=PORTAL.heartbeat,
             )
         except ActivityError as exc:
             cause = exc.cause

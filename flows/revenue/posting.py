@@ -15,7 +15,14 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
-from flows.revenue._common import STORE_RETRY, ActivityOptions, RevenueWorkflow, set_first_visibility, set_visibility
+from flows.revenue._common import (
+    LONG_ACTIVITY_HEARTBEAT,
+    STORE_RETRY,
+    ActivityOptions,
+    RevenueWorkflow,
+    set_first_visibility,
+    set_visibility,
+)
 from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
 
 with workflow.unsafe.imports_passed_through():
@@ -34,9 +41,12 @@ EXCEPTION_WORKFLOWS_PATCH = "posting-exception-workflows"
 # an activity per guarantor in this history, and every outcome in one payload).
 TELL_IN_PAGES_PATCH = "posting-tell-in-pages"
 # Posting a payer's 10,000-claim ERA takes more than a store activity's minute on a busy machine, and a page is
-# hundreds of signals and starts (heartbeated). Activity timeouts are not part of what a history replays.
-POSTING = ActivityOptions(timedelta(minutes=10), STORE_RETRY)
-TELLING = POSTING
+# hundreds of signals and starts. Both beat while they run, so a worker lost in the middle is noticed after the
+# heartbeat timeout, not after ten minutes (posting.post_remittance is kept alive by activities.heartbeats;
+# posting.tell beats its own progress after each item, so it gets longer). Activity timeouts are not part of what a
+# history replays.
+POSTING = ActivityOptions(timedelta(minutes=10), STORE_RETRY, heartbeat=LONG_ACTIVITY_HEARTBEAT)
+TELLING = ActivityOptions(timedelta(minutes=10), STORE_RETRY, heartbeat=2 * LONG_ACTIVITY_HEARTBEAT)
 
 
 # PaymentPosting's first stage, given at its start by every starter (free; its first upsert is then skipped).
