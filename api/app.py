@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.clients import Principal, RateLimit
-from api.outcome import FhirError, from_domain, operation_outcome, outcome_of
+from api.outcome import FhirError, from_domain, operation_outcome, outcome_of, throttled
 from domain import audit
 from domain.errors import DomainError
 from domain.store.engine import one_writer
@@ -220,8 +219,8 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def store_down(request: Request, error: OperationalError) -> Response:
         log.warning("the store refused a request", extra={"reason": type(error.orig).__name__})
-        body = operation_outcome("the store is unavailable: try again", code="transient")
-        return fhir_response(body, 503, {"Retry-After": "5"})
+        refusal = throttled(503, "the store is unavailable: try again", 5)
+        return fhir_response(outcome_of(refusal), refusal.status, refusal.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:
@@ -249,9 +248,7 @@ async def principal(request: Request, scope: str) -> Principal:
     if scope not in found.scopes:
         raise FhirError(403, f"this client lacks the {scope} scope")
     if wait is not None:
-        raise FhirError(
-            429, "too many requests for this client: slow down", headers={"Retry-After": str(math.ceil(wait))}
-        )
+        raise throttled(429, "too many requests for this client: slow down", wait)
     return found
 
 

@@ -6,6 +6,7 @@ member id), since refusals are logged and shown to the calling system's operator
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from domain.errors import (
@@ -57,6 +58,14 @@ class FhirError(Exception):
         inner = self.expression
         where = prefix if not inner else f"{prefix}.{inner.split('.', 1)[1]}" if "." in inner else prefix
         return FhirError(self.status, self.diagnostics, expression=where, code=self.code, headers=self.headers)
+
+
+def throttled(status: int, diagnostics: str, wait_seconds: float) -> FhirError:
+    """A refusal to come back later: ``429`` (this client's rate or queue), ``503`` (every client's: the store, the
+    asynchronous queue as a whole), with ``Retry-After`` in whole seconds (at least 1). Issue code ``throttled``
+    (429) or ``transient`` (503). The one shape of every such refusal the API answers."""
+    assert status in (429, 503)
+    return FhirError(status, diagnostics, headers={"Retry-After": str(max(1, math.ceil(wait_seconds)))})
 
 
 def operation_outcome(
