@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.clients import Principal, RateLimit
 from api.outcome import FhirError, from_domain, operation_outcome, outcome_of, throttled
+from api.queue_limit import QueueLimit
 from domain import audit
 from domain.errors import DomainError
 from domain.store.engine import one_writer
@@ -59,6 +60,8 @@ class ApiState:
     # at once, as FHIR allows
     sealer: Sealer | None = None
     async_poll_seconds: float = 2.0
+    # how many accepted Bundles may wait for the applier (api.queue_limit)
+    queue_limit: QueueLimit = field(default_factory=lambda: QueueLimit(0, 0))
     async_wake: asyncio.Event = field(default_factory=asyncio.Event)
     last_async_accept: float = 0.0  # time.monotonic() of the last 202: the applier leaves room to accepts
     journal_waiting: list[Accepted] = field(default_factory=list)  # accepts waiting for their journal commit
@@ -139,9 +142,12 @@ def create_app(
     sweep_seconds: float = 5.0,
     sealer: Sealer | None = None,
     async_poll_seconds: float = 2.0,
+    async_queue_per_client: int = 1000,
+    async_queue_overall: int = 10_000,
 ) -> FastAPI:
     """``sealer``: keeps Bundles accepted with ``Prefer: respond-async`` sealed until applied (api.asynchronous);
-    None: that header is ignored."""
+    None: that header is ignored. ``async_queue_per_client`` and ``async_queue_overall``: the most of those
+    Bundles that may wait for the applier, per API client and in all (0: no limit; api.queue_limit)."""
     state = ApiState(
         session_factory,
         intake,
@@ -150,6 +156,7 @@ def create_app(
         sweep_seconds,
         sealer=sealer,
         async_poll_seconds=async_poll_seconds,
+        queue_limit=QueueLimit(async_queue_per_client, async_queue_overall),
     )
 
     @contextlib.asynccontextmanager

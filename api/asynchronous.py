@@ -12,6 +12,9 @@ finished with its answer inside the Bundle's own intake unit, so a Bundle is app
 whatever the number of API processes and restarts. A refusal of the Bundle's content (the sync path's 409/412/422)
 rolls the unit back and is kept as the OperationOutcome with that status; a busy or unreachable store leaves the
 row queued for the next pass. The sealed Bundle is dropped once its row is finished.
+
+The queue is bounded (api.queue_limit, counted in the journal transaction): a Bundle beyond its client's or the
+overall limit of queued Bundles is refused (``429`` / ``503`` with ``Retry-After``) and nothing of it is kept.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import CursorResult, Engine, Update, insert, select, update
+from sqlalchemy import CursorResult, Engine, Update, func, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -41,7 +44,7 @@ from api.outcome import FhirError, from_domain, operation_outcome, outcome_of
 from domain import audit
 from domain import models as m
 from domain.errors import DomainError
-from domain.store.engine import one_writer
+from domain.store.engine import one_writer, sqlite_write_lock_first
 from domain.store.uow import UnitOfWork
 from intake import Actor
 from intake.outcomes import Outcome
@@ -56,6 +59,7 @@ STATUS_PATH = "_async"
 BATCH = 100  # queued rows read per pass
 QUIET_SECONDS = 0.1  # no 202 for this long: nobody is waiting for an answer, the applier goes full speed
 DEFER_SECONDS = 2.0  # the longest the queue's head waits for a pause in the accepts
+JOURNAL_LOCK = 0x43434151  # "CCAQ": PostgreSQL's journal transactions take turns while the queue is bounded
 T = TypeVar("T")
 
 
@@ -121,7 +125,8 @@ async def accept(state: ApiState, who: Principal, raw: bytes, entries: int, base
 
     Accepts arriving while a journal transaction runs are committed together by the next one (group commit: one
     INSERT of their rows, their audit events appended to the chain at once), so a burst costs one transaction per
-    group, not per Bundle; each is answered only after the commit that holds it."""
+    group, not per Bundle; each is answered only after the commit that holds it. One the queue has no room for
+    raises its refusal (api.queue_limit: 429 or 503) and is not kept."""
     assert state.sealer is not None
     request_id = m.new_id()
     sealed = state.sealer.seal(_sealed_key(request_id), raw)
@@ -142,22 +147,57 @@ async def _write_journal(state: ApiState) -> None:
         while state.journal_waiting:
             await asyncio.sleep(0)  # let the accepts of this turn of the loop join
             group, state.journal_waiting = state.journal_waiting, []
+            refusals: list[Exception | None]
             try:
-                await asyncio.to_thread(_retried, functools.partial(_journal, state, group))
+                refusals = await asyncio.to_thread(_retried, functools.partial(journal, state, group))
             except Exception as error:  # each accept answers it (503 when the store refused)
-                for item in group:
-                    if not item.committed.done():  # not a request whose client went away
-                        item.committed.set_exception(error)
-            else:
-                for item in group:
-                    if not item.committed.done():
-                        item.committed.set_result(None)
+                refusals = [error for _ in group]
+            for item, refusal in zip(group, refusals, strict=True):
+                if item.committed.done():  # a request whose client went away
+                    continue
+                if refusal is None:
+                    item.committed.set_result(None)
+                else:
+                    item.committed.set_exception(refusal)
     finally:
         state.journal_writing = False
 
 
-def _journal(state: ApiState, group: list[Accepted]) -> None:
+def journal(state: ApiState, group: list[Accepted]) -> list[Exception | None]:
+    """Journal the accepts the queue has room for, in one transaction; for each accept, its refusal or None."""
     now = datetime.now(UTC)
+    # The write lock from BEGIN (SQLite): the transaction writes anyway, and the queue's count must not go stale
+    with _writer(state), sqlite_write_lock_first(), UnitOfWork(state.session_factory) as uow:
+        refusals = journal_refusals(uow.session, state, group)
+        kept = [item for item, refusal in zip(group, refusals, strict=True) if refusal is None]
+        if kept:
+            _insert(uow.session, kept, now)
+            uow.commit()
+    return list(refusals)
+
+
+def journal_refusals(session: Session, state: ApiState, group: list[Accepted]) -> list[FhirError | None]:
+    """The queue limit's refusals of a group (api.queue_limit), judged on the queued rows counted in the journal
+    transaction (``session``) once it is the store's only journal writer: SQLite's write lock taken at BEGIN,
+    PostgreSQL's transaction-level advisory lock ``JOURNAL_LOCK``, both held to the commit. So no two groups, of
+    one API process or of several, can both count the same free place, and within a group each accept that fits
+    takes its place before the next is judged. The applier and cancellations only free places: a count they race
+    with is at worst too full for a moment (a refusal its client sends again), never too empty."""
+    limit = state.queue_limit
+    if not limit.active:
+        return [None] * len(group)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": JOURNAL_LOCK})
+    request = m.FhirAsyncRequest
+    counted = session.execute(
+        select(request.client_id, func.count()).where(request.status == QUEUED).group_by(request.client_id)
+    )
+    queued = {client_id: int(count) for client_id, count in counted}
+    return limit.refusals(queued, [item.who.client_id for item in group])
+
+
+def _insert(session: Session, group: list[Accepted], now: datetime) -> None:
+    """The group's rows (sealed) and its audit events."""
     rows = [
         {
             "id": item.request_id,
@@ -171,13 +211,11 @@ def _journal(state: ApiState, group: list[Accepted]) -> None:
         }
         for item in group
     ]
-    with _writer(state), UnitOfWork(state.session_factory) as uow:
-        uow.session.execute(insert(m.FhirAsyncRequest), rows)  # plain INSERTs: no ORM unit of work for them
-        with audit.batched(uow.session):
-            for item in group:
-                details = {"entries": item.entries}
-                audit_call(uow.session, item.who, "transaction-async", "Bundle", item.request_id, 202, details)
-        uow.commit()
+    session.execute(insert(m.FhirAsyncRequest), rows)  # plain INSERTs: no ORM unit of work for them
+    with audit.batched(session):
+        for item in group:
+            details = {"entries": item.entries}
+            audit_call(session, item.who, "transaction-async", "Bundle", item.request_id, 202, details)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ def build_api_app(settings: Settings, container: Container, intake: Intake) -> F
         intake,
         rate_per_minute=settings.api_rate_per_minute,
         max_body_bytes=settings.api_max_body_bytes,
+        async_queue_per_client=settings.api_async_queue_per_client,
+        async_queue_overall=settings.api_async_queue_overall,
         sealer=sealed_documents(container),  # Bundles sent with Prefer: respond-async, until applied
     )
 

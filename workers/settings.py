@@ -105,6 +105,10 @@ class Settings:
     api_port: int = 8081
     api_rate_per_minute: int = 1200
     api_max_body_bytes: int = 5 * 1024 * 1024
+    # Bundles sent with Prefer: respond-async that may wait for the applier, per API client and in all (0: no limit);
+    # beyond them a Bundle is refused (429 / 503 with Retry-After), not queued.
+    api_async_queue_per_client: int = 1000
+    api_async_queue_overall: int = 10_000
     # Signs console session cookies; unset: a key generated under home/secrets. Several console instances share one.
     console_session_secret: str | None = field(default=None, repr=False)
     console_secure_cookies: bool = False  # set behind TLS: cookies only over https
@@ -364,6 +368,8 @@ def _web() -> dict[str, Any]:
         api_port=_int("CARECYCLE_API_PORT", 8081),
         api_rate_per_minute=_int("CARECYCLE_API_RATE_PER_MINUTE", 1200),
         api_max_body_bytes=_int("CARECYCLE_API_MAX_BODY_BYTES", 5 * 1024 * 1024),
+        api_async_queue_per_client=_int("CARECYCLE_API_ASYNC_QUEUE_PER_CLIENT", 1000),
+        api_async_queue_overall=_int("CARECYCLE_API_ASYNC_QUEUE_OVERALL", 10_000),
         console_session_secret=_env("CARECYCLE_CONSOLE_SESSION_SECRET"),
         console_secure_cookies=(_env("CARECYCLE_CONSOLE_SECURE_COOKIES", "0") or "0").lower() in ("1", "true", "yes"),
         console_idle_minutes=_int("CARECYCLE_CONSOLE_IDLE_MINUTES", 15),

@@ -23,8 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.documents.local import LocalDocumentStore
 from activities.documents.sealed import SealedDocuments
-from api import create_app
+from api import asynchronous, create_app
+from api.clients import Principal
+from api.outcome import FhirError
+from api.queue_limit import QueueLimit
 from domain import models as m
+from domain.store.engine import make_engine, make_session_factory, sqlite_write_lock_first
+from domain.store.uow import UnitOfWork
 from intake import Intake
 from tests.support.api import Api, ApiPractice, RecordingStarter, snapshot
 from tests.support.fhir import bad_bundles, transaction
@@ -32,7 +37,14 @@ from tests.support.fhir import bad_bundles, transaction
 ASYNC = {"Prefer": "respond-async"}
 
 
-def _app(session_factory: sessionmaker[Session], sealer: SealedDocuments, starter: RecordingStarter) -> Any:
+def _app(
+    session_factory: sessionmaker[Session],
+    sealer: SealedDocuments,
+    starter: RecordingStarter,
+    *,
+    per_client: int = 1000,
+    overall: int = 10_000,
+) -> Any:
     return create_app(
         session_factory,
         Intake(session_factory, starter),
@@ -40,6 +52,8 @@ def _app(session_factory: sessionmaker[Session], sealer: SealedDocuments, starte
         max_body_bytes=200_000,
         sealer=sealer,
         async_poll_seconds=0.1,
+        async_queue_per_client=per_client,
+        async_queue_overall=overall,
     )
 
 
@@ -260,3 +274,148 @@ async def test_bundles_accepted_together_are_journaled_each_with_its_audit_event
     async with applying(api.app):
         done = [await outcome(api, a.headers["content-location"].removeprefix("http://api.test")) for a in answers]
     assert [d.status_code for d in done] == [200] * 8
+
+
+# --- the queue's depth limit (api.queue_limit) -------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def served(api: Api, app: Any) -> AsyncIterator[Api]:
+    """``app`` (over the practice's store, as ``api``'s) served to a client of its own, with the practice's token."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        handle = Api(client, app, app.state.api.intake.starter, api.session_factory, api.npi, api.token, api.headers)
+        yield handle
+        await handle.settle()
+
+
+def refusals_audited(api: Api) -> list[tuple[str, str, dict[str, Any]]]:
+    """The audit events of refused POST /fhir calls: (actor, entity id, details)."""
+    with api.session_factory() as session:
+        events = session.execute(select(m.AuditEvent).where(m.AuditEvent.action == "api.transaction")).scalars()
+        found = [(e.actor, e.entity_id, dict(e.details)) for e in events if e.details.get("status") in (429, 503)]
+    return sorted(found, key=repr)  # in no order of their calls: audit ids are random
+
+
+def queued_rows(api: Api) -> int:
+    with api.session_factory() as session:
+        found = select(func.count()).where(m.FhirAsyncRequest.status == "queued")
+        return int(session.execute(found).scalar_one())
+
+
+async def test_a_client_beyond_its_queue_limit_is_refused_until_the_applier_drains_it(
+    api: Api, sealer: SealedDocuments
+) -> None:
+    async with served(api, _app(api.session_factory, sealer, api.starter, per_client=2)) as limited:
+        for n in range(2):
+            await post_async(limited, transaction(api.npi, mrn=f"L{n}", member=f"BML{n}"))
+        before = snapshot(limited)
+        over = transaction(api.npi, mrn="L2", member="BML2", family="Overlimit")
+        refused = await limited.client.post("/fhir", json=over, headers={**api.headers, **ASYNC})
+        assert refused.status_code == 429, refused.text
+        assert int(refused.headers["retry-after"]) >= 1 and "content-location" not in refused.headers
+        body = refused.json()
+        assert body["resourceType"] == "OperationOutcome" and body["issue"][0]["code"] == "throttled"
+        assert "2 asynchronous Bundles queued" in body["issue"][0]["diagnostics"]
+        assert "Overlimit" not in refused.text and "BML2" not in refused.text and "L2" not in refused.text
+        assert journaled(limited) == 2 and snapshot(limited) == before  # nothing of it kept
+        assert refusals_audited(limited) == [("api:ehr", "-", {"status": 429, "issue": "throttled"})]
+
+        other = limited.token_for("other-ehr", ("intake", "read"))  # another client has places of its own
+        theirs = await limited.client.post(
+            "/fhir", json=transaction(api.npi, mrn="O1", member="BMO1"), headers={**other, **ASYNC}
+        )
+        assert theirs.status_code == 202
+        sync = await limited.client.post(
+            "/fhir", json=transaction(api.npi, mrn="S1", member="BMS1"), headers=api.headers
+        )
+        assert sync.status_code == 200  # a synchronous POST queues nothing: no queue limit
+
+        assert await asynchronous.apply_queued(limited.app.state.api) == 3  # the applier drains the queue
+        assert queued_rows(limited) == 0
+        again = await post_async(limited, over)
+        assert journaled(limited) == 4 and again.startswith("/fhir/_async/")
+    with api.session_factory() as session:
+        finished = session.execute(select(m.FhirAsyncRequest.status).where(m.FhirAsyncRequest.status != "queued"))
+        assert set(finished.scalars()) == {"done"}
+
+
+async def test_the_queue_as_a_whole_is_bounded_and_a_cancel_frees_a_place(api: Api, sealer: SealedDocuments) -> None:
+    async with served(api, _app(api.session_factory, sealer, api.starter, per_client=5, overall=3)) as limited:
+        other = limited.token_for("other-ehr", ("intake", "read"))
+        mine = [await post_async(limited, transaction(api.npi, mrn=f"W{n}", member=f"BMW{n}")) for n in range(2)]
+        theirs = await limited.client.post(
+            "/fhir", json=transaction(api.npi, mrn="X0", member="BMX0"), headers={**other, **ASYNC}
+        )
+        assert theirs.status_code == 202
+        for headers in (other, api.headers):  # full for every client, each under its own limit
+            refused = await limited.client.post("/fhir", json=transaction(api.npi), headers={**headers, **ASYNC})
+            assert refused.status_code == 503, refused.text
+            assert int(refused.headers["retry-after"]) >= 1
+            issue = refused.json()["issue"][0]
+            assert issue["code"] == "transient" and "queue is full (3 Bundles" in issue["diagnostics"]
+        assert journaled(limited) == 3
+        refused_by = [actor for actor, _, details in refusals_audited(limited) if details["status"] == 503]
+        assert refused_by == ["api:ehr", "api:other-ehr"]
+
+        assert (await limited.client.delete(mine[0], headers=api.headers)).status_code == 202
+        again = await limited.client.post("/fhir", json=transaction(api.npi), headers={**other, **ASYNC})
+        assert again.status_code == 202 and queued_rows(limited) == 3
+
+
+async def test_accepts_committed_together_are_counted_one_by_one(api: Api, sealer: SealedDocuments) -> None:
+    """Accepts arriving together (group commit) each take their place before the next is judged."""
+    async with served(api, _app(api.session_factory, sealer, api.starter, per_client=3)) as limited:
+        bundles = [transaction(api.npi, mrn=f"C{n}", member=f"BMC{n}") for n in range(7)]
+        answers = await asyncio.gather(
+            *(limited.client.post("/fhir", json=b, headers={**api.headers, **ASYNC}) for b in bundles)
+        )
+        assert sorted(a.status_code for a in answers) == [202] * 3 + [429] * 4
+        assert journaled(limited) == 3 and len(refusals_audited(limited)) == 4
+
+
+def test_the_rule_judges_a_group_in_order() -> None:
+    limit = QueueLimit(per_client=2, overall=4)
+    found = limit.refusals({"a": 1, "b": 1}, ["a", "a", "b", "c", "c"])
+    assert [None if f is None else f.status for f in found] == [None, 429, None, 503, 503]
+    assert QueueLimit(0, 0).refusals({"a": 10**6}, ["a"]) == [None]
+
+
+async def test_two_api_processes_share_one_count(api: Api, sealer: SealedDocuments, store_url: str) -> None:
+    """A second API process (an engine of its own) journals while the first one's journal transaction, which took
+    the client's last place, is still open: it waits for that commit and is refused. Its outcome does not depend
+    on the timing; the pause only gives a second process that did not wait the time to count a stale queue."""
+    second_engine = make_engine(store_url)
+    try:
+        first = _app(api.session_factory, sealer, api.starter, per_client=1).state.api
+        second = _app(make_session_factory(second_engine), sealer, RecordingStarter(), per_client=1).state.api
+        with api.session_factory() as session:
+            client_id = session.execute(select(m.ApiClient.id).where(m.ApiClient.name == "ehr")).scalar_one()
+        who = Principal(client_id, "ehr", frozenset({"intake", "read"}))
+        loop = asyncio.get_running_loop()
+
+        def accept() -> asynchronous.Accepted:
+            return asynchronous.Accepted(who, m.new_id(), b"sealed", "http://api.test/fhir", 1, loop.create_future())
+
+        taking = accept()
+        with sqlite_write_lock_first(), UnitOfWork(api.session_factory) as uow:  # the first process's journal
+            assert asynchronous.journal_refusals(uow.session, first, [taking]) == [None]
+            uow.session.add(
+                m.FhirAsyncRequest(
+                    id=taking.request_id,
+                    client_id=client_id,
+                    status="queued",
+                    sealed_body=b"x",
+                    base_url="-",
+                    entries=1,
+                )
+            )
+            uow.session.flush()
+            later = asyncio.ensure_future(asyncio.to_thread(asynchronous.journal, second, [accept()]))
+            await asyncio.sleep(0.5)
+            uow.commit()
+        refusals = await later
+        assert len(refusals) == 1 and isinstance(refusals[0], FhirError) and refusals[0].status == 429
+        assert journaled(api) == 1
+    finally:
+        second_engine.dispose()
