@@ -152,7 +152,26 @@ def _worker(client: Client, queue: str, slots: int) -> Worker:
         workflow_runner=_runner(),
         max_concurrent_activities=100,
         max_concurrent_workflow_tasks=slots,
+        **_knob_options(),
     )
+
+
+def _knob_options() -> dict[str, Any]:
+    """``BENCH_WORKER_OPTS``: further Worker options as JSON, to measure a tuning lever on both sides at once
+    (bench/README.md); a poller behaviour may be given as "autoscaling", the sticky timeout in seconds."""
+    import json
+    from datetime import timedelta
+
+    from temporalio.worker import PollerBehaviorAutoscaling
+
+    options: dict[str, Any] = json.loads(os.environ.get("BENCH_WORKER_OPTS", "{}"))
+    if "sticky_queue_schedule_to_start_timeout" in options:
+        seconds = options["sticky_queue_schedule_to_start_timeout"]
+        options["sticky_queue_schedule_to_start_timeout"] = timedelta(seconds=seconds)
+    for key in ("workflow_task_poller_behavior", "activity_task_poller_behavior"):
+        if options.get(key) == "autoscaling":
+            options[key] = PollerBehaviorAutoscaling()
+    return options
 
 
 async def _serve_worker(target: str, queue: str, slots: int) -> None:
@@ -239,7 +258,9 @@ class _MeteredDevServer(DevServer):
         self.metrics_port = metrics_port
 
     def command(self) -> list[str]:
-        return [*super().command(), "--metrics-port", str(self.metrics_port)]
+        # BENCH_DEV_CONFIG: further dynamic-config values (KEY=JSON, space-separated) for a server-side lever.
+        extra = [f for v in os.environ.get("BENCH_DEV_CONFIG", "").split() for f in ("--dynamic-config-value", v)]
+        return [*super().command(), "--metrics-port", str(self.metrics_port), *extra]
 
     def cpu_seconds(self) -> float:
         assert self.pid is not None
@@ -341,7 +362,7 @@ async def _activities_per_journey(client: Client, patient: str) -> int:
     return total
 
 
-async def main(journeys: int, concurrency: int, rounds: int, workers: int = 1, slots: int = 100) -> None:
+async def main(journeys: int, concurrency: int, rounds: int, workers: int = 1, slots: int = 8) -> None:
     from tests.support.dev_stack import free_port  # the bench shares the tests' free-port helper
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -453,9 +474,14 @@ if __name__ == "__main__":
         "--no-bytecode-cache", action="store_true", help="let the sandbox compile flows from source (see docstring)"
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes on the queue (this one and more)")
-    parser.add_argument("--slots", type=int, default=100, help="max concurrent workflow tasks per worker")
+    parser.add_argument(
+        "--slots", type=int, help="max concurrent workflow tasks per worker (default: the product's workers')"
+    )
     parser.add_argument("--serve-worker", nargs=2, metavar=("TARGET", "QUEUE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.slots is None:  # as workers.registry.build_workers: CARECYCLE_WORKFLOW_TASK_SLOTS, 0 the SDK's 100
+        product_slots = os.environ.get("CARECYCLE_WORKFLOW_TASK_SLOTS", str(Settings.worker_workflow_task_slots))
+        arguments.slots = int(product_slots) or 100
     if arguments.serve_worker:
         target, queue = arguments.serve_worker
         asyncio.run(_serve_worker(target, queue, arguments.slots))
