@@ -35,6 +35,10 @@ PORTAL_CLAIM_STATUS_PATCH = "portal-claim-status"
 # Marks the histories in which a resolution of the no-acknowledgment item other than retry_now is carried out
 # (before: it was recorded and the claim went on waiting for its remittance).
 ACK_ITEM_RESOLUTION_PATCH = "claim-ack-item-resolution"
+# Marks the histories in which an outcome the run has heard already is not heard again: a retried posting.tell
+# tells again what it told since its last heartbeat (before: a denial told twice asked a person twice, and denied
+# again a claim the person had appealed). Recorded only when a repeat arrives.
+REMITTANCE_ONCE_PATCH = "claim-remittance-once"
 
 
 def claim_workflow_id(claim_id: str) -> str:
@@ -103,6 +107,7 @@ class ClaimWorkflow(ClaimDecisions):
         self._lines, self._diagnoses, self._line_pointers = terms.lines, terms.diagnoses, terms.line_pointers
         set_visibility(payer_id=terms.payer_id)
         self._submissions = max(self._submissions, 1)
+        self._heard.add(_heard_key(outcome))  # told again to this run by a retried posting.tell: heard once
         self._outcomes.append(outcome)
         return await self._wait_for_remittance(policy, terms)
 
@@ -294,7 +299,12 @@ class ClaimWorkflow(ClaimDecisions):
 
     @workflow.signal(name="remittance")
     def remittance(self, outcome: c.ClaimOutcome) -> None:
-        """Posting tells the claim what the payer decided (signalled once per remittance and claim)."""
+        """Posting tells the claim what the payer decided (once per remittance and claim; the same outcome again,
+        from a retried telling, is heard once)."""
+        key = _heard_key(outcome)
+        if key in self._heard and workflow.patched(REMITTANCE_ONCE_PATCH):
+            return
+        self._heard.add(key)
         self._outcomes.append(outcome)
 
     @workflow.query(name="state")
@@ -308,3 +318,15 @@ class ClaimWorkflow(ClaimDecisions):
             "patient_responsibility_cents": self._patient_cents,
             "work_items": list(self._work_log),
         }
+
+
+def _heard_key(outcome: c.ClaimOutcome) -> tuple[object, ...]:
+    """What makes an outcome the same one told again: its remittance, what the payer decided and the amounts."""
+    return (
+        outcome.remittance_key,
+        outcome.status,
+        outcome.paid_cents,
+        outcome.patient_responsibility_cents,
+        tuple(outcome.adjustment_codes),
+        tuple(outcome.remark_codes),
+    )

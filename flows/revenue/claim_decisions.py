@@ -48,6 +48,7 @@ class ClaimDecisions(RevenueWorkflow):
         self._claim_id = ""
         self._status = ClaimStatus.DRAFT.value  # the store's ClaimStatus, from every activity's answer (_take)
         self._outcomes: list[c.ClaimOutcome] = []
+        self._heard: set[tuple[object, ...]] = set()  # every outcome this run has heard (ClaimWorkflow.remittance)
         self._submissions = 0
         self._paid_cents = 0
         self._patient_cents = 0

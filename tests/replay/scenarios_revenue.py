@@ -168,6 +168,24 @@ async def claim_denied_appealed(run: ReplayRun) -> str:
         return handle.id
 
 
+async def claim_told_its_denial_twice(run: ReplayRun) -> str:
+    """A retried posting.tell tells a denied claim its denial again while a person decides: heard once, the
+    appeal stands, the payment comes."""
+    world = World()
+    async with _harness(run, world) as harness:
+        handle = await harness.start_claim()
+        await harness.wait_stage(handle, "awaiting_remittance")
+        denial = c.ClaimOutcome(world.claim_id, "era-d", "denied", 0, 0, ("CO-50",), ("N115",), ("CO-50: necessity",))
+        await handle.signal("remittance", denial)
+        await harness.open_item(handle, "claim_denied")
+        await handle.signal("remittance", denial)
+        await harness.resolve(handle, "claim_denied", "appeal", note="records attached")
+        await harness.wait_stage(handle, "appealed")
+        await handle.signal("remittance", _paid(world))
+        await handle.result()
+        return handle.id
+
+
 async def claim_no_response(run: ReplayRun) -> str:
     world = World()
     async with _harness(run, world) as harness:
@@ -334,6 +352,7 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_encounter_missing_codes": encounter_missing_codes,
     "revenue_claim_rejected_corrected": claim_rejected_corrected,
     "revenue_claim_denied_appealed": claim_denied_appealed,
+    "revenue_claim_told_its_denial_twice": claim_told_its_denial_twice,
     "revenue_claim_no_response": claim_no_response,
     "revenue_claim_portal_status": claim_portal_status,
     "revenue_claim_reopened": claim_reopened_by_a_late_remittance,

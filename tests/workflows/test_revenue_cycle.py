@@ -520,6 +520,39 @@ async def test_denied_claim_is_appealed_then_paid(harness: Harness) -> None:
     assert result.work_items == ("claim_denied",)
 
 
+async def test_a_denial_told_twice_asks_once_and_the_appeal_stands(harness: Harness) -> None:
+    """posting.tell retried tells again the items it told since its last heartbeat: the claim hears one denial."""
+    world = harness.world
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    denial = c.ClaimOutcome(world.claim_id, "era-6", "denied", 0, 0, ("CO-50",), ("N115",), ("CO-50: necessity",))
+    await handle.signal("remittance", denial)
+    await harness.open_item(handle, "claim_denied")
+    await handle.signal("remittance", denial)  # told again while the person decides
+    await harness.resolve(handle, "claim_denied", "appeal", note="records attached")
+    await harness.wait_stage(handle, "appealed")
+    await asyncio.sleep(0.5)  # the repeated denial, were it heard, would deny the appealed claim again
+    state = await handle.query("state")
+    assert state["stage"] == "appealed" and state["work_items"] == ["claim_denied"], state
+    await harness.post("era-7", _paid(world, paid=12000, patient=0))
+    result = await asyncio.wait_for(handle.result(), 30)
+    assert result.status == "paid" and result.work_items == ("claim_denied",)
+    assert [s.status for s in world.called(c.CLAIMS_SET_STATUS)] == ["appealed"]
+
+
+async def test_a_payment_told_twice_is_taken_once(harness: Harness) -> None:
+    """The Claim workflow moves no money (posting did, once per payment key); told its payment twice it ends paid
+    with the payment's amount, not twice it."""
+    world = harness.world
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    await handle.signal("remittance", _paid(world))
+    await handle.signal("remittance", _paid(world))
+    result = await asyncio.wait_for(handle.result(), 30)
+    assert result.status == "paid" and result.paid_cents == 9000 and result.patient_responsibility_cents == 2500
+    assert world.called(c.POSTING_ADJUST) == [] and result.work_items == ()
+
+
 async def test_no_answer_means_a_status_inquiry_and_a_follow_up_item(harness: Harness) -> None:
     world = harness.world
     handle = await harness.start_claim()
