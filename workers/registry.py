@@ -68,6 +68,7 @@ def _revenue_activities(container: Container) -> list[Callable[..., Any]]:
         Envelope(settings.edi_sender_id, settings.edi_receiver_id, settings.edi_receiver_name, settings.edi_usage),
         portal_payers=frozenset(container.portal_credentials.payers()),
         messenger=OutboxMessenger.under_home(settings.home),
+        tell_concurrency=settings.posting_tell_concurrency,
     )
     return [
         *_work_items(container),

@@ -155,6 +155,8 @@ class Settings:
     # under one GIL: with 100 in flight each took 8-16 s in a 100-patient demo and timed out (10 s), so the server
     # handed them out again; with 8, none did (bench/README.md, the demo's figures).
     worker_workflow_task_slots: int = 8
+    # Items of a large remittance's page that posting.tell tells at once (signals and starts to the Temporal server).
+    posting_tell_concurrency: int = 32
     # Visits: the patients' SMS (Twilio API), e-mail (Postmark API) and video (Daily API) vendors. An unset URL means
     # the embedded sandbox's stand-in at /twilio, /postmark, /daily (with the sandbox's own credentials).
     sms_url: str | None = None
@@ -420,6 +422,7 @@ def _workers() -> dict[str, Any]:
         worker_default_concurrency=_int("CARECYCLE_WORKER_DEFAULT_CONCURRENCY", 20),
         worker_graceful_shutdown_seconds=_int("CARECYCLE_WORKER_GRACEFUL_SHUTDOWN_SECONDS", 30),
         worker_workflow_task_slots=_int("CARECYCLE_WORKFLOW_TASK_SLOTS", 8),
+        posting_tell_concurrency=_int("CARECYCLE_POSTING_TELL_CONCURRENCY", 32),
     )
 
 

@@ -21,7 +21,7 @@ from activities.revenue.collections_activities import CollectionsActivities
 from activities.revenue.eligibility import EligibilityActivities
 from activities.revenue.encounters import EncounterActivities
 from activities.revenue.ledger import LedgerActivities
-from activities.revenue.posting import PostingActivities
+from activities.revenue.posting import TELL_CONCURRENCY, PostingActivities
 from activities.revenue.posting_exceptions import PostingExceptionActivities
 from activities.revenue.registration import RegistrationActivities
 
@@ -34,13 +34,15 @@ def revenue_activities(
     client: Client | None = None,
     portal_payers: frozenset[str] = frozenset(),
     messenger: OutboxMessenger | None = None,
+    tell_concurrency: int = TELL_CONCURRENCY,
 ) -> list[Callable[..., Any]]:
-    """``portal_payers``: portal-routed payers with credentials; their eligibility goes through the portal."""
+    """``portal_payers``: portal-routed payers with credentials; their eligibility goes through the portal.
+    ``tell_concurrency``: items of a large remittance's page posting.tell tells at once."""
     registration = RegistrationActivities(session_factory)
     eligibility = EligibilityActivities(session_factory, clearinghouse, envelope, portal_payers)
     encounters = EncounterActivities(session_factory)
     claims = ClaimActivities(session_factory, clearinghouse, envelope, documents)
-    posting = PostingActivities(session_factory, clearinghouse, documents, client)
+    posting = PostingActivities(session_factory, clearinghouse, documents, client, tell_concurrency)
     ledger = LedgerActivities(session_factory)
     collections = CollectionsActivities(session_factory, documents, client, messenger)
     exceptions = PostingExceptionActivities(session_factory, documents, client)

@@ -8,6 +8,8 @@ the ledger services; what a posting did is kept as a report in the document stor
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -40,6 +42,10 @@ from domain.posting.retry import post_remittance_retrying
 from domain.services.denials import explain
 from domain.x12.remit835 import parse_835
 
+# Items of a page posting.tell tells at once (signals and starts: round trips to the Temporal server, not work here);
+# the workers set it from CARECYCLE_POSTING_TELL_CONCURRENCY.
+TELL_CONCURRENCY = 32
+
 
 class PostingActivities(StoreActivities):
     def __init__(
@@ -48,11 +54,13 @@ class PostingActivities(StoreActivities):
         clearinghouse: Clearinghouse,
         documents: DocumentStore,
         client: Client | None = None,
+        tell_concurrency: int = TELL_CONCURRENCY,
     ) -> None:
         super().__init__(session_factory)  # type: ignore[arg-type]
         self._clearinghouse = clearinghouse
         self._documents = documents
         self._client = client
+        self._tell_concurrency = max(1, tell_concurrency)
 
     @activity.defn(name=c.POSTING_FETCH_REMITTANCES)
     @domain_errors_are_final
@@ -179,8 +187,11 @@ class PostingActivities(StoreActivities):
         has ended gets a new run from it, as PaymentPosting does for a small one), each secondary claim its Claim
         workflow, each guarantor's PatientCollections its new balance.
 
-        Progress is heartbeated, so a retried page goes on after the last item told instead of telling a claim
-        twice (at most the items of one heartbeat interval are told again)."""
+        Up to ``tell_concurrency`` items are told at once: each is a round trip to the server, and told one at a
+        time they were most of a 10,000-claim ERA's 1,004 s (docs/capacity.md). The heartbeat is the end of the page's
+        told prefix (items finish out of order), so a retried page goes on after it instead of telling a claim
+        twice: at most the items in flight and those of one heartbeat interval are told again, which the Claim
+        workflow ignores (an outcome it heard already). The first failure stops the page and is raised as is."""
         fan_out = await asyncio.to_thread(read_fan_out, self._documents, page.remittance_key)
         if fan_out is None:
             raise ApplicationError(
@@ -193,18 +204,59 @@ class PostingActivities(StoreActivities):
         end = min(page.offset + page.limit, len(fan_out))
         told = _Told()
         claims, secondaries = len(fan_out.outcomes), len(fan_out.secondary_claims)
+        # A claim in the 835 twice (a reversal, then the corrected payment) hears its outcomes in the 835's order:
+        # tell_one is called in index order and takes its claim's lock before it first waits.
+        in_order: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+        async def tell_one(index: int) -> None:
+            if index < claims:
+                outcome = fan_out.outcomes[index]
+                async with in_order[outcome.claim_id]:
+                    await _tell_claim(client, queue, outcome, page.policy, told)
+            elif index < claims + secondaries:
+                await _start_secondary(client, queue, fan_out.secondary_claims[index - claims], page.policy, told)
+            else:
+                guarantor = fan_out.guarantors[index - claims - secondaries]
+                await notify_collections(client, queue, c.BalanceNotice(guarantor, page.policy))
+                told.guarantors_notified += 1
+
         with acting_as("system", f"activity:{c.POSTING_TELL}"):  # the starts carry who: the system
-            for index in range(start, end):
-                if index < claims:
-                    await _tell_claim(client, queue, fan_out.outcomes[index], page.policy, told)
-                elif index < claims + secondaries:
-                    await _start_secondary(client, queue, fan_out.secondary_claims[index - claims], page.policy, told)
-                else:
-                    guarantor = fan_out.guarantors[index - claims - secondaries]
-                    await notify_collections(client, queue, c.BalanceNotice(guarantor, page.policy))
-                    told.guarantors_notified += 1
-                activity.heartbeat(index + 1)
+            await tell_concurrently(range(start, end), tell_one, self._tell_concurrency, activity.heartbeat)
         return c.Told(told.signalled, told.reopened, told.secondary_started, told.guarantors_notified)
+
+
+async def tell_concurrently(
+    indexes: range, tell_one: Callable[[int], Awaitable[None]], concurrency: int, progress: Callable[[int], None]
+) -> None:
+    """``tell_one`` for each index, at most ``concurrency`` at once, called in index order; ``progress(n)`` each
+    time the prefix of the range told in full grows to end before ``n`` (what a retried attempt may skip). The
+    first failure cancels the rest and is raised itself (not wrapped in a group), as telling one at a time did."""
+    pending = iter(indexes)
+    done: set[int] = set()
+    prefix = indexes.start
+
+    async def teller() -> None:
+        nonlocal prefix
+        for index in pending:  # one shared iterator: each index is taken by exactly one teller
+            await tell_one(index)
+            done.add(index)
+            if index == prefix:
+                while prefix in done:
+                    done.discard(prefix)
+                    prefix += 1
+                progress(prefix)
+
+    tasks = [asyncio.create_task(teller()) for _ in range(max(1, min(concurrency, len(indexes))))]
+    try:
+        finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:  # in the tellers' order: deterministic when several failed in the same step
+        failure = task.exception() if task in finished and not task.cancelled() else None
+        if failure is not None:
+            raise failure
 
 
 @dataclass
