@@ -91,6 +91,7 @@ def _activities(container: Container, client: Client) -> list[Any]:
         container.documents,
         Envelope(settings.edi_sender_id, settings.edi_receiver_id, settings.edi_receiver_name, settings.edi_usage),
         client=client,
+        tell_concurrency=settings.posting_tell_concurrency,
     )
     stand_ins = _stand_ins()
     replaced = {a.__temporal_activity_definition.name for a in stand_ins}
@@ -132,6 +133,24 @@ async def _history_lengths(client: Client, workflow_type: str) -> tuple[list[tup
 
     await asyncio.gather(*(one(i, r) for i, r in ids))
     return sorted(lengths, reverse=True), statuses
+
+
+async def _activity_seconds(client: Client, workflow_id: str) -> dict[str, tuple[int, float]]:
+    """Per activity type of PaymentPosting's history: how many, and their seconds from scheduled to completed
+    (the posting itself against the telling of its pages)."""
+    from temporalio.api.enums.v1 import EventType
+
+    scheduled: dict[int, tuple[str, float]] = {}
+    spent: dict[str, tuple[int, float]] = {}
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        at = event.event_time.ToDatetime().timestamp()
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled[event.event_id] = (event.activity_task_scheduled_event_attributes.activity_type.name, at)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            name, began = scheduled[event.activity_task_completed_event_attributes.scheduled_event_id]
+            count, seconds = spent.get(name, (0, 0.0))
+            spent[name] = (count + 1, seconds + at - began)
+    return spent
 
 
 async def run(claims: int, server_url: str, seed: Any, build: Any) -> None:
@@ -178,7 +197,8 @@ def _executor() -> Any:
 
 
 async def _drive(client: Client, container: Container, ids: list[str], x12: str, claims: int) -> None:
-    print(f"starting {claims:,} Claim workflows ({_uptime()})", flush=True)
+    concurrency = container.settings.posting_tell_concurrency
+    print(f"starting {claims:,} Claim workflows; posting.tell {concurrency} at once ({_uptime()})", flush=True)
     began = time.perf_counter()
     semaphore = asyncio.Semaphore(64)
 
@@ -224,6 +244,7 @@ async def _drive(client: Client, container: Container, ids: list[str], x12: str,
     for kind in ("PaymentPosting", "Claim", "PatientCollections"):
         lengths[kind], statuses[kind] = await _history_lengths(client, kind)
     state = await posting.query("state")
+    spent = await _activity_seconds(client, delivery.workflow_id)
 
     print()
     print(f"ERA of {claims:,} claims through the workflows ({_uptime()}, {os.cpu_count()} cores):")
@@ -236,6 +257,8 @@ async def _drive(client: Client, container: Container, ids: list[str], x12: str,
                 f"  {kind}: {len(found):,} runs ({dict(statuses[kind])}); largest history {top:,} events "
                 f"({top_id[:40]}), median {found[len(found) // 2][0]:,}"
             )
+    for name, (count, seconds) in spent.items():
+        print(f"  {name}: {count} activit{'y' if count == 1 else 'ies'}, {seconds:7.1f} s scheduled to completed")
     runs = len(lengths["PaymentPosting"])
     print(
         f"  PaymentPosting runs (continue-as-new would add runs): {runs}; its query: claims {state['claims']:,}, "
