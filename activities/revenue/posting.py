@@ -228,8 +228,8 @@ class PostingActivities(StoreActivities):
 async def tell_concurrently(
     indexes: range, tell_one: Callable[[int], Awaitable[None]], concurrency: int, progress: Callable[[int], None]
 ) -> None:
-    """``tell_one`` for each index, at most ``concurrency`` at once, called in index order; ``progress(n)`` each
-    time the prefix of the range told in full grows to end before ``n`` (what a retried attempt may skip). The
+    """``tell_one`` for each index, at most ``concurrency`` at once, called in index order; ``progress(n)`` after
+    each item told, ``n`` the end of the prefix of the range told in full (what a retried attempt may skip). The
     first failure cancels the rest and is raised itself (not wrapped in a group), as telling one at a time did."""
     pending = iter(indexes)
     done: set[int] = set()
@@ -240,11 +240,10 @@ async def tell_concurrently(
         for index in pending:  # one shared iterator: each index is taken by exactly one teller
             await tell_one(index)
             done.add(index)
-            if index == prefix:
-                while prefix in done:
-                    done.discard(prefix)
-                    prefix += 1
-                progress(prefix)
+            while prefix in done:
+                done.discard(prefix)
+                prefix += 1
+            progress(prefix)  # after every item, so that the page beats while one slow item holds the prefix
 
     tasks = [asyncio.create_task(teller()) for _ in range(max(1, min(concurrency, len(indexes))))]
     try:
