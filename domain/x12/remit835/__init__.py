@@ -5,7 +5,8 @@ each claim as it is read; :func:`parse_835` keeps them all). Balancing is checke
 amounts (never silently fixed): BPR02 against the claims' CLP04 minus PLB, each claim's charge minus its
 adjustments against its payment, and the same for each service line.
 
-The rooms: :mod:`.reader` (X12 to values) and :mod:`.writer` (values to X12). Import from here,
+The rooms: :mod:`.reader` (X12 to values, with :mod:`.claims` for a claim as it is read) and :mod:`.writer`
+(values to X12). Import from here,
 ``domain.x12.remit835``: it is the public path.
 """
 
