@@ -164,7 +164,6 @@ class _InterchangeReader:
         self.rest: list[str] = []  # what followed IEA in its batch
 
     def read(self, splitter: SegmentSplitter) -> Iterator[EnvelopeEvent]:
-        e, body_ids = self.e, self.body_ids
         offset = 0  # segments of this interchange in earlier batches
         for batch in splitter.batches():
             last = splitter.exhausted
@@ -174,20 +173,12 @@ class _InterchangeReader:
             count = len(batch)
             index = 0
             if not offset:
-                isa = batch[0].split(e)
-                isa += [""] * (17 - len(isa))  # a terminator inside the ISA (reported as the next segment) shortens it
-                self.isa = isa
+                self._take_isa(batch[0])
                 index = 1
             body_start = 0  # where the open set's segments start in this batch
             while index < count:
                 if self.st_header is not None:
-                    # The hot path: skip through the body of a transaction set until something needs a look.
-                    while index < count:
-                        raw = batch[index]
-                        cut = raw.find(e)
-                        if (raw[:cut] if cut > 0 else raw) not in body_ids:
-                            break
-                        index += 1
+                    index = self._skip_body(batch, index)
                     if index >= count:
                         break
                 raw = batch[index]
@@ -232,6 +223,23 @@ class _InterchangeReader:
                 yield batch[body_start:]
             offset += count
         raise self._truncated(offset)
+
+    def _take_isa(self, raw: str) -> None:
+        isa = raw.split(self.e)
+        isa += [""] * (17 - len(isa))  # a terminator inside the ISA (reported as the next segment) shortens it
+        self.isa = isa
+
+    def _skip_body(self, batch: list[str], index: int) -> int:
+        """The hot path: the index of the open set's next segment from ``index`` that needs a look (an envelope
+        segment or an id not seen yet), or the batch's length."""
+        e, body_ids, count = self.e, self.body_ids, len(batch)
+        while index < count:
+            raw = batch[index]
+            cut = raw.find(e)
+            if (raw[:cut] if cut > 0 else raw) not in body_ids:
+                return index
+            index += 1
+        return index
 
     def _segment_id(self, raw: str, here: int) -> str | None:
         """The id of segment ``raw``; None (reported) when it is not a segment identifier at all."""
