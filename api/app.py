@@ -159,12 +159,36 @@ def create_app(
         queue_limit=QueueLimit(async_queue_per_client, async_queue_overall),
     )
 
+    app = FastAPI(
+        title="carecycle integration API",
+        version="1",
+        description="FHIR R4 (JSON) under /fhir: Patient, Coverage, Appointment, Encounter, Condition and "
+        "ChargeItem in (single resources or a transaction Bundle at POST /fhir); the revenue cycle out (Claim, "
+        "ClaimResponse, ExplanationOfBenefit, CoverageEligibilityResponse, Account, Task). Bearer tokens from "
+        "`carecycle api-clients add`; scopes intake and read. GET /fhir/metadata lists exactly what is served.",
+        lifespan=_lifespan(state),
+    )
+    app.state.api = state
+    _errors(app)
+    from api.operations import OPERATIONS
+    from api.routes import router
+
+    for operation in OPERATIONS:  # before the generic /{type}/{id} routes
+        app.include_router(operation.router)
+    app.include_router(router)
+    return app
+
+
+def _lifespan(state: ApiState) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """The API's background tasks (the rate-limit sweep, the async applier when a sealer is given), stopped with it;
+    on the way out the process starts it handed on are awaited and the clock's mark is kept."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from api.asynchronous import run_applier
 
         background = [asyncio.create_task(_sweep(state))]
-        if sealer is not None:  # applies what was queued before this start, then each Bundle accepted
+        if state.sealer is not None:  # applies what was queued before this start, then each Bundle accepted
             background.append(asyncio.create_task(run_applier(state)))
         try:
             yield
@@ -178,24 +202,7 @@ def create_app(
                 await asyncio.gather(*state.dispatches, return_exceptions=True)
             await state.mark_now()
 
-    app = FastAPI(
-        title="carecycle integration API",
-        version="1",
-        description="FHIR R4 (JSON) under /fhir: Patient, Coverage, Appointment, Encounter, Condition and "
-        "ChargeItem in (single resources or a transaction Bundle at POST /fhir); the revenue cycle out (Claim, "
-        "ClaimResponse, ExplanationOfBenefit, CoverageEligibilityResponse, Account, Task). Bearer tokens from "
-        "`carecycle api-clients add`; scopes intake and read. GET /fhir/metadata lists exactly what is served.",
-        lifespan=lifespan,
-    )
-    app.state.api = state
-    _errors(app)
-    from api.operations import OPERATIONS
-    from api.routes import router
-
-    for operation in OPERATIONS:  # before the generic /{type}/{id} routes
-        app.include_router(operation.router)
-    app.include_router(router)
-    return app
+    return lifespan
 
 
 async def _sweep(state: ApiState) -> None:
