@@ -39,6 +39,7 @@ from workers.demo_biller import resolve_open_items
 from workers.demo_fhir import DemoPractice, Sent
 from workers.demo_hl7 import Hl7Sent
 from workers.demo_portal import PortalCycle, SandboxPortal, workflow_status
+from workers.demo_running import describe_running
 from workers.demo_store import (
     demo_api_token,
     load_rosters,
@@ -91,6 +92,7 @@ class Progress:
     failed: int = 0
     open_items: dict[str, int] = field(default_factory=dict)
     resolved: int = 0
+    running: list[dict[str, Any]] = field(default_factory=list)  # the unfinished journeys, when the demo stopped
 
 
 def demo_settings(settings: Settings, home: Path, time_scale: float) -> Settings:
@@ -215,6 +217,14 @@ async def drive(
             previous, last_change = state, now
         if _settled(progress, options, collections, idle=now - last_change) or now - began > max_seconds:
             break
+    unfinished = [
+        workflow_id
+        for journey in journeys
+        if not all(statuses.get(workflow_id) == WorkflowExecutionStatus.COMPLETED for workflow_id in journey)
+        for workflow_id in journey
+        if statuses.get(workflow_id) == RUNNING
+    ]
+    progress.running = await describe_running(client, unfinished)
     with acting_as("system", "demo"):
         await client.get_workflow_handle(INTAKE_WORKFLOW_ID).signal("stop")
     return progress
@@ -302,6 +312,7 @@ async def run_demo(
             "completed": progress.completed,
             "waiting": progress.waiting,
             "failed": progress.failed,
+            "running": progress.running,
         },
         **summary,
         "work_items_resolved_by_biller": progress.resolved,

@@ -81,6 +81,10 @@ def test_demo_runs_the_practice_through_the_cycle(demo_run: DemoRun) -> None:
     assert isinstance(journeys, dict)
     assert journeys["started"] == 10 and journeys["failed"] == 0
     assert journeys["completed"] + journeys["waiting"] == journeys["started"]
+    # Each unfinished journey says what it does: its workflows still running, followed down (workers.demo_running).
+    running = journeys["running"]
+    assert len(running) >= min(journeys["waiting"], 1), journeys
+    assert all(entry["workflow_id"].startswith(("registration-", "encounter-")) for entry in running), running
     assert summary["ledger_balanced"] is True
     claims = summary["claims_by_status"]
     assert isinstance(claims, dict) and sum(claims.values()) > 0

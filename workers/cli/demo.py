@@ -112,6 +112,18 @@ def _show_progress(progress: Progress) -> None:
     sys.stderr.flush()
 
 
+def _what_runs(running: dict[str, Any]) -> str:
+    """A running workflow in one line: its stage, what it has in flight, and its children the same way."""
+    doing = [f"{a['type']} (attempt {a['attempt']}, {a['state'].lower()})" for a in running["activities"]]
+    if running["workflow_task_pending"]:
+        doing.append("a workflow task")
+    children = [_what_runs(child) for child in running["children"] if isinstance(child, dict)]
+    text = f"{running['workflow_id']} [{running['stage'] or 'no stage'}]: " + (
+        ", ".join(doing) or "a timer or a person"
+    )
+    return text + "".join(f" -> {child}" for child in children)
+
+
 def _print_summary(summary: dict[str, Any], settings: Settings, time_scale: float) -> None:
     from domain.money import format_cents
 
@@ -130,6 +142,8 @@ def _print_summary(summary: dict[str, Any], settings: Settings, time_scale: floa
     for item in summary["waiting_on"][:20]:
         where = f"{item['queue']}/{item['reason']}"
         print(f"  waiting: {item['workflow_id']} on {where} (carecycle tasks show {item['work_item_id']})")
+    for running in summary["journeys"].get("running", [])[:10]:
+        print(f"  still running: {_what_runs(running)}")
     visits = summary["visits"]
     print(
         f"visits through the front door: {visits['in_person']} in person, {visits['virtual']} virtual; "
