@@ -63,6 +63,7 @@ def revenue_activities(
         claims.status_inquiry,
         claims.set_status,
         posting.fetch_remittances,
+        posting.confirm_remittances,
         posting.post_remittance,
         posting.tell,
         ledger.charge,

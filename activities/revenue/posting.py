@@ -64,8 +64,9 @@ class PostingActivities(StoreActivities):
 
     @activity.defn(name=c.POSTING_FETCH_REMITTANCES)
     @domain_errors_are_final
-    def fetch_remittances(self, _: c.Nothing) -> c.FetchedRemittances:
-        """New 835s from the clearinghouse, stored in the document store first, then confirmed (at least once).
+    def fetch_remittances(self, request: c.FetchRemittances) -> c.FetchedRemittances:
+        """New 835s from the clearinghouse, stored in the document store; confirmed here only if ``request``
+        says so (older histories), else by RemittanceIntake once their postings are started (at least once).
 
         Each is kept under its business key (the payments it carries), so a re-delivered 835 maps to the posting
         that already ran: the intake starts nothing new for it."""
@@ -78,9 +79,18 @@ class PostingActivities(StoreActivities):
                 if key not in keys:
                     keys.append(key)
             uow.commit()
-        if documents:
-            self._clearinghouse.confirm([d.id for d in documents])
-        return c.FetchedRemittances(tuple(keys))
+        ids = tuple(d.id for d in documents)
+        if ids and request.confirm:
+            self._clearinghouse.confirm(ids)
+            return c.FetchedRemittances(tuple(keys))
+        return c.FetchedRemittances(tuple(keys), ids)
+
+    @activity.defn(name=c.POSTING_CONFIRM_REMITTANCES)
+    @domain_errors_are_final
+    def confirm_remittances(self, request: c.ConfirmRemittances) -> c.Nothing:
+        """Tell the clearinghouse these 835s are stored and handed to posting (it may drop them); idempotent."""
+        self._clearinghouse.confirm(request.document_ids)
+        return c.Nothing()
 
     @activity.defn(name=c.POSTING_POST_REMITTANCE)
     @kept_alive

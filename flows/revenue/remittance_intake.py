@@ -1,5 +1,7 @@
 """RemittanceIntake: polls the clearinghouse for 835s on a durable timer and starts one PaymentPosting per
-remittance (``posting-<remittance key>``: a re-delivered 835 is a no-op); continue-as-new keeps its history short.
+remittance (``posting-<remittance key>``: a re-delivered 835 is a no-op), then confirms the 835s to the
+clearinghouse (at least once: a poll lost before the confirm fetches them again); continue-as-new keeps its
+history short.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
 
 INTAKE_WORKFLOW_ID = "remittance-intake"
+CONFIRMS_AFTER_START = "intake-confirms-after-start"
 
 
 @workflow.defn(name="RemittanceIntake")
@@ -41,7 +44,12 @@ class RemittanceIntakeWorkflow(RevenueWorkflow):
         self._stage = "polling"
         set_visibility(stage="remittance_intake")
         while not self._stop and left != 0:
-            fetched = await self.run_activity(c.posting_fetch_remittances, c.Nothing(), CLEARINGHOUSE)
+            # Confirmed to the clearinghouse only once each posting is started: a worker lost between the
+            # clearinghouse's confirm and the fetch's completion lost those 835s (stored, never posted).
+            confirm_after = workflow.patched(CONFIRMS_AFTER_START)
+            fetched = await self.run_activity(
+                c.posting_fetch_remittances, c.FetchRemittances(confirm=not confirm_after), CLEARINGHOUSE
+            )
             for key in fetched.remittance_keys:
                 try:
                     await workflow.start_child_workflow(
@@ -55,6 +63,10 @@ class RemittanceIntakeWorkflow(RevenueWorkflow):
                     self._posted += 1
                 except WorkflowAlreadyStartedError:
                     pass  # posted (or being posted) already: posting is keyed by the remittance
+            if fetched.document_ids:
+                await self.run_activity(
+                    c.posting_confirm_remittances, c.ConfirmRemittances(fetched.document_ids), CLEARINGHOUSE
+                )
             iterations += 1
             left -= 1 if left > 0 else 0
             if iterations >= policy.intake_iterations_per_run or workflow.info().is_continue_as_new_suggested():

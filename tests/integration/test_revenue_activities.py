@@ -147,8 +147,14 @@ def test_a_visit_goes_from_eligibility_to_a_posted_remittance(
             )
         )
         assert asked.details == {"route": "clearinghouse", "category": inquiry.category, "status": inquiry.status_code}
-    fetched = posting.fetch_remittances(c.Nothing())
-    assert fetched.remittance_keys
+    fetched = posting.fetch_remittances(c.FetchRemittances(confirm=False))
+    assert fetched.remittance_keys and len(fetched.document_ids) >= len(fetched.remittance_keys)
+    # An attempt lost before RemittanceIntake confirmed them: the next fetch hands back the same 835s.
+    refetched = posting.fetch_remittances(c.FetchRemittances(confirm=False))
+    assert (refetched.remittance_keys, refetched.document_ids) == (fetched.remittance_keys, fetched.document_ids)
+    posting.confirm_remittances(c.ConfirmRemittances(fetched.document_ids))
+    posting.confirm_remittances(c.ConfirmRemittances(fetched.document_ids))  # at least once: a repeat is harmless
+    assert posting.fetch_remittances(c.FetchRemittances(confirm=False)) == c.FetchedRemittances((), ())
     outcomes = {}
     for number, key in enumerate(fetched.remittance_keys):
         # The first 835 as a large one (carry nothing): its outcomes are kept beside it for posting.tell.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Worker
 
 from activities.contracts import revenue as c
@@ -296,6 +297,25 @@ async def remittance_intake(run: ReplayRun) -> str:
         return handle.id
 
 
+async def remittance_intake_confirms_after_start(run: ReplayRun) -> str:
+    """Two 835s fetched unconfirmed, their postings started, then confirmed (patched intake-confirms-after-start)."""
+    world = World(mailbox=[c.FetchedRemittances(("era-a", "era-b"), ("doc-1", "doc-2"))])
+    for key in ("era-a", "era-b"):
+        world.outcomes[key] = c.PostingResult(key, False, "SBXBM", 0, (), (), ())
+    async with _harness(run, world) as harness:
+        handle = await run.client.start_workflow(
+            RemittanceIntakeWorkflow.run,
+            c.IntakeInput(POLICY, iterations_left=2),
+            id=f"remittance-intake-{uuid.uuid4()}",
+            task_queue=harness.queue,
+        )
+        while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await harness.skip()  # the polls' business days
+        await handle.result()
+        assert world.called(c.POSTING_CONFIRM_REMITTANCES) == [c.ConfirmRemittances(("doc-1", "doc-2"))]
+        return handle.id
+
+
 async def collections_agency(run: ReplayRun) -> str:
     world = World(balance_cents=[8000])
     async with _harness(run, world) as harness:
@@ -361,6 +381,7 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_payment_posting": payment_posting,
     "revenue_payment_posting_told_in_pages": payment_posting_told_in_pages,
     "revenue_remittance_intake": remittance_intake,
+    "revenue_remittance_intake_confirms_after_start": remittance_intake_confirms_after_start,
     "revenue_collections_agency": collections_agency,
     "revenue_collections_payment_plan": collections_payment_plan,
     "revenue_collections_plan_dispute_early_payoff": collections_plan_dispute_early_payoff,

@@ -70,6 +70,7 @@ class World:
     status_after_submit: str = ""  # the claim's status in the store after claims.submit ("" like older histories)
     # The stored collections policy's versions, newest last; each collections.policy call reads the newest.
     policies: list[dict[str, int]] = field(default_factory=lambda: [{}])
+    mailbox: list[c.FetchedRemittances] = field(default_factory=list)  # what each posting.fetch_remittances hands back
 
     def called(self, name: str) -> list[Any]:
         return [arg for called, arg in self.calls if called == name]
@@ -219,8 +220,14 @@ class World:
             return c.Told(signalled=max(0, min(page.limit, kept - page.offset)))
 
         @activity.defn(name=c.POSTING_FETCH_REMITTANCES)
-        async def fetch(_: c.Nothing) -> c.FetchedRemittances:
-            return c.FetchedRemittances(())
+        async def fetch(request: c.FetchRemittances) -> c.FetchedRemittances:
+            log(c.POSTING_FETCH_REMITTANCES, request)
+            return world.mailbox.pop(0) if world.mailbox else c.FetchedRemittances(())
+
+        @activity.defn(name=c.POSTING_CONFIRM_REMITTANCES)
+        async def confirm(request: c.ConfirmRemittances) -> c.Nothing:
+            log(c.POSTING_CONFIRM_REMITTANCES, request)
+            return c.Nothing()
 
         @activity.defn(name=c.COLLECTIONS_NOTIFY)
         async def notify(data: c.BalanceNotice) -> c.Nothing:
@@ -303,6 +310,7 @@ class World:
             post,
             tell,
             fetch,
+            confirm,
             notify,
             balance,
             statement,

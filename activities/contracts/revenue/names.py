@@ -17,6 +17,8 @@ CLAIMS_ACKNOWLEDGMENTS = "claims.acknowledgments"
 CLAIMS_STATUS_INQUIRY = "claims.status_inquiry"
 CLAIMS_SET_STATUS = "claims.set_status"
 POSTING_FETCH_REMITTANCES = "posting.fetch_remittances"
+# the 835s a fetch handed over, confirmed to the clearinghouse once their postings are started
+POSTING_CONFIRM_REMITTANCES = "posting.confirm_remittances"
 POSTING_POST_REMITTANCE = "posting.post_remittance"
 POSTING_TELL = "posting.tell"  # one page of a large remittance's outcomes told to claims and collections
 POSTING_CHARGE = "posting.charge"

@@ -15,8 +15,25 @@ class IntakeInput:
 
 
 @dataclass(frozen=True)
+class FetchRemittances:
+    """``confirm``: the fetch confirms what it stored to the clearinghouse at once (histories before
+    ``intake-confirms-after-start``; a worker lost between that confirm and the activity's completion lost the
+    835s: stored, never posted, never fetched again). False: the fetch only stores and hands back the keys with
+    the clearinghouse's ids, and RemittanceIntake confirms them (``posting.confirm_remittances``) once each
+    PaymentPosting is started; an attempt lost before that fetches the same 835s again."""
+
+    confirm: bool = True
+
+
+@dataclass(frozen=True)
 class FetchedRemittances:
     remittance_keys: tuple[str, ...]  # document keys of stored 835s (or EOB extractions)
+    document_ids: tuple[str, ...] = ()  # the clearinghouse's ids of what was fetched and not yet confirmed
+
+
+@dataclass(frozen=True)
+class ConfirmRemittances:
+    document_ids: tuple[str, ...]  # the clearinghouse's ids (FetchedRemittances.document_ids)
 
 
 @dataclass(frozen=True)

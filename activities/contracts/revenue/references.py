@@ -43,6 +43,7 @@ from activities.contracts.revenue.names import (
     ENCOUNTER_RECORD_CODES,
     POSTING_ADJUST,
     POSTING_CHARGE,
+    POSTING_CONFIRM_REMITTANCES,
     POSTING_FETCH_REMITTANCES,
     POSTING_POST_REMITTANCE,
     POSTING_TELL,
@@ -64,7 +65,9 @@ from activities.contracts.revenue.posting import (
     ClaimAdjustment,
     CollectionsPolicyInForce,
     CollectionsWriteOff,
+    ConfirmRemittances,
     FetchedRemittances,
+    FetchRemittances,
     GuarantorBalance,
     GuarantorRef,
     Nothing,
@@ -100,7 +103,8 @@ claims_submit = ActivityRef(CLAIMS_SUBMIT, ClaimCorrection, SubmitResult)
 claims_acknowledgments = ActivityRef(CLAIMS_ACKNOWLEDGMENTS, AckQuery, AckResult)
 claims_status_inquiry = ActivityRef(CLAIMS_STATUS_INQUIRY, ClaimRef, StatusInquiryResult)
 claims_set_status = ActivityRef(CLAIMS_SET_STATUS, SetClaimStatus, Nothing)
-posting_fetch_remittances = ActivityRef(POSTING_FETCH_REMITTANCES, Nothing, FetchedRemittances)
+posting_fetch_remittances = ActivityRef(POSTING_FETCH_REMITTANCES, FetchRemittances, FetchedRemittances)
+posting_confirm_remittances = ActivityRef(POSTING_CONFIRM_REMITTANCES, ConfirmRemittances, Nothing)
 posting_post_remittance = ActivityRef(POSTING_POST_REMITTANCE, RemittanceRef, PostingResult)
 posting_tell = ActivityRef(POSTING_TELL, TellPage, Told)
 posting_charge = ActivityRef(POSTING_CHARGE, PatientCharge, ChargeResult)
