@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table
@@ -37,19 +38,20 @@ class PostgresCopyWriter:
 
     @staticmethod
     def _copy(cursor: Any, target: str, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
-        as_json = [isinstance(table.c[name].type, JSON) for name in columns]
+        as_json = [position for position, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+        values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
         with cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
-            if any(as_json):
+            write_row = copy.write_row
+            if as_json:
                 for row in rows:
-                    copy.write_row(
-                        [
-                            json.dumps(row[name]) if is_json and row[name] is not None else row[name]
-                            for name, is_json in zip(columns, as_json, strict=True)
-                        ]
-                    )
+                    cells = list(values(row))
+                    for position in as_json:
+                        if (cell := cells[position]) is not None:
+                            cells[position] = "[]" if cell == [] else json.dumps(cell)
+                    write_row(cells)
             else:
                 for row in rows:
-                    copy.write_row([row[name] for name in columns])
+                    write_row(values(row))
 
     def insert_missing(
         self, connection: Connection, table: Table, rows: Sequence[dict[str, Any]], unique: Sequence[str]

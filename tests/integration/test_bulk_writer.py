@@ -4,7 +4,7 @@ the portable Core writer on SQLite, COPY on PostgreSQL. Below and above the COPY
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.storage import PostgresCopyWriter
@@ -67,3 +67,38 @@ def test_update_keeps_the_optimistic_lock(session_factory: sessionmaker[Session]
         names = dict(session.execute(select(m.Account.id, m.Account.name)).all())
     assert names[str(rows[0]["id"])] == "account 0"
     assert all(names[str(row["id"])] == f"renamed {n}" for n, row in enumerate(rows) if n)
+
+
+@pytest.mark.parametrize("count", [3, COPY_THRESHOLD + 7])
+def test_insert_writes_json_columns_and_nulls_as_given(session_factory: sessionmaker[Session], count: int) -> None:
+    """JSON cells (empty lists, lists, null) and plain columns in any order of the row's keys; COPY above the
+    threshold on PostgreSQL, executemany below it and on SQLite."""
+    table = Table(
+        "bulk_json_probe",
+        MetaData(),
+        Column("id", String(36), primary_key=True),
+        Column("codes", JSON),
+        Column("note", String(40), nullable=True),
+        Column("amount", Integer),
+    )
+    rows = [
+        {
+            "note": None if n % 3 == 0 else f"tab\there, back\\slash {n}",
+            "codes": [] if n % 2 else [f"M{n}", "25"] if n % 3 else None,
+            "amount": n * 100,
+            "id": m.new_id(),
+        }
+        for n in range(count)
+    ]
+    with session_factory() as session:
+        connection = session.connection()
+        table.create(connection)
+        try:
+            bulk_writer(session).insert(connection, table, rows)
+            stored = {r.id: r for r in connection.execute(select(table))}
+            assert len(stored) == count
+            for row in rows:
+                got = stored[row["id"]]
+                assert (got.codes, got.note, got.amount) == (row["codes"], row["note"], row["amount"])
+        finally:
+            session.rollback()

@@ -77,3 +77,17 @@ def test_refusals_are_typed() -> None:
         transfer("k" * 201, EntryKind.CHARGE, acc.CASH, acc.REVENUE, 5)
     with pytest.raises(ValueError):
         acc.write_off("lottery")
+
+
+def test_new_ids_are_distinct_version_4_uuids() -> None:
+    """Posting draws its row ids in one batch (``new_ids``): each a canonical version-4, RFC 4122 UUID string."""
+    import uuid
+
+    from domain.ledger.store import new_ids
+
+    ids = new_ids(5000)
+    assert len(set(ids)) == 5000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert new_ids(0) == []
