@@ -36,6 +36,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +56,18 @@ from activities.contracts import revenue as c
 from activities.contracts import workitems as wi
 from bench._costs import workflow_costs
 from bench._revenue_bare import BareWorkflow, noop
-from flows.revenue import WORKFLOWS, PaymentPostingWorkflow, registration_workflow_id
+from flows.revenue import WORKFLOWS, PaymentPostingWorkflow, encounter_workflow_id, registration_workflow_id
 from flows.revenue.posting import POSTING_STARTS_AT
 from flows.revenue.registration import REGISTRATION_STARTS_AT
+from intake.processes import ENCOUNTER, REGISTRATION, PendingStart, TemporalStarter
 from workers.registry import workflow_runner
 from workers.settings import Settings
 from workers.temporal import dev_server_for
 from workers.temporal.dev_server import DevServer
 from workers.temporal.search_attributes import ensure_search_attributes
 
-POLICY = c.RevenuePolicy(day_seconds=1.0)  # a 30 s follow-up window: the 835 always comes first
+POLICY = c.RevenuePolicy(day_seconds=1.0)
+INTAKE_SHAPE = "intake"  # a 30 s follow-up window: the 835 always comes first
 
 
 def _instant_activities(queue: str) -> list[Any]:
@@ -320,10 +323,17 @@ async def _engine_latency(client: Client, workflow_id: str) -> float:
     return (events[-1].event_time.ToDatetime() - events[0].event_time.ToDatetime()).total_seconds()
 
 
-async def _journey_ids(client: Client, patient: str) -> list[str]:
-    """The workflows of one journey: registration, its children and theirs (read from the histories, so a journey
-    that runs a step inline counts no execution for it), and the posting the 835 started."""
-    ids, pending = [], [registration_workflow_id(patient)]
+def _roots(patient: str, shape: str) -> list[str]:
+    """The workflows a journey's starter starts: intake's two (``--shape intake``), or the registration alone."""
+    if shape == INTAKE_SHAPE:
+        return [registration_workflow_id(patient), encounter_workflow_id(f"ap-{patient}")]
+    return [registration_workflow_id(patient)]
+
+
+async def _journey_ids(client: Client, patient: str, shape: str) -> list[str]:
+    """The workflows of one journey: what its starter started, their children and theirs (read from the histories,
+    so a journey that runs a step inline counts no execution for it), and the posting the 835 started."""
+    ids, pending = [], _roots(patient, shape)
     while pending:
         workflow_id = pending.pop(0)
         ids.append(workflow_id)
@@ -345,10 +355,10 @@ def _report_costs(journey: Counter[str], bare: Counter[str], sample: int) -> Non
         print(f"  {key:<44}{journey[key] / sample:>11.1f}   {bare[key] / sample:>11.1f}")
 
 
-async def _activities_per_journey(client: Client, patient: str) -> int:
+async def _activities_per_journey(client: Client, patient: str, shape: str) -> int:
     """Activities (normal and local) the whole tree of one journey ran (each workflow's history counted)."""
     total = 0
-    for workflow_id in await _journey_ids(client, patient):
+    for workflow_id in await _journey_ids(client, patient, shape):
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         total += sum(
             1
@@ -362,7 +372,38 @@ async def _activities_per_journey(client: Client, patient: str) -> int:
     return total
 
 
-async def main(journeys: int, concurrency: int, rounds: int, workers: int = 1, slots: int = 8) -> None:
+def _journey_starter(client: Client, queue: str, shape: str) -> Any:
+    """One journey, started as the product starts it and awaited to its end.
+
+    ``intake`` (the default): through intake's ``TemporalStarter``, the one front door's starter, as a FHIR, HL7 or
+    CSV patient and a fulfilled visit reach it: PatientRegistration (``bill_encounters=False``) and the visit's
+    Encounter, each a workflow of its own. ``tree``: the shape before the front door, which only stored histories
+    and direct starts still take: PatientRegistration billing the patient's visits as child Encounters."""
+    starter = TemporalStarter(client, POLICY, task_queue=queue)
+
+    async def intake(patient: str) -> None:
+        now = datetime.now(UTC)
+        registration, appointment = registration_workflow_id(patient), f"ap-{patient}"
+        encounter = encounter_workflow_id(appointment)
+        await starter.start(PendingStart(f"r-{patient}", REGISTRATION, patient, registration, "created", now))
+        await starter.start(PendingStart(f"e-{patient}", ENCOUNTER, appointment, encounter, "fulfilled", now))
+        await asyncio.gather(*(client.get_workflow_handle(i).result() for i in (registration, encounter)))
+
+    async def tree(patient: str) -> None:
+        await client.execute_workflow(
+            "PatientRegistration",
+            c.RegistrationInput(patient, POLICY),
+            id=registration_workflow_id(patient),
+            task_queue=queue,
+            search_attributes=REGISTRATION_STARTS_AT,
+        )
+
+    return intake if shape == INTAKE_SHAPE else tree
+
+
+async def main(
+    journeys: int, concurrency: int, rounds: int, workers: int = 1, slots: int = 8, shape: str = "intake"
+) -> None:
     from tests.support.dev_stack import free_port  # the bench shares the tests' free-port helper
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -374,26 +415,15 @@ async def main(journeys: int, concurrency: int, rounds: int, workers: int = 1, s
             async with _worker(client, queue, slots), _extra_workers(server.target, queue, workers - 1, slots) as extra:
                 # Warm up both paths (sandbox imports, bytecode, connections) before measuring.
                 warm = f"warm-{uuid.uuid4()}"
-                await client.execute_workflow(
-                    "PatientRegistration",
-                    c.RegistrationInput(warm, POLICY),
-                    id=registration_workflow_id(warm),
-                    task_queue=queue,
-                    search_attributes=REGISTRATION_STARTS_AT,
-                )
-                per_journey = await _activities_per_journey(client, warm)
+                run_journey = _journey_starter(client, queue, shape)
+                await run_journey(warm)
+                per_journey = await _activities_per_journey(client, warm, shape)
                 await client.execute_workflow(
                     BareWorkflow.run, per_journey, id=f"bare-warm-{uuid.uuid4()}", task_queue=queue
                 )
 
                 def journey(patient: str) -> Any:
-                    return lambda: client.execute_workflow(
-                        "PatientRegistration",
-                        c.RegistrationInput(patient, POLICY),
-                        id=registration_workflow_id(patient),
-                        task_queue=queue,
-                        search_attributes=REGISTRATION_STARTS_AT,  # as intake starts it
-                    )
+                    return lambda: run_journey(patient)
 
                 def bare(workflow_id: str) -> Any:
                     return lambda: client.execute_workflow(
@@ -413,16 +443,16 @@ async def main(journeys: int, concurrency: int, rounds: int, workers: int = 1, s
                     for side, starts in runs if index % 2 == 0 else reversed(runs):
                         await _measure(side, server, extra, starts, concurrency)
                 latencies = sorted(
-                    await asyncio.gather(*(_engine_latency(client, registration_workflow_id(p)) for p in patients))
+                    await asyncio.gather(*(_engine_latency(client, _roots(p, shape)[-1]) for p in patients))
                 )
                 sample = min(10, journeys)  # the histories of a few journeys and bare workflows, added up
-                journey_ids = [i for p in patients[:sample] for i in await _journey_ids(client, p)]
+                journey_ids = [i for p in patients[:sample] for i in await _journey_ids(client, p, shape)]
                 journey_costs = await workflow_costs(client, journey_ids)
                 bare_costs = await workflow_costs(client, bare_ids[:sample])
                 costs = (journey_costs, bare_costs, sample)
     if sys.pycache_prefix and sys.pycache_prefix.startswith(tempfile.gettempdir()):
         shutil.rmtree(sys.pycache_prefix, ignore_errors=True)
-    print(f"worker processes: {workers}, workflow-task slots per worker: {slots}")
+    print(f"journey shape: {shape}; worker processes: {workers}, workflow-task slots per worker: {slots}")
     _report(journeys, concurrency, per_journey, journey_side, bare_side, latencies)
     _report_costs(*costs)
 
@@ -477,6 +507,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--slots", type=int, help="max concurrent workflow tasks per worker (default: the product's workers')"
     )
+    parser.add_argument(
+        "--shape",
+        choices=(INTAKE_SHAPE, "tree"),
+        default=INTAKE_SHAPE,
+        help="how a journey starts: through intake (the product's front door) or as the registration tree",
+    )
     parser.add_argument("--serve-worker", nargs=2, metavar=("TARGET", "QUEUE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.slots is None:  # as workers.registry.build_workers: CARECYCLE_WORKFLOW_TASK_SLOTS, 0 the SDK's 100
@@ -493,5 +529,6 @@ if __name__ == "__main__":
                 max(1, arguments.rounds),
                 max(1, arguments.workers),
                 arguments.slots,
+                arguments.shape,
             )
         )
