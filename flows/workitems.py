@@ -49,8 +49,7 @@ forward its own ``@workflow.update(name=RESOLVE_UPDATE)`` handler and validator 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -72,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from flows import calls
     from flows.search_attributes import ESCALATED, WORK_QUEUE
+    from flows.workitem_values import OpenItem, OpenWorkItemView, WorkItemRequest
 
 MAX_ESCALATION_LEVEL = 3
 
@@ -84,59 +84,11 @@ STORE_RETRY = RetryPolicy(
 )
 
 
-@dataclass(frozen=True)
-class WorkItemRequest:
-    """What a workflow asks a person to do. ``summary``/``context`` hold codes and opaque ids only."""
-
-    reason: str
-    entity_type: str
-    entity_id: str
-    summary: str
-    sla: timedelta
-    context: dict[str, str] = field(default_factory=dict)
-    key: str = ""  # set it when a run opens several items of one reason that must stay distinct
-    # A business key instead of the per-run one: the item is opened once across runs (continue-as-new), and
-    # one opened for the same key by someone else (a batch sweep) is adopted by this workflow.
-    dedupe_key: str = ""
-    # The rule the workflow will apply to a resolution, with the facts only the workflow knows (a balance, a
-    # claim's lines, today): the Update validator runs it after validate_resolution, so a resolution the process
-    # would refuse is refused before it is accepted. It raises a DomainError; it must not touch workflow state.
-    check: Callable[[Resolution], object] | None = field(default=None, compare=False, repr=False)
-    # The same rule with facts the workflow reads from the store when the resolution names something it holds no
-    # facts of (a claim a person typed): awaited by the Update handler before the resolution is recorded; a
-    # DomainError rejects the Update with the rule's message (the item stays open, nothing is recorded).
-    confirm: Callable[[Resolution], Awaitable[object]] | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class OpenWorkItemView:
-    """The ``work_items`` query's answer: what this workflow waits on right now."""
-
-    work_item_id: str
-    reason: str
-    queue: str
-    sla_due_at: datetime
-    escalation_level: int
-    assignee: str | None
-
-
-@dataclass
-class _OpenItem:
-    reason: str
-    queue: str
-    sla_due_at: datetime
-    escalation_level: int = 0
-    assignee: str | None = None
-    resolving: bool = False
-    check: Callable[[Resolution], object] | None = None
-    confirm: Callable[[Resolution], Awaitable[object]] | None = None
-
-
 class WorkItems:
     """One per workflow instance: the open items, their resolutions and the Update logic."""
 
     def __init__(self) -> None:
-        self._open: dict[str, _OpenItem] = {}
+        self._open: dict[str, OpenItem] = {}
         self._resolutions: dict[str, Resolution] = {}
         self._opened_per_reason: dict[str, int] = {}
 
@@ -172,7 +124,7 @@ class WorkItems:
             summary=f"open work item ({request.reason})",
         )
         work_item_id: str = opened.work_item_id
-        self._open[work_item_id] = _OpenItem(
+        self._open[work_item_id] = OpenItem(
             reason=str(request.reason),
             queue=str(queue),
             sla_due_at=sla_due_at,

@@ -7,84 +7,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from flows.workitems import WorkItemRequest, WorkItemsMixin
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import portal as portal_contract
     from activities.contracts import revenue as c
     from activities.contracts import workitems as workitems_contract
     from activities.contracts.reference import ActivityRef
     from domain.workitems import Reason, Resolution
     from flows import calls
+    from flows.revenue.options import CLEARINGHOUSE as CLEARINGHOUSE
+    from flows.revenue.options import CLEARINGHOUSE_RETRY as CLEARINGHOUSE_RETRY
+    from flows.revenue.options import LOCAL_STORE_PATCH
+    from flows.revenue.options import LONG_ACTIVITY_HEARTBEAT as LONG_ACTIVITY_HEARTBEAT
+    from flows.revenue.options import PORTAL as PORTAL
+    from flows.revenue.options import STORE as STORE
+    from flows.revenue.options import STORE_READ as STORE_READ
+    from flows.revenue.options import STORE_RETRY as STORE_RETRY
+    from flows.revenue.options import ActivityOptions as ActivityOptions
+    from flows.revenue.options import portal_retry as portal_retry
     from flows.search_attributes import BY_NAME
 
 InputT = TypeVar("InputT")
 OutputT = TypeVar("OutputT")
-
-# Domain errors are raised by activities as non-retryable ApplicationErrors whose type is the error's code;
-# the workflow turns them into work items instead of failing.
-STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=10,
-)
-# The clearinghouse and payers are slow and flaky: keep trying longer, with a wider spacing.
-CLEARINGHOUSE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    maximum_attempts=20,
-)
-
-
-@dataclass(frozen=True)
-class ActivityOptions:
-    start_to_close: timedelta
-    retry: RetryPolicy
-    task_queue: str | None = None  # None: the workflow's own queue
-    local: bool = False  # a local activity: a short read run inside the workflow task (flows.calls.execute)
-    # A long activity that beats while it runs (activities.heartbeats.kept_alive): a worker lost in the middle of it
-    # is noticed after this long and the activity retried elsewhere, not after its whole start_to_close.
-    heartbeat: timedelta | None = None
-
-
-STORE = ActivityOptions(timedelta(seconds=60), STORE_RETRY)
-# A short read of the store, run as a local activity: no workflow task, no activity task of its own.
-STORE_READ = ActivityOptions(timedelta(seconds=60), STORE_RETRY, local=True)
-CLEARINGHOUSE = ActivityOptions(timedelta(seconds=120), CLEARINGHOUSE_RETRY)
-# A browser session on a payer's portal: slow, one at a time per account, on the portal workers' own queue.
-# A lost worker is noticed after LONG_ACTIVITY_HEARTBEAT (not part of what a history replays).
-LONG_ACTIVITY_HEARTBEAT = timedelta(seconds=30)
-PORTAL = ActivityOptions(
-    timedelta(seconds=300), CLEARINGHOUSE_RETRY, task_queue="portal", heartbeat=LONG_ACTIVITY_HEARTBEAT
-)
-
-
-def portal_retry(maximum_attempts: int) -> RetryPolicy:
-    """A portal activity's retries: an unavailable portal is tried again with a wide spacing; a refused login, a
-    changed page, missing credentials or a one-time code nobody supplied are for a person."""
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=30),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=30),
-        maximum_attempts=maximum_attempts,
-        non_retryable_error_types=[
-            portal_contract.ERROR_LOGIN_FAILED,
-            portal_contract.ERROR_LAYOUT_CHANGED,
-            portal_contract.ERROR_CREDENTIALS_MISSING,
-            portal_contract.ERROR_OTP_UNAVAILABLE,
-            "not_found",
-        ],
-    )
 
 
 def portal_failure_evidence(cause: ApplicationError) -> dict[str, str]:
@@ -143,11 +92,21 @@ class RevenueWorkflow(WorkItemsMixin):
     def __init__(self) -> None:
         self._work_log: list[str] = []
         self._stage = "started"
+        self._store = STORE  # how this run's store steps run (store_steps_local)
+
+    def store_steps_local(self) -> None:
+        """From here on, this run's store steps (activities run without options: short store transactions) are local
+        activities, in runs that began with ``LOCAL_STORE_PATCH``; histories before it keep their activity tasks.
+        Called first thing by the journey's workflows (PatientRegistration, Encounter, Claim)."""
+        if workflow.patched(LOCAL_STORE_PATCH):
+            self._store = STORE_READ
 
     async def run_activity(
-        self, activity: ActivityRef[InputT, OutputT], arg: InputT, options: ActivityOptions = STORE
+        self, activity: ActivityRef[InputT, OutputT], arg: InputT, options: ActivityOptions | None = None
     ) -> OutputT:
-        """Run an activity through the typed layer; a domain refusal (non-retryable) raises :class:`DomainFailure`."""
+        """Run an activity through the typed layer; a domain refusal (non-retryable) raises :class:`DomainFailure`.
+        Without ``options``: a store step, as ``store_steps_local`` says."""
+        options = options or self._store
         try:
             return await calls.execute(
                 activity,
@@ -162,6 +121,10 @@ class RevenueWorkflow(WorkItemsMixin):
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.non_retryable:
                 raise DomainFailure(cause.type or "domain_error", cause.message) from None
+            raise
+        except ApplicationError as exc:  # a local activity's failure arrives as its own error, not an ActivityError
+            if options.local and exc.non_retryable:
+                raise DomainFailure(exc.type or "domain_error", exc.message) from None
             raise
 
     async def ask(
@@ -229,9 +192,10 @@ class RevenueWorkflow(WorkItemsMixin):
         *,
         entity_type: str,
         entity_id: str,
-        options: ActivityOptions = STORE,
+        options: ActivityOptions | None = None,
     ) -> OutputT:
-        """Run an activity; a domain refusal becomes a work item, and the activity runs again once resolved."""
+        """Run an activity (without ``options``: a store step); a domain refusal becomes a work item, and the activity
+        runs again once resolved."""
         while True:
             try:
                 return await self.run_activity(activity, arg, options)

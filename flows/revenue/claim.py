@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.claim_status import ClaimStatus
     from domain.workitems import Action, Reason
     from flows import calls
+    from flows.revenue.names import CLAIM_REMITTANCE_SIGNAL, CLAIM_WORKFLOW
+    from flows.revenue.names import claim_workflow_id as claim_workflow_id
 
 
 # A payer without a 276/277 route is asked on its web portal (a browser on the portal workers).
@@ -41,11 +43,7 @@ ACK_ITEM_RESOLUTION_PATCH = "claim-ack-item-resolution"
 REMITTANCE_ONCE_PATCH = "claim-remittance-once"
 
 
-def claim_workflow_id(claim_id: str) -> str:
-    return f"claim-{claim_id}"
-
-
-@workflow.defn(name="Claim")
+@workflow.defn(name=CLAIM_WORKFLOW)
 class ClaimWorkflow(ClaimDecisions):
     @workflow.run
     async def run(self, data: c.ClaimInput) -> c.ClaimResult:
@@ -54,6 +52,7 @@ class ClaimWorkflow(ClaimDecisions):
         return result
 
     async def _run(self, data: c.ClaimInput) -> c.ClaimResult:
+        self.store_steps_local()
         self._claim_id = data.claim_id
         self._policy = data.policy
         self._portal_task_queue = data.portal_task_queue
@@ -297,7 +296,7 @@ class ClaimWorkflow(ClaimDecisions):
 
     # --- what the claim hears and tells ----------------------------------------------------------------------
 
-    @workflow.signal(name="remittance")
+    @workflow.signal(name=CLAIM_REMITTANCE_SIGNAL)
     def remittance(self, outcome: c.ClaimOutcome) -> None:
         """Posting tells the claim what the payer decided (once per remittance and claim; the same outcome again,
         from a retried telling, is heard once)."""

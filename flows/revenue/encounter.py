@@ -12,27 +12,23 @@ from flows.revenue._common import (
     set_first_visibility,
     set_visibility,
 )
-from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
     from domain.claim_status import ClaimStatus
     from domain.coding import requested_units, split_codes
     from domain.workitems import Reason
+    from flows.revenue.names import CLAIM_WORKFLOW, ENCOUNTER_WORKFLOW, claim_workflow_id
+    from flows.revenue.names import ENCOUNTER_STARTS_AT as ENCOUNTER_STARTS_AT
+    from flows.revenue.names import encounter_workflow_id as encounter_workflow_id
     from flows.search_attributes import aging_bucket, starting_visibility
 
 
 # The Claim's first stage, given at its start (free; its first upsert is skipped): ClaimWorkflow._enter("scrub").
 CLAIM_STARTS_AT = starting_visibility(stage="scrub", claim_status=ClaimStatus.DRAFT.value, aging_bucket=aging_bucket(0))
-# The Encounter's first stage, given at its start by intake and PatientRegistration (see EncounterWorkflow._run).
-ENCOUNTER_STARTS_AT = starting_visibility(stage="coding")
 
 
-def encounter_workflow_id(appointment_id: str) -> str:
-    return f"encounter-{appointment_id}"
-
-
-@workflow.defn(name="Encounter")
+@workflow.defn(name=ENCOUNTER_WORKFLOW)
 class EncounterWorkflow(RevenueWorkflow):
     def __init__(self) -> None:
         super().__init__()
@@ -54,6 +50,7 @@ class EncounterWorkflow(RevenueWorkflow):
         return result
 
     async def _run(self, data: c.EncounterInput) -> c.EncounterResult:
+        self.store_steps_local()
         policy = data.policy
         self._stage = "coding"
         set_first_visibility(stage="coding")
@@ -89,9 +86,10 @@ class EncounterWorkflow(RevenueWorkflow):
         self._claim_id = claim_id
         self._stage = "claim"
         set_visibility(stage="claim")
-        result = await workflow.execute_child_workflow(
-            ClaimWorkflow.run,
+        result: c.ClaimResult = await workflow.execute_child_workflow(
+            CLAIM_WORKFLOW,  # by name: this module does not import (and re-run) the Claim's
             c.ClaimInput(claim_id, policy),
+            result_type=c.ClaimResult,
             id=claim_workflow_id(claim_id),
             parent_close_policy=ParentClosePolicy.TERMINATE,
             search_attributes=CLAIM_STARTS_AT,

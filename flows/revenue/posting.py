@@ -23,12 +23,12 @@ from flows.revenue._common import (
     set_first_visibility,
     set_visibility,
 )
-from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import posting_exceptions as xc
     from activities.contracts import revenue as c
     from domain.workitems import Reason
+    from flows.revenue.names import CLAIM_REMITTANCE_SIGNAL, CLAIM_WORKFLOW, claim_workflow_id
     from flows.search_attributes import starting_visibility
 
 # Marks the histories in which a claim without a running process is reopened by its remittance.
@@ -109,7 +109,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
         for outcome in result.claims:
             handle = workflow.get_external_workflow_handle(claim_workflow_id(outcome.claim_id))
             try:
-                await handle.signal(ClaimWorkflow.remittance, outcome)
+                await handle.signal(CLAIM_REMITTANCE_SIGNAL, outcome)
             except Exception:  # the claim's workflow is gone or never existed
                 if workflow.patched(LATE_REMITTANCE_PATCH):
                     await self._reopen(policy, outcome)
@@ -119,7 +119,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
             try:
                 # By name: abandoned, its result is not ours to decode (a typed reference would decode it here)
                 await workflow.start_child_workflow(
-                    "Claim",
+                    CLAIM_WORKFLOW,
                     c.ClaimInput(claim_id, policy),
                     id=claim_workflow_id(claim_id),
                     parent_close_policy=ParentClosePolicy.ABANDON,
@@ -162,7 +162,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
         try:
             # By name: abandoned, its result is not ours to decode (a typed reference would decode it here)
             await workflow.start_child_workflow(
-                "Claim",
+                CLAIM_WORKFLOW,
                 c.ClaimInput(outcome.claim_id, policy, reopened_by=outcome),
                 id=claim_workflow_id(outcome.claim_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
@@ -170,7 +170,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
             self._reopened.append(outcome.claim_id)
         except WorkflowAlreadyStartedError:  # another posting reopened it just now: it hears this outcome too
             await workflow.get_external_workflow_handle(claim_workflow_id(outcome.claim_id)).signal(
-                ClaimWorkflow.remittance, outcome
+                CLAIM_REMITTANCE_SIGNAL, outcome
             )
 
 

@@ -31,7 +31,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ParentClosePolicy
 
 from flows.revenue._common import STORE, DomainFailure, RevenueWorkflow, refusal_context, set_visibility
-from flows.revenue.claim import ClaimWorkflow, claim_workflow_id
 from flows.revenue.posting import POSTING_STARTS_AT, posting_workflow_id
 from flows.workitems import WorkItemRequest
 
@@ -43,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.posting.parked import ExceptionFacts, ExceptionKind, check_resolution, needs_claim_facts
     from domain.workitems import Action, Resolution
     from flows import calls
+    from flows.revenue.names import CLAIM_REMITTANCE_SIGNAL, CLAIM_WORKFLOW, claim_workflow_id
 
 OPEN_STATES = ("open", "claimed")
 InputT = TypeVar("InputT")
@@ -235,17 +235,17 @@ class PostingExceptionWorkflow(RevenueWorkflow):
         (or never ran) gets a new run that goes on from this outcome."""
         handle = workflow.get_external_workflow_handle(claim_workflow_id(outcome.claim_id))
         try:
-            await handle.signal(ClaimWorkflow.remittance, outcome)
+            await handle.signal(CLAIM_REMITTANCE_SIGNAL, outcome)
         except Exception:  # the claim's workflow is gone or never existed
             if not await self._start_claim(c.ClaimInput(outcome.claim_id, policy, reopened_by=outcome)):
                 # started by someone else just now: it hears this too
-                await handle.signal(ClaimWorkflow.remittance, outcome)
+                await handle.signal(CLAIM_REMITTANCE_SIGNAL, outcome)
 
     async def _start_claim(self, data: c.ClaimInput) -> bool:
         try:
             # By name: abandoned, its result is not ours to decode (a typed reference would decode it here)
             await workflow.start_child_workflow(
-                "Claim",
+                CLAIM_WORKFLOW,
                 data,
                 id=claim_workflow_id(data.claim_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,

@@ -19,12 +19,18 @@ from flows.revenue._common import (
     set_first_visibility,
     set_visibility,
 )
-from flows.revenue.eligibility import CoverageCheck, EligibilityCheckWorkflow, eligibility_workflow_id
-from flows.revenue.encounter import ENCOUNTER_STARTS_AT, EncounterWorkflow, encounter_workflow_id
+from flows.revenue.coverage import CoverageCheck
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
     from domain.workitems import Action, Reason
+    from flows.revenue.names import (
+        ELIGIBILITY_WORKFLOW,
+        ENCOUNTER_STARTS_AT,
+        ENCOUNTER_WORKFLOW,
+        eligibility_workflow_id,
+        encounter_workflow_id,
+    )
     from flows.search_attributes import starting_visibility
 
 
@@ -69,6 +75,7 @@ class PatientRegistrationWorkflow(RevenueWorkflow):
     async def _run(self, data: c.RegistrationInput) -> c.RegistrationResult:
         policy = data.policy
         self._lean = workflow.patched(LEAN_PATCH)
+        self.store_steps_local()
         self._stage = "registration"
         set_first_visibility(stage="registration")
         check = await self.run_or_ask(
@@ -121,8 +128,9 @@ class PatientRegistrationWorkflow(RevenueWorkflow):
         children = await asyncio.gather(
             *(
                 workflow.execute_child_workflow(
-                    EligibilityCheckWorkflow.run,
+                    ELIGIBILITY_WORKFLOW,  # by name: this module does not import (and re-run) its workflow's
                     c.EligibilityInput(coverage_id, policy),
+                    result_type=c.EligibilityResult,
                     id=eligibility_workflow_id(coverage_id),
                     parent_close_policy=ParentClosePolicy.TERMINATE,
                 )
@@ -144,9 +152,10 @@ class PatientRegistrationWorkflow(RevenueWorkflow):
         set_visibility(stage="encounters")
 
         async def one(appointment_id: str) -> c.EncounterResult:
-            result = await workflow.execute_child_workflow(
-                EncounterWorkflow.run,
+            result: c.EncounterResult = await workflow.execute_child_workflow(
+                ENCOUNTER_WORKFLOW,  # by name: this module does not import (and re-run) the Encounter's and Claim's
                 c.EncounterInput(appointment_id, policy),
+                result_type=c.EncounterResult,
                 id=encounter_workflow_id(appointment_id),
                 parent_close_policy=ParentClosePolicy.TERMINATE,
                 search_attributes=ENCOUNTER_STARTS_AT,

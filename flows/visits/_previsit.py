@@ -16,8 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 from flows.revenue._common import RevenueWorkflow, set_visibility
-from flows.revenue.eligibility import ask_payer
-from flows.revenue.encounter import EncounterWorkflow, encounter_workflow_id
+from flows.revenue.coverage import ask_payer
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as rc
@@ -34,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         pre_visit_steps,
     )
     from domain.workitems import Action, Reason
+    from flows.revenue.names import ENCOUNTER_WORKFLOW, encounter_workflow_id
 
 # How the pre-visit timeline ended.
 CANCELLED = "cancelled"
@@ -271,7 +271,7 @@ class PreVisitWorkflow(RevenueWorkflow):
         workflow_id = encounter_workflow_id(appointment_id)
         try:
             await workflow.start_child_workflow(
-                EncounterWorkflow.run,
+                ENCOUNTER_WORKFLOW,  # by name: abandoned, its result is not ours; its module is not re-run here
                 rc.EncounterInput(appointment_id, self._policy.revenue),
                 id=workflow_id,
                 parent_close_policy=ParentClosePolicy.ABANDON,

@@ -22,13 +22,16 @@ from flows.revenue import (
     WORKFLOWS,
     ClaimWorkflow,
     EligibilityCheckWorkflow,
+    EncounterWorkflow,
     PatientCollectionsWorkflow,
     PatientRegistrationWorkflow,
     PaymentPostingWorkflow,
     RemittanceIntakeWorkflow,
     claim_workflow_id,
+    encounter_workflow_id,
     registration_workflow_id,
 )
+from flows.revenue.names import ENCOUNTER_STARTS_AT
 from flows.revenue.registration import REGISTRATION_STARTS_AT
 from tests.replay.scenarios import ReplayRun, Scenario
 from tests.workflows.test_revenue_cycle import POLICY, Harness, World, _paid
@@ -364,12 +367,59 @@ async def collections_plan_dispute_early_payoff(run: ReplayRun) -> str:
         return handle.id
 
 
+async def _intake_journey(run: ReplayRun, which: str, world: World | None = None) -> str:
+    """The journey as intake starts it: PatientRegistration (``bill_encounters=False``) and the visit's Encounter,
+    each on its own, with their first stages; store steps as local activities (revenue-local-store), workflows
+    started and signalled by name (flows.revenue.names); a coding item when the world has no codes; paid."""
+    world = world or World()
+    async with _harness(run, world) as harness:
+        patient = f"p-{uuid.uuid4()}"
+        registration = await run.client.start_workflow(
+            PatientRegistrationWorkflow.run,
+            c.RegistrationInput(patient, POLICY, bill_encounters=False),
+            id=registration_workflow_id(patient),
+            task_queue=harness.queue,
+            search_attributes=REGISTRATION_STARTS_AT,
+        )
+        encounter = await run.client.start_workflow(
+            EncounterWorkflow.run,
+            c.EncounterInput(world.appointment_id, POLICY),
+            id=encounter_workflow_id(world.appointment_id),
+            task_queue=harness.queue,
+            search_attributes=ENCOUNTER_STARTS_AT,
+        )
+        if not world.coded:
+            codes = {"procedure_code": "99213", "diagnosis_codes": "I10"}
+            await harness.resolve(encounter, "missing_codes", "add_codes", **codes)
+        claim = run.client.get_workflow_handle(claim_workflow_id(world.claim_id))
+        await harness.wait_stage(claim, "awaiting_remittance")
+        await harness.post(f"era-{uuid.uuid4()}", _paid(world))
+        await registration.result()
+        await encounter.result()
+        return {"registration": registration.id, "encounter": encounter.id, "claim": claim.id}[which]
+
+
+async def registration_local_store(run: ReplayRun) -> str:
+    return await _intake_journey(run, "registration")
+
+
+async def encounter_local_store_missing_codes(run: ReplayRun) -> str:
+    return await _intake_journey(run, "encounter", World(coded=False))
+
+
+async def claim_local_store(run: ReplayRun) -> str:
+    return await _intake_journey(run, "claim")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "revenue_registration_journey": registration_journey,
     "revenue_registration_lean_journey": registration_lean_journey,
     "revenue_registration_eligibility_inline_inactive": registration_eligibility_inline_inactive,
     "revenue_claim_started_with_its_stage": claim_started_with_its_stage,
     "revenue_encounter_missing_codes": encounter_missing_codes,
+    "revenue_registration_local_store": registration_local_store,
+    "revenue_encounter_local_store_missing_codes": encounter_local_store_missing_codes,
+    "revenue_claim_local_store": claim_local_store,
     "revenue_claim_rejected_corrected": claim_rejected_corrected,
     "revenue_claim_denied_appealed": claim_denied_appealed,
     "revenue_claim_told_its_denial_twice": claim_told_its_denial_twice,

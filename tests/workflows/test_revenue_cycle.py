@@ -58,6 +58,7 @@ class World:
     portal_status: list[str] = field(default_factory=lambda: ["in_process"])  # what its portal says, in order
     balance_cents: list[int] = field(default_factory=lambda: [0])
     fail_create_once: bool = False
+    refuse_validate_once: bool = False  # registration.validate (a local activity) refused once
     calls: list[tuple[str, Any]] = field(default_factory=list)
     work_items: dict[str, wi.OpenWorkItemInput] = field(default_factory=dict)
     resolutions: list[wi.RecordResolutionInput] = field(default_factory=list)
@@ -101,6 +102,9 @@ class World:
         @activity.defn(name=c.REGISTRATION_VALIDATE)
         async def validate(ref: c.PatientRef) -> c.RegistrationCheck:
             log(c.REGISTRATION_VALIDATE, ref)
+            if world.refuse_validate_once:
+                world.refuse_validate_once = False
+                raise ApplicationError("patient record is locked", type="invalid", non_retryable=True)
             return c.RegistrationCheck(ref.patient_id, "g-1", ("cov-1",))
 
         @activity.defn(name=c.ELIGIBILITY_CHECK)
@@ -629,7 +633,8 @@ async def test_inactive_eligibility_goes_to_a_person(harness: Harness) -> None:
 
 async def test_registration_checks_eligibility_inline_and_asks_a_person_itself(harness: Harness) -> None:
     """registration-lean: no EligibilityCheck child; the inactive answer's work item is the registration's own, and
-    the store reads (registration.validate, encounter.list_billable) run as local activities."""
+    the store reads (registration.validate, encounter.list_billable) run as local activities, and so do its store
+    steps (eligibility.update_coverage, eligibility.record: revenue-local-store); the payer's 270/271 does not."""
     world = harness.world
     world.eligibility = "inactive"
     patient = f"p-{uuid.uuid4()}"
@@ -647,7 +652,28 @@ async def test_registration_checks_eligibility_inline_and_asks_a_person_itself(h
     events = (await handle.fetch_history()).events
     assert not [e for e in events if e.HasField("start_child_workflow_execution_initiated_event_attributes")]
     local = [e for e in events if e.HasField("marker_recorded_event_attributes")]
-    assert [e.marker_recorded_event_attributes.marker_name for e in local].count("core_local_activity") == 1
+    assert [e.marker_recorded_event_attributes.marker_name for e in local].count("core_local_activity") == 3
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events]
+    assert [name for name in scheduled if name.startswith("eligibility.")] == [c.ELIGIBILITY_CHECK] * 2
+
+
+async def test_a_local_store_step_refused_becomes_a_work_item_not_a_failed_workflow(harness: Harness) -> None:
+    """A local activity's refusal reaches the workflow as its ApplicationError, not wrapped in an ActivityError: it
+    is still a domain refusal (a manual task), and the step runs again once a person has fixed the data."""
+    harness.world.refuse_validate_once = True
+    patient = f"p-{uuid.uuid4()}"
+    handle = await harness.env.client.start_workflow(
+        PatientRegistrationWorkflow.run,
+        c.RegistrationInput(patient, POLICY, bill_encounters=False),
+        id=registration_workflow_id(patient),
+        task_queue=harness.queue,
+    )
+    await harness.resolve(handle, "manual_task", "complete")
+    result = await handle.result()
+    assert result.eligibility[0].status == "active"
+    assert len(harness.world.called(c.REGISTRATION_VALIDATE)) == 2
+    (item,) = [i for i in harness.world.work_items.values() if i.reason == "manual_task"]
+    assert item.context["activity"] == c.REGISTRATION_VALIDATE and item.context["error"] == "invalid"
 
 
 async def test_patient_balance_goes_through_statements_to_the_agency(harness: Harness) -> None:
