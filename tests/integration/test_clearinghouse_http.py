@@ -33,6 +33,7 @@ from domain.x12.eligibility import EligibilityInquiry, parse_271, write_270
 from domain.x12.envelope import ControlNumbers, Party
 from domain.x12.status276 import ClaimStatusInquiry, parse_277, write_276
 from sandbox.server import create_app
+from tests.support.ports import free_port
 from tests.unit.sandbox.claims_factory import BILLING_NPI, BIRTH, batch, claim, member
 from tests.unit.sandbox.serving import serve
 
@@ -193,9 +194,7 @@ def test_the_servers_scheduler_answers_the_drop_folder(tmp_path: Path) -> None:
 
 
 def test_python_m_sandbox_server_serves_health(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

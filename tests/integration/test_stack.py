@@ -4,6 +4,7 @@ orphan processes, and a second start resumes the in-flight workflow from the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -55,14 +56,27 @@ def _start(env: dict[str, str], log: Path, *args: str) -> tuple[subprocess.Popen
     assert process.stdout is not None
     lines = []
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise AssertionError(f"carecycle up exited early: {log.read_text()[-2000:]}")
-        lines.append(line)
-        if line.startswith("Press Ctrl-C"):
-            return process, "".join(lines)
-    raise AssertionError("carecycle up never became ready")
+    try:
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                raise AssertionError(f"carecycle up exited early: {log.read_text()[-2000:]}")
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                return process, "".join(lines)
+        raise AssertionError("carecycle up never became ready")
+    except BaseException:
+        _reap(process)  # a failed start leaves nothing running for the next test
+        raise
+
+
+def _reap(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait(30)
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def _children(pid: int) -> list[int]:

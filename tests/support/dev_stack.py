@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,18 +13,13 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from tests.support.ports import free_port
 from workers.composition import Container
 from workers.registry import build_workers
 from workers.runtime import run_workers_until
 from workers.security.keys import new_key_entry
 from workers.settings import Settings
 from workers.temporal import embedded_stack
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -11,13 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 PG_BIN = Path(os.environ.get("CARECYCLE_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -64,7 +60,7 @@ def start() -> PostgresServer:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     options = (
         f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
         "-c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,26 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.ports import free_ports
+
 
 def weed_path() -> str | None:
     beside = Path(sys.executable).parent / "weed"
     if beside.exists():
         return str(beside)
     return shutil.which("weed")
-
-
-def _free_ports(count: int) -> list[int]:
-    # Hold every socket until all are chosen so that no two are the same.
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @dataclass
@@ -90,7 +77,7 @@ def start(timeout: float = 60.0) -> S3Server:
     }
     (root / "s3.json").write_text(json.dumps(config))
     (root / "data").mkdir()
-    (master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, metrics) = _free_ports(9)
+    (master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, metrics) = free_ports(9)
     cmd = [
         weed,
         "server",

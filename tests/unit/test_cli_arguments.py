@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import io
 import signal
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +21,7 @@ from types import FrameType
 
 import pytest
 
+from tests.support.ports import free_port
 from workers.cli import build_parser, run
 from workers.cli.args import bad_examples
 
@@ -115,12 +115,6 @@ def _stdin(text: str) -> Iterator[None]:
         sys.stdin = saved
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def world(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """A migrated empty store, a Temporal address where nothing listens, and files of each kind."""
@@ -131,7 +125,7 @@ def world(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> d
     home.mkdir()
     monkeypatch.setenv("CARECYCLE_HOME", str(home))
     monkeypatch.setenv("CARECYCLE_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CARECYCLE_TEMPORAL_PORT", str(_free_port()))
+    monkeypatch.setenv("CARECYCLE_TEMPORAL_PORT", str(free_port()))
     monkeypatch.setenv("CARECYCLE_CODEC_KEYS", "k1:" + "A" * 43 + "=")
     text = tmp_path / "input.txt"
     text.write_text("hello\n")
