@@ -57,7 +57,7 @@ from activities.contracts import workitems as wi
 from bench._costs import workflow_costs
 from bench._revenue_bare import BareWorkflow, noop
 from flows.revenue import WORKFLOWS, PaymentPostingWorkflow, encounter_workflow_id, registration_workflow_id
-from flows.revenue.posting import POSTING_STARTS_AT
+from flows.revenue.posting import POSTING_STARTS_AT, posting_workflow_id
 from flows.revenue.registration import REGISTRATION_STARTS_AT
 from intake.processes import ENCOUNTER, REGISTRATION, PendingStart, TemporalStarter
 from workers.registry import workflow_runner
@@ -70,7 +70,61 @@ POLICY = c.RevenuePolicy(day_seconds=1.0)
 INTAKE_SHAPE = "intake"  # a 30 s follow-up window: the 835 always comes first
 
 
-def _instant_activities(queue: str) -> list[Any]:
+class _Payer:
+    """The payer's side of ``--claims-per-835``: it adjudicates each submitted claim at once and sends an 835 for
+    every ``per_835`` claims (a payer pays in cycles, one 835 per payer, payee and submitter for all the claims it
+    adjudicated: sandbox/clearinghouse/release.py), or for fewer once ``flush_seconds`` pass with no full file.
+    Remittance intake starts a PaymentPosting per 835, which signals each claim it pays. The 835's key names its
+    claims (``+``-joined; one claim: its id, as before), so any worker process's posting activity can answer it."""
+
+    def __init__(self, client: Client, queue: str, per_835: int, flush_seconds: float = 0.5) -> None:
+        self.client, self.queue, self.per_835, self.flush_seconds = client, queue, max(1, per_835), flush_seconds
+        self.pending: list[str] = []
+        self.flusher: asyncio.Task[None] | None = None
+        self.starts: set[asyncio.Task[None]] = set()
+
+    async def adjudicated(self, claim_id: str) -> None:
+        """One claim adjudicated: with one claim per 835 its posting starts now, else when the file fills."""
+        if self.per_835 == 1:
+            await self._send((claim_id,))
+            return
+        self.pending.append(claim_id)
+        if len(self.pending) >= self.per_835:
+            self._release()
+        elif self.flusher is None:
+            self.flusher = asyncio.create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.flush_seconds)
+        self.flusher = None
+        self._release()
+
+    def _release(self) -> None:
+        if self.flusher is not None:
+            self.flusher.cancel()
+            self.flusher = None
+        claims, self.pending = tuple(self.pending), []
+        if claims:
+            task = asyncio.create_task(self._send(claims))
+            self.starts.add(task)
+            task.add_done_callback(self.starts.discard)
+
+    async def _send(self, claims: tuple[str, ...]) -> None:
+        key = "+".join(claims)
+        await self.client.start_workflow(
+            PaymentPostingWorkflow.run,
+            c.PostingInput(key, POLICY),
+            id=posting_workflow_id(key),
+            task_queue=self.queue,
+            search_attributes=POSTING_STARTS_AT,  # as remittance intake starts it
+        )
+
+    @staticmethod
+    def claims_of(remittance_key: str) -> tuple[str, ...]:
+        return tuple(remittance_key.split("+"))
+
+
+def _instant_activities(payer: _Payer) -> list[Any]:
     """The revenue activities answering at once, as a healthy store and payer would."""
 
     @activity.defn(name=wi.OPEN)
@@ -120,14 +174,9 @@ def _instant_activities(queue: str) -> list[Any]:
 
     @activity.defn(name=c.CLAIMS_SUBMIT)
     async def submit(data: c.ClaimCorrection) -> c.SubmitResult:
-        # The payer answers with an 835 at once: remittance intake starts the posting of it.
-        await activity.client().start_workflow(
-            PaymentPostingWorkflow.run,
-            c.PostingInput(data.claim_id, POLICY),
-            id=f"posting-{data.claim_id}",
-            task_queue=queue,
-            search_attributes=POSTING_STARTS_AT,  # as remittance intake starts it
-        )
+        # The payer adjudicates at once and its 835 comes at once or with the next ones: remittance intake starts
+        # the posting of it.
+        await payer.adjudicated(data.claim_id)
         return c.SubmitResult(data.claim_id, "000000001", f"b-{data.claim_id}", data.frequency_code)
 
     @activity.defn(name=c.CLAIMS_ACKNOWLEDGMENTS)
@@ -136,8 +185,11 @@ def _instant_activities(queue: str) -> list[Any]:
 
     @activity.defn(name=c.POSTING_POST_REMITTANCE)
     async def post(ref: c.RemittanceRef) -> c.PostingResult:
-        outcome = c.ClaimOutcome(ref.remittance_key, ref.remittance_key, "paid", 9000, 2500, ("CO-45", "PR-2"))
-        return c.PostingResult(ref.remittance_key, False, "SBXBM", 9000, (outcome,), (), ())
+        key = ref.remittance_key
+        outcomes = tuple(
+            c.ClaimOutcome(claim, key, "paid", 9000, 2500, ("CO-45", "PR-2")) for claim in payer.claims_of(key)
+        )
+        return c.PostingResult(key, False, "SBXBM", 9000 * len(outcomes), outcomes, (), ())
 
     return [
         open_item, record, escalate, validate, eligibility, record_eligibility, billable, prepare,
@@ -145,13 +197,13 @@ def _instant_activities(queue: str) -> list[Any]:
     ]  # fmt: skip
 
 
-def _worker(client: Client, queue: str, slots: int) -> Worker:
+def _worker(client: Client, queue: str, slots: int, payer: _Payer) -> Worker:
     """One worker process's worker: the revenue workflows and the bare one, instant activities."""
     return Worker(
         client,
         task_queue=queue,
         workflows=[*WORKFLOWS, BareWorkflow],
-        activities=[*_instant_activities(queue), noop],
+        activities=[*_instant_activities(payer), noop],
         workflow_runner=_runner(),
         max_concurrent_activities=100,
         max_concurrent_workflow_tasks=slots,
@@ -177,7 +229,7 @@ def _knob_options() -> dict[str, Any]:
     return options
 
 
-async def _serve_worker(target: str, queue: str, slots: int) -> None:
+async def _serve_worker(target: str, queue: str, slots: int, per_835: int) -> None:
     """``--serve-worker``: a further worker process on the bench's queue, until it is terminated."""
     import signal
 
@@ -185,7 +237,7 @@ async def _serve_worker(target: str, queue: str, slots: int) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        async with _worker(client, queue, slots):
+        async with _worker(client, queue, slots, _Payer(client, queue, per_835)):
             print("ready", flush=True)
             await stop.wait()
     finally:
@@ -196,8 +248,9 @@ async def _serve_worker(target: str, queue: str, slots: int) -> None:
 class _ExtraWorkers:
     """``count`` further worker processes (this file with ``--serve-worker``) polling the bench's queue."""
 
-    def __init__(self, target: str, queue: str, count: int, slots: int) -> None:
+    def __init__(self, target: str, queue: str, count: int, slots: int, per_835: int) -> None:
         self.command = [sys.executable, __file__, "--serve-worker", target, queue, "--slots", str(slots)]
+        self.command += ["--claims-per-835", str(per_835)]
         self.count = count
         self.processes: list[asyncio.subprocess.Process] = []
 
@@ -224,8 +277,8 @@ class _ExtraWorkers:
         return total
 
 
-def _extra_workers(target: str, queue: str, count: int, slots: int) -> _ExtraWorkers:
-    return _ExtraWorkers(target, queue, count, slots)
+def _extra_workers(target: str, queue: str, count: int, slots: int, per_835: int) -> _ExtraWorkers:
+    return _ExtraWorkers(target, queue, count, slots, per_835)
 
 
 def _runner() -> Any:
@@ -330,20 +383,35 @@ def _roots(patient: str, shape: str) -> list[str]:
     return [registration_workflow_id(patient)]
 
 
-async def _journey_ids(client: Client, patient: str, shape: str) -> list[str]:
+async def _journey_parts(client: Client, patient: str, shape: str) -> tuple[list[str], dict[str, int]]:
     """The workflows of one journey: what its starter started, their children and theirs (read from the histories,
-    so a journey that runs a step inline counts no execution for it), and the posting the 835 started."""
-    ids, pending = [], _roots(patient, shape)
+    so a journey that runs a step inline counts no execution for it); and the postings that paid its claims (the
+    signallers of its claims' remittance signals), each with the number of claims its 835 paid, to share it out."""
+    ids, postings, pending = [], {}, _roots(patient, shape)
     while pending:
         workflow_id = pending.pop(0)
         ids.append(workflow_id)
         history = await client.get_workflow_handle(workflow_id).fetch_history()
-        pending += [
-            e.start_child_workflow_execution_initiated_event_attributes.workflow_id
-            for e in history.events
-            if e.HasField("start_child_workflow_execution_initiated_event_attributes")
-        ]
-    return [*ids, f"posting-cl-{patient}"]
+        for e in history.events:
+            if e.HasField("start_child_workflow_execution_initiated_event_attributes"):
+                pending.append(e.start_child_workflow_execution_initiated_event_attributes.workflow_id)
+            elif e.HasField("workflow_execution_signaled_event_attributes"):
+                sender = e.workflow_execution_signaled_event_attributes.external_workflow_execution.workflow_id
+                if sender.startswith("posting-"):
+                    postings[sender] = len(_Payer.claims_of(sender.removeprefix("posting-")))
+    return ids, postings
+
+
+async def _journey_costs(client: Client, patients: list[str], shape: str) -> Counter[str]:
+    """The histories' costs of these journeys: their own workflows', and of each posting the share of its claims."""
+    total: Counter[str] = Counter()
+    for patient in patients:
+        ids, postings = await _journey_parts(client, patient, shape)
+        total += await workflow_costs(client, ids)
+        for posting, claims in postings.items():
+            for key, value in (await workflow_costs(client, [posting])).items():
+                total[key] += value / claims  # type: ignore[assignment]
+    return total
 
 
 def _report_costs(journey: Counter[str], bare: Counter[str], sample: int) -> None:
@@ -355,12 +423,13 @@ def _report_costs(journey: Counter[str], bare: Counter[str], sample: int) -> Non
         print(f"  {key:<44}{journey[key] / sample:>11.1f}   {bare[key] / sample:>11.1f}")
 
 
-async def _activities_per_journey(client: Client, patient: str, shape: str) -> int:
-    """Activities (normal and local) the whole tree of one journey ran (each workflow's history counted)."""
-    total = 0
-    for workflow_id in await _journey_ids(client, patient, shape):
+async def _activities_per_journey(client: Client, patient: str, shape: str, per_835: int) -> int:
+    """Activities (normal and local) the whole tree of one journey ran (each workflow's history counted), with the
+    share of one claim in a full 835's posting (``per_835`` claims)."""
+
+    async def activities(workflow_id: str) -> int:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
-        total += sum(
+        return sum(
             1
             for e in history.events
             if e.HasField("activity_task_completed_event_attributes")
@@ -369,7 +438,10 @@ async def _activities_per_journey(client: Client, patient: str, shape: str) -> i
                 and "local_activity" in e.marker_recorded_event_attributes.marker_name
             )
         )
-    return total
+
+    ids, postings = await _journey_parts(client, patient, shape)
+    own = sum([await activities(i) for i in ids])
+    return own + round(sum([await activities(p) for p in postings]) / per_835)
 
 
 def _journey_starter(client: Client, queue: str, shape: str) -> Any:
@@ -402,7 +474,13 @@ def _journey_starter(client: Client, queue: str, shape: str) -> Any:
 
 
 async def main(
-    journeys: int, concurrency: int, rounds: int, workers: int = 1, slots: int = 8, shape: str = "intake"
+    journeys: int,
+    concurrency: int,
+    rounds: int,
+    workers: int = 1,
+    slots: int = 8,
+    shape: str = "intake",
+    per_835: int = 1,
 ) -> None:
     from tests.support.dev_stack import free_port  # the bench shares the tests' free-port helper
 
@@ -412,12 +490,14 @@ async def main(
             client = await Client.connect(server.target)
             await ensure_search_attributes(client)
             queue = f"bench-{uuid.uuid4()}"
-            async with _worker(client, queue, slots), _extra_workers(server.target, queue, workers - 1, slots) as extra:
+            payer = _Payer(client, queue, per_835)
+            extra_workers = _extra_workers(server.target, queue, workers - 1, slots, per_835)
+            async with _worker(client, queue, slots, payer), extra_workers as extra:
                 # Warm up both paths (sandbox imports, bytecode, connections) before measuring.
                 warm = f"warm-{uuid.uuid4()}"
                 run_journey = _journey_starter(client, queue, shape)
                 await run_journey(warm)
-                per_journey = await _activities_per_journey(client, warm, shape)
+                per_journey = await _activities_per_journey(client, warm, shape, per_835)
                 await client.execute_workflow(
                     BareWorkflow.run, per_journey, id=f"bare-warm-{uuid.uuid4()}", task_queue=queue
                 )
@@ -446,13 +526,15 @@ async def main(
                     await asyncio.gather(*(_engine_latency(client, _roots(p, shape)[-1]) for p in patients))
                 )
                 sample = min(10, journeys)  # the histories of a few journeys and bare workflows, added up
-                journey_ids = [i for p in patients[:sample] for i in await _journey_ids(client, p, shape)]
-                journey_costs = await workflow_costs(client, journey_ids)
+                journey_costs = await _journey_costs(client, patients[:sample], shape)
                 bare_costs = await workflow_costs(client, bare_ids[:sample])
                 costs = (journey_costs, bare_costs, sample)
     if sys.pycache_prefix and sys.pycache_prefix.startswith(tempfile.gettempdir()):
         shutil.rmtree(sys.pycache_prefix, ignore_errors=True)
-    print(f"journey shape: {shape}; worker processes: {workers}, workflow-task slots per worker: {slots}")
+    print(
+        f"journey shape: {shape}; claims per 835: {per_835}; worker processes: {workers}, "
+        f"workflow-task slots per worker: {slots}"
+    )
     _report(journeys, concurrency, per_journey, journey_side, bare_side, latencies)
     _report_costs(*costs)
 
@@ -513,6 +595,12 @@ if __name__ == "__main__":
         default=INTAKE_SHAPE,
         help="how a journey starts: through intake (the product's front door) or as the registration tree",
     )
+    parser.add_argument(
+        "--claims-per-835",
+        type=int,
+        default=1,
+        help="claims a payer pays in one 835 (one PaymentPosting each); 1: every claim its own 835",
+    )
     parser.add_argument("--serve-worker", nargs=2, metavar=("TARGET", "QUEUE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.slots is None:  # as workers.registry.build_workers: CARECYCLE_WORKFLOW_TASK_SLOTS, 0 the SDK's 100
@@ -520,7 +608,7 @@ if __name__ == "__main__":
         arguments.slots = int(product_slots) or 100
     if arguments.serve_worker:
         target, queue = arguments.serve_worker
-        asyncio.run(_serve_worker(target, queue, arguments.slots))
+        asyncio.run(_serve_worker(target, queue, arguments.slots, max(1, arguments.claims_per_835)))
     else:
         asyncio.run(
             main(
@@ -530,5 +618,6 @@ if __name__ == "__main__":
                 max(1, arguments.workers),
                 arguments.slots,
                 arguments.shape,
+                max(1, arguments.claims_per_835),
             )
         )

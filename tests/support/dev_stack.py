@@ -13,7 +13,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from tests.support.ports import free_port
+from tests.support.ports import free_port as free_port  # the tests and benches take it from here
 from workers.composition import Container
 from workers.registry import build_workers
 from workers.runtime import run_workers_until
