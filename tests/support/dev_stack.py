@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,16 +101,28 @@ def run_cli(env: dict[str, str], *args: str) -> CliResult:
     from workers.cli import run
 
     ours = {k: v for k, v in env.items() if k.startswith(("CARECYCLE_", "TEMPORAL_"))}
-    saved = {k: v for k, v in os.environ.items() if k.startswith(("CARECYCLE_", "TEMPORAL_"))}
     out, err = io.StringIO(), io.StringIO()
-    try:
-        for key in saved:
-            del os.environ[key]
-        os.environ.update(ours)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = run(list(args))
-    finally:
-        for key in ours:
-            os.environ.pop(key, None)
-        os.environ.update(saved)
+    with _python_environ(ours), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run(list(args))
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@contextmanager
+def _python_environ(ours: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``ours`` as its CARECYCLE_/TEMPORAL_ variables, for as long as the block runs, changed in
+    Python's mapping only. ``os.environ[k] = v`` also calls libc's setenv, which may move the process's environment
+    while a thread of the Temporal SDK's native core reads it (getenv is not synchronized with a setenv from
+    Python): run_cli runs in a thread beside the stack's workers, and a CI run died of SIGSEGV there. What the
+    command reads goes through ``os.environ``; the subprocesses the stack starts are given their env explicitly."""
+    data = os.environ._data  # type: ignore[attr-defined]  # CPython's mapping behind os.environ, no putenv
+    encode, decode = os.environ.encodekey, os.environ.decodekey
+    prefixed = [k for k in data if decode(k).startswith(("CARECYCLE_", "TEMPORAL_"))]
+    saved = {k: data.pop(k) for k in prefixed}
+    for key, value in ours.items():
+        data[encode(key)] = os.environ.encodevalue(value)
+    try:
+        yield
+    finally:
+        for key in [k for k in data if decode(k).startswith(("CARECYCLE_", "TEMPORAL_"))]:
+            del data[key]
+        data.update(saved)
