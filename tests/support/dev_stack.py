@@ -21,6 +21,8 @@ from workers.security.keys import new_key_entry
 from workers.settings import Settings
 from workers.temporal import embedded_stack
 
+OURS = ("CARECYCLE_", "TEMPORAL_")  # the variables a carecycle process reads: a test's stack gives its own
+
 
 @dataclass
 class DevStack:
@@ -51,7 +53,7 @@ def stack_settings(home: Path, database_url: str, codec_keys: str | None = None,
 
 
 def env_for(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
     env.update(
         CARECYCLE_HOME=str(settings.home),
         CARECYCLE_DATABASE_URL=settings.database_url,
@@ -100,7 +102,7 @@ def run_cli(env: dict[str, str], *args: str) -> CliResult:
 
     from workers.cli import run
 
-    ours = {k: v for k, v in env.items() if k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    ours = {k: v for k, v in env.items() if k.startswith(OURS)}
     out, err = io.StringIO(), io.StringIO()
     with _python_environ(ours), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = run(list(args))
@@ -116,13 +118,12 @@ def _python_environ(ours: dict[str, str]) -> Iterator[None]:
     command reads goes through ``os.environ``; the subprocesses the stack starts are given their env explicitly."""
     data = os.environ._data  # type: ignore[attr-defined]  # CPython's mapping behind os.environ, no putenv
     encode, decode = os.environ.encodekey, os.environ.decodekey
-    prefixed = [k for k in data if decode(k).startswith(("CARECYCLE_", "TEMPORAL_"))]
-    saved = {k: data.pop(k) for k in prefixed}
+    saved = {k: data.pop(k) for k in [k for k in data if decode(k).startswith(OURS)]}
     for key, value in ours.items():
         data[encode(key)] = os.environ.encodevalue(value)
     try:
         yield
     finally:
-        for key in [k for k in data if decode(k).startswith(("CARECYCLE_", "TEMPORAL_"))]:
+        for key in [k for k in data if decode(k).startswith(OURS)]:
             del data[key]
         data.update(saved)
