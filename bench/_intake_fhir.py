@@ -88,14 +88,6 @@ def serve_bare(port: int) -> None:
 # --- set-up ---------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def prepare_store(url: str, patients: int, seed: int) -> tuple[list[dict[str, Any]], str, str]:
     """The practice's set-up in the store, an API client, and one Bundle per synthetic patient."""
     from sqlalchemy import select
@@ -182,6 +174,8 @@ def throughput(args: argparse.Namespace, work: Path, store: str) -> list[Figure]
 
     total = args.bundles * args.rounds * 3 + 8
     bundles, token, _ = prepare_store(store, total, seed=29)
+    from tests.support.ports import free_port  # below the ephemeral range, as the tests pick theirs
+
     api_port, bare_port, temporal_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
     env.update(

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -85,9 +84,9 @@ def serve(separate_process: bool, state: PortalState) -> Iterator[str]:
         with PortalServer(create_app(state)) as server:
             yield server.base_url
         return
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from tests.support.ports import free_port  # below the ephemeral range, as the tests pick theirs
+
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox.portal.serve", "--port", str(port)],
         cwd=Path(__file__).resolve().parents[1],
