@@ -57,6 +57,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import flows.calls as calls  # by its full name: `from flows import calls` would re-run it in each sandbox
     from activities.contracts import workitems as contract
     from domain.errors import DomainError, InvalidResolution
     from domain.workitems import (
@@ -69,7 +70,6 @@ with workflow.unsafe.imports_passed_through():
         queue_of,
         validate_resolution,
     )
-    from flows import calls
     from flows.search_attributes import ESCALATED, WORK_QUEUE
     from flows.workitem_values import OpenItem, OpenWorkItemView, WorkItemRequest
 

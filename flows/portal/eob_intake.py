@@ -26,10 +26,10 @@ from flows.revenue.posting import POSTING_STARTS_AT, posting_workflow_id
 from flows.workitems import WorkItemRequest, WorkItemsMixin
 
 with workflow.unsafe.imports_passed_through():
+    import flows.calls as calls  # by its full name: `from flows import calls` would re-run it in each sandbox
     from activities.contracts import portal as contract
     from activities.contracts import revenue as revenue_contract
     from domain.workitems import Action, Reason
-    from flows import calls
 
 PORTAL_RETRY = portal_retry(maximum_attempts=8)
 READ_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)

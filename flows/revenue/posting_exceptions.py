@@ -35,13 +35,13 @@ from flows.revenue.posting import POSTING_STARTS_AT, posting_workflow_id
 from flows.workitems import WorkItemRequest
 
 with workflow.unsafe.imports_passed_through():
+    import flows.calls as calls  # by its full name: `from flows import calls` would re-run it in each sandbox
     from activities.contracts import posting_exceptions as xc
     from activities.contracts import revenue as c
     from activities.contracts.reference import ActivityRef
     from domain.errors import ValidationError
     from domain.posting.parked import ExceptionFacts, ExceptionKind, check_resolution, needs_claim_facts
     from domain.workitems import Action, Resolution
-    from flows import calls
     from flows.revenue.names import CLAIM_REMITTANCE_SIGNAL, CLAIM_WORKFLOW, claim_workflow_id
 
 OPEN_STATES = ("open", "claimed")

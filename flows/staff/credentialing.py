@@ -24,12 +24,12 @@ from datetime import date, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import flows.calls as calls  # by its full name: `from flows import calls` would re-run it in each sandbox
     from activities.contracts import staff as contract
     from domain import exclusions as exclusion_rules
     from domain import staff as rules
     from domain.staff import credential_item_key, renewed_expiry
     from domain.workitems import Action, Reason, Resolution
-    from flows import calls
     from flows.staff.tracking import STORE_RETRY, STORE_TIMEOUT, Snapshot, StaffTracking, Subject
     from flows.workitems import WorkItemRequest
 

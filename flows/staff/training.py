@@ -14,10 +14,10 @@ from datetime import date
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import flows.calls as calls  # by its full name: `from flows import calls` would re-run it in each sandbox
     from activities.contracts import staff as contract
     from domain.staff import completion_date, training_item_key
     from domain.workitems import Action, Reason, Resolution
-    from flows import calls
     from flows.staff.tracking import STORE_RETRY, STORE_TIMEOUT, Snapshot, StaffTracking, Subject
     from flows.workitems import WorkItemRequest
 
