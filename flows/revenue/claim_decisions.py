@@ -61,6 +61,8 @@ class ClaimDecisions(RevenueWorkflow):
         self._refusal: dict[str, str] = {}  # why the last resolution could not be applied (for the next item)
         self._ack_verdict: str | None = None  # what a person decided on the no-acknowledgment item
         self._upserted = False  # the run's first stage may have come with its start (set_first_visibility)
+        self._payer_with_stage = False  # PAYER_WITH_STAGE_PATCH (flows.revenue.claim)
+        self._payer_pending = ""  # a payer to upsert with the next stage (_enter)
 
     # --- a person's decision and how it is carried out ---------------------------------------------------------
 
@@ -203,6 +205,8 @@ class ClaimDecisions(RevenueWorkflow):
         if self._submitted_at is not None:
             age_days = (workflow.now().timestamp() - self._submitted_at) / self._policy.day_seconds
         visibility = {"stage": stage, "claim_status": self._status, "aging_bucket": aging_bucket(int(age_days))}
+        if self._payer_pending:
+            visibility["payer_id"], self._payer_pending = self._payer_pending, ""
         if self._upserted:
             set_visibility(**visibility)
         else:

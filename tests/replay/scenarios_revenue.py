@@ -411,6 +411,17 @@ async def claim_local_store(run: ReplayRun) -> str:
     return await _intake_journey(run, "claim")
 
 
+async def registration_one_marker(run: ReplayRun) -> str:
+    """The intake journey's registration with one patch marker (registration-one-marker) for the lean steps and the
+    local store steps."""
+    return await _intake_journey(run, "registration")
+
+
+async def claim_payer_with_stage(run: ReplayRun) -> str:
+    """The intake journey's claim: its payer upserted with the submit stage, one marker (claim-payer-with-stage)."""
+    return await _intake_journey(run, "claim")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "revenue_registration_journey": registration_journey,
     "revenue_registration_lean_journey": registration_lean_journey,
@@ -420,6 +431,8 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_registration_local_store": registration_local_store,
     "revenue_encounter_local_store_missing_codes": encounter_local_store_missing_codes,
     "revenue_claim_local_store": claim_local_store,
+    "revenue_registration_one_marker": registration_one_marker,
+    "revenue_claim_payer_with_stage": claim_payer_with_stage,
     "revenue_claim_rejected_corrected": claim_rejected_corrected,
     "revenue_claim_denied_appealed": claim_denied_appealed,
     "revenue_claim_told_its_denial_twice": claim_told_its_denial_twice,

@@ -508,6 +508,33 @@ async def test_failed_claim_edits_wait_for_a_correction(harness: Harness) -> Non
     assert result.status == "paid" and len(world.called(c.CLAIMS_SCRUB)) == 2
 
 
+async def _payer_upserts(handle: WorkflowHandle[Any, Any]) -> list[list[str]]:
+    """The search attributes of each upsert in the claim's history that names its payer, in order."""
+    history = await handle.fetch_history()
+    upserts = [
+        sorted(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    return [names for names in upserts if "PayerId" in names]
+
+
+async def test_a_claim_sent_at_once_names_its_payer_with_its_submit_stage(harness: Harness) -> None:
+    """claim-payer-with-stage: one upsert for the payer and the submit stage, in the scrub's workflow task."""
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    await harness.post("era-payer", _paid(harness.world))
+    await handle.result()
+    assert await _payer_upserts(handle) == [["AgingBucket", "ClaimStatus", "PayerId", "Stage"]]
+
+
+async def test_a_claim_whose_edits_failed_names_its_payer_while_a_person_decides(harness: Harness) -> None:
+    harness.world.scrub_failures = 1
+    handle = await harness.start_claim()
+    await harness.open_item(handle, "claim_edit_failed")
+    assert await _payer_upserts(handle) == [["PayerId"]]  # before the person's item, on its own
+
+
 async def test_denied_claim_is_appealed_then_paid(harness: Harness) -> None:
     world = harness.world
     handle = await harness.start_claim()
