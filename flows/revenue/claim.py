@@ -123,19 +123,19 @@ class ClaimWorkflow(ClaimDecisions):
         self._payer_id = scrub.payer_id
         self._take(scrub.claim_status, self._status)
         self._lines, self._diagnoses, self._line_pointers = scrub.lines, scrub.diagnoses, scrub.line_pointers
-        if self._payer_with_stage and scrub.passed and scrub.filing_deadline_days > 0:
-            self._payer_pending = scrub.payer_id  # the claim goes out now: with the submit stage, this same task
+        if self._payer_with_stage and _goes_out_at_once(scrub):
+            self._payer_pending = scrub.payer_id  # with the submit stage, in this same task
         else:
             set_visibility(payer_id=scrub.payer_id)  # a person is asked first: the payer shows while they decide
         return scrub
 
     async def _stopped_before_submit(self, policy: c.RevenuePolicy, scrub: c.ScrubResult) -> str | None:
         """None: the claim may go out; else a person's verdict on failed edits or a missed filing deadline."""
+        if _goes_out_at_once(scrub):
+            return None
         if not scrub.passed:
             return await self._decide(policy, Reason.CLAIM_EDIT_FAILED, *claim_texts.edits_failed(scrub))
-        if scrub.filing_deadline_days <= 0:
-            return await self._timely_filing_missed(policy)
-        return None
+        return await self._timely_filing_missed(policy)
 
     async def _submit(self, policy: c.RevenuePolicy, frequency: str) -> c.SubmitResult:
         self._enter("submit")
@@ -338,3 +338,9 @@ def _heard_key(outcome: c.ClaimOutcome) -> tuple[object, ...]:
         tuple(outcome.adjustment_codes),
         tuple(outcome.remark_codes),
     )
+
+
+def _goes_out_at_once(scrub: c.ScrubResult) -> bool:
+    """Whether a scrubbed claim is submitted without asking a person first: its edits passed and its payer's
+    timely-filing deadline has not passed."""
+    return scrub.passed and scrub.filing_deadline_days > 0
