@@ -40,6 +40,10 @@ EXCEPTION_WORKFLOWS_PATCH = "posting-exception-workflows"
 # outcomes beside the 835 and has them told by posting.tell, a page per activity (before: a signal per claim and
 # an activity per guarantor in this history, and every outcome in one payload).
 TELL_IN_PAGES_PATCH = "posting-tell-in-pages"
+# Marks the histories of a posting that records one patch marker, implying the three above (each marker a run records
+# costs the SDK's TemporalChangeVersion upsert, a billed Action), and names its payer with a later stage when nothing
+# waits in between: with "done" when its claims are told at once, on its own before a long telling or a person's item.
+ONE_MARKER_PATCH = "posting-one-marker"
 # Posting a payer's 10,000-claim ERA takes more than a store activity's minute on a busy machine, and a page is
 # hundreds of signals and starts. Both beat while they run, so a worker lost in the middle is noticed after the
 # heartbeat timeout, not after ten minutes (posting.post_remittance is kept alive by activities.heartbeats;
@@ -88,9 +92,10 @@ class PaymentPostingWorkflow(RevenueWorkflow):
     async def _run(self, data: c.PostingInput) -> c.PostingResult:
         policy = data.policy
         self._stage = "posting"
+        one_marker = workflow.patched(ONE_MARKER_PATCH)  # first: a run recorded before it calls no more than it did
         set_first_visibility(stage="posting")
         # A large remittance's outcomes stay beside the 835 and are told a page per activity (below).
-        carry_limit = policy.posting_carry_limit if workflow.patched(TELL_IN_PAGES_PATCH) else -1
+        carry_limit = policy.posting_carry_limit if one_marker or workflow.patched(TELL_IN_PAGES_PATCH) else -1
         result = await self.run_or_ask(
             policy,
             c.posting_post_remittance,
@@ -100,7 +105,10 @@ class PaymentPostingWorkflow(RevenueWorkflow):
             options=POSTING,
         )
         self._result = result
-        set_visibility(payer_id=result.payer_id or None)
+        payer = {"payer_id": result.payer_id or None}  # shown on its own, or with the next stage (ONE_MARKER_PATCH)
+        if not one_marker or result.kept:  # a long telling: the payer shows while it runs
+            set_visibility(**payer)
+            payer = {}
         self._stage = "signalling"
         if result.kept:
             await self._tell_in_pages(policy, result)
@@ -111,7 +119,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
             try:
                 await handle.signal(CLAIM_REMITTANCE_SIGNAL, outcome)
             except Exception:  # the claim's workflow is gone or never existed
-                if workflow.patched(LATE_REMITTANCE_PATCH):
+                if one_marker or workflow.patched(LATE_REMITTANCE_PATCH):
                     await self._reopen(policy, outcome)
                 else:
                     workflow.logger.info("no running workflow for claim %s", outcome.claim_id)
@@ -128,12 +136,15 @@ class PaymentPostingWorkflow(RevenueWorkflow):
                 pass
         for guarantor_id in result.guarantors_with_balance:
             await self.run_activity(c.collections_notify_balance, c.BalanceNotice(guarantor_id, policy))
-        if result.exception_items and workflow.patched(EXCEPTION_WORKFLOWS_PATCH):
+        if result.exception_items and (one_marker or workflow.patched(EXCEPTION_WORKFLOWS_PATCH)):
             # One activity starts them all (posting-exception-<item>): this history stays short on a large ERA.
             await self.run_activity(
                 xc.posting_start_exceptions, xc.StartExceptions(result.exception_items, data.remittance_key, policy)
             )
         if result.unmatched:
+            if payer:  # the payer shows while a person decides
+                set_visibility(**payer)
+                payer = {}
             await self.ask(
                 policy,
                 reason=Reason.UNMATCHED_REMITTANCE,
@@ -143,7 +154,7 @@ class PaymentPostingWorkflow(RevenueWorkflow):
                 context={"patient_control_numbers": ",".join(result.unmatched)[:500]},
             )
         self._stage = "done"
-        set_visibility(stage="done")
+        set_visibility(stage="done", **payer)
         return result
 
     async def _tell_in_pages(self, policy: c.RevenuePolicy, result: c.PostingResult) -> None:

@@ -111,6 +111,7 @@ async def posting_exception_refused_asked_again(run: ReplayRun) -> str:
 
 SCENARIOS: dict[str, Scenario] = {
     "exceptions_payment_posting_starts_exceptions": payment_posting_starts_exceptions,
+    "exceptions_payment_posting_one_marker_starts_exceptions": payment_posting_starts_exceptions,  # posting-one-marker
     "exceptions_posting_exception_posted_manually": posting_exception_posted_manually,
     "exceptions_posting_exception_refused_asked_again": posting_exception_refused_asked_again,
 }

@@ -443,6 +443,10 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_eligibility_inactive": eligibility_inactive,
     "revenue_payment_posting": payment_posting,
     "revenue_payment_posting_told_in_pages": payment_posting_told_in_pages,
+    # posting-one-marker: the same three paths recorded with one marker and the payer with a later stage
+    "revenue_payment_posting_one_marker": payment_posting,
+    "revenue_payment_posting_one_marker_told_in_pages": payment_posting_told_in_pages,
+    "revenue_payment_posting_one_marker_reopens_claim": posting_reopens_an_ended_claim,
     "revenue_remittance_intake": remittance_intake,
     "revenue_remittance_intake_confirms_after_start": remittance_intake_confirms_after_start,
     "revenue_collections_agency": collections_agency,

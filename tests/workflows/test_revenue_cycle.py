@@ -535,6 +535,27 @@ async def test_a_claim_whose_edits_failed_names_its_payer_while_a_person_decides
     assert await _payer_upserts(handle) == [["PayerId"]]  # before the person's item, on its own
 
 
+async def test_a_posting_told_at_once_names_its_payer_with_its_last_stage(harness: Harness) -> None:
+    """posting-one-marker: one marker, and the payer in the same upsert as the "done" stage."""
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    posting = harness.env.client.get_workflow_handle(await harness.post("era-payer-done", _paid(harness.world)))
+    assert await _payer_upserts(posting) == [["PayerId", "Stage"]]
+    history = await posting.fetch_history()
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert len(markers) == 1  # posting-one-marker alone, not posting-tell-in-pages as well
+
+
+async def test_a_posting_with_an_unmatched_claim_names_its_payer_while_a_person_decides(harness: Harness) -> None:
+    key = f"era-unmatched-{uuid.uuid4()}"
+    harness.world.outcomes[key] = c.PostingResult(key, False, "SBXBM", 0, (), ("PCN-X",))
+    posting = await harness.env.client.start_workflow(
+        PaymentPostingWorkflow.run, c.PostingInput(key, POLICY), id=f"posting-{key}", task_queue=harness.queue
+    )
+    await harness.open_item(posting, "unmatched_remittance")
+    assert await _payer_upserts(posting) == [["PayerId"]]  # before the person's item, on its own
+
+
 async def test_denied_claim_is_appealed_then_paid(harness: Harness) -> None:
     world = harness.world
     handle = await harness.start_claim()
