@@ -43,6 +43,8 @@ import httpx  # noqa: E402 - after the path is set
 from fastapi import Request  # noqa: E402
 from fastapi.responses import Response  # noqa: E402
 
+from tests.support.environ import environ_without_ours  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -177,7 +179,7 @@ def throughput(args: argparse.Namespace, work: Path, store: str) -> list[Figure]
     from tests.support.ports import free_port  # below the ephemeral range, as the tests pick theirs
 
     api_port, bare_port, temporal_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env = environ_without_ours()
     env.update(
         CARECYCLE_HOME=str(work / "home"),
         CARECYCLE_DATABASE_URL=store,

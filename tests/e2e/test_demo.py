@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 from temporalio.client import Client
 
 from tests.support.dev_stack import free_port
+from tests.support.environ import environ_without_ours
 from workers.security.keys import new_key_entry
 from workers.settings import Settings
 
@@ -41,7 +41,7 @@ class DemoRun:
 
 
 def demo_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env = environ_without_ours()
     env.update(
         CARECYCLE_HOME=str(home),
         CARECYCLE_TEMPORAL_PORT=str(free_port()),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from sqlalchemy import select
@@ -12,10 +11,11 @@ from api.clients import authenticate
 from domain import models as m
 from domain.store.engine import make_engine, make_session_factory
 from tests.support.dev_stack import run_cli
+from tests.support.environ import environ_without_ours
 
 
 def test_api_clients_add_list_revoke(tmp_path: Path, sqlite_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env = environ_without_ours()
     env.update(CARECYCLE_HOME=str(tmp_path / "home"), CARECYCLE_DATABASE_URL=sqlite_url)
 
     added = run_cli(env, "api-clients", "add", "epic-prod", "--scopes", "intake,read", "--json")

@@ -5,7 +5,6 @@ never fork the chain; the migration chains the events a store already had; `care
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
 from pathlib import Path
@@ -19,6 +18,7 @@ from domain.audit import GENESIS_HASH, record, verify_chain
 from domain.store.engine import make_engine, make_session_factory
 from domain.store.migrate import upgrade
 from tests.support.dev_stack import run_cli
+from tests.support.environ import environ_without_ours
 
 
 def _write(factory: sessionmaker[Session], count: int, actor: str = "ann") -> None:
@@ -159,7 +159,7 @@ def test_the_migration_chains_the_events_a_store_already_had(tmp_path: Path) -> 
 
 
 def test_audit_log_and_verify_log_commands(tmp_path: Path, sqlite_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env = environ_without_ours()
     env.update(CARECYCLE_HOME=str(tmp_path / "home"), CARECYCLE_DATABASE_URL=sqlite_url)
     engine = make_engine(sqlite_url)
     factory = make_session_factory(engine)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,12 +25,13 @@ import httpx
 import pytest
 
 from tests.support.dev_stack import dev_stack, free_port, run_cli
+from tests.support.environ import environ_without_ours
 
 CARECYCLE = [sys.executable, "-c", "from workers.cli import main; main()"]
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_", "PREFECT_"))}
+    env = environ_without_ours("PREFECT_")
     env.update(
         CARECYCLE_HOME=str(home),
         CARECYCLE_PREFECT_PORT=str(free_port()),

@@ -18,6 +18,7 @@ import pytest
 from domain.store.engine import make_engine, make_session_factory
 from domain.store.uow import UnitOfWork
 from tests.support.dev_stack import free_port
+from tests.support.environ import environ_without_ours
 from tests.unit.posting.factory import make_patient, make_practice
 from workers.cli import run
 
@@ -163,7 +164,7 @@ def test_a_read_only_home_for_up_and_demo(shared_folder: Path, command: str) -> 
     home = shared_folder / "home"
     home.mkdir()
     home.chmod(0o555)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env = environ_without_ours()
     env.update(CARECYCLE_HOME=str(home), CARECYCLE_TEMPORAL_PORT=str(free_port()))
     done = subprocess.run(
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", CARECYCLE, command],

@@ -4,7 +4,6 @@ for Temporal when it is away, and stops on SIGTERM with exit code 0."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -13,12 +12,13 @@ from pathlib import Path
 
 from hl7 import samples as s
 from hl7.mllp import MllpClient
+from tests.support.environ import environ_without_ours
 
 CARECYCLE = str(Path(sys.executable).parent / "carecycle")
 
 
 async def test_the_listener_command_answers_and_stops(tmp_path: Path, sqlite_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env = environ_without_ours()
     env.update(CARECYCLE_HOME=str(tmp_path), CARECYCLE_DATABASE_URL=sqlite_url, CARECYCLE_TEMPORAL_PORT="1")
     process = subprocess.Popen(
         [CARECYCLE, "hl7-listener", "--port", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

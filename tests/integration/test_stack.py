@@ -19,6 +19,7 @@ import pytest
 
 from flows.workitems import StandaloneWorkItemInput, StandaloneWorkItemResult, StandaloneWorkItemWorkflow
 from tests.support.dev_stack import free_port
+from tests.support.environ import environ_without_ours
 from workers.security.actors import os_user
 from workers.security.keys import new_key_entry
 from workers.settings import load_settings
@@ -30,7 +31,7 @@ CARECYCLE = str(Path(sys.executable).parent / "carecycle")
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env = environ_without_ours()
     env.update(
         CARECYCLE_HOME=str(home),
         CARECYCLE_TEMPORAL_PORT=str(free_port()),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from console.accounts import authenticate
 from domain import models as m
 from domain.store.engine import make_engine, make_session_factory
 from tests.support.dev_stack import CliResult, run_cli
+from tests.support.environ import environ_without_ours
 
 CARECYCLE = str(Path(sys.executable).parent / "carecycle")
 PASSWORD = "a long console password"
@@ -32,7 +32,7 @@ def carecycle(env: dict[str, str], *args: str, stdin: str = "") -> CliResult:
 
 
 def test_users_add_list_disable_enable_passwd(tmp_path: Path, sqlite_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARECYCLE_", "TEMPORAL_"))}
+    env = environ_without_ours()
     env.update(CARECYCLE_HOME=str(tmp_path / "home"), CARECYCLE_DATABASE_URL=sqlite_url)
 
     added = carecycle(env, "users", "add", "ann", "--role", "biller", "--password-stdin", stdin=PASSWORD + "\n")

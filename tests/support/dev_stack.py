@@ -13,6 +13,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from tests.support.environ import OURS, environ_without_ours
 from tests.support.ports import free_port as free_port  # the tests and benches take it from here
 from workers.composition import Container
 from workers.registry import build_workers
@@ -20,8 +21,6 @@ from workers.runtime import run_workers_until
 from workers.security.keys import new_key_entry
 from workers.settings import Settings
 from workers.temporal import embedded_stack
-
-OURS = ("CARECYCLE_", "TEMPORAL_")  # the variables a carecycle process reads: a test's stack gives its own
 
 
 @dataclass
@@ -53,7 +52,7 @@ def stack_settings(home: Path, database_url: str, codec_keys: str | None = None,
 
 
 def env_for(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    env = environ_without_ours()
     env.update(
         CARECYCLE_HOME=str(settings.home),
         CARECYCLE_DATABASE_URL=settings.database_url,

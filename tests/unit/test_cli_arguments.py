@@ -21,6 +21,7 @@ from types import FrameType
 
 import pytest
 
+from tests.support.environ import OURS
 from tests.support.ports import free_port
 from workers.cli import build_parser, run
 from workers.cli.args import bad_examples
@@ -119,7 +120,7 @@ def _stdin(text: str) -> Iterator[None]:
 def world(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """A migrated empty store, a Temporal address where nothing listens, and files of each kind."""
     for name in list(__import__("os").environ):
-        if name.startswith(("CARECYCLE_", "TEMPORAL_")):
+        if name.startswith(OURS):
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     home.mkdir()
