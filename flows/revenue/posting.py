@@ -42,8 +42,13 @@ EXCEPTION_WORKFLOWS_PATCH = "posting-exception-workflows"
 TELL_IN_PAGES_PATCH = "posting-tell-in-pages"
 # Marks the histories of a posting that records one patch marker, implying the three above (each marker a run records
 # costs the SDK's TemporalChangeVersion upsert, a billed Action), and names its payer with a later stage when nothing
-# waits in between: with "done" when its claims are told at once, on its own before a long telling or a person's item.
+# waits in between: with "done" when it has little to tell (TOLD_IN_A_MOMENT), on its own before a longer telling or a
+# person's item.
 ONE_MARKER_PATCH = "posting-one-marker"
+# Claims, secondary claims and guarantors a posting tells in a moment (a signal, a start or an activity each): with no
+# more than these, a new run (ONE_MARKER_PATCH) names its payer with its "done" stage; with more, or told in pages, it
+# names the payer first, so that the console shows it while the telling runs.
+TOLD_IN_A_MOMENT = 10
 # Posting a payer's 10,000-claim ERA takes more than a store activity's minute on a busy machine, and a page is
 # hundreds of signals and starts. Both beat while they run, so a worker lost in the middle is noticed after the
 # heartbeat timeout, not after ten minutes (posting.post_remittance is kept alive by activities.heartbeats;
@@ -106,7 +111,8 @@ class PaymentPostingWorkflow(RevenueWorkflow):
         )
         self._result = result
         payer = {"payer_id": result.payer_id or None}  # shown on its own, or with the next stage (ONE_MARKER_PATCH)
-        if not one_marker or result.kept:  # a long telling: the payer shows while it runs
+        to_tell = len(result.claims) + len(result.secondary_claims) + len(result.guarantors_with_balance)
+        if not one_marker or result.kept or to_tell > TOLD_IN_A_MOMENT:  # a longer telling: the payer shows meanwhile
             set_visibility(**payer)
             payer = {}
         self._stage = "signalling"

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         claim_workflow_id,
         registration_workflow_id,
     )
+    from flows.revenue.posting import TOLD_IN_A_MOMENT
     from flows.workitems import ResolveRequest
     from workers.registry import workflow_runner
 
@@ -544,6 +545,20 @@ async def test_a_posting_told_at_once_names_its_payer_with_its_last_stage(harnes
     history = await posting.fetch_history()
     markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
     assert len(markers) == 1  # posting-one-marker alone, not posting-tell-in-pages as well
+
+
+async def test_a_posting_with_more_to_tell_names_its_payer_first(harness: Harness) -> None:
+    """More than TOLD_IN_A_MOMENT to tell (here guarantors with a balance, an activity each): the payer shows while
+    the posting tells them, then "done" on its own."""
+    key = f"era-many-{uuid.uuid4()}"
+    guarantors = tuple(f"g-{n}" for n in range(TOLD_IN_A_MOMENT + 1))
+    harness.world.outcomes[key] = c.PostingResult(key, False, "SBXBM", 0, (), (), guarantors)
+    posting = await harness.env.client.start_workflow(
+        PaymentPostingWorkflow.run, c.PostingInput(key, POLICY), id=f"posting-{key}", task_queue=harness.queue
+    )
+    await posting.result()
+    assert await _payer_upserts(posting) == [["PayerId"]]
+    assert len(harness.world.called(c.COLLECTIONS_NOTIFY)) == TOLD_IN_A_MOMENT + 1
 
 
 async def test_a_posting_with_an_unmatched_claim_names_its_payer_while_a_person_decides(harness: Harness) -> None:
