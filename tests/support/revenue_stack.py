@@ -101,15 +101,17 @@ def load_rosters(container: Container, admin: SandboxAdmin) -> int:
 
 @asynccontextmanager
 async def revenue_stack(
-    home: Path, store_url: str, *, patients: int = 3, seed: int = 11, visits: bool = True
+    home: Path, store_url: str, *, patients: int = 3, seed: int = 11, visits: bool = True, random_mix: bool = True
 ) -> AsyncIterator[RevenueStack]:
-    """``visits`` False: the practice only (its history seeded), for tests whose visits come through a door."""
+    """``visits`` False: the practice only (its history seeded), for tests whose visits come through a door.
+    ``random_mix`` False: the sandbox payers decide by their documented forced rules only (no seeded random denial,
+    keyed on the claims' random ids), for tests that need every clean claim paid."""
     from sandbox.server import create_app
     from workers.stack import serve_asgi
 
     async with dev_stack(home, store_url) as stack:
         settings = stack.settings
-        app = create_app(home / "sandbox", seed=seed, time_scale=86400, poll_seconds=0.2)
+        app = create_app(home / "sandbox", seed=seed, time_scale=86400, poll_seconds=0.2, random_mix=random_mix)
         async with serve_asgi(app, settings.bind_host, settings.sandbox_port, name="sandbox"):
             admin = SandboxAdmin(settings.clearinghouse_endpoint)
             if visits:
