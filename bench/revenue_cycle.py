@@ -14,10 +14,12 @@ its spread over the rounds, p50/p95 journey latency in engine time (workflow sta
 histories), and where the time goes: CPU seconds per journey and per bare workflow of the worker (this process)
 and of the dev server (/proc), and the dev server's persistence requests per journey and per bare workflow.
 
-The workflow sandbox imports the workflow modules afresh for each workflow it starts. A deployed install has
-their bytecode (.pyc); a checkout run with PYTHONDONTWRITEBYTECODE=1 (as on the shared dev machine) would
-compile ``flows`` from source for every workflow. The bench therefore keeps bytecode in a private temporary
-pycache (``sys.pycache_prefix``, nothing written to the tree); ``--no-bytecode-cache`` measures without it.
+The workflow sandbox runs the workflow modules afresh for each workflow it starts, from code the worker compiles
+once when it starts (workers.temporal.workflow_code; the bench pins its bare workflow's module the same way). A
+deployed install has their bytecode (.pyc); a checkout run with PYTHONDONTWRITEBYTECODE=1 (as on the shared dev
+machine) compiles from source at that start. The bench keeps bytecode in a private temporary pycache
+(``sys.pycache_prefix``, nothing written to the tree) as a deployed install would; ``--no-bytecode-cache`` measures
+without it.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from workers.settings import Settings
 from workers.temporal import dev_server_for
 from workers.temporal.dev_server import DevServer
 from workers.temporal.search_attributes import ensure_search_attributes
+from workers.temporal.workflow_code import pin_workflow_code
 
 POLICY = c.RevenuePolicy(day_seconds=1.0)
 INTAKE_SHAPE = "intake"  # a 30 s follow-up window: the 835 always comes first
@@ -290,6 +293,7 @@ def _runner() -> Any:
     if os.environ.get("BENCH_PASSTHROUGH_FLOWS") == "1":
         restrictions = SandboxRestrictions.default.with_passthrough_modules("domain", "activities.contracts", "flows")
         return SandboxedWorkflowRunner(restrictions=restrictions)
+    pin_workflow_code(("bench",))  # the bare workflow's module compiled once, as workflow_runner does the product's
     return workflow_runner()
 
 

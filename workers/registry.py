@@ -28,6 +28,7 @@ from workers.composition import Container
 from workers.security.actors import ActorInterceptor, load_actor_keys
 from workers.settings import Settings
 from workers.store_retry import SqliteBusyRetryInterceptor
+from workers.temporal.workflow_code import pin_workflow_code
 
 
 def workflows_by_queue() -> dict[TaskQueue, list[type]]:
@@ -213,7 +214,15 @@ def concurrency_for(settings: Settings, queue: str) -> int:
     return limits.get(queue, settings.worker_default_concurrency)
 
 
+WORKFLOW_PACKAGES = ("flows",)  # the workflow code: its modules run afresh in each workflow's sandbox
+
+
 def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker runs its workflows in (and the replayer replays them in).
+
+    The workflow code is compiled once per process, here, and each sandbox runs that code
+    (workers.temporal.workflow_code): a worker runs the code it started with, whatever happens to the files."""
+    pin_workflow_code(WORKFLOW_PACKAGES)
     # The domain is pure and deterministic; passing it through avoids re-importing SQLAlchemy mappings
     # into every workflow sandbox. OpenTelemetry is passed through for the tracing interceptor's spans.
     return SandboxedWorkflowRunner(
