@@ -8,6 +8,8 @@ in each workflow's sandbox.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
 import textwrap
@@ -20,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from workers.registry import WORKFLOW_PACKAGES, workflow_runner
-from workers.temporal.workflow_code import PinnedWorkflowCode, pin_workflow_code
+from workers.temporal.workflow_code import PinnedWorkflowCode, _PinnedLoader, pin_workflow_code
 
 pytestmark = pytest.mark.temporal
 
@@ -91,3 +93,30 @@ def test_the_workers_pin_the_product_workflow_code_once() -> None:
     spec = finder.find_spec("flows.revenue.claim", [str(Path(__file__).resolve().parents[2] / "flows" / "revenue")])
     assert spec is not None and spec.loader is not None
     assert spec.loader.get_code("flows.revenue.claim") is spec.loader.get_code("flows.revenue.claim")  # type: ignore[attr-defined]
+
+
+class _EditableFinder:
+    """What an editable install puts on sys.meta_path: its top-level package found by name, not on sys.path."""
+
+    def __init__(self, name: str, directory: Path) -> None:
+        self.name, self.directory = name, directory
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        init = self.directory / "__init__.py"
+        return importlib.util.spec_from_file_location(fullname, init, submodule_search_locations=[str(self.directory)])
+
+
+def test_a_package_found_by_another_finder_is_pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = _package(tmp_path, "as installed")  # tmp_path is not on sys.path: only the finder knows it
+    finder = PinnedWorkflowCode()
+    monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path, _EditableFinder(package, tmp_path / package)])
+    try:
+        finder.pin([package])  # both modules compiled now, found through the other finder
+        _write(tmp_path, package, "changed on disk")
+        module = importlib.import_module(f"{package}.wf")
+        assert module.ANSWER == "as installed" and isinstance(module.__spec__.loader, _PinnedLoader)
+    finally:
+        for name in (package, f"{package}.wf"):
+            sys.modules.pop(name, None)

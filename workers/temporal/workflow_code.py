@@ -71,7 +71,7 @@ class PinnedWorkflowCode(importlib.abc.MetaPathFinder):
             return None
         place = self._places.get(fullname)
         if place is None:
-            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            spec = self._find_elsewhere(fullname, path, target)
             # A source module, whatever loader found it (a path hook may put its own subclass in, as beartype's,
             # which a dependency installs, does): its code is pinned. Anything else (a namespace package, an
             # extension module) is left as Python finds it.
@@ -88,9 +88,23 @@ class PinnedWorkflowCode(importlib.abc.MetaPathFinder):
             submodule_search_locations=list(locations) if locations is not None else None,
         )
 
+    def _find_elsewhere(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """The spec the import system would find without this finder: the other finders on ``sys.meta_path``, in
+        their order (an editable install's own finder as well as the path finder)."""
+        for finder in sys.meta_path:
+            if isinstance(finder, PinnedWorkflowCode):
+                continue
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec(fullname, path, target) if find_spec is not None else None
+            if isinstance(spec, importlib.machinery.ModuleSpec):
+                return spec
+        return None
+
     def compile_package(self, package: str) -> int:
-        """Keep the code of every module of ``package`` (found from the import path, none executed); how many."""
-        spec = importlib.machinery.PathFinder.find_spec(package)
+        """Keep the code of every module of ``package`` (found as the import system finds it, none executed)."""
+        spec = self._find_elsewhere(package, None)
         if spec is None or not spec.submodule_search_locations:
             raise ImportError(f"{package} is not a package on the import path", name=package)
         kept = 0
