@@ -8,7 +8,7 @@ reads its bytecode (or source) from disk and unmarshals it: four times per reven
   next workflows on code other than the definitions it registered and the Worker Deployment version it reports,
   which is how a history stops replaying;
 * every start pays the file lookups, the read and the unmarshal (about 1 ms of the 5-6 ms a sandboxed instance
-  costs, measured by bench/revenue_cycle.py's seventh round notes).
+  costs: bench/README.md, the eighth round).
 
 :func:`pin_workflow_code` puts an import finder in front of Python's for the named packages. When it is installed
 it compiles every module of those packages once (from their bytecode when there is some, else from source) and
@@ -46,7 +46,7 @@ class _PinnedLoader(_SOURCE):
         code = self._codes.get(self.path)
         if code is None:
             compiled = super().get_code(fullname)
-            if compiled is None:  # only for a file with no code at all; SourceFileLoader never returns it
+            if compiled is None:  # a source loader returns code or raises; this keeps the type honest
                 raise ImportError(f"no code for {fullname}", name=fullname)
             code = self._codes.setdefault(self.path, compiled)
         return code
