@@ -267,14 +267,16 @@ class ClaimActivities(StoreActivities):
             )
         if waiting:
             documents = self._clearinghouse.fetch_acknowledgments()
+            unread: set[str] = set()  # left in the mailbox: a 277CA for a claim whose send is still being recorded
             with self.uow() as uow:
                 for document in documents:
                     if document.kind == "277CA":
-                        apply_277ca(uow.session, document.x12)
+                        if apply_277ca(uow.session, document.x12).in_flight:
+                            unread.add(document.id)
                     elif document.kind == "999":
                         apply_999(uow.session, document.x12)
                 uow.commit()
-            self._clearinghouse.confirm([d.id for d in documents])
+            self._clearinghouse.confirm([d.id for d in documents if d.id not in unread])
         with self.uow() as uow:
             session = uow.session
             claim = _claim(session, query.claim_id)

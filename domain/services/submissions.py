@@ -16,6 +16,7 @@ the 999 (:func:`apply_999`, by the group control number it names) and the 277CA 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -151,14 +152,28 @@ def _apply_999_to(session: Session, submission: m.ClaimSubmission, acks: list[Ac
     return 1
 
 
-def apply_277ca(session: Session, text: str) -> int:
+@dataclass(frozen=True)
+class Applied277CA:
+    moved: int  # claims moved to ACCEPTED or REJECTED
+    # Claims it names whose send is not recorded yet: the clearinghouse took their 837P and answered before the
+    # submit recorded it (a built submission, the claim still READY). The document must stay in the mailbox
+    # until then: confirmed now, that claim's 277CA would never come again.
+    in_flight: tuple[str, ...] = ()
+
+
+def apply_277ca(session: Session, text: str) -> Applied277CA:
     """Move every claim a 277CA names to ACCEPTED (with the payer's claim number) or REJECTED (with its STC codes);
-    claims no longer waiting for one are left alone. Returns how many it moved."""
+    claims no longer waiting for one are left alone, and claims whose send is still being recorded are named."""
     moved = 0
+    in_flight: list[str] = []
     for ack in parse_277ca(text):
         for claim_ack in ack.claims:
             claim = session.get(m.Claim, claim_ack.claim_id)
-            if claim is None or ClaimStatus(claim.status) not in (ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED):
+            if claim is None:
+                continue
+            if ClaimStatus(claim.status) not in (ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED):
+                if ClaimStatus(claim.status) == ClaimStatus.READY and _sending(session, claim.id):
+                    in_flight.append(claim.id)
                 continue
             codes = [":".join(s.text()) for s in claim_ack.statuses]
             if claim_ack.accepted:
@@ -168,4 +183,12 @@ def apply_277ca(session: Session, text: str) -> int:
             else:
                 move_claim(session, claim, ClaimStatus.REJECTED, "clearinghouse:277CA", codes=codes)
             moved += 1
-    return moved
+    return Applied277CA(moved, tuple(in_flight))
+
+
+def _sending(session: Session, claim_id: str) -> bool:
+    """A built submission of the claim, not yet recorded as sent (submit step 2 or 3 under way, or to be retried)."""
+    built = select(m.ClaimSubmission.id).where(
+        m.ClaimSubmission.claim_id == claim_id, m.ClaimSubmission.state == "built"
+    )
+    return session.execute(built.limit(1)).first() is not None

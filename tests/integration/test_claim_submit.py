@@ -155,6 +155,40 @@ def test_a_lost_answer_sends_the_same_interchange_again_and_records_it_once(
         assert submitted == 1
 
 
+class AnswerLostAfterFiling(Clearinghouse):
+    """The clearinghouse takes the first batch and files its 277CA in the mailbox, and its answer is lost."""
+
+    def submit_837(self, x12: str) -> SubmissionResult:
+        result = super().submit_837(x12)
+        if len(self.sent) == 1:
+            raise ClearinghouseUnavailable("the clearinghouse timed out (the batch may or may not have arrived)")
+        return result
+
+
+def test_a_277ca_read_before_its_claim_is_recorded_as_sent_stays_in_the_mailbox(
+    uow: UnitOfWork, session_factory: Any, store_url: str, claim: str
+) -> None:
+    """Another claim's acknowledgment poll reads the mailbox while this claim's send is still being recorded (its
+    submission built, the claim READY): the 277CA that names it stays in the mailbox until the send is recorded.
+    Before, it was confirmed unapplied, and the claim waited for a 277CA that never came (a clean-clone CI run:
+    a journey's claim went to follow-up every few seconds until the demo's wait ran out)."""
+    clearinghouse = AnswerLostAfterFiling(store_url)
+    claims = ClaimActivities(session_factory, clearinghouse, Envelope())  # type: ignore[arg-type]
+    with pytest.raises(ClearinghouseUnavailable):
+        claims.submit(c.ClaimCorrection(claim, {}, "1", "test"))
+    assert _status(uow, claim) == ClaimStatus.READY and [d.kind for d in clearinghouse.mailbox] == ["277CA"]
+    with uow:
+        practice = make_practice(uow.session, ("PAYC",))
+        patient = make_patient(uow.session, practice, primary="PAYC")
+        other = make_claim(uow.session, practice, patient, payer="PAYC").claim_id  # SUBMITTED, waiting
+        uow.commit()
+    claims.acknowledgments(c.AckQuery(other, "B-other"))  # reads the mailbox: this claim's 277CA is in it
+    assert [d.kind for d in clearinghouse.mailbox] == ["277CA"] and _status(uow, claim) == ClaimStatus.READY
+    result = claims.submit(c.ClaimCorrection(claim, {}, "1", "test"))  # Temporal's retry: the send recorded
+    ack = claims.acknowledgments(c.AckQuery(claim, result.batch_key))
+    assert (ack.state, ack.claim_status) == ("accepted", "accepted") and not clearinghouse.mailbox
+
+
 def test_a_claim_changed_after_its_837p_was_built_is_built_again(
     uow: UnitOfWork, session_factory: Any, store_url: str, claim: str
 ) -> None:
