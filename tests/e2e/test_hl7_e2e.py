@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
@@ -64,6 +65,14 @@ async def _journey(client: Client, container: Container) -> tuple[list[str], int
     return runs, int(starts), int(journaled)
 
 
+async def _why_unpaid(handle: WorkflowHandle[Any, c.ClaimResult], container: Container) -> str:
+    """What a claim that did not finish waits on: its stage and the open work items' queues (no PHI)."""
+    state = await handle.query("state", result_type=dict)
+    with container.uow() as uow:
+        queues = uow.session.execute(select(m.WorkItem.queue, m.WorkItem.reason_code, m.WorkItem.state)).all()
+    return f"the claim did not finish: stage {state.get('stage')!r}, work items {sorted(map(tuple, queues))}"
+
+
 async def _until(condition, what: str, seconds: float = 300.0):  # type: ignore[no-untyped-def]
     for _ in range(int(seconds / 0.5)):
         value = await condition()
@@ -74,7 +83,9 @@ async def _until(condition, what: str, seconds: float = 300.0):  # type: ignore[
 
 
 async def test_adt_siu_dft_over_mllp_become_a_paid_claim(tmp_path: Path, store_url: str) -> None:
-    async with revenue_stack(tmp_path / "home", store_url, patients=2, seed=21, visits=False) as revenue:
+    async with revenue_stack(
+        tmp_path / "home", store_url, patients=2, seed=21, visits=False, random_mix=False
+    ) as revenue:
         stack, container = revenue.stack, revenue.container
         # The payer knows its member (enrolled at the payer, not told by us).
         roster = RosterEntry(
@@ -130,7 +141,10 @@ async def test_adt_siu_dft_over_mllp_become_a_paid_claim(tmp_path: Path, store_u
 
                 await _until(submitted, "the 837P submitted")
                 await asyncio.to_thread(revenue.admin.advance, 40)  # the payer adjudicates and sends its 835
-                result = await asyncio.wait_for(handle.result(), timeout=240)
+                try:
+                    result = await asyncio.wait_for(handle.result(), timeout=240)
+                except TimeoutError:
+                    raise AssertionError(await _why_unpaid(handle, container)) from None
                 assert result.status in ("paid", "partially_paid") and result.paid_cents > 0, result
                 with container.uow() as uow:
                     stored = uow.session.get(m.Claim, claim_id)
