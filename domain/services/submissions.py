@@ -171,8 +171,9 @@ def apply_277ca(session: Session, text: str) -> Applied277CA:
             claim = session.get(m.Claim, claim_ack.claim_id)
             if claim is None:
                 continue
-            if ClaimStatus(claim.status) not in (ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED):
-                if ClaimStatus(claim.status) == ClaimStatus.READY and _sending(session, claim.id):
+            status = ClaimStatus(claim.status)
+            if status not in (ClaimStatus.SUBMITTED, ClaimStatus.ACKNOWLEDGED):
+                if status == ClaimStatus.READY and _sending(session, claim.id):
                     in_flight.append(claim.id)
                 continue
             codes = [":".join(s.text()) for s in claim_ack.statuses]
