@@ -66,7 +66,7 @@ async def _journey(client: Client, container: Container) -> tuple[list[str], int
 
 
 async def _why_unpaid(handle: WorkflowHandle[Any, c.ClaimResult], container: Container) -> str:
-    """What a claim that did not finish waits on: its stage and the open work items' queues (no PHI)."""
+    """What a claim that did not finish waits on: its stage and every work item's queue, reason and state (no PHI)."""
     state = await handle.query("state", result_type=dict)
     with container.uow() as uow:
         queues = uow.session.execute(select(m.WorkItem.queue, m.WorkItem.reason_code, m.WorkItem.state)).all()
