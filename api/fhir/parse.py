@@ -73,5 +73,29 @@ def validate(resource_type: str, data: dict[str, Any], *, expected: str | None =
         message = str(first.get("msg", "invalid")).split("\n")[0][:200]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise FhirError(400, f"{where}: {message}{more}", expression=where) from None
+    except LookupError:  # the models look a nested resource's type up by name (Bundle.entry.resource, contained)
+        where = _unknown_resource_type(given, data) or given
+        raise FhirError(400, f"{where}: not a FHIR resource type", expression=where) from None
     except (ValueError, TypeError, RecursionError):
         raise FhirError(400, f"{given} is not a valid resource", expression=given) from None
+
+
+def _unknown_resource_type(resource_type: str, data: dict[str, Any]) -> str | None:
+    """Where the first nested resource names a type FHIR does not have, as ``Bundle.entry[5].resource.resourceType``
+    (the value itself is never echoed); None when none does."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    stack: list[tuple[str, Any, bool]] = [(resource_type, data, True)]
+    while stack:
+        path, value, top = stack.pop()
+        if isinstance(value, dict):
+            named = value.get("resourceType")
+            if not top and isinstance(named, str):
+                try:
+                    get_fhir_model_class(named)
+                except (ValueError, LookupError):
+                    return f"{path}.resourceType"
+            stack.extend((f"{path}.{key}", item, False) for key, item in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item, False) for index, item in reversed(list(enumerate(value))))
+    return None

@@ -135,7 +135,13 @@ def bad_bundles(npi: str) -> list[tuple[str, Any, int, str | None]]:
     too_long = transaction(npi, family="x" * 61)
     half = transaction(npi)
     half["entry"][3]["resource"]["participant"][0]["individual"]["identifier"]["value"] = "1234567893"
+    misspelled = transaction(npi)
+    misspelled["entry"][5]["resource"]["resourceType"] = "Encountr"
+    unnamed_contained = transaction(npi)
+    unnamed_contained["entry"][0]["resource"]["contained"] = [{"resourceType": ""}]
     return [
+        ("a type FHIR does not have", misspelled, 400, "Bundle.entry[5].resource.resourceType"),
+        ("a contained resource without a type", unnamed_contained, 400, "Bundle.entry[0].resource.contained[0]"),
         ("dangling reference", dangling, 422, "Bundle.entry[1].resource.beneficiary.reference"),
         ("unknown payer", unknown_payer, 422, "Bundle.entry[0]"),
         ("malformed CPT", bad_code, 422, "Bundle.entry[6]"),
