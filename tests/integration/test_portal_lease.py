@@ -168,14 +168,21 @@ def test_racing_threads_on_two_engines_never_both_win(worker_factories: list[ses
 async def test_holding_renews_in_the_background_and_releases_at_the_end(
     worker_factories: list[sessionmaker[Session]],
 ) -> None:
-    # The TTL is shorter than the hold: only the heartbeat keeps the lease from running out.
-    policy = LeasePolicy(ttl=timedelta(seconds=1.2), wait=timedelta(0))
+    # The hold outlasts the TTL by a second: only the heartbeat keeps the lease from running out. The TTL is
+    # wide (renewals every 1 s, 2 s of slack) because a heartbeat stalled past its slack loses the lease by
+    # design, and a loaded 2-core CI machine stalled a 1.2 s TTL's 0.8 s of slack (the contender took over).
+    policy = LeasePolicy(ttl=timedelta(seconds=3), wait=timedelta(0))
     holder, contender = (PortalLeases(factory, policy) for factory in worker_factories)
     async with holder.hold(ACCOUNT) as lease:
-        for _ in range(10):  # 3 s, two and a half TTLs
+        refusals = 0
+        while datetime.now(UTC) < lease.expires_at + timedelta(seconds=1):
             with pytest.raises(PortalAccountBusy, match="SBXCC: the portal account is in use"):
                 await contender.acquire(ACCOUNT)
+            refusals += 1
             await asyncio.sleep(0.3)
+        assert refusals >= 2
+        renewed = contender.store.current(ACCOUNT.lock_key)
+        assert renewed is not None and renewed.token == lease.token and renewed.expires_at > lease.expires_at
     stored = contender.store.current(ACCOUNT.lock_key)
     assert stored is not None and stored.holder == lease.holder
     assert stored.expires_at <= datetime.now(UTC)  # released, not left to run out
@@ -246,7 +253,8 @@ async def test_a_lost_lease_stops_the_session(worker_factories: list[sessionmake
 async def test_a_lease_that_cannot_be_renewed_stops_the_session_before_it_runs_out(
     worker_factories: list[sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    holder = PortalLeases(worker_factories[0], LeasePolicy(ttl=timedelta(seconds=0.9)))
+    # Renewals every 1 s: the first must start within 2 s (its slack) for a second one to be tried.
+    holder = PortalLeases(worker_factories[0], LeasePolicy(ttl=timedelta(seconds=3)))
     renewals: list[datetime] = []
 
     def store_unreachable(lease: Lease, ttl: timedelta) -> Lease | None:
@@ -289,11 +297,11 @@ from domain.store.engine import make_engine, make_session_factory
 
 async def main() -> None:
     engine = make_engine(sys.argv[1])
-    leases = PortalLeases(make_session_factory(engine), LeasePolicy(ttl=timedelta(seconds=1.5)))
+    leases = PortalLeases(make_session_factory(engine), LeasePolicy(ttl=timedelta(seconds=3)))
     account = PortalAccount("SBXCC", "cascade", "http://portal.invalid", "cc-biller", "secret")
     async with leases.hold(account):
         print(f"held {time.time()}", flush=True)
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(4)  # past the TTL: the heartbeat (every 1 s, 2 s of slack) keeps it
         print(f"releasing {time.time()}", flush=True)
     engine.dispose()
 
@@ -318,9 +326,9 @@ async def test_another_process_holding_the_account_keeps_this_one_out(
     assert process.stdout is not None
     first_line = (await asyncio.wait_for(process.stdout.readline(), timeout=60)).decode()
     assert first_line.startswith("held"), first_line
-    leases = PortalLeases(
-        worker_factories[0], LeasePolicy(wait=timedelta(seconds=60), first_poll=timedelta(milliseconds=100))
-    )
+    # Polls every 0.2 s at most: an unrenewed lease (out after 3 s, a second before the release) would be taken.
+    polls = {"first_poll": timedelta(milliseconds=100), "max_poll": timedelta(milliseconds=200)}
+    leases = PortalLeases(worker_factories[0], LeasePolicy(wait=timedelta(seconds=60), **polls))
     lease = await leases.acquire(ACCOUNT)
     acquired = time.time()
     rest = (await process.stdout.read()).decode()
