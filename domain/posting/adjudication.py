@@ -52,7 +52,7 @@ def post_claim(
         park(run, sequence, payment, match, amounts, problems, row_id)
         return
     if payment.is_reversal:
-        reverse(run, sequence, payment, match, amounts, claim, originals[claim.id])
+        reverse(run, sequence, payment, match, amounts, claim, originals.setdefault(claim.id, []))
     else:
         post_adjudication(run, sequence, payment, match, amounts, claim, secondaries)
 

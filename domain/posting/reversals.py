@@ -2,7 +2,8 @@
 
 Every unreversed remittance entry of the claim is mirrored exactly (``reverses_entry_id`` set), so the original
 and its reversal net to zero and the charge is owed by the payer again; the claim goes back from paid or
-partially paid to accepted and awaits the payer's corrected claim payment.
+partially paid to accepted and awaits the payer's corrected claim payment. A denial reversed and corrected in the
+same remittance (the payer reprocessed it) has nothing to mirror: the reversal is recorded, the correction posts.
 """
 
 from __future__ import annotations
@@ -99,6 +100,16 @@ def crossed_over(originals: Sequence[tuple[str, EntryDraft]]) -> int:
     )
 
 
+def is_denial_reprocessed(payment: ClaimPayment, claim: ClaimState, corrected_share: int | None) -> bool:
+    """The payer takes back a denial and adjudicates the claim again in the same remittance (CLP02=22 for the $0
+    denial, then the corrected claim payment): a denial posted no entry, so there is nothing to mirror; the
+    reversal is recorded and the correction posts from the denied claim. A denial taken back with no correction
+    here stays a person's question (``reversal_without_original``): the claim was denied and the payer has not
+    said what now."""
+    no_money = payment.paid_cents == 0 and payment.patient_responsibility_cents == 0
+    return claim.status == ClaimStatus.DENIED and no_money and corrected_share is not None
+
+
 def reversal_problems(
     payment: ClaimPayment,
     originals: list[tuple[str, EntryDraft]],
@@ -110,6 +121,8 @@ def reversal_problems(
     its charge and the correction moves the share to it again. Otherwise the secondary was billed an amount the
     payer no longer states, which a person must settle (``reversal_after_crossover``)."""
     if not originals:
+        if is_denial_reprocessed(payment, claim, corrected_share):
+            return []
         return ["reversal_without_original"]
     crossed = crossed_over(originals)
     has_crossover = any(d.kind == EntryKind.TRANSFER_TO_SECONDARY for _, d in originals)

@@ -47,6 +47,12 @@ REMITTANCE_ONCE_PATCH = "claim-remittance-once"
 # marker for LOCAL_STORE_PATCH too (implied): an upsert, a marker and two billed Actions fewer per claim.
 PAYER_WITH_STAGE_PATCH = "claim-payer-with-stage"
 
+# Marks the histories in which the payer's next word on a denied claim (it reprocessed the claim: a reversal of its
+# denial, a payment) withdraws the denial's open item and the claim goes on from it (before: the item stayed open
+# for a person to work a denial the payer had taken back, and the claim heard the payment only after the person's
+# decision). Recorded when a claim is denied.
+DENIAL_SUPERSEDED_PATCH = "claim-denial-superseded"
+
 
 @workflow.defn(name=CLAIM_WORKFLOW)
 class ClaimWorkflow(ClaimDecisions):
@@ -285,12 +291,17 @@ class ClaimWorkflow(ClaimDecisions):
             self._take(outcome.claim_status, outcome.status)
             self._enter("done")
             return "done"
-        # Denied: a person decides, knowing what the codes mean.
+        # Denied: a person decides, knowing what the codes mean, unless the payer speaks again first.
         self._take(outcome.claim_status, ClaimStatus.DENIED.value)
         self._enter("denied")
-        verdict = await self._resolve(policy, Reason.CLAIM_DENIED, *claim_texts.denied(outcome))
-        assert verdict is not None
-        return verdict
+        if not workflow.patched(DENIAL_SUPERSEDED_PATCH):
+            verdict = await self._resolve(policy, Reason.CLAIM_DENIED, *claim_texts.denied(outcome))
+            assert verdict is not None
+            return verdict
+        decided = await self._resolve(
+            policy, Reason.CLAIM_DENIED, *claim_texts.denied(outcome), until=lambda: bool(self._outcomes)
+        )
+        return "wait" if decided is None else decided  # None: the item was withdrawn, the next outcome decides
 
     async def _timely_filing_missed(self, policy: c.RevenuePolicy) -> str:
         self._enter("timely_filing")

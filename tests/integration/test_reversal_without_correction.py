@@ -1,8 +1,11 @@
 """A reversal (CLP02=22) that no corrected claim payment follows, on SQLite and PostgreSQL: the claim is open
 again (accepted: awaiting the payer's corrected adjudication), the ledger nets the original to zero and still
-balances; the correction arriving in a later remittance pays it."""
+balances; the correction arriving in a later remittance pays it. A denial the payer reprocesses (its reversal and
+the corrected payment in one remittance) pays the claim with no person asked; a denial reversed alone asks one."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from domain import models as m
 from domain.claim_status import ClaimStatus
@@ -56,4 +59,54 @@ def test_a_reversal_alone_reopens_the_claim_until_the_correction(uow: UnitOfWork
         assert stored is not None and stored.status == ClaimStatus.PAID
         assert stored.paid_cents == corrected.paid_cents and stored.patient_responsibility_cents == 500
         assert claim_insurance_balances(uow.session, [claim.claim_id])[claim.claim_id] == 0
+        _ledger_ok(uow)
+
+
+def _denied(uow: UnitOfWork) -> tuple[Any, Any]:
+    with uow:
+        practice = make_practice(uow.session)
+        alice = make_patient(uow.session, practice)
+        claim = make_claim(uow.session, practice, alice)
+        denial = paid_claim(claim, paid_ratio=(0, 100), status_code="4")
+        first = post_remittance(uow.session, remittance("PAYA", "DENY", [denial]))
+        uow.commit()
+    assert [c.outcome for c in first.claims] == ["denied"]
+    return claim, denial
+
+
+def test_a_denial_reprocessed_in_one_remittance_pays_the_claim_and_asks_no_one(uow: UnitOfWork) -> None:
+    claim, denial = _denied(uow)
+    with uow:
+        cash_before = account_balance(uow.session, acc.CASH.code)
+        corrected = paid_claim(claim, paid_ratio=(70, 100), pr_cents=(500, 0))
+        result = post_remittance(uow.session, remittance("PAYA", "REPROC", [negate(denial), corrected]))
+        uow.commit()
+    assert [(c.outcome, c.problems) for c in result.claims] == [("reversed", ()), ("paid", ())]
+    assert result.work_items_opened == ()  # nothing for a person: there was no money to take back
+    assert result.claims[0].claim_id == claim.claim_id and result.claims[0].paid_cents == 0
+    with uow:
+        stored = uow.session.get(m.Claim, claim.claim_id)
+        assert stored is not None and stored.status == ClaimStatus.PAID
+        assert stored.paid_cents == corrected.paid_cents and stored.patient_responsibility_cents == 500
+        assert account_balance(uow.session, acc.CASH.code) == cash_before + corrected.paid_cents
+        assert claim_insurance_balances(uow.session, [claim.claim_id])[claim.claim_id] == 0
+        assert patient_ar_balance(uow.session, stored.patient_id) == 500
+        _ledger_ok(uow)
+        assert check_store(uow.session).ok
+    with uow:  # the same file again: nothing moves
+        again = post_remittance(uow.session, remittance("PAYA", "REPROC", [negate(denial), corrected]))
+        uow.commit()
+    assert again.already_posted and again.entries_written == 0
+
+
+def test_a_denial_reversed_alone_is_a_persons_question(uow: UnitOfWork) -> None:
+    claim, denial = _denied(uow)
+    with uow:
+        result = post_remittance(uow.session, remittance("PAYA", "REVONLY", [negate(denial)]))
+        uow.commit()
+    assert [(c.outcome, c.problems) for c in result.claims] == [("exception", ("reversal_without_original",))]
+    assert len(result.work_items_opened) == 1
+    with uow:
+        stored = uow.session.get(m.Claim, claim.claim_id)
+        assert stored is not None and stored.status == ClaimStatus.DENIED
         _ledger_ok(uow)

@@ -190,6 +190,24 @@ async def claim_told_its_denial_twice(run: ReplayRun) -> str:
         return handle.id
 
 
+async def claim_denial_reprocessed(run: ReplayRun) -> str:
+    """The payer reprocesses a denied claim while its denial item is open (the reversal, then the payment): the item
+    is withdrawn and the claim is paid (claim-denial-superseded)."""
+    world = World()
+    async with _harness(run, world) as harness:
+        handle = await harness.start_claim()
+        await harness.wait_stage(handle, "awaiting_remittance")
+        denial = c.ClaimOutcome(world.claim_id, "era-d", "denied", 0, 0, ("CO-50",), ("N115",), (), "denied")
+        await handle.signal("remittance", denial)
+        await harness.open_item(handle, "claim_denied")
+        await handle.signal(
+            "remittance", c.ClaimOutcome(world.claim_id, "era-r", "reversed", 0, 0, (), (), (), "denied")
+        )
+        await handle.signal("remittance", c.ClaimOutcome(world.claim_id, "era-r", "paid", 9000, 0, (), (), (), "paid"))
+        await handle.result()
+        return handle.id
+
+
 async def claim_no_response(run: ReplayRun) -> str:
     world = World()
     async with _harness(run, world) as harness:
@@ -436,6 +454,7 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_claim_rejected_corrected": claim_rejected_corrected,
     "revenue_claim_denied_appealed": claim_denied_appealed,
     "revenue_claim_told_its_denial_twice": claim_told_its_denial_twice,
+    "revenue_claim_denial_reprocessed": claim_denial_reprocessed,
     "revenue_claim_no_response": claim_no_response,
     "revenue_claim_portal_status": claim_portal_status,
     "revenue_claim_reopened": claim_reopened_by_a_late_remittance,

@@ -615,6 +615,28 @@ async def test_a_denial_told_twice_asks_once_and_the_appeal_stands(harness: Harn
     assert [s.status for s in world.called(c.CLAIMS_SET_STATUS)] == ["appealed"]
 
 
+async def test_a_denial_the_payer_reprocesses_withdraws_its_item_and_the_claim_is_paid(harness: Harness) -> None:
+    """The payer reprocesses a denied claim while a person has its denial item (one 835: the denial reversed, then
+    the corrected payment): the item is withdrawn, not left for a person to work a denial that no longer stands,
+    and the claim goes on from the payer's new word."""
+    world = harness.world
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    denial = c.ClaimOutcome(
+        world.claim_id, "era-8", "denied", 0, 0, ("CO-50",), ("N115",), ("CO-50: necessity",), "denied"
+    )
+    await handle.signal("remittance", denial)
+    await harness.open_item(handle, "claim_denied")
+    reversal = c.ClaimOutcome(world.claim_id, "era-9", "reversed", 0, 0, ("CO-50",), claim_status="denied")
+    await handle.signal("remittance", reversal)
+    await handle.signal("remittance", c.ClaimOutcome(world.claim_id, "era-9", "paid", 12000, 0, (), (), (), "paid"))
+    result = await asyncio.wait_for(handle.result(), 30)
+    assert result.status == "paid" and result.paid_cents == 12000
+    assert [r.action for r in world.resolutions] == ["cancel"]  # withdrawn by the process, not by a person
+    assert result.work_items == ("claim_denied",)
+    assert world.called(c.CLAIMS_SET_STATUS) == [] and world.called(c.POSTING_ADJUST) == []
+
+
 async def test_a_payment_told_twice_is_taken_once(harness: Harness) -> None:
     """The Claim workflow moves no money (posting did, once per payment key); told its payment twice it ends paid
     with the payment's amount, not twice it."""
