@@ -67,7 +67,8 @@ class Release:
                 "SELECT * FROM claims WHERE status = 'accepted' AND due_at <= ? ORDER BY due_at, id", (now.isoformat(),)
             ).fetchall()
             follow_ups = db.execute(
-                "SELECT * FROM claims WHERE status = 'paid' AND follow_up IS NOT NULL AND follow_up_due_at <= ? "
+                "SELECT * FROM claims WHERE status IN ('paid', 'denied') AND follow_up IS NOT NULL "
+                "AND follow_up_due_at <= ? "
                 "ORDER BY follow_up_due_at, id",
                 (now.isoformat(),),
             ).fetchall()
@@ -137,6 +138,7 @@ class Release:
         plan: PayerPlan,
         received: date,
         plan_year: int,
+        random_mix: bool | None = None,
     ) -> Decision:
         duplicate = db.execute(
             "SELECT 1 FROM claims WHERE claim_id = ? AND payer_id = ? AND status IN ('accepted', 'paid', 'denied') "
@@ -154,7 +156,7 @@ class Release:
             deductible_met_cents=initial_deductible_met(self.seed, member, deductible)
             + self.state.deductible_met(plan.payer_id, claim.member_id, plan_year),
             duplicate=duplicate is not None and claim.frequency_code == "1",
-            random_mix=self.random_mix,
+            random_mix=self.random_mix if random_mix is None else random_mix,
         )
 
     def _record_decision(
@@ -197,6 +199,9 @@ class Release:
         original = payment_from_json(json.loads(row["payment"]))
         draft = batches[(plan.payer_id, claim.billing_npi, str(stored.get("submitter", "")))]
         draft.payee_name = claim.billing_name
+        if original.status_code == "4":
+            self._reprocess_denial(db, row, claim, plan, original, draft)
+            return
         if follow["kind"] == "recoupment":
             amount = max(100, original.paid_cents * int(follow["share_bp"]) // 10000)
             draft.adjustments.append(ProviderAdjustment("WO", original.payer_claim_control_number or "", amount))
@@ -231,6 +236,41 @@ class Release:
         db.execute(
             "UPDATE claims SET payment = ?, follow_up = NULL, follow_up_due_at = NULL WHERE id = ?",
             (json.dumps(payment_to_json(corrected)), row["id"]),
+        )
+
+    def _reprocess_denial(
+        self,
+        db: sqlite3.Connection,
+        row: sqlite3.Row,
+        claim: SubmittedClaim,
+        plan: PayerPlan,
+        original: ClaimPayment,
+        draft: _RemittanceDraft,
+    ) -> None:
+        """The payer reprocesses a denied claim (its roster or its decision corrected): the $0 denial reversed, then
+        the claim adjudicated anew as it would be now (the member's deductible so far; no random outcome)."""
+        member = self.state.member(claim.payer_id, claim.member_id) or Member(
+            claim.payer_id, claim.member_id, birth_date=date.min, effective_from=date.max
+        )
+        received = datetime.fromisoformat(row["received_at"]).date()
+        plan_year = (claim.first_service_date or received).year
+        decision = self._decide(db, row, claim, member, plan, received, plan_year, random_mix=False)
+        corrected = replace(
+            decision.payment,
+            received_date=original.received_date,
+            rendering_provider_npi=original.rendering_provider_npi,
+            facility_code=original.facility_code,
+            frequency_code=original.frequency_code,
+        )
+        if claim.payer_responsibility != "P":
+            corrected = secondary(corrected)
+        if decision.deductible_applied_cents:
+            self.state.add_deductible(db, plan.payer_id, claim.member_id, plan_year, decision.deductible_applied_cents)
+        draft.claims.append(reversal_of(original))
+        draft.claims.append(corrected)
+        db.execute(
+            "UPDATE claims SET status = ?, payment = ?, follow_up = NULL, follow_up_due_at = NULL WHERE id = ?",
+            ("denied" if corrected.status_code == "4" else "paid", json.dumps(payment_to_json(corrected)), row["id"]),
         )
 
     # --- the 835s ----------------------------------------------------------------------------------------

@@ -265,14 +265,19 @@ class ClearinghouseService:
         return self.clock.now()
 
     def schedule_follow_up(self, claim_id: str, kind: str, share_bp: int | None = None) -> None:
-        """Force a reversal-and-correction or a recoupment of a paid claim on the payer's next 835."""
+        """Force a reversal-and-correction or a recoupment of a paid claim on the payer's next 835; or a reversal of a
+        denied claim: the payer reprocesses it (the $0 denial reversed, then the claim adjudicated again under the
+        roster and rules as they are then; ``share_bp`` reprices only a paid claim's correction)."""
         if kind not in ("reversal", "recoupment"):
             raise ValidationError("follow-up kind must be 'reversal' or 'recoupment'")
+        statuses = ("paid", "denied") if kind == "reversal" else ("paid",)
         rows = self.state.query(
-            "SELECT id FROM claims WHERE claim_id = ? AND status = 'paid' ORDER BY id DESC LIMIT 1", (claim_id,)
+            f"SELECT id, status FROM claims WHERE claim_id = ? AND status IN ({', '.join('?' for _ in statuses)}) "
+            "ORDER BY id DESC LIMIT 1",
+            (claim_id, *statuses),
         )
         if not rows:
-            raise NotFound(f"no paid claim {claim_id} to follow up")
+            raise NotFound(f"no {' or '.join(statuses)} claim {claim_id} to follow up")
         follow = FollowUp(kind, share_bp if share_bp is not None else (10500 if kind == "reversal" else 1000))
         with self.state.transaction() as db:
             db.execute(

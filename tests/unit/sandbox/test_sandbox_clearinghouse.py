@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.errors import NotFound
 from domain.remittance import ClaimPayment, Remittance
 from domain.x12.ack277ca import parse_277ca
 from domain.x12.ack999 import parse_999
@@ -279,6 +280,31 @@ def test_a_reversal_takes_the_payment_back_and_a_correction_pays_again(service: 
     assert corrected.status_code == "1" and corrected.paid_cents > original.paid_cents
     assert corrected.patient_responsibility_cents == original.patient_responsibility_cents
     assert remittance.payment_amount_cents == corrected.paid_cents - original.paid_cents
+
+
+def test_a_denied_claim_reprocessed_is_its_denial_reversed_then_a_new_adjudication(
+    service: ClearinghouseService,
+) -> None:
+    """The payer's roster said the member was not covered (CO-27); fixed, the payer reprocesses the denial."""
+    service.submit_837(batch(claim("DEN1", lines=(("99214", 19500),))))
+    service.load_roster([member(deductible_met_cents=50000, effective_to=(TODAY - timedelta(days=400)).isoformat())])
+    denial = only_claim(released(service), "DEN1")
+    assert denial.status_code == "4" and denial.paid_cents == 0
+    assert [(a.group, a.reason) for a in denial.all_adjustments()] == [("CO", "27")]
+    service.load_roster([member(deductible_met_cents=50000)])
+    service.schedule_follow_up("DEN1", "reversal")
+    [remittance] = released(service)
+    assert_balanced(remittance)
+    reversal, corrected = remittance.claims
+    assert reversal.status_code == "22" and reversal.paid_cents == 0
+    assert reversal.charge_cents == -denial.charge_cents
+    assert corrected.status_code == "1" and corrected.paid_cents > 0
+    assert corrected.patient_responsibility_cents > 0  # the plan's co-pay: a denial had no cost sharing to keep
+    assert remittance.payment_amount_cents == corrected.paid_cents
+    # Now paid, it can be followed up as any paid claim; a recoupment of a denial cannot.
+    service.schedule_follow_up("DEN1", "recoupment", 1000)
+    with pytest.raises(NotFound, match="no paid claim"):
+        service.schedule_follow_up("NOPE", "recoupment")
 
 
 def test_a_recoupment_is_a_wo_provider_adjustment_and_shortfalls_carry_forward(service: ClearinghouseService) -> None:
