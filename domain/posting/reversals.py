@@ -102,12 +102,13 @@ def crossed_over(originals: Sequence[tuple[str, EntryDraft]]) -> int:
 
 def is_denial_reprocessed(payment: ClaimPayment, claim: ClaimState, corrected_share: int | None) -> bool:
     """The payer takes back a denial and adjudicates the claim again in the same remittance (CLP02=22 for the $0
-    denial, then the corrected claim payment): a denial posted no entry, so there is nothing to mirror; the
-    reversal is recorded and the correction posts from the denied claim. A denial taken back with no correction
-    here stays a person's question (``reversal_without_original``): the claim was denied and the payer has not
-    said what now."""
+    denial, then the corrected claim payment), on its own or after the practice's appeal: a denial posted no
+    entry, so there is nothing to mirror; the reversal is recorded and the correction posts from the denied (or
+    appealed) claim. A denial taken back with no correction here stays a person's question
+    (``reversal_without_original``): the claim was denied and the payer has not said what now."""
     no_money = payment.paid_cents == 0 and payment.patient_responsibility_cents == 0
-    return claim.status == ClaimStatus.DENIED and no_money and corrected_share is not None
+    denied = claim.status in (ClaimStatus.DENIED, ClaimStatus.APPEALED)
+    return denied and no_money and corrected_share is not None
 
 
 def reversal_problems(

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from domain import models as m
 from domain.claim_status import ClaimStatus
 from domain.ledger import accounts as acc
 from domain.ledger.checks import run_ledger_checks
 from domain.ledger.store import account_balance, balances_by_account, claim_insurance_balances, patient_ar_balance
 from domain.posting import post_remittance
+from domain.services.submissions import move_claim
 from domain.store.integrity import check_store
 from domain.store.uow import UnitOfWork
 from tests.unit.posting.factory import make_claim, make_patient, make_practice, negate, paid_claim, remittance
@@ -74,8 +77,15 @@ def _denied(uow: UnitOfWork) -> tuple[Any, Any]:
     return claim, denial
 
 
-def test_a_denial_reprocessed_in_one_remittance_pays_the_claim_and_asks_no_one(uow: UnitOfWork) -> None:
+@pytest.mark.parametrize("appealed", [False, True], ids=["denied", "appealed"])
+def test_a_denial_reprocessed_in_one_remittance_pays_the_claim_and_asks_no_one(uow: UnitOfWork, appealed: bool) -> None:
     claim, denial = _denied(uow)
+    if appealed:  # the practice appealed; the payer's answer is the reprocessing
+        with uow:
+            stored = uow.session.get(m.Claim, claim.claim_id)
+            assert stored is not None
+            move_claim(uow.session, stored, ClaimStatus.APPEALED, "biller.ann", note="records attached")
+            uow.commit()
     with uow:
         cash_before = account_balance(uow.session, acc.CASH.code)
         corrected = paid_claim(claim, paid_ratio=(70, 100), pr_cents=(500, 0))
