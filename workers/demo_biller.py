@@ -34,10 +34,12 @@ def biller_decision(item: m.WorkItem, session: Any, portal_payers_answer: bool =
     ``portal_payers_answer``: the portal payers send EOBs in this run, so a claim they still have in process
     (277 P1) is worth another wait rather than a write-off; secondaries too, as the portal pays them under
     coordination of benefits."""
-    from workers.demo_posting import posting_choice
+    from workers.demo_posting import LATER, posting_choice
 
     reason = item.reason_code
     posting = posting_choice(item, session)  # posting's own items: worked like a person at the posting desk
+    if posting is LATER:
+        return None
     if posting is not None:
         action, fields, note = posting
         return Decision(action, fields, note=note)

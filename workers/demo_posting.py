@@ -3,8 +3,10 @@
 An unmatched or ambiguous claim payment: the biller looks for the claim the payer meant (the candidates posting
 found, or a claim of that payer whose id is the one the payer sent with a typo) and posts the payment to it when
 the rule says it fits; a payment that is no claim of ours is completed (the money stays in unapplied cash until
-it is returned). A duplicate payment (more than the payer still owes) is left for the payer to recoup; a payment
-total that differs from its claims is written off; a remittance from a payer we do not bill is returned.
+it is returned). A payment for a claim whose submit the store had not recorded yet (``illegal_status_ready``: the
+worker that sent it was lost before it said so) waits until the claim shows as sent, then is posted to it. A
+duplicate payment (more than the payer still owes) is left for the payer to recoup; a payment total that differs
+from its claims is written off; a remittance from a payer we do not bill is returned.
 Each choice goes through the same ``resolve`` Update a person's does, so the workflow's rule still decides.
 """
 
@@ -21,6 +23,7 @@ from domain.posting.parked import ExceptionKind, check_manual_posting, is_postin
 from domain.services.posting_exceptions import load_facts
 
 Choice = tuple[str, dict[str, str], str]  # action, fields, note
+LATER: Choice = ("", {}, "")  # posting's item, left for a later round: what it waits for has not happened yet
 MAX_SEARCH = 50  # claims of the payer a biller looks through for a payment
 
 
@@ -45,6 +48,10 @@ def posting_choice(item: m.WorkItem, session: Any) -> Choice | None:
         return "post_manually", {"claim_id": claim_id}, "found the claim the payer meant"
     problem = str((item.context or {}).get("problem", ""))
     if item.reason_code == "posting_exception":
+        if problem == "illegal_status_ready":
+            # Paid before the store recorded the claim's submit (the submitting worker was lost after the send):
+            # the payer has it, so once the claim shows as sent it fits and is posted by hand (above).
+            return LATER
         if "exceeds" in problem:
             return "cancel", {}, "a duplicate payment: the payer recoups it; it stays in unapplied cash until then"
         return "cancel", {}, "asked the payer for a corrected remittance"

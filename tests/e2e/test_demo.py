@@ -284,7 +284,10 @@ def test_a_worker_killed_mid_run_loses_nothing_and_posts_nothing_twice(
             demo.kill()
     assert demo.returncode == 0, stderr[-3000:]
     summary = json.loads(stdout)
-    what_waits = {key: summary.get(key) for key in ("journeys", "waiting_on", "open_work_items", "elapsed_seconds")}
+    # A string, not a dict: pytest shortens a dict's repr, and the list of what still runs is the clue.
+    what_waits = json.dumps(
+        {key: summary.get(key) for key in ("journeys", "waiting_on", "open_work_items", "elapsed_seconds")}
+    )
     assert summary["journeys"]["failed"] == 0, what_waits
     assert summary["journeys"]["completed"] == summary["journeys"]["started"] == 8, what_waits
     assert summary["ledger_balanced"] is True
