@@ -167,6 +167,12 @@ class WorkItems:
             item.escalation_level = recorded
         self._refresh_visibility()
 
+    def withdrawn(self, work_item_id: str) -> None:
+        """An item the workflow cancelled itself (something else answered first) is no longer open here: the
+        ``work_items`` query, the search attributes and the ``resolve`` validator say so."""
+        if self._open.pop(work_item_id, None) is not None:
+            self._refresh_visibility()
+
     def views(self) -> list[OpenWorkItemView]:
         return [
             OpenWorkItemView(
@@ -242,7 +248,7 @@ class WorkItems:
             item.resolving = False
             raise
         if terminal:
-            del self._open[request.work_item_id]
+            self._open.pop(request.work_item_id, None)  # withdrawn meanwhile (withdrawn()): gone already
             self._resolutions[request.work_item_id] = resolution
             self._refresh_visibility()
         else:

@@ -14,6 +14,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from flows.workitems import WorkItemRequest, WorkItemsMixin
 
+# Marks the histories in which an item the workflow withdrew leaves its open items (the query, the search
+# attributes, the resolve validator). Recorded when an item is withdrawn.
+WITHDRAWN_CLOSED_PATCH = "work-item-withdrawn-closed"
+
 with workflow.unsafe.imports_passed_through():
     import flows.calls as calls  # by its full name: `from flows import calls` would re-run it in each sandbox
     from activities.contracts import revenue as c
@@ -174,7 +178,9 @@ class RevenueWorkflow(WorkItemsMixin):
             self._stage = previous_stage
 
     async def _withdraw(self, work_item_id: str) -> None:
-        """Something else answered first (e.g. the remittance came): the item is cancelled, recorded as such."""
+        """Something else answered first (e.g. the remittance came): the item is cancelled, recorded as such, and no
+        longer open in this workflow (WITHDRAWN_CLOSED_PATCH; before, its query still listed it, its search
+        attributes still named its queue, and a late resolution passed the validator)."""
         await calls.execute(
             workitems_contract.workitems_record_resolution,
             workitems_contract.RecordResolutionInput(
@@ -187,6 +193,8 @@ class RevenueWorkflow(WorkItemsMixin):
             start_to_close_timeout=STORE.start_to_close,
             retry_policy=STORE.retry,
         )
+        if workflow.patched(WITHDRAWN_CLOSED_PATCH):
+            self.work_items.withdrawn(work_item_id)
 
     async def run_or_ask(
         self,

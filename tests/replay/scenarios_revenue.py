@@ -455,6 +455,8 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_claim_denied_appealed": claim_denied_appealed,
     "revenue_claim_told_its_denial_twice": claim_told_its_denial_twice,
     "revenue_claim_denial_reprocessed": claim_denial_reprocessed,
+    # work-item-withdrawn-closed: the same path recorded with the withdrawn item leaving the workflow's open items
+    "revenue_claim_denial_reprocessed_withdrawn_closed": claim_denial_reprocessed,
     "revenue_claim_no_response": claim_no_response,
     "revenue_claim_portal_status": claim_portal_status,
     "revenue_claim_reopened": claim_reopened_by_a_late_remittance,

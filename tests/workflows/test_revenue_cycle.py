@@ -637,6 +637,28 @@ async def test_a_denial_the_payer_reprocesses_withdraws_its_item_and_the_claim_i
     assert world.called(c.CLAIMS_SET_STATUS) == [] and world.called(c.POSTING_ADJUST) == []
 
 
+async def test_a_withdrawn_item_is_no_longer_open_in_the_workflow(harness: Harness) -> None:
+    """The payer takes its denial back (a reversal, no payment yet): the denial item is withdrawn, and the workflow
+    no longer lists it, names its queue, or takes a late resolution of it, while the claim waits for the payer."""
+    world = harness.world
+    handle = await harness.start_claim()
+    await harness.wait_stage(handle, "awaiting_remittance")
+    denial = c.ClaimOutcome(world.claim_id, "era-10", "denied", 0, 0, ("CO-50",), (), (), "denied")
+    await handle.signal("remittance", denial)
+    item_id = await harness.open_item(handle, "claim_denied")
+    await handle.signal("remittance", c.ClaimOutcome(world.claim_id, "era-11", "reversed", 0, 0, (), (), (), "denied"))
+    await harness.wait_stage(handle, "awaiting_remittance")
+    assert await handle.query("work_items") == []
+    description = await handle.describe()
+    assert description.search_attributes.get("WorkQueue") in (None, [], [""]), description.search_attributes
+    with pytest.raises(WorkflowUpdateFailedError):  # refused by the validator: nothing is recorded
+        await handle.execute_update("resolve", ResolveRequest(item_id, "appeal", "biller.ann", {}, "too late"))
+    assert [r.action for r in world.resolutions] == ["cancel"]
+    await handle.signal("remittance", c.ClaimOutcome(world.claim_id, "era-11", "paid", 9000, 0, (), (), (), "paid"))
+    result = await asyncio.wait_for(handle.result(), 30)
+    assert result.status == "paid"
+
+
 async def test_a_payment_told_twice_is_taken_once(harness: Harness) -> None:
     """The Claim workflow moves no money (posting did, once per payment key); told its payment twice it ends paid
     with the payment's amount, not twice it."""
