@@ -93,7 +93,6 @@ class Release:
         stored = json.loads(row["submitted"])
         claim = submitted_from_json(stored)
         plan = PLANS[row["payer_id"]]
-        member = self.state.member(claim.payer_id, claim.member_id)
         received = datetime.fromisoformat(row["received_at"]).date()
         draft = batches[(plan.payer_id, claim.billing_npi, str(stored.get("submitter", "")))]
         draft.payee_name = claim.billing_name
@@ -104,11 +103,33 @@ class Release:
                     "UPDATE claims SET status = 'voided', released_at = ? WHERE id = ?", (now.isoformat(), row["id"])
                 )
                 return
+        payment, decision = self._adjudicated(db, row, claim, plan)
+        draft.claims.append(payment)
+        interest = prompt_pay_interest(
+            payment.paid_cents, received, received + timedelta(days=plan.adjudication_days), plan
+        )
+        if interest:
+            # Negative: interest increases the payment (PLB amounts reduce it).
+            draft.adjustments.append(ProviderAdjustment("L6", row["payer_claim_number"], -interest))
+        self._record_decision(db, row, now, plan, payment, decision)
+
+    def _adjudicated(
+        self,
+        db: sqlite3.Connection,
+        row: sqlite3.Row,
+        claim: SubmittedClaim,
+        plan: PayerPlan,
+        random_mix: bool | None = None,
+    ) -> tuple[ClaimPayment, Decision]:
+        """The payer's decision on a claim as things stand now, as its 835 carries it; the deductible it applied is
+        recorded."""
+        member = self.state.member(claim.payer_id, claim.member_id)
         if member is None:
             # Removed from the roster after the 277CA accepted it: the payer denies for eligibility.
             member = Member(claim.payer_id, claim.member_id, birth_date=date.min, effective_from=date.max)
+        received = datetime.fromisoformat(row["received_at"]).date()
         plan_year = (claim.first_service_date or received).year
-        decision = self._decide(db, row, claim, member, plan, received, plan_year)
+        decision = self._decide(db, row, claim, member, plan, received, plan_year, random_mix)
         payment = replace(
             decision.payment,
             received_date=received,
@@ -120,14 +141,7 @@ class Release:
             payment = secondary(payment)
         if decision.deductible_applied_cents:
             self.state.add_deductible(db, plan.payer_id, claim.member_id, plan_year, decision.deductible_applied_cents)
-        draft.claims.append(payment)
-        interest = prompt_pay_interest(
-            payment.paid_cents, received, received + timedelta(days=plan.adjudication_days), plan
-        )
-        if interest:
-            # Negative: interest increases the payment (PLB amounts reduce it).
-            draft.adjustments.append(ProviderAdjustment("L6", row["payer_claim_number"], -interest))
-        self._record_decision(db, row, now, plan, payment, decision)
+        return payment, decision
 
     def _decide(
         self,
@@ -249,23 +263,7 @@ class Release:
     ) -> None:
         """The payer reprocesses a denied claim (its roster or its decision corrected): the $0 denial reversed, then
         the claim adjudicated anew as it would be now (the member's deductible so far; no random outcome)."""
-        member = self.state.member(claim.payer_id, claim.member_id) or Member(
-            claim.payer_id, claim.member_id, birth_date=date.min, effective_from=date.max
-        )
-        received = datetime.fromisoformat(row["received_at"]).date()
-        plan_year = (claim.first_service_date or received).year
-        decision = self._decide(db, row, claim, member, plan, received, plan_year, random_mix=False)
-        corrected = replace(
-            decision.payment,
-            received_date=original.received_date,
-            rendering_provider_npi=original.rendering_provider_npi,
-            facility_code=original.facility_code,
-            frequency_code=original.frequency_code,
-        )
-        if claim.payer_responsibility != "P":
-            corrected = secondary(corrected)
-        if decision.deductible_applied_cents:
-            self.state.add_deductible(db, plan.payer_id, claim.member_id, plan_year, decision.deductible_applied_cents)
+        corrected, _ = self._adjudicated(db, row, claim, plan, random_mix=False)
         draft.claims.append(reversal_of(original))
         draft.claims.append(corrected)
         db.execute(
