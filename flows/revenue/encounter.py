@@ -1,17 +1,27 @@
-"""The Encounter workflow: a completed appointment becomes a coded encounter, then a claim (or a patient bill)."""
+"""The Encounter workflow: a completed appointment becomes a coded encounter, then a claim (or a patient bill).
+
+Started with ``register_patient`` (a new patient's first visit, come in with the patient in one intake unit), it
+also runs the patient's registration (flows.revenue.registering: the record's check, every coverage's eligibility)
+beside its coding and billing, as PatientRegistration would have run it in an execution of its own.
+"""
 
 from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
 
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
 from flows.revenue._common import (
+    STORE_READ,
     DomainFailure,
     RevenueWorkflow,
     refusal_context,
     set_first_visibility,
     set_visibility,
 )
+from flows.revenue.registering import registered
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
@@ -34,6 +44,7 @@ class EncounterWorkflow(RevenueWorkflow):
         super().__init__()
         self._encounter_id = ""
         self._claim_id: str | None = None
+        self._registering = False
 
     @workflow.query(name="state")
     def state(self) -> dict[str, object]:
@@ -41,6 +52,7 @@ class EncounterWorkflow(RevenueWorkflow):
             "stage": self._stage,
             "encounter_id": self._encounter_id,
             "claim_id": self._claim_id,
+            "registering": self._registering,
         }
 
     @workflow.run
@@ -62,6 +74,24 @@ class EncounterWorkflow(RevenueWorkflow):
             entity_id=data.appointment_id,
         )
         self._encounter_id = prepared.encounter_id
+        if not data.register_patient:
+            return await self._billed(data, prepared)
+        # The patient's registration beside the billing, as the two ran when each was a workflow of its own.
+        self._registering = True
+        registration, result = await asyncio.gather(
+            self._registered(policy, prepared.patient_id), self._billed(data, prepared)
+        )
+        return replace(result, registration=registration)
+
+    async def _registered(self, policy: c.RevenuePolicy, patient_id: str) -> c.PatientRegistered:
+        try:
+            return await registered(self, policy, patient_id, STORE_READ)
+        finally:
+            self._registering = False
+
+    async def _billed(self, data: c.EncounterInput, prepared: c.PreparedEncounter) -> c.EncounterResult:
+        """Coded, then billed: the claim (to its end) or the patient."""
+        policy = data.policy
         prepared = await self._coded(policy, prepared)
         if prepared.bill_to == "none":
             self._stage = "done"

@@ -19,11 +19,10 @@ from flows.revenue._common import (
     set_first_visibility,
     set_visibility,
 )
-from flows.revenue.coverage import CoverageCheck
+from flows.revenue.registering import checked_patient, eligibility_inline
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import revenue as c
-    from domain.workitems import Action, Reason
     from flows.revenue.names import (
         ELIGIBILITY_WORKFLOW,
         ENCOUNTER_STARTS_AT,
@@ -84,35 +83,9 @@ class PatientRegistrationWorkflow(RevenueWorkflow):
         self.store_steps_local(implied=one_marker)
         self._stage = "registration"
         set_first_visibility(stage="registration")
-        check = await self.run_or_ask(
-            policy,
-            c.registration_validate,
-            c.PatientRef(data.patient_id),
-            entity_type="patient",
-            entity_id=data.patient_id,
-            options=self._reads(),
-        )
-        if check.duplicate_of:
-            resolution = await self.ask(
-                policy,
-                reason=Reason.POSSIBLE_DUPLICATE_PATIENT,
-                summary=f"patient {data.patient_id} may duplicate {', '.join(check.duplicate_of)}",
-                entity_type="patient",
-                entity_id=data.patient_id,
-                context={"candidates": ",".join(check.duplicate_of)},
-            )
-            if resolution is not None and resolution.action in (Action.MERGE_DUPLICATE, Action.CANCEL):
-                # The surviving record carries the journey; this one stops here.
-                return c.RegistrationResult(data.patient_id, (), ())
-        if check.problems:
-            await self.ask(
-                policy,
-                reason=Reason.REGISTRATION_INCOMPLETE,
-                summary=f"registration lacks: {', '.join(check.problems)}",
-                entity_type="patient",
-                entity_id=data.patient_id,
-                context={"problems": ",".join(check.problems)},
-            )
+        check = await checked_patient(self, policy, data.patient_id, self._reads())
+        if check is None:  # merged or cancelled as a duplicate: the surviving record carries the journey
+            return c.RegistrationResult(data.patient_id, (), ())
         self._stage = "eligibility"
         set_visibility(stage="eligibility")
         eligibility = await self._check_eligibility(policy, check.coverage_ids)
@@ -129,8 +102,7 @@ class PatientRegistrationWorkflow(RevenueWorkflow):
         """Every coverage's eligibility, side by side: inline (histories before LEAN_PATCH: one EligibilityCheck
         child workflow per coverage)."""
         if self._lean:
-            checks = [CoverageCheck(self, c.EligibilityInput(cid, policy), own_workflow=False) for cid in coverage_ids]
-            return tuple(await asyncio.gather(*(check.run() for check in checks)))
+            return await eligibility_inline(self, policy, coverage_ids)
         children = await asyncio.gather(
             *(
                 workflow.execute_child_workflow(

@@ -440,6 +440,35 @@ async def claim_payer_with_stage(run: ReplayRun) -> str:
     return await _intake_journey(run, "claim")
 
 
+async def _encounter_registering(run: ReplayRun, world: World) -> str:
+    """A new patient's first visit as intake starts it when the patient and the closed visit came in one unit: the
+    Encounter alone (``register_patient``), running the registration's steps beside its coding and billing."""
+    async with _harness(run, world) as harness:
+        encounter = await run.client.start_workflow(
+            EncounterWorkflow.run,
+            c.EncounterInput(world.appointment_id, POLICY, register_patient=True),
+            id=encounter_workflow_id(world.appointment_id),
+            task_queue=harness.queue,
+            search_attributes=ENCOUNTER_STARTS_AT,
+        )
+        if world.eligibility != "active":
+            await harness.resolve(encounter, "eligibility_inactive", "update_coverage", member_id="NEW123")
+        claim = run.client.get_workflow_handle(claim_workflow_id(world.claim_id))
+        await harness.wait_stage(claim, "awaiting_remittance")
+        await harness.post(f"era-{uuid.uuid4()}", _paid(world))
+        await encounter.result()
+        return encounter.id
+
+
+async def encounter_registering_patient(run: ReplayRun) -> str:
+    return await _encounter_registering(run, World())
+
+
+async def encounter_registering_eligibility_inactive(run: ReplayRun) -> str:
+    """The folded registration's eligibility item is the Encounter's, resolved through its Update."""
+    return await _encounter_registering(run, World(eligibility="inactive"))
+
+
 SCENARIOS: dict[str, Scenario] = {
     "revenue_registration_journey": registration_journey,
     "revenue_registration_lean_journey": registration_lean_journey,
@@ -457,6 +486,8 @@ SCENARIOS: dict[str, Scenario] = {
     "revenue_claim_denial_reprocessed": claim_denial_reprocessed,
     # work-item-withdrawn-closed: the same path recorded with the withdrawn item leaving the workflow's open items
     "revenue_claim_denial_reprocessed_withdrawn_closed": claim_denial_reprocessed,
+    "revenue_encounter_registering_patient": encounter_registering_patient,
+    "revenue_encounter_registering_eligibility_inactive": encounter_registering_eligibility_inactive,
     "revenue_claim_no_response": claim_no_response,
     "revenue_claim_portal_status": claim_portal_status,
     "revenue_claim_reopened": claim_reopened_by_a_late_remittance,

@@ -142,6 +142,7 @@ from activities.contracts.revenue.registration import (
     EligibilityRecord,
     EligibilityResult,
     PatientRef,
+    PatientRegistered,
     RegistrationCheck,
     RegistrationInput,
 )
@@ -217,6 +218,7 @@ __all__ = [
     "Nothing",
     "PatientCharge",
     "PatientRef",
+    "PatientRegistered",
     "PaymentNotice",
     "PaymentPlanCheck",
     "PaymentPlanCreated",

@@ -4,13 +4,16 @@ one frozen dataclass in, one out; opaque ids, codes, cents and UTC times only.""
 from dataclasses import dataclass, field
 
 from activities.contracts.revenue.policy import RevenuePolicy
-from activities.contracts.revenue.registration import EligibilityResult
+from activities.contracts.revenue.registration import EligibilityResult, PatientRegistered
 
 
 @dataclass(frozen=True)
 class EncounterInput:
     appointment_id: str
     policy: RevenuePolicy = field(default_factory=RevenuePolicy)
+    # A new patient's first visit, come in with the patient: the Encounter runs the patient's registration too
+    # (flows.revenue.registering), beside its coding and billing, instead of a PatientRegistration of its own.
+    register_patient: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ class EncounterResult:
     encounter_id: str
     claim: ClaimResult | None
     patient_charge_cents: int = 0
+    registration: PatientRegistered | None = None  # the patient's registration, when this Encounter ran it
 
 
 @dataclass(frozen=True)

@@ -74,3 +74,12 @@ class EligibilityResult:
     payer_id: str
     status: str  # active, inactive
     decided_by: str  # "payer" or the person who resolved the work item
+
+
+@dataclass(frozen=True)
+class PatientRegistered:
+    """The registration's outcome when the Encounter of a new patient's first visit ran it
+    (``EncounterInput.register_patient``): no eligibility when the record was merged or cancelled as a duplicate."""
+
+    patient_id: str
+    eligibility: tuple[EligibilityResult, ...]
