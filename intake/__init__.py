@@ -38,7 +38,9 @@ the unit is written.
 What starts what (``intake.processes``):
 
 - a new or changed patient or coverage -> PatientRegistration (``registration-<patient id>``, the domain's one
-  duplicate-patient rule applied before anything is written; it never bills encounters itself);
+  duplicate-patient rule applied before anything is written; it never bills encounters itself); a new patient
+  whose visit the same unit closes has none of its own: the visit's Encounter runs the registration's steps
+  (``UnitContext.queue_encounter``, one execution instead of two);
 - an appointment booked, rescheduled, changed or cancelled -> stored, then the ``VisitHook`` seam (the default
   does nothing; the visits area plugs in the Visit workflow there, ``visit-<appointment id>``);
 - an encounter sent FINISHED with its diagnoses and charges -> coded under the domain's coding rules, its

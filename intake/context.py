@@ -13,7 +13,7 @@ from domain.enums import AppointmentKind
 from intake import records
 from intake.commands import Actor
 from intake.outcomes import Change, Kind
-from intake.processes import APPOINTMENT, ENCOUNTER, REGISTRATION, PendingStart, workflow_id_for
+from intake.processes import APPOINTMENT, ENCOUNTER, REGISTERS, REGISTRATION, PendingStart, workflow_id_for
 
 
 @dataclass
@@ -44,9 +44,31 @@ class UnitContext:
             return self.queued[(REGISTRATION, patient_id, "created")]
         return self._queue(REGISTRATION, patient_id, "created" if new else "")
 
-    def queue_encounter(self, appointment_id: str) -> str:
-        """The Encounter workflow (coding, then the Claim) of a visit closed for billing."""
-        return self._queue(ENCOUNTER, appointment_id)
+    def queue_encounter(self, appointment_id: str, patient_id: str = "") -> str:
+        """The Encounter workflow (coding, then the Claim) of a visit closed for billing.
+
+        A new patient's first visit closed in the unit that created the patient (a FHIR transaction of the patient
+        and the visit, as the demo sends): the registration this unit queued for the patient is folded into the
+        visit's Encounter (started ``register_patient``: it runs the registration's steps beside the billing), one
+        process instead of two. The patient's later registrations in this unit are then that Encounter's."""
+        registration = (REGISTRATION, patient_id, "created")
+        folded = (ENCOUNTER, appointment_id, REGISTERS)
+        if folded in self.queued:
+            return self.queued[folded]
+        if not patient_id or registration not in self.queued or self.queued[registration].startswith("encounter-"):
+            return self._queue(ENCOUNTER, appointment_id)
+        self._unqueue(registration)
+        self.queued[registration] = self._queue(ENCOUNTER, appointment_id, REGISTERS)
+        return self.queued[registration]
+
+    def _unqueue(self, key: tuple[str, str, str]) -> None:
+        """Take back a start this unit queued (not yet written: queued starts are inserted when the unit ends)."""
+        workflow_id = self.queued.pop(key)
+        start = next(s for s in self.starts if (s.process, s.entity_id, s.detail) == key)
+        assert start.workflow_id == workflow_id
+        records.unqueue_start(self.session, start.id)
+        self.starts.remove(start)
+        self.start_ids.remove(start.id)
 
     def queue_appointment(self, appointment_id: str, detail: str, kind: str) -> str:
         """The appointment seam: booked, rescheduled, cancelled... handed to the visit hook after commit, recorded

@@ -10,6 +10,9 @@ uses ``USE_EXISTING`` for a running workflow, so a repeated dispatch starts noth
   eligibility. It never bills encounters (``bill_encounters=False``): intake starts each visit's Encounter.
 - Encounter (coding, then Claim) is started once per visit (``ALLOW_DUPLICATE_FAILED_ONLY``): a visit that was
   billed is never billed again by a repeated event; only a run that failed or was terminated may be replaced.
+  A new patient whose visit was closed in the unit that created the patient (detail ``REGISTERS``) has no
+  PatientRegistration of its own: that visit's Encounter runs the registration's steps (``register_patient``),
+  one execution instead of two.
 - An appointment booked, rescheduled, changed or cancelled goes to the ``VisitHook`` (one first seen past booking,
   sent arrived, fulfilled, no-show or cancelled, has no visit process: nothing goes to the hook for it). The
   default hook does nothing (what happens before a visit — reminders, eligibility, telehealth — is the visits
@@ -43,6 +46,8 @@ from flows.revenue.registration import REGISTRATION_STARTS_AT
 REGISTRATION = "registration"
 ENCOUNTER = "encounter"
 APPOINTMENT = "appointment"
+# An Encounter start's detail when the unit folded the new patient's registration into it (UnitContext.queue_encounter)
+REGISTERS = "registers_patient"
 
 
 def visit_workflow_id(appointment_id: str, kind: str = AppointmentKind.IN_PERSON) -> str:
@@ -146,7 +151,7 @@ class TemporalStarter:
             elif process == ENCOUNTER:
                 await self.client.start_workflow(
                     EncounterWorkflow.run,
-                    c.EncounterInput(entity_id, self.policy),
+                    c.EncounterInput(entity_id, self.policy, register_patient=pending.detail == REGISTERS),
                     id=workflow_id,
                     task_queue=self.task_queue,
                     search_attributes=ENCOUNTER_STARTS_AT,  # its first stage, free at the start

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from domain import models as m
@@ -255,3 +255,9 @@ def queue_start(session: Session, process: str, entity_id: str, workflow_id: str
     )
     rows.later(session, row)
     return row
+
+
+def unqueue_start(session: Session, row_id: str) -> None:
+    """Take back a start queued in this unit (``queue_start``; not written yet)."""
+    if not rows.forget_later(session, m.ProcessStart, row_id):  # written already (a step mid-unit wrote it)
+        session.execute(delete(m.ProcessStart).where(m.ProcessStart.id == row_id))

@@ -115,6 +115,15 @@ def later(session: Session, row: m.Base) -> None:
     session.info.setdefault(_LATER, []).append(row)
 
 
+def forget_later(session: Session, model: type[m.Base], row_id: str) -> bool:
+    """Drop a row kept for later (``later``) before it is written; False if it was not waiting (written already)."""
+    pending: list[m.Base] = session.info.get(_LATER, [])
+    kept = [row for row in pending if not (isinstance(row, model) and row.id == row_id)]  # type: ignore[attr-defined]
+    dropped = len(kept) != len(pending)
+    pending[:] = kept
+    return dropped
+
+
 def write_later(session: Session, *, keep_tracking: bool = False) -> None:
     """Insert the rows kept for later, in foreign-key order, one statement per table (and set of columns), after
     what the session has pending. Accepted versions (and with ``keep_tracking``, every row: a step in the middle of

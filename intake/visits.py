@@ -72,7 +72,7 @@ def record_encounter(ctx: UnitContext, cmd: RecordEncounter) -> Outcome:
     assert appointment is not None
     if status == FINISHED:
         ctx.closing[encounter.id] = None
-        starts = (ctx.queue_encounter(appointment.id),)
+        starts = (ctx.queue_encounter(appointment.id, patient_id),)
     elif status == "cancelled" and appointment.status != AppointmentStatus.CANCELLED:
         appointment.status = AppointmentStatus.CANCELLED
         ctx.queue_appointment(appointment.id, "cancelled", str(appointment.kind))

@@ -158,7 +158,8 @@ REGISTRY: tuple[ResourceDef, ...] = (
         kind=Kind.PATIENT,
         profile="us-core-patient",
         documentation="Keyed by the EHR's MRN (Patient.identifier, any system). "
-        "A new or changed patient starts PatientRegistration.",
+        "A new or changed patient starts PatientRegistration (a new patient whose visit the same transaction "
+        "closes: that visit's Encounter runs the registration).",
     ),
     ResourceDef(
         "Coverage",

@@ -44,7 +44,8 @@ async def test_a_transaction_bundle_is_written_once_and_read_back(api: Api) -> N
     assert [e["response"]["status"] for e in answer["entry"]] == ["201 Created"] * 8
     patient_id = answer["entry"][0]["response"]["location"].split("/")[1]
     await api.settle()
-    assert f"registration-{patient_id}" in api.starter.started
+    # A new patient with its visit closed: one process, the visit's Encounter, which registers the patient too.
+    assert f"registration-{patient_id}" not in api.starter.started
     assert sum(w.startswith("encounter-") for w in api.starter.started) == 1
     before, started = snapshot(api), list(api.starter.started)
 

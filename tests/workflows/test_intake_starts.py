@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -147,3 +148,71 @@ async def _visit(intake: Intake, who: Ref, npi: str) -> Outcome:
     applied = await asyncio.to_thread(intake.run, ACTOR, work)
     await intake.dispatch(applied.start_ids)
     return applied.result
+
+
+async def test_a_new_patient_with_a_closed_visit_is_one_process_that_registers_and_bills(
+    time_skipping_env: WorkflowEnvironment, store: sessionmaker[Session]
+) -> None:
+    """A unit that creates a patient and closes its visit (a FHIR transaction of both) starts the visit's
+    Encounter alone, folding the patient's registration into it: the registration's steps (the record's check,
+    the coverage's eligibility) run in that Encounter, and no PatientRegistration runs. A unit with the patient
+    alone, and a later visit of a known patient, start as before."""
+    env, queue, world = time_skipping_env, f"intake-{uuid.uuid4()}", World()
+    mocks = [a for a in world.activities() if a.__name__ != "prepare"]
+
+    @activity.defn(name=c.ENCOUNTER_PREPARE)
+    async def prepare(ref: c.AppointmentRef) -> c.PreparedEncounter:
+        world.calls.append((c.ENCOUNTER_PREPARE, ref))
+        return c.PreparedEncounter("enc-1", "p-1", "g-1", True, None, "none")
+
+    starter = TemporalStarter(env.client, c.RevenuePolicy(), task_queue=queue, visits=Hook([]))
+    intake = Intake(store, starter)
+    with store() as session:
+        npi = session.execute(select(m.Provider.npi).order_by(m.Provider.npi)).scalars().first()
+    assert npi is not None
+
+    def patient_and_visit(unit: IntakeUnit) -> Outcome:
+        unit.handle(_registration())
+        return _record_visit(unit, Ref.by(SYSTEM, "mrn-1"), npi, "enc-1")
+
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=list(WORKFLOWS),
+        activities=[*mocks, prepare],
+        workflow_runner=workflow_runner(),
+    ):
+        applied = await asyncio.to_thread(intake.run, ACTOR, patient_and_visit)
+        revenue = [(s.process, s.detail) for s in applied.starts if s.process != "appointment"]  # and the visit hook
+        assert revenue == [("encounter", "registers_patient")]
+        with store() as session:  # the outbox holds the one start: the folded registration was never written
+            assert "registration" not in session.execute(select(m.ProcessStart.process)).scalars().all()
+            patient_id = session.execute(select(m.Patient.id)).scalar_one()
+        report = await intake.dispatch(applied.start_ids)
+        assert applied.result.starts[0] in report.started
+        encounter = env.client.get_workflow_handle(applied.result.starts[0], result_type=c.EncounterResult)
+        result = await encounter.result()
+        assert result.registration is not None and result.registration.patient_id == "p-1"
+        assert [e.status for e in result.registration.eligibility] == ["active"]
+        assert world.called(c.REGISTRATION_VALIDATE) == [c.PatientRef("p-1")]
+        assert len(world.called(c.ELIGIBILITY_CHECK)) == 1
+        with pytest.raises(RPCError):  # no PatientRegistration of its own
+            await env.client.get_workflow_handle(f"registration-{patient_id}").describe()
+
+        # The same patient's next visit: an Encounter that only bills.
+        later = await asyncio.to_thread(
+            intake.run, ACTOR, lambda unit: _record_visit(unit, Ref.by(SYSTEM, "mrn-1"), npi, "enc-2")
+        )
+        assert [(s.process, s.detail) for s in later.starts if s.process != "appointment"] == [("encounter", "")]
+        await intake.dispatch(later.start_ids)
+        second = env.client.get_workflow_handle(later.result.starts[0], result_type=c.EncounterResult)
+        assert (await second.result()).registration is None
+        assert len(world.called(c.REGISTRATION_VALIDATE)) == 1
+
+
+def _record_visit(unit: IntakeUnit, who: Ref, npi: str, identifier: str) -> Outcome:
+    encounter = unit.record_encounter(
+        RecordEncounter(BusinessId(SYSTEM, identifier), who, npi, date.today(), EncounterStatus.FINISHED, ("I10",))
+    )
+    unit.record_charge(RecordCharge(who, Ref.by(SYSTEM, identifier), "99213"))
+    return encounter
