@@ -5,8 +5,9 @@ and the integration API; migrates the store and seeds the practice's set-up (pra
 payers, staff) if it is empty; loads the payers' rosters of their own members; sends every patient, coverage,
 appointment and finished encounter as FHIR transaction Bundles to the API over HTTP with an API client of its
 own (``workers.demo_fhir``), and some visits and their charges as HL7 SIU^S12 and DFT^P03 over MLLP to the HL7
-listener (``workers.demo_hl7``), so intake starts each journey (PatientRegistration, the visit's Encounter ->
-Claim); starts remittance intake; optionally lets a scripted biller resolve work items through the same ``resolve``
+listener (``workers.demo_hl7``), so intake starts each journey (the visit's Encounter -> Claim, which registers
+the new patient too; PatientRegistration for a patient whose visit comes by HL7); starts remittance intake;
+optionally lets a scripted biller resolve work items through the same ``resolve``
 Update a person uses; and returns the summary. Nothing here writes a patient or a visit, or starts a patient's
 workflow.
 

@@ -329,12 +329,21 @@ class Sent:
 
 
 def journey_of(answer: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
-    """(patient id, the journey's workflow ids) from a transaction-response: registration and the visit's Encounter."""
-    locations = [e["response"]["location"].split("/") for e in answer["entry"]]
+    """(patient id, the journey's workflow ids) from a transaction-response: the patient's registration and the
+    visit's Encounter; one Encounter alone when the bundle created the patient and closed its visit (intake then
+    folds the new patient's registration into that Encounter: ``intake.context.UnitContext.queue_encounter``)."""
+    responses = [e["response"] for e in answer["entry"]]
+    locations = [r["location"].split("/") for r in responses]
     patient = next(parts[1] for parts in locations if parts[0] == "Patient")
+    created = any(
+        parts[0] == "Patient" and r["status"].startswith("201") for parts, r in zip(locations, responses, strict=True)
+    )
     appointment = next((parts[1] for parts in locations if parts[0] == "Appointment"), None)
+    closed = any(parts[0] == "Encounter" for parts in locations)  # the demo's bundles send their visits finished
     if appointment is None:  # the visit comes another way (HL7): its Encounter joins the journey then
         return patient, (f"registration-{patient}",)
+    if created and closed:
+        return patient, (f"encounter-{appointment}",)
     return patient, (f"registration-{patient}", f"encounter-{appointment}")
 
 

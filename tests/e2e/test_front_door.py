@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 
 from activities.clearinghouse.sandbox_admin import RosterEntry, SandboxAdmin
 from activities.contracts import revenue as c
@@ -142,7 +143,19 @@ async def test_a_fhir_bundle_becomes_a_paid_claim_and_the_same_bundle_twice_chan
                     response = (await web.get(f"{url}/ClaimResponse/{claim_id}", headers=read)).json()
                     assert response["outcome"] in ("complete", "partial")
 
-                    workflows = [f"registration-{patient_id}", f"encounter-{appointment_id}"]
+                    # One process for the new patient and its visit: the Encounter ran the registration too (the
+                    # coverage's eligibility checked through the sandbox's 270/271); no PatientRegistration ran.
+                    def eligible() -> bool:
+                        with stack.container.uow() as uow:
+                            status = uow.session.execute(
+                                select(m.Coverage.eligibility_status).where(m.Coverage.patient_id == patient_id)
+                            ).scalar_one()
+                        return status == "active"
+
+                    await _until(eligible, "the coverage's eligibility checked", stack.container)
+                    with pytest.raises(RPCError):
+                        await stack.client.get_workflow_handle(f"registration-{patient_id}").describe()
+                    workflows = [f"encounter-{appointment_id}"]
                     before, runs = _counts(stack.container), await _runs(stack, workflows)
                     again = await web.post(url, json=bundle, headers=headers)
                     assert [e["response"]["status"] for e in again.json()["entry"]] == ["200 OK"] * len(bundle["entry"])
