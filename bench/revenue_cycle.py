@@ -61,7 +61,7 @@ from bench._revenue_bare import BareWorkflow, noop
 from flows.revenue import WORKFLOWS, PaymentPostingWorkflow, encounter_workflow_id, registration_workflow_id
 from flows.revenue.posting import POSTING_STARTS_AT, posting_workflow_id
 from flows.revenue.registration import REGISTRATION_STARTS_AT
-from intake.processes import ENCOUNTER, REGISTRATION, PendingStart, TemporalStarter
+from intake.processes import ENCOUNTER, REGISTERS, REGISTRATION, PendingStart, TemporalStarter
 from workers.registry import workflow_runner
 from workers.settings import Settings
 from workers.temporal import dev_server_for
@@ -70,6 +70,7 @@ from workers.temporal.search_attributes import ensure_search_attributes
 from workers.temporal.workflow_code import pin_workflow_code
 
 POLICY = c.RevenuePolicy(day_seconds=1.0)
+SEPARATE_SHAPE = "intake-separate"  # the patient and its visit in two intake units (an HL7 ADT, then the visit)
 INTAKE_SHAPE = "intake"  # a 30 s follow-up window: the 835 always comes first
 
 
@@ -381,8 +382,11 @@ async def _engine_latency(client: Client, workflow_id: str) -> float:
 
 
 def _roots(patient: str, shape: str) -> list[str]:
-    """The workflows a journey's starter starts: intake's two (``--shape intake``), or the registration alone."""
+    """The workflows a journey's starter starts: intake's one (``--shape intake``: the visit's Encounter, which
+    registers the new patient) or two (``--shape intake-separate``), or the registration alone (``tree``)."""
     if shape == INTAKE_SHAPE:
+        return [encounter_workflow_id(f"ap-{patient}")]
+    if shape == SEPARATE_SHAPE:
         return [registration_workflow_id(patient), encounter_workflow_id(f"ap-{patient}")]
     return [registration_workflow_id(patient)]
 
@@ -451,13 +455,25 @@ async def _activities_per_journey(client: Client, patient: str, shape: str, per_
 def _journey_starter(client: Client, queue: str, shape: str) -> Any:
     """One journey, started as the product starts it and awaited to its end.
 
-    ``intake`` (the default): through intake's ``TemporalStarter``, the one front door's starter, as a FHIR, HL7 or
-    CSV patient and a fulfilled visit reach it: PatientRegistration (``bill_encounters=False``) and the visit's
-    Encounter, each a workflow of its own. ``tree``: the shape before the front door, which only stored histories
-    and direct starts still take: PatientRegistration billing the patient's visits as child Encounters."""
+    ``intake`` (the default): through intake's ``TemporalStarter``, the one front door's starter, as a new patient and
+    its fulfilled visit reach it in one unit (a FHIR transaction of both, as the demo sends): the visit's
+    Encounter alone, which runs the patient's registration beside its billing (``register_patient``).
+    ``intake-separate``: the patient and the visit in two units (an HL7 ADT registers the patient, the visit comes
+    later): PatientRegistration (``bill_encounters=False``) and the visit's Encounter, each a workflow of its own.
+    ``tree``: the shape before the front door, which only stored histories and direct starts still take:
+    PatientRegistration billing the patient's visits as child Encounters."""
     starter = TemporalStarter(client, POLICY, task_queue=queue)
 
     async def intake(patient: str) -> None:
+        # One unit (a FHIR transaction of both): the new patient's registration folded into its visit's Encounter
+        now = datetime.now(UTC)
+        appointment = f"ap-{patient}"
+        encounter = encounter_workflow_id(appointment)
+        await starter.start(PendingStart(f"e-{patient}", ENCOUNTER, appointment, encounter, REGISTERS, now))
+        await client.get_workflow_handle(encounter).result()
+
+    async def separate(patient: str) -> None:
+        # Two units (an HL7 ADT registers the patient, the visit comes later): two processes
         now = datetime.now(UTC)
         registration, appointment = registration_workflow_id(patient), f"ap-{patient}"
         encounter = encounter_workflow_id(appointment)
@@ -474,7 +490,7 @@ def _journey_starter(client: Client, queue: str, shape: str) -> Any:
             search_attributes=REGISTRATION_STARTS_AT,
         )
 
-    return intake if shape == INTAKE_SHAPE else tree
+    return {INTAKE_SHAPE: intake, SEPARATE_SHAPE: separate}.get(shape, tree)
 
 
 async def main(
@@ -595,9 +611,9 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--shape",
-        choices=(INTAKE_SHAPE, "tree"),
+        choices=(INTAKE_SHAPE, SEPARATE_SHAPE, "tree"),
         default=INTAKE_SHAPE,
-        help="how a journey starts: through intake (the product's front door) or as the registration tree",
+        help="how a journey starts: through intake (the product's front door; one unit or two) or as the old tree",
     )
     parser.add_argument(
         "--claims-per-835",
