@@ -52,9 +52,9 @@ class UnitContext:
         visit's Encounter (started ``register_patient``: it runs the registration's steps beside the billing), one
         process instead of two. The patient's later registrations in this unit are then that Encounter's."""
         registration = (REGISTRATION, patient_id, "created")
-        folded = (ENCOUNTER, appointment_id, REGISTERS)
-        if folded in self.queued:
-            return self.queued[folded]
+        for queued in ((ENCOUNTER, appointment_id, REGISTERS), (ENCOUNTER, appointment_id, "")):
+            if queued in self.queued:  # the visit's Encounter is queued already in this unit: once
+                return self.queued[queued]
         if not patient_id or registration not in self.queued or self.queued[registration].startswith("encounter-"):
             return self._queue(ENCOUNTER, appointment_id)
         self._unqueue(registration)
@@ -62,7 +62,7 @@ class UnitContext:
         return self.queued[registration]
 
     def _unqueue(self, key: tuple[str, str, str]) -> None:
-        """Take back a start this unit queued (not yet written: queued starts are inserted when the unit ends)."""
+        """Take back a start this unit queued (nothing of it reaches the outbox when the unit commits)."""
         workflow_id = self.queued.pop(key)
         start = next(s for s in self.starts if (s.process, s.entity_id, s.detail) == key)
         assert start.workflow_id == workflow_id

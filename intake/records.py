@@ -258,6 +258,7 @@ def queue_start(session: Session, process: str, entity_id: str, workflow_id: str
 
 
 def unqueue_start(session: Session, row_id: str) -> None:
-    """Take back a start queued in this unit (``queue_start``; not written yet)."""
+    """Take back a start queued in this unit (``queue_start``): dropped before it is written, or deleted if a step in
+    the middle of the unit wrote it already (the booking rule writes the unit's rows so far)."""
     if not rows.forget_later(session, m.ProcessStart, row_id):  # written already (a step mid-unit wrote it)
         session.execute(delete(m.ProcessStart).where(m.ProcessStart.id == row_id))

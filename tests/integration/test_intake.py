@@ -344,3 +344,32 @@ def test_two_bookings_of_one_provider_at_one_time_in_one_unit_are_refused_whole(
     with pytest.raises(DomainError, match="already has appointment"):
         intake.run(ACTOR, both)
     assert count(session_factory, m.Appointment) == before
+
+
+def test_a_new_patients_registration_is_folded_into_the_visit_closed_in_the_same_unit(
+    intake: Intake, session_factory: sessionmaker[Session], starter: RecordingStarter, practice: dict[str, str]
+) -> None:
+    """A unit that creates a patient, books its next visit (which writes the unit's rows so far, the queued
+    registration among them, for the double-booking rule) and closes today's visit: the registration is taken back
+    from the outbox and the closed visit's Encounter runs it (detail ``registers_patient``); the booking goes to the
+    visit hook as before."""
+    npi = practice["npi"]
+
+    def work(unit: IntakeUnit) -> list[Outcome]:
+        first = unit.handle(register("A2"))
+        later = ScheduleAppointment(BusinessId(SYSTEM, "next-A2"), Ref.by(SYSTEM, "A2"), npi, datetime(2026, 3, 9, 15))
+        booked = unit.schedule_appointment(replace(later, starts_at=later.starts_at.replace(tzinfo=UTC)))
+        return [first, booked, *visit(npi, "A2")(unit)]  # type: ignore[operator]
+
+    applied = intake.run(ACTOR, work)
+    patient_id = applied.result[0].id
+    with session_factory() as session:
+        queued = session.execute(select(m.ProcessStart.process, m.ProcessStart.detail)).all()
+    assert sorted((p, d) for p, d in queued if p != "appointment") == [("encounter", "registers_patient")]
+    assert f"registration-{patient_id}" not in [s.workflow_id for s in applied.starts]
+    asyncio.run(intake.dispatch(applied.start_ids))
+    assert [(p, d) for p, _, _, d in starter.started if p != "appointment"] == [("encounter", "registers_patient")]
+
+    # A later change of the record, in a unit of its own: a PatientRegistration of its own checks it.
+    again = intake.run(ACTOR, lambda unit: unit.handle(register("A2", address_line="9 Moved St")))
+    assert [(s.process, s.detail) for s in again.starts] == [("registration", "")]
