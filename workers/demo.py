@@ -432,7 +432,7 @@ async def _send_practice(
     """The FHIR API and the HL7 listener served, RemittanceIntake started, then the practice sent through both
     doors; returns the API's URL, its token and what each door took."""
     from workers.api import serve_api
-    from workers.demo_fhir import send_practice
+    from workers.demo_fhir import send_practice, started_journeys
     from workers.demo_hl7 import encounter_workflows, hl7_share, send_visits
     from workers.hl7 import serve_hl7
 
@@ -454,6 +454,7 @@ async def _send_practice(
         if mrn in sent.journey_of_mrn:
             place = sent.journey_of_mrn[mrn]
             sent.journeys[place] = (*sent.journeys[place], workflow_id)
+    sent.journeys = await asyncio.to_thread(started_journeys, container, sent.journeys)
     return api_url, token, sent, hl7_sent
 
 

@@ -16,7 +16,7 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import insert, select
@@ -26,6 +26,9 @@ from domain import models as m
 from domain.catalog import ANCILLARY, DIAGNOSES, EVALUATION_AND_MANAGEMENT
 from domain.enums import PayerRouting
 from workers.synthetic import SyntheticPractice
+
+if TYPE_CHECKING:
+    from workers.composition import Container
 
 MRN_SYSTEM = "urn:oid:2.16.840.1.113883.3.9999.1"  # the synthetic EHR's MRN namespace
 APPOINTMENT_SYSTEM = "urn:oid:2.16.840.1.113883.3.9999.2"
@@ -329,22 +332,28 @@ class Sent:
 
 
 def journey_of(answer: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
-    """(patient id, the journey's workflow ids) from a transaction-response: the patient's registration and the
-    visit's Encounter; one Encounter alone when the bundle created the patient and closed its visit (intake then
-    folds the new patient's registration into that Encounter: ``intake.context.UnitContext.queue_encounter``)."""
-    responses = [e["response"] for e in answer["entry"]]
-    locations = [r["location"].split("/") for r in responses]
+    """(patient id, the journey's candidate workflow ids) from a transaction-response: the patient's registration
+    and the visit's Encounter. Which of them intake started is the outbox's to say (``started_journeys``): a new
+    patient whose visit the Bundle closed has no registration of its own (its Encounter ran it)."""
+    locations = [e["response"]["location"].split("/") for e in answer["entry"]]
     patient = next(parts[1] for parts in locations if parts[0] == "Patient")
-    created = any(
-        parts[0] == "Patient" and r["status"].startswith("201") for parts, r in zip(locations, responses, strict=True)
-    )
     appointment = next((parts[1] for parts in locations if parts[0] == "Appointment"), None)
-    closed = any(parts[0] == "Encounter" for parts in locations)  # the demo's bundles send their visits finished
     if appointment is None:  # the visit comes another way (HL7): its Encounter joins the journey then
         return patient, (f"registration-{patient}",)
-    if created and closed:
-        return patient, (f"encounter-{appointment}",)
     return patient, (f"registration-{patient}", f"encounter-{appointment}")
+
+
+def started_journeys(container: Container, journeys: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Each journey's workflows that intake queued (``process_starts``, this run's or an earlier one's in the same
+    home): a new patient's registration folded into its visit's Encounter is not among them."""
+    wanted = {workflow_id for journey in journeys for workflow_id in journey}
+    with container.session_factory() as session:
+        queued = set(
+            session.execute(
+                select(m.ProcessStart.workflow_id).where(m.ProcessStart.workflow_id.in_(list(wanted)))
+            ).scalars()
+        )
+    return [tuple(workflow_id for workflow_id in journey if workflow_id in queued) for journey in journeys]
 
 
 async def send_practice(
